@@ -1,0 +1,2 @@
+//! `xinbao`: the command-line interface.
+fn main() {}

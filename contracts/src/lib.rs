@@ -1,0 +1,1 @@
+//! `contracts`: the rulebook (DOMAIN.md) as pure, deterministic functions.

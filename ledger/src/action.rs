@@ -1,0 +1,353 @@
+//! The rulebook's vocabulary (DOMAIN.md R3–R8), plus the membership actions that register
+//! and revoke staff keys.
+//!
+//! Each action has two forms. The JSON form is what people read, write and sign: field
+//! names exactly as in DOMAIN.md, `{"type": "IssuePolicy", ...}`, choices carrying fields
+//! as objects named by `kind`, plain choices as strings. The binary form (bincode derive,
+//! through [`crate::codec`]) is the only form that is hashed or signed. Both are derived
+//! from the same types, so they cannot drift apart.
+//!
+//! Parsing checks shape and types only (a missing field, a wrong type, a number beyond
+//! `u64`, an empty id all fail here; the rulebook reports them as `InvalidField`). The
+//! rules themselves (shares sum to 10000, amounts not zero, dates in order) are checked by
+//! `contracts`.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::PublicKey;
+use crate::{Bps, Date, Fen, Id, Text};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "type")]
+pub enum Action {
+    FileRate(FileRate),
+    CreateFund(CreateFund),
+    FundTopUp(FundTopUp),
+    CreateProgramme(Box<CreateProgramme>),
+    ReviewProgramme(ProgrammeRef),
+    ResumeProgramme(ProgrammeRef),
+    IssuePolicy(IssuePolicy),
+    DisburseLoan(DisburseLoan),
+    RecordRepayment(RecordRepayment),
+    FlagEnterprise(FlagEnterprise),
+    UnflagEnterprise(UnflagEnterprise),
+    FileClaim(FileClaim),
+    RequestDocuments(RequestDocuments),
+    SubmitDocuments(SubmitDocuments),
+    DecideClaim(DecideClaim),
+    ConfirmClaimPayment(ConfirmClaimPayment),
+    RecordRecovery(RecordRecovery),
+    SetCalendar(SetCalendar),
+    RegisterStaffKey(StaffKey),
+    RevokeStaffKey(StaffKey),
+}
+
+impl Action {
+    /// The `type` name of the JSON form.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Action::FileRate(_) => "FileRate",
+            Action::CreateFund(_) => "CreateFund",
+            Action::FundTopUp(_) => "FundTopUp",
+            Action::CreateProgramme(_) => "CreateProgramme",
+            Action::ReviewProgramme(_) => "ReviewProgramme",
+            Action::ResumeProgramme(_) => "ResumeProgramme",
+            Action::IssuePolicy(_) => "IssuePolicy",
+            Action::DisburseLoan(_) => "DisburseLoan",
+            Action::RecordRepayment(_) => "RecordRepayment",
+            Action::FlagEnterprise(_) => "FlagEnterprise",
+            Action::UnflagEnterprise(_) => "UnflagEnterprise",
+            Action::FileClaim(_) => "FileClaim",
+            Action::RequestDocuments(_) => "RequestDocuments",
+            Action::SubmitDocuments(_) => "SubmitDocuments",
+            Action::DecideClaim(_) => "DecideClaim",
+            Action::ConfirmClaimPayment(_) => "ConfirmClaimPayment",
+            Action::RecordRecovery(_) => "RecordRecovery",
+            Action::SetCalendar(_) => "SetCalendar",
+            Action::RegisterStaffKey(_) => "RegisterStaffKey",
+            Action::RevokeStaffKey(_) => "RevokeStaffKey",
+        }
+    }
+}
+
+/// R3.1
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct FileRate {
+    pub insurer: Id,
+    pub product: Id,
+    pub rates_bps: Vec<Bps>,
+    pub valid_from: Date,
+    pub valid_to: Date,
+    pub filing_ref: Text,
+}
+
+/// R4.1
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct CreateFund {
+    pub id: Id,
+    pub government: Id,
+    pub annual_cap_fen: Fen,
+}
+
+/// R4.2
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct FundTopUp {
+    pub fund: Id,
+    pub amount_fen: Fen,
+    pub reference: Text,
+}
+
+/// R5: the risk-share agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct CreateProgramme {
+    pub id: Id,
+    pub name: Text,
+    pub product: Id,
+    pub period_start: Date,
+    pub period_end: Date,
+    pub government: Id,
+    pub fund: Id,
+    pub banks: Vec<Id>,
+    pub insurer: Id,
+    #[serde(default)]
+    pub reinsurer: Option<Id>,
+    pub split: Split,
+    pub cover: Cover,
+    pub limits: Limits,
+    pub subsidy: Subsidy,
+    pub fund_layer: FundLayer,
+    pub reinsurance_quota_bps: Bps,
+    pub triggers: Triggers,
+    pub claims: ClaimTerms,
+    #[serde(default)]
+    pub opening: Opening,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Split {
+    pub bank_bps: Bps,
+    pub insurer_bps: Bps,
+    pub fund_bps: Bps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub enum Cover {
+    Principal,
+    PrincipalAndInterest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Limits {
+    pub max_loan_fen: Fen,
+    pub max_term_months: u64,
+    pub benchmark_rate_bps: Bps,
+    pub max_uplift_bps: Bps,
+    pub max_premium_rate_bps: Bps,
+    pub max_all_in_bps: Bps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Subsidy {
+    pub bps: Bps,
+    pub mode: SubsidyMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub enum SubsidyMode {
+    None,
+    Upfront,
+    OnRepayment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "kind")]
+pub enum FundLayer {
+    None,
+    ExcessOfLossRatio { threshold_bps: Bps, share_bps: Bps },
+    InsurerCap { cap_bps: Bps },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Triggers {
+    pub suspend_loss_ratio_bps: Bps,
+    pub suspend_overdue_bps: Bps,
+    pub warn_at_bps: Bps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ClaimTerms {
+    pub interest_dpd: u64,
+    pub principal_dpd: u64,
+    pub decide_days: u64,
+    pub pay_business_days: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Encode, Decode)]
+pub struct Opening {
+    pub premium_written_fen: Fen,
+    pub claims_gross_fen: Fen,
+}
+
+/// R5.1 `ReviewProgramme` and R5.2 `ResumeProgramme`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ProgrammeRef {
+    pub programme: Id,
+}
+
+/// R6.1
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct IssuePolicy {
+    pub id: Id,
+    pub programme: Id,
+    pub enterprise: Id,
+    pub bank: Id,
+    pub loan_principal_fen: Fen,
+    pub loan_rate_bps: Bps,
+    pub term_months: u64,
+    pub premium_rate_bps: Bps,
+    #[serde(default)]
+    pub financing_doc_hash: Option<Id>,
+}
+
+/// R6.3
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct DisburseLoan {
+    pub id: Id,
+    pub policy: Id,
+}
+
+/// R6.5
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RecordRepayment {
+    pub loan: Id,
+    pub amount_fen: Fen,
+    pub reference: Text,
+}
+
+/// R6.7
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct FlagEnterprise {
+    pub enterprise: Id,
+    pub reason: Text,
+}
+
+/// R6.7
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct UnflagEnterprise {
+    pub enterprise: Id,
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+/// R7.1
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct FileClaim {
+    pub id: Id,
+    pub loan: Id,
+    pub documents: Vec<Id>,
+}
+
+/// R7.2
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RequestDocuments {
+    pub claim: Id,
+    pub missing: Vec<Id>,
+}
+
+/// R7.2
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct SubmitDocuments {
+    pub claim: Id,
+    pub documents: Vec<Id>,
+}
+
+/// R7.3. `reason` is free text here; the rulebook requires one of its reason codes for a
+/// rejection and ignores it on an approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct DecideClaim {
+    pub claim: Id,
+    pub approve: bool,
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+/// R7.4
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ConfirmClaimPayment {
+    pub claim: Id,
+    pub reference: Text,
+}
+
+/// R7.6
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RecordRecovery {
+    pub claim: Id,
+    pub amount_fen: Fen,
+    pub reference: Text,
+}
+
+/// R8
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct SetCalendar {
+    pub year: u64,
+    pub holidays: Vec<Date>,
+    pub workdays: Vec<Date>,
+}
+
+/// Membership: a staff key of `org`. Registering and revoking are signed by the
+/// organisation itself (its admin key or one of its registered staff keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct StaffKey {
+    pub org: Id,
+    pub public_key: PublicKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_form_uses_rulebook_names() {
+        let v = json!({
+            "type": "IssuePolicy", "id": "pol-1", "programme": "prog-a", "enterprise": "ent-1",
+            "bank": "bank-a", "loan_principal_fen": 100000000u64, "loan_rate_bps": 565,
+            "term_months": 12, "premium_rate_bps": 200
+        });
+        let action: Action = serde_json::from_value(v.clone()).unwrap();
+        let Action::IssuePolicy(p) = &action else {
+            panic!("wrong variant")
+        };
+        assert_eq!(p.loan_principal_fen, Fen(100_000_000));
+        assert_eq!(p.financing_doc_hash, None);
+        let back = serde_json::to_value(&action).unwrap();
+        assert_eq!(back["type"], "IssuePolicy");
+        assert_eq!(back["loan_rate_bps"], 565);
+    }
+
+    #[test]
+    fn choices_with_fields_are_named_by_kind() {
+        let layer: FundLayer =
+            serde_json::from_value(json!({"kind": "InsurerCap", "cap_bps": 8500})).unwrap();
+        assert_eq!(layer, FundLayer::InsurerCap { cap_bps: 8500 });
+        let none: FundLayer = serde_json::from_value(json!({"kind": "None"})).unwrap();
+        assert_eq!(none, FundLayer::None);
+        let cover: Cover = serde_json::from_value(json!("PrincipalAndInterest")).unwrap();
+        assert_eq!(cover, Cover::PrincipalAndInterest);
+    }
+
+    #[test]
+    fn bad_shapes_do_not_parse() {
+        for text in [
+            r#"{"type": "FundTopUp", "fund": "f", "amount_fen": 18446744073709551616, "reference": "r"}"#,
+            r#"{"type": "FundTopUp", "fund": "f", "amount_fen": -1, "reference": "r"}"#,
+            r#"{"type": "FundTopUp", "fund": "f", "amount_fen": "100", "reference": "r"}"#,
+            r#"{"type": "FundTopUp", "fund": "", "amount_fen": 100, "reference": "r"}"#,
+            r#"{"type": "FundTopUp", "fund": "f", "reference": "r"}"#,
+            r#"{"type": "NoSuchThing"}"#,
+        ] {
+            assert!(serde_json::from_str::<Action>(text).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Blocks, receipts and commit certificates (DESIGN.md "Consensus").
+//!
+//! Execute, then vote: the proposer executes the block and puts the resulting state root
+//! and receipts root in the header; every validator re-executes and votes only for a
+//! header it reproduces. The block id is blake3 of the canonical header.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{PublicKey, Signature};
+use crate::state::Hash32;
+use crate::tx::{SignedTx, TxId};
+use crate::{Code, Id};
+
+/// blake3 of the canonical header: hex in text form.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    Encode,
+    Decode,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct BlockId(pub [u8; 32]);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct BlockHeader {
+    pub chain_id: Id,
+    pub height: u64,
+    /// Milliseconds since the Unix epoch, set by the proposer; the rulebook's date is this
+    /// time's date in UTC+8.
+    pub time_ms: u64,
+    /// The previous block's id; the genesis hash for height 1.
+    pub previous: BlockId,
+    /// Merkle root of the transaction ids, in block order.
+    pub tx_root: Hash32,
+    /// Merkle root of the receipts, in block order.
+    pub receipts_root: Hash32,
+    /// The state root after executing this block.
+    pub state_root: Hash32,
+    /// Hash of the validator set that decides this height.
+    pub validator_set_hash: Hash32,
+    /// Consensus key of the proposer.
+    pub proposer: PublicKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: Vec<SignedTx>,
+}
+
+/// What executing one transaction gave: accepted, or rejected by the rulebook with its
+/// code (a rejected transaction is still ordered and changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "outcome", content = "code")]
+pub enum Outcome {
+    Accepted,
+    Rejected(Code),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Receipt {
+    pub tx_id: TxId,
+    pub outcome: Outcome,
+}
+
+/// More than 2/3 of the voting power's precommits for a block: our own form of the
+/// engine's certificate, so nothing outside the node's consensus module sees engine types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct CommitCertificate {
+    pub height: u64,
+    pub round: u32,
+    pub block_id: BlockId,
+    pub signatures: Vec<CommitSignature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct CommitSignature {
+    pub validator: PublicKey,
+    pub signature: Signature,
+}
+
+crate::crypto::hex_digest!(BlockId);

@@ -1,0 +1,67 @@
+//! The one canonical binary encoding.
+//!
+//! Everything that is hashed or signed is encoded here, with one bincode configuration:
+//! little-endian, fixed-width integers. Decoding untrusted bytes always goes through
+//! [`decode`], which enforces a size limit before and during decoding (bincode refuses to
+//! allocate past it), requires every byte to be consumed, and requires the bytes to be the
+//! canonical encoding of what they decode to (re-encoding reproduces them), so one value
+//! has exactly one byte form and one hash. It returns an error for any input; it never panics.
+
+use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
+use bincode::{Decode, Encode};
+
+/// A transaction in binary form is at most this long.
+pub const TX_BYTES_MAX: usize = 64 * 1024;
+/// A block (header and body) in binary form is at most this long.
+pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("{len} bytes is over the limit of {limit}")]
+    TooLarge { len: usize, limit: usize },
+    #[error("malformed encoding: {0}")]
+    Malformed(String),
+    #[error("{0} trailing bytes after the value")]
+    TrailingBytes(usize),
+    #[error("not the canonical encoding of its value")]
+    NotCanonical,
+}
+
+fn config() -> Configuration<LittleEndian, Fixint, NoLimit> {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+}
+
+/// The canonical bytes of `value`.
+pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
+    // Encoding into a Vec fails only if an Encode impl itself fails, and ours do not.
+    bincode::encode_to_vec(value, config()).expect("canonical encoding into memory cannot fail")
+}
+
+/// Decode untrusted bytes of at most `limit` bytes (see the module notes).
+pub fn decode<T: Decode<()> + Encode>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    // The slice is already bounded by `limit`; bincode additionally refuses, before it
+    // allocates, any claimed container size past BLOCK_BYTES_MAX.
+    let (value, read): (T, usize) =
+        bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
+            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - read));
+    }
+    if encode(&value) != bytes {
+        return Err(CodecError::NotCanonical);
+    }
+    Ok(value)
+}
+
+/// blake3 of the canonical bytes of `value`.
+pub fn hash<T: Encode>(value: &T) -> [u8; 32] {
+    *blake3::hash(&encode(value)).as_bytes()
+}

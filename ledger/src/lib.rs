@@ -1,0 +1,27 @@
+//! `ledger`: the vocabulary every part of xinbao shares.
+//!
+//! Identifiers, money, dates, the rulebook's actions and rejection codes, keys and
+//! signatures, the one canonical binary encoding, transactions, blocks, Merkle proofs, the
+//! genesis file and the state-store trait. It has no async runtime, no network, no database
+//! and no clock: everything here is a pure function of its inputs, so the node, the CLI and
+//! an auditor's machine compute the same bytes, ids and roots.
+
+pub mod action;
+pub mod block;
+pub mod code;
+pub mod codec;
+pub mod crypto;
+pub mod date;
+pub mod genesis;
+pub mod ids;
+pub mod money;
+pub mod org;
+pub mod state;
+pub mod tx;
+
+pub use action::Action;
+pub use code::Code;
+pub use date::Date;
+pub use ids::{Id, Text};
+pub use money::{Bps, Fen, BPS_WHOLE};
+pub use org::OrgKind;

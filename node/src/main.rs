@@ -1,0 +1,2 @@
+//! `xinbao-node`: the daemon.
+fn main() {}
