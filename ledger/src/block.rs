@@ -7,7 +7,9 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{self, CodecError, BLOCK_BYTES_MAX};
 use crate::crypto::{PublicKey, Signature};
+use crate::merkle;
 use crate::state::Hash32;
 use crate::tx::{SignedTx, TxId};
 use crate::{Code, Id};
@@ -86,6 +88,71 @@ pub struct CommitCertificate {
 pub struct CommitSignature {
     pub validator: PublicKey,
     pub signature: Signature,
+}
+
+impl BlockHeader {
+    /// blake3 of the canonical header.
+    pub fn id(&self) -> BlockId {
+        BlockId(codec::hash(self))
+    }
+}
+
+impl Block {
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+
+    /// The transaction ids in block order: the leaves of [`Block::tx_root`].
+    pub fn tx_ids(&self) -> Vec<TxId> {
+        self.txs.iter().map(SignedTx::id).collect()
+    }
+
+    /// Merkle root of the transaction ids, in block order.
+    pub fn tx_root(&self) -> Hash32 {
+        tx_root(&self.tx_ids())
+    }
+
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes (at most [`BLOCK_BYTES_MAX`]). Nothing is checked beyond
+    /// the encoding: not the roots, not the signatures.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Block, CodecError> {
+        codec::decode(bytes, BLOCK_BYTES_MAX)
+    }
+}
+
+/// Merkle root of transaction ids, in block order.
+pub fn tx_root(ids: &[TxId]) -> Hash32 {
+    let leaves: Vec<Hash32> = ids.iter().map(|id| id.0).collect();
+    merkle::root(&leaves)
+}
+
+impl Receipt {
+    /// blake3 of the canonical receipt: its leaf in [`receipts_root`].
+    pub fn hash(&self) -> Hash32 {
+        codec::hash(self)
+    }
+}
+
+/// Merkle root of the receipts' hashes, in block order.
+pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
+    let leaves: Vec<Hash32> = receipts.iter().map(Receipt::hash).collect();
+    merkle::root(&leaves)
+}
+
+impl CommitCertificate {
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes (at most [`BLOCK_BYTES_MAX`]); signatures are not checked.
+    pub fn from_bytes(bytes: &[u8]) -> Result<CommitCertificate, CodecError> {
+        codec::decode(bytes, BLOCK_BYTES_MAX)
+    }
 }
 
 crate::crypto::hex_digest!(BlockId);

@@ -14,10 +14,12 @@ pub mod crypto;
 pub mod date;
 pub mod genesis;
 pub mod ids;
+pub mod merkle;
 pub mod money;
 pub mod org;
 pub mod state;
 pub mod tx;
+pub mod validators;
 
 pub use action::Action;
 pub use code::Code;

@@ -73,7 +73,7 @@ impl WriteSet {
 /// The state root after applying `writes` on top of `previous` (see the module notes).
 pub fn chain_root(previous: &Hash32, writes: &WriteSet) -> Hash32 {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"xinbao/state/v1");
+    hasher.update(crate::crypto::domain::STATE);
     hasher.update(previous);
     hasher.update(&crate::codec::encode(writes));
     *hasher.finalize().as_bytes()

@@ -5,11 +5,24 @@
 //! `"xinbao/tx/v1" ‖ id`. The JSON file form that people pass around and sign in turn is
 //! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [{public_key, signature}]}`.
 
+//!
+//! Signing a transaction twice with the same key is idempotent: ed25519 is deterministic,
+//! so the same key over the same body gives the same signature and the list is unchanged.
+//! A key's earlier signature over a since-changed body is replaced.
+//!
+//! A [`VerifiedTx`] can only come from [`SignedTx::verify`]: holding one means the chain
+//! id matched and every signature verified under distinct keys. Which organisations those
+//! keys count for is the rulebook's business, not this module's.
+
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{PublicKey, Signature};
+use crate::codec::{self, CodecError, TX_BYTES_MAX};
+use crate::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
 use crate::{Action, Id};
+
+/// A transaction carries at most this many signatures.
+pub const TX_SIGNATURES_MAX: usize = 32;
 
 /// What is signed. Its canonical bytes are hashed into the [`TxId`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -36,12 +49,250 @@ pub struct TxSignature {
 }
 
 /// A transaction with the signatures gathered so far.
+///
+/// Its JSON form is [`SignedTxFile`]'s: the body's fields and `signatures` side by side,
+/// unknown fields refused (a signer must see everything that the file says).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(from = "SignedTxFile", into = "SignedTxFile")]
 pub struct SignedTx {
-    #[serde(flatten)]
     pub body: TxBody,
+    pub signatures: Vec<TxSignature>,
+}
+
+/// The JSON file form of a [`SignedTx`]:
+/// `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [{public_key, signature}]}`.
+/// A file without `signatures` is an unsigned transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTxFile {
+    pub chain_id: Id,
+    pub nonce: u64,
+    pub expires_at_height: u64,
+    pub action: Action,
     #[serde(default)]
     pub signatures: Vec<TxSignature>,
+}
+
+impl From<SignedTxFile> for SignedTx {
+    fn from(file: SignedTxFile) -> SignedTx {
+        SignedTx {
+            body: TxBody {
+                chain_id: file.chain_id,
+                nonce: file.nonce,
+                expires_at_height: file.expires_at_height,
+                action: file.action,
+            },
+            signatures: file.signatures,
+        }
+    }
+}
+
+impl From<SignedTx> for SignedTxFile {
+    fn from(tx: SignedTx) -> SignedTxFile {
+        SignedTxFile {
+            chain_id: tx.body.chain_id,
+            nonce: tx.body.nonce,
+            expires_at_height: tx.body.expires_at_height,
+            action: tx.body.action,
+            signatures: tx.signatures,
+        }
+    }
+}
+
+/// Why a transaction is not acceptable as signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("transaction is for chain {found}, this is chain {expected}")]
+    WrongChain { expected: Id, found: Id },
+    #[error("transaction has no signature")]
+    Unsigned,
+    #[error("transaction has {count} signatures, at most {max} are allowed", max = TX_SIGNATURES_MAX)]
+    TooManySignatures { count: usize },
+    #[error("key {0} signs the transaction twice")]
+    DuplicateSigner(PublicKey),
+    #[error("signature {index} (key {key}): {reason}")]
+    BadSignature {
+        index: usize,
+        key: PublicKey,
+        reason: VerifyError,
+    },
+    #[error("transaction bytes: {0}")]
+    Codec(#[from] CodecError),
+}
+
+/// What [`SignedTx::sign`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOutcome {
+    /// A new signature was appended.
+    Added,
+    /// The key had already signed this very body: nothing changed.
+    AlreadySigned,
+    /// The key's earlier signature did not match the body any more and was replaced.
+    Replaced,
+}
+
+impl TxBody {
+    /// blake3 of the canonical bytes.
+    pub fn id(&self) -> TxId {
+        TxId(codec::hash(self))
+    }
+}
+
+impl TxId {
+    /// The signature of `key` on the transaction with this id.
+    pub fn sign(&self, key: &SecretKey) -> Signature {
+        key.sign(domain::TX, &self.0)
+    }
+
+    /// Checks one signature on the transaction with this id.
+    pub fn verify(&self, public_key: &PublicKey, signature: &Signature) -> Result<(), VerifyError> {
+        public_key.verify(domain::TX, &self.0, signature)
+    }
+}
+
+impl SignedTx {
+    /// A transaction with no signature yet.
+    pub fn unsigned(body: TxBody) -> SignedTx {
+        SignedTx {
+            body,
+            signatures: Vec::new(),
+        }
+    }
+
+    /// The id of the body; signatures are not part of it.
+    pub fn id(&self) -> TxId {
+        self.body.id()
+    }
+
+    /// Adds `key`'s signature (see the module notes for signing twice).
+    pub fn sign(&mut self, key: &SecretKey) -> Result<SignOutcome, TxError> {
+        let public_key = key.public_key();
+        let signature = self.id().sign(key);
+        if let Some(existing) = self
+            .signatures
+            .iter_mut()
+            .find(|s| s.public_key == public_key)
+        {
+            if existing.signature == signature {
+                return Ok(SignOutcome::AlreadySigned);
+            }
+            existing.signature = signature;
+            return Ok(SignOutcome::Replaced);
+        }
+        if self.signatures.len() >= TX_SIGNATURES_MAX {
+            return Err(TxError::TooManySignatures {
+                count: self.signatures.len() + 1,
+            });
+        }
+        self.signatures.push(TxSignature {
+            public_key,
+            signature,
+        });
+        Ok(SignOutcome::Added)
+    }
+
+    /// Each signature's own verdict, in order, without the whole-transaction checks: what
+    /// a person looking at a half-signed file wants to see.
+    pub fn signature_verdicts(&self) -> Vec<(PublicKey, Result<(), VerifyError>)> {
+        let id = self.id();
+        self.signatures
+            .iter()
+            .map(|s| (s.public_key, id.verify(&s.public_key, &s.signature)))
+            .collect()
+    }
+
+    /// Checks the chain id and every signature; returns the signers' keys in order.
+    ///
+    /// Refused: another chain's transaction, no signature, more than
+    /// [`TX_SIGNATURES_MAX`], a key that signs twice, and any signature that does not
+    /// verify strictly.
+    pub fn verify_signatures(&self, chain_id: &Id) -> Result<Vec<PublicKey>, TxError> {
+        self.verify_signatures_of(chain_id, &self.id())
+    }
+
+    fn verify_signatures_of(&self, chain_id: &Id, id: &TxId) -> Result<Vec<PublicKey>, TxError> {
+        if &self.body.chain_id != chain_id {
+            return Err(TxError::WrongChain {
+                expected: chain_id.clone(),
+                found: self.body.chain_id.clone(),
+            });
+        }
+        if self.signatures.is_empty() {
+            return Err(TxError::Unsigned);
+        }
+        if self.signatures.len() > TX_SIGNATURES_MAX {
+            return Err(TxError::TooManySignatures {
+                count: self.signatures.len(),
+            });
+        }
+        let mut signers: Vec<PublicKey> = Vec::with_capacity(self.signatures.len());
+        for (index, s) in self.signatures.iter().enumerate() {
+            if signers.contains(&s.public_key) {
+                return Err(TxError::DuplicateSigner(s.public_key));
+            }
+            id.verify(&s.public_key, &s.signature)
+                .map_err(|reason| TxError::BadSignature {
+                    index,
+                    key: s.public_key,
+                    reason,
+                })?;
+            signers.push(s.public_key);
+        }
+        Ok(signers)
+    }
+
+    /// [`SignedTx::verify_signatures`], keeping the result as proof.
+    pub fn verify(self, chain_id: &Id) -> Result<VerifiedTx, TxError> {
+        let id = self.id();
+        let signers = self.verify_signatures_of(chain_id, &id)?;
+        Ok(VerifiedTx {
+            tx: self,
+            id,
+            signers,
+        })
+    }
+
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes (at most [`TX_BYTES_MAX`]). Signatures are not checked.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx, CodecError> {
+        codec::decode(bytes, TX_BYTES_MAX)
+    }
+}
+
+/// A transaction whose chain id and signatures have been verified. Its fields are private
+/// so that it can only be made by [`SignedTx::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTx {
+    tx: SignedTx,
+    id: TxId,
+    signers: Vec<PublicKey>,
+}
+
+impl VerifiedTx {
+    pub fn tx(&self) -> &SignedTx {
+        &self.tx
+    }
+
+    pub fn body(&self) -> &TxBody {
+        &self.tx.body
+    }
+
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+
+    /// The keys that signed, in signature order, all distinct.
+    pub fn signers(&self) -> &[PublicKey] {
+        &self.signers
+    }
+
+    pub fn into_tx(self) -> SignedTx {
+        self.tx
+    }
 }
 
 crate::crypto::hex_digest!(TxId);
