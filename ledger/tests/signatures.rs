@@ -1,0 +1,315 @@
+//! Transaction signatures: what verifies, and every way a signature is refused.
+
+use ed25519_dalek::Verifier;
+use ledger::action::{Action, FundTopUp};
+use ledger::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
+use ledger::tx::{SignOutcome, SignedTx, TxBody, TxError, TxSignature, TX_SIGNATURES_MAX};
+use ledger::{Fen, Id, Text};
+
+fn chain() -> Id {
+    Id::new("xinbao-test").unwrap()
+}
+
+fn body() -> TxBody {
+    TxBody {
+        chain_id: chain(),
+        nonce: 7,
+        expires_at_height: 100,
+        action: Action::FundTopUp(FundTopUp {
+            fund: Id::new("fund-a").unwrap(),
+            amount_fen: Fen(500_000_00),
+            reference: Text::new("budget 2026").unwrap(),
+        }),
+    }
+}
+
+fn key(n: u8) -> SecretKey {
+    SecretKey::from_seed([n; 32])
+}
+
+/// The order ℓ of the ed25519 base point, little-endian.
+const ELL: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+fn add_le(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(a[i]) + u16::from(b[i]) + carry;
+        out[i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    out
+}
+
+#[test]
+fn two_signers_verify_in_order() {
+    let mut tx = SignedTx::unsigned(body());
+    assert_eq!(tx.sign(&key(1)).unwrap(), SignOutcome::Added);
+    assert_eq!(tx.sign(&key(2)).unwrap(), SignOutcome::Added);
+    let signers = tx.verify_signatures(&chain()).unwrap();
+    assert_eq!(signers, vec![key(1).public_key(), key(2).public_key()]);
+    let verified = tx.clone().verify(&chain()).unwrap();
+    assert_eq!(verified.id(), tx.id());
+    assert_eq!(verified.signers(), &signers[..]);
+    assert_eq!(verified.tx(), &tx);
+}
+
+#[test]
+fn signing_twice_with_one_key_is_idempotent() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    let before = tx.clone();
+    assert_eq!(tx.sign(&key(1)).unwrap(), SignOutcome::AlreadySigned);
+    assert_eq!(tx, before);
+    // After the body changes, signing again replaces the stale signature.
+    tx.body.nonce += 1;
+    assert!(tx.verify_signatures(&chain()).is_err());
+    assert_eq!(tx.sign(&key(1)).unwrap(), SignOutcome::Replaced);
+    assert_eq!(tx.signatures.len(), 1);
+    assert!(tx.verify_signatures(&chain()).is_ok());
+}
+
+#[test]
+fn the_signature_is_over_the_domain_and_the_id() {
+    let tx = {
+        let mut tx = SignedTx::unsigned(body());
+        tx.sign(&key(1)).unwrap();
+        tx
+    };
+    let id = tx.id();
+    let expected = key(1).sign(domain::TX, &id.0);
+    assert_eq!(tx.signatures[0].signature, expected);
+    // The same key over the bare id, or under another domain, gives another signature.
+    assert_ne!(key(1).sign(b"", &id.0), expected);
+    assert_ne!(key(1).sign(domain::VOTE, &id.0), expected);
+    assert_eq!(
+        key(1).public_key().verify(domain::VOTE, &id.0, &expected),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
+fn wrong_chain_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    let other = Id::new("another-chain").unwrap();
+    assert_eq!(
+        tx.verify_signatures(&other),
+        Err(TxError::WrongChain {
+            expected: other.clone(),
+            found: chain()
+        })
+    );
+    assert!(tx.verify(&other).is_err());
+}
+
+#[test]
+fn tampered_body_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    let Action::FundTopUp(top_up) = &mut tx.body.action else {
+        unreachable!()
+    };
+    top_up.amount_fen = Fen(top_up.amount_fen.0 + 1);
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::BadSignature {
+            index: 0,
+            key: key(1).public_key(),
+            reason: VerifyError::BadSignature
+        })
+    );
+}
+
+#[test]
+fn wrong_key_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    tx.sign(&key(2)).unwrap();
+    // Key 2's signature presented as key 3's.
+    tx.signatures[1].public_key = key(3).public_key();
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::BadSignature {
+            index: 1,
+            key: key(3).public_key(),
+            reason: VerifyError::BadSignature
+        })
+    );
+    let verdicts = tx.signature_verdicts();
+    assert_eq!(verdicts[0].1, Ok(()));
+    assert_eq!(verdicts[1].1, Err(VerifyError::BadSignature));
+}
+
+#[test]
+fn same_key_twice_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    let again = tx.signatures[0].clone();
+    tx.signatures.push(again);
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::DuplicateSigner(key(1).public_key()))
+    );
+}
+
+#[test]
+fn no_signature_is_refused() {
+    let tx = SignedTx::unsigned(body());
+    assert_eq!(tx.verify_signatures(&chain()), Err(TxError::Unsigned));
+}
+
+#[test]
+fn too_many_signatures_are_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    for n in 0..TX_SIGNATURES_MAX {
+        tx.sign(&SecretKey::from_seed([n as u8 + 1; 32])).unwrap();
+    }
+    assert_eq!(
+        tx.verify_signatures(&chain()).unwrap().len(),
+        TX_SIGNATURES_MAX
+    );
+    assert!(matches!(
+        tx.sign(&key(200)),
+        Err(TxError::TooManySignatures { .. })
+    ));
+    let extra = {
+        let mut other = SignedTx::unsigned(body());
+        other.sign(&key(200)).unwrap();
+        other.signatures[0].clone()
+    };
+    tx.signatures.push(extra);
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::TooManySignatures {
+            count: TX_SIGNATURES_MAX + 1
+        })
+    );
+}
+
+#[test]
+fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
+    // The identity point (y = 1) with R = identity and s = 0 "signs" every message under
+    // the lax equation [s]B = R + [k]A. Strict verification must refuse it.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut forged = [0u8; 64];
+    forged[..32].copy_from_slice(&identity);
+    let mut tx = SignedTx::unsigned(body());
+    tx.signatures.push(TxSignature {
+        public_key: PublicKey(identity),
+        signature: Signature(forged),
+    });
+    let message = [domain::TX, &tx.id().0[..]].concat();
+    let lax = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
+    assert!(
+        lax.verify(&message, &ed25519_dalek::Signature::from_bytes(&forged))
+            .is_ok(),
+        "the forgery works against lax verification"
+    );
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::BadSignature {
+            index: 0,
+            key: PublicKey(identity),
+            reason: VerifyError::WeakKey
+        })
+    );
+}
+
+#[test]
+fn an_all_zero_key_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.signatures.push(TxSignature {
+        public_key: PublicKey([0; 32]),
+        signature: Signature([0; 64]),
+    });
+    assert!(matches!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::BadSignature {
+            index: 0,
+            reason: VerifyError::WeakKey,
+            ..
+        })
+    ));
+    // (0, 0) encodes a point of order 4.
+    assert_eq!(PublicKey([0; 32]).check(), Err(VerifyError::WeakKey));
+}
+
+#[test]
+fn a_key_that_is_not_a_point_is_refused() {
+    // y = 2 is not the y-coordinate of any curve point.
+    let mut bytes = [0u8; 32];
+    bytes[0] = 2;
+    assert_eq!(PublicKey(bytes).check(), Err(VerifyError::MalformedKey));
+}
+
+#[test]
+fn a_non_canonical_signature_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    assert!(tx.verify_signatures(&chain()).is_ok());
+    // s + ℓ is the same scalar mod ℓ: the lax equation still holds, the encoding is not
+    // canonical, and accepting it would give a second valid signature for free.
+    let mut bytes = tx.signatures[0].signature.0;
+    let s: [u8; 32] = bytes[32..].try_into().unwrap();
+    bytes[32..].copy_from_slice(&add_le(&s, &ELL));
+    tx.signatures[0].signature = Signature(bytes);
+    assert_eq!(
+        tx.verify_signatures(&chain()),
+        Err(TxError::BadSignature {
+            index: 0,
+            key: key(1).public_key(),
+            reason: VerifyError::BadSignature
+        })
+    );
+}
+
+#[test]
+fn domains_are_distinct_and_none_prefixes_another() {
+    for (i, a) in domain::ALL.iter().enumerate() {
+        for (j, b) in domain::ALL.iter().enumerate() {
+            if i != j {
+                assert!(!b.starts_with(a), "{:?} prefixes {:?}", a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn secret_key_files_round_trip_and_are_private() {
+    let dir = std::env::temp_dir().join(format!("xinbao-keytest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("k.secret");
+    let _ = std::fs::remove_file(&path);
+    let secret = SecretKey::generate();
+    secret.write_new_file(&path).unwrap();
+    let back = SecretKey::read_file(&path).unwrap();
+    assert_eq!(back.public_key(), secret.public_key());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(matches!(
+        SecretKey::generate().write_new_file(&path),
+        Err(ledger::crypto::KeyError::Exists { .. })
+    ));
+    assert_eq!(
+        SecretKey::read_file(&path).unwrap().public_key(),
+        secret.public_key()
+    );
+    std::fs::write(&path, "not hex").unwrap();
+    assert!(matches!(
+        SecretKey::read_file(&path),
+        Err(ledger::crypto::KeyError::Format { .. })
+    ));
+    // The secret never appears in debug output.
+    assert!(!format!("{secret:?}").contains(&secret.to_hex()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
