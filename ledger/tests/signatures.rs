@@ -17,7 +17,7 @@ fn body() -> TxBody {
         expires_at_height: 100,
         action: Action::FundTopUp(FundTopUp {
             fund: Id::new("fund-a").unwrap(),
-            amount_fen: Fen(500_000_00),
+            amount_fen: Fen(50_000_000),
             reference: Text::new("budget 2026").unwrap(),
         }),
     }
@@ -312,4 +312,20 @@ fn secret_key_files_round_trip_and_are_private() {
     // The secret never appears in debug output.
     assert!(!format!("{secret:?}").contains(&secret.to_hex()));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_json_file_form_is_exact() {
+    let unsigned = r#"{"chain_id":"xinbao-test","nonce":7,"expires_at_height":100,
+        "action":{"type":"FundTopUp","fund":"fund-a","amount_fen":50000000,"reference":"budget 2026"}}"#;
+    let tx: SignedTx = serde_json::from_str(unsigned).unwrap();
+    assert_eq!(tx, SignedTx::unsigned(body()));
+    // A field the body does not have is refused: a signer must see all the file says.
+    let extra = unsigned.replacen("\"nonce\":7", "\"nonce\":7,\"memo\":\"pay twice\"", 1);
+    assert!(serde_json::from_str::<SignedTx>(&extra)
+        .unwrap_err()
+        .to_string()
+        .contains("memo"));
+    let missing = unsigned.replacen("\"nonce\":7,", "", 1);
+    assert!(serde_json::from_str::<SignedTx>(&missing).is_err());
 }

@@ -1,0 +1,129 @@
+//! Golden vectors: the exact bytes, ids, signatures and roots of fixed values.
+//!
+//! These are the protocol. If one of these tests fails, the encoding, a hash or a signing
+//! domain has changed, and every node and every auditor must change with it: update the
+//! vector only on purpose, with a new protocol version.
+
+use ledger::action::{Action, IssuePolicy};
+use ledger::block::{receipts_root, Block, BlockHeader, BlockId, Outcome, Receipt};
+use ledger::crypto::SecretKey;
+use ledger::merkle;
+use ledger::tx::{SignedTx, TxBody};
+use ledger::{Code, Fen, Id};
+
+const SEED: [u8; 32] = [0x42; 32];
+
+fn golden_tx() -> SignedTx {
+    let mut tx = SignedTx::unsigned(TxBody {
+        chain_id: Id::new("xinbao-golden").unwrap(),
+        nonce: 1,
+        expires_at_height: 1000,
+        action: Action::IssuePolicy(IssuePolicy {
+            id: Id::new("pol-1").unwrap(),
+            programme: Id::new("prog-a").unwrap(),
+            enterprise: Id::new("ent-1").unwrap(),
+            bank: Id::new("bank-a").unwrap(),
+            loan_principal_fen: Fen(100_000_000),
+            loan_rate_bps: 565,
+            term_months: 12,
+            premium_rate_bps: 200,
+            financing_doc_hash: None,
+        }),
+    });
+    tx.sign(&SecretKey::from_seed(SEED)).unwrap();
+    tx
+}
+
+fn golden_header(tx: &SignedTx) -> BlockHeader {
+    BlockHeader {
+        chain_id: Id::new("xinbao-golden").unwrap(),
+        height: 1,
+        time_ms: 1_767_225_600_000,
+        previous: BlockId([0x01; 32]),
+        tx_root: ledger::block::tx_root(&[tx.id()]),
+        receipts_root: receipts_root(&[Receipt {
+            tx_id: tx.id(),
+            outcome: Outcome::Rejected(Code::RateNotFiled),
+        }]),
+        state_root: [0x02; 32],
+        validator_set_hash: [0x03; 32],
+        proposer: SecretKey::from_seed(SEED).public_key(),
+    }
+}
+
+const PUBLIC_KEY: &str = "2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12";
+const BODY_BYTES: &str =
+    "0d0000000000000078696e62616f2d676f6c64656e0100000000000000e803000000000000\
+060000000500000000000000706f6c2d31060000000000000070726f672d610500000000000000656e742d31060000\
+000000000062616e6b2d6100e1f5050000000035020000000000000c00000000000000c80000000000000000";
+const TX_ID: &str = "dbf76d9a8aabe96db4ec4da3d739f45c0b61987e83d8780eee53140a586bff04";
+const SIGNATURE: &str = "9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f974\
+1ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f";
+const JSON: &str = r#"{"chain_id":"xinbao-golden","nonce":1,"expires_at_height":1000,"action":{"type":"IssuePolicy","id":"pol-1","programme":"prog-a","enterprise":"ent-1","bank":"bank-a","loan_principal_fen":100000000,"loan_rate_bps":565,"term_months":12,"premium_rate_bps":200,"financing_doc_hash":null},"signatures":[{"public_key":"2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12","signature":"9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f9741ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f"}]}"#;
+const EMPTY_ROOT: &str = "b1c60fb8592aafaf38d71030ba438c1ba7c3f79bf0fbfde88538c3fc9c35f244";
+const TX_ROOT: &str = "6fe5402319127c0e2bd901140779f849a0e1367a56b83d09dad76be7df023685";
+const HEADER_ID: &str = "8ee2ad61d6ebc680a9383447cff4af81746b116b55e5942035331e0f82b50dae";
+
+#[test]
+fn the_key_signature_scheme_is_standard_ed25519() {
+    // RFC 8032 section 7.1, test 1: with an empty domain our signing is plain ed25519.
+    let seed: [u8; 32] =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let key = SecretKey::from_seed(seed);
+    assert_eq!(
+        key.public_key().to_hex(),
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
+    let signature = key.sign(b"", b"");
+    assert_eq!(
+        signature.to_hex(),
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+    );
+    assert_eq!(key.public_key().verify(b"", b"", &signature), Ok(()));
+}
+
+#[test]
+fn golden_transaction() {
+    let tx = golden_tx();
+    assert_eq!(SecretKey::from_seed(SEED).public_key().to_hex(), PUBLIC_KEY);
+    assert_eq!(hex::encode(ledger::codec::encode(&tx.body)), BODY_BYTES);
+    assert_eq!(tx.id().to_hex(), TX_ID);
+    assert_eq!(
+        tx.id().0,
+        *blake3::hash(&hex::decode(BODY_BYTES).unwrap()).as_bytes()
+    );
+    assert_eq!(tx.signatures[0].signature.to_hex(), SIGNATURE);
+    // The whole transaction: body, then one (key, signature).
+    let tx_bytes = format!("{BODY_BYTES}0100000000000000{PUBLIC_KEY}{SIGNATURE}");
+    assert_eq!(hex::encode(tx.to_bytes()), tx_bytes);
+    assert_eq!(
+        SignedTx::from_bytes(&hex::decode(&tx_bytes).unwrap()).unwrap(),
+        tx
+    );
+    assert_eq!(serde_json::to_string(&tx).unwrap(), JSON);
+    let from_json: SignedTx = serde_json::from_str(JSON).unwrap();
+    assert_eq!(from_json, tx);
+    let chain = Id::new("xinbao-golden").unwrap();
+    assert_eq!(
+        from_json.verify_signatures(&chain).unwrap()[0].to_hex(),
+        PUBLIC_KEY
+    );
+}
+
+#[test]
+fn golden_roots_and_block_id() {
+    let tx = golden_tx();
+    assert_eq!(hex::encode(merkle::root(&[])), EMPTY_ROOT);
+    let header = golden_header(&tx);
+    let block = Block {
+        header: header.clone(),
+        txs: vec![tx],
+    };
+    assert_eq!(hex::encode(block.tx_root()), TX_ROOT);
+    assert_eq!(block.tx_root(), header.tx_root);
+    assert_eq!(header.id().to_hex(), HEADER_ID);
+    assert_eq!(block.id(), header.id());
+}
