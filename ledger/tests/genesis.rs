@@ -68,9 +68,12 @@ fn a_sound_genesis_validates() {
     assert_eq!(g.validator_set().unwrap().total_voting_power(), 4);
 }
 
+/// A change that breaks a sound genesis.
+type Breakage = Box<dyn Fn(&mut Genesis)>;
+
 #[test]
 fn each_defect_is_named() {
-    let cases: Vec<(Box<dyn Fn(&mut Genesis)>, GenesisError)> = vec![
+    let cases: Vec<(Breakage, GenesisError)> = vec![
         (
             Box::new(|g| g.organisations.clear()),
             GenesisError::NoOrganisations,
