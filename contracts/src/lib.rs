@@ -1,1 +1,88 @@
 //! `contracts`: the rulebook (DOMAIN.md) as pure, deterministic functions.
+//!
+//! [`execute`] reads state through [`StateView`] and answers with the [`WriteSet`] a
+//! transaction makes, or the rejection [`Code`] (R9) that the first failing check gives
+//! (R2.4 order: well-formedness, named records, signers, new ids, the rule's own checks).
+//! A rejection returns no writes, so it changes nothing. [`report`] renders the R10
+//! result document of a state as of a date, and [`scenario`] runs scenario files
+//! offline on an in-memory ledger.
+//!
+//! What it guarantees:
+//! - Determinism: integers only (no floats), no clocks, no randomness, no hash maps;
+//!   state is a `BTreeMap` of readable keys to canonical encodings (layout in [`store`]).
+//!   The same inputs give the same write sets, reports and state roots on every machine.
+//! - Exact arithmetic: amounts are `u64` fen, intermediate products `u128`, every overflow
+//!   is `Overflow` (R1.5), and every division of an amount into parts is the one
+//!   largest-remainder [`arith::split`] (R1.3), so parts always sum to their whole.
+//! - Bounded work: nothing loops over a loan's term or a count taken from a transaction;
+//!   instalments are materialised lazily ([`loan::as_of`]) and business days are counted
+//!   a week at a time where no calendar is registered.
+//!
+//! Organisation of the code, by rule area: [`arith`] (R1), [`store`] (records and keys),
+//! [`membership`] (R2 organisations and signing keys), [`programme`] (R3, R5), [`fund`]
+//! (R4), [`policy`] and [`loan`] (R6), [`claim`] (R7), [`calendar`] (R1.6, R8),
+//! [`report`] and [`scenario`] (R10).
+
+pub mod arith;
+pub mod calendar;
+pub mod claim;
+pub mod fund;
+pub mod loan;
+pub mod membership;
+pub mod policy;
+pub mod programme;
+pub mod report;
+pub mod scenario;
+pub mod store;
+
+use ledger::state::{StateView, WriteSet};
+use ledger::{Action, Code, Date, Id};
+
+pub use membership::{genesis_writes, members_writes, orgs_of_keys};
+pub use report::report;
+
+/// What a transaction is executed with besides its action: the date (the block's date on
+/// the network, the step's date in a scenario, R1.6) and the organisations that signed it
+/// (deduplicated here; their order does not matter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxContext {
+    pub date: Date,
+    pub signers: Vec<Id>,
+}
+
+/// A rejected scenario step (R10): 1-based step number and its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    pub step: u64,
+    pub code: Code,
+}
+
+/// Pure and deterministic: reads state, returns the write set, or the rejection code
+/// (then nothing changes).
+pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Result<WriteSet, Code> {
+    let mut work = store::Work::new(state, ctx.date, &ctx.signers);
+    let w = &mut work;
+    match action {
+        Action::FileRate(tx) => programme::file_rate(w, tx),
+        Action::CreateFund(tx) => fund::create_fund(w, tx),
+        Action::FundTopUp(tx) => fund::top_up(w, tx),
+        Action::CreateProgramme(tx) => programme::create_programme(w, tx),
+        Action::ReviewProgramme(tx) => programme::review_programme(w, tx),
+        Action::ResumeProgramme(tx) => programme::resume_programme(w, tx),
+        Action::IssuePolicy(tx) => policy::issue_policy(w, tx),
+        Action::DisburseLoan(tx) => policy::disburse_loan(w, tx),
+        Action::RecordRepayment(tx) => loan::record_repayment(w, tx),
+        Action::FlagEnterprise(tx) => policy::flag_enterprise(w, tx),
+        Action::UnflagEnterprise(tx) => policy::unflag_enterprise(w, tx),
+        Action::FileClaim(tx) => claim::file_claim(w, tx),
+        Action::RequestDocuments(tx) => claim::request_documents(w, tx),
+        Action::SubmitDocuments(tx) => claim::submit_documents(w, tx),
+        Action::DecideClaim(tx) => claim::decide_claim(w, tx),
+        Action::ConfirmClaimPayment(tx) => claim::confirm_payment(w, tx),
+        Action::RecordRecovery(tx) => claim::record_recovery(w, tx),
+        Action::SetCalendar(tx) => calendar::set_calendar(w, tx),
+        Action::RegisterStaffKey(tx) => membership::register_staff_key(w, tx),
+        Action::RevokeStaffKey(tx) => membership::revoke_staff_key(w, tx),
+    }?;
+    Ok(work.into_writes())
+}

@@ -1,0 +1,407 @@
+//! R10: scenario files, run offline on a fresh in-memory ledger.
+//!
+//! Steps run in order. Each step's `date`, `by` and `tx` are checked for shape first: a
+//! missing or mistyped field, a number beyond `u64`, an empty id or an unknown `type` is
+//! `InvalidField` (R2.4 check (1), so it wins over every other code), and so is a step
+//! dated before an earlier step. The ledger's date never goes backwards: it is the latest
+//! well-formed date seen so far, and the result's `date` is that date, because time passes
+//! (instalments fall due) whether or not a step is accepted.
+//!
+//! The state root of a run starts from 32 zero bytes, chains the members' write set
+//! ([`crate::members_writes`]) and then every accepted step's write set, with
+//! [`ledger::state::chain_root`]: the same chain a network would build with one
+//! transaction per block.
+
+use ledger::state::{chain_root, Hash32, MemoryStore, StateStore};
+use ledger::{Action, Code, Date, Fen, Id, OrgKind};
+use serde_json::Value;
+
+use crate::{execute, members_writes, report, Rejected, TxContext};
+
+/// Why a text is not a scenario at all (a step that is wrong is a rejected step instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("not a scenario: {0}")]
+    NotAScenario(String),
+}
+
+/// What running a scenario gives.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The R10 result document.
+    pub result: Value,
+    /// Paths where the result differs from `expect` (empty when it matches or there is none).
+    pub mismatches: Vec<String>,
+    pub has_expect: bool,
+    pub state_root: Hash32,
+    pub description: Option<String>,
+    /// The ledger's date at the end (`None` when no step had a well-formed date).
+    pub date: Option<Date>,
+    pub steps: u64,
+    pub rejected: Vec<Rejected>,
+    /// The final state, for readers that want more than the result document.
+    pub store: MemoryStore,
+}
+
+/// Parse a step's transaction (R10). Any failure of shape or type is `InvalidField`.
+pub fn parse_action(tx: &Value) -> Result<Action, Code> {
+    serde_json::from_value(tx.clone()).map_err(|_| Code::InvalidField)
+}
+
+/// Parse a step's date.
+pub fn parse_date(date: &Value) -> Result<Date, Code> {
+    date.as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or(Code::InvalidField)
+}
+
+/// Parse a step's `by`: a list of organisation ids.
+pub fn parse_signers(by: &Value) -> Result<Vec<Id>, Code> {
+    let list = by.as_array().ok_or(Code::InvalidField)?;
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| Id::new(s).ok())
+                .ok_or(Code::InvalidField)
+        })
+        .collect()
+}
+
+fn parse_orgs(doc: &Value) -> Result<Vec<(Id, OrgKind)>, ScenarioError> {
+    let bad = |why: &str| ScenarioError::NotAScenario(why.to_string());
+    let list = doc
+        .get("orgs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no `orgs` array"))?;
+    let mut orgs: Vec<(Id, OrgKind)> = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let id = entry
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Id::new(s).ok())
+            .ok_or_else(|| bad(&format!("org {} has no valid `id`", i + 1)))?;
+        let kind: OrgKind = entry
+            .get("kind")
+            .cloned()
+            .and_then(|k| serde_json::from_value(k).ok())
+            .ok_or_else(|| bad(&format!("org {} has no valid `kind`", i + 1)))?;
+        if orgs.iter().any(|(existing, _)| *existing == id) {
+            return Err(bad(&format!("org {id} is listed twice")));
+        }
+        orgs.push((id, kind));
+    }
+    Ok(orgs)
+}
+
+/// One step's date, signers and action, or the code that rejects it at check (1).
+fn parse_step(step: &Value, ledger_date: Option<Date>) -> Result<(Date, Vec<Id>, Action), Code> {
+    let date = parse_date(step.get("date").unwrap_or(&Value::Null))?;
+    let signers = parse_signers(step.get("by").unwrap_or(&Value::Null))?;
+    let action = parse_action(step.get("tx").unwrap_or(&Value::Null))?;
+    Ok((date, signers, action)).and_then(|parsed| match ledger_date {
+        Some(latest) if date < latest => Err(Code::InvalidField),
+        _ => Ok(parsed),
+    })
+}
+
+/// Parse and run a scenario file's text on a fresh in-memory ledger.
+pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| ScenarioError::NotJson(e.to_string()))?;
+    let orgs = parse_orgs(&doc)?;
+    let steps = doc
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScenarioError::NotAScenario("no `steps` array".to_string()))?;
+
+    let mut store = MemoryStore::new();
+    let genesis = members_writes(&orgs);
+    store.apply(&genesis);
+    let mut root = chain_root(&[0; 32], &genesis);
+    let mut ledger_date: Option<Date> = None;
+    let mut rejected = Vec::new();
+
+    for (index, step) in steps.iter().enumerate() {
+        let number = index as u64 + 1;
+        let latest_before = ledger_date;
+        // The ledger date moves to any later well-formed date, accepted step or not.
+        if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {
+            if latest_before.is_none_or(|latest| date > latest) {
+                ledger_date = Some(date);
+            }
+        }
+        let outcome = match parse_step(step, latest_before) {
+            Ok((date, signers, action)) => execute(&store, &TxContext { date, signers }, &action),
+            Err(code) => Err(code),
+        };
+        match outcome {
+            Ok(writes) => {
+                store.apply(&writes);
+                root = chain_root(&root, &writes);
+            }
+            Err(code) => rejected.push(Rejected { step: number, code }),
+        }
+    }
+
+    let result = match ledger_date {
+        Some(date) => report(&store, date, &rejected),
+        None => {
+            let mut doc = report(
+                &store,
+                Date::from_days(0).expect("the epoch is a date"),
+                &rejected,
+            );
+            doc["date"] = Value::Null;
+            doc
+        }
+    };
+    let (has_expect, mismatches) = match doc.get("expect") {
+        Some(expect) => {
+            let mut mismatches = Vec::new();
+            compare("", expect, &result, &mut mismatches);
+            (true, mismatches)
+        }
+        None => (false, Vec::new()),
+    };
+    Ok(Outcome {
+        result,
+        mismatches,
+        has_expect,
+        state_root: root,
+        description: doc
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        date: ledger_date,
+        steps: steps.len() as u64,
+        rejected,
+        store,
+    })
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// R10: `expected` matched as a subset of `actual`: objects recursively (every key named
+/// must be present and match), lists and plain values exactly (`true` is not `1`).
+pub fn compare(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
+    let shown = if path.is_empty() { "(result)" } else { path };
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, value) in want {
+                match have.get(key) {
+                    Some(got) => compare(&join(path, key), value, got, out),
+                    None => out.push(format!(
+                        "{}: expected {value}, got nothing",
+                        join(path, key)
+                    )),
+                }
+            }
+        }
+        _ if expected == actual => {}
+        _ => out.push(format!("{shown}: expected {expected}, got {actual}")),
+    }
+}
+
+fn yuan(v: &Value) -> String {
+    match v.as_u64() {
+        Some(fen) => format!("{} yuan ({fen} fen)", Fen(fen)),
+        None => v.to_string(),
+    }
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&Value::Null)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn bps(v: &Value) -> String {
+    match v.as_u64() {
+        Some(b) => format!("{}.{:02}%", b / 100, b % 100),
+        None => v.to_string(),
+    }
+}
+
+/// A readable summary of a run: programmes, funds, policies, loans, each claim's split,
+/// dates and recoveries, the overdue claims, the rejected steps, and the match with
+/// `expect`.
+pub fn summary(outcome: &Outcome) -> String {
+    use std::fmt::Write;
+    let r = &outcome.result;
+    let mut s = String::new();
+    let _ = writeln!(s, "Scenario as of {}", text(field(r, "date")));
+    if let Some(description) = &outcome.description {
+        let _ = writeln!(s, "  {description}");
+    }
+    let _ = writeln!(
+        s,
+        "  {} steps, {} rejected; state root {}",
+        outcome.steps,
+        outcome.rejected.len(),
+        hex::encode(outcome.state_root)
+    );
+
+    let objects = |key: &str| field(r, key).as_object().cloned().unwrap_or_default();
+    let _ = writeln!(s, "\nProgrammes");
+    for (id, p) in objects("programmes") {
+        let warnings: Vec<String> = field(&p, "warnings")
+            .as_array()
+            .map(|w| w.iter().map(text).collect())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {id}: {}", text(field(&p, "status")));
+        let _ = writeln!(
+            s,
+            "    premium written   {}",
+            yuan(field(&p, "premium_written_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    claims gross      {}",
+            yuan(field(&p, "claims_gross_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    loss ratio        {}",
+            bps(field(&p, "loss_ratio_bps"))
+        );
+        let _ = writeln!(
+            s,
+            "    outstanding       {}",
+            yuan(field(&p, "outstanding_principal_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    overdue           {} ({})",
+            yuan(field(&p, "overdue_principal_fen")),
+            bps(field(&p, "overdue_ratio_bps"))
+        );
+        let _ = writeln!(
+            s,
+            "    warnings          {}",
+            if warnings.is_empty() {
+                "none".to_string()
+            } else {
+                warnings.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(s, "\nFunds");
+    for (id, f) in objects("funds") {
+        let _ = writeln!(s, "  {id}: balance {}", yuan(field(&f, "balance_fen")));
+        let _ = writeln!(
+            s,
+            "    subsidies paid    {}",
+            yuan(field(&f, "subsidies_paid_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    compensation paid {}",
+            yuan(field(&f, "compensation_paid_fen"))
+        );
+    }
+    let _ = writeln!(s, "\nPolicies");
+    for (id, p) in objects("policies") {
+        let _ = writeln!(
+            s,
+            "  {id}: premium {}, subsidy {}, insured {}",
+            yuan(field(&p, "premium_fen")),
+            yuan(field(&p, "subsidy_fen")),
+            yuan(field(&p, "insured_amount_fen"))
+        );
+    }
+    let _ = writeln!(s, "\nLoans");
+    for (id, l) in objects("loans") {
+        let _ = writeln!(
+            s,
+            "  {id}: {}, outstanding {}, unpaid interest {}, {} days past due on interest, {} on principal, on time: {}",
+            text(field(&l, "status")),
+            yuan(field(&l, "outstanding_principal_fen")),
+            yuan(field(&l, "unpaid_interest_fen")),
+            text(field(&l, "interest_dpd")),
+            text(field(&l, "principal_dpd")),
+            text(field(&l, "on_time")),
+        );
+    }
+    let _ = writeln!(s, "\nClaims");
+    for (id, c) in objects("claims") {
+        let _ = writeln!(
+            s,
+            "  {id}: {}, loss {}",
+            text(field(&c, "status")),
+            yuan(field(&c, "loss_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    decision due {}, payment due {}, late: {}",
+            text(field(&c, "decision_due")),
+            text(field(&c, "payment_due")),
+            text(field(&c, "late"))
+        );
+        for (label, key) in [
+            ("bank retains", "bank_retained_fen"),
+            ("insurer gross", "insurer_gross_fen"),
+            ("insurer pays bank", "insurer_pays_bank_fen"),
+            ("fund pays", "fund_fen"),
+            ("fund shortfall", "fund_shortfall_fen"),
+            ("reinsurer", "reinsurer_fen"),
+            ("insurer retains", "insurer_retained_fen"),
+        ] {
+            let _ = writeln!(s, "    {label:<18}{}", yuan(field(&c, key)));
+        }
+        let rec = field(&c, "recovery");
+        let _ = writeln!(
+            s,
+            "    recovered {}: bank {}, insurer {}, fund {}, reinsurer {}",
+            yuan(field(&c, "recovered_fen")),
+            yuan(field(rec, "bank_fen")),
+            yuan(field(rec, "insurer_fen")),
+            yuan(field(rec, "fund_fen")),
+            yuan(field(rec, "reinsurer_fen")),
+        );
+    }
+    let overdue: Vec<String> = field(r, "overdue_claims")
+        .as_array()
+        .map(|a| a.iter().map(text).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "\nOverdue claims: {}",
+        if overdue.is_empty() {
+            "none".to_string()
+        } else {
+            overdue.join(", ")
+        }
+    );
+    let _ = writeln!(s, "\nRejected steps");
+    if outcome.rejected.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for rejected in &outcome.rejected {
+        let _ = writeln!(s, "  step {}: {}", rejected.step, rejected.code);
+    }
+    if outcome.has_expect {
+        if outcome.mismatches.is_empty() {
+            let _ = writeln!(s, "\nExpectations: all met");
+        } else {
+            let _ = writeln!(s, "\nExpectations: {} mismatches", outcome.mismatches.len());
+            for m in &outcome.mismatches {
+                let _ = writeln!(s, "  {m}");
+            }
+        }
+    }
+    s
+}
