@@ -1,2 +1,51 @@
-//! `xinbao`: the command-line interface.
-fn main() {}
+//! `xinbao`: the command-line interface of the xinbao consortium ledger.
+//!
+//! This file holds only the top-level command list and the dispatch. Each command group
+//! lives in its own module (`keys`, `tx`, …) with its own clap definition and `run`; adding
+//! a group means one module and one variant here. Errors surface here, once, as
+//! `error: …` on standard error with exit status 2; a command that ran but found a fault
+//! (a signature that does not verify) chooses its own non-zero status.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod files;
+mod keys;
+mod tx;
+
+/// xinbao: a permissioned ledger for government, bank and insurer risk sharing.
+#[derive(Debug, Parser)]
+#[command(name = "xinbao", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and show ed25519 keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Sign and inspect transaction files.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+}
+
+/// Exit status for an error that stopped the command (bad arguments, unreadable files).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(command) => keys::run(command),
+        Command::Tx(command) => tx::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `xinbao tx`: transaction files, signed offline by each organisation in turn.
+//!
+//! A transaction file is the JSON form of a signed transaction:
+//! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [...]}`.
+//! `tx sign` adds one signature and rewrites the file in place (atomically); `tx show`
+//! prints what the file asks for, its id and each signature's verdict.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use ledger::codec::TX_BYTES_MAX;
+use ledger::tx::{SignOutcome, SignedTx, TxError};
+use serde_json::json;
+
+use crate::files;
+
+/// A transaction file is at most this long (its JSON form is larger than its binary one).
+const TX_FILE_BYTES_MAX: u64 = 4 * TX_BYTES_MAX as u64;
+
+/// `tx show` exit status when at least one signature does not verify.
+const EXIT_INVALID_SIGNATURE: u8 = 1;
+
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Add your signature to a transaction file, in place.
+    ///
+    /// Several organisations sign the same file in turn. Signing again with the same key
+    /// changes nothing; if the body changed since that key signed, its signature is
+    /// replaced.
+    Sign {
+        /// The transaction file (JSON).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Your secret key file (PATH.secret, or its stem).
+        #[arg(long, value_name = "PATH")]
+        key: PathBuf,
+    },
+    /// Show a transaction file: its action, id and whether each signature verifies.
+    ///
+    /// Exit status: 0 when every signature present verifies (an unsigned file included),
+    /// 1 when one does not or a key signs twice, 2 when the file cannot be read as a
+    /// transaction. Whether the signers are the ones the rulebook requires is not judged
+    /// here.
+    Show {
+        /// The transaction file (JSON).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TxCommand::Sign { file, key } => sign(&file, &key),
+        TxCommand::Show { file, json } => show(&file, json),
+    }
+}
+
+/// Reads and parses a transaction file; every failure names the file.
+pub fn read_tx_file(path: &Path) -> anyhow::Result<SignedTx> {
+    let bytes = files::read_bounded(path, TX_FILE_BYTES_MAX)?;
+    let tx: SignedTx = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a readable transaction file", path.display()))?;
+    let len = tx.to_bytes().len();
+    if len > TX_BYTES_MAX {
+        bail!(
+            "{}: the transaction is {len} bytes encoded, over the limit of {TX_BYTES_MAX}",
+            path.display()
+        );
+    }
+    Ok(tx)
+}
+
+fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {
+    let key = crate::keys::secret_key_of(key_path)?;
+    let mut tx = read_tx_file(path)?;
+    let outcome = tx
+        .sign(&key)
+        .with_context(|| format!("{}: cannot sign", path.display()))?;
+    if tx.to_bytes().len() > TX_BYTES_MAX {
+        bail!(
+            "{}: with this signature the transaction would exceed {TX_BYTES_MAX} bytes",
+            path.display()
+        );
+    }
+    if outcome != SignOutcome::AlreadySigned {
+        let mut text = serde_json::to_string_pretty(&tx).context("encoding the transaction")?;
+        text.push('\n');
+        files::replace(path, text.as_bytes())?;
+    }
+    let what = match outcome {
+        SignOutcome::Added => "signed",
+        SignOutcome::AlreadySigned => "already signed (unchanged)",
+        SignOutcome::Replaced => "signature replaced (the body had changed since)",
+    };
+    println!(
+        "{}: {what} by {}; tx {}; {} signature(s)",
+        path.display(),
+        key.public_key(),
+        tx.id(),
+        tx.signatures.len()
+    );
+    for (key, verdict) in tx.signature_verdicts() {
+        if let Err(reason) = verdict {
+            eprintln!("warning: the signature of {key} does not verify: {reason}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per field of the action, nested values as compact JSON.
+fn action_lines(tx: &SignedTx) -> Vec<String> {
+    let value = serde_json::to_value(&tx.body.action).unwrap_or_default();
+    let mut lines = Vec::new();
+    if let Some(fields) = value.as_object() {
+        for (name, field) in fields {
+            if name == "type" {
+                continue;
+            }
+            let shown = match field {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            lines.push(format!("  {name}: {shown}"));
+        }
+    }
+    lines
+}
+
+fn show(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+    let tx = read_tx_file(path)?;
+    let id = tx.id();
+    let verdicts = tx.signature_verdicts();
+    let all_valid = verdicts.iter().all(|(_, v)| v.is_ok());
+    // The whole-transaction checks beyond each signature's verdict (a key twice, too
+    // many); the chain id cannot be judged without a genesis, and an unsigned file is not
+    // a fault.
+    let problem = match tx.verify_signatures(&tx.body.chain_id) {
+        Ok(_) | Err(TxError::Unsigned | TxError::BadSignature { .. }) => None,
+        Err(error) => Some(error.to_string()),
+    };
+    let sound = all_valid && problem.is_none();
+    if as_json {
+        let signatures: Vec<_> = verdicts
+            .iter()
+            .map(|(key, verdict)| {
+                json!({
+                    "public_key": key.to_hex(),
+                    "valid": verdict.is_ok(),
+                    "error": verdict.err().map(|e| e.to_string()),
+                })
+            })
+            .collect();
+        let report = json!({
+            "file": path.display().to_string(),
+            "tx_id": id.to_hex(),
+            "chain_id": tx.body.chain_id.as_str(),
+            "nonce": tx.body.nonce,
+            "expires_at_height": tx.body.expires_at_height,
+            "action_type": tx.body.action.type_name(),
+            "action": serde_json::to_value(&tx.body.action)?,
+            "signatures": signatures,
+            "all_valid": all_valid,
+            "problem": problem,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("action: {}", tx.body.action.type_name());
+        for line in action_lines(&tx) {
+            println!("{line}");
+        }
+        println!("chain: {}", tx.body.chain_id);
+        println!("nonce: {}", tx.body.nonce);
+        println!("expires at height: {}", tx.body.expires_at_height);
+        println!("tx id: {id}");
+        if verdicts.is_empty() {
+            println!("signatures: none");
+        } else {
+            println!("signatures:");
+            for (key, verdict) in &verdicts {
+                match verdict {
+                    Ok(()) => println!("  {key}  valid"),
+                    Err(reason) => println!("  {key}  INVALID ({reason})"),
+                }
+            }
+        }
+        if let Some(problem) = &problem {
+            println!("problem: {problem}");
+        }
+    }
+    if sound {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(EXIT_INVALID_SIGNATURE))
+    }
+}
