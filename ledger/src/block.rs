@@ -112,6 +112,13 @@ impl Block {
         tx_root(&self.tx_ids())
     }
 
+    /// The inclusion proof of transaction `index` under [`Block::tx_root`]; check it with
+    /// [`merkle::verify`]`(tx_root, tx_id, index, txs.len(), proof)`.
+    pub fn tx_proof(&self, index: usize) -> Option<Vec<Hash32>> {
+        let leaves: Vec<Hash32> = self.txs.iter().map(|tx| tx.id().0).collect();
+        merkle::prove(&leaves, index)
+    }
+
     /// The canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
@@ -141,6 +148,13 @@ impl Receipt {
 pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
     let leaves: Vec<Hash32> = receipts.iter().map(Receipt::hash).collect();
     merkle::root(&leaves)
+}
+
+/// The inclusion proof of receipt `index` under [`receipts_root`]; its leaf is
+/// [`Receipt::hash`].
+pub fn receipt_proof(receipts: &[Receipt], index: usize) -> Option<Vec<Hash32>> {
+    let leaves: Vec<Hash32> = receipts.iter().map(Receipt::hash).collect();
+    merkle::prove(&leaves, index)
 }
 
 impl CommitCertificate {

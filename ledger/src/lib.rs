@@ -2,7 +2,7 @@
 //!
 //! Identifiers, money, dates, the rulebook's actions and rejection codes, keys and
 //! signatures, the one canonical binary encoding, transactions, blocks, Merkle proofs, the
-//! genesis file and the state-store trait. It has no async runtime, no network, no database
+//! validator set, the genesis file and the state-store trait. It has no async runtime, no network, no database
 //! and no clock: everything here is a pure function of its inputs, so the node, the CLI and
 //! an auditor's machine compute the same bytes, ids and roots.
 

@@ -127,3 +127,66 @@ fn golden_roots_and_block_id() {
     assert_eq!(header.id().to_hex(), HEADER_ID);
     assert_eq!(block.id(), header.id());
 }
+
+#[test]
+fn block_and_receipt_proofs_check_against_the_header() {
+    use ledger::block::receipt_proof;
+    let first = golden_tx();
+    let mut second = first.clone();
+    second.body.nonce = 2;
+    let mut third = first.clone();
+    third.body.nonce = 3;
+    let txs = vec![first, second, third];
+    let receipts: Vec<Receipt> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| Receipt {
+            tx_id: tx.id(),
+            outcome: if i == 1 {
+                Outcome::Rejected(Code::FundInsufficient)
+            } else {
+                Outcome::Accepted
+            },
+        })
+        .collect();
+    let mut header = golden_header(&txs[0]);
+    header.tx_root = ledger::block::tx_root(&txs.iter().map(SignedTx::id).collect::<Vec<_>>());
+    header.receipts_root = receipts_root(&receipts);
+    let block = Block { header, txs };
+    assert_eq!(block.tx_root(), block.header.tx_root);
+    for i in 0..3 {
+        let proof = block.tx_proof(i).unwrap();
+        let id = block.txs[i].id().0;
+        assert!(merkle::verify(
+            &block.header.tx_root,
+            &id,
+            i as u64,
+            3,
+            &proof
+        ));
+        let proof = receipt_proof(&receipts, i).unwrap();
+        let leaf = receipts[i].hash();
+        assert!(merkle::verify(
+            &block.header.receipts_root,
+            &leaf,
+            i as u64,
+            3,
+            &proof
+        ));
+        // A receipt with another outcome is not the one committed.
+        let mut forged = receipts[i].clone();
+        forged.outcome = Outcome::Rejected(Code::Unauthorized);
+        assert!(!merkle::verify(
+            &block.header.receipts_root,
+            &forged.hash(),
+            i as u64,
+            3,
+            &proof
+        ));
+    }
+    assert_eq!(block.tx_proof(3), None);
+    // The order of transactions is part of the root.
+    let mut swapped = block.clone();
+    swapped.txs.swap(0, 1);
+    assert_ne!(swapped.tx_root(), block.header.tx_root);
+}
