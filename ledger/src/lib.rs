@@ -2,8 +2,10 @@
 //!
 //! Identifiers, money, dates, the rulebook's actions and rejection codes, keys and
 //! signatures, the one canonical binary encoding, transactions, blocks, Merkle proofs, the
-//! validator set, the genesis file and the state-store trait. It has no async runtime, no network, no database
-//! and no clock: everything here is a pure function of its inputs, so the node, the CLI and
+//! validator set, the genesis file and the state-store trait. It has no async runtime, no
+//! network, no database and no clock. Its only contact with the outside is reading and
+//! writing key and genesis files and drawing new keys from the operating system's
+//! randomness; everything else is a pure function of its inputs, so the node, the CLI and
 //! an auditor's machine compute the same bytes, ids and roots.
 
 pub mod action;
