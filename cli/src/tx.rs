@@ -65,6 +65,19 @@ pub fn read_tx_file(path: &Path) -> anyhow::Result<SignedTx> {
     let bytes = files::read_bounded(path, TX_FILE_BYTES_MAX)?;
     let tx: SignedTx = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a readable transaction file", path.display()))?;
+    // Every field the file shows must be part of what is signed: a field the action does
+    // not have would be dropped silently, and a signer might believe it was agreed.
+    let written: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a readable transaction file", path.display()))?;
+    let understood = serde_json::to_value(&tx)
+        .with_context(|| format!("{}: cannot re-encode the transaction", path.display()))?;
+    if let Some(field) = unknown_field(&written, &understood, "") {
+        bail!(
+            "{}: unknown field {field}: it is not part of a {} transaction and would not be signed",
+            path.display(),
+            tx.body.action.type_name()
+        );
+    }
     let len = tx.to_bytes().len();
     if len > TX_BYTES_MAX {
         bail!(
@@ -73,6 +86,34 @@ pub fn read_tx_file(path: &Path) -> anyhow::Result<SignedTx> {
         );
     }
     Ok(tx)
+}
+
+/// The first key of an object in `written` that `understood` lacks at the same place.
+fn unknown_field(
+    written: &serde_json::Value,
+    understood: &serde_json::Value,
+    at: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (written, understood) {
+        (Value::Object(w), Value::Object(u)) => w.iter().find_map(|(key, value)| {
+            let here = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            match u.get(key) {
+                None => Some(here),
+                Some(known) => unknown_field(value, known, &here),
+            }
+        }),
+        (Value::Array(w), Value::Array(u)) => w
+            .iter()
+            .zip(u)
+            .enumerate()
+            .find_map(|(i, (value, known))| unknown_field(value, known, &format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {

@@ -209,6 +209,16 @@ fn broken_files_give_a_clear_error_and_no_panic() {
         1,
     );
     std::fs::write(dir.join("extra.json"), extra).unwrap();
+    // A field the action does not have would not be signed: refused, not dropped.
+    let extra_in_action = String::from_utf8(signed.clone()).unwrap().replacen(
+        "\"fund\"",
+        "\"pay_to\": \"elsewhere\", \"fund\"",
+        1,
+    );
+    assert!(extra_in_action.contains("pay_to"));
+    std::fs::write(dir.join("extra-action.json"), extra_in_action).unwrap();
+    let out = xinbao(&dir, &["tx", "show", "extra-action.json"]);
+    assert!(stderr(&out).contains("action.pay_to"), "{}", stderr(&out));
 
     for file in [
         "truncated.json",
