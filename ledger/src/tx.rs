@@ -264,7 +264,14 @@ impl SignedTx {
 }
 
 /// A transaction whose chain id and signatures have been verified. Its fields are private
-/// so that it can only be made by [`SignedTx::verify`].
+/// so that it can only be made by [`SignedTx::verify`]:
+///
+/// ```compile_fail
+/// # use ledger::tx::{SignedTx, VerifiedTx};
+/// fn forge(tx: SignedTx) -> VerifiedTx {
+///     VerifiedTx { id: tx.id(), tx, signers: Vec::new() }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedTx {
     tx: SignedTx,
