@@ -4,7 +4,6 @@
 //! and the action. Its id is blake3 of the canonical body bytes; each signature is over
 //! `"xinbao/tx/v1" ‖ id`. The JSON file form that people pass around and sign in turn is
 //! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [{public_key, signature}]}`.
-
 //!
 //! Signing a transaction twice with the same key is idempotent: ed25519 is deterministic,
 //! so the same key over the same body gives the same signature and the list is unchanged.
