@@ -2,9 +2,9 @@
 //!
 //! Every signature in xinbao is over `domain ‖ message`, with the domain taken from
 //! [`domain`], so a signature made for one purpose (a transaction) can never be replayed
-//! as another (a vote). Verification is strict: it rejects small-order ("weak") public
-//! keys and nonces, and signatures whose scalar is not reduced (`s ≥ ℓ`), so a signature
-//! cannot be altered into a second valid one.
+//! as another (a consensus vote). Verification is strict: it rejects small-order ("weak")
+//! public keys and nonces, and signatures whose scalar is not reduced (`s ≥ ℓ`), so a
+//! signature cannot be altered into a second valid one.
 //!
 //! A secret key lives in a file holding the hex of its 32-byte seed, created with
 //! owner-only permissions and never overwritten.
@@ -32,10 +32,9 @@ pub struct PublicKey(pub [u8; 32]);
 pub mod domain {
     /// A transaction signature: over `TX ‖ tx id`.
     pub const TX: &[u8] = b"xinbao/tx/v1";
-    /// A consensus vote (prevote or precommit).
-    pub const VOTE: &[u8] = b"xinbao/vote/v1";
-    /// A consensus proposal.
-    pub const PROPOSAL: &[u8] = b"xinbao/proposal/v1";
+    /// Consensus messages (votes, proposals, proposal parts), each further tagged with its
+    /// kind and the chain id by the node's signing module.
+    pub const CONSENSUS: &[u8] = b"xinbao/consensus/v1";
     /// Merkle leaf hashes (see `merkle`).
     pub const MERKLE_LEAF: &[u8] = b"xinbao/merkle/leaf/v1";
     /// Merkle interior node hashes.
@@ -50,8 +49,7 @@ pub mod domain {
     /// Every domain, for the distinctness check.
     pub const ALL: &[&[u8]] = &[
         TX,
-        VOTE,
-        PROPOSAL,
+        CONSENSUS,
         MERKLE_LEAF,
         MERKLE_NODE,
         MERKLE_ROOT,

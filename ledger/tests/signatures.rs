@@ -85,9 +85,11 @@ fn the_signature_is_over_the_domain_and_the_id() {
     assert_eq!(tx.signatures[0].signature, expected);
     // The same key over the bare id, or under another domain, gives another signature.
     assert_ne!(key(1).sign(b"", &id.0), expected);
-    assert_ne!(key(1).sign(domain::VOTE, &id.0), expected);
+    assert_ne!(key(1).sign(domain::CONSENSUS, &id.0), expected);
     assert_eq!(
-        key(1).public_key().verify(domain::VOTE, &id.0, &expected),
+        key(1)
+            .public_key()
+            .verify(domain::CONSENSUS, &id.0, &expected),
         Err(VerifyError::BadSignature)
     );
 }
