@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod files;
 mod keys;
+mod scenario;
 mod tx;
 
 /// xinbao: a permissioned ledger for government, bank and insurer risk sharing.
@@ -30,6 +31,9 @@ enum Command {
     /// Sign and inspect transaction files.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// Run the rulebook offline on a scenario file (DOMAIN.md R10).
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
 }
 
 /// Exit status for an error that stopped the command (bad arguments, unreadable files).
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command),
+        Command::Scenario(command) => scenario::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,83 @@
+//! `xinbao scenario run` as a user runs it: the real binary on the worked examples.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../network-configs/scenarios")
+        .join(name)
+}
+
+fn xinbao(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xinbao"))
+        .args(args)
+        .output()
+        .expect("run xinbao")
+}
+
+#[test]
+fn json_output_is_the_result_document_and_matches_expect() {
+    let file = example("c-guangzhou-style.json");
+    let out = xinbao(&["scenario", "run", file.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["claims"]["clm-c1"]["fund_fen"], 300_000_000u64);
+    assert_eq!(doc["date"], "2025-11-11");
+    for key in [
+        "programmes",
+        "funds",
+        "policies",
+        "loans",
+        "claims",
+        "overdue_claims",
+        "rejected",
+    ] {
+        assert!(doc.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn summary_is_readable() {
+    let file = example("c-guangzhou-style.json");
+    let out = xinbao(&["scenario", "run", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("clm-c1"), "{text}");
+    assert!(text.contains("RecoveryExceedsLoss"), "{text}");
+    assert!(text.contains("3,000,000.00"), "{text}");
+}
+
+#[test]
+fn a_changed_expectation_exits_one_with_the_path() {
+    let text = std::fs::read_to_string(example("c-guangzhou-style.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["expect"]["claims"]["clm-c1"]["fund_fen"] = serde_json::json!(299_999_999u64);
+    let dir = std::env::temp_dir().join(format!("xinbao-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("changed.json");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = xinbao(&["scenario", "run", path.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("claims.clm-c1.fund_fen"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_file_that_is_not_a_scenario_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("xinbao-notscenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("garbage.json");
+    std::fs::write(&path, b"{\"orgs\": 3").unwrap();
+    let out = xinbao(&["scenario", "run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("garbage.json"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
