@@ -22,6 +22,7 @@ pub mod org;
 pub mod state;
 pub mod tx;
 pub mod validators;
+pub mod vote;
 
 pub use action::Action;
 pub use code::Code;
