@@ -31,20 +31,20 @@ pub fn set_calendar(work: &mut Work, tx: &SetCalendar) -> Result<(), Code> {
     Ok(())
 }
 
-/// The registered calendars, read once per year while counting.
+/// The registered calendar of the year being counted. Counting only moves forward, so
+/// one year is held at a time and each year is read once.
 struct Calendars<'a> {
     state: &'a dyn StateView,
-    cached: Vec<(i32, Calendar)>,
+    current: Option<(i32, Calendar)>,
 }
 
-impl<'a> Calendars<'a> {
+impl Calendars<'_> {
     fn year(&mut self, year: i32) -> &Calendar {
-        if let Some(i) = self.cached.iter().position(|(y, _)| *y == year) {
-            return &self.cached[i].1;
+        if self.current.as_ref().is_none_or(|(y, _)| *y != year) {
+            let calendar = store::read(self.state, &keys::calendar(year)).unwrap_or_default();
+            self.current = Some((year, calendar));
         }
-        let calendar = store::read(self.state, &keys::calendar(year)).unwrap_or_default();
-        self.cached.push((year, calendar));
-        &self.cached.last().expect("just pushed").1
+        &self.current.as_ref().expect("just loaded").1
     }
 
     /// R1.6: Monday–Friday and not a holiday, or a registered make-up working day
@@ -71,7 +71,7 @@ pub fn add_business_days(state: &dyn StateView, from: Date, n: u64) -> Result<Da
     ensure(n <= days_left, Code::Overflow)?;
     let mut calendars = Calendars {
         state,
-        cached: Vec::new(),
+        current: None,
     };
     let mut day = from;
     let mut left = n;
@@ -206,6 +206,23 @@ mod tests {
         assert_eq!(
             add_business_days(&store, d("9990-01-01"), 2_000_000),
             Err(Code::Overflow)
+        );
+    }
+
+    #[test]
+    fn the_longest_counts_are_bounded() {
+        // About 2.8 million calendar days, counted a week at a time.
+        let store = MemoryStore::new();
+        let due = add_business_days(&store, d("2025-01-01"), 2_000_000).unwrap();
+        assert!(due.year() > 9000);
+        assert!(!matches!(
+            due.weekday(),
+            Weekday::Saturday | Weekday::Sunday
+        ));
+        // Exactly: 5 business days a week, from a Wednesday.
+        assert_eq!(
+            add_business_days(&store, d("2025-01-01"), 5 * 52),
+            Ok(d("2025-12-31"))
         );
     }
 }

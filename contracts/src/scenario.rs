@@ -16,6 +16,7 @@ use ledger::state::{chain_root, Hash32, MemoryStore, StateStore};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind};
 use serde_json::Value;
 
+use crate::store::{self, keys, Claim};
 use crate::{execute, members_writes, report, Rejected, TxContext};
 
 /// Why a text is not a scenario at all (a step that is wrong is a rejected step instead).
@@ -40,6 +41,8 @@ pub struct Outcome {
     /// The ledger's date at the end (`None` when no step had a well-formed date).
     pub date: Option<Date>,
     pub steps: u64,
+    /// Each step's transaction `type` as written (empty when it has none), for readers.
+    pub step_types: Vec<String>,
     pub rejected: Vec<Rejected>,
     /// The final state, for readers that want more than the result document.
     pub store: MemoryStore,
@@ -176,6 +179,15 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
             .map(str::to_string),
         date: ledger_date,
         steps: steps.len() as u64,
+        step_types: steps
+            .iter()
+            .map(|s| {
+                s.pointer("/tx/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect(),
         rejected,
         store,
     })
@@ -362,6 +374,21 @@ pub fn summary(outcome: &Outcome) -> String {
         ] {
             let _ = writeln!(s, "    {label:<18}{}", yuan(field(&c, key)));
         }
+        if let Some(record) = store::read::<Claim>(
+            &outcome.store,
+            &keys::claim(&Id::new(id.as_str()).expect("a claim id")),
+        ) {
+            let on = |d: Option<Date>| d.map_or("—".to_string(), |d| d.to_string());
+            let _ = writeln!(
+                s,
+                "    filed {} on {}, documents complete {}, decided {}, paid {}",
+                record.filed,
+                record.loan,
+                on(record.completed),
+                on(record.decided),
+                on(record.paid),
+            );
+        }
         let rec = field(&c, "recovery");
         let _ = writeln!(
             s,
@@ -391,7 +418,12 @@ pub fn summary(outcome: &Outcome) -> String {
         let _ = writeln!(s, "  none");
     }
     for rejected in &outcome.rejected {
-        let _ = writeln!(s, "  step {}: {}", rejected.step, rejected.code);
+        let kind = usize::try_from(rejected.step - 1)
+            .ok()
+            .and_then(|i| outcome.step_types.get(i))
+            .filter(|t| !t.is_empty())
+            .map_or(String::new(), |t| format!(" ({t})"));
+        let _ = writeln!(s, "  step {}: {}{kind}", rejected.step, rejected.code);
     }
     if outcome.has_expect {
         if outcome.mismatches.is_empty() {
