@@ -3,7 +3,7 @@
 //! [`execute`] reads state through [`StateView`] and answers with the [`WriteSet`] a
 //! transaction makes, or the rejection [`Code`] (R9) that the first failing check gives
 //! (R2.4 order: well-formedness, named records, signers, new ids, the rule's own checks).
-//! A rejection returns no writes, so it changes nothing. [`report`] renders the R10
+//! A rejection returns no writes, so it changes nothing. [`report()`] renders the R10
 //! result document of a state as of a date, and [`scenario`] runs scenario files
 //! offline on an in-memory ledger.
 //!
@@ -18,13 +18,38 @@
 //!   instalments are materialised lazily ([`loan::as_of`]) and business days are counted
 //!   a week at a time where no calendar is registered.
 //!
+//! How the rulebook is read where it leaves room (each choice is also noted where it is
+//! implemented):
+//! - R1.3 with all weights zero gives the whole total to the first part (the rulebook's
+//!   own splits never have W = 0: their weights sum to 10000 or to a loss of at least 1 fen).
+//! - Dates end at 9999-12-31. A loan whose maturity would be later is refused at
+//!   `DisburseLoan` with `Overflow`; so is a claim whose decision or payment due date would
+//!   be later (`FileClaim`, `SubmitDocuments`). No instalment is ever computed past the end.
+//! - R5.4's "the fund must belong to the programme's government" is the rule's own check,
+//!   (5), after `Unauthorized` and `DuplicateId`; the fund's existence is check (2).
+//!   `warn_at_bps` is a share of a threshold, not a threshold, so it is held to 10000.
+//! - R6.1's premium-rate check is one code: above the programme's maximum or not filed,
+//!   both `RateNotFiled`. Refiling identical terms changes nothing.
+//! - R7.1 lists eligibility before the one-claim rule, and R7.2 lists "once per claim"
+//!   before "while Filed"; checks run in that order (worked example A needs the latter).
+//! - A claim filed, then the loan repaid in full before the decision: the loss stays as
+//!   fixed at filing and an approval still settles it and marks the loan `Claimed`.
+//! - `FlagEnterprise` on a flagged enterprise keeps the first reason; unflagging one that
+//!   is not flagged succeeds (R8: they succeed even when they change nothing).
+//! - Membership actions follow R2.3 like every other: an auditor cannot sign them.
+//!   Genesis admin keys can be revoked like staff keys. A revoked key is never reusable.
+//! - Report figures that would exceed `u64` (unpaid interest on an enormous term, sums
+//!   over many loans) saturate in the report; the rules compute them in 128 bits.
+//! - A fund payment of 0 fen is recorded like any other (it changes no figure).
+//!
 //! Organisation of the code, by rule area: [`arith`] (R1), [`store`] (records and keys),
 //! [`membership`] (R2 organisations and signing keys), [`programme`] (R3, R5), [`fund`]
 //! (R4), [`policy`] and [`loan`] (R6), [`claim`] (R7), [`calendar`] (R1.6, R8),
-//! [`report`] and [`scenario`] (R10).
+//! [`mod@report`] and [`scenario`] (R10).
 
 pub mod arith;
 pub mod calendar;
+pub mod chain;
 pub mod claim;
 pub mod fund;
 pub mod loan;

@@ -1,0 +1,300 @@
+//! Executing a block, and checking a block against its predecessor: the one code path that
+//! the proposer, every validator and the auditor run, so that none of them can disagree
+//! about what a valid block is.
+//!
+//! For each transaction, in block order:
+//! 1. its signatures verify for this chain (`verify_strict`), it is not expired, not too
+//!    far from expiring, and its id has not been committed before: otherwise the **block**
+//!    is invalid (an honest proposer never includes such a transaction; the node's
+//!    intake refuses it before it reaches the pool);
+//! 2. its signing keys are resolved to organisations on the state as the block has left it
+//!    so far ([`crate::orgs_of_keys`]); a key that is unregistered or revoked by now makes
+//!    the receipt `Unauthorized`;
+//! 3. the rulebook executes it ([`crate::execute`]) on the block's date, the block time's
+//!    date in UTC+8 (R1.6): accepted, or rejected with its code and no rulebook writes.
+//!
+//! Every ordered transaction's id is remembered in state until its expiry height has
+//! passed, so an id is committed at most once; the memory is bounded by expiry:
+//!
+//! | key                                   | value                |
+//! |---------------------------------------|----------------------|
+//! | `txid/<tx id>`                        | expiry height (u64)  |
+//! | `txexp/<expiry height, 8 bytes BE><tx id>` | empty (index)   |
+//!
+//! Block `h` first forgets the ids whose expiry height is `h − 1`: they can never be
+//! committed again anyway. Heights advance by one, so every expiry bucket is emptied
+//! exactly once.
+
+use ledger::block::{receipts_root, tx_root, BlockHeader, BlockId, Outcome, Receipt};
+use ledger::crypto::PublicKey;
+use ledger::state::{chain_root, Hash32, Overlay, StateView, WriteSet};
+use ledger::tx::{SignedTx, TxError, TxId};
+use ledger::{codec, Date, Id};
+
+use crate::TxContext;
+
+const TXID_PREFIX: &[u8] = b"txid/";
+const TXEXP_PREFIX: &[u8] = b"txexp/";
+
+/// Where and when a block executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEnv {
+    pub chain_id: Id,
+    pub height: u64,
+    pub time_ms: u64,
+    /// A transaction may expire at most this many heights after the block's.
+    pub tx_expiry_heights_max: u64,
+}
+
+/// What executing a block gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub date: Date,
+    pub receipts: Vec<Receipt>,
+    pub writes: WriteSet,
+    pub tx_root: Hash32,
+    pub receipts_root: Hash32,
+    pub state_root: Hash32,
+}
+
+/// Why a block is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("block time {0} ms has no calendar date")]
+    BadTime(u64),
+    #[error("transaction {index} ({id}): {reason}")]
+    BadTransaction {
+        index: usize,
+        id: TxId,
+        reason: TxError,
+    },
+    #[error("transaction {index} ({id}) expired at height {expires_at_height}")]
+    Expired {
+        index: usize,
+        id: TxId,
+        expires_at_height: u64,
+    },
+    #[error(
+        "transaction {index} ({id}) expires at {expires_at_height}, more than {max} heights ahead"
+    )]
+    ExpiryTooFar {
+        index: usize,
+        id: TxId,
+        expires_at_height: u64,
+        max: u64,
+    },
+    #[error("transaction {index} ({id}) was committed before")]
+    Duplicate { index: usize, id: TxId },
+    #[error("header {field} differs: the block says {claimed}, re-execution gives {computed}")]
+    HeaderMismatch {
+        field: &'static str,
+        claimed: String,
+        computed: String,
+    },
+    #[error("header does not follow its predecessor: {0}")]
+    Link(String),
+}
+
+/// Whether `id` has been committed and not yet forgotten (see the module notes).
+pub fn is_committed(state: &dyn StateView, id: &TxId) -> bool {
+    state.get(&txid_key(id)).is_some()
+}
+
+fn txid_key(id: &TxId) -> Vec<u8> {
+    let mut key = TXID_PREFIX.to_vec();
+    key.extend_from_slice(&id.0);
+    key
+}
+
+fn txexp_bucket(expiry: u64) -> Vec<u8> {
+    let mut key = TXEXP_PREFIX.to_vec();
+    key.extend_from_slice(&expiry.to_be_bytes());
+    key
+}
+
+/// Checks a transaction the way a block would, before it is admitted to a pool: signatures,
+/// chain, expiry window at `height`, not committed before. Returns its signer keys.
+pub fn admit(
+    state: &dyn StateView,
+    env: &BlockEnv,
+    tx: &SignedTx,
+) -> Result<Vec<PublicKey>, BlockError> {
+    check_tx(state, env, 0, tx, &tx.id())
+}
+
+fn check_tx(
+    state: &dyn StateView,
+    env: &BlockEnv,
+    index: usize,
+    tx: &SignedTx,
+    id: &TxId,
+) -> Result<Vec<PublicKey>, BlockError> {
+    let keys =
+        tx.verify_signatures(&env.chain_id)
+            .map_err(|reason| BlockError::BadTransaction {
+                index,
+                id: *id,
+                reason,
+            })?;
+    let expires_at_height = tx.body.expires_at_height;
+    if expires_at_height < env.height {
+        return Err(BlockError::Expired {
+            index,
+            id: *id,
+            expires_at_height,
+        });
+    }
+    if expires_at_height - env.height > env.tx_expiry_heights_max {
+        return Err(BlockError::ExpiryTooFar {
+            index,
+            id: *id,
+            expires_at_height,
+            max: env.tx_expiry_heights_max,
+        });
+    }
+    if is_committed(state, id) {
+        return Err(BlockError::Duplicate { index, id: *id });
+    }
+    Ok(keys)
+}
+
+/// Executes `txs` as block `env.height` on `state`, whose root is `previous_root`.
+pub fn execute_block(
+    state: &dyn StateView,
+    previous_root: &Hash32,
+    env: &BlockEnv,
+    txs: &[SignedTx],
+) -> Result<Executed, BlockError> {
+    let date = Date::from_unix_ms_cst(env.time_ms).map_err(|_| BlockError::BadTime(env.time_ms))?;
+    let mut overlay = Overlay::new(state);
+
+    // Forget the ids that expired at the previous height.
+    if env.height > 0 {
+        let mut forget = WriteSet::new();
+        let bucket = txexp_bucket(env.height - 1);
+        for (key, _) in overlay.scan_prefix(&bucket) {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&key[bucket.len()..]);
+            forget.delete(txid_key(&TxId(id)));
+            forget.delete(key);
+        }
+        overlay.apply(forget);
+    }
+
+    let mut receipts = Vec::with_capacity(txs.len());
+    let mut ids = Vec::with_capacity(txs.len());
+    for (index, tx) in txs.iter().enumerate() {
+        let id = tx.id();
+        let keys = check_tx(&overlay, env, index, tx, &id)?;
+        let outcome = match crate::orgs_of_keys(&overlay, &keys) {
+            Err(code) => Outcome::Rejected(code),
+            Ok(signers) => {
+                let ctx = TxContext { date, signers };
+                match crate::execute(&overlay, &ctx, &tx.body.action) {
+                    Ok(writes) => {
+                        overlay.apply(writes);
+                        Outcome::Accepted
+                    }
+                    Err(code) => Outcome::Rejected(code),
+                }
+            }
+        };
+        let mut remember = WriteSet::new();
+        remember.put(txid_key(&id), codec::encode(&tx.body.expires_at_height));
+        let mut index_key = txexp_bucket(tx.body.expires_at_height);
+        index_key.extend_from_slice(&id.0);
+        remember.put(index_key, Vec::new());
+        overlay.apply(remember);
+        receipts.push(Receipt { tx_id: id, outcome });
+        ids.push(id);
+    }
+
+    let writes = overlay.into_writes();
+    Ok(Executed {
+        date,
+        tx_root: tx_root(&ids),
+        receipts_root: receipts_root(&receipts),
+        state_root: chain_root(previous_root, &writes),
+        receipts,
+        writes,
+    })
+}
+
+/// Checks that `header` records what re-execution gave.
+pub fn check_execution(header: &BlockHeader, executed: &Executed) -> Result<(), BlockError> {
+    let fields: [(&'static str, &Hash32, &Hash32); 3] = [
+        ("tx_root", &header.tx_root, &executed.tx_root),
+        (
+            "receipts_root",
+            &header.receipts_root,
+            &executed.receipts_root,
+        ),
+        ("state_root", &header.state_root, &executed.state_root),
+    ];
+    for (field, claimed, computed) in fields {
+        if claimed != computed {
+            return Err(BlockError::HeaderMismatch {
+                field,
+                claimed: hex(claimed),
+                computed: hex(computed),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a header must agree with: the chain, the block before it (or the genesis), and
+/// the validator set of its height.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Predecessor {
+    pub chain_id: Id,
+    /// Height of the previous block; 0 for the genesis.
+    pub height: u64,
+    /// Id of the previous block; the genesis hash for height 1.
+    pub id: BlockId,
+    /// Time of the previous block; the genesis time for height 1.
+    pub time_ms: u64,
+    pub validator_set_hash: Hash32,
+}
+
+/// Checks the header's links: chain id, height, previous id, time after the previous
+/// block's, validator set hash, and a proposer in that set.
+pub fn check_links(
+    header: &BlockHeader,
+    before: &Predecessor,
+    proposer_is_validator: bool,
+) -> Result<(), BlockError> {
+    let link = |why: String| Err(BlockError::Link(why));
+    if header.chain_id != before.chain_id {
+        return link(format!(
+            "chain id {} is not {}",
+            header.chain_id, before.chain_id
+        ));
+    }
+    if header.height != before.height + 1 {
+        return link(format!(
+            "height {} does not follow {}",
+            header.height, before.height
+        ));
+    }
+    if header.previous != before.id {
+        return link(format!("previous {} is not {}", header.previous, before.id));
+    }
+    if header.time_ms <= before.time_ms {
+        return link(format!(
+            "time {} ms is not after {} ms",
+            header.time_ms, before.time_ms
+        ));
+    }
+    if header.validator_set_hash != before.validator_set_hash {
+        return link("validator set hash is not the height's".to_string());
+    }
+    if !proposer_is_validator {
+        return link(format!("proposer {} is not a validator", header.proposer));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &Hash32) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
