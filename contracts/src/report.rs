@@ -65,8 +65,8 @@ pub fn policy_json(policy: &Policy) -> Value {
 
 pub fn loan_json(stored: &Loan, date: Date) -> Value {
     let loan = loan::as_of(stored, date);
-    // A figure beyond the largest amount saturates in the report; a transaction on such a
-    // loan is refused with Overflow instead.
+    // A figure beyond the largest amount saturates in the report; the rules themselves
+    // hold it in 128 bits.
     let unpaid = u64::try_from(loan::unpaid_interest(&loan)).unwrap_or(u64::MAX);
     json!({
         "interest_dpd": loan::interest_dpd(&loan, date),
