@@ -1056,3 +1056,110 @@ fn genesis_keys_sign_for_their_orgs() {
     );
     assert_eq!(contracts::orgs_of_keys(&store, &[]), Ok(vec![]));
 }
+
+#[test]
+fn recoveries_restore_the_balance_not_the_cap() {
+    // A fund that bears all of a loss, with a cap of 150,000,000 a year.
+    let mut l = Ledger::standard();
+    l.ok("2025-01-02", &["ins", "reg"], file_rate());
+    l.ok(
+        "2025-01-02",
+        &["gov"],
+        create_fund("fund", "gov", 150_000_000),
+    );
+    l.ok("2025-01-02", &["gov"], top_up("fund", 1_000_000_000));
+    let patch = json!({"split": {"bank_bps": 0, "insurer_bps": 0, "fund_bps": 10000}, "subsidy": {"mode": "None"}});
+    l.ok("2025-01-03", PROGRAMME_SIGNERS, programme(patch));
+    for n in ["1", "2"] {
+        l.ok(
+            "2025-01-10",
+            &["ins"],
+            policy(json!({"id": format!("pol-{n}"), "enterprise": format!("e{n}")})),
+        );
+        l.ok(
+            "2025-01-10",
+            &["bank"],
+            json!({"type": "DisburseLoan", "id": format!("loan-{n}"), "policy": format!("pol-{n}")}),
+        );
+        let mut claim = file_claim(&format!("c{n}"));
+        claim["loan"] = json!(format!("loan-{n}"));
+        l.ok(CLAIM_DATE, &["bank"], claim);
+    }
+    l.ok("2025-05-12", &["ins"], decide("c1", true));
+    // The whole loss came from the fund; recovering it all returns it to the balance only.
+    l.ok("2025-05-12", &["bank"], recovery("c1", 100_000_000));
+    l.ok("2025-05-13", &["ins"], decide("c2", true));
+    let r = l.report("2025-05-13");
+    assert_eq!(r["claims"]["c1"]["fund_fen"], json!(100_000_000));
+    assert_eq!(
+        r["claims"]["c1"]["recovery"]["fund_fen"],
+        json!(100_000_000)
+    );
+    // Only 50,000,000 of the year's cap is left for the second claim.
+    assert_eq!(r["claims"]["c2"]["fund_fen"], json!(50_000_000));
+    assert_eq!(r["claims"]["c2"]["fund_shortfall_fen"], json!(50_000_000));
+    assert_eq!(r["claims"]["c2"]["insurer_retained_fen"], json!(50_000_000));
+    let f = &r["funds"]["fund"];
+    assert_eq!(f["compensation_paid_fen"], json!(150_000_000));
+    assert_eq!(
+        f["balance_fen"],
+        json!(1_000_000_000 - 150_000_000 + 100_000_000)
+    );
+}
+
+#[test]
+fn signer_order_and_repetition_do_not_matter() {
+    let mut a = with_programme(json!({}));
+    let mut b = with_programme(json!({}));
+    a.ok("2025-01-10", &["ins"], policy(json!({})));
+    b.ok(
+        "2025-01-10",
+        &["ins", "ins", "reg", "ins"],
+        policy(json!({})),
+    );
+    // Extra signers are allowed, and change nothing in what is written.
+    assert_eq!(a.root, b.root);
+}
+
+#[test]
+fn disabled_triggers_give_no_warnings() {
+    let mut l = with_loan(json!({
+        "opening": {"premium_written_fen": 1, "claims_gross_fen": 100_000_000u64},
+        "triggers": {"suspend_loss_ratio_bps": 100, "suspend_overdue_bps": 0, "warn_at_bps": 0}
+    }));
+    l.ok(
+        "2025-06-01",
+        &["reg"],
+        json!({"type": "ReviewProgramme", "programme": "prog"}),
+    );
+    let p = &l.report("2025-06-01")["programmes"]["prog"];
+    // Suspended by the loss ratio, but warn_at 0 lists nothing, and the overdue trigger is off.
+    assert_eq!(p["status"], json!("Suspended"));
+    assert_eq!(p["warnings"], json!([]));
+    assert_eq!(p["overdue_ratio_bps"], json!(10_000));
+}
+
+#[test]
+fn overdue_claims_are_listed_by_id() {
+    let mut l = with_programme(json!({"claims": {"decide_days": 5}}));
+    for n in ["b", "a"] {
+        l.ok(
+            "2025-01-10",
+            &["ins"],
+            policy(json!({"id": format!("pol-{n}"), "enterprise": format!("e{n}")})),
+        );
+        l.ok(
+            "2025-01-10",
+            &["bank"],
+            json!({"type": "DisburseLoan", "id": format!("loan-{n}"), "policy": format!("pol-{n}")}),
+        );
+        let mut claim = file_claim(&format!("clm-{n}"));
+        claim["loan"] = json!(format!("loan-{n}"));
+        l.ok(CLAIM_DATE, &["bank"], claim);
+    }
+    assert_eq!(l.report("2025-05-16")["overdue_claims"], json!([]));
+    assert_eq!(
+        l.report("2025-05-17")["overdue_claims"],
+        json!(["clm-a", "clm-b"])
+    );
+}
