@@ -42,3 +42,27 @@ fn example_b_yunnan_style() {
 fn example_c_guangzhou_style() {
     check("c-guangzhou-style.json");
 }
+
+/// Golden vectors: the state roots of the worked examples. Every byte of every record
+/// feeds these, so a change here is a change of the ledger's state format (a new chain),
+/// never an accident. When it is deliberate, replace the values with the new roots.
+#[test]
+fn state_roots_are_pinned() {
+    for (name, root) in [
+        (
+            "a-ningbo-style.json",
+            "dd4ecb23bdb466bf903447981c0a34b64a16189123c53ea33db066e5e3d86995",
+        ),
+        (
+            "b-yunnan-style.json",
+            "c11aaa096a2020ab565945aaa043c5da9b4da2b9ca247edf524829242b6c341b",
+        ),
+        (
+            "c-guangzhou-style.json",
+            "5a6fb332489c9d1e93a0204d366a773c1784d943d615d7b63c96624a4ebec378",
+        ),
+    ] {
+        let outcome = contracts::scenario::run(&scenario_text(name)).unwrap();
+        assert_eq!(hex::encode(outcome.state_root), root, "{name}");
+    }
+}
