@@ -98,8 +98,11 @@ fn parse_orgs(doc: &Value) -> Result<Vec<(Id, OrgKind)>, ScenarioError> {
     Ok(orgs)
 }
 
-/// One step's date, signers and action, or the code that rejects it at check (1).
-fn parse_step(step: &Value, ledger_date: Option<Date>) -> Result<(Date, Vec<Id>, Action), Code> {
+/// One step's date, signers and action, or the code that rejects it at check (1):
+/// `InvalidField` for any shape or type failure, and for a date before `ledger_date` (the
+/// latest well-formed date of the steps before it). A network runner replays a scenario
+/// with this and [`crate::execute`].
+pub fn parse_step(step: &Value, ledger_date: Option<Date>) -> Result<(Date, Vec<Id>, Action), Code> {
     let date = parse_date(step.get("date").unwrap_or(&Value::Null))?;
     let signers = parse_signers(step.get("by").unwrap_or(&Value::Null))?;
     let action = parse_action(step.get("tx").unwrap_or(&Value::Null))?;
