@@ -102,14 +102,18 @@ fn parse_orgs(doc: &Value) -> Result<Vec<(Id, OrgKind)>, ScenarioError> {
 /// `InvalidField` for any shape or type failure, and for a date before `ledger_date` (the
 /// latest well-formed date of the steps before it). A network runner replays a scenario
 /// with this and [`crate::execute`].
-pub fn parse_step(step: &Value, ledger_date: Option<Date>) -> Result<(Date, Vec<Id>, Action), Code> {
+pub fn parse_step(
+    step: &Value,
+    ledger_date: Option<Date>,
+) -> Result<(Date, Vec<Id>, Action), Code> {
     let date = parse_date(step.get("date").unwrap_or(&Value::Null))?;
     let signers = parse_signers(step.get("by").unwrap_or(&Value::Null))?;
     let action = parse_action(step.get("tx").unwrap_or(&Value::Null))?;
-    Ok((date, signers, action)).and_then(|parsed| match ledger_date {
-        Some(latest) if date < latest => Err(Code::InvalidField),
-        _ => Ok(parsed),
-    })
+    // R2.4: a step dated before an earlier step.
+    if ledger_date.is_some_and(|latest| date < latest) {
+        return Err(Code::InvalidField);
+    }
+    Ok((date, signers, action))
 }
 
 /// Parse and run a scenario file's text on a fresh in-memory ledger.
