@@ -27,6 +27,7 @@
 
 use ledger::block::{receipts_root, tx_root, BlockHeader, BlockId, Outcome, Receipt};
 use ledger::crypto::PublicKey;
+use ledger::genesis::Genesis;
 use ledger::state::{chain_root, Hash32, Overlay, StateView, WriteSet};
 use ledger::tx::{SignedTx, TxError, TxId};
 use ledger::{codec, Date, Id};
@@ -93,6 +94,16 @@ pub enum BlockError {
     },
     #[error("header does not follow its predecessor: {0}")]
     Link(String),
+}
+
+/// The state a chain starts from, and its root: the genesis organisations and signing keys
+/// ([`crate::genesis_writes`]), chained onto the genesis hash, so that two chains with
+/// different genesis files never share a state root:
+/// `root(0) = chain_root(genesis hash, genesis writes)`.
+pub fn genesis_state(genesis: &Genesis) -> (WriteSet, Hash32) {
+    let writes = crate::genesis_writes(genesis);
+    let root = chain_root(&genesis.hash(), &writes);
+    (writes, root)
 }
 
 /// Whether `id` has been committed and not yet forgotten (see the module notes).

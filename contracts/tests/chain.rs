@@ -1,6 +1,8 @@
 //! Block execution: the path the proposer, every validator and the auditor share.
 
-use contracts::chain::{admit, check_execution, execute_block, is_committed, BlockEnv, BlockError};
+use contracts::chain::{
+    admit, check_execution, execute_block, genesis_state, is_committed, BlockEnv, BlockError,
+};
 use ledger::action::{CreateFund, FundTopUp};
 use ledger::block::{BlockHeader, BlockId, Outcome};
 use ledger::crypto::{PublicKey, SecretKey};
@@ -53,9 +55,9 @@ fn chain() -> Chain {
         },
     };
     let mut store = MemoryStore::new();
-    let writes = contracts::genesis_writes(&genesis);
+    let (writes, root) = genesis_state(&genesis);
+    assert_eq!(root, chain_root(&genesis.hash(), &writes));
     store.apply(&writes);
-    let root = chain_root(&[0; 32], &writes);
     Chain {
         gov,
         bank,
