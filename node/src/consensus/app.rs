@@ -1,0 +1,671 @@
+//! The application side of the engine: one loop answering every `AppMsg`.
+//!
+//! Proposing: on `GetValue` the node builds and executes the next block
+//! ([`Chain::propose`]), answers with its id, and streams the block as parts: `Init`,
+//! chunks of the canonical bytes, and `Fin` signed by the proposer. Validating: parts are
+//! gathered per publisher and stream; a complete block whose `Fin` verifies against the
+//! validator set is re-executed ([`Chain::validate`]) and reported valid only if it
+//! reproduces its header. A block for a later height is held (bounded) until that height
+//! starts. Deciding: `Decided` commits the block durably before it is acknowledged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ledger::block::{Block, BlockId, CommitCertificate, CommitSignature};
+use ledger::crypto::{PublicKey, Signature};
+use malachitebft_app_channel::app::consensus::Role;
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::core::{
+    self as mc, ExtendedCommitCertificate, ExtendedCommitSignature, Round, Validity,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_core_consensus::VoteExtensionError;
+use tracing::{debug, error, info, warn};
+
+use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
+use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
+use crate::chain::Executed;
+use crate::shared::{Metrics, Shared};
+
+/// Block bytes per `Chunk` part (well under the 4 MiB gossip message limit).
+const CHUNK_BYTES: usize = 512 * 1024;
+/// Most partial streams held at once; the oldest is dropped beyond this.
+const STREAMS_MAX: usize = 64;
+/// Most bytes one stream may gather: a block's limit and room for its framing.
+const STREAM_BYTES_MAX: usize = ledger::codec::BLOCK_BYTES_MAX + 64 * 1024;
+/// A block for a later height is held only this many heights ahead.
+const FUTURE_HEIGHTS_MAX: u64 = 2;
+/// Most blocks held for later heights.
+const FUTURE_BLOCKS_MAX: usize = 32;
+/// Most heights served in one sync answer (the engine also trims by bytes).
+const SYNC_HEIGHTS_MAX: u64 = 50;
+/// Most executed, undecided blocks kept for the current height.
+const CANDIDATES_MAX: usize = 64;
+/// Transaction bytes one proposal draws from the mempool at most.
+const PROPOSAL_TX_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// A block assembled from parts, with its stream metadata.
+struct Assembled {
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    proposer: Address,
+    block: Block,
+}
+
+#[derive(Default)]
+struct Stream {
+    init: Option<(Height, Round, Round, Address)>,
+    chunks: BTreeMap<u64, Vec<u8>>,
+    fin: Option<(u64, BlockHash, super::signing::ConsensusSignature)>,
+    bytes: usize,
+    arrival: u64,
+}
+
+pub struct App {
+    shared: Arc<Shared>,
+    signer: Arc<ConsensusSigner>,
+    chain_id: String,
+    validator_set: super::context::ValidatorSet,
+    params: HeightParams<XinbaoContext>,
+    /// Our own proposals by (height, round): asked twice, we answer the same.
+    built: BTreeMap<(u64, u32), BlockHash>,
+    /// Executed blocks of the current height, valid, by id.
+    candidates: BTreeMap<BlockHash, Executed>,
+    /// Complete blocks for later heights, checked when their height starts.
+    future: Vec<Assembled>,
+    streams: BTreeMap<(Vec<u8>, Vec<u8>), Stream>,
+    arrivals: u64,
+}
+
+impl App {
+    pub fn new(
+        shared: Arc<Shared>,
+        signer: Arc<ConsensusSigner>,
+        validator_set: super::context::ValidatorSet,
+        params: HeightParams<XinbaoContext>,
+    ) -> App {
+        let chain_id = shared.chain.chain_id().to_string();
+        App {
+            shared,
+            signer,
+            chain_id,
+            validator_set,
+            params,
+            built: BTreeMap::new(),
+            candidates: BTreeMap::new(),
+            future: Vec::new(),
+            streams: BTreeMap::new(),
+            arrivals: 0,
+        }
+    }
+
+    fn tip_height(&self) -> u64 {
+        self.shared
+            .chain
+            .tip()
+            .expect("reading the tip failed: the disk is failing")
+            .height
+    }
+
+    pub async fn run(mut self, mut channels: Channels<XinbaoContext>) -> anyhow::Result<()> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, &channels).await?;
+        }
+        anyhow::bail!("the consensus engine stopped")
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<XinbaoContext>,
+        channels: &Channels<XinbaoContext>,
+    ) -> anyhow::Result<()> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let next = Height(self.tip_height() + 1);
+                info!(height = %next, "consensus ready");
+                let _ = reply.send((next, self.params.clone()));
+            }
+
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                let values = self.take_future(height, round);
+                let _ = reply_value.send(values);
+                if role == Role::Proposer {
+                    debug!(%height, %round, "proposing");
+                }
+            }
+
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout: _,
+                reply,
+            } => {
+                let hash = self.build(height, round)?;
+                let _ = reply.send(LocallyProposedValue::new(height, round, hash));
+                self.stream(channels, height, round, Round::Nil, hash).await?;
+            }
+
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                // Vote extensions are disabled: none is acceptable.
+                let verdicts = extensions
+                    .into_iter()
+                    .map(|(address, _)| (address, Err(VoteExtensionError::InvalidVoteExtension)))
+                    .collect();
+                let _ = reply.send(verdicts);
+            }
+
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                value_id,
+                ..
+            } => {
+                if self.candidates.contains_key(&value_id) {
+                    self.stream(channels, height, round, valid_round, value_id)
+                        .await?;
+                } else {
+                    warn!(%height, %round, %value_id, "asked to restream a block not held");
+                }
+            }
+
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(Height(1));
+            }
+
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.received_part(from, published_by, part);
+                let _ = reply.send(value);
+            }
+
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                self.decided(certificate)?;
+                let _ = reply.send(());
+            }
+
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let tip = self.tip_height();
+                let next = if tip >= certificate.height.0 {
+                    Next::Start(Height(tip + 1), self.params.clone())
+                } else {
+                    error!(height = %certificate.height, "finalized a height that was not committed; restarting it");
+                    Next::Restart(certificate.height, self.params.clone())
+                };
+                let _ = reply.send(next);
+            }
+
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided_values(range.start().0, range.end().0)?;
+                let _ = reply.send(values);
+            }
+
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self.synced(height, round, proposer, &value_bytes);
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds (once per height and round) and executes our proposal.
+    fn build(&mut self, height: Height, round: Round) -> anyhow::Result<BlockHash> {
+        let key = (height.0, round.as_u32().unwrap_or(0));
+        if let Some(hash) = self.built.get(&key) {
+            return Ok(*hash);
+        }
+        let tip = self.shared.chain.tip()?;
+        anyhow::ensure!(
+            tip.height + 1 == height.0,
+            "asked to propose height {height} on tip {}",
+            tip.height
+        );
+        let txs_max = self.shared.chain.genesis().params.block_txs_max as usize;
+        let candidates = self
+            .shared
+            .mempool
+            .lock()
+            .expect("mempool lock poisoned")
+            .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
+        let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
+        let executed = self.shared.chain.propose(
+            time_ms,
+            PublicKey(self.signer.public_key().0),
+            candidates,
+        )?;
+        let hash = BlockHash(executed.block.id().0);
+        info!(
+            %height,
+            %round,
+            txs = executed.block.txs.len(),
+            block = %hash,
+            "proposing block"
+        );
+        self.built.insert(key, hash);
+        self.keep_candidate(hash, executed);
+        Ok(hash)
+    }
+
+    fn keep_candidate(&mut self, hash: BlockHash, executed: Executed) {
+        if self.candidates.len() >= CANDIDATES_MAX && !self.candidates.contains_key(&hash) {
+            // Keep our own proposals; drop an arbitrary received one.
+            let own: Vec<BlockHash> = self.built.values().copied().collect();
+            if let Some(victim) = self.candidates.keys().find(|h| !own.contains(h)).copied() {
+                self.candidates.remove(&victim);
+            }
+        }
+        self.candidates.insert(hash, executed);
+    }
+
+    /// Publishes the block `hash` as parts for (height, round).
+    async fn stream(
+        &self,
+        channels: &Channels<XinbaoContext>,
+        height: Height,
+        round: Round,
+        pol_round: Round,
+        hash: BlockHash,
+    ) -> anyhow::Result<()> {
+        let Some(executed) = self.candidates.get(&hash) else {
+            anyhow::bail!("no block {hash} to stream");
+        };
+        let bytes = executed.block.to_bytes();
+        let mut parts = vec![ProposalPart::Init {
+            height,
+            round,
+            pol_round,
+            proposer: self.signer.address(),
+        }];
+        parts.extend(bytes.chunks(CHUNK_BYTES).map(|c| ProposalPart::Chunk(c.to_vec())));
+        parts.push(ProposalPart::Fin {
+            block_hash: hash,
+            signature: self.signer.sign_part_fin(height, round, hash),
+        });
+
+        let mut stream_id = Vec::with_capacity(12);
+        stream_id.extend_from_slice(&height.0.to_be_bytes());
+        stream_id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
+        let stream_id = StreamId::new(Bytes::from(stream_id));
+
+        let count = parts.len() as u64;
+        for (sequence, part) in parts.into_iter().enumerate() {
+            let msg = StreamMessage::new(
+                stream_id.clone(),
+                sequence as u64,
+                StreamContent::Data(part),
+            );
+            channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(msg))
+                .await?;
+        }
+        let end = StreamMessage::new(stream_id, count, StreamContent::Fin);
+        channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(end))
+            .await?;
+        Ok(())
+    }
+
+    fn received_part(
+        &mut self,
+        from: PeerId,
+        published_by: Option<PeerId>,
+        part: StreamMessage<ProposalPart>,
+    ) -> Option<ProposedValue<XinbaoContext>> {
+        let publisher = published_by.unwrap_or(from).to_bytes();
+        let key = (publisher, part.stream_id.to_bytes().to_vec());
+        if !self.streams.contains_key(&key) && self.streams.len() >= STREAMS_MAX {
+            let oldest = self
+                .streams
+                .iter()
+                .min_by_key(|(_, s)| s.arrival)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.streams.remove(&oldest);
+            }
+        }
+        self.arrivals += 1;
+        let arrival = self.arrivals;
+        let stream = self.streams.entry(key.clone()).or_insert_with(|| Stream {
+            arrival,
+            ..Stream::default()
+        });
+        let StreamContent::Data(data) = part.content else {
+            return None;
+        };
+        match data {
+            ProposalPart::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+            } => {
+                if part.sequence == 0 {
+                    stream.init = Some((height, round, pol_round, proposer));
+                }
+            }
+            ProposalPart::Chunk(bytes) => {
+                stream.bytes += bytes.len();
+                if stream.bytes > STREAM_BYTES_MAX {
+                    warn!("a proposal stream went over {STREAM_BYTES_MAX} bytes; dropped");
+                    self.streams.remove(&key);
+                    return None;
+                }
+                stream.chunks.insert(part.sequence, bytes);
+            }
+            ProposalPart::Fin {
+                block_hash,
+                signature,
+            } => stream.fin = Some((part.sequence, block_hash, signature)),
+        }
+
+        let (Some(init), Some((fin_seq, block_hash, signature))) = (stream.init, stream.fin)
+        else {
+            return None;
+        };
+        if stream.chunks.len() as u64 + 1 != fin_seq
+            || stream.chunks.keys().next() != Some(&1)
+            || stream.chunks.keys().last() != Some(&(fin_seq - 1))
+        {
+            return None;
+        }
+        let stream = self.streams.remove(&key).expect("present");
+        let (height, round, pol_round, proposer) = init;
+
+        // The engine does not authenticate parts: the publisher must be a validator and
+        // must have signed this block for this height and round.
+        let Some(validator) = mc::ValidatorSet::get_by_address(&self.validator_set, &proposer)
+        else {
+            warn!(%proposer, "proposal parts from a non-validator");
+            return None;
+        };
+        let message = part_fin_message(&self.chain_id, height, round, block_hash, proposer);
+        if !verify_message(&validator.public_key, &message, &signature) {
+            warn!(%proposer, %height, %round, "proposal with a bad final signature");
+            return None;
+        }
+        let bytes: Vec<u8> = stream.chunks.into_values().flatten().collect();
+        let block = match Block::from_bytes(&bytes) {
+            Ok(block) => block,
+            Err(e) => {
+                warn!(%proposer, %height, "proposal bytes do not decode: {e}");
+                return None;
+            }
+        };
+        if block.id().0 != block_hash.0 || block.header.height != height.0 {
+            warn!(%proposer, %height, "proposal parts do not match their signed block id");
+            return None;
+        }
+        let assembled = Assembled {
+            height,
+            round,
+            pol_round,
+            proposer,
+            block,
+        };
+        let tip = self.tip_height();
+        if height.0 == tip + 1 {
+            Some(self.check(assembled))
+        } else if height.0 > tip + 1 && height.0 <= tip + FUTURE_HEIGHTS_MAX {
+            if self.future.len() < FUTURE_BLOCKS_MAX {
+                self.future.push(assembled);
+            }
+            None
+        } else {
+            None
+        }
+    }
+
+    /// Re-executes an assembled block of the next height and gives the engine its verdict.
+    fn check(&mut self, a: Assembled) -> ProposedValue<XinbaoContext> {
+        let hash = BlockHash(a.block.id().0);
+        let validity = if self.candidates.contains_key(&hash) {
+            Validity::Valid
+        } else {
+            match self
+                .shared
+                .chain
+                .validate(a.block, self.shared.clock.drift_reference_ms())
+            {
+                Ok(executed) => {
+                    self.keep_candidate(hash, executed);
+                    Validity::Valid
+                }
+                Err(e) => {
+                    warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "invalid proposal: {e}");
+                    Metrics::add(&self.shared.metrics.proposals_invalid, 1);
+                    Validity::Invalid
+                }
+            }
+        };
+        ProposedValue {
+            height: a.height,
+            round: a.round,
+            valid_round: a.pol_round,
+            proposer: a.proposer,
+            value: hash,
+            validity,
+        }
+    }
+
+    fn take_future(&mut self, height: Height, round: Round) -> Vec<ProposedValue<XinbaoContext>> {
+        let tip = self.tip_height();
+        self.future.retain(|a| a.height.0 > tip);
+        let (now, later): (Vec<Assembled>, Vec<Assembled>) = std::mem::take(&mut self.future)
+            .into_iter()
+            .partition(|a| a.height == height && a.round == round);
+        self.future = later;
+        now.into_iter().map(|a| self.check(a)).collect()
+    }
+
+    fn decided(
+        &mut self,
+        certificate: mc::CommitCertificate<XinbaoContext>,
+    ) -> anyhow::Result<()> {
+        let height = certificate.height.0;
+        let tip = self.shared.chain.tip()?;
+        if height <= tip.height {
+            // Already stored (sync can deliver a height twice).
+            let stored = self.shared.chain.store().block(height)?.map(|b| b.id());
+            anyhow::ensure!(
+                stored == Some(BlockId(certificate.value_id.0)),
+                "decided block {} at height {height} differs from the stored one",
+                certificate.value_id
+            );
+            return Ok(());
+        }
+        let Some(executed) = self.candidates.remove(&certificate.value_id) else {
+            anyhow::bail!(
+                "decided block {} at height {height} was never received",
+                certificate.value_id
+            );
+        };
+        let ours = CommitCertificate {
+            height,
+            round: certificate.round.as_u32().unwrap_or(0),
+            block_id: BlockId(certificate.value_id.0),
+            signatures: certificate
+                .commit_signatures
+                .iter()
+                .map(|s| CommitSignature {
+                    validator: PublicKey(s.address.0),
+                    signature: Signature(s.signature.0),
+                })
+                .collect(),
+        };
+        let new_tip = self.shared.chain.commit(&executed, &ours)?;
+        let ids: Vec<_> = executed.block.txs.iter().map(|tx| tx.id()).collect();
+        let rejected = executed
+            .receipts
+            .iter()
+            .filter(|r| matches!(r.outcome, ledger::block::Outcome::Rejected(_)))
+            .count();
+        self.shared
+            .mempool
+            .lock()
+            .expect("mempool lock poisoned")
+            .after_commit(&ids, height + 1);
+        let metrics = &self.shared.metrics;
+        metrics
+            .height
+            .store(height, std::sync::atomic::Ordering::Relaxed);
+        Metrics::add(&metrics.txs_committed, ids.len() as u64);
+        Metrics::add(&metrics.txs_rejected, rejected as u64);
+        info!(
+            height,
+            round = %certificate.round,
+            txs = ids.len(),
+            block = %certificate.value_id,
+            state_root = %hex::encode(new_tip.state_root),
+            "committed"
+        );
+        self.built.retain(|(h, _), _| *h > height);
+        self.candidates.clear();
+        self.future.retain(|a| a.height.0 > height);
+        Ok(())
+    }
+
+    fn decided_values(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> anyhow::Result<Vec<RawDecidedValue<XinbaoContext>>> {
+        let tip = self.tip_height();
+        let start = start.max(1);
+        let end = end.min(tip).min(start.saturating_add(SYNC_HEIGHTS_MAX - 1));
+        let store = self.shared.chain.store();
+        let mut values = Vec::new();
+        for height in start..=end {
+            let (Some(bytes), Some(cert)) = (store.block_bytes(height)?, store.certificate(height)?)
+            else {
+                break;
+            };
+            values.push(RawDecidedValue::new(
+                Bytes::from(bytes),
+                engine_certificate(&cert),
+            ));
+        }
+        Ok(values)
+    }
+
+    fn synced(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: Address,
+        bytes: &[u8],
+    ) -> SyncedValueOutcome<XinbaoContext> {
+        let Ok(block) = Block::from_bytes(bytes) else {
+            return SyncedValueOutcome::PeerFault;
+        };
+        if block.header.height != height.0 {
+            return SyncedValueOutcome::PeerFault;
+        }
+        let hash = BlockHash(block.id().0);
+        let tip = match self.shared.chain.tip() {
+            Ok(tip) => tip,
+            Err(_) => return SyncedValueOutcome::LocalTransientError,
+        };
+        let validity = if height.0 <= tip.height {
+            match self.shared.chain.store().block(height.0) {
+                Ok(Some(stored)) => Validity::from_bool(stored.id().0 == hash.0),
+                _ => return SyncedValueOutcome::LocalTransientError,
+            }
+        } else if height.0 == tip.height + 1 {
+            if self.candidates.contains_key(&hash) {
+                Validity::Valid
+            } else {
+                // A synced block carries a certificate (checked by the engine), so the
+                // clock drift check does not apply: it may be old.
+                match self.shared.chain.validate(block, None) {
+                    Ok(executed) => {
+                        self.keep_candidate(hash, executed);
+                        Metrics::add(&self.shared.metrics.blocks_synced, 1);
+                        Validity::Valid
+                    }
+                    Err(e) => {
+                        warn!(%height, "synced block is invalid: {e}");
+                        Validity::Invalid
+                    }
+                }
+            }
+        } else {
+            return SyncedValueOutcome::LocalTransientError;
+        };
+        SyncedValueOutcome::Verdict(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer,
+            value: hash,
+            validity,
+        })
+    }
+}
+
+/// Our stored certificate in the engine's form (extensions are disabled).
+fn engine_certificate(cert: &CommitCertificate) -> ExtendedCommitCertificate<XinbaoContext> {
+    ExtendedCommitCertificate {
+        height: Height(cert.height),
+        round: Round::new(cert.round),
+        value_id: BlockHash(cert.block_id.0),
+        commit_signatures: cert
+            .signatures
+            .iter()
+            .map(|s| {
+                ExtendedCommitSignature::new(
+                    Address(s.validator.0),
+                    super::signing::ConsensusSignature(s.signature.0),
+                    None,
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The engine's validator set for our ledger one.
+pub fn engine_validator_set(set: &ledger::validators::ValidatorSet) -> super::context::ValidatorSet {
+    super::context::ValidatorSet::new(
+        set.validators()
+            .iter()
+            .map(|v| super::context::Validator {
+                address: Address(v.consensus_key.0),
+                public_key: ConsensusPublicKey(v.consensus_key.0),
+                voting_power: v.voting_power,
+            })
+            .collect(),
+    )
+}

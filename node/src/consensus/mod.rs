@@ -1,0 +1,205 @@
+//! Consensus: the Malachite engine behind one module.
+//!
+//! Nothing outside this module names a Malachite or libp2p type. The rest of the node
+//! hands [`start`] the shared chain, mempool and clock, and sees decisions as blocks
+//! committed to the chain.
+//!
+//! Networking is permissioned: the node dials and accepts only the validators of genesis,
+//! each pinned by `/p2p/<peer id>`, where the peer id is derived from the validator's
+//! consensus key (the libp2p identity *is* the consensus key), so a node whose key is not
+//! in genesis is neither dialled nor accepted.
+
+pub mod app;
+pub mod codec;
+pub mod context;
+pub mod signing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::crypto::SecretKey;
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, P2pConfig, PubSubProtocol, ValuePayload, ValueSyncConfig,
+};
+use malachitebft_app_channel::app::net::Multiaddr;
+use malachitebft_app_channel::app::types::core::{HeightParams, LinearTimeouts};
+use malachitebft_app_channel::app::types::Keypair;
+use malachitebft_app_channel::{
+    ConsensusContext, NetworkContext, NetworkIdentity, NetworkRequest, RequestContext, Signer,
+    SyncContext, WalContext,
+};
+use tracing::info;
+
+use self::codec::WireCodec;
+use self::context::XinbaoContext;
+use self::signing::{ConsensusSigner, ConsensusVerifier};
+use crate::shared::Shared;
+
+/// Capacity of the engine's request channels.
+const ENGINE_REQUESTS_MAX: usize = 100;
+/// How often the network's peer list is read for `/v1/status`.
+const PEER_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What the engine needs besides the shared state.
+pub struct EngineSettings {
+    pub moniker: String,
+    /// The libp2p multiaddr to listen on, e.g. `/ip4/127.0.0.1/tcp/27000`.
+    pub listen_addr: String,
+    pub wal_path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+struct EngineConfig {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl malachitebft_app_channel::app::config::NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+/// The libp2p identity of a consensus key.
+fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(key.to_hex(), &mut seed)?;
+    let keypair = Keypair::ed25519_from_bytes(seed)?;
+    Ok(keypair)
+}
+
+/// The libp2p peer id of a validator's consensus key.
+pub fn peer_id_of(key: &ledger::crypto::PublicKey) -> anyhow::Result<String> {
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)?;
+    Ok(libp2p::identity::PublicKey::from(public)
+        .to_peer_id()
+        .to_base58())
+}
+
+/// Timeouts per round: a proposal has 2 s to arrive, votes 0.5 s (each +0.5 s a round).
+fn timeouts() -> LinearTimeouts {
+    LinearTimeouts {
+        propose: Duration::from_secs(2),
+        prevote: Duration::from_millis(500),
+        precommit: Duration::from_millis(500),
+        rebroadcast: Duration::from_secs(3),
+        ..LinearTimeouts::default()
+    }
+}
+
+/// Starts the engine and the application loop; returns when either stops.
+pub async fn start(
+    shared: Arc<Shared>,
+    key: SecretKey,
+    settings: EngineSettings,
+) -> anyhow::Result<()> {
+    let genesis = shared.chain.genesis().clone();
+    let chain_id = genesis.chain_id.to_string();
+    let own_key = key.public_key();
+    anyhow::ensure!(
+        genesis.validators.iter().any(|v| v.consensus_key == own_key),
+        "this node's consensus key {own_key} is not a validator in genesis"
+    );
+
+    // Every other validator, pinned by peer id.
+    let mut persistent_peers = Vec::new();
+    for v in &genesis.validators {
+        if v.consensus_key == own_key {
+            continue;
+        }
+        let addr = format!("{}/p2p/{}", v.address.as_str().trim_end_matches('/'), peer_id_of(&v.consensus_key)?);
+        persistent_peers.push(addr.parse::<Multiaddr>()?);
+    }
+    let p2p = P2pConfig {
+        listen_addr: settings.listen_addr.parse()?,
+        persistent_peers,
+        persistent_peers_only: true,
+        protocol: PubSubProtocol::default(),
+        ..P2pConfig::default()
+    };
+    let consensus = ConsensusConfig {
+        enabled: true,
+        p2p,
+        value_payload: ValuePayload::ProposalAndParts,
+        ..ConsensusConfig::default()
+    };
+    let value_sync = ValueSyncConfig {
+        enabled: true,
+        status_update_interval: Duration::from_secs(1),
+        ..ValueSyncConfig::default()
+    };
+    let config = EngineConfig {
+        moniker: settings.moniker.clone(),
+        consensus,
+        value_sync,
+    };
+
+    let validator_set = app::engine_validator_set(shared.chain.validator_set());
+    let block_time = Duration::from_millis(genesis.params.block_time_ms);
+    let params = HeightParams::new(validator_set.clone(), timeouts(), Some(block_time));
+
+    let signer = Arc::new(ConsensusSigner::new(key.clone(), chain_id.clone()));
+    let verifier = ConsensusVerifier::new(chain_id.clone());
+    let keypair = libp2p_keypair(&key)?;
+    let peer_id = keypair.public().to_peer_id();
+    let proof = signer
+        .sign_validator_proof(own_key.0.to_vec(), peer_id.to_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
+    let proof_bytes = malachitebft_codec::Codec::encode(&WireCodec, &proof)?;
+    let address = signer.address();
+    let identity =
+        NetworkIdentity::new_validator(settings.moniker, keypair, address.to_string(), proof_bytes);
+
+    info!(%peer_id, %address, "starting consensus engine");
+    let (channels, _engine) = malachitebft_app_channel::start_engine(
+        XinbaoContext,
+        config,
+        WalContext::new(settings.wal_path, WireCodec),
+        NetworkContext::new(identity, WireCodec),
+        ConsensusContext::new_validator(
+            address,
+            Box::new(verifier),
+            Box::new(ConsensusSigner::new(key, chain_id)),
+        ),
+        SyncContext::new(WireCodec),
+        RequestContext::new(ENGINE_REQUESTS_MAX),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?;
+
+    // Keep the peer list for the status endpoint.
+    let net_requests = channels.net_requests.clone();
+    let view = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PEER_POLL_INTERVAL).await;
+            if let Ok(Some(dump)) = NetworkRequest::dump_state(&net_requests).await {
+                let mut peers: Vec<String> = dump.peers.keys().map(|p| p.to_base58()).collect();
+                peers.sort();
+                *view.network.peers.write().expect("peers lock poisoned") = peers;
+            }
+        }
+    });
+
+    let app = app::App::new(shared, signer, validator_set, params);
+    app.run(channels).await
+}

@@ -1,0 +1,320 @@
+//! The signing scheme (ed25519-dalek, `verify_strict`) and the one component that holds the
+//! validator's consensus key.
+//!
+//! Every signed consensus message is domain-separated: the bytes signed are
+//! `ledger::crypto::domain::CONSENSUS ‖ canonical(kind, chain id, fields)` (the ledger's
+//! one encoding), so a vote on one chain can never be replayed on another, a vote can never
+//! pass for a proposal, and an auditor can rebuild a precommit's bytes with the ledger
+//! crate alone ([`vote_message`]).
+//! The validator proof (binding the libp2p peer id to the consensus key) uses the bytes the
+//! engine fixes in `ValidatorProof::signing_bytes`.
+
+use async_trait::async_trait;
+use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::codec;
+use ledger::crypto::{domain, PublicKey, SecretKey, Signature};
+use malachitebft_core_types::{
+    NilOrVal, Round, SignedMessage, SigningScheme, ValidatorProof, VoteExtensionScope, VoteType,
+};
+use malachitebft_signing::{Error as SigningError, Signer, VerificationResult, Verifier};
+
+use super::context::{Address, BlockHash, Height, Proposal, Vote, XinbaoContext};
+
+/// A 64-byte ed25519 signature (ordered by bytes, as the engine requires).
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize,
+)]
+pub struct ConsensusSignature(pub [u8; 64]);
+
+/// A 32-byte ed25519 public key.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize,
+)]
+pub struct ConsensusPublicKey(pub [u8; 32]);
+
+#[derive(Debug, thiserror::Error)]
+#[error("expected {expected} bytes, got {got}")]
+pub struct KeyLengthError {
+    expected: usize,
+    got: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ed25519Scheme;
+
+impl SigningScheme for Ed25519Scheme {
+    type DecodingError = KeyLengthError;
+    type Signature = ConsensusSignature;
+    type PublicKey = ConsensusPublicKey;
+    type PrivateKey = SecretKey;
+
+    fn decode_signature(bytes: &[u8]) -> Result<ConsensusSignature, KeyLengthError> {
+        bytes
+            .try_into()
+            .map(ConsensusSignature)
+            .map_err(|_| KeyLengthError {
+                expected: 64,
+                got: bytes.len(),
+            })
+    }
+
+    fn encode_signature(signature: &ConsensusSignature) -> Vec<u8> {
+        signature.0.to_vec()
+    }
+
+    fn decode_public_key(bytes: &[u8]) -> Result<ConsensusPublicKey, KeyLengthError> {
+        bytes
+            .try_into()
+            .map(ConsensusPublicKey)
+            .map_err(|_| KeyLengthError {
+                expected: 32,
+                got: bytes.len(),
+            })
+    }
+
+    fn encode_public_key(public_key: &ConsensusPublicKey) -> Vec<u8> {
+        public_key.0.to_vec()
+    }
+}
+
+/// What a signature is over, by kind of message.
+#[derive(Clone, Copy)]
+pub enum SignKind {
+    Vote,
+    Proposal,
+    /// The final proposal part: (height, round, block id, proposer) of a streamed block.
+    PartFin,
+    Extension,
+}
+
+impl SignKind {
+    fn tag(self) -> &'static str {
+        match self {
+            SignKind::Vote => "vote",
+            SignKind::Proposal => "proposal",
+            SignKind::PartFin => "part-fin",
+            SignKind::Extension => "extension",
+        }
+    }
+}
+
+/// Round as a signed integer: −1 for nil.
+fn round_i64(round: Round) -> i64 {
+    round.as_i64()
+}
+
+/// The message signed for a vote, after the consensus domain. Only the ledger's canonical
+/// encoding is used, so an auditor can rebuild it from a certificate with the ledger crate
+/// alone: `(kind, chain id, (type, height, round, block id or none, validator key))` with
+/// type 0 = prevote, 1 = precommit.
+pub fn vote_message(chain_id: &str, vote: &Vote) -> Vec<u8> {
+    let vote_type: u8 = match vote.vote_type {
+        VoteType::Prevote => 0,
+        VoteType::Precommit => 1,
+    };
+    let value: Option<[u8; 32]> = match vote.value {
+        NilOrVal::Nil => None,
+        NilOrVal::Val(hash) => Some(hash.0),
+    };
+    let body = (
+        vote_type,
+        vote.height.0,
+        round_i64(vote.round),
+        value,
+        vote.validator.0,
+    );
+    codec::encode(&(SignKind::Vote.tag(), chain_id, body))
+}
+
+fn proposal_message(chain_id: &str, p: &Proposal) -> Vec<u8> {
+    let body = (
+        p.height.0,
+        round_i64(p.round),
+        p.value.0,
+        round_i64(p.pol_round),
+        p.proposer.0,
+    );
+    codec::encode(&(SignKind::Proposal.tag(), chain_id, body))
+}
+
+/// The message signed in the final part of a streamed block.
+pub fn part_fin_message(
+    chain_id: &str,
+    height: Height,
+    round: Round,
+    block_hash: BlockHash,
+    proposer: Address,
+) -> Vec<u8> {
+    let body = (height.0, round_i64(round), block_hash.0, proposer.0);
+    codec::encode(&(SignKind::PartFin.tag(), chain_id, body))
+}
+
+fn extension_message(chain_id: &str, scope: &VoteExtensionScope<XinbaoContext>) -> Vec<u8> {
+    let body = (
+        scope.height.0,
+        round_i64(scope.round),
+        scope.value_id.0,
+        scope.validator_address.0,
+    );
+    codec::encode(&(SignKind::Extension.tag(), chain_id, body))
+}
+
+/// Strict verification of `signature` by `public_key` over the consensus domain and
+/// `message`.
+pub fn verify_message(
+    public_key: &ConsensusPublicKey,
+    message: &[u8],
+    signature: &ConsensusSignature,
+) -> bool {
+    PublicKey(public_key.0)
+        .verify(domain::CONSENSUS, message, &Signature(signature.0))
+        .is_ok()
+}
+
+/// Holds the consensus key; signs votes, proposals, final parts and the validator proof.
+pub struct ConsensusSigner {
+    key: SecretKey,
+    chain_id: String,
+}
+
+impl ConsensusSigner {
+    pub fn new(key: SecretKey, chain_id: String) -> Self {
+        ConsensusSigner { key, chain_id }
+    }
+
+    pub fn public_key(&self) -> ConsensusPublicKey {
+        ConsensusPublicKey(self.key.public_key().0)
+    }
+
+    pub fn address(&self) -> Address {
+        Address(self.key.public_key().0)
+    }
+
+    fn sign_message(&self, message: &[u8]) -> ConsensusSignature {
+        ConsensusSignature(self.key.sign(domain::CONSENSUS, message).0)
+    }
+
+    /// Signs the final part of a block this node streams.
+    pub fn sign_part_fin(&self, height: Height, round: Round, block_hash: BlockHash) -> ConsensusSignature {
+        self.sign_message(&part_fin_message(
+            &self.chain_id,
+            height,
+            round,
+            block_hash,
+            self.address(),
+        ))
+    }
+}
+
+#[async_trait]
+impl Signer<XinbaoContext> for ConsensusSigner {
+    async fn sign_vote(
+        &self,
+        vote: Vote,
+    ) -> Result<SignedMessage<XinbaoContext, Vote>, SigningError> {
+        let signature = self.sign_message(&vote_message(&self.chain_id, &vote));
+        Ok(SignedMessage::new(vote, signature))
+    }
+
+    async fn sign_proposal(
+        &self,
+        proposal: Proposal,
+    ) -> Result<SignedMessage<XinbaoContext, Proposal>, SigningError> {
+        let signature = self.sign_message(&proposal_message(&self.chain_id, &proposal));
+        Ok(SignedMessage::new(proposal, signature))
+    }
+
+    async fn sign_vote_extension(
+        &self,
+        scope: VoteExtensionScope<XinbaoContext>,
+        extension: (),
+    ) -> Result<SignedMessage<XinbaoContext, ()>, SigningError> {
+        let signature = self.sign_message(&extension_message(&self.chain_id, &scope));
+        Ok(SignedMessage::new(extension, signature))
+    }
+
+    async fn sign_validator_proof(
+        &self,
+        public_key: Vec<u8>,
+        peer_id: Vec<u8>,
+    ) -> Result<ValidatorProof<XinbaoContext>, SigningError> {
+        let bytes = ValidatorProof::<XinbaoContext>::signing_bytes(&public_key, &peer_id);
+        // The proof's bytes are fixed by the engine and carry their own "PoV" prefix; they
+        // are signed under the consensus domain like everything else this key signs.
+        let signature = self.sign_message(&bytes);
+        Ok(ValidatorProof::new(public_key, peer_id, signature))
+    }
+}
+
+/// Checks signatures for the engine; holds only the chain id.
+#[derive(Clone)]
+pub struct ConsensusVerifier {
+    chain_id: String,
+}
+
+impl ConsensusVerifier {
+    pub fn new(chain_id: String) -> Self {
+        ConsensusVerifier { chain_id }
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+}
+
+#[async_trait]
+impl Verifier<XinbaoContext> for ConsensusVerifier {
+    async fn verify_signed_vote(
+        &self,
+        vote: &Vote,
+        signature: &ConsensusSignature,
+        public_key: &ConsensusPublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        Ok(VerificationResult::from_bool(verify_message(
+            public_key,
+            &vote_message(&self.chain_id, vote),
+            signature,
+        )))
+    }
+
+    async fn verify_signed_proposal(
+        &self,
+        proposal: &Proposal,
+        signature: &ConsensusSignature,
+        public_key: &ConsensusPublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        Ok(VerificationResult::from_bool(verify_message(
+            public_key,
+            &proposal_message(&self.chain_id, proposal),
+            signature,
+        )))
+    }
+
+    async fn verify_signed_vote_extension(
+        &self,
+        scope: &VoteExtensionScope<XinbaoContext>,
+        _extension: &(),
+        signature: &ConsensusSignature,
+        public_key: &ConsensusPublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        Ok(VerificationResult::from_bool(verify_message(
+            public_key,
+            &extension_message(&self.chain_id, scope),
+            signature,
+        )))
+    }
+
+    async fn verify_validator_proof(
+        &self,
+        proof: &ValidatorProof<XinbaoContext>,
+    ) -> Result<VerificationResult, SigningError> {
+        let Ok(public_key) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
+            return Ok(VerificationResult::Invalid);
+        };
+        Ok(VerificationResult::from_bool(verify_message(
+            &ConsensusPublicKey(public_key),
+            &proof.preimage(),
+            &proof.signature,
+        )))
+    }
+}

@@ -1,0 +1,12 @@
+//! `node`: the xinbao validator daemon.
+//!
+//! The only crate that knows tokio, libp2p (through the Malachite engine), sled and axum.
+//! It decides blocks with Malachite ([`consensus`]), executes them with the rulebook
+//! before voting ([`chain`]), stores them on sled ([`store`]), gathers verified
+//! transactions in a bounded [`mempool`] and serves the HTTP API.
+
+pub mod chain;
+pub mod consensus;
+pub mod mempool;
+pub mod shared;
+pub mod store;

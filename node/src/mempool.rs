@@ -1,0 +1,109 @@
+//! The mempool: verified transactions waiting for a block, bounded in count and bytes.
+//!
+//! Only [`VerifiedTx`] enters (chain id and every signature checked at the edge). A
+//! duplicate id is dropped; when full, a new transaction is refused rather than an old one
+//! evicted, so a flood cannot push out transactions already accepted. Transactions leave
+//! when committed (by id, whoever proposed the block) or when they expire.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ledger::tx::{TxId, VerifiedTx};
+
+/// Most transactions held at once.
+pub const MEMPOOL_TXS_MAX: usize = 10_000;
+/// Most bytes (canonical transaction bytes) held at once.
+pub const MEMPOOL_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    #[error("the transaction is already pending")]
+    Duplicate,
+    #[error("the mempool is full ({MEMPOOL_TXS_MAX} transactions or {MEMPOOL_BYTES_MAX} bytes)")]
+    Full,
+}
+
+#[derive(Default)]
+pub struct Mempool {
+    /// Arrival order: the order proposers draw in.
+    order: VecDeque<TxId>,
+    txs: BTreeMap<TxId, (VerifiedTx, usize)>,
+    bytes: usize,
+}
+
+impl Mempool {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.txs.contains_key(id)
+    }
+
+    pub fn insert(&mut self, tx: VerifiedTx, size: usize) -> Result<(), MempoolError> {
+        let id = tx.id();
+        if self.txs.contains_key(&id) {
+            return Err(MempoolError::Duplicate);
+        }
+        if self.txs.len() >= MEMPOOL_TXS_MAX || self.bytes + size > MEMPOOL_BYTES_MAX {
+            return Err(MempoolError::Full);
+        }
+        self.order.push_back(id);
+        self.txs.insert(id, (tx, size));
+        self.bytes += size;
+        Ok(())
+    }
+
+    /// Up to `count_max` transactions and `bytes_max` bytes, oldest first, left in place
+    /// (they leave when committed).
+    pub fn candidates(&self, count_max: usize, bytes_max: usize) -> Vec<VerifiedTx> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for id in &self.order {
+            if out.len() >= count_max {
+                break;
+            }
+            let (tx, size) = &self.txs[id];
+            if bytes + size > bytes_max {
+                break;
+            }
+            bytes += size;
+            out.push(tx.clone());
+        }
+        out
+    }
+
+    /// Drops committed transactions and those that can no longer be included at
+    /// `next_height`.
+    pub fn after_commit(&mut self, committed: &[TxId], next_height: u64) {
+        for id in committed {
+            if let Some((_, size)) = self.txs.remove(id) {
+                self.bytes -= size;
+            }
+        }
+        let expired: Vec<TxId> = self
+            .txs
+            .iter()
+            .filter(|(_, (tx, _))| tx.body().expires_at_height < next_height)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            if let Some((_, size)) = self.txs.remove(id) {
+                self.bytes -= size;
+            }
+        }
+        let txs = &self.txs;
+        self.order.retain(|id| txs.contains_key(id));
+    }
+}

@@ -1,0 +1,110 @@
+//! What the consensus loop, the HTTP API and the relay share: the chain, the mempool, the
+//! clock, the metrics and the network view.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+use crate::chain::Chain;
+use crate::mempool::Mempool;
+
+/// Milliseconds since the Unix epoch on this machine.
+pub fn system_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Where block times come from: the system clock, or (with `--devnet-clock`) a clock set
+/// over the API so that months of a programme can be replayed in minutes.
+pub struct Clock {
+    devnet_ms: Option<AtomicU64>,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock { devnet_ms: None }
+    }
+
+    /// A settable clock starting at the system time.
+    pub fn devnet() -> Clock {
+        Clock {
+            devnet_ms: Some(AtomicU64::new(system_now_ms())),
+        }
+    }
+
+    pub fn is_devnet(&self) -> bool {
+        self.devnet_ms.is_some()
+    }
+
+    /// Sets the devnet clock; `false` if this is not a devnet clock.
+    pub fn set_ms(&self, ms: u64) -> bool {
+        match &self.devnet_ms {
+            Some(clock) => {
+                clock.store(ms, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        match &self.devnet_ms {
+            Some(clock) => clock.load(Ordering::SeqCst),
+            None => system_now_ms(),
+        }
+    }
+
+    /// The time of a block after one at `previous_ms`: the clock, but always after it.
+    pub fn block_time_ms(&self, previous_ms: u64) -> u64 {
+        self.now_ms().max(previous_ms + 1)
+    }
+
+    /// What a validator compares a proposal's time against: `None` on a devnet clock,
+    /// whose proposers may be set ahead of this node's clock.
+    pub fn drift_reference_ms(&self) -> Option<u64> {
+        if self.is_devnet() {
+            None
+        } else {
+            Some(system_now_ms())
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub height: AtomicU64,
+    pub txs_committed: AtomicU64,
+    pub txs_rejected: AtomicU64,
+    pub txs_received: AtomicU64,
+    pub txs_refused: AtomicU64,
+    pub proposals_invalid: AtomicU64,
+    pub blocks_synced: AtomicU64,
+    pub relay_dropped: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The connected peers, as last reported by the network (peer ids).
+#[derive(Default)]
+pub struct NetworkView {
+    pub peers: RwLock<Vec<String>>,
+}
+
+pub struct Shared {
+    pub chain: Chain,
+    pub mempool: Mutex<Mempool>,
+    pub clock: Clock,
+    pub metrics: Metrics,
+    pub network: NetworkView,
+    /// Accepted transactions to push to the other validators (see `relay`).
+    pub relay: Option<mpsc::Sender<Vec<u8>>>,
+    pub peer_id: String,
+}
