@@ -30,6 +30,7 @@ use ledger::crypto::PublicKey;
 use ledger::genesis::Genesis;
 use ledger::state::{chain_root, Hash32, Overlay, StateView, WriteSet};
 use ledger::tx::{SignedTx, TxError, TxId};
+use ledger::validators::ValidatorSetError;
 use ledger::{codec, Date, Id};
 
 use crate::TxContext;
@@ -308,4 +309,30 @@ pub fn check_links(
 
 fn hex(bytes: &Hash32) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What block 1 must follow: the genesis hash as its previous id, the genesis time, and
+/// the genesis validator set.
+pub fn genesis_predecessor(genesis: &Genesis) -> Result<Predecessor, ValidatorSetError> {
+    Ok(Predecessor {
+        chain_id: genesis.chain_id.clone(),
+        height: 0,
+        id: BlockId(genesis.hash()),
+        time_ms: genesis.genesis_time_ms,
+        validator_set_hash: genesis.validator_set_hash()?,
+    })
+}
+
+impl Predecessor {
+    /// What the block after `header` must follow. The validator set does not change
+    /// between heights, so the next block carries the same validator set hash.
+    pub fn following(header: &BlockHeader) -> Predecessor {
+        Predecessor {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            id: header.id(),
+            time_ms: header.time_ms,
+            validator_set_hash: header.validator_set_hash,
+        }
+    }
 }

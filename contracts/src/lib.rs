@@ -48,6 +48,7 @@
 //! [`mod@report`] and [`scenario`] (R10).
 
 pub mod arith;
+pub mod audit;
 pub mod calendar;
 pub mod chain;
 pub mod claim;
@@ -59,6 +60,8 @@ pub mod programme;
 pub mod report;
 pub mod scenario;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use ledger::state::{StateView, WriteSet};
 use ledger::{Action, Code, Date, Id};

@@ -1,0 +1,562 @@
+//! The independent audit: a whole chain checked block by block with nothing but the
+//! genesis file, trusting no node.
+//!
+//! For each height, in this order (the first fault stops the audit and is reported with
+//! its height; each kind of fault has its own [`AuditFailure`] variant):
+//! 1. the entry is readable and is the next height ([`AuditFailure::Unreadable`],
+//!    [`AuditFailure::OutOfSequence`]);
+//! 2. the header follows its predecessor ([`chain::check_links`]: chain id, height,
+//!    previous block id — the genesis hash for height 1 —, time strictly after, the
+//!    genesis validator set, a proposer in it): [`AuditFailure::Link`];
+//! 3. the commit certificate is for this height and this header's id and carries valid
+//!    precommit signatures of more than 2/3 of the genesis validators' voting power
+//!    ([`CommitCertificate::verify`]): [`AuditFailure::Certificate`];
+//! 4. the transactions are those the certified header commits to (its `tx_root`):
+//!    [`AuditFailure::TransactionsNotCertified`];
+//! 5. re-execution ([`chain::execute_block`], on the state the audit has rebuilt so far)
+//!    accepts every transaction into the block: signatures verify strictly for this chain,
+//!    not expired, not committed before ([`AuditFailure::InvalidBlock`]); each signer key is
+//!    resolved to its organisation and the rulebook decides, exactly as on the node;
+//! 6. re-execution reproduces every stored receipt ([`AuditFailure::ReceiptMismatch`],
+//!    naming the first differing transaction) and the header's roots
+//!    ([`chain::check_execution`]): [`AuditFailure::RootMismatch`].
+//!
+//! These are the functions the node runs to propose, validate and commit a block, so an
+//! auditor and a node cannot disagree about what is valid. Before the first block the
+//! genesis must validate and be the genesis the file names ([`AuditFailure::Genesis`],
+//! [`AuditFailure::WrongChain`], [`AuditFailure::ValidatorsNotGenesis`],
+//! [`AuditFailure::GenesisMismatch`]).
+//!
+//! [`Auditor`] checks one entry at a time and exposes the state after each, so a reader
+//! (the report) can look at the ledger as of any block while it replays; [`verify_chain`]
+//! runs it over a whole stream.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ledger::block::{BlockId, Outcome, Receipt};
+use ledger::export::{ChainEntry, ChainHeader};
+use ledger::genesis::{Genesis, GenesisError};
+use ledger::state::{Hash32, MemoryStore, StateStore};
+use ledger::tx::TxId;
+use ledger::validators::ValidatorSet;
+use ledger::vote::CertificateError;
+use ledger::{Code, Date, Id};
+
+use crate::chain::{self, BlockEnv, BlockError, Executed, Predecessor};
+use crate::Rejected;
+
+/// What kind of link between a header and its predecessor is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkFault {
+    ChainId,
+    /// The previous id is not the previous block's (the genesis hash for height 1).
+    Previous,
+    /// The time is not strictly after the previous block's (the genesis time for height 1).
+    Time,
+    /// The header names another validator set than the genesis's.
+    ValidatorSet,
+    /// The proposer is not a genesis validator.
+    Proposer,
+}
+
+impl fmt::Display for LinkFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkFault::ChainId => "wrong chain id",
+            LinkFault::Previous => "previous block id is not the block before it",
+            LinkFault::Time => "time is not after the block before it",
+            LinkFault::ValidatorSet => "validator set is not the genesis's",
+            LinkFault::Proposer => "proposer is not a validator",
+        })
+    }
+}
+
+/// The first fault an audit found. Each kind has its own variant and message; every one
+/// that concerns a block names its height.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditFailure {
+    #[error("the genesis file is not valid: {0}")]
+    Genesis(GenesisError),
+    #[error("the chain file is of chain {file}, the genesis is of chain {genesis}")]
+    WrongChain { file: Id, genesis: Id },
+    #[error("the chain file starts at height {first_height}; an audit replays from height 1")]
+    StartsLate { first_height: u64 },
+    #[error(
+        "the genesis's validators (set hash {genesis}) are not those that decided block 1 \
+         (set hash {chain}): a validator key or voting power differs"
+    )]
+    ValidatorsNotGenesis { genesis: String, chain: String },
+    #[error("the genesis (hash {genesis}) is not the one the chain started from (hash {chain})")]
+    GenesisMismatch { genesis: String, chain: String },
+    #[error("height {height}: unreadable entry: {reason}")]
+    Unreadable { height: u64, reason: String },
+    #[error("height {expected}: found the entry of height {found} (a block is missing, repeated or out of order)")]
+    OutOfSequence { expected: u64, found: u64 },
+    #[error("height {height}: header link broken, {fault}: {detail}")]
+    Link {
+        height: u64,
+        fault: LinkFault,
+        detail: String,
+    },
+    #[error("height {height}: commit certificate refused: {error}")]
+    Certificate {
+        height: u64,
+        error: CertificateError,
+    },
+    #[error("height {height}: the transactions are not the ones the certified header commits to (tx root {certified}, the body gives {body})")]
+    TransactionsNotCertified {
+        height: u64,
+        certified: String,
+        body: String,
+    },
+    #[error("height {height}: invalid block: {error}")]
+    InvalidBlock { height: u64, error: BlockError },
+    #[error("height {height}: receipt {index} (tx {tx}) is stored as {stored}, re-execution gives {computed}")]
+    ReceiptMismatch {
+        height: u64,
+        index: usize,
+        tx: String,
+        stored: String,
+        computed: String,
+    },
+    #[error("height {height}: {stored} receipts are stored for {computed} transactions")]
+    ReceiptCount {
+        height: u64,
+        stored: usize,
+        computed: usize,
+    },
+    #[error("height {height}: {field} in the header is {claimed}, re-execution gives {computed}")]
+    RootMismatch {
+        height: u64,
+        field: &'static str,
+        claimed: String,
+        computed: String,
+    },
+}
+
+impl AuditFailure {
+    /// The height of the first bad block, when the fault is in one.
+    pub fn height(&self) -> Option<u64> {
+        match self {
+            AuditFailure::Genesis(_)
+            | AuditFailure::WrongChain { .. }
+            | AuditFailure::StartsLate { .. }
+            | AuditFailure::GenesisMismatch { .. } => None,
+            AuditFailure::ValidatorsNotGenesis { .. } => Some(1),
+            AuditFailure::OutOfSequence { expected, .. } => Some(*expected),
+            AuditFailure::Unreadable { height, .. }
+            | AuditFailure::Link { height, .. }
+            | AuditFailure::Certificate { height, .. }
+            | AuditFailure::TransactionsNotCertified { height, .. }
+            | AuditFailure::InvalidBlock { height, .. }
+            | AuditFailure::ReceiptMismatch { height, .. }
+            | AuditFailure::ReceiptCount { height, .. }
+            | AuditFailure::RootMismatch { height, .. } => Some(*height),
+        }
+    }
+
+    /// A stable one-word name of the kind of fault, for machines.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditFailure::Genesis(_) => "GenesisInvalid",
+            AuditFailure::WrongChain { .. } => "WrongChain",
+            AuditFailure::StartsLate { .. } => "StartsLate",
+            AuditFailure::ValidatorsNotGenesis { .. } => "ValidatorsNotGenesis",
+            AuditFailure::GenesisMismatch { .. } => "GenesisMismatch",
+            AuditFailure::Unreadable { .. } => "Unreadable",
+            AuditFailure::OutOfSequence { .. } => "OutOfSequence",
+            AuditFailure::Link { .. } => "Link",
+            AuditFailure::Certificate { .. } => "Certificate",
+            AuditFailure::TransactionsNotCertified { .. } => "TransactionsNotCertified",
+            AuditFailure::InvalidBlock { .. } => "InvalidBlock",
+            AuditFailure::ReceiptMismatch { .. } => "ReceiptMismatch",
+            AuditFailure::ReceiptCount { .. } => "ReceiptCount",
+            AuditFailure::RootMismatch { .. } => "RootMismatch",
+        }
+    }
+}
+
+/// One rejected transaction of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedTx {
+    pub height: u64,
+    pub index: usize,
+    /// 1-based position of the transaction in the whole chain: its "step" number in the
+    /// R10 document.
+    pub ordinal: u64,
+    pub tx_id: TxId,
+    pub code: Code,
+}
+
+/// What a verified chain gives.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub chain_id: Id,
+    pub genesis_hash: Hash32,
+    pub blocks: u64,
+    pub txs: u64,
+    pub accepted: u64,
+    pub rejected_by_code: BTreeMap<Code, u64>,
+    pub rejected: Vec<RejectedTx>,
+    /// The last height verified (0 for an empty chain).
+    pub height: u64,
+    pub last_block_id: BlockId,
+    /// The state after the last block, rebuilt by re-execution.
+    pub state: MemoryStore,
+    pub state_root: Hash32,
+    /// The date of the last block (`None` for an empty chain).
+    pub date: Option<Date>,
+}
+
+impl Verdict {
+    /// The rejected transactions as R10 lists them, numbered by their position in the chain.
+    pub fn rejected_steps(&self) -> Vec<Rejected> {
+        self.rejected
+            .iter()
+            .map(|r| Rejected {
+                step: r.ordinal,
+                code: r.code,
+            })
+            .collect()
+    }
+
+    /// The R10 result document of the verified state, as of the last block's date.
+    pub fn report(&self) -> serde_json::Value {
+        let date = self
+            .date
+            .unwrap_or_else(|| Date::from_days(0).expect("the epoch is a date"));
+        crate::report(&self.state, date, &self.rejected_steps())
+    }
+}
+
+/// How far an audit has got, after each block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub height: u64,
+    pub blocks: u64,
+    pub txs: u64,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Accepted => "Accepted".to_string(),
+        Outcome::Rejected(code) => format!("Rejected({code})"),
+    }
+}
+
+/// Replays a chain one entry at a time (see the module notes).
+pub struct Auditor {
+    genesis: Genesis,
+    genesis_hash: Hash32,
+    file_genesis_hash: Hash32,
+    validators: ValidatorSet,
+    before: Predecessor,
+    state: MemoryStore,
+    root: Hash32,
+    date: Option<Date>,
+    blocks: u64,
+    txs: u64,
+    accepted: u64,
+    rejected_by_code: BTreeMap<Code, u64>,
+    rejected: Vec<RejectedTx>,
+}
+
+/// What one verified block did, for readers that follow the replay.
+#[derive(Debug, Clone)]
+pub struct BlockDone<'a> {
+    pub entry: &'a ChainEntry,
+    pub date: Date,
+    pub executed: &'a Executed,
+}
+
+impl Auditor {
+    /// Checks the genesis against the file's header and sets up the initial state.
+    pub fn new(genesis: &Genesis, file: &ChainHeader) -> Result<Auditor, AuditFailure> {
+        genesis.validate().map_err(AuditFailure::Genesis)?;
+        if file.chain_id != genesis.chain_id {
+            return Err(AuditFailure::WrongChain {
+                file: file.chain_id.clone(),
+                genesis: genesis.chain_id.clone(),
+            });
+        }
+        if file.first_height != 1 {
+            return Err(AuditFailure::StartsLate {
+                first_height: file.first_height,
+            });
+        }
+        let validators = genesis
+            .validator_set()
+            .map_err(|e| AuditFailure::Genesis(GenesisError::ValidatorSet(e)))?;
+        let before = chain::genesis_predecessor(genesis)
+            .map_err(|e| AuditFailure::Genesis(GenesisError::ValidatorSet(e)))?;
+        let (writes, root) = chain::genesis_state(genesis);
+        let mut state = MemoryStore::new();
+        state.apply(&writes);
+        Ok(Auditor {
+            genesis: genesis.clone(),
+            genesis_hash: genesis.hash(),
+            file_genesis_hash: file.genesis_hash,
+            validators,
+            before,
+            state,
+            root,
+            date: None,
+            blocks: 0,
+            txs: 0,
+            accepted: 0,
+            rejected_by_code: BTreeMap::new(),
+            rejected: Vec::new(),
+        })
+    }
+
+    /// The height the next entry must have.
+    pub fn next_height(&self) -> u64 {
+        self.before.height + 1
+    }
+
+    /// The state as the verified blocks so far have left it.
+    pub fn state(&self) -> &MemoryStore {
+        &self.state
+    }
+
+    /// The date of the last verified block.
+    pub fn date(&self) -> Option<Date> {
+        self.date
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress {
+            height: self.before.height,
+            blocks: self.blocks,
+            txs: self.txs,
+        }
+    }
+
+    /// The genesis checks that need block 1 (or the end of an empty chain): a genesis whose
+    /// validators did not decide block 1 is named as such; any other difference is a
+    /// genesis mismatch.
+    fn check_genesis_identity(&self, first: Option<&ChainEntry>) -> Result<(), AuditFailure> {
+        if let Some(entry) = first {
+            let header = &entry.block.header;
+            if header.validator_set_hash != self.before.validator_set_hash {
+                return Err(AuditFailure::ValidatorsNotGenesis {
+                    genesis: hex(&self.before.validator_set_hash),
+                    chain: hex(&header.validator_set_hash),
+                });
+            }
+        }
+        if self.file_genesis_hash != self.genesis_hash {
+            return Err(AuditFailure::GenesisMismatch {
+                genesis: hex(&self.genesis_hash),
+                chain: hex(&self.file_genesis_hash),
+            });
+        }
+        if let Some(entry) = first {
+            if entry.block.header.previous != BlockId(self.genesis_hash) {
+                return Err(AuditFailure::GenesisMismatch {
+                    genesis: hex(&self.genesis_hash),
+                    chain: entry.block.header.previous.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies one entry (see the module notes) and applies it. `on_block` sees the block
+    /// with the state as it was before the block, which the auditor then updates.
+    pub fn push_with(
+        &mut self,
+        entry: &ChainEntry,
+        on_block: impl FnOnce(&MemoryStore, &BlockDone<'_>),
+    ) -> Result<(), AuditFailure> {
+        let height = self.next_height();
+        let header = &entry.block.header;
+        if height == 1 {
+            self.check_genesis_identity(Some(entry))?;
+        }
+        // 1. The next height.
+        if header.height != height {
+            return Err(AuditFailure::OutOfSequence {
+                expected: height,
+                found: header.height,
+            });
+        }
+        // 2. Links: the node's own check, the fault classified in the same order.
+        let proposer_is_validator = self.validators.voting_power(&header.proposer).is_some();
+        if let Err(error) = chain::check_links(header, &self.before, proposer_is_validator) {
+            let fault = if header.chain_id != self.before.chain_id {
+                LinkFault::ChainId
+            } else if header.previous != self.before.id {
+                LinkFault::Previous
+            } else if header.time_ms <= self.before.time_ms {
+                LinkFault::Time
+            } else if header.validator_set_hash != self.before.validator_set_hash {
+                LinkFault::ValidatorSet
+            } else {
+                LinkFault::Proposer
+            };
+            let detail = match error {
+                BlockError::Link(why) => why,
+                other => other.to_string(),
+            };
+            return Err(AuditFailure::Link {
+                height,
+                fault,
+                detail,
+            });
+        }
+        // 3. Decided by more than 2/3 of the genesis validators.
+        let block_id = header.id();
+        entry
+            .certificate
+            .verify(&self.genesis.chain_id, height, &block_id, &self.validators)
+            .map_err(|error| AuditFailure::Certificate { height, error })?;
+        // 4. The certified header commits to exactly these transactions.
+        let body_root = entry.block.tx_root();
+        if body_root != header.tx_root {
+            return Err(AuditFailure::TransactionsNotCertified {
+                height,
+                certified: hex(&header.tx_root),
+                body: hex(&body_root),
+            });
+        }
+        // 5. Re-execute.
+        let env = BlockEnv {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            time_ms: header.time_ms,
+            tx_expiry_heights_max: self.genesis.params.tx_expiry_heights_max,
+        };
+        let executed = chain::execute_block(&self.state, &self.root, &env, &entry.block.txs)
+            .map_err(|error| AuditFailure::InvalidBlock { height, error })?;
+        // 6. Receipts, then roots.
+        compare_receipts(height, &entry.receipts, &executed.receipts)?;
+        chain::check_execution(header, &executed).map_err(|error| match error {
+            BlockError::HeaderMismatch {
+                field,
+                claimed,
+                computed,
+            } => AuditFailure::RootMismatch {
+                height,
+                field,
+                claimed,
+                computed,
+            },
+            error => AuditFailure::InvalidBlock { height, error },
+        })?;
+
+        on_block(
+            &self.state,
+            &BlockDone {
+                entry,
+                date: executed.date,
+                executed: &executed,
+            },
+        );
+        for (index, receipt) in executed.receipts.iter().enumerate() {
+            self.txs += 1;
+            match receipt.outcome {
+                Outcome::Accepted => self.accepted += 1,
+                Outcome::Rejected(code) => {
+                    *self.rejected_by_code.entry(code).or_insert(0) += 1;
+                    self.rejected.push(RejectedTx {
+                        height,
+                        index,
+                        ordinal: self.txs,
+                        tx_id: receipt.tx_id,
+                        code,
+                    });
+                }
+            }
+        }
+        self.state.apply(&executed.writes);
+        self.root = executed.state_root;
+        self.date = Some(executed.date);
+        self.blocks += 1;
+        self.before = Predecessor::following(header);
+        Ok(())
+    }
+
+    /// [`Auditor::push_with`] without a reader.
+    pub fn push(&mut self, entry: &ChainEntry) -> Result<(), AuditFailure> {
+        self.push_with(entry, |_, _| {})
+    }
+
+    /// The verdict on the entries pushed so far.
+    pub fn finish(self) -> Result<Verdict, AuditFailure> {
+        if self.blocks == 0 {
+            self.check_genesis_identity(None)?;
+        }
+        Ok(Verdict {
+            chain_id: self.genesis.chain_id,
+            genesis_hash: self.genesis_hash,
+            blocks: self.blocks,
+            txs: self.txs,
+            accepted: self.accepted,
+            rejected_by_code: self.rejected_by_code,
+            rejected: self.rejected,
+            height: self.before.height,
+            last_block_id: self.before.id,
+            state: self.state,
+            state_root: self.root,
+            date: self.date,
+        })
+    }
+}
+
+fn compare_receipts(
+    height: u64,
+    stored: &[Receipt],
+    computed: &[Receipt],
+) -> Result<(), AuditFailure> {
+    for (index, (s, c)) in stored.iter().zip(computed).enumerate() {
+        if s != c {
+            let stored_text = if s.tx_id == c.tx_id {
+                outcome_text(&s.outcome)
+            } else {
+                format!("{} for tx {}", outcome_text(&s.outcome), s.tx_id)
+            };
+            return Err(AuditFailure::ReceiptMismatch {
+                height,
+                index,
+                tx: c.tx_id.to_string(),
+                stored: stored_text,
+                computed: outcome_text(&c.outcome),
+            });
+        }
+    }
+    if stored.len() != computed.len() {
+        return Err(AuditFailure::ReceiptCount {
+            height,
+            stored: stored.len(),
+            computed: computed.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Verifies a whole chain: `file` is the chain file's header, `entries` its entries in
+/// order (an `Err` item is an unreadable entry and stops the audit), `progress` is called
+/// after every verified block.
+pub fn verify_chain<E: fmt::Display>(
+    genesis: &Genesis,
+    file: &ChainHeader,
+    entries: impl IntoIterator<Item = Result<ChainEntry, E>>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<Verdict, AuditFailure> {
+    let mut auditor = Auditor::new(genesis, file)?;
+    for entry in entries {
+        let entry = entry.map_err(|e| AuditFailure::Unreadable {
+            height: auditor.next_height(),
+            reason: e.to_string(),
+        })?;
+        auditor.push(&entry)?;
+        progress(&auditor.progress());
+    }
+    auditor.finish()
+}
