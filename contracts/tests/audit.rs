@@ -507,3 +507,61 @@ fn counts_by_code_match_the_receipts() {
     let first: &Action = &chain.entries[0].block.txs[0].body.action;
     assert_eq!(first.type_name(), "FileRate");
 }
+
+#[test]
+fn a_settlement_proof_checks_with_the_genesis_alone_and_no_altered_byte_passes() {
+    use ledger::proof::{ProofError, TxProof};
+    let chain = ningbo();
+    // The claim payment of the example: a settlement an enterprise or a court may ask about.
+    let (i, entry) = chain
+        .entries
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.block.txs[0].body.action.type_name() == "ConfirmClaimPayment")
+        .expect("the example pays a claim");
+    let proof = TxProof::from_entry(entry, 0).unwrap();
+    let proven = proof.verify(&chain.genesis).unwrap();
+    assert_eq!(proven.height, i as u64 + 1);
+    assert_eq!(proven.outcome, Outcome::Accepted);
+    assert_eq!(proven.tx_id, entry.block.txs[0].id());
+    assert_eq!(proven.signers.len(), 1);
+    assert_eq!(proven.signers[0].1, Some(testkit::id("ins-a")));
+
+    // The file form round-trips, and its readable fields must agree with the proof.
+    let text = proof.to_json();
+    assert_eq!(TxProof::from_json(text.as_bytes()).unwrap(), proof);
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["height"] = serde_json::json!(1);
+    assert_eq!(
+        TxProof::from_json(doc.to_string().as_bytes()),
+        Err(ProofError::FieldMismatch("height"))
+    );
+
+    // Any one byte altered: refused, never proven.
+    let bytes = proof.to_bytes();
+    for at in 0..bytes.len() {
+        let mut bent = bytes.clone();
+        bent[at] ^= 0x01;
+        if let Ok(altered) = TxProof::from_bytes(&bent) {
+            assert!(
+                altered.verify(&chain.genesis).is_err(),
+                "byte {at} altered still proves"
+            );
+        }
+    }
+
+    // Against another consortium's genesis it proves nothing.
+    let mut genesis = chain.genesis.clone();
+    genesis.validators[0].consensus_key = testkit::org_key("an impostor").public_key();
+    assert_eq!(
+        proof.verify(&genesis),
+        Err(ProofError::ValidatorsNotGenesis)
+    );
+    // A receipt moved to another transaction of the chain does not fit.
+    let mut moved = proof.clone();
+    moved.receipt = chain.entries[0].receipts[0].clone();
+    assert!(matches!(
+        moved.verify(&chain.genesis),
+        Err(ProofError::ReceiptNotForTx { .. })
+    ));
+}

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod merkle;
 pub mod money;
 pub mod org;
+pub mod proof;
 pub mod state;
 pub mod tx;
 pub mod validators;
