@@ -1,25 +1,24 @@
 //! The chain: execute, then vote.
 //!
-//! [`Chain::propose`] builds the next block from candidate transactions: it executes each
-//! with the rulebook on the state left by the ones before it and puts the resulting tx
-//! root, receipts root and state root in the header. [`Chain::validate`] re-executes a
-//! received block and accepts it only if it reproduces the header exactly. Both go through
-//! the one function [`Chain::execute`], so a proposer and a validator cannot disagree
-//! about what a block does. [`Chain::commit`] stores a decided block with its certificate.
-//!
-//! State roots: the root of height 0 is `chain_root(genesis hash, genesis writes)`; the
-//! root of height h is `chain_root(root(h − 1), write set of block h)`, the write set being
-//! the union of its accepted transactions' write sets in order (later writes win).
+//! [`Chain::propose`] builds the next block from candidate transactions and
+//! [`Chain::validate`] re-executes a received one, accepting it only if it reproduces its
+//! header. Both run `contracts::chain` (`execute_block`, `check_links`,
+//! `check_execution`), the one code path that the auditor runs too, so a proposer, a
+//! validator and an auditor cannot disagree about what a block does. [`Chain::commit`]
+//! stores a decided block with its certificate. The genesis state and root come from
+//! `contracts::chain::genesis_state`.
 
-use contracts::TxContext;
-use ledger::block::{receipts_root, Block, BlockHeader, BlockId, CommitCertificate, Outcome, Receipt};
-use ledger::codec::TX_BYTES_MAX;
+use contracts::chain::{
+    admit, check_execution, check_links, execute_block, genesis_state, BlockEnv, BlockError,
+    Predecessor,
+};
+use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::genesis::Genesis;
-use ledger::state::{chain_root, Hash32, Overlay, StateView, WriteSet};
-use ledger::tx::{SignedTx, TxId, VerifiedTx};
+use ledger::state::{Hash32, WriteSet};
+use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::ValidatorSet;
-use ledger::{Date, Id};
+use ledger::Id;
 
 use crate::store::{Commit, Store, StoreError, Tip};
 
@@ -34,30 +33,16 @@ pub struct Executed {
     pub writes: WriteSet,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum InvalidBlock {
-    #[error("block is for chain {0}")]
-    WrongChain(Id),
-    #[error("block height {found}, expected {expected}")]
-    WrongHeight { expected: u64, found: u64 },
-    #[error("block does not extend the tip")]
-    WrongPrevious,
-    #[error("block names another validator set")]
-    WrongValidatorSet,
-    #[error("proposer is not a validator")]
-    UnknownProposer,
-    #[error("block time {time_ms} is not after the previous block's {previous_ms}")]
-    TimeNotAfterPrevious { time_ms: u64, previous_ms: u64 },
+    #[error(transparent)]
+    Block(#[from] BlockError),
     #[error("block time {time_ms} is more than {CLOCK_DRIFT_MS_MAX} ms ahead of this node's clock {now_ms}")]
     TimeAhead { time_ms: u64, now_ms: u64 },
-    #[error("block time {0} has no calendar date")]
-    TimeOutOfRange(u64),
     #[error("block has {count} transactions, at most {max}")]
     TooManyTxs { count: usize, max: u32 },
-    #[error("transaction {index}: {reason}")]
-    BadTx { index: usize, reason: String },
-    #[error("the header does not match re-execution ({0})")]
-    HeaderMismatch(&'static str),
+    #[error("local storage: {0}")]
+    Local(#[from] StoreError),
 }
 
 pub struct Chain {
@@ -95,11 +80,11 @@ impl Chain {
             }
             Some(_) => {}
             None => {
-                let writes = contracts::genesis_writes(&genesis);
+                let (writes, state_root) = genesis_state(&genesis);
                 let tip = Tip {
                     height: 0,
                     block_id: BlockId(genesis_hash),
-                    state_root: chain_root(&genesis_hash, &writes),
+                    state_root,
                     time_ms: genesis.genesis_time_ms,
                 };
                 store.init_genesis(genesis_hash, &writes, tip)?;
@@ -141,23 +126,21 @@ impl Chain {
             .expect("the genesis tip is written when the chain is opened"))
     }
 
-    /// Whether `tx` may be included at `height` (expiry window, not yet committed).
-    /// Signatures are checked separately, once per transaction.
-    pub fn includable(&self, tx: &SignedTx, id: &TxId, height: u64) -> Result<(), String> {
-        let expires = tx.body.expires_at_height;
-        if expires < height {
-            return Err(format!("expired at height {expires}"));
+    fn env(&self, height: u64, time_ms: u64) -> BlockEnv {
+        BlockEnv {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            time_ms,
+            tx_expiry_heights_max: self.genesis.params.tx_expiry_heights_max,
         }
-        if expires - height > self.genesis.params.tx_expiry_heights_max {
-            return Err(format!(
-                "expires at {expires}, more than {} heights ahead",
-                self.genesis.params.tx_expiry_heights_max
-            ));
-        }
-        if self.store.tx_location(id).map_err(|e| e.to_string())?.is_some() {
-            return Err("already committed".into());
-        }
-        Ok(())
+    }
+
+    /// Checks a transaction as the next block would (signatures, chain, expiry window,
+    /// not committed before); what the mempool's intake runs.
+    pub fn admit(&self, tx: &ledger::tx::SignedTx) -> Result<(), BlockError> {
+        let tip = self.tip().map_err(|e| BlockError::Link(e.to_string()))?;
+        let env = self.env(tip.height + 1, tip.time_ms + 1);
+        admit(&self.store.state(), &env, tx).map(|_| ())
     }
 
     /// Builds the block of height tip+1 from `candidates` (in order), skipping those that
@@ -167,42 +150,38 @@ impl Chain {
         time_ms: u64,
         proposer: PublicKey,
         candidates: Vec<VerifiedTx>,
-    ) -> Result<Executed, StoreError> {
+    ) -> Result<Executed, InvalidBlock> {
         let tip = self.tip()?;
         let height = tip.height + 1;
+        let env = self.env(height, time_ms);
+        let state = self.store.state();
         let mut txs = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::<TxId>::new();
         for tx in candidates {
             if txs.len() >= self.genesis.params.block_txs_max as usize {
                 break;
             }
-            let id = tx.id();
-            if !seen.insert(id) || self.includable(tx.tx(), &id, height).is_err() {
+            if !seen.insert(tx.id()) || admit(&state, &env, tx.tx()).is_err() {
                 continue;
             }
-            txs.push(tx);
+            txs.push(tx.into_tx());
         }
-        let date = Date::from_unix_ms_cst(time_ms).expect("the proposer's clock is in range");
-        let (receipts, writes) = self.execute(date, &txs);
+        let executed = execute_block(&state, &tip.state_root, &env, &txs)?;
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height,
             time_ms,
             previous: tip.block_id,
-            tx_root: ledger::block::tx_root(&txs.iter().map(VerifiedTx::id).collect::<Vec<_>>()),
-            receipts_root: receipts_root(&receipts),
-            state_root: chain_root(&tip.state_root, &writes),
+            tx_root: executed.tx_root,
+            receipts_root: executed.receipts_root,
+            state_root: executed.state_root,
             validator_set_hash: self.validator_set_hash,
             proposer,
         };
-        let block = Block {
-            header,
-            txs: txs.into_iter().map(VerifiedTx::into_tx).collect(),
-        };
         Ok(Executed {
-            block,
-            receipts,
-            writes,
+            block: Block { header, txs },
+            receipts: executed.receipts,
+            writes: executed.writes,
         })
     }
 
@@ -210,35 +189,17 @@ impl Chain {
     /// `now_ms` is this node's clock, or `None` to skip the drift check (a synced block,
     /// which carries a certificate, or a devnet clock).
     pub fn validate(&self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
-        let tip = self.tip().map_err(|e| InvalidBlock::BadTx {
-            index: 0,
-            reason: format!("local storage: {e}"),
-        })?;
+        let tip = self.tip()?;
         let h = &block.header;
-        if h.chain_id != self.genesis.chain_id {
-            return Err(InvalidBlock::WrongChain(h.chain_id.clone()));
-        }
-        if h.height != tip.height + 1 {
-            return Err(InvalidBlock::WrongHeight {
-                expected: tip.height + 1,
-                found: h.height,
-            });
-        }
-        if h.previous != tip.block_id {
-            return Err(InvalidBlock::WrongPrevious);
-        }
-        if h.validator_set_hash != self.validator_set_hash {
-            return Err(InvalidBlock::WrongValidatorSet);
-        }
-        if self.validator_set.voting_power(&h.proposer).is_none() {
-            return Err(InvalidBlock::UnknownProposer);
-        }
-        if h.time_ms <= tip.time_ms {
-            return Err(InvalidBlock::TimeNotAfterPrevious {
-                time_ms: h.time_ms,
-                previous_ms: tip.time_ms,
-            });
-        }
+        let before = Predecessor {
+            chain_id: self.genesis.chain_id.clone(),
+            height: tip.height,
+            id: tip.block_id,
+            time_ms: tip.time_ms,
+            validator_set_hash: self.validator_set_hash,
+        };
+        let proposer_is_validator = self.validator_set.voting_power(&h.proposer).is_some();
+        check_links(h, &before, proposer_is_validator)?;
         if let Some(now_ms) = now_ms {
             if h.time_ms > now_ms.saturating_add(CLOCK_DRIFT_MS_MAX) {
                 return Err(InvalidBlock::TimeAhead {
@@ -247,76 +208,20 @@ impl Chain {
                 });
             }
         }
-        let date =
-            Date::from_unix_ms_cst(h.time_ms).map_err(|_| InvalidBlock::TimeOutOfRange(h.time_ms))?;
         if block.txs.len() > self.genesis.params.block_txs_max as usize {
             return Err(InvalidBlock::TooManyTxs {
                 count: block.txs.len(),
                 max: self.genesis.params.block_txs_max,
             });
         }
-        let mut verified = Vec::with_capacity(block.txs.len());
-        let mut seen = std::collections::BTreeSet::new();
-        for (index, tx) in block.txs.iter().enumerate() {
-            let bad = |reason: String| InvalidBlock::BadTx { index, reason };
-            if tx.to_bytes().len() > TX_BYTES_MAX {
-                return Err(bad("over the transaction size limit".into()));
-            }
-            let tx = tx
-                .clone()
-                .verify(&self.genesis.chain_id)
-                .map_err(|e| bad(e.to_string()))?;
-            let id = tx.id();
-            if !seen.insert(id) {
-                return Err(bad("appears twice".into()));
-            }
-            self.includable(tx.tx(), &id, h.height).map_err(bad)?;
-            verified.push(tx);
-        }
-        let (receipts, writes) = self.execute(date, &verified);
-        let ids: Vec<TxId> = verified.iter().map(VerifiedTx::id).collect();
-        if h.tx_root != ledger::block::tx_root(&ids) {
-            return Err(InvalidBlock::HeaderMismatch("tx root"));
-        }
-        if h.receipts_root != receipts_root(&receipts) {
-            return Err(InvalidBlock::HeaderMismatch("receipts root"));
-        }
-        if h.state_root != chain_root(&tip.state_root, &writes) {
-            return Err(InvalidBlock::HeaderMismatch("state root"));
-        }
+        let env = self.env(h.height, h.time_ms);
+        let executed = execute_block(&self.store.state(), &tip.state_root, &env, &block.txs)?;
+        check_execution(h, &executed)?;
         Ok(Executed {
             block,
-            receipts,
-            writes,
+            receipts: executed.receipts,
+            writes: executed.writes,
         })
-    }
-
-    /// Runs the rulebook over `txs` on the committed state. A rejected transaction gets
-    /// its code in the receipt and writes nothing.
-    fn execute(&self, date: Date, txs: &[VerifiedTx]) -> (Vec<Receipt>, WriteSet) {
-        let state = self.store.state();
-        let mut overlay = Overlay::new(&state as &dyn StateView);
-        let mut receipts = Vec::with_capacity(txs.len());
-        for tx in txs {
-            let outcome = match contracts::orgs_of_keys(&overlay, tx.signers()) {
-                Err(code) => Outcome::Rejected(code),
-                Ok(signers) => {
-                    let ctx = TxContext { date, signers };
-                    match contracts::execute(&overlay, &ctx, &tx.body().action) {
-                        Ok(writes) => {
-                            overlay.apply(writes);
-                            Outcome::Accepted
-                        }
-                        Err(code) => Outcome::Rejected(code),
-                    }
-                }
-            };
-            receipts.push(Receipt {
-                tx_id: tx.id(),
-                outcome,
-            });
-        }
-        (receipts, overlay.into_writes())
     }
 
     /// Stores a decided block, its certificate, receipts and state changes in one

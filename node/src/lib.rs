@@ -10,3 +10,8 @@ pub mod consensus;
 pub mod mempool;
 pub mod shared;
 pub mod store;
+pub mod api;
+pub mod config;
+pub mod intake;
+pub mod relay;
+pub mod run;

@@ -1,2 +1,46 @@
-//! `xinbao-node`: the daemon.
-fn main() {}
+//! `xinbao-node --config FILE [--devnet-clock]`: a validator of a xinbao consortium.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "xinbao-node", about = "A validator of a xinbao consortium ledger")]
+struct Args {
+    /// The node's configuration file (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Take block times from a clock set by `POST /v1/devnet/clock` (development chains
+    /// only; a production node never runs with it).
+    #[arg(long)]
+    devnet_clock: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("xinbao-node: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(node::run::run(node::run::Options {
+        config: args.config,
+        devnet_clock: args.devnet_clock,
+    }));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xinbao-node: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -47,6 +47,11 @@ impl Mempool {
         self.bytes
     }
 
+    /// The canonical bytes of a pending transaction (what the relay pushes).
+    pub fn bytes_of(&self, id: &TxId) -> Option<Vec<u8>> {
+        self.txs.get(id).map(|(tx, _)| tx.tx().to_bytes())
+    }
+
     pub fn contains(&self, id: &TxId) -> bool {
         self.txs.contains_key(id)
     }

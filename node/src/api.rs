@@ -1,0 +1,281 @@
+//! The HTTP API (axum), loopback by default.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
+//! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
+//! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, validators, peers |
+//! | `GET /v1/blocks/{height}` | block, block id, certificate, receipts |
+//! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
+//! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
+//! | `GET /health`, `GET /metrics` | liveness; Prometheus text |
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ledger::block::{Outcome, Receipt};
+use ledger::tx::{SignedTx, TxId};
+use ledger::Date;
+use serde_json::{json, Value};
+
+use crate::intake::{self, Refusal};
+use crate::relay::RELAYED_HEADER;
+use crate::shared::Shared;
+
+/// Largest request body (a transaction's JSON form with room to spare).
+const REQUEST_BYTES_MAX: usize = 1024 * 1024;
+
+type ApiResult = Result<Response, (StatusCode, Json<Value>)>;
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> (StatusCode, Json<Value>) {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message.into() } })),
+    )
+}
+
+fn internal(e: impl std::fmt::Display) -> (StatusCode, Json<Value>) {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string())
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/tx", post(submit_tx))
+        .route("/v1/tx/{id}", get(tx_status))
+        .route("/v1/status", get(status))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/state", get(state))
+        .route("/v1/devnet/clock", post(set_clock))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
+        .with_state(shared)
+}
+
+async fn submit_tx(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let relayed = headers.contains_key(RELAYED_HEADER);
+    let result = if is_json {
+        match serde_json::from_slice::<SignedTx>(&body) {
+            Ok(tx) => intake::submit(&shared, tx),
+            Err(e) => Err(Refusal {
+                code: "Malformed",
+                message: format!("not a transaction file: {e}"),
+            }),
+        }
+    } else {
+        intake::submit_bytes(&shared, &body)
+    };
+    match result {
+        Ok(id) => {
+            if !relayed {
+                let bytes = shared
+                    .mempool
+                    .lock()
+                    .expect("mempool lock poisoned")
+                    .bytes_of(&id);
+                if let Some(bytes) = bytes {
+                    intake::relay(&shared, bytes);
+                }
+            }
+            Ok((StatusCode::OK, Json(json!({ "id": id.to_hex() }))).into_response())
+        }
+        Err(refusal) => {
+            let status = match refusal.code {
+                "MempoolFull" => StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                "Duplicate" | "AlreadyCommitted" => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(error(status, refusal.code, refusal.message))
+        }
+    }
+}
+
+fn receipt_json(receipt: &Receipt) -> Value {
+    match receipt.outcome {
+        Outcome::Accepted => json!({ "tx_id": receipt.tx_id.to_hex(), "outcome": "Accepted" }),
+        Outcome::Rejected(code) => json!({
+            "tx_id": receipt.tx_id.to_hex(),
+            "outcome": "Rejected",
+            "code": code.as_str(),
+        }),
+    }
+}
+
+async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = TxId::from_hex(&id)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "BadId", "a transaction id is 64 hex digits"))?;
+    let store = shared.chain.store();
+    if let Some(location) = store.tx_location(&id).map_err(internal)? {
+        let receipts = store
+            .receipts(location.height)
+            .map_err(internal)?
+            .unwrap_or_default();
+        let receipt = receipts
+            .get(location.index as usize)
+            .map(receipt_json)
+            .unwrap_or(Value::Null);
+        return Ok(Json(json!({
+            "status": "committed",
+            "height": location.height,
+            "index": location.index,
+            "receipt": receipt,
+        }))
+        .into_response());
+    }
+    if shared
+        .mempool
+        .lock()
+        .expect("mempool lock poisoned")
+        .contains(&id)
+    {
+        return Ok(Json(json!({ "status": "pending" })).into_response());
+    }
+    Ok((
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "status": "unknown",
+            "error": { "code": "NotFound", "message": "no such transaction pending or committed" },
+        })),
+    )
+        .into_response())
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let chain = &shared.chain;
+    let tip = chain.tip().map_err(internal)?;
+    let validators: Vec<Value> = chain
+        .genesis()
+        .validators
+        .iter()
+        .map(|v| {
+            json!({
+                "org": v.org.as_str(),
+                "consensus_key": v.consensus_key.to_hex(),
+                "voting_power": v.voting_power,
+                "address": v.address.as_str(),
+                "peer_id": crate::consensus::peer_id_of(&v.consensus_key).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let peers = shared
+        .network
+        .peers
+        .read()
+        .expect("peers lock poisoned")
+        .clone();
+    let mempool_txs = shared.mempool.lock().expect("mempool lock poisoned").len();
+    Ok(Json(json!({
+        "chain_id": chain.chain_id().as_str(),
+        "genesis_hash": hex::encode(chain.genesis_hash()),
+        "height": tip.height,
+        "latest_block_id": tip.block_id.to_hex(),
+        "latest_time_ms": tip.time_ms,
+        "state_root": hex::encode(tip.state_root),
+        "peer_id": shared.peer_id,
+        "validators": validators,
+        "peers": peers,
+        "mempool_txs": mempool_txs,
+        "devnet_clock": shared.clock.is_devnet(),
+    }))
+    .into_response())
+}
+
+async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+    let store = shared.chain.store();
+    let Some(block) = store.block(height).map_err(internal)? else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no block at height {height}"),
+        ));
+    };
+    let certificate = store.certificate(height).map_err(internal)?;
+    let receipts: Vec<Value> = store
+        .receipts(height)
+        .map_err(internal)?
+        .unwrap_or_default()
+        .iter()
+        .map(receipt_json)
+        .collect();
+    Ok(Json(json!({
+        "height": height,
+        "block_id": block.id().to_hex(),
+        "block": block,
+        "certificate": certificate,
+        "receipts": receipts,
+    }))
+    .into_response())
+}
+
+async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let tip = shared.chain.tip().map_err(internal)?;
+    let date = Date::from_unix_ms_cst(tip.time_ms).map_err(internal)?;
+    let report = contracts::report(&shared.chain.store().state(), date, &[]);
+    Ok(Json(report).into_response())
+}
+
+async fn set_clock(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> ApiResult {
+    let Some(time_ms) = body.get("time_ms").and_then(Value::as_u64) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Malformed",
+            "expected {\"time_ms\": milliseconds since the Unix epoch}",
+        ));
+    };
+    if !shared.clock.set_ms(time_ms) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "DevnetClockOff",
+            "this node was not started with --devnet-clock",
+        ));
+    }
+    Ok(Json(json!({ "time_ms": time_ms })).into_response())
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let height = shared.metrics.height.load(Ordering::Relaxed);
+    Ok(Json(json!({ "status": "ok", "height": height })).into_response())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let m = &shared.metrics;
+    let (mempool_txs, mempool_bytes) = {
+        let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        (pool.len(), pool.bytes())
+    };
+    let peers = shared.network.peers.read().expect("peers lock poisoned").len();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let lines = [
+        ("xinbao_height", "gauge", "Height of the latest committed block.", load(&m.height)),
+        ("xinbao_mempool_txs", "gauge", "Transactions waiting in the mempool.", mempool_txs as u64),
+        ("xinbao_mempool_bytes", "gauge", "Bytes of the transactions in the mempool.", mempool_bytes as u64),
+        ("xinbao_peers", "gauge", "Connected peers.", peers as u64),
+        ("xinbao_txs_committed_total", "counter", "Transactions committed (accepted or rejected by the rulebook).", load(&m.txs_committed)),
+        ("xinbao_txs_rejected_total", "counter", "Committed transactions the rulebook rejected.", load(&m.txs_rejected)),
+        ("xinbao_txs_received_total", "counter", "Transactions submitted to this node.", load(&m.txs_received)),
+        ("xinbao_txs_refused_total", "counter", "Submitted transactions refused at intake.", load(&m.txs_refused)),
+        ("xinbao_proposals_invalid_total", "counter", "Proposals that did not re-execute to their header.", load(&m.proposals_invalid)),
+        ("xinbao_blocks_synced_total", "counter", "Blocks taken from peers by sync.", load(&m.blocks_synced)),
+        ("xinbao_relay_dropped_total", "counter", "Transactions not relayed because the relay queue was full.", load(&m.relay_dropped)),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in lines {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}

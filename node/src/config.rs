@@ -1,0 +1,93 @@
+//! The node's configuration file (TOML) and its secret key.
+//!
+//! ```toml
+//! moniker = "bank"                       # a name for logs
+//! data_dir = "data"                      # blocks, state and the consensus WAL
+//! genesis = "genesis.json"
+//! consensus_key = "consensus.key"        # hex of the 32-byte ed25519 seed, mode 0600
+//! http_listen = "127.0.0.1:28000"        # the HTTP API; loopback by default
+//! p2p_listen = "/ip4/127.0.0.1/tcp/27000" # optional: this validator's genesis address
+//! relay_peers = ["127.0.0.1:28001"]      # the other validators' HTTP APIs (tx relay)
+//! ```
+//! Relative paths are taken from the configuration file's folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ledger::crypto::SecretKey;
+use serde::Deserialize;
+
+/// The configuration file is at most this long.
+const CONFIG_BYTES_MAX: u64 = 64 * 1024;
+/// Most relay peers.
+pub const RELAY_PEERS_MAX: usize = 64;
+
+fn default_http_listen() -> String {
+    "127.0.0.1:28000".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub moniker: String,
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    pub consensus_key: PathBuf,
+    #[serde(default = "default_http_listen")]
+    pub http_listen: String,
+    #[serde(default)]
+    pub p2p_listen: Option<String>,
+    #[serde(default)]
+    pub relay_peers: Vec<String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let len = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        anyhow::ensure!(
+            len <= CONFIG_BYTES_MAX,
+            "{}: {len} bytes, at most {CONFIG_BYTES_MAX}",
+            path.display()
+        );
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        anyhow::ensure!(
+            config.relay_peers.len() <= RELAY_PEERS_MAX,
+            "at most {RELAY_PEERS_MAX} relay peers"
+        );
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut config.data_dir,
+            &mut config.genesis,
+            &mut config.consensus_key,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Reads a secret key file, refusing one that others can read or write.
+pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "{}: mode {:o} lets others read the secret key; use chmod 600",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(SecretKey::read_file(path)?)
+}

@@ -1,0 +1,250 @@
+//! A consortium of real `xinbao-node` processes on loopback, in a fresh folder: generated
+//! keys, genesis and configurations, processes started, killed (SIGKILL) and restarted.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ledger::crypto::SecretKey;
+use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::{Id, OrgKind, Text};
+use serde_json::Value;
+
+pub const ORGS: [(&str, OrgKind); 4] = [
+    ("bank", OrgKind::Bank),
+    ("insurer", OrgKind::Insurer),
+    ("government", OrgKind::Government),
+    ("regulator", OrgKind::Regulator),
+];
+
+pub struct Devnet {
+    pub dir: PathBuf,
+    pub genesis: Genesis,
+    pub admin_keys: Vec<SecretKey>,
+    pub http: Vec<String>,
+    children: Vec<Option<Child>>,
+    devnet_clock: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+impl Devnet {
+    /// Writes keys, genesis and four configurations under a fresh folder named `name`.
+    pub fn create(name: &str, block_time_ms: u64, devnet_clock: bool) -> Devnet {
+        let dir = std::env::temp_dir().join(format!(
+            "xinbao-{name}-{}-{}",
+            std::process::id(),
+            now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the devnet folder");
+        let mut organisations = Vec::new();
+        let mut validators = Vec::new();
+        let mut admin_keys = Vec::new();
+        let mut consensus_keys = Vec::new();
+        let mut p2p_ports = Vec::new();
+        let mut http = Vec::new();
+        for (i, (org, kind)) in ORGS.iter().enumerate() {
+            let admin = SecretKey::generate();
+            let consensus = SecretKey::generate();
+            let p2p = free_port();
+            organisations.push(GenesisOrg {
+                id: Id::new(*org).unwrap(),
+                kind: *kind,
+                admin_key: admin.public_key(),
+            });
+            validators.push(GenesisValidator {
+                org: Id::new(*org).unwrap(),
+                consensus_key: consensus.public_key(),
+                voting_power: 1,
+                address: Text::new(format!("/ip4/127.0.0.1/tcp/{p2p}")).unwrap(),
+            });
+            let node_dir = dir.join(format!("node{i}"));
+            std::fs::create_dir_all(&node_dir).unwrap();
+            consensus
+                .write_new_file(&node_dir.join("consensus.key"))
+                .expect("write the consensus key");
+            admin_keys.push(admin);
+            consensus_keys.push(consensus);
+            p2p_ports.push(p2p);
+            http.push(format!("127.0.0.1:{}", free_port()));
+        }
+        let genesis = Genesis {
+            chain_id: Id::new(format!("{name}-chain")).unwrap(),
+            genesis_time_ms: now_ms() - 60_000,
+            organisations,
+            validators,
+            staff_keys: Vec::new(),
+            params: Params {
+                block_time_ms,
+                block_txs_max: 1_000,
+                tx_expiry_heights_max: 10_000,
+            },
+        };
+        genesis.validate().expect("a valid genesis");
+        std::fs::write(dir.join("genesis.json"), genesis.to_json()).unwrap();
+        for i in 0..ORGS.len() {
+            let relay: Vec<String> = (0..ORGS.len())
+                .filter(|j| *j != i)
+                .map(|j| format!("\"{}\"", http[j]))
+                .collect();
+            let config = format!(
+                "moniker = \"node{i}\"\ndata_dir = \"data\"\ngenesis = \"../genesis.json\"\n\
+                 consensus_key = \"consensus.key\"\nhttp_listen = \"{}\"\nrelay_peers = [{}]\n",
+                http[i],
+                relay.join(", ")
+            );
+            std::fs::write(dir.join(format!("node{i}/config.toml")), config).unwrap();
+        }
+        Devnet {
+            dir,
+            genesis,
+            admin_keys,
+            http,
+            children: (0..ORGS.len()).map(|_| None).collect(),
+            devnet_clock,
+        }
+    }
+
+    pub fn node_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node{i}"))
+    }
+
+    pub fn start(&mut self, i: usize) {
+        assert!(self.children[i].is_none(), "node {i} is already running");
+        let dir = self.node_dir(i);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xinbao-node"));
+        command
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if self.devnet_clock {
+            command.arg("--devnet-clock");
+        }
+        self.children[i] = Some(command.spawn().expect("start xinbao-node"));
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..ORGS.len() {
+            self.start(i);
+        }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            child.kill().expect("kill the node");
+            child.wait().expect("reap the node");
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.node_dir(i).join("node.log")).unwrap_or_default()
+    }
+
+    pub fn get(&self, i: usize, path: &str) -> Option<(u16, Value)> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .get(&format!("http://{}{path}", self.http[i]))
+            .call()
+            .ok()?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    pub fn post(&self, i: usize, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .post(&format!("http://{}{path}", self.http[i]))
+            .header("Content-Type", content_type)
+            .send(body)
+            .expect("POST to the node");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        let (_, status) = self.get(i, "/v1/status")?;
+        status.get("height")?.as_u64()
+    }
+
+    /// Waits until every node in `nodes` reports at least `height`.
+    pub fn wait_height(&self, nodes: &[usize], height: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let heights: Vec<Option<u64>> = nodes.iter().map(|i| self.height(*i)).collect();
+            if heights.iter().all(|h| h.is_some_and(|h| h >= height)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                for i in nodes {
+                    eprintln!("---- node{i} log (tail) ----");
+                    let log = self.log(*i);
+                    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                    for line in tail.into_iter().rev() {
+                        eprintln!("{line}");
+                    }
+                }
+                panic!("nodes {nodes:?} did not reach height {height} within {timeout:?}: {heights:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The block at `height` as node `i` serves it.
+    pub fn block(&self, i: usize, height: u64) -> Value {
+        let (status, block) = self
+            .get(i, &format!("/v1/blocks/{height}"))
+            .expect("the node answers");
+        assert_eq!(status, 200, "node {i} has no block {height}: {block}");
+        block
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn remove_dir(path: &Path) {
+    let _ = std::fs::remove_dir_all(path);
+}
