@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
+mod chain;
 mod files;
 mod keys;
 mod scenario;
@@ -25,6 +27,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check a chain or one settlement with nothing but the genesis file.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Copy a node's committed chain into a chain file.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
     /// Create and show ed25519 keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -42,6 +50,8 @@ const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(command) => audit::run(command),
+        Command::Chain(command) => chain::run(command),
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command),
         Command::Scenario(command) => scenario::run(command),

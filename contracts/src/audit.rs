@@ -34,6 +34,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod history;
+
 use ledger::block::{BlockId, Outcome, Receipt};
 use ledger::export::{ChainEntry, ChainHeader};
 use ledger::genesis::{Genesis, GenesisError};

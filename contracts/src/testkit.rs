@@ -246,13 +246,18 @@ pub fn file_header(genesis: &Genesis) -> ChainHeader {
     }
 }
 
-/// The bytes of a chain file holding `entries`.
+/// The bytes of a chain file holding `entries` as given, in any order (a tampered file
+/// may drop or swap entries; the writer of a real export refuses that).
 pub fn chain_file(header: &ChainHeader, entries: &[ChainEntry]) -> Vec<u8> {
-    let mut writer = ChainWriter::create(Vec::new(), header).expect("writing to memory");
+    let mut bytes = ChainWriter::create(Vec::new(), header)
+        .expect("writing to memory")
+        .into_inner();
     for entry in entries {
-        writer.append(entry).expect("entries in height order");
+        let mut writer = ChainWriter::append_to(bytes, entry.height().saturating_sub(1));
+        writer.append(entry).expect("writing to memory");
+        bytes = writer.into_inner();
     }
-    writer.into_inner()
+    bytes
 }
 
 /// A worked example replayed as a chain.

@@ -1,0 +1,313 @@
+//! `xinbao chain export`: a node's committed history into a chain file, and the client of
+//! the node endpoints that serve it.
+//!
+//! The node serves, over plain HTTP:
+//! - `GET {URL}/v1/status` → JSON with at least `"height"`, the last committed height;
+//! - `GET {URL}/v1/chain/{height}` → `application/octet-stream`, the canonical encoding of
+//!   one [`ChainEntry`] `{block, certificate, receipts}`, exactly the bytes a chain file
+//!   holds after each entry's length prefix;
+//! - `GET {URL}/v1/tx/{id}` → JSON with `"height"` and `"index"` once the transaction is
+//!   committed.
+//!
+//! Nothing the node says is trusted: an export is only bytes in a file until `xinbao audit
+//! verify` has checked it against the genesis. An export can be interrupted and run
+//! again: it continues after the last whole entry of the file, cutting off a torn tail.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
+use ledger::tx::TxId;
+use serde_json::Value;
+
+/// One request may take this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A JSON answer is at most this long.
+const JSON_BYTES_MAX: u64 = 1024 * 1024;
+/// Progress is shown at most this often on long work.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Copy a node's committed blocks, certificates and receipts into a chain file.
+    ///
+    /// An existing file is continued after its last whole entry.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The node's HTTP API, for example http://127.0.0.1:28000.
+    #[arg(long)]
+    pub node: String,
+    /// The chain file to write or extend.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The first height to export (a new file only; an existing file continues where it
+    /// ends). An audit needs a file that starts at height 1.
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// The last height to export (default: the node's committed height).
+    #[arg(long)]
+    pub to: Option<u64>,
+}
+
+pub fn run(command: ChainCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ChainCommand::Export(args) => export(&args),
+    }
+}
+
+/// The node endpoints the audit reads (see the module notes).
+pub struct NodeChain {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl NodeChain {
+    pub fn new(url: &str) -> NodeChain {
+        let base = url.trim_end_matches('/');
+        let base = if base.contains("://") {
+            base.to_string()
+        } else {
+            format!("http://{base}")
+        };
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        NodeChain { base, agent }
+    }
+
+    fn get(&self, path: &str, limit: u64) -> anyhow::Result<(u16, Vec<u8>)> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .with_context(|| format!("GET {url}: reading the answer"))?;
+        Ok((status, bytes))
+    }
+
+    fn get_json(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let (status, bytes) = self.get(path, JSON_BYTES_MAX)?;
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).trim().to_string()));
+        Ok((status, value))
+    }
+
+    /// The node's last committed height.
+    pub fn height(&self) -> anyhow::Result<u64> {
+        let (status, value) = self.get_json("/v1/status")?;
+        if status != 200 {
+            bail!("GET {}/v1/status: HTTP {status}: {value}", self.base);
+        }
+        value
+            .get("height")
+            .and_then(Value::as_u64)
+            .with_context(|| format!("GET {}/v1/status: no \"height\" in {value}", self.base))
+    }
+
+    /// The canonical bytes of the entry at `height`, checked to decode to that height.
+    pub fn entry_bytes(&self, height: u64) -> anyhow::Result<(ChainEntry, Vec<u8>)> {
+        let path = format!("/v1/chain/{height}");
+        let (status, bytes) = self.get(&path, ENTRY_BYTES_MAX as u64 + 1)?;
+        if status != 200 {
+            bail!(
+                "GET {}{path}: HTTP {status}: {}",
+                self.base,
+                String::from_utf8_lossy(&bytes[..bytes.len().min(400)]).trim()
+            );
+        }
+        let entry = ChainEntry::from_bytes(&bytes)
+            .with_context(|| format!("GET {}{path}: not a chain entry", self.base))?;
+        if entry.height() != height {
+            bail!(
+                "GET {}{path}: the node answered with the block of height {}",
+                self.base,
+                entry.height()
+            );
+        }
+        Ok((entry, bytes))
+    }
+
+    pub fn entry(&self, height: u64) -> anyhow::Result<ChainEntry> {
+        Ok(self.entry_bytes(height)?.0)
+    }
+
+    /// Where a committed transaction is: its block's height and its index in the block.
+    pub fn tx_location(&self, id: &TxId) -> anyhow::Result<(u64, usize)> {
+        let path = format!("/v1/tx/{id}");
+        let (status, value) = self.get_json(&path)?;
+        if status != 200 {
+            bail!("GET {}{path}: HTTP {status}: {value}", self.base);
+        }
+        let height = value.get("height").and_then(Value::as_u64);
+        let index = value.get("index").and_then(Value::as_u64);
+        match (height, index) {
+            (Some(h), Some(i)) => Ok((h, usize::try_from(i)?)),
+            _ => bail!("transaction {id} is not committed (the node says {value})"),
+        }
+    }
+}
+
+/// Shows progress on standard error at most once per [`PROGRESS_EVERY`].
+pub struct ProgressLine {
+    what: &'static str,
+    started: Instant,
+    last: Instant,
+}
+
+impl ProgressLine {
+    pub fn new(what: &'static str) -> ProgressLine {
+        let now = Instant::now();
+        ProgressLine {
+            what,
+            started: now,
+            last: now,
+        }
+    }
+
+    pub fn tick(&mut self, height: u64, target: Option<u64>, txs: u64) {
+        if self.last.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let of = target.map_or(String::new(), |t| format!(" of {t}"));
+        eprintln!(
+            "{} height {height}{of}, {txs} transactions, {:.0} blocks/s",
+            self.what,
+            height as f64 / seconds
+        );
+    }
+}
+
+/// Reads an existing chain file to its last whole entry: its header, the last height
+/// and the byte where that entry ends.
+fn scan_existing(path: &Path) -> anyhow::Result<(ChainHeader, u64, u64)> {
+    let file = File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut reader =
+        ChainReader::open(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
+    let header = reader.header().clone();
+    let mut last = header.first_height.saturating_sub(1);
+    loop {
+        match reader.next_entry() {
+            Ok(Some(entry)) => {
+                if entry.height() != last + 1 {
+                    bail!(
+                        "{}: entry of height {} follows height {last}; the file is not an export",
+                        path.display(),
+                        entry.height()
+                    );
+                }
+                last += 1;
+            }
+            Ok(None) => break,
+            Err(error) => {
+                eprintln!(
+                    "{}: {error}; continuing after height {last}",
+                    path.display()
+                );
+                break;
+            }
+        }
+    }
+    Ok((header, last, reader.position()))
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let node = NodeChain::new(&args.node);
+    let target = match args.to {
+        Some(to) => to,
+        None => node.height()?,
+    };
+    let existing = args.out.exists() && std::fs::metadata(&args.out)?.len() > 0;
+    let (header, mut writer) = if existing {
+        let (header, last, end) = scan_existing(&args.out)?;
+        if let Some(from) = args.from {
+            if from != last + 1 {
+                bail!(
+                    "{} ends at height {last}; it can only continue from {} (leave out --from)",
+                    args.out.display(),
+                    last + 1
+                );
+            }
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(&args.out)
+            .with_context(|| format!("{}", args.out.display()))?;
+        // Cut off a torn tail, then append after the last whole entry.
+        file.set_len(end)?;
+        file.seek(SeekFrom::End(0))?;
+        (header, ChainWriter::append_to(BufWriter::new(file), last))
+    } else {
+        let from = args.from.unwrap_or(1).max(1);
+        // Block 1's previous id is the genesis hash: the chain's identity.
+        let first = node.entry(1)?;
+        let header = ChainHeader {
+            chain_id: first.block.header.chain_id.clone(),
+            genesis_hash: first.block.header.previous.0,
+            first_height: from,
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&args.out)
+            .with_context(|| format!("{}", args.out.display()))?;
+        let writer = ChainWriter::create(BufWriter::new(file), &header)?;
+        (header, writer)
+    };
+
+    let first_new = writer.next_height();
+    let mut progress = ProgressLine::new("exported");
+    let mut txs = 0u64;
+    for height in first_new..=target {
+        let (entry, bytes) = node.entry_bytes(height)?;
+        if entry.block.header.chain_id != header.chain_id {
+            bail!(
+                "the node serves chain {}, {} is of chain {}",
+                entry.block.header.chain_id,
+                args.out.display(),
+                header.chain_id
+            );
+        }
+        writer.append_bytes(height, &bytes)?;
+        txs += entry.block.txs.len() as u64;
+        progress.tick(height, Some(target), txs);
+    }
+    writer.flush()?;
+    let file = writer
+        .into_inner()
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    if first_new > target {
+        println!(
+            "{}: already holds every height to {target}; nothing to add",
+            args.out.display()
+        );
+    } else {
+        println!(
+            "{}: heights {first_new} to {target} exported ({} blocks, {txs} transactions) from chain {}",
+            args.out.display(),
+            target - first_new + 1,
+            header.chain_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

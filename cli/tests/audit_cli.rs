@@ -1,0 +1,507 @@
+//! `xinbao audit` and `xinbao chain export` as an auditor runs them: the real binary on
+//! chain files and genesis files that the test kit writes, and on a stand-in node that
+//! serves the chain endpoints over loopback HTTP.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use contracts::testkit::{self, ScenarioChain};
+use ledger::export::ChainEntry;
+use serde_json::Value;
+
+fn xinbao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xinbao"))
+        .args(args)
+        .output()
+        .expect("run xinbao")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xinbao-audit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ningbo() -> ScenarioChain {
+    testkit::scenario_chain(&testkit::worked_example("a-ningbo-style.json"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_clean_chain_verifies_with_counts_and_rate() {
+    let chain = ningbo();
+    let (genesis, file) = chain.write_files(&scratch("clean"));
+    let out = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&file),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("VERIFIED"), "{text}");
+    let blocks = chain.entries.len();
+    assert!(
+        text.contains(&format!("{blocks} blocks (heights 1 to {blocks})")),
+        "{text}"
+    );
+    assert!(text.contains("transactions/s"), "{text}");
+    assert!(text.contains("RateNotFiled: 1"), "{text}");
+
+    let out = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&file),
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["verified"], true);
+    assert_eq!(doc["blocks"], blocks as u64);
+    assert_eq!(doc["txs"], blocks as u64);
+    assert!(doc["txs_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_tampered_chain_fails_with_the_first_bad_height() {
+    let chain = ningbo();
+    let dir = scratch("tampered");
+    let (genesis, _) = chain.write_files(&dir);
+
+    let mut receipts = chain.entries.clone();
+    receipts[6].receipts[0].outcome = ledger::block::Outcome::Rejected(ledger::Code::Overpayment);
+    let mut dropped = chain.entries.clone();
+    dropped.remove(3);
+    for (name, entries, height, kind) in [
+        ("receipt", receipts, 7, "ReceiptMismatch"),
+        ("dropped", dropped, 4, "OutOfSequence"),
+    ] {
+        let file = dir.join(format!("{name}.xbc"));
+        std::fs::write(&file, testkit::chain_file(&chain.file_header(), &entries)).unwrap();
+        let out = xinbao(&[
+            "audit",
+            "verify",
+            "--genesis",
+            s(&genesis),
+            "--chain",
+            s(&file),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("NOT VERIFIED: first bad height {height}")),
+            "{name}: {text}"
+        );
+        assert!(stderr(&out).contains(kind), "{name}: {}", stderr(&out));
+        let out = xinbao(&[
+            "audit",
+            "verify",
+            "--genesis",
+            s(&genesis),
+            "--chain",
+            s(&file),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["verified"], false);
+        assert_eq!(doc["height"], height);
+        assert_eq!(doc["fault"], kind);
+    }
+
+    // Bytes cut off the end: the last entry is unreadable.
+    let whole = chain.file_bytes();
+    let cut = dir.join("cut.xbc");
+    std::fs::write(&cut, &whole[..whole.len() - 3]).unwrap();
+    let out = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&cut),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("truncated"), "{}", stdout(&out));
+
+    // Another consortium's genesis.
+    let mut other = chain.genesis.clone();
+    other.organisations[1].admin_key = testkit::org_key("someone else").public_key();
+    let other_path = dir.join("other-genesis.json");
+    std::fs::write(&other_path, other.to_json()).unwrap();
+    let (_, file) = chain.write_files(&dir.join("again"));
+    let out = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(&other_path),
+        "--chain",
+        s(&file),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("is not the one the chain started from"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Not a chain file at all: the command cannot run.
+    let junk = dir.join("junk.xbc");
+    std::fs::write(&junk, b"hello").unwrap();
+    let out = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&junk),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a xinbao chain file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_report_shows_the_examples_figures_in_every_format() {
+    for name in testkit::WORKED_EXAMPLES {
+        let text = testkit::worked_example(name);
+        let chain = testkit::scenario_chain(&text);
+        let (genesis, file) = chain.write_files(&scratch(&format!("report-{name}")));
+        let out = xinbao(&[
+            "audit",
+            "report",
+            "--genesis",
+            s(&genesis),
+            "--chain",
+            s(&file),
+            "--format",
+            "json",
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let offline = contracts::scenario::run(&text).unwrap();
+        let mut result = doc["result"].clone();
+        let mut expected = offline.result.clone();
+        result["rejected"] = Value::Null;
+        expected["rejected"] = Value::Null;
+        assert_eq!(result, expected, "{name}");
+        // Every claim of the example has its history, with a filing event first.
+        for (id, claim) in offline.result["claims"].as_object().unwrap() {
+            let programme = doc["programmes"]
+                .as_object()
+                .unwrap()
+                .values()
+                .find(|p| p["claims"].get(id).is_some())
+                .unwrap_or_else(|| panic!("{name}: claim {id} in no programme"));
+            let on_chain = &programme["claims"][id];
+            assert_eq!(on_chain["loss_fen"], claim["loss_fen"], "{name} {id}");
+            assert_eq!(on_chain["events"][0]["type"], "FileClaim", "{name} {id}");
+        }
+        assert!(!doc["regulator"]["monthly"].as_array().unwrap().is_empty());
+        assert!(doc["regulator"]["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["filed"] == true));
+    }
+
+    // Worked example C: the insurer's cap, a reinsurer and recoveries, in Markdown and CSV.
+    let chain = testkit::scenario_chain(&testkit::worked_example("c-guangzhou-style.json"));
+    let (genesis, file) = chain.write_files(&scratch("report-md"));
+    let out = xinbao(&[
+        "audit",
+        "report",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&file),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    for needle in [
+        "# Audit report: chain xinbao-testkit",
+        "### Claims",
+        "clm-c1",
+        "3,000,000.00",
+        "## Totals per organisation",
+        "re-c",
+        "### Policies against filed rates",
+        "### Month ends",
+        "RecordRecovery",
+    ] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+    let out = xinbao(&[
+        "audit",
+        "report",
+        "--genesis",
+        s(&genesis),
+        "--chain",
+        s(&file),
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success());
+    let csv = stdout(&out);
+    assert!(csv.starts_with("section,path,value\n"), "{csv}");
+    assert!(
+        csv.contains("result,claims.clm-c1.fund_fen,300000000\n"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_proof_checks_with_the_genesis_alone_and_an_altered_one_does_not() {
+    let chain = ningbo();
+    let dir = scratch("proof");
+    let (genesis, file) = chain.write_files(&dir);
+    let entry = chain
+        .entries
+        .iter()
+        .find(|e| {
+            e.block.txs[0].body.action.type_name() == "DecideClaim"
+                && e.receipts[0].outcome == ledger::block::Outcome::Accepted
+        })
+        .unwrap();
+    let id = entry.block.txs[0].id().to_string();
+    let proof = dir.join("proof.json");
+    let out = xinbao(&[
+        "audit",
+        "prove",
+        "--chain",
+        s(&file),
+        "--tx",
+        &id,
+        "--out",
+        s(&proof),
+        "--genesis",
+        s(&genesis),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    let out = xinbao(&["audit", "check-proof", "--genesis", s(&genesis), s(&proof)]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("PROVEN"), "{text}");
+    assert!(
+        text.contains(&format!("committed at height {}", entry.height())),
+        "{text}"
+    );
+    assert!(text.contains("outcome: accepted"), "{text}");
+    assert!(text.contains("signed by ins-a"), "{text}");
+
+    // One altered byte of the proof: refused.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let hex = doc["proof"].as_str().unwrap().to_string();
+    let mut bytes = hex::decode(&hex).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    doc["proof"] = Value::String(hex::encode(&bytes));
+    let altered = dir.join("altered.json");
+    std::fs::write(&altered, doc.to_string()).unwrap();
+    let out = xinbao(&[
+        "audit",
+        "check-proof",
+        "--genesis",
+        s(&genesis),
+        s(&altered),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("NOT PROVEN"), "{}", stdout(&out));
+}
+
+/// A stand-in for a node's chain endpoints (the contract `xinbao chain export` and
+/// `audit --node` rely on), serving `entries` on loopback until the test ends.
+fn serve(entries: Vec<ChainEntry>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let entries = Arc::new(entries);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let json = |v: Value| (200, "application/json", v.to_string().into_bytes());
+            let (status, kind, body) = if path == "/v1/status" {
+                json(serde_json::json!({"height": entries.len(), "chain_id": testkit::CHAIN_ID}))
+            } else if let Some(h) = path.strip_prefix("/v1/chain/") {
+                match h
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|h| entries.get(h.wrapping_sub(1)))
+                {
+                    Some(e) => (200, "application/octet-stream", e.to_bytes()),
+                    None => (404, "text/plain", b"no such height".to_vec()),
+                }
+            } else if let Some(id) = path.strip_prefix("/v1/tx/") {
+                let found = entries.iter().find_map(|e| {
+                    e.block
+                        .txs
+                        .iter()
+                        .position(|t| t.id().to_string() == id)
+                        .map(|i| (e.height(), i))
+                });
+                match found {
+                    Some((height, index)) => json(serde_json::json!({
+                        "status": "committed", "height": height, "index": index
+                    })),
+                    None => (
+                        404,
+                        "application/json",
+                        b"{\"status\":\"unknown\"}".to_vec(),
+                    ),
+                }
+            } else {
+                (404, "text/plain", b"not found".to_vec())
+            };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn export_from_a_node_resumes_and_verifies_and_proves() {
+    let chain = ningbo();
+    let dir = scratch("export");
+    let (genesis, reference) = chain.write_files(&dir);
+    let url = serve(chain.entries.clone());
+    let out_file = dir.join("exported.xbc");
+
+    // Part of the chain first, then the rest; a torn tail in between is cut off.
+    let out = xinbao(&[
+        "chain",
+        "export",
+        "--node",
+        &url,
+        "--out",
+        s(&out_file),
+        "--to",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("heights 1 to 5 exported"),
+        "{}",
+        stdout(&out)
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&out_file)
+        .unwrap();
+    file.write_all(&[0x40, 0x00, 0x00]).unwrap();
+    drop(file);
+    let out = xinbao(&["chain", "export", "--node", &url, "--out", s(&out_file)]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let last = chain.entries.len();
+    assert!(
+        stdout(&out).contains(&format!("heights 6 to {last} exported")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read(&out_file).unwrap(),
+        std::fs::read(&reference).unwrap(),
+        "the export is the chain file, byte for byte"
+    );
+    let out = xinbao(&["chain", "export", "--node", &url, "--out", s(&out_file)]);
+    assert!(stdout(&out).contains("nothing to add"), "{}", stdout(&out));
+    let out = xinbao(&[
+        "chain",
+        "export",
+        "--node",
+        &url,
+        "--out",
+        s(&out_file),
+        "--from",
+        "3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a resumed file continues where it ends"
+    );
+
+    // Verify straight from the node.
+    let out = xinbao(&["audit", "verify", "--genesis", s(&genesis), "--node", &url]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("VERIFIED"));
+
+    // Prove a transaction the node holds, then check it offline.
+    let id = chain.entries[10].block.txs[0].id().to_string();
+    let proof = dir.join("node-proof.json");
+    let out = xinbao(&[
+        "audit",
+        "prove",
+        "--node",
+        &url,
+        "--tx",
+        &id,
+        "--out",
+        s(&proof),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = xinbao(&[
+        "audit",
+        "check-proof",
+        "--genesis",
+        s(&genesis),
+        s(&proof),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["proven"], true);
+    assert_eq!(doc["height"], 11);
+    assert_eq!(doc["tx_id"], id);
+
+    // A node serving a tampered block is caught when verified from the node.
+    let mut entries = chain.entries.clone();
+    entries[8].block.header.state_root[0] ^= 1;
+    let bad = serve(entries);
+    let out = xinbao(&["audit", "verify", "--genesis", s(&genesis), "--node", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("first bad height 9"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1,0 +1,465 @@
+//! The settlement history of a verified chain, for `xinbao audit report`.
+//!
+//! [`History`] follows an [`Auditor`](super::Auditor) block by block (it is handed each
+//! verified block with the state before it) and, at the end, renders one JSON document:
+//! - `chain`: what was verified (heights, ids, roots, counts);
+//! - `programmes`: per programme its terms' parties and figures, and per claim the loss
+//!   split, due dates, decision, payment and lateness, and every event with its date,
+//!   height and transaction id (recoveries with how each was split);
+//! - `organisations`: totals per member (premiums written, subsidies and compensation
+//!   paid by its fund, claims paid and received, losses retained, reinsurance, recoveries);
+//! - `regulator`: each policy against the filing that allowed its rate, the attempts the
+//!   rules refused for rates, the overdue and late claims, and the loss and overdue ratios
+//!   of every programme at each month end ([`crate::report`] evaluated on the state as of
+//!   that date while replaying);
+//! - `result`: the R10 document of the final state.
+//!
+//! Everything is read from the replayed state with the rulebook's own records, so the
+//! figures are the ones the ledger settled, not a second computation of them. Amounts are
+//! fen and ratios basis points, as in R10; keys are in sorted order.
+
+use std::collections::BTreeMap;
+
+use ledger::action::Action;
+use ledger::block::Outcome;
+use ledger::state::{MemoryStore, Overlay, StateView};
+use ledger::{Code, Date, Fen, Id, OrgKind};
+use serde_json::{json, Map, Value};
+
+use super::{BlockDone, Verdict};
+use crate::store::{self, keys, Claim, Fund, Org, Policy, Programme, RateFiling};
+
+/// One thing that happened to a claim.
+#[derive(Debug, Clone)]
+struct Event {
+    date: Date,
+    height: u64,
+    tx: String,
+    what: String,
+    detail: Value,
+}
+
+/// One month-end view of the programmes.
+#[derive(Debug, Clone)]
+struct MonthEnd {
+    date: Date,
+    programmes: Value,
+    overdue_claims: Vec<String>,
+}
+
+/// Collects the history while a chain is verified (see the module notes).
+#[derive(Debug, Default)]
+pub struct History {
+    events: BTreeMap<Id, Vec<Event>>,
+    months: Vec<MonthEnd>,
+    next_month_end: Option<Date>,
+    rate_refusals: Vec<Value>,
+}
+
+fn month_end(date: Date) -> Date {
+    let (y, m, _) = date.ymd();
+    let first = Date::from_ymd(y, m, 1).expect("the first of a month is a date");
+    first
+        .checked_add_months(1)
+        .and_then(|next| Date::from_days(next.days_since_epoch() - 1).ok())
+        .unwrap_or(date)
+}
+
+fn fen(amount: Fen) -> Value {
+    Value::from(amount.0)
+}
+
+fn claim_id(action: &Action) -> Option<&Id> {
+    match action {
+        Action::FileClaim(a) => Some(&a.id),
+        Action::RequestDocuments(a) => Some(&a.claim),
+        Action::SubmitDocuments(a) => Some(&a.claim),
+        Action::DecideClaim(a) => Some(&a.claim),
+        Action::ConfirmClaimPayment(a) => Some(&a.claim),
+        Action::RecordRecovery(a) => Some(&a.claim),
+        _ => None,
+    }
+}
+
+fn month_view(state: &dyn StateView, date: Date) -> MonthEnd {
+    let mut programmes = Map::new();
+    for (id, programme) in store::scan::<Programme>(state, keys::PROGRAMME) {
+        let figures = crate::report::programme_json(state, &id, &programme, date);
+        let pick = |key: &str| figures.get(key).cloned().unwrap_or(Value::Null);
+        programmes.insert(
+            id.to_string(),
+            json!({
+                "claims_gross_fen": pick("claims_gross_fen"),
+                "loss_ratio_bps": pick("loss_ratio_bps"),
+                "outstanding_principal_fen": pick("outstanding_principal_fen"),
+                "overdue_principal_fen": pick("overdue_principal_fen"),
+                "overdue_ratio_bps": pick("overdue_ratio_bps"),
+                "premium_written_fen": pick("premium_written_fen"),
+                "status": pick("status"),
+            }),
+        );
+    }
+    MonthEnd {
+        date,
+        programmes: Value::Object(programmes),
+        overdue_claims: crate::report::overdue_claims(state, date)
+            .iter()
+            .map(Id::to_string)
+            .collect(),
+    }
+}
+
+impl History {
+    pub fn new() -> History {
+        History::default()
+    }
+
+    /// Takes in one verified block; `before` is the state before it.
+    pub fn observe(&mut self, before: &MemoryStore, done: &BlockDone<'_>) {
+        // Month ends passed before this block: the state is as of each of them.
+        let next = *self
+            .next_month_end
+            .get_or_insert_with(|| month_end(done.date));
+        let mut next = next;
+        while next < done.date {
+            self.months.push(month_view(before, next));
+            let following = Date::from_days(next.days_since_epoch() + 1)
+                .map(month_end)
+                .unwrap_or(next);
+            if following == next {
+                break;
+            }
+            next = following;
+        }
+        self.next_month_end = Some(next);
+
+        let block = &done.entry.block;
+        let height = block.header.height;
+        let mut after: Option<Overlay<'_, MemoryStore>> = None;
+        for (tx, receipt) in block.txs.iter().zip(&done.executed.receipts) {
+            let action = &tx.body.action;
+            if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) =
+                receipt.outcome
+            {
+                if let Action::IssuePolicy(p) = action {
+                    self.rate_refusals.push(json!({
+                        "code": code.as_str(),
+                        "date": done.date.to_string(),
+                        "height": height,
+                        "policy": p.id.as_str(),
+                        "premium_rate_bps": p.premium_rate_bps,
+                        "loan_rate_bps": p.loan_rate_bps,
+                        "programme": p.programme.as_str(),
+                        "tx": receipt.tx_id.to_string(),
+                    }));
+                }
+            }
+            let Some(claim) = claim_id(action) else {
+                continue;
+            };
+            let outcome = match receipt.outcome {
+                Outcome::Accepted => "accepted".to_string(),
+                Outcome::Rejected(code) => format!("rejected {code}"),
+            };
+            let mut detail = json!({"outcome": outcome});
+            if let (Action::RecordRecovery(r), Outcome::Accepted) = (action, receipt.outcome) {
+                // The split of this recovery: the claim's recovery totals after the block
+                // less those before it.
+                let view = after.get_or_insert_with(|| {
+                    let mut overlay = Overlay::new(before);
+                    overlay.apply(done.executed.writes.clone());
+                    overlay
+                });
+                let was: Option<Claim> = store::read(before, &keys::claim(claim));
+                let now: Option<Claim> = store::read(view, &keys::claim(claim));
+                if let (Some(was), Some(now)) = (was, now) {
+                    let part = |a: Fen, b: Fen| fen(a.saturating_sub(b));
+                    detail["recovery"] = json!({
+                        "bank_fen": part(now.recovery.bank_fen, was.recovery.bank_fen),
+                        "fund_fen": part(now.recovery.fund_fen, was.recovery.fund_fen),
+                        "insurer_fen": part(now.recovery.insurer_fen, was.recovery.insurer_fen),
+                        "reinsurer_fen": part(now.recovery.reinsurer_fen, was.recovery.reinsurer_fen),
+                    });
+                }
+                detail["amount_fen"] = fen(r.amount_fen);
+            }
+            if let Action::DecideClaim(d) = action {
+                detail["approve"] = json!(d.approve);
+            }
+            self.events.entry(claim.clone()).or_default().push(Event {
+                date: done.date,
+                height,
+                tx: receipt.tx_id.to_string(),
+                what: action.type_name().to_string(),
+                detail,
+            });
+        }
+    }
+
+    /// The document (see the module notes) for the verified chain.
+    pub fn finish(mut self, verdict: &Verdict) -> Value {
+        let state = &verdict.state;
+        if let Some(last) = verdict.date {
+            // The month the chain ends in, as of its last block.
+            self.months.push(month_view(state, last));
+        }
+        let programmes = store::scan::<Programme>(state, keys::PROGRAMME);
+        let claims = store::scan::<Claim>(state, keys::CLAIM);
+        let policies = store::scan::<Policy>(state, keys::POLICY);
+        let funds = store::scan::<Fund>(state, keys::FUND);
+        let date = verdict
+            .date
+            .unwrap_or_else(|| Date::from_days(0).expect("the epoch is a date"));
+
+        // Programmes, with their claims' histories.
+        let mut programmes_doc = Map::new();
+        for (id, programme) in &programmes {
+            let terms = &programme.terms;
+            let mut claims_doc = Map::new();
+            for (claim_id, claim) in claims.iter().filter(|(_, c)| &c.programme == id) {
+                let mut doc = crate::report::claim_json(claim);
+                let events: Vec<Value> = self
+                    .events
+                    .remove(claim_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| {
+                        let mut v = json!({
+                            "date": e.date.to_string(),
+                            "height": e.height,
+                            "tx": e.tx,
+                            "type": e.what,
+                        });
+                        if let (Value::Object(v), Value::Object(d)) = (&mut v, e.detail) {
+                            v.extend(d);
+                        }
+                        v
+                    })
+                    .collect();
+                let on = |d: Option<Date>| d.map_or(Value::Null, |d| json!(d.to_string()));
+                doc["loan"] = json!(claim.loan.as_str());
+                doc["bank"] = json!(claim.bank.as_str());
+                doc["filed"] = json!(claim.filed.to_string());
+                doc["documents_complete"] = on(claim.completed);
+                doc["decided"] = on(claim.decided);
+                doc["paid"] = on(claim.paid);
+                doc["overdue"] = json!(crate::claim::is_overdue(claim, date));
+                doc["events"] = Value::Array(events);
+                claims_doc.insert(claim_id.to_string(), doc);
+            }
+            let mut doc = crate::report::programme_json(state, id, programme, date);
+            doc["name"] = json!(terms.name.as_str());
+            doc["product"] = json!(terms.product.as_str());
+            doc["government"] = json!(terms.government.as_str());
+            doc["fund"] = json!(terms.fund.as_str());
+            doc["insurer"] = json!(terms.insurer.as_str());
+            doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
+            doc["reinsurer"] = terms
+                .reinsurer
+                .as_ref()
+                .map_or(Value::Null, |r| json!(r.as_str()));
+            doc["split"] = json!({
+                "bank_bps": terms.split.bank_bps,
+                "fund_bps": terms.split.fund_bps,
+                "insurer_bps": terms.split.insurer_bps,
+            });
+            doc["claims"] = Value::Object(claims_doc);
+            programmes_doc.insert(id.to_string(), doc);
+        }
+
+        // Totals per organisation.
+        let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
+        let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
+        for (id, org) in store::scan::<Org>(state, keys::ORG) {
+            kinds.insert(id.clone(), org.kind);
+            totals.insert(id, BTreeMap::new());
+        }
+        let mut add = |org: &Id, what: &'static str, amount: Fen| {
+            *totals
+                .entry(org.clone())
+                .or_default()
+                .entry(what)
+                .or_insert(0) += u128::from(amount.0);
+        };
+        let programme_of: BTreeMap<&Id, &Programme> =
+            programmes.iter().map(|(i, p)| (i, p)).collect();
+        for (_, policy) in &policies {
+            if let Some(p) = programme_of.get(&policy.programme) {
+                add(&p.terms.insurer, "premiums_written_fen", policy.premium_fen);
+                add(&policy.bank, "premiums_on_loans_fen", policy.premium_fen);
+            }
+        }
+        for (_, fund) in &funds {
+            add(
+                &fund.government,
+                "subsidies_paid_fen",
+                fund.subsidies_paid_fen,
+            );
+            add(
+                &fund.government,
+                "fund_compensation_fen",
+                fund.compensation_paid_fen,
+            );
+        }
+        for (_, claim) in &claims {
+            let (Some(s), Some(p)) = (claim.settlement, programme_of.get(&claim.programme)) else {
+                continue;
+            };
+            let terms = &p.terms;
+            add(&terms.insurer, "claims_paid_fen", s.insurer_pays_bank_fen);
+            add(&claim.bank, "claims_received_fen", s.insurer_pays_bank_fen);
+            add(&claim.bank, "losses_retained_fen", s.bank_retained_fen);
+            add(
+                &terms.insurer,
+                "losses_retained_fen",
+                s.insurer_retained_fen,
+            );
+            if let Some(reinsurer) = &terms.reinsurer {
+                add(reinsurer, "reinsurance_fen", s.reinsurer_fen);
+                add(reinsurer, "recoveries_fen", claim.recovery.reinsurer_fen);
+            }
+            add(&claim.bank, "recoveries_fen", claim.recovery.bank_fen);
+            add(&terms.insurer, "recoveries_fen", claim.recovery.insurer_fen);
+            add(&terms.government, "recoveries_fen", claim.recovery.fund_fen);
+        }
+        let columns = [
+            "premiums_written_fen",
+            "premiums_on_loans_fen",
+            "subsidies_paid_fen",
+            "claims_paid_fen",
+            "claims_received_fen",
+            "fund_compensation_fen",
+            "reinsurance_fen",
+            "losses_retained_fen",
+            "recoveries_fen",
+        ];
+        let mut organisations = Map::new();
+        for (org, sums) in &totals {
+            let mut doc = Map::new();
+            doc.insert(
+                "kind".into(),
+                json!(kinds.get(org).map_or("unknown", |k| kind_name(*k))),
+            );
+            for column in columns {
+                let amount = sums.get(column).copied().unwrap_or(0);
+                doc.insert(
+                    column.into(),
+                    json!(u64::try_from(amount).unwrap_or(u64::MAX)),
+                );
+            }
+            organisations.insert(org.to_string(), Value::Object(doc));
+        }
+
+        // The regulator's views.
+        let mut policy_rows = Vec::new();
+        for (id, policy) in &policies {
+            let Some(p) = programme_of.get(&policy.programme) else {
+                continue;
+            };
+            let insurer = &p.terms.insurer;
+            let product = &p.terms.product;
+            let filing = state
+                .scan_prefix(&keys::rates_of(insurer, product))
+                .into_iter()
+                .map(|(_, v)| store::decode_record::<RateFiling>(&v))
+                .find(|f| {
+                    f.valid_from <= policy.issued
+                        && policy.issued <= f.valid_to
+                        && f.rates_bps.contains(&policy.premium_rate_bps)
+                });
+            policy_rows.push(json!({
+                "filed": filing.is_some(),
+                "filing_ref": filing.as_ref().map_or(Value::Null, |f| json!(f.filing_ref.as_str())),
+                "insurer": insurer.as_str(),
+                "issued": policy.issued.to_string(),
+                "policy": id.as_str(),
+                "premium_fen": policy.premium_fen.0,
+                "premium_rate_bps": policy.premium_rate_bps,
+                "loan_rate_bps": policy.loan_rate_bps,
+                "product": product.as_str(),
+                "programme": policy.programme.as_str(),
+            }));
+        }
+        let late: Vec<&str> = claims
+            .iter()
+            .filter(|(_, c)| c.late)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let monthly: Vec<Value> = self
+            .months
+            .iter()
+            .map(|m| {
+                let (y, mo, _) = m.date.ymd();
+                json!({
+                    "month": format!("{y:04}-{mo:02}"),
+                    "as_of": m.date.to_string(),
+                    "overdue_claims": m.overdue_claims,
+                    "programmes": m.programmes,
+                })
+            })
+            .collect();
+        let rejected_by_code: Map<String, Value> = verdict
+            .rejected_by_code
+            .iter()
+            .map(|(code, n)| (code.as_str().to_string(), json!(n)))
+            .collect();
+
+        json!({
+            "chain": {
+                "accepted": verdict.accepted,
+                "blocks": verdict.blocks,
+                "chain_id": verdict.chain_id.as_str(),
+                "date": verdict.date.map(|d| d.to_string()),
+                "genesis_hash": hex::encode(verdict.genesis_hash),
+                "height": verdict.height,
+                "last_block_id": verdict.last_block_id.to_string(),
+                "rejected_by_code": rejected_by_code,
+                "state_root": hex::encode(verdict.state_root),
+                "txs": verdict.txs,
+            },
+            "organisations": organisations,
+            "programmes": programmes_doc,
+            "regulator": {
+                "late_claims": late,
+                "monthly": monthly,
+                "overdue_claims": crate::report::overdue_claims(state, date).iter().map(Id::to_string).collect::<Vec<_>>(),
+                "policies": policy_rows,
+                "rate_refusals": self.rate_refusals,
+            },
+            "result": verdict.report(),
+        })
+    }
+}
+
+fn kind_name(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Bank => "Bank",
+        OrgKind::Insurer => "Insurer",
+        OrgKind::Government => "Government",
+        OrgKind::Regulator => "Regulator",
+        OrgKind::Reinsurer => "Reinsurer",
+        OrgKind::Auditor => "Auditor",
+    }
+}
+
+/// Verifies a chain and builds its history in one replay.
+pub fn verify_with_history<E: std::fmt::Display>(
+    genesis: &ledger::genesis::Genesis,
+    file: &ledger::export::ChainHeader,
+    entries: impl IntoIterator<Item = Result<ledger::export::ChainEntry, E>>,
+    mut progress: impl FnMut(&super::Progress),
+) -> Result<(Verdict, Value), super::AuditFailure> {
+    let mut auditor = super::Auditor::new(genesis, file)?;
+    let mut history = History::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| super::AuditFailure::Unreadable {
+            height: auditor.next_height(),
+            reason: e.to_string(),
+        })?;
+        auditor.push_with(&entry, |before, done| history.observe(before, done))?;
+        progress(&auditor.progress());
+    }
+    let verdict = auditor.finish()?;
+    let doc = history.finish(&verdict);
+    Ok((verdict, doc))
+}
