@@ -358,7 +358,7 @@ impl Auditor {
                 chain: hex(&self.file_genesis_hash),
             });
         }
-        if let Some(entry) = first {
+        if let Some(entry) = first.filter(|e| e.block.header.height == 1) {
             if entry.block.header.previous != BlockId(self.genesis_hash) {
                 return Err(AuditFailure::GenesisMismatch {
                     genesis: hex(&self.genesis_hash),

@@ -280,6 +280,77 @@ fn a_dropped_block_is_out_of_sequence() {
         }
     );
     assert!(failure.to_string().contains("missing"));
+
+    let failure = tampered(|entries| {
+        entries.remove(0);
+    });
+    assert_eq!(
+        failure,
+        AuditFailure::OutOfSequence {
+            expected: 1,
+            found: 2
+        }
+    );
+}
+
+#[test]
+fn blocks_of_many_transactions_verify_and_prove_each_transaction() {
+    // Worked example C with all the steps of one date in one block.
+    let text = testkit::worked_example("c-guangzhou-style.json");
+    let chain = testkit::scenario_chain(&text);
+    let mut builder = ChainBuilder::new(chain.genesis.clone());
+    let mut pending: Vec<ChainEntry> = Vec::new();
+    let flush = |builder: &mut ChainBuilder, pending: &mut Vec<ChainEntry>| {
+        if let Some(first) = pending.first() {
+            let txs = pending.iter().flat_map(|e| e.block.txs.clone()).collect();
+            builder.push_block(first.block.header.time_ms, txs);
+            pending.clear();
+        }
+    };
+    for entry in &chain.entries {
+        let date = |e: &ChainEntry| Date::from_unix_ms_cst(e.block.header.time_ms).unwrap();
+        if pending.first().is_some_and(|p| date(p) != date(entry)) {
+            flush(&mut builder, &mut pending);
+        }
+        pending.push(entry.clone());
+    }
+    flush(&mut builder, &mut pending);
+    assert!(builder.entries.len() < chain.entries.len());
+    assert!(builder.entries.iter().any(|e| e.block.txs.len() >= 3));
+
+    let verdict = audit(&chain.genesis, &builder.file_header(), &builder.entries).unwrap();
+    assert_eq!(verdict.txs, chain.entries.len() as u64);
+    let offline = contracts::scenario::run(&text).unwrap();
+    let mut on_chain = verdict.report();
+    let mut expected = offline.result;
+    on_chain["rejected"] = Value::Null;
+    expected["rejected"] = Value::Null;
+    assert_eq!(on_chain, expected);
+
+    for entry in &builder.entries {
+        for index in 0..entry.block.txs.len() {
+            let proof = ledger::proof::TxProof::from_entry(entry, index).unwrap();
+            let proven = proof.verify(&chain.genesis).unwrap();
+            assert_eq!(proven.tx_id, entry.block.txs[index].id());
+            assert_eq!(proven.outcome, entry.receipts[index].outcome);
+        }
+    }
+
+    // Two receipts of one block swapped: the first differing transaction is named.
+    let mut entries = builder.entries.clone();
+    let (at, entry) = entries
+        .iter_mut()
+        .enumerate()
+        .find(|(_, e)| e.receipts.len() >= 2)
+        .unwrap();
+    entry.receipts.swap(0, 1);
+    let tx = entry.block.txs[0].id().to_string();
+    let failure = audit(&chain.genesis, &builder.file_header(), &entries).unwrap_err();
+    assert!(
+        matches!(&failure, AuditFailure::ReceiptMismatch { height, index: 0, .. } if *height == at as u64 + 1),
+        "{failure}"
+    );
+    assert!(failure.to_string().contains(&tx), "{failure}");
 }
 
 #[test]

@@ -164,7 +164,8 @@ impl History {
             let mut detail = json!({"outcome": outcome});
             if let (Action::RecordRecovery(r), Outcome::Accepted) = (action, receipt.outcome) {
                 // The split of this recovery: the claim's recovery totals after the block
-                // less those before it.
+                // less those before it (two recoveries of one claim in one block each
+                // show the block's combined split).
                 let view = after.get_or_insert_with(|| {
                     let mut overlay = Overlay::new(before);
                     overlay.apply(done.executed.writes.clone());
