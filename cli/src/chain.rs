@@ -23,6 +23,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
+use ledger::Id;
 use serde_json::Value;
 
 /// One request may take this long.
@@ -109,16 +110,29 @@ impl NodeChain {
         Ok((status, value))
     }
 
-    /// The node's last committed height.
-    pub fn height(&self) -> anyhow::Result<u64> {
+    /// The node's status document.
+    pub fn status(&self) -> anyhow::Result<Value> {
         let (status, value) = self.get_json("/v1/status")?;
         if status != 200 {
             bail!("GET {}/v1/status: HTTP {status}: {value}", self.base);
         }
+        Ok(value)
+    }
+
+    /// The node's last committed height.
+    pub fn height(&self) -> anyhow::Result<u64> {
+        let value = self.status()?;
         value
             .get("height")
             .and_then(Value::as_u64)
             .with_context(|| format!("GET {}/v1/status: no \"height\" in {value}", self.base))
+    }
+
+    /// The chain id and genesis hash the node says it runs, when its status names them.
+    fn identity(status: &Value) -> Option<(Id, [u8; 32])> {
+        let chain_id = Id::new(status.get("chain_id")?.as_str()?).ok()?;
+        let hash = hex::decode(status.get("genesis_hash")?.as_str()?).ok()?;
+        Some((chain_id, hash.try_into().ok()?))
     }
 
     /// The canonical bytes of the entry at `height`, checked to decode to that height.
@@ -231,10 +245,15 @@ fn scan_existing(path: &Path) -> anyhow::Result<(ChainHeader, u64, u64)> {
 
 fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let node = NodeChain::new(&args.node);
+    let status = node.status()?;
     let target = match args.to {
         Some(to) => to,
-        None => node.height()?,
+        None => status
+            .get("height")
+            .and_then(Value::as_u64)
+            .with_context(|| format!("GET {}/v1/status: no \"height\" in {status}", args.node))?,
     };
+    let identity = NodeChain::identity(&status);
     let existing = args.out.exists() && std::fs::metadata(&args.out)?.len() > 0;
     let (header, mut writer) = if existing {
         let (header, last, end) = scan_existing(&args.out)?;
@@ -254,14 +273,35 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         // Cut off a torn tail, then append after the last whole entry.
         file.set_len(end)?;
         file.seek(SeekFrom::End(0))?;
+        if let Some((chain_id, genesis_hash)) = &identity {
+            if *chain_id != header.chain_id || *genesis_hash != header.genesis_hash {
+                bail!(
+                    "the node runs chain {chain_id} from genesis {}; {} is of chain {} from genesis {}",
+                    hex::encode(genesis_hash),
+                    args.out.display(),
+                    header.chain_id,
+                    hex::encode(header.genesis_hash)
+                );
+            }
+        }
         (header, ChainWriter::append_to(BufWriter::new(file), last))
     } else {
         let from = args.from.unwrap_or(1).max(1);
-        // Block 1's previous id is the genesis hash: the chain's identity.
-        let first = node.entry(1)?;
+        // The chain's identity: as the node's status names it, or else block 1's previous
+        // id, which is the genesis hash. Either way the audit checks it against the genesis.
+        let (chain_id, genesis_hash) = match identity {
+            Some(identity) => identity,
+            None => {
+                let first = node.entry(1)?;
+                (
+                    first.block.header.chain_id.clone(),
+                    first.block.header.previous.0,
+                )
+            }
+        };
         let header = ChainHeader {
-            chain_id: first.block.header.chain_id.clone(),
-            genesis_hash: first.block.header.previous.0,
+            chain_id,
+            genesis_hash,
             first_height: from,
         };
         let file = OpenOptions::new()

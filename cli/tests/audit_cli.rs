@@ -336,6 +336,11 @@ fn a_proof_checks_with_the_genesis_alone_and_an_altered_one_does_not() {
 /// A stand-in for a node's chain endpoints (the contract `xinbao chain export` and
 /// `audit --node` rely on), serving `entries` on loopback until the test ends.
 fn serve(entries: Vec<ChainEntry>) -> String {
+    serve_as(entries, None)
+}
+
+/// [`serve`], with a status that names the chain id and genesis hash when given.
+fn serve_as(entries: Vec<ChainEntry>, identity: Option<(String, String)>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let entries = Arc::new(entries);
@@ -356,7 +361,12 @@ fn serve(entries: Vec<ChainEntry>) -> String {
             let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
             let json = |v: Value| (200, "application/json", v.to_string().into_bytes());
             let (status, kind, body) = if path == "/v1/status" {
-                json(serde_json::json!({"height": entries.len(), "chain_id": testkit::CHAIN_ID}))
+                let mut status = serde_json::json!({"height": entries.len()});
+                if let Some((chain_id, genesis_hash)) = &identity {
+                    status["chain_id"] = Value::from(chain_id.as_str());
+                    status["genesis_hash"] = Value::from(genesis_hash.as_str());
+                }
+                json(status)
             } else if let Some(h) = path.strip_prefix("/v1/chain/") {
                 match h
                     .parse::<usize>()
@@ -459,6 +469,30 @@ fn export_from_a_node_resumes_and_verifies_and_proves() {
         Some(2),
         "a resumed file continues where it ends"
     );
+
+    // A node whose status names the chain exports the same file; one that names another
+    // genesis cannot extend it.
+    let named = serve_as(
+        chain.entries.clone(),
+        Some((
+            testkit::CHAIN_ID.to_string(),
+            hex::encode(chain.genesis.hash()),
+        )),
+    );
+    let second = dir.join("second.xbc");
+    let out = xinbao(&["chain", "export", "--node", &named, "--out", s(&second)]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        std::fs::read(&second).unwrap(),
+        std::fs::read(&reference).unwrap()
+    );
+    let other = serve_as(
+        chain.entries.clone(),
+        Some((testkit::CHAIN_ID.to_string(), hex::encode([7u8; 32]))),
+    );
+    let out = xinbao(&["chain", "export", "--node", &other, "--out", s(&second)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("from genesis"), "{}", stderr(&out));
 
     // Verify straight from the node.
     let out = xinbao(&["audit", "verify", "--genesis", s(&genesis), "--node", &url]);
