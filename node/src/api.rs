@@ -117,8 +117,13 @@ fn receipt_json(receipt: &Receipt) -> Value {
 }
 
 async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    let id = TxId::from_hex(&id)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "BadId", "a transaction id is 64 hex digits"))?;
+    let id = TxId::from_hex(&id).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadId",
+            "a transaction id is 64 hex digits",
+        )
+    })?;
     let store = shared.chain.store();
     if let Some(location) = store.tx_location(&id).map_err(internal)? {
         let receipts = store
@@ -258,24 +263,81 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         let pool = shared.mempool.lock().expect("mempool lock poisoned");
         (pool.len(), pool.bytes())
     };
-    let peers = shared.network.peers.read().expect("peers lock poisoned").len();
+    let peers = shared
+        .network
+        .peers
+        .read()
+        .expect("peers lock poisoned")
+        .len();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let lines = [
-        ("xinbao_height", "gauge", "Height of the latest committed block.", load(&m.height)),
-        ("xinbao_mempool_txs", "gauge", "Transactions waiting in the mempool.", mempool_txs as u64),
-        ("xinbao_mempool_bytes", "gauge", "Bytes of the transactions in the mempool.", mempool_bytes as u64),
+        (
+            "xinbao_height",
+            "gauge",
+            "Height of the latest committed block.",
+            load(&m.height),
+        ),
+        (
+            "xinbao_mempool_txs",
+            "gauge",
+            "Transactions waiting in the mempool.",
+            mempool_txs as u64,
+        ),
+        (
+            "xinbao_mempool_bytes",
+            "gauge",
+            "Bytes of the transactions in the mempool.",
+            mempool_bytes as u64,
+        ),
         ("xinbao_peers", "gauge", "Connected peers.", peers as u64),
-        ("xinbao_txs_committed_total", "counter", "Transactions committed (accepted or rejected by the rulebook).", load(&m.txs_committed)),
-        ("xinbao_txs_rejected_total", "counter", "Committed transactions the rulebook rejected.", load(&m.txs_rejected)),
-        ("xinbao_txs_received_total", "counter", "Transactions submitted to this node.", load(&m.txs_received)),
-        ("xinbao_txs_refused_total", "counter", "Submitted transactions refused at intake.", load(&m.txs_refused)),
-        ("xinbao_proposals_invalid_total", "counter", "Proposals that did not re-execute to their header.", load(&m.proposals_invalid)),
-        ("xinbao_blocks_synced_total", "counter", "Blocks taken from peers by sync.", load(&m.blocks_synced)),
-        ("xinbao_relay_dropped_total", "counter", "Transactions not relayed because the relay queue was full.", load(&m.relay_dropped)),
+        (
+            "xinbao_txs_committed_total",
+            "counter",
+            "Transactions committed (accepted or rejected by the rulebook).",
+            load(&m.txs_committed),
+        ),
+        (
+            "xinbao_txs_rejected_total",
+            "counter",
+            "Committed transactions the rulebook rejected.",
+            load(&m.txs_rejected),
+        ),
+        (
+            "xinbao_txs_received_total",
+            "counter",
+            "Transactions submitted to this node.",
+            load(&m.txs_received),
+        ),
+        (
+            "xinbao_txs_refused_total",
+            "counter",
+            "Submitted transactions refused at intake.",
+            load(&m.txs_refused),
+        ),
+        (
+            "xinbao_proposals_invalid_total",
+            "counter",
+            "Proposals that did not re-execute to their header.",
+            load(&m.proposals_invalid),
+        ),
+        (
+            "xinbao_blocks_synced_total",
+            "counter",
+            "Blocks taken from peers by sync.",
+            load(&m.blocks_synced),
+        ),
+        (
+            "xinbao_relay_dropped_total",
+            "counter",
+            "Transactions not relayed because the relay queue was full.",
+            load(&m.relay_dropped),
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
     }
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }

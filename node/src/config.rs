@@ -51,8 +51,8 @@ impl Config {
             "{}: {len} bytes, at most {CONFIG_BYTES_MAX}",
             path.display()
         );
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         anyhow::ensure!(

@@ -90,7 +90,10 @@ fn check_and_insert(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
         .expect("mempool lock poisoned")
         .contains(&id)
     {
-        return Err(Refusal::new("Duplicate", "the transaction is already pending"));
+        return Err(Refusal::new(
+            "Duplicate",
+            "the transaction is already pending",
+        ));
     }
     chain.admit(&tx).map_err(block_error_refusal)?;
     let verified = tx

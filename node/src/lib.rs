@@ -5,13 +5,13 @@
 //! before voting ([`chain`]), stores them on sled ([`store`]), gathers verified
 //! transactions in a bounded [`mempool`] and serves the HTTP API.
 
-pub mod chain;
-pub mod consensus;
-pub mod mempool;
-pub mod shared;
-pub mod store;
 pub mod api;
+pub mod chain;
 pub mod config;
+pub mod consensus;
 pub mod intake;
+pub mod mempool;
 pub mod relay;
 pub mod run;
+pub mod shared;
+pub mod store;

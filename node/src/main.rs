@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "xinbao-node", about = "A validator of a xinbao consortium ledger")]
+#[command(
+    name = "xinbao-node",
+    about = "A validator of a xinbao consortium ledger"
+)]
 struct Args {
     /// The node's configuration file (TOML).
     #[arg(long)]
@@ -20,6 +23,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -198,7 +198,7 @@ impl Store {
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        self.read(&self.blocks, height, |b| Block::from_bytes(b))
+        self.read(&self.blocks, height, Block::from_bytes)
     }
 
     /// The canonical bytes of the block at `height` (what sync serves).
@@ -207,11 +207,13 @@ impl Store {
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
-        self.read(&self.certificates, height, |b| CommitCertificate::from_bytes(b))
+        self.read(&self.certificates, height, CommitCertificate::from_bytes)
     }
 
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
-        self.read(&self.receipts, height, |b| codec::decode(b, RECORD_BYTES_MAX))
+        self.read(&self.receipts, height, |b| {
+            codec::decode(b, RECORD_BYTES_MAX)
+        })
     }
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {

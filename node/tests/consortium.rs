@@ -63,12 +63,22 @@ fn commit_survive_a_kill_and_catch_up() {
 
     // ... one it rejects (the insurer's admin signs for the bank), as canonical bytes to node 2.
     let rejected = staff_key_tx(&net, 0, 1, 2, 1_000);
-    let (status, answer) = net.post(2, "/v1/tx", "application/octet-stream", &rejected.to_bytes());
+    let (status, answer) = net.post(
+        2,
+        "/v1/tx",
+        "application/octet-stream",
+        &rejected.to_bytes(),
+    );
     assert_eq!(status, 200, "{answer}");
     let rejected_id = answer["id"].as_str().unwrap().to_string();
 
     // Intake refusals carry stable codes.
-    let (status, answer) = net.post(1, "/v1/tx", "application/json", &serde_json::to_vec(&accepted).unwrap());
+    let (status, answer) = net.post(
+        1,
+        "/v1/tx",
+        "application/json",
+        &serde_json::to_vec(&accepted).unwrap(),
+    );
     assert!(status == 409, "{status} {answer}");
     let mut forged = staff_key_tx(&net, 0, 0, 3, 1_000);
     forged.signatures[0].signature.0[0] ^= 1;
@@ -81,7 +91,12 @@ fn commit_survive_a_kill_and_catch_up() {
         tx.sign(&SecretKey::generate()).unwrap();
         tx
     };
-    let (status, answer) = net.post(0, "/v1/tx", "application/octet-stream", &unregistered.to_bytes());
+    let (status, answer) = net.post(
+        0,
+        "/v1/tx",
+        "application/octet-stream",
+        &unregistered.to_bytes(),
+    );
     assert_eq!(status, 400);
     assert_eq!(answer["error"]["code"], "UnregisteredKey", "{answer}");
 
@@ -98,7 +113,12 @@ fn commit_survive_a_kill_and_catch_up() {
     let before = net.height(0).unwrap();
     net.wait_height(&[0, 1, 2], before + 6, Duration::from_secs(90));
     let during = staff_key_tx(&net, 1, 1, 5, 10_000);
-    let (status, answer) = net.post(0, "/v1/tx", "application/json", &serde_json::to_vec(&during).unwrap());
+    let (status, answer) = net.post(
+        0,
+        "/v1/tx",
+        "application/json",
+        &serde_json::to_vec(&during).unwrap(),
+    );
     assert_eq!(status, 200, "{answer}");
     let during_id = answer["id"].as_str().unwrap().to_string();
     wait_committed(&net, 1, &during_id, Duration::from_secs(60));
@@ -111,7 +131,10 @@ fn commit_survive_a_kill_and_catch_up() {
         let reference = net.block(0, height);
         for i in 1..4 {
             let block = net.block(i, height);
-            assert_eq!(block["block_id"], reference["block_id"], "height {height}, node {i}");
+            assert_eq!(
+                block["block_id"], reference["block_id"],
+                "height {height}, node {i}"
+            );
             assert_eq!(
                 block["block"]["header"]["state_root"], reference["block"]["header"]["state_root"],
                 "height {height}, node {i}"

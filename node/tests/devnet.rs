@@ -1,10 +1,12 @@
-//! Four validators as separate processes decide the same blocks.
+//! Four validators as separate processes decide the same blocks; a devnet clock moves
+//! block time where it is set, and only on a node started with it.
 
 mod common;
 
 use std::time::Duration;
 
 use common::Devnet;
+use serde_json::json;
 
 #[test]
 fn four_validators_decide_the_same_blocks() {
@@ -13,7 +15,12 @@ fn four_validators_decide_the_same_blocks() {
     net.wait_height(&[0, 1, 2, 3], 5, Duration::from_secs(90));
     for height in 1..=5 {
         let ids: Vec<String> = (0..4)
-            .map(|i| net.block(i, height)["block_id"].as_str().unwrap().to_string())
+            .map(|i| {
+                net.block(i, height)["block_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert!(
             ids.iter().all(|id| id == &ids[0]),
@@ -22,4 +29,63 @@ fn four_validators_decide_the_same_blocks() {
         let cert = &net.block(0, height)["certificate"];
         assert!(cert["signatures"].as_array().unwrap().len() >= 3);
     }
+    // Paced by the genesis block time, not flat out: five heights take at least 4 × 300 ms.
+    let t1 = net.block(0, 1)["block"]["header"]["time_ms"]
+        .as_u64()
+        .unwrap();
+    let t5 = net.block(0, 5)["block"]["header"]["time_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        t5 - t1 >= 4 * 300 - 50,
+        "heights 1 to 5 took {} ms",
+        t5 - t1
+    );
+
+    // Without --devnet-clock the clock cannot be set.
+    let (status, answer) = net.post(
+        0,
+        "/v1/devnet/clock",
+        "application/json",
+        json!({ "time_ms": 1 }).to_string().as_bytes(),
+    );
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "DevnetClockOff");
+
+    let (status, peers) = net.get(0, "/v1/status").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(peers["validators"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn devnet_clock_sets_block_time() {
+    let mut net = Devnet::create("clock", 200, true);
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(90));
+    // A year ahead, on every node (each proposer takes time from its own clock).
+    let ahead_ms = net.block(0, 2)["block"]["header"]["time_ms"]
+        .as_u64()
+        .unwrap()
+        + 365 * 86_400_000;
+    for i in 0..4 {
+        let (status, answer) = net.post(
+            i,
+            "/v1/devnet/clock",
+            "application/json",
+            json!({ "time_ms": ahead_ms }).to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let height = net.height(0).unwrap() + 3;
+    net.wait_height(&[0, 1, 2, 3], height, Duration::from_secs(60));
+    let block = net.block(0, height);
+    let time_ms = block["block"]["header"]["time_ms"].as_u64().unwrap();
+    assert!(
+        time_ms >= ahead_ms,
+        "block time {time_ms} is before the clock {ahead_ms}"
+    );
+    assert!(
+        time_ms < ahead_ms + 1_000,
+        "block time {time_ms} ran ahead of the clock"
+    );
 }

@@ -154,7 +154,8 @@ impl App {
             } => {
                 let hash = self.build(height, round)?;
                 let _ = reply.send(LocallyProposedValue::new(height, round, hash));
-                self.stream(channels, height, round, Round::Nil, hash).await?;
+                self.stream(channels, height, round, Round::Nil, hash)
+                    .await?;
             }
 
             AppMsg::ExtendVote { reply, .. } => {
@@ -260,11 +261,16 @@ impl App {
             .expect("mempool lock poisoned")
             .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
         let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
-        let executed = self.shared.chain.propose(
-            time_ms,
-            PublicKey(self.signer.public_key().0),
-            candidates,
-        )?;
+        let proposer = PublicKey(self.signer.public_key().0);
+        let executed = match self.shared.chain.propose(time_ms, proposer, candidates) {
+            Ok(executed) => executed,
+            Err(e) => {
+                // Every candidate was admitted first, so this is not expected; an empty
+                // block keeps the chain moving while the cause is looked into.
+                error!(%height, "building a block from the mempool failed ({e}); proposing an empty one");
+                self.shared.chain.propose(time_ms, proposer, Vec::new())?
+            }
+        };
         let hash = BlockHash(executed.block.id().0);
         info!(
             %height,
@@ -308,7 +314,11 @@ impl App {
             pol_round,
             proposer: self.signer.address(),
         }];
-        parts.extend(bytes.chunks(CHUNK_BYTES).map(|c| ProposalPart::Chunk(c.to_vec())));
+        parts.extend(
+            bytes
+                .chunks(CHUNK_BYTES)
+                .map(|c| ProposalPart::Chunk(c.to_vec())),
+        );
         parts.push(ProposalPart::Fin {
             block_hash: hash,
             signature: self.signer.sign_part_fin(height, round, hash),
@@ -392,8 +402,7 @@ impl App {
             } => stream.fin = Some((part.sequence, block_hash, signature)),
         }
 
-        let (Some(init), Some((fin_seq, block_hash, signature))) = (stream.init, stream.fin)
-        else {
+        let (Some(init), Some((fin_seq, block_hash, signature))) = (stream.init, stream.fin) else {
             return None;
         };
         if stream.chunks.len() as u64 + 1 != fin_seq
@@ -491,10 +500,7 @@ impl App {
         now.into_iter().map(|a| self.check(a)).collect()
     }
 
-    fn decided(
-        &mut self,
-        certificate: mc::CommitCertificate<XinbaoContext>,
-    ) -> anyhow::Result<()> {
+    fn decided(&mut self, certificate: mc::CommitCertificate<XinbaoContext>) -> anyhow::Result<()> {
         let height = certificate.height.0;
         let tip = self.shared.chain.tip()?;
         if height <= tip.height {
@@ -508,10 +514,15 @@ impl App {
             return Ok(());
         }
         let Some(executed) = self.candidates.remove(&certificate.value_id) else {
-            anyhow::bail!(
-                "decided block {} at height {height} was never received",
-                certificate.value_id
+            // Possible after a crash, when the engine's WAL replays a decision whose parts
+            // this process never saw. Nothing is committed; `Finalized` then restarts the
+            // height and sync fetches the block from a peer.
+            error!(
+                height,
+                block = %certificate.value_id,
+                "decided a block that is not held; the height will be restarted"
             );
+            return Ok(());
         };
         let ours = CommitCertificate {
             height,
@@ -569,7 +580,8 @@ impl App {
         let store = self.shared.chain.store();
         let mut values = Vec::new();
         for height in start..=end {
-            let (Some(bytes), Some(cert)) = (store.block_bytes(height)?, store.certificate(height)?)
+            let (Some(bytes), Some(cert)) =
+                (store.block_bytes(height)?, store.certificate(height)?)
             else {
                 break;
             };
@@ -657,7 +669,9 @@ fn engine_certificate(cert: &CommitCertificate) -> ExtendedCommitCertificate<Xin
 }
 
 /// The engine's validator set for our ledger one.
-pub fn engine_validator_set(set: &ledger::validators::ValidatorSet) -> super::context::ValidatorSet {
+pub fn engine_validator_set(
+    set: &ledger::validators::ValidatorSet,
+) -> super::context::ValidatorSet {
     super::context::ValidatorSet::new(
         set.validators()
             .iter()

@@ -194,7 +194,12 @@ impl Codec<Response<XinbaoContext>> for WireCodec {
             values: response
                 .values
                 .iter()
-                .map(|v| (v.value_bytes.to_vec(), WireCertificate::from(&v.certificate)))
+                .map(|v| {
+                    (
+                        v.value_bytes.to_vec(),
+                        WireCertificate::from(&v.certificate),
+                    )
+                })
                 .collect(),
         })
     }

@@ -8,6 +8,14 @@
 //! each pinned by `/p2p/<peer id>`, where the peer id is derived from the validator's
 //! consensus key (the libp2p identity *is* the consensus key), so a node whose key is not
 //! in genesis is neither dialled nor accepted.
+//!
+//! Pacing and empty blocks: heights are paced by the engine's `target_time`, set to the
+//! genesis `block_time_ms`, and a proposer proposes a block even when its mempool is
+//! empty. Empty blocks are kept deliberately: the rulebook reads its dates only from block
+//! times, so a chain that stopped when idle would leave dates (a claim's waiting period, a
+//! repayment due date) unreached until someone happened to submit; a steady heartbeat also
+//! shows every member, at a glance, that the consortium is live. The cost is bounded by the
+//! pace: one header and one certificate per `block_time_ms`.
 
 pub mod app;
 pub mod codec;
@@ -115,7 +123,10 @@ pub async fn start(
     let chain_id = genesis.chain_id.to_string();
     let own_key = key.public_key();
     anyhow::ensure!(
-        genesis.validators.iter().any(|v| v.consensus_key == own_key),
+        genesis
+            .validators
+            .iter()
+            .any(|v| v.consensus_key == own_key),
         "this node's consensus key {own_key} is not a validator in genesis"
     );
 
@@ -125,7 +136,11 @@ pub async fn start(
         if v.consensus_key == own_key {
             continue;
         }
-        let addr = format!("{}/p2p/{}", v.address.as_str().trim_end_matches('/'), peer_id_of(&v.consensus_key)?);
+        let addr = format!(
+            "{}/p2p/{}",
+            v.address.as_str().trim_end_matches('/'),
+            peer_id_of(&v.consensus_key)?
+        );
         persistent_peers.push(addr.parse::<Multiaddr>()?);
     }
     let p2p = P2pConfig {

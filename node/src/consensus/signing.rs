@@ -195,7 +195,12 @@ impl ConsensusSigner {
     }
 
     /// Signs the final part of a block this node streams.
-    pub fn sign_part_fin(&self, height: Height, round: Round, block_hash: BlockHash) -> ConsensusSignature {
+    pub fn sign_part_fin(
+        &self,
+        height: Height,
+        round: Round,
+        block_hash: BlockHash,
+    ) -> ConsensusSignature {
         self.sign_message(&part_fin_message(
             &self.chain_id,
             height,

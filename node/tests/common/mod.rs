@@ -47,11 +47,8 @@ fn now_ms() -> u64 {
 impl Devnet {
     /// Writes keys, genesis and four configurations under a fresh folder named `name`.
     pub fn create(name: &str, block_time_ms: u64, devnet_clock: bool) -> Devnet {
-        let dir = std::env::temp_dir().join(format!(
-            "xinbao-{name}-{}-{}",
-            std::process::id(),
-            now_ms()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("xinbao-{name}-{}-{}", std::process::id(), now_ms()));
         std::fs::create_dir_all(&dir).expect("create the devnet folder");
         let mut organisations = Vec::new();
         let mut validators = Vec::new();
@@ -177,7 +174,10 @@ impl Devnet {
             .ok()?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().ok()?;
-        Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Some((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     pub fn post(&self, i: usize, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
@@ -193,7 +193,10 @@ impl Devnet {
             .expect("POST to the node");
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn height(&self, i: usize) -> Option<u64> {
@@ -218,7 +221,9 @@ impl Devnet {
                         eprintln!("{line}");
                     }
                 }
-                panic!("nodes {nodes:?} did not reach height {height} within {timeout:?}: {heights:?}");
+                panic!(
+                    "nodes {nodes:?} did not reach height {height} within {timeout:?}: {heights:?}"
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -239,7 +244,8 @@ impl Drop for Devnet {
         for i in 0..self.children.len() {
             self.kill(i);
         }
-        if !std::thread::panicking() {
+        // XINBAO_KEEP_DEVNET keeps the folder (logs, data) for a look afterwards.
+        if !std::thread::panicking() && std::env::var_os("XINBAO_KEEP_DEVNET").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
