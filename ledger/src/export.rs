@@ -406,6 +406,26 @@ mod tests {
     }
 
     #[test]
+    fn the_file_header_bytes_are_fixed() {
+        // Changing these bytes changes the file format: a new magic is needed.
+        let mut expected = b"XINBAOCHAIN1".to_vec();
+        expected.extend_from_slice(&59u32.to_le_bytes());
+        expected.extend_from_slice(&11u64.to_le_bytes());
+        expected.extend_from_slice(b"xinbao-test");
+        expected.extend_from_slice(&[7; 32]);
+        expected.extend_from_slice(&1u64.to_le_bytes());
+        assert_eq!(file(0), expected);
+        // An entry is its length and exactly the bytes a node serves for its height.
+        let one = file(1);
+        let entry = entry(1).to_bytes();
+        assert_eq!(
+            &one[expected.len()..expected.len() + 4],
+            &(entry.len() as u32).to_le_bytes()
+        );
+        assert_eq!(&one[expected.len() + 4..], &entry[..]);
+    }
+
+    #[test]
     fn every_truncation_is_an_error_or_a_clean_shorter_file() {
         let bytes = file(2);
         let whole_ends: Vec<usize> = {
