@@ -120,7 +120,7 @@ pub async fn start(
     settings: EngineSettings,
 ) -> anyhow::Result<()> {
     let genesis = shared.chain.genesis().clone();
-    let chain_id = genesis.chain_id.to_string();
+    let chain_id = genesis.chain_id.clone();
     let own_key = key.public_key();
     anyhow::ensure!(
         genesis

@@ -11,8 +11,11 @@
 
 use async_trait::async_trait;
 use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::block::BlockId;
 use ledger::codec;
 use ledger::crypto::{domain, PublicKey, SecretKey, Signature};
+use ledger::vote::{VoteBody, VoteKind};
+use ledger::Id;
 use malachitebft_core_types::{
     NilOrVal, Round, SignedMessage, SigningScheme, ValidatorProof, VoteExtensionScope, VoteType,
 };
@@ -103,27 +106,28 @@ fn round_i64(round: Round) -> i64 {
     round.as_i64()
 }
 
-/// The message signed for a vote, after the consensus domain. Only the ledger's canonical
-/// encoding is used, so an auditor can rebuild it from a certificate with the ledger crate
-/// alone: `(kind, chain id, (type, height, round, block id or none, validator key))` with
-/// type 0 = prevote, 1 = precommit.
-pub fn vote_message(chain_id: &str, vote: &Vote) -> Vec<u8> {
-    let vote_type: u8 = match vote.vote_type {
-        VoteType::Prevote => 0,
-        VoteType::Precommit => 1,
+/// The message signed for a vote, after the consensus domain: the ledger's
+/// [`VoteBody::sign_bytes`], so an auditor checks a certificate with the ledger crate alone
+/// (`CommitCertificate::verify`). `None` for a vote without a round, which the engine
+/// never makes.
+pub fn vote_message(chain_id: &Id, vote: &Vote) -> Option<Vec<u8>> {
+    let kind = match vote.vote_type {
+        VoteType::Prevote => VoteKind::Prevote,
+        VoteType::Precommit => VoteKind::Precommit,
     };
-    let value: Option<[u8; 32]> = match vote.value {
+    let block_id = match vote.value {
         NilOrVal::Nil => None,
-        NilOrVal::Val(hash) => Some(hash.0),
+        NilOrVal::Val(hash) => Some(BlockId(hash.0)),
     };
-    let body = (
-        vote_type,
-        vote.height.0,
-        round_i64(vote.round),
-        value,
-        vote.validator.0,
-    );
-    codec::encode(&(SignKind::Vote.tag(), chain_id, body))
+    let body = VoteBody {
+        chain_id: chain_id.clone(),
+        kind,
+        height: vote.height.0,
+        round: vote.round.as_u32()?,
+        block_id,
+        voter: PublicKey(vote.validator.0),
+    };
+    Some(body.sign_bytes())
 }
 
 fn proposal_message(chain_id: &str, p: &Proposal) -> Vec<u8> {
@@ -174,11 +178,11 @@ pub fn verify_message(
 /// Holds the consensus key; signs votes, proposals, final parts and the validator proof.
 pub struct ConsensusSigner {
     key: SecretKey,
-    chain_id: String,
+    chain_id: Id,
 }
 
 impl ConsensusSigner {
-    pub fn new(key: SecretKey, chain_id: String) -> Self {
+    pub fn new(key: SecretKey, chain_id: Id) -> Self {
         ConsensusSigner { key, chain_id }
     }
 
@@ -202,7 +206,7 @@ impl ConsensusSigner {
         block_hash: BlockHash,
     ) -> ConsensusSignature {
         self.sign_message(&part_fin_message(
-            &self.chain_id,
+            self.chain_id.as_str(),
             height,
             round,
             block_hash,
@@ -217,7 +221,9 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         &self,
         vote: Vote,
     ) -> Result<SignedMessage<XinbaoContext, Vote>, SigningError> {
-        let signature = self.sign_message(&vote_message(&self.chain_id, &vote));
+        let message = vote_message(&self.chain_id, &vote)
+            .ok_or_else(|| SigningError::from_source("a vote without a round"))?;
+        let signature = self.sign_message(&message);
         Ok(SignedMessage::new(vote, signature))
     }
 
@@ -225,7 +231,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         &self,
         proposal: Proposal,
     ) -> Result<SignedMessage<XinbaoContext, Proposal>, SigningError> {
-        let signature = self.sign_message(&proposal_message(&self.chain_id, &proposal));
+        let signature = self.sign_message(&proposal_message(self.chain_id.as_str(), &proposal));
         Ok(SignedMessage::new(proposal, signature))
     }
 
@@ -234,7 +240,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         scope: VoteExtensionScope<XinbaoContext>,
         extension: (),
     ) -> Result<SignedMessage<XinbaoContext, ()>, SigningError> {
-        let signature = self.sign_message(&extension_message(&self.chain_id, &scope));
+        let signature = self.sign_message(&extension_message(self.chain_id.as_str(), &scope));
         Ok(SignedMessage::new(extension, signature))
     }
 
@@ -254,16 +260,12 @@ impl Signer<XinbaoContext> for ConsensusSigner {
 /// Checks signatures for the engine; holds only the chain id.
 #[derive(Clone)]
 pub struct ConsensusVerifier {
-    chain_id: String,
+    chain_id: Id,
 }
 
 impl ConsensusVerifier {
-    pub fn new(chain_id: String) -> Self {
+    pub fn new(chain_id: Id) -> Self {
         ConsensusVerifier { chain_id }
-    }
-
-    pub fn chain_id(&self) -> &str {
-        &self.chain_id
     }
 }
 
@@ -275,10 +277,11 @@ impl Verifier<XinbaoContext> for ConsensusVerifier {
         signature: &ConsensusSignature,
         public_key: &ConsensusPublicKey,
     ) -> Result<VerificationResult, SigningError> {
+        let Some(message) = vote_message(&self.chain_id, vote) else {
+            return Ok(VerificationResult::Invalid);
+        };
         Ok(VerificationResult::from_bool(verify_message(
-            public_key,
-            &vote_message(&self.chain_id, vote),
-            signature,
+            public_key, &message, signature,
         )))
     }
 
@@ -290,7 +293,7 @@ impl Verifier<XinbaoContext> for ConsensusVerifier {
     ) -> Result<VerificationResult, SigningError> {
         Ok(VerificationResult::from_bool(verify_message(
             public_key,
-            &proposal_message(&self.chain_id, proposal),
+            &proposal_message(self.chain_id.as_str(), proposal),
             signature,
         )))
     }
@@ -304,7 +307,7 @@ impl Verifier<XinbaoContext> for ConsensusVerifier {
     ) -> Result<VerificationResult, SigningError> {
         Ok(VerificationResult::from_bool(verify_message(
             public_key,
-            &extension_message(&self.chain_id, scope),
+            &extension_message(self.chain_id.as_str(), scope),
             signature,
         )))
     }
