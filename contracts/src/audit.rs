@@ -339,10 +339,23 @@ impl Auditor {
         }
     }
 
-    /// The genesis checks that need block 1 (or the end of an empty chain): a genesis whose
-    /// validators did not decide block 1 is named as such; any other difference is a
-    /// genesis mismatch.
+    /// The genesis checks that need block 1 (or the end of an empty chain): the genesis
+    /// must be the one the file names and the one block 1 follows. When it is not, and
+    /// its validators are not those that decided block 1, that is named; any other
+    /// difference is a genesis mismatch.
     fn check_genesis_identity(&self, first: Option<&ChainEntry>) -> Result<(), AuditFailure> {
+        let first = first.filter(|e| e.block.header.height == 1);
+        let chain_genesis = if self.file_genesis_hash != self.genesis_hash {
+            Some(hex(&self.file_genesis_hash))
+        } else {
+            first
+                .map(|e| e.block.header.previous)
+                .filter(|previous| *previous != BlockId(self.genesis_hash))
+                .map(|previous| previous.to_string())
+        };
+        let Some(chain) = chain_genesis else {
+            return Ok(());
+        };
         if let Some(entry) = first {
             let header = &entry.block.header;
             if header.validator_set_hash != self.before.validator_set_hash {
@@ -352,21 +365,10 @@ impl Auditor {
                 });
             }
         }
-        if self.file_genesis_hash != self.genesis_hash {
-            return Err(AuditFailure::GenesisMismatch {
-                genesis: hex(&self.genesis_hash),
-                chain: hex(&self.file_genesis_hash),
-            });
-        }
-        if let Some(entry) = first.filter(|e| e.block.header.height == 1) {
-            if entry.block.header.previous != BlockId(self.genesis_hash) {
-                return Err(AuditFailure::GenesisMismatch {
-                    genesis: hex(&self.genesis_hash),
-                    chain: entry.block.header.previous.to_string(),
-                });
-            }
-        }
-        Ok(())
+        Err(AuditFailure::GenesisMismatch {
+            genesis: hex(&self.genesis_hash),
+            chain,
+        })
     }
 
     /// Verifies one entry (see the module notes) and applies it. `on_block` sees the block

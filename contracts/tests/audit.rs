@@ -468,6 +468,42 @@ fn a_validator_key_replaced_in_the_genesis_is_named() {
     assert!(failure
         .to_string()
         .contains("a validator key or voting power differs"));
+
+    // Named the same way when the chain comes without a file header (from a node), and
+    // the genesis given is trusted as the one to start from.
+    let mut header = chain.file_header();
+    header.genesis_hash = genesis.hash();
+    let failure = audit(&genesis, &header, &chain.entries).unwrap_err();
+    assert_eq!(failure.kind(), "ValidatorsNotGenesis");
+}
+
+#[test]
+fn a_header_naming_another_validator_set_breaks_the_link() {
+    // Colluding validators certify a block 3 that names a validator set of their own.
+    let chain = ningbo();
+    let mut builder = ChainBuilder::new(chain.genesis.clone());
+    for (i, entry) in chain.entries.iter().enumerate().take(3) {
+        let time_ms = entry.block.header.time_ms;
+        if i == 2 {
+            builder.push_block_with(time_ms, entry.block.txs.clone(), |h| {
+                h.validator_set_hash[0] ^= 1
+            });
+        } else {
+            builder.push_block(time_ms, entry.block.txs.clone());
+        }
+    }
+    let failure = audit(&chain.genesis, &builder.file_header(), &builder.entries).unwrap_err();
+    assert!(
+        matches!(
+            &failure,
+            AuditFailure::Link {
+                height: 3,
+                fault: LinkFault::ValidatorSet,
+                ..
+            }
+        ),
+        "{failure}"
+    );
 }
 
 #[test]
