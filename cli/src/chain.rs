@@ -9,6 +9,10 @@
 //! - `GET {URL}/v1/tx/{id}` → JSON with `"height"` and `"index"` once the transaction is
 //!   committed.
 //!
+//! A node that does not serve `/v1/chain/{height}` (an empty 404) is read through its JSON
+//! block view, `GET {URL}/v1/blocks/{height}` → `{block, certificate, receipts}`, and the
+//! entry re-encoded canonically; the audit checks it the same way.
+//!
 //! Nothing the node says is trusted: an export is only bytes in a file until `xinbao audit
 //! verify` has checked it against the genesis. An export can be interrupted and run
 //! again: it continues after the last whole entry of the file, cutting off a torn tail.
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use ledger::block::{Outcome, Receipt};
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
 use ledger::Id;
@@ -139,6 +144,13 @@ impl NodeChain {
     pub fn entry_bytes(&self, height: u64) -> anyhow::Result<(ChainEntry, Vec<u8>)> {
         let path = format!("/v1/chain/{height}");
         let (status, bytes) = self.get(&path, ENTRY_BYTES_MAX as u64 + 1)?;
+        if status == 404 && bytes.is_empty() {
+            // A node without the binary endpoint (an empty 404 is an unknown route; a
+            // missing height has a body): read its JSON block view instead.
+            let entry = self.entry_from_json(height)?;
+            let bytes = entry.to_bytes();
+            return Ok((entry, bytes));
+        }
         if status != 200 {
             bail!(
                 "GET {}{path}: HTTP {status}: {}",
@@ -156,6 +168,47 @@ impl NodeChain {
             );
         }
         Ok((entry, bytes))
+    }
+
+    /// The entry at `height` from `GET /v1/blocks/{height}`:
+    /// `{block, certificate, receipts: [{tx_id, outcome: "Accepted" | "Rejected", code?}]}`.
+    /// Only the form changes: the audit checks the entry the same way.
+    fn entry_from_json(&self, height: u64) -> anyhow::Result<ChainEntry> {
+        let path = format!("/v1/blocks/{height}");
+        let url = format!("{}{path}", self.base);
+        let (status, bytes) = self.get(&path, 4 * ENTRY_BYTES_MAX as u64)?;
+        if status != 200 {
+            bail!(
+                "GET {url}: HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(400)]).trim()
+            );
+        }
+        let doc: Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("GET {url}: not JSON"))?;
+        let part = |key: &str| doc.get(key).cloned().unwrap_or(Value::Null);
+        let block = serde_json::from_value(part("block"))
+            .with_context(|| format!("GET {url}: no readable block"))?;
+        let certificate = serde_json::from_value(part("certificate"))
+            .with_context(|| format!("GET {url}: no commit certificate"))?;
+        let receipts = part("receipts")
+            .as_array()
+            .with_context(|| format!("GET {url}: no receipts"))?
+            .iter()
+            .map(receipt_from_json)
+            .collect::<Option<Vec<Receipt>>>()
+            .with_context(|| format!("GET {url}: a receipt is not readable"))?;
+        let entry = ChainEntry {
+            block,
+            certificate,
+            receipts,
+        };
+        if entry.height() != height {
+            bail!(
+                "GET {url}: the node answered with the block of height {}",
+                entry.height()
+            );
+        }
+        Ok(entry)
     }
 
     pub fn entry(&self, height: u64) -> anyhow::Result<ChainEntry> {
@@ -176,6 +229,16 @@ impl NodeChain {
             _ => bail!("transaction {id} is not committed (the node says {value})"),
         }
     }
+}
+
+fn receipt_from_json(value: &Value) -> Option<Receipt> {
+    let tx_id = TxId::try_from(value.get("tx_id")?.as_str()?.to_string()).ok()?;
+    let outcome = match value.get("outcome")?.as_str()? {
+        "Accepted" => Outcome::Accepted,
+        "Rejected" => Outcome::Rejected(serde_json::from_value(value.get("code")?.clone()).ok()?),
+        _ => return None,
+    };
+    Some(Receipt { tx_id, outcome })
 }
 
 /// Shows progress on standard error at most once per [`PROGRESS_EVERY`].

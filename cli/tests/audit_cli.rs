@@ -339,8 +339,22 @@ fn serve(entries: Vec<ChainEntry>) -> String {
     serve_as(entries, None)
 }
 
-/// [`serve`], with a status that names the chain id and genesis hash when given.
+/// [`serve`] without the binary endpoint: only the JSON block view.
+fn serve_json_only(entries: Vec<ChainEntry>) -> String {
+    serve_with(entries, None, false)
+}
+
 fn serve_as(entries: Vec<ChainEntry>, identity: Option<(String, String)>) -> String {
+    serve_with(entries, identity, true)
+}
+
+/// [`serve`], with a status that names the chain id and genesis hash when given, and the
+/// binary endpoint or not.
+fn serve_with(
+    entries: Vec<ChainEntry>,
+    identity: Option<(String, String)>,
+    binary: bool,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let entries = Arc::new(entries);
@@ -367,7 +381,38 @@ fn serve_as(entries: Vec<ChainEntry>, identity: Option<(String, String)>) -> Str
                     status["genesis_hash"] = Value::from(genesis_hash.as_str());
                 }
                 json(status)
-            } else if let Some(h) = path.strip_prefix("/v1/chain/") {
+            } else if let Some(h) = path.strip_prefix("/v1/blocks/") {
+                // The JSON block view, as the node's API shapes it.
+                match h
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|h| entries.get(h.wrapping_sub(1)))
+                {
+                    Some(e) => {
+                        let receipts: Vec<Value> = e
+                            .receipts
+                            .iter()
+                            .map(|r| match r.outcome {
+                                ledger::block::Outcome::Accepted => serde_json::json!({
+                                    "tx_id": r.tx_id.to_string(), "outcome": "Accepted"
+                                }),
+                                ledger::block::Outcome::Rejected(code) => serde_json::json!({
+                                    "tx_id": r.tx_id.to_string(), "outcome": "Rejected",
+                                    "code": code.as_str()
+                                }),
+                            })
+                            .collect();
+                        json(serde_json::json!({
+                            "height": e.height(),
+                            "block_id": e.block.id().to_string(),
+                            "block": e.block,
+                            "certificate": e.certificate,
+                            "receipts": receipts,
+                        }))
+                    }
+                    None => (404, "application/json", b"{\"error\":{}}".to_vec()),
+                }
+            } else if let Some(h) = path.strip_prefix("/v1/chain/").filter(|_| binary) {
                 match h
                     .parse::<usize>()
                     .ok()
@@ -395,7 +440,8 @@ fn serve_as(entries: Vec<ChainEntry>, identity: Option<(String, String)>) -> Str
                     ),
                 }
             } else {
-                (404, "text/plain", b"not found".to_vec())
+                // An unknown route: an empty 404, as the node's router answers.
+                (404, "text/plain", Vec::new())
             };
             let head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -493,6 +539,16 @@ fn export_from_a_node_resumes_and_verifies_and_proves() {
     let out = xinbao(&["chain", "export", "--node", &other, "--out", s(&second)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("from genesis"), "{}", stderr(&out));
+
+    // A node that serves only its JSON block view exports the same file.
+    let json_node = serve_json_only(chain.entries.clone());
+    let third = dir.join("third.xbc");
+    let out = xinbao(&["chain", "export", "--node", &json_node, "--out", s(&third)]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        std::fs::read(&third).unwrap(),
+        std::fs::read(&reference).unwrap()
+    );
 
     // Verify straight from the node.
     let out = xinbao(&["audit", "verify", "--genesis", s(&genesis), "--node", &url]);
