@@ -6,6 +6,7 @@
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
 //! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, validators, peers |
 //! | `GET /v1/blocks/{height}` | block, block id, certificate, receipts |
+//! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus text |
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::block::{Outcome, Receipt};
+use ledger::export::ChainEntry;
 use ledger::tx::{SignedTx, TxId};
 use ledger::Date;
 use serde_json::{json, Value};
@@ -50,6 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/status", get(status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/chain/{height}", get(chain_entry))
         .route("/v1/state", get(state))
         .route("/v1/devnet/clock", post(set_clock))
         .route("/health", get(health))
@@ -225,6 +228,31 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> Ap
         "receipts": receipts,
     }))
     .into_response())
+}
+
+async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+    let store = shared.chain.store();
+    let (Some(block), Some(certificate), Some(receipts)) = (
+        store.block(height).map_err(internal)?,
+        store.certificate(height).map_err(internal)?,
+        store.receipts(height).map_err(internal)?,
+    ) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no block at height {height}"),
+        ));
+    };
+    let entry = ChainEntry {
+        block,
+        certificate,
+        receipts,
+    };
+    Ok((
+        [("content-type", "application/octet-stream")],
+        entry.to_bytes(),
+    )
+        .into_response())
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {

@@ -250,3 +250,193 @@ impl Chain {
         Ok(tip)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::action::StaffKey;
+    use ledger::block::CommitCertificate;
+    use ledger::crypto::SecretKey;
+    use ledger::genesis::{GenesisOrg, GenesisValidator, Params};
+    use ledger::tx::{SignedTx, TxBody};
+    use ledger::{Action, OrgKind, Text};
+
+    const GENESIS_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+    struct Fixture {
+        admin: SecretKey,
+        validator: SecretKey,
+        genesis: Genesis,
+        dirs: Vec<std::path::PathBuf>,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let admin = SecretKey::from_seed([1; 32]);
+            let validator = SecretKey::from_seed([2; 32]);
+            let genesis = Genesis {
+                chain_id: Id::new("chain-test").unwrap(),
+                genesis_time_ms: GENESIS_MS,
+                organisations: vec![GenesisOrg {
+                    id: Id::new("bank").unwrap(),
+                    kind: OrgKind::Bank,
+                    admin_key: admin.public_key(),
+                }],
+                validators: vec![GenesisValidator {
+                    org: Id::new("bank").unwrap(),
+                    consensus_key: validator.public_key(),
+                    voting_power: 1,
+                    address: Text::new("/ip4/127.0.0.1/tcp/1").unwrap(),
+                }],
+                staff_keys: Vec::new(),
+                params: Params {
+                    block_time_ms: 1_000,
+                    block_txs_max: 10,
+                    tx_expiry_heights_max: 100,
+                },
+            };
+            Fixture {
+                admin,
+                validator,
+                genesis,
+                dirs: Vec::new(),
+            }
+        }
+
+        fn chain(&mut self) -> Chain {
+            let dir = std::env::temp_dir().join(format!(
+                "xinbao-chain-test-{}-{}",
+                std::process::id(),
+                self.dirs.len() + 100 * COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            self.dirs.push(dir.clone());
+            Chain::open(self.genesis.clone(), Store::open(&dir).unwrap()).unwrap()
+        }
+
+        fn tx(&self, nonce: u64, signer: &SecretKey) -> VerifiedTx {
+            let mut tx = SignedTx::unsigned(TxBody {
+                chain_id: self.genesis.chain_id.clone(),
+                nonce,
+                expires_at_height: 50,
+                action: Action::RegisterStaffKey(StaffKey {
+                    org: Id::new("bank").unwrap(),
+                    public_key: SecretKey::from_seed([10 + nonce as u8; 32]).public_key(),
+                }),
+            });
+            tx.sign(signer).unwrap();
+            tx.verify(&self.genesis.chain_id).unwrap()
+        }
+    }
+
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            for dir in &self.dirs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn certificate(executed: &Executed) -> CommitCertificate {
+        CommitCertificate {
+            height: executed.block.header.height,
+            round: 0,
+            block_id: executed.block.id(),
+            signatures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_validator_reproduces_the_proposers_block_and_refuses_a_tampered_one() {
+        let mut f = Fixture::new();
+        let proposer = f.chain();
+        let validator = f.chain();
+        let stranger = SecretKey::from_seed([3; 32]);
+        let txs = vec![f.tx(1, &f.admin), f.tx(2, &stranger)];
+        let time_ms = GENESIS_MS + 1_000;
+        let proposed = proposer
+            .propose(time_ms, f.validator.public_key(), txs)
+            .unwrap();
+        assert_eq!(proposed.block.txs.len(), 2);
+        assert_eq!(
+            proposed.receipts[0].outcome,
+            ledger::block::Outcome::Accepted
+        );
+        assert_eq!(
+            proposed.receipts[1].outcome,
+            ledger::block::Outcome::Rejected(ledger::Code::Unauthorized)
+        );
+
+        let checked = validator
+            .validate(proposed.block.clone(), Some(time_ms))
+            .unwrap();
+        assert_eq!(checked.receipts, proposed.receipts);
+        assert_eq!(checked.writes, proposed.writes);
+
+        let mut tampered = proposed.block.clone();
+        tampered.header.state_root[0] ^= 1;
+        assert!(matches!(
+            validator.validate(tampered, Some(time_ms)),
+            Err(InvalidBlock::Block(BlockError::HeaderMismatch { .. }))
+        ));
+        let mut early = proposed.block.clone();
+        early.header.time_ms = GENESIS_MS;
+        assert!(matches!(
+            validator.validate(early, None),
+            Err(InvalidBlock::Block(BlockError::Link(_)))
+        ));
+        assert!(matches!(
+            validator.validate(
+                proposed.block.clone(),
+                Some(time_ms - CLOCK_DRIFT_MS_MAX - 1)
+            ),
+            Err(InvalidBlock::TimeAhead { .. })
+        ));
+        let mut dropped = proposed.block.clone();
+        dropped.txs.pop();
+        assert!(validator.validate(dropped, None).is_err());
+    }
+
+    #[test]
+    fn a_committed_height_survives_reopening_and_its_transactions_are_not_proposed_again() {
+        let mut f = Fixture::new();
+        let chain = f.chain();
+        let dir = f.dirs[0].clone();
+        let tx = f.tx(1, &f.admin);
+        let executed = chain
+            .propose(
+                GENESIS_MS + 1_000,
+                f.validator.public_key(),
+                vec![tx.clone()],
+            )
+            .unwrap();
+        let tip = chain.commit(&executed, &certificate(&executed)).unwrap();
+        assert_eq!(tip.height, 1);
+        assert_eq!(
+            chain.store().tx_location(&tx.id()).unwrap().unwrap().height,
+            1
+        );
+        drop(chain);
+
+        let chain = Chain::open(f.genesis.clone(), Store::open(&dir).unwrap()).unwrap();
+        assert_eq!(chain.tip().unwrap(), tip);
+        let again = chain
+            .propose(GENESIS_MS + 2_000, f.validator.public_key(), vec![tx])
+            .unwrap();
+        assert!(
+            again.block.txs.is_empty(),
+            "a committed id is never proposed again"
+        );
+        assert!(chain.commit(&executed, &certificate(&executed)).is_err());
+
+        let mut other = f.genesis.clone();
+        other.chain_id = Id::new("another-chain").unwrap();
+        drop(chain);
+        assert!(matches!(
+            Chain::open(other, Store::open(&dir).unwrap()),
+            Err(ChainError::OtherGenesis { .. })
+        ));
+    }
+}

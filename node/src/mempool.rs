@@ -112,3 +112,57 @@ impl Mempool {
         self.order.retain(|id| txs.contains_key(id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::action::StaffKey;
+    use ledger::crypto::SecretKey;
+    use ledger::tx::{SignedTx, TxBody};
+    use ledger::{Action, Id};
+
+    fn tx(nonce: u64, expires_at_height: u64) -> VerifiedTx {
+        let chain = Id::new("c").unwrap();
+        let key = SecretKey::from_seed([1; 32]);
+        let mut tx = SignedTx::unsigned(TxBody {
+            chain_id: chain.clone(),
+            nonce,
+            expires_at_height,
+            action: Action::RegisterStaffKey(StaffKey {
+                org: Id::new("bank").unwrap(),
+                public_key: key.public_key(),
+            }),
+        });
+        tx.sign(&key).unwrap();
+        tx.verify(&chain).unwrap()
+    }
+
+    #[test]
+    fn duplicates_bounds_order_and_removal() {
+        let mut pool = Mempool::new();
+        pool.insert(tx(1, 10), 100).unwrap();
+        assert_eq!(pool.insert(tx(1, 10), 100), Err(MempoolError::Duplicate));
+        pool.insert(tx(2, 5), 100).unwrap();
+        pool.insert(tx(3, 10), 100).unwrap();
+        assert_eq!(pool.len(), 3);
+        assert_eq!(pool.bytes(), 300);
+        assert_eq!(
+            pool.insert(tx(4, 10), MEMPOOL_BYTES_MAX),
+            Err(MempoolError::Full)
+        );
+
+        let first_two: Vec<_> = pool
+            .candidates(2, usize::MAX)
+            .iter()
+            .map(|t| t.id())
+            .collect();
+        assert_eq!(first_two, vec![tx(1, 10).id(), tx(2, 5).id()]);
+        assert_eq!(pool.candidates(10, 250).len(), 2);
+
+        // tx 1 committed; tx 2 expires before height 6.
+        pool.after_commit(&[tx(1, 10).id()], 6);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.bytes(), 100);
+        assert!(pool.contains(&tx(3, 10).id()));
+    }
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::Devnet;
 use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
+use ledger::export::ChainEntry;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
 use serde_json::Value;
@@ -143,6 +144,29 @@ fn commit_survive_a_kill_and_catch_up() {
     }
     let answer = wait_committed(&net, 3, &during_id, Duration::from_secs(10));
     assert_eq!(answer["receipt"]["outcome"], "Accepted");
+
+    // The chain entry an auditor exports is the same block, certificate and receipts, and
+    // its certificate verifies with the ledger crate alone.
+    let validators = net.genesis.validator_set().unwrap();
+    for i in [0, 3] {
+        let (status, bytes) = net.get_bytes(i, &format!("/v1/chain/{target}"));
+        assert_eq!(status, 200);
+        let entry = ChainEntry::from_bytes(&bytes).unwrap();
+        assert_eq!(entry.height(), target);
+        assert_eq!(
+            entry.block.id().to_hex(),
+            net.block(0, target)["block_id"].as_str().unwrap()
+        );
+        entry
+            .certificate
+            .verify(
+                &net.genesis.chain_id,
+                target,
+                &entry.block.id(),
+                &validators,
+            )
+            .unwrap();
+    }
 
     // The state and metrics endpoints answer.
     let (status, _) = net.get(3, "/v1/state").unwrap();

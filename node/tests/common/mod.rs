@@ -180,6 +180,26 @@ impl Devnet {
         ))
     }
 
+    pub fn get_bytes(&self, i: usize, path: &str) -> (u16, Vec<u8>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .get(&format!("http://{}{path}", self.http[i]))
+            .call()
+            .expect("GET from the node");
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap();
+        (status, bytes)
+    }
+
     pub fn post(&self, i: usize, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
