@@ -43,6 +43,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir.join("db"))?;
+    let genesis_time_ms = genesis.genesis_time_ms;
     let chain = Chain::open(genesis, store)?;
     let tip = chain.tip()?;
     info!(
@@ -62,7 +63,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         chain,
         mempool: Mutex::new(Mempool::new()),
         clock: if options.devnet_clock {
-            Clock::devnet()
+            Clock::devnet(genesis_time_ms)
         } else {
             Clock::system()
         },

@@ -29,10 +29,12 @@ impl Clock {
         Clock { devnet_ms: None }
     }
 
-    /// A settable clock starting at the system time.
-    pub fn devnet() -> Clock {
+    /// A settable clock starting at `start_ms` (the genesis time): until it is set, blocks
+    /// are 1 ms apart from the genesis on, so a devnet whose genesis is dated before a
+    /// scenario's first step can still replay it from that step's date.
+    pub fn devnet(start_ms: u64) -> Clock {
         Clock {
-            devnet_ms: Some(AtomicU64::new(system_now_ms())),
+            devnet_ms: Some(AtomicU64::new(start_ms)),
         }
     }
 

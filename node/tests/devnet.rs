@@ -44,11 +44,7 @@ fn four_validators_decide_the_same_blocks() {
     let t5 = net.block(0, 5)["block"]["header"]["time_ms"]
         .as_u64()
         .unwrap();
-    assert!(
-        t5 - t1 >= 2 * 300,
-        "heights 1 to 5 took {} ms",
-        t5 - t1
-    );
+    assert!(t5 - t1 >= 2 * 300, "heights 1 to 5 took {} ms", t5 - t1);
 
     // Without --devnet-clock the clock cannot be set.
     let (status, answer) = net.post(
