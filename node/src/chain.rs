@@ -400,6 +400,26 @@ mod tests {
     }
 
     #[test]
+    fn own_proposals_are_kept_until_their_height_is_committed() {
+        let mut f = Fixture::new();
+        let chain = f.chain();
+        let block = chain
+            .propose(GENESIS_MS + 1_000, f.validator.public_key(), Vec::new())
+            .unwrap()
+            .block;
+        let store = chain.store();
+        store.save_proposal(1, 0, &block).unwrap();
+        store.save_proposal(1, 1, &block).unwrap();
+        store.save_proposal(2, 0, &block).unwrap();
+        assert_eq!(store.proposals_at(1).unwrap().len(), 2);
+        assert_eq!(store.proposal(1, 1).unwrap(), Some(block.clone()));
+        assert_eq!(store.proposal(1, 2).unwrap(), None);
+        store.prune_proposals(1).unwrap();
+        assert!(store.proposals_at(1).unwrap().is_empty());
+        assert_eq!(store.proposal(2, 0).unwrap(), Some(block));
+    }
+
+    #[test]
     fn a_committed_height_survives_reopening_and_its_transactions_are_not_proposed_again() {
         let mut f = Fixture::new();
         let chain = f.chain();

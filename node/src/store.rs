@@ -64,6 +64,10 @@ pub struct Store {
     tx_index: sled::Tree,
     state: sled::Tree,
     meta: sled::Tree,
+    /// This node's own proposals by (height, round), kept until the height is committed,
+    /// so that a proposer restarted mid-height proposes the same block again instead of
+    /// signing a second, different one for the same round.
+    proposals: sled::Tree,
 }
 
 const META_TIP: &[u8] = b"tip";
@@ -91,6 +95,7 @@ impl Store {
             tx_index: db.open_tree("tx_index")?,
             state: db.open_tree("state")?,
             meta: db.open_tree("meta")?,
+            proposals: db.open_tree("proposals")?,
             db,
         })
     }
@@ -239,10 +244,60 @@ impl Store {
         }
     }
 
+    /// Records this node's proposal for (height, round) durably, before it is announced.
+    pub fn save_proposal(&self, height: u64, round: u32, block: &Block) -> Result<(), StoreError> {
+        self.proposals
+            .insert(proposal_key(height, round), block.to_bytes())?;
+        self.proposals.flush()?;
+        Ok(())
+    }
+
+    /// This node's recorded proposal for (height, round), if any.
+    pub fn proposal(&self, height: u64, round: u32) -> Result<Option<Block>, StoreError> {
+        match self.proposals.get(proposal_key(height, round))? {
+            None => Ok(None),
+            Some(bytes) => Block::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+        }
+    }
+
+    /// Every recorded proposal of `height`, in round order.
+    pub fn proposals_at(&self, height: u64) -> Result<Vec<Block>, StoreError> {
+        self.proposals
+            .scan_prefix(height.to_be_bytes())
+            .map(|entry| {
+                let (_, bytes) = entry?;
+                Block::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Forgets the proposals of heights up to `height` (they are committed).
+    pub fn prune_proposals(&self, height: u64) -> Result<(), StoreError> {
+        let end = (height + 1).to_be_bytes();
+        let keys: Vec<sled::IVec> = self
+            .proposals
+            .range(..end.as_slice())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in keys {
+            self.proposals.remove(key)?;
+        }
+        Ok(())
+    }
+
     /// The committed state, read through the rulebook's trait.
     pub fn state(&self) -> SledState<'_> {
         SledState { tree: &self.state }
     }
+}
+
+fn proposal_key(height: u64, round: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&round.to_be_bytes());
+    key
 }
 
 fn flatten(e: TransactionError<StoreError>) -> StoreError {

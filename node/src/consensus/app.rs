@@ -253,6 +253,16 @@ impl App {
             "asked to propose height {height} on tip {}",
             tip.height
         );
+        let store = self.shared.chain.store();
+        if let Some(block) = store.proposal(height.0, key.1)? {
+            // Proposed before a restart: the same block again, never a second one.
+            let hash = BlockHash(block.id().0);
+            let executed = self.shared.chain.validate(block, None)?;
+            info!(%height, %round, block = %hash, "proposing the block recorded before a restart");
+            self.built.insert(key, hash);
+            self.keep_candidate(hash, executed);
+            return Ok(hash);
+        }
         let txs_max = self.shared.chain.genesis().params.block_txs_max as usize;
         let candidates = self
             .shared
@@ -279,6 +289,7 @@ impl App {
             block = %hash,
             "proposing block"
         );
+        store.save_proposal(height.0, key.1, &executed.block)?;
         self.built.insert(key, hash);
         self.keep_candidate(hash, executed);
         Ok(hash)
@@ -513,6 +524,16 @@ impl App {
             );
             return Ok(());
         }
+        if !self.candidates.contains_key(&certificate.value_id) {
+            // After a restart the decided block may be one this node proposed earlier.
+            for block in self.shared.chain.store().proposals_at(height)? {
+                if block.id().0 == certificate.value_id.0 {
+                    if let Ok(executed) = self.shared.chain.validate(block, None) {
+                        self.keep_candidate(certificate.value_id, executed);
+                    }
+                }
+            }
+        }
         let Some(executed) = self.candidates.remove(&certificate.value_id) else {
             // Possible after a crash, when the engine's WAL replays a decision whose parts
             // this process never saw. Nothing is committed; `Finalized` then restarts the
@@ -538,6 +559,7 @@ impl App {
                 .collect(),
         };
         let new_tip = self.shared.chain.commit(&executed, &ours)?;
+        self.shared.chain.store().prune_proposals(height)?;
         let ids: Vec<_> = executed.block.txs.iter().map(|tx| tx.id()).collect();
         let rejected = executed
             .receipts
