@@ -93,3 +93,35 @@ fn devnet_clock_sets_block_time() {
         "block time {time_ms} ran ahead of the clock"
     );
 }
+
+#[test]
+fn a_key_outside_genesis_or_readable_by_others_cannot_run_a_validator() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+
+    let net = Devnet::create("refuse", 300, false);
+    let dir = net.node_dir(0);
+    let key = dir.join("consensus.key");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_xinbao-node"))
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .output()
+            .expect("run xinbao-node")
+    };
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+
+    std::fs::remove_file(&key).unwrap();
+    ledger::crypto::SecretKey::generate()
+        .write_new_file(&key)
+        .unwrap();
+    let out = run();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a validator"), "{stderr}");
+}
