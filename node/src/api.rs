@@ -5,7 +5,7 @@
 //! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
 //! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, validators, peers |
-//! | `GET /v1/blocks/{height}` | block, block id, certificate, receipts |
+//! | `GET /v1/blocks/{height}` | block, block id, time, state root (hex), certificate, receipts |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
@@ -223,6 +223,8 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> Ap
     Ok(Json(json!({
         "height": height,
         "block_id": block.id().to_hex(),
+        "time_ms": block.header.time_ms,
+        "state_root": hex::encode(block.header.state_root),
         "block": block,
         "certificate": certificate,
         "receipts": receipts,

@@ -13,13 +13,10 @@
 //! nothing: the transaction stays in the receiving node's mempool and is proposed when that
 //! node's turn comes (round-robin: within one rotation of the validator set).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::debug;
-
-use crate::shared::Shared;
 
 /// Transactions waiting to be pushed.
 pub const RELAY_QUEUE_MAX: usize = 4_096;
@@ -33,7 +30,7 @@ pub fn queue() -> (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>) {
 }
 
 /// Pushes queued transactions to every peer, one at a time.
-pub async fn run(_shared: Arc<Shared>, peers: Vec<String>, mut queue: mpsc::Receiver<Vec<u8>>) {
+pub async fn run(peers: Vec<String>, mut queue: mpsc::Receiver<Vec<u8>>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(PUSH_TIMEOUT))
         .http_status_as_error(false)

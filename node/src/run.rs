@@ -79,7 +79,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     info!(addr = %config.http_listen, "HTTP API listening");
     let api = axum::serve(listener, crate::api::router(shared.clone()));
 
-    let relay = crate::relay::run(shared.clone(), relay_peers, relay_rx);
+    let relay = crate::relay::run(relay_peers, relay_rx);
     let engine = consensus::start(
         shared.clone(),
         key,
