@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use ledger::crypto::SecretKey;
 use malachitebft_app_channel::app::config::{
-    ConsensusConfig, P2pConfig, PubSubProtocol, ValuePayload, ValueSyncConfig,
+    ChannelNames, ConsensusConfig, P2pConfig, ProtocolNames, PubSubProtocol, ValuePayload,
+    ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::core::{HeightParams, LinearTimeouts};
@@ -143,11 +144,30 @@ pub async fn start(
         );
         persistent_peers.push(addr.parse::<Multiaddr>()?);
     }
+    // Protocol and topic names carry the genesis hash, so nodes of another consortium (or
+    // another genesis of this one) cannot even negotiate a protocol with ours.
+    let tag = format!(
+        "/xinbao-{}",
+        &hex::encode(shared.chain.genesis_hash())[..16]
+    );
     let p2p = P2pConfig {
         listen_addr: settings.listen_addr.parse()?,
         persistent_peers,
         persistent_peers_only: true,
         protocol: PubSubProtocol::default(),
+        protocol_names: ProtocolNames {
+            consensus: format!("{tag}/consensus/v1"),
+            discovery_kad: format!("{tag}/discovery/kad/v1"),
+            discovery_regres: format!("{tag}/discovery/reqres/v1"),
+            sync: format!("{tag}/sync/v1"),
+            validator_proof: format!("{tag}/validator-proof/v1"),
+        },
+        channel_names: ChannelNames {
+            consensus: format!("{tag}/consensus"),
+            proposal_parts: format!("{tag}/proposal_parts"),
+            sync: format!("{tag}/sync"),
+            liveness: format!("{tag}/liveness"),
+        },
         ..P2pConfig::default()
     };
     let consensus = ConsensusConfig {
