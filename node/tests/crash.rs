@@ -83,6 +83,11 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
         eprintln!("kill {round}: validator {victim} back at height {target}");
     }
 
+    // A validator whose disk is lost starts from genesis and syncs the whole chain.
+    net.kill(2);
+    common::remove_dir(&net.node_dir(2).join("data"));
+    net.start(2);
+
     let target = net.height(0).unwrap() + 2;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(60));
     for height in 1..=target {
