@@ -472,7 +472,15 @@ impl App {
     /// Re-executes an assembled block of the next height and gives the engine its verdict.
     fn check(&mut self, a: Assembled) -> ProposedValue<XinbaoContext> {
         let hash = BlockHash(a.block.id().0);
-        let validity = if self.candidates.contains_key(&hash) {
+        // A fresh proposal (no proof-of-lock round) must name its own publisher as the
+        // proposer in the header, so no one can attribute a block to another validator; a
+        // re-proposal carries the header of the round that first proposed it.
+        let misattributed = a.pol_round.is_nil() && a.block.header.proposer.0 != a.proposer.0;
+        let validity = if misattributed {
+            warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "proposal names another validator as its proposer");
+            Metrics::add(&self.shared.metrics.proposals_invalid, 1);
+            Validity::Invalid
+        } else if self.candidates.contains_key(&hash) {
             Validity::Valid
         } else {
             match self
