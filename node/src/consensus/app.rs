@@ -16,7 +16,7 @@ use ledger::block::{Block, BlockId, CommitCertificate, CommitSignature};
 use ledger::crypto::{PublicKey, Signature};
 use malachitebft_app_channel::app::consensus::Role;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
-use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::streaming::StreamMessage;
 use malachitebft_app_channel::app::types::core::{
     self as mc, ExtendedCommitCertificate, ExtendedCommitSignature, Round, Validity,
 };
@@ -27,16 +27,11 @@ use malachitebft_core_consensus::VoteExtensionError;
 use tracing::{debug, error, info, warn};
 
 use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
+use super::parts::{self, Complete, Init, Streams};
 use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
 use crate::chain::Executed;
 use crate::shared::{Metrics, Shared};
 
-/// Block bytes per `Chunk` part (well under the 4 MiB gossip message limit).
-const CHUNK_BYTES: usize = 512 * 1024;
-/// Most partial streams held at once; the oldest is dropped beyond this.
-const STREAMS_MAX: usize = 64;
-/// Most bytes one stream may gather: a block's limit and room for its framing.
-const STREAM_BYTES_MAX: usize = ledger::codec::BLOCK_BYTES_MAX + 64 * 1024;
 /// A block for a later height is held only this many heights ahead.
 const FUTURE_HEIGHTS_MAX: u64 = 2;
 /// Most blocks held for later heights.
@@ -57,15 +52,6 @@ struct Assembled {
     block: Block,
 }
 
-#[derive(Default)]
-struct Stream {
-    init: Option<(Height, Round, Round, Address)>,
-    chunks: BTreeMap<u64, Vec<u8>>,
-    fin: Option<(u64, BlockHash, super::signing::ConsensusSignature)>,
-    bytes: usize,
-    arrival: u64,
-}
-
 pub struct App {
     shared: Arc<Shared>,
     signer: Arc<ConsensusSigner>,
@@ -78,8 +64,7 @@ pub struct App {
     candidates: BTreeMap<BlockHash, Executed>,
     /// Complete blocks for later heights, checked when their height starts.
     future: Vec<Assembled>,
-    streams: BTreeMap<(Vec<u8>, Vec<u8>), Stream>,
-    arrivals: u64,
+    streams: Streams,
 }
 
 impl App {
@@ -99,8 +84,7 @@ impl App {
             built: BTreeMap::new(),
             candidates: BTreeMap::new(),
             future: Vec::new(),
-            streams: BTreeMap::new(),
-            arrivals: 0,
+            streams: Streams::new(),
         }
     }
 
@@ -318,45 +302,19 @@ impl App {
         let Some(executed) = self.candidates.get(&hash) else {
             anyhow::bail!("no block {hash} to stream");
         };
-        let bytes = executed.block.to_bytes();
-        let mut parts = vec![ProposalPart::Init {
+        let init = Init {
             height,
             round,
             pol_round,
             proposer: self.signer.address(),
-        }];
-        parts.extend(
-            bytes
-                .chunks(CHUNK_BYTES)
-                .map(|c| ProposalPart::Chunk(c.to_vec())),
-        );
-        parts.push(ProposalPart::Fin {
-            block_hash: hash,
-            signature: self.signer.sign_part_fin(height, round, hash),
-        });
-
-        let mut stream_id = Vec::with_capacity(12);
-        stream_id.extend_from_slice(&height.0.to_be_bytes());
-        stream_id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
-        let stream_id = StreamId::new(Bytes::from(stream_id));
-
-        let count = parts.len() as u64;
-        for (sequence, part) in parts.into_iter().enumerate() {
-            let msg = StreamMessage::new(
-                stream_id.clone(),
-                sequence as u64,
-                StreamContent::Data(part),
-            );
+        };
+        let signature = self.signer.sign_part_fin(height, round, hash);
+        for message in parts::split(init, &executed.block.to_bytes(), hash, signature) {
             channels
                 .network
-                .send(NetworkMsg::PublishProposalPart(msg))
+                .send(NetworkMsg::PublishProposalPart(message))
                 .await?;
         }
-        let end = StreamMessage::new(stream_id, count, StreamContent::Fin);
-        channels
-            .network
-            .send(NetworkMsg::PublishProposalPart(end))
-            .await?;
         Ok(())
     }
 
@@ -367,63 +325,18 @@ impl App {
         part: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<XinbaoContext>> {
         let publisher = published_by.unwrap_or(from).to_bytes();
-        let key = (publisher, part.stream_id.to_bytes().to_vec());
-        if !self.streams.contains_key(&key) && self.streams.len() >= STREAMS_MAX {
-            let oldest = self
-                .streams
-                .iter()
-                .min_by_key(|(_, s)| s.arrival)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.streams.remove(&oldest);
-            }
-        }
-        self.arrivals += 1;
-        let arrival = self.arrivals;
-        let stream = self.streams.entry(key.clone()).or_insert_with(|| Stream {
-            arrival,
-            ..Stream::default()
-        });
-        let StreamContent::Data(data) = part.content else {
-            return None;
-        };
-        match data {
-            ProposalPart::Init {
-                height,
-                round,
-                pol_round,
-                proposer,
-            } => {
-                if part.sequence == 0 {
-                    stream.init = Some((height, round, pol_round, proposer));
-                }
-            }
-            ProposalPart::Chunk(bytes) => {
-                stream.bytes += bytes.len();
-                if stream.bytes > STREAM_BYTES_MAX {
-                    warn!("a proposal stream went over {STREAM_BYTES_MAX} bytes; dropped");
-                    self.streams.remove(&key);
-                    return None;
-                }
-                stream.chunks.insert(part.sequence, bytes);
-            }
-            ProposalPart::Fin {
-                block_hash,
-                signature,
-            } => stream.fin = Some((part.sequence, block_hash, signature)),
-        }
-
-        let (Some(init), Some((fin_seq, block_hash, signature))) = (stream.init, stream.fin) else {
-            return None;
-        };
-        if stream.chunks.len() as u64 + 1 != fin_seq
-            || stream.chunks.keys().next() != Some(&1)
-            || stream.chunks.keys().last() != Some(&(fin_seq - 1))
-        {
-            return None;
-        }
-        let stream = self.streams.remove(&key).expect("present");
-        let (height, round, pol_round, proposer) = init;
+        let Complete {
+            init,
+            block_hash,
+            signature,
+            bytes,
+        } = self.streams.insert(publisher, part)?;
+        let Init {
+            height,
+            round,
+            pol_round,
+            proposer,
+        } = init;
 
         // The engine does not authenticate parts: the publisher must be a validator and
         // must have signed this block for this height and round.
@@ -437,7 +350,6 @@ impl App {
             warn!(%proposer, %height, %round, "proposal with a bad final signature");
             return None;
         }
-        let bytes: Vec<u8> = stream.chunks.into_values().flatten().collect();
         let block = match Block::from_bytes(&bytes) {
             Ok(block) => block,
             Err(e) => {

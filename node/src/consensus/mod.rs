@@ -20,6 +20,7 @@
 pub mod app;
 pub mod codec;
 pub mod context;
+pub mod parts;
 pub mod signing;
 
 use std::path::PathBuf;
