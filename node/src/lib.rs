@@ -3,7 +3,9 @@
 //! The only crate that knows tokio, libp2p (through the Malachite engine), sled and axum.
 //! It decides blocks with Malachite ([`consensus`]), executes them with the rulebook
 //! before voting ([`chain`]), stores them on sled ([`store`]), gathers verified
-//! transactions in a bounded [`mempool`] and serves the HTTP API.
+//! transactions in a bounded [`mempool`] through [`intake`], pushes them to the other
+//! validators ([`relay`]) and serves the HTTP [`api`]. [`run`] wires these together from
+//! the [`config`] file; [`shared`] is what they share.
 
 pub mod api;
 pub mod chain;

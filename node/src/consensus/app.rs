@@ -1,12 +1,12 @@
 //! The application side of the engine: one loop answering every `AppMsg`.
 //!
 //! Proposing: on `GetValue` the node builds and executes the next block
-//! ([`Chain::propose`]), answers with its id, and streams the block as parts: `Init`,
-//! chunks of the canonical bytes, and `Fin` signed by the proposer. Validating: parts are
-//! gathered per publisher and stream; a complete block whose `Fin` verifies against the
-//! validator set is re-executed ([`Chain::validate`]) and reported valid only if it
-//! reproduces its header. A block for a later height is held (bounded) until that height
-//! starts. Deciding: `Decided` commits the block durably before it is acknowledged.
+//! ([`crate::chain::Chain::propose`]), records it, answers with its id, and streams it as
+//! parts (`parts.rs`). Validating: a complete stream whose `Fin` signature verifies
+//! against the validator set is re-executed ([`crate::chain::Chain::validate`]) and
+//! reported valid only if it reproduces its header. A block for a later height is held
+//! (bounded) until that height starts. Deciding: `Decided` commits the block durably
+//! before it is acknowledged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Our [`Context`] for the Malachite engine: heights, addresses, block-id values, votes,
+//! Our `Context` for the Malachite engine ([`XinbaoContext`]): heights, addresses, block-id values, votes,
 //! proposals, proposal parts and the validator set.
 //!
 //! A validator's address is its 32-byte ed25519 consensus key, so an address found in a
