@@ -11,9 +11,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod bench;
 mod chain;
+mod demo;
+mod devnet;
 mod files;
 mod keys;
+mod node_client;
+mod query;
+mod replay;
 mod scenario;
 mod tx;
 
@@ -39,9 +45,19 @@ enum Command {
     /// Sign and inspect transaction files.
     #[command(subcommand)]
     Tx(tx::TxCommand),
-    /// Run the rulebook offline on a scenario file (DOMAIN.md R10).
+    /// Run a scenario file (DOMAIN.md R10): offline, or through a devnet with --node.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+    /// Ask a node: status, a transaction, a block, the state.
+    Query(query::QueryArgs),
+    /// A consortium of validators on this machine: init, up.
+    #[command(subcommand)]
+    Devnet(devnet::DevnetCommand),
+    /// Start a devnet, replay the worked examples through it, and check every validator
+    /// and the offline rulebook agree.
+    Demo(demo::DemoArgs),
+    /// Measure a 4-validator devnet on this machine: tx/s, commit latency, memory.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit status for an error that stopped the command (bad arguments, unreadable files).
@@ -55,6 +71,10 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command),
         Command::Scenario(command) => scenario::run(command),
+        Command::Query(args) => query::run(args),
+        Command::Devnet(command) => devnet::run(command),
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

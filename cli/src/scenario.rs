@@ -5,6 +5,11 @@
 //! pays, when a claim is late and which steps the rules refuse, before anyone signs the
 //! real programme. With an `expect` block the run is also a check: any difference is listed
 //! by path and the command exits 1.
+//!
+//! With `--node URL --devnet-dir D` the same file is replayed through a running devnet
+//! instead (see `replay`): the steps are signed with the devnet's admin keys, dated by its
+//! devnet clock and committed by its validators, and the document is built from the
+//! network's state. It must equal the offline one.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,18 +38,61 @@ pub struct RunArgs {
     /// Print exactly the R10 result document instead of the readable summary.
     #[arg(long)]
     pub json: bool,
+    /// Replay through this node of a running devnet instead of offline (needs
+    /// --devnet-dir; the devnet runs with --devnet-clock and has the scenario's orgs).
+    #[arg(long, value_name = "URL", requires = "devnet_dir")]
+    pub node: Option<String>,
+    /// The devnet directory (from `xinbao devnet init --orgs-from FILE`): the admin keys
+    /// that sign each step and the validators whose clocks date it. Without --node, the
+    /// steps go to its first validator.
+    #[arg(long, value_name = "DIR")]
+    pub devnet_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(command: ScenarioCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ScenarioCommand::Run(args) => run_offline(&args),
+        ScenarioCommand::Run(args) => match &args.devnet_dir {
+            Some(dir) => run_on_network(&args, dir),
+            None => run_offline(&args),
+        },
     }
 }
 
-fn run_offline(args: &RunArgs) -> anyhow::Result<ExitCode> {
+fn read_scenario(args: &RunArgs) -> anyhow::Result<String> {
     let bytes = files::read_bounded(&args.file, SCENARIO_FILE_BYTES_MAX)?;
-    let text = String::from_utf8(bytes)
-        .with_context(|| format!("{}: not UTF-8 text", args.file.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", args.file.display()))
+}
+
+fn run_on_network(args: &RunArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = read_scenario(args)?;
+    let url = match &args.node {
+        Some(url) => url.clone(),
+        None => crate::devnet::Manifest::load(dir)?
+            .nodes
+            .first()
+            .map(|n| n.url.clone())
+            .context("the devnet has no validators")?,
+    };
+    let node = crate::node_client::NodeClient::new(&url);
+    let run = crate::replay::run(&text, dir, &node, &mut |note| eprintln!("{note}"))
+        .with_context(|| format!("{}: replaying through {url}", args.file.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&run.outcome.result)?);
+        for mismatch in &run.outcome.mismatches {
+            eprintln!("expect: {mismatch}");
+        }
+    } else {
+        println!(
+            "Network {url}: height {}, state root {}",
+            run.height, run.state_root
+        );
+        print!("{}", contracts::scenario::summary(&run.outcome));
+    }
+    Ok(exit_status(&run.outcome))
+}
+
+fn run_offline(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let text = read_scenario(args)?;
     let outcome = contracts::scenario::run(&text)
         .with_context(|| format!("{}: cannot run", args.file.display()))?;
     if args.json {

@@ -3,10 +3,13 @@
 //! A transaction file is the JSON form of a signed transaction:
 //! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [...]}`.
 //! `tx sign` adds one signature and rewrites the file in place (atomically); `tx show`
-//! prints what the file asks for, its id and each signature's verdict.
+//! prints what the file asks for, its id and each signature's verdict. `tx submit` hands a
+//! signed file to a node, and with `--wait` follows it into a block; `tx send` is `sign`
+//! then `submit`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -15,12 +18,15 @@ use ledger::tx::{SignOutcome, SignedTx, TxError};
 use serde_json::json;
 
 use crate::files;
+use crate::node_client::{NodeClient, NodeError};
 
 /// A transaction file is at most this long (its JSON form is larger than its binary one).
 const TX_FILE_BYTES_MAX: u64 = 4 * TX_BYTES_MAX as u64;
 
 /// `tx show` exit status when at least one signature does not verify.
 const EXIT_INVALID_SIGNATURE: u8 = 1;
+/// `tx submit` exit status when the node refuses the transaction or the rulebook rejects it.
+const EXIT_REFUSED: u8 = 1;
 
 #[derive(Debug, Subcommand)]
 pub enum TxCommand {
@@ -51,12 +57,89 @@ pub enum TxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Submit a signed transaction file to a node and print its id.
+    ///
+    /// With --wait, follow it until it is committed and print the height and the
+    /// rulebook's verdict. Exit status: 0 submitted (with --wait: committed and accepted),
+    /// 1 refused by the node (bad signature, unregistered key, another chain…) or rejected
+    /// by the rulebook (its code is printed), 2 when the file cannot be read or the node
+    /// cannot be reached.
+    Submit(SubmitArgs),
+    /// Sign a transaction file with your key (in place, as `tx sign`), then submit it.
+    Send {
+        /// Your secret key file (PATH.secret, or its stem).
+        #[arg(long, value_name = "PATH")]
+        key: PathBuf,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The transaction file (JSON).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The node's API address, e.g. http://127.0.0.1:28000.
+    #[arg(long, value_name = "URL")]
+    node: String,
+    /// Wait until the transaction is committed and print its receipt.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+    /// Send the canonical binary form instead of the JSON file form.
+    #[arg(long)]
+    binary: bool,
 }
 
 pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
         TxCommand::Sign { file, key } => sign(&file, &key),
         TxCommand::Show { file, json } => show(&file, json),
+        TxCommand::Submit(args) => submit(&args),
+        TxCommand::Send { key, submit: args } => {
+            sign(&args.file, &key)?;
+            submit(&args)
+        }
+    }
+}
+
+fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
+    let tx = read_tx_file(&args.file)?;
+    let client = NodeClient::new(&args.node);
+    let submitted = if args.binary {
+        client.submit_binary(&tx)
+    } else {
+        client.submit(&tx)
+    };
+    let id = match submitted {
+        Ok(id) => id,
+        Err(error) => {
+            return match error.downcast_ref::<NodeError>() {
+                Some(refusal) => {
+                    eprintln!("{}: {refusal}", args.file.display());
+                    Ok(ExitCode::from(EXIT_REFUSED))
+                }
+                None => Err(error),
+            };
+        }
+    };
+    println!("{id}");
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (height, code) = client.wait_committed(&id, Duration::from_secs(args.timeout))?;
+    match code {
+        None => {
+            println!("committed at height {height}: accepted");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(code) => {
+            println!("committed at height {height}: rejected by the rulebook ({code})");
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
     }
 }
 

@@ -1,0 +1,688 @@
+//! `xinbao devnet`: a consortium of validators on this machine, for development and demos.
+//!
+//! `devnet init --dir D` writes everything a consortium needs into `D`:
+//!
+//! ```text
+//! D/devnet.json                  the manifest: chain id, organisations and their admin key
+//!                                files, validators with their HTTP and p2p addresses
+//! D/genesis.json                 chain id `xinbao-devnet`, organisations with admin keys,
+//!                                validators with consensus keys and addresses, parameters
+//! D/keys/ORG.secret, .public     each organisation's admin key (secret files mode 0600)
+//! D/nodes/NAME/consensus.key     a validator's consensus key (mode 0600)
+//! D/nodes/NAME/config.toml       a validator's node configuration (the node's TOML format)
+//! D/nodes/NAME/data/             its blocks and state, created by the node
+//! D/nodes/NAME/node.log          its log, written while `devnet up` runs it
+//! ```
+//!
+//! Every organisation but an auditor runs a validator; with more validators than such
+//! organisations, they take a second one in turn. Ports are consecutive free loopback
+//! ports: HTTP APIs first, then p2p. The keys are throwaway keys for a devnet: the
+//! directory must never hold a real consortium's keys.
+//!
+//! `devnet up --dir D` runs one `xinbao-node` process per validator, waits until each
+//! answers and heights advance, prints the addresses, and stops them all (SIGTERM, then
+//! SIGKILL after a grace period) on Ctrl-C or SIGTERM. The nodes are in their own process
+//! group and are told by the kernel to stop if this command dies, so none is left behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use clap::{Args, Subcommand};
+use ledger::crypto::SecretKey;
+use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::{Date, Id, OrgKind, Text};
+use serde::{Deserialize, Serialize};
+
+use crate::node_client::NodeClient;
+
+/// The devnet's chain id.
+pub const CHAIN_ID: &str = "xinbao-devnet";
+/// The manifest's file name in a devnet directory.
+pub const MANIFEST_FILE: &str = "devnet.json";
+/// Target time between blocks.
+pub const BLOCK_TIME_MS: u64 = 500;
+/// Most transactions in one block.
+pub const BLOCK_TXS_MAX: u32 = 5_000;
+/// How far ahead a transaction may expire.
+pub const TX_EXPIRY_HEIGHTS_MAX: u64 = 1_000;
+/// A devnet has at least this many validators (3f + 1 with f = 1).
+pub const VALIDATORS_MIN: usize = 4;
+/// And at most this many (it runs on one machine).
+pub const VALIDATORS_MAX: usize = 16;
+/// How long `up` waits for the nodes to answer and commit.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a node has to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Subcommand)]
+pub enum DevnetCommand {
+    /// Generate keys, a genesis and one node configuration per validator into a directory.
+    Init(InitArgs),
+    /// Run every validator of a devnet directory until Ctrl-C.
+    Up(UpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create (it must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Take the organisations from a scenario file's `orgs` instead of the default four
+    /// (a bank, an insurer, a government, a regulator).
+    #[arg(long, value_name = "SCENARIO")]
+    pub orgs_from: Option<PathBuf>,
+    /// Number of validators (at least 4, and at least one per non-auditor organisation).
+    #[arg(long, value_name = "N")]
+    pub validators: Option<usize>,
+    /// First port to use (HTTP APIs from here, then p2p); default: a free block of ports.
+    #[arg(long, value_name = "PORT")]
+    pub base_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A directory made by `devnet init`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Take block times from a clock set over the API (`POST /v1/devnet/clock`), so that a
+    /// scenario's dates can be replayed (`xinbao scenario run --node`).
+    #[arg(long)]
+    pub devnet_clock: bool,
+    /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
+    #[arg(long, value_name = "PATH")]
+    pub node_bin: Option<PathBuf>,
+}
+
+/// What `devnet init` wrote, for the commands that use a devnet. Paths are relative to
+/// the devnet directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub chain_id: String,
+    pub genesis: String,
+    pub orgs: Vec<OrgEntry>,
+    pub nodes: Vec<NodeEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgEntry {
+    pub id: String,
+    pub kind: OrgKind,
+    /// The admin key's secret file.
+    pub admin_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeEntry {
+    pub name: String,
+    pub org: String,
+    /// The node's configuration file.
+    pub config: String,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The libp2p address in genesis.
+    pub p2p: String,
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> anyhow::Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = crate::files::read_bounded(&path, 1024 * 1024)
+            .with_context(|| format!("{} is not a devnet directory", dir.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{}", path.display()))
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// The admin key of organisation `org`, if the devnet has it.
+    pub fn admin_key(&self, dir: &Path, org: &str) -> anyhow::Result<Option<SecretKey>> {
+        match self.orgs.iter().find(|o| o.id == org) {
+            Some(entry) => Ok(Some(
+                SecretKey::read_file(&dir.join(&entry.admin_key))
+                    .with_context(|| format!("the admin key of {org}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub fn genesis(&self, dir: &Path) -> anyhow::Result<Genesis> {
+        Ok(Genesis::load(&dir.join(&self.genesis))?)
+    }
+}
+
+pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DevnetCommand::Init(args) => {
+            let orgs = match &args.orgs_from {
+                Some(path) => orgs_of_scenario(path)?,
+                None => default_orgs(),
+            };
+            let manifest = init(&args.dir, &orgs, args.validators, args.base_port)?;
+            println!("devnet {} in {}", manifest.chain_id, args.dir.display());
+            println!("organisations (admin keys):");
+            for org in &manifest.orgs {
+                println!(
+                    "  {:<12} {:<11} {}",
+                    org.id,
+                    format!("{:?}", org.kind),
+                    org.admin_key
+                );
+            }
+            println!("validators:");
+            for node in &manifest.nodes {
+                println!(
+                    "  {:<14} {:<12} {}  {}",
+                    node.name, node.org, node.url, node.p2p
+                );
+            }
+            println!(
+                "start it with: xinbao devnet up --dir {}",
+                args.dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DevnetCommand::Up(args) => up(&args),
+    }
+}
+
+/// A bank, an insurer, a government and a regulator.
+pub fn default_orgs() -> Vec<(Id, OrgKind)> {
+    [
+        ("bank", OrgKind::Bank),
+        ("insurer", OrgKind::Insurer),
+        ("gov", OrgKind::Government),
+        ("regulator", OrgKind::Regulator),
+    ]
+    .into_iter()
+    .map(|(id, kind)| (Id::new(id).expect("a valid id"), kind))
+    .collect()
+}
+
+/// The `orgs` of a scenario file.
+pub fn orgs_of_scenario(path: &Path) -> anyhow::Result<Vec<(Id, OrgKind)>> {
+    let bytes = crate::files::read_bounded(path, 16 * 1024 * 1024)?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
+    let list = doc
+        .get("orgs")
+        .and_then(serde_json::Value::as_array)
+        .with_context(|| format!("{}: no `orgs` array", path.display()))?;
+    list.iter()
+        .map(|entry| {
+            let id = entry
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| Id::new(s).ok())
+                .with_context(|| format!("{}: an org without a valid id", path.display()))?;
+            let kind: OrgKind =
+                serde_json::from_value(entry.get("kind").cloned().unwrap_or_default())
+                    .with_context(|| format!("{}: org {id} has no valid kind", path.display()))?;
+            Ok((id, kind))
+        })
+        .collect()
+}
+
+/// A block of `count` consecutive loopback ports that are free now, from `start` or, if
+/// none, from a spot that differs between runs.
+fn free_ports(count: usize, start: Option<u16>) -> anyhow::Result<u16> {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let block_free = |base: u16| (0..count as u16).all(|i| free(base + i));
+    if let Some(base) = start {
+        ensure!(
+            u32::from(base) + count as u32 <= 65_535,
+            "ports from {base}: not enough ports"
+        );
+        ensure!(
+            block_free(base),
+            "ports {base}..{} are not all free",
+            base as usize + count
+        );
+        return Ok(base);
+    }
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    // Below the kernel's ephemeral range (32768 and up) so that outgoing connections do
+    // not take them in the meantime.
+    let span = 12_000u32;
+    for attempt in 0..200u32 {
+        let base = 20_000 + ((seed.wrapping_add(attempt * 64)) % span) as u16;
+        if block_free(base) {
+            return Ok(base);
+        }
+    }
+    bail!("no block of {count} free loopback ports found")
+}
+
+/// Writes a new devnet into `dir` (see the module notes).
+pub fn init(
+    dir: &Path,
+    orgs: &[(Id, OrgKind)],
+    validators: Option<usize>,
+    base_port: Option<u16>,
+) -> anyhow::Result<Manifest> {
+    ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
+        ensure!(
+            entries.next().is_none(),
+            "{} is not empty; choose a new directory (keys are never overwritten)",
+            dir.display()
+        );
+    }
+    let runners: Vec<&(Id, OrgKind)> = orgs
+        .iter()
+        .filter(|(_, k)| *k != OrgKind::Auditor)
+        .collect();
+    ensure!(
+        !runners.is_empty(),
+        "every organisation is an auditor: nobody runs a validator"
+    );
+    let count = validators.unwrap_or(runners.len().max(VALIDATORS_MIN));
+    ensure!(
+        count >= runners.len(),
+        "{count} validators are too few: each of the {} non-auditor organisations runs one",
+        runners.len()
+    );
+    ensure!(
+        (VALIDATORS_MIN..=VALIDATORS_MAX).contains(&count),
+        "a devnet has between {VALIDATORS_MIN} and {VALIDATORS_MAX} validators"
+    );
+    let base = free_ports(2 * count, base_port)?;
+
+    std::fs::create_dir_all(dir.join("keys")).with_context(|| format!("{}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("nodes"))?;
+
+    let mut genesis_orgs = Vec::with_capacity(orgs.len());
+    let mut org_entries = Vec::with_capacity(orgs.len());
+    for (id, kind) in orgs {
+        let key = SecretKey::generate();
+        let secret = format!("keys/{id}.secret");
+        key.write_new_file(&dir.join(&secret))?;
+        std::fs::write(
+            dir.join(format!("keys/{id}.public")),
+            format!("{}\n", key.public_key()),
+        )?;
+        genesis_orgs.push(GenesisOrg {
+            id: id.clone(),
+            kind: *kind,
+            admin_key: key.public_key(),
+        });
+        org_entries.push(OrgEntry {
+            id: id.to_string(),
+            kind: *kind,
+            admin_key: secret,
+        });
+    }
+
+    let mut nodes = Vec::with_capacity(count);
+    let mut genesis_validators = Vec::with_capacity(count);
+    let mut consensus_keys = Vec::with_capacity(count);
+    for i in 0..count {
+        let (org, _) = runners[i % runners.len()];
+        let name = format!("node{i}-{org}");
+        let http_port = base + i as u16;
+        let p2p_port = base + (count + i) as u16;
+        let key = SecretKey::generate();
+        let p2p = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+        genesis_validators.push(GenesisValidator {
+            org: org.clone(),
+            consensus_key: key.public_key(),
+            voting_power: 1,
+            address: Text::new(&p2p).context("a p2p address")?,
+        });
+        nodes.push(NodeEntry {
+            name: name.clone(),
+            org: org.to_string(),
+            config: format!("nodes/{name}/config.toml"),
+            url: format!("http://127.0.0.1:{http_port}"),
+            p2p,
+        });
+        consensus_keys.push(key);
+    }
+
+    // Before the earliest worked example, so that a devnet clock can replay any of them.
+    let genesis_time_ms = Date::from_ymd(2024, 1, 1)
+        .expect("a date")
+        .unix_ms_cst_noon() as u64;
+    let genesis = Genesis {
+        chain_id: Id::new(CHAIN_ID).expect("a valid chain id"),
+        genesis_time_ms,
+        organisations: genesis_orgs,
+        validators: genesis_validators,
+        staff_keys: Vec::new(),
+        params: Params {
+            block_time_ms: BLOCK_TIME_MS,
+            block_txs_max: BLOCK_TXS_MAX,
+            tx_expiry_heights_max: TX_EXPIRY_HEIGHTS_MAX,
+        },
+    };
+    genesis.validate().context("the generated genesis")?;
+    std::fs::write(dir.join("genesis.json"), genesis.to_json() + "\n")?;
+
+    for (node, key) in nodes.iter().zip(&consensus_keys) {
+        let node_dir = dir.join("nodes").join(&node.name);
+        std::fs::create_dir_all(&node_dir)?;
+        key.write_new_file(&node_dir.join("consensus.key"))?;
+        let relay_peers: Vec<String> = nodes
+            .iter()
+            .filter(|other| other.name != node.name)
+            .map(|other| format!("\"{}\"", other.url.trim_start_matches("http://")))
+            .collect();
+        let config = format!(
+            "# {name}: a validator of {org} on the devnet (written by `xinbao devnet init`).\n\
+             moniker = \"{name}\"\n\
+             data_dir = \"data\"\n\
+             genesis = \"../../genesis.json\"\n\
+             consensus_key = \"consensus.key\"\n\
+             http_listen = \"{http}\"\n\
+             p2p_listen = \"{p2p}\"\n\
+             relay_peers = [{peers}]\n",
+            name = node.name,
+            org = node.org,
+            http = node.url.trim_start_matches("http://"),
+            p2p = node.p2p,
+            peers = relay_peers.join(", "),
+        );
+        std::fs::write(dir.join(&node.config), config)?;
+    }
+
+    let manifest = Manifest {
+        chain_id: CHAIN_ID.to_string(),
+        genesis: "genesis.json".to_string(),
+        orgs: org_entries,
+        nodes,
+    };
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    Ok(manifest)
+}
+
+/// The `xinbao-node` program: `explicit`, else beside the running `xinbao`, else the PATH.
+pub fn node_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        ensure!(path.is_file(), "{}: no such program", path.display());
+        return Ok(path.to_owned());
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(beside) = exe.parent().map(|d| d.join("xinbao-node")) {
+            if beside.is_file() {
+                return Ok(beside);
+            }
+        }
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join("xinbao-node");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    bail!("xinbao-node not found beside xinbao or on the PATH; build it (cargo build -p node) or pass --node-bin")
+}
+
+/// Running validator processes; dropping it stops them (SIGTERM, then SIGKILL).
+pub struct Network {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    children: Vec<Option<Child>>,
+    node_bin: PathBuf,
+    devnet_clock: bool,
+    genesis_time_ms: u64,
+}
+
+impl Network {
+    /// Starts every validator of the devnet in `dir`.
+    pub fn start(dir: &Path, node_bin: &Path, devnet_clock: bool) -> anyhow::Result<Network> {
+        let manifest = Manifest::load(dir)?;
+        let genesis_time_ms = manifest.genesis(dir)?.genesis_time_ms;
+        let mut network = Network {
+            genesis_time_ms,
+            dir: dir.to_owned(),
+            children: manifest.nodes.iter().map(|_| None).collect(),
+            manifest,
+            node_bin: node_bin.to_owned(),
+            devnet_clock,
+        };
+        for index in 0..network.children.len() {
+            network.start_node(index)?;
+        }
+        Ok(network)
+    }
+
+    pub fn clients(&self) -> Vec<NodeClient> {
+        self.manifest
+            .urls()
+            .iter()
+            .map(|u| NodeClient::new(u))
+            .collect()
+    }
+
+    /// Starts validator `index` (again), its output appended to its `node.log`.
+    pub fn start_node(&mut self, index: usize) -> anyhow::Result<()> {
+        let node = &self.manifest.nodes[index];
+        let config = self.dir.join(&node.config);
+        let log_path = config.with_file_name("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("{}", log_path.display()))?;
+        let mut command = Command::new(&self.node_bin);
+        command.arg("--config").arg(&config);
+        if self.devnet_clock {
+            command.arg("--devnet-clock");
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        detach_and_bind(&mut command);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", self.node_bin.display()))?;
+        self.children[index] = Some(child);
+        Ok(())
+    }
+
+    /// The process id of validator `index`, if it runs.
+    pub fn pid(&self, index: usize) -> Option<u32> {
+        self.children[index].as_ref().map(Child::id)
+    }
+
+    /// The first validator whose process has ended, with how it ended.
+    pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
+        for (index, slot) in self.children.iter_mut().enumerate() {
+            if let Some(child) = slot {
+                if let Ok(Some(status)) = child.try_wait() {
+                    *slot = None;
+                    return Some((self.manifest.nodes[index].name.clone(), status));
+                }
+            }
+        }
+        None
+    }
+
+    /// Waits until every running validator answers `/health` and has committed a block
+    /// after the moment this was called.
+    pub fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let clients = self.clients();
+        let running: Vec<usize> = (0..clients.len())
+            .filter(|i| self.children[*i].is_some())
+            .collect();
+        let mut start_heights: Vec<Option<u64>> = vec![None; clients.len()];
+        loop {
+            if let Some((name, status)) = self.exited() {
+                bail!(
+                    "{name} stopped ({status}); see {}",
+                    self.dir
+                        .join("nodes")
+                        .join(&name)
+                        .join("node.log")
+                        .display()
+                );
+            }
+            let mut ready = true;
+            for &i in &running {
+                match clients[i].status() {
+                    Ok(status) => match start_heights[i] {
+                        None => {
+                            // A devnet clock starts at the genesis time, whatever the
+                            // node's own default: scenarios are dated before today.
+                            if self.devnet_clock && status.height == 0 {
+                                clients[i].set_clock(self.genesis_time_ms + 1)?;
+                            }
+                            start_heights[i] = Some(status.height);
+                            ready = false;
+                        }
+                        Some(first) => ready &= status.height > first && status.height >= 1,
+                    },
+                    Err(_) => ready = false,
+                }
+            }
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let lagging: Vec<&str> = running
+                    .iter()
+                    .filter(|i| start_heights[**i].is_none())
+                    .map(|i| self.manifest.nodes[*i].name.as_str())
+                    .collect();
+                bail!(
+                    "the devnet did not start committing blocks within {} s (not answering: {}); see the node.log files under {}",
+                    timeout.as_secs(),
+                    if lagging.is_empty() { "none".to_string() } else { lagging.join(", ") },
+                    self.dir.join("nodes").display()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Stops every validator: SIGTERM, a grace period, then SIGKILL; waits for each.
+    pub fn stop(&mut self) {
+        for child in self.children.iter().flatten() {
+            signal(child.id(), libc::SIGTERM);
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        for slot in self.children.iter_mut() {
+            if let Some(child) = slot {
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(_)) | Err(_) => break,
+                        Ok(None) if Instant::now() >= deadline => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break;
+                        }
+                        Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                    }
+                }
+            }
+            *slot = None;
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Puts the child in its own process group (a Ctrl-C in the terminal reaches only this
+/// command, which then stops the nodes in order) and asks the kernel to send it SIGTERM
+/// if this process dies, so that no node outlives it.
+pub fn detach_and_bind(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // prctl(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// From now on SIGINT and SIGTERM only set a flag that [`stop_requested`] reads.
+pub fn catch_stop_signals() {
+    let handler = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst)
+}
+
+fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let node_bin = node_binary(args.node_bin.as_deref())?;
+    catch_stop_signals();
+    let mut network = Network::start(&args.dir, &node_bin, args.devnet_clock)?;
+    eprintln!(
+        "starting {} validators ({}), logs in {}/nodes/*/node.log …",
+        network.manifest.nodes.len(),
+        node_bin.display(),
+        args.dir.display()
+    );
+    network.wait_ready(READY_TIMEOUT)?;
+    let mut out = std::io::stdout().lock();
+    for (node, client) in network.manifest.nodes.iter().zip(network.clients()) {
+        let height = client.status().map(|s| s.height).unwrap_or(0);
+        writeln!(out, "{:<16} {}  height {height}", node.name, node.url)?;
+    }
+    writeln!(
+        out,
+        "devnet up{}; Ctrl-C stops it",
+        if args.devnet_clock {
+            " with a devnet clock"
+        } else {
+            ""
+        }
+    )?;
+    drop(out);
+    while !stop_requested() {
+        if let Some((name, status)) = network.exited() {
+            eprintln!("warning: {name} stopped ({status})");
+        }
+        std::thread::sleep(POLL);
+    }
+    eprintln!("stopping the validators …");
+    network.stop();
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

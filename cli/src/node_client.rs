@@ -1,0 +1,334 @@
+//! The HTTP client of a node's API (plain HTTP, meant for loopback or a trusted network).
+//!
+//! Every call has a timeout and every answer a size limit. The node's answers are read as
+//! JSON values and picked apart with tolerant accessors ([`TxStatus::from_json`],
+//! [`Status::from_json`]), so that a field the node adds later does not break the command.
+//! Errors keep the node's own code and message, so the user sees, for instance,
+//! `refused (BadSignature): signature 0 (key …): the signature does not verify`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use ledger::tx::{SignedTx, TxId};
+use serde_json::Value;
+
+/// One request may take this long (connect, send, answer).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read (a block of the largest size, as JSON, fits).
+const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// How often `wait_committed` asks.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A node's API at `base` (`http://127.0.0.1:28000`).
+#[derive(Clone)]
+pub struct NodeClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A refusal or failure reported by the node (HTTP status ≥ 400).
+#[derive(Debug, Clone)]
+pub struct NodeError {
+    pub http_status: u16,
+    /// The node's stable error code when it gave one (`BadSignature`, `WrongChain`, …).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(
+                f,
+                "refused by the node ({code}, HTTP {}): {}",
+                self.http_status, self.message
+            ),
+            None => write!(
+                f,
+                "the node answered HTTP {}: {}",
+                self.http_status, self.message
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// What the node says of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Received, not yet in a block.
+    Pending,
+    /// In the block at `height`; `code` is `None` when accepted, the rulebook's code when
+    /// rejected (a rejected transaction is still ordered, and changes nothing).
+    Committed { height: u64, code: Option<String> },
+    /// The node does not know it (never received, dropped, or expired).
+    Unknown,
+}
+
+/// The parts of `/v1/status` the CLI relies on.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub chain_id: String,
+    pub height: u64,
+    pub block_id: String,
+    pub state_root: String,
+    pub raw: Value,
+}
+
+/// A 32-byte hash as hex, whether the node wrote it as a hex string or a list of bytes.
+pub fn hash_hex(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(bytes) => bytes
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .map(hex::encode),
+        _ => None,
+    }
+}
+
+fn text_at<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| value.get(*k).and_then(Value::as_str))
+}
+
+fn u64_at(value: &Value, keys: &[&str]) -> Option<u64> {
+    keys.iter()
+        .find_map(|k| value.get(*k).and_then(Value::as_u64))
+}
+
+impl Status {
+    pub fn from_json(raw: Value) -> anyhow::Result<Status> {
+        let height = u64_at(&raw, &["height", "latest_height"])
+            .with_context(|| format!("status without a height: {raw}"))?;
+        Ok(Status {
+            chain_id: text_at(&raw, &["chain_id"]).unwrap_or("").to_string(),
+            height,
+            block_id: text_at(&raw, &["latest_block_id", "block_id"])
+                .unwrap_or("")
+                .to_string(),
+            state_root: text_at(&raw, &["state_root"]).unwrap_or("").to_string(),
+            raw,
+        })
+    }
+}
+
+impl TxStatus {
+    /// Reads `{status: "pending"}` or `{status: "committed", height, receipt: {outcome,
+    /// code}}`; the receipt's fields are also accepted at the top level.
+    pub fn from_json(value: &Value) -> anyhow::Result<TxStatus> {
+        let status = text_at(value, &["status", "state"])
+            .with_context(|| format!("transaction status without `status`: {value}"))?
+            .to_ascii_lowercase();
+        match status.as_str() {
+            "pending" => Ok(TxStatus::Pending),
+            "unknown" | "not_found" => Ok(TxStatus::Unknown),
+            "committed" => {
+                let height = u64_at(value, &["height"])
+                    .with_context(|| format!("committed without a height: {value}"))?;
+                let receipt = value.get("receipt").unwrap_or(value);
+                let outcome = text_at(receipt, &["outcome"]).unwrap_or("Accepted");
+                let code = if outcome.eq_ignore_ascii_case("accepted") {
+                    None
+                } else {
+                    Some(text_at(receipt, &["code"]).unwrap_or(outcome).to_string())
+                };
+                Ok(TxStatus::Committed { height, code })
+            }
+            other => bail!("unknown transaction status {other:?}: {value}"),
+        }
+    }
+}
+
+impl NodeClient {
+    pub fn new(base: &str) -> NodeClient {
+        let base = base.trim_end_matches('/');
+        let base = if base.contains("://") {
+            base.to_string()
+        } else {
+            format!("http://{base}")
+        };
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .http_status_as_error(false)
+            .build();
+        NodeClient {
+            base,
+            agent: config.into(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Reads an answer: JSON for 2xx, a [`NodeError`] otherwise.
+    fn answer(
+        &self,
+        what: &str,
+        response: ureq::http::Response<ureq::Body>,
+    ) -> anyhow::Result<Value> {
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_string()
+            .with_context(|| format!("{what}: reading the answer of {}", self.base))?;
+        if (200..300).contains(&status) {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .or_else(|_| Ok(Value::String(text.trim().to_string())));
+        }
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        let error = body.get("error").unwrap_or(&body);
+        let code = text_at(error, &["code"])
+            .or_else(|| text_at(&body, &["code"]))
+            .map(str::to_string);
+        let message = text_at(error, &["message", "error"])
+            .or_else(|| error.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| text.trim().to_string());
+        Err(NodeError {
+            http_status: status,
+            code,
+            message,
+        }
+        .into())
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .get(&self.url(path))
+            .call()
+            .with_context(|| format!("GET {}", self.url(path)))?;
+        self.answer(&format!("GET {path}"), response)
+    }
+
+    fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let bytes = serde_json::to_vec(body)?;
+        let response = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", "application/json")
+            .send(&bytes[..])
+            .with_context(|| format!("POST {}", self.url(path)))?;
+        self.answer(&format!("POST {path}"), response)
+    }
+
+    /// `GET /health`: whether the node answers at all.
+    pub fn health(&self) -> bool {
+        matches!(
+            self.agent.get(&self.url("/health")).call(),
+            Ok(response) if response.status().is_success()
+        )
+    }
+
+    pub fn status(&self) -> anyhow::Result<Status> {
+        Status::from_json(self.get("/v1/status")?)
+    }
+
+    pub fn status_json(&self) -> anyhow::Result<Value> {
+        self.get("/v1/status")
+    }
+
+    pub fn block(&self, height: u64) -> anyhow::Result<Value> {
+        self.get(&format!("/v1/blocks/{height}"))
+    }
+
+    /// The R10 document of the current state (`GET /v1/state`).
+    pub fn state(&self) -> anyhow::Result<Value> {
+        self.get("/v1/state")
+    }
+
+    pub fn metrics(&self) -> anyhow::Result<String> {
+        match self.get("/metrics")? {
+            Value::String(text) => Ok(text),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    /// `POST /v1/tx` in the JSON file form; the node's id of it.
+    pub fn submit(&self, tx: &SignedTx) -> anyhow::Result<TxId> {
+        let body = serde_json::to_vec(tx).context("encoding the transaction")?;
+        self.submit_as(tx, "application/json", &body)
+    }
+
+    /// `POST /v1/tx` in the canonical binary form.
+    pub fn submit_binary(&self, tx: &SignedTx) -> anyhow::Result<TxId> {
+        self.submit_as(tx, "application/octet-stream", &tx.to_bytes())
+    }
+
+    fn submit_as(&self, tx: &SignedTx, content_type: &str, body: &[u8]) -> anyhow::Result<TxId> {
+        let response = self
+            .agent
+            .post(&self.url("/v1/tx"))
+            .header("Content-Type", content_type)
+            .send(body)
+            .with_context(|| format!("POST {}", self.url("/v1/tx")))?;
+        let answer = self.answer("POST /v1/tx", response)?;
+        let id = match &answer {
+            Value::String(id) => Some(id.as_str()),
+            other => text_at(other, &["id", "tx_id"]),
+        };
+        let expected = tx.id();
+        match id.map(TxId::from_hex) {
+            Some(Ok(id)) if id == expected => Ok(id),
+            Some(Ok(id)) => bail!("the node names the transaction {id}, its id is {expected}"),
+            _ => bail!("the node accepted the transaction but gave no id: {answer}"),
+        }
+    }
+
+    pub fn tx_json(&self, id: &TxId) -> anyhow::Result<Value> {
+        self.get(&format!("/v1/tx/{id}"))
+    }
+
+    pub fn tx_status(&self, id: &TxId) -> anyhow::Result<TxStatus> {
+        match self.tx_json(id) {
+            Ok(value) => TxStatus::from_json(&value),
+            Err(error) => match error.downcast_ref::<NodeError>() {
+                Some(e) if e.http_status == 404 => Ok(TxStatus::Unknown),
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// Polls until the transaction is committed, for at most `timeout`.
+    pub fn wait_committed(
+        &self,
+        id: &TxId,
+        timeout: Duration,
+    ) -> anyhow::Result<(u64, Option<String>)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let TxStatus::Committed { height, code } = self.tx_status(id)? {
+                return Ok((height, code));
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "transaction {id} was not committed within {} s",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// `POST /v1/devnet/clock`: the time block times are taken from, on a devnet clock.
+    pub fn set_clock(&self, unix_ms: u64) -> anyhow::Result<()> {
+        self.post_json(
+            "/v1/devnet/clock",
+            &serde_json::json!({ "time_ms": unix_ms }),
+        )?;
+        Ok(())
+    }
+}

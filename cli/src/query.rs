@@ -1,0 +1,247 @@
+//! `xinbao query`: what a node knows: its status, a transaction, a block, the state.
+//!
+//! Human text by default; `--json` prints the node's JSON answer unchanged, for machines.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ledger::tx::TxId;
+use serde_json::Value;
+
+use crate::node_client::{NodeClient, TxStatus};
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(subcommand)]
+    what: What,
+    /// The node's API address, e.g. http://127.0.0.1:28000.
+    #[arg(
+        long,
+        value_name = "URL",
+        global = true,
+        default_value = "http://127.0.0.1:28000"
+    )]
+    node: String,
+    /// Print the node's JSON answer instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Chain id, height, latest block id, state root, validators and peers.
+    Status,
+    /// A transaction: pending, or committed at a height with its receipt.
+    Tx {
+        /// The transaction id (hex).
+        id: String,
+    },
+    /// The block at a height.
+    Block { height: u64 },
+    /// The settlement figures of the current state (the R10 result document).
+    State,
+    /// The node's metrics (Prometheus text).
+    Metrics,
+    /// Whether the node answers (exit 0) or not (exit 1).
+    Health,
+}
+
+pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let client = NodeClient::new(&args.node);
+    match args.what {
+        What::Status => {
+            let raw = client.status_json()?;
+            if args.json {
+                print_json(&raw)?;
+            } else {
+                print_status(&raw)?;
+            }
+        }
+        What::Tx { id } => {
+            let id = TxId::from_hex(&id).context("a transaction id is 64 hex digits")?;
+            let raw = client.tx_json(&id)?;
+            if args.json {
+                print_json(&raw)?;
+            } else {
+                match TxStatus::from_json(&raw)? {
+                    TxStatus::Pending => println!("{id}: pending"),
+                    TxStatus::Unknown => println!("{id}: unknown to this node"),
+                    TxStatus::Committed { height, code: None } => {
+                        println!("{id}: committed at height {height}, accepted")
+                    }
+                    TxStatus::Committed {
+                        height,
+                        code: Some(code),
+                    } => println!("{id}: committed at height {height}, rejected ({code})"),
+                }
+            }
+        }
+        What::Block { height } => {
+            let raw = client.block(height)?;
+            if args.json {
+                print_json(&raw)?;
+            } else {
+                print_block(&raw);
+            }
+        }
+        What::State => {
+            let doc = client.state()?;
+            if args.json {
+                print_json(&doc)?;
+            } else {
+                let status = client.status()?;
+                println!(
+                    "State of {} at height {} (as of {}), state root {}",
+                    client.base(),
+                    status.height,
+                    shown(doc.get("date")),
+                    status.state_root
+                );
+                let summary = state_summary(&doc, &status.state_root);
+                // The figures only: the run's header and its rejected steps are a
+                // scenario's, not a node's.
+                let figures = summary
+                    .split_once("\nProgrammes")
+                    .map_or(summary.as_str(), |(_, rest)| rest);
+                let figures = figures
+                    .split_once("\nRejected steps")
+                    .map_or(figures, |(head, _)| head);
+                print!("\nProgrammes{figures}");
+            }
+        }
+        What::Metrics => print!("{}", client.metrics()?),
+        What::Health => {
+            if client.health() {
+                println!("{}: healthy", client.base());
+            } else {
+                println!("{}: not answering", client.base());
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "—".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn print_status(raw: &Value) -> anyhow::Result<()> {
+    let status = crate::node_client::Status::from_json(raw.clone())?;
+    println!("chain:        {}", status.chain_id);
+    println!("height:       {}", status.height);
+    println!("latest block: {}", status.block_id);
+    println!("state root:   {}", status.state_root);
+    if let Some(validators) = raw.get("validators").and_then(Value::as_array) {
+        println!("validators:   {}", validators.len());
+        for v in validators {
+            match v {
+                Value::Object(_) => println!(
+                    "  {} ({}) power {}",
+                    shown(v.get("consensus_key").or_else(|| v.get("public_key"))),
+                    shown(v.get("org")),
+                    shown(v.get("voting_power"))
+                ),
+                other => println!("  {}", shown(Some(other))),
+            }
+        }
+    }
+    if let Some(peers) = raw.get("peers").and_then(Value::as_array) {
+        println!("peers:        {}", peers.len());
+        for p in peers {
+            println!("  {}", shown(Some(p)));
+        }
+    }
+    Ok(())
+}
+
+fn print_block(raw: &Value) {
+    let header = raw
+        .get("header")
+        .or_else(|| raw.pointer("/block/header"))
+        .unwrap_or(raw);
+    for key in [
+        "height",
+        "time_ms",
+        "previous",
+        "tx_root",
+        "receipts_root",
+        "state_root",
+        "validator_set_hash",
+        "proposer",
+    ] {
+        let value = header.get(key);
+        let text = match value {
+            Some(Value::Array(_)) => value.and_then(crate::node_client::hash_hex),
+            _ => None,
+        };
+        println!("{key:<19} {}", text.unwrap_or_else(|| shown(value)));
+    }
+    if let Some(id) = raw.get("id").or_else(|| raw.get("block_id")) {
+        println!("{:<19} {}", "id", shown(Some(id)));
+    }
+    let txs = raw
+        .get("txs")
+        .or_else(|| raw.pointer("/block/txs"))
+        .and_then(Value::as_array);
+    println!("transactions        {}", txs.map_or(0, Vec::len));
+    if let Some(receipts) = raw.get("receipts").and_then(Value::as_array) {
+        for receipt in receipts {
+            println!(
+                "  {} {}{}",
+                shown(receipt.get("tx_id")),
+                shown(receipt.get("outcome")),
+                receipt
+                    .get("code")
+                    .map_or(String::new(), |c| format!(" ({})", shown(Some(c))))
+            );
+        }
+    }
+}
+
+/// The readable settlement summary of a network's R10 document, with the node's state
+/// root in place of the offline runner's.
+pub fn state_summary(doc: &Value, state_root_hex: &str) -> String {
+    let mut root = [0u8; 32];
+    let _ = hex::decode_to_slice(state_root_hex, &mut root);
+    let date = doc
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse().ok());
+    let rejected: Vec<contracts::Rejected> = doc
+        .get("rejected")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|r| {
+                    let step = r.get("step")?.as_u64()?;
+                    let code = serde_json::from_value(r.get("code")?.clone()).ok()?;
+                    Some(contracts::Rejected { step, code })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let outcome = contracts::scenario::Outcome {
+        result: doc.clone(),
+        mismatches: Vec::new(),
+        has_expect: false,
+        state_root: root,
+        description: None,
+        date,
+        steps: 0,
+        step_types: Vec::new(),
+        rejected,
+        store: ledger::state::MemoryStore::new(),
+    };
+    contracts::scenario::summary(&outcome)
+}

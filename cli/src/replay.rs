@@ -1,0 +1,376 @@
+//! A scenario replayed through a running network (`xinbao scenario run FILE --node URL`).
+//!
+//! The network must be a fresh devnet whose organisations are the scenario's, started
+//! with a devnet clock (`xinbao devnet init --orgs-from FILE`, `xinbao devnet up
+//! --devnet-clock`). Its directory gives the admin key of each organisation and the
+//! address of every validator. Each step is then:
+//!
+//! 1. parsed with [`contracts::scenario::parse_step`]; a step that cannot be encoded as a
+//!    transaction is `InvalidField`, as offline, and is not sent;
+//! 2. dated: the clock of every validator is set to midday (UTC+8) of the step's date, so
+//!    the block that holds it carries that date;
+//! 3. signed with the admin key of each organisation in its `by` (an organisation the
+//!    devnet does not have signs with a key nobody registered), submitted, and followed
+//!    until committed: its receipt is accepted, or rejected with the rulebook's code.
+//!
+//! A step the node refuses before it reaches a block (a signer whose key is not
+//! registered) gets no receipt; it is reported with the code the offline runner gives that
+//! step, which is what the rulebook says of a non-member signer (`Unauthorized`, or an
+//! earlier check's code). If the offline runner would accept such a step, the network and
+//! the rulebook disagree, and the run stops with an error.
+//!
+//! The result is the R10 document of the network's state (`GET /v1/state`, as of the
+//! latest block's date), with `rejected` built from the receipts, numbered by step: the
+//! same document the offline runner gives for the same file.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use contracts::scenario::{self, Outcome};
+use contracts::Rejected;
+use ledger::crypto::SecretKey;
+use ledger::tx::{SignedTx, TxBody};
+use ledger::{Code, Date, Id, OrgKind};
+use serde_json::Value;
+
+use crate::devnet::Manifest;
+use crate::node_client::{NodeClient, NodeError};
+
+/// How long one step may take to be committed.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the network may take to reach the scenario's last date.
+const DATE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A step's transaction may be committed within this many heights.
+const EXPIRY_HEIGHTS: u64 = 200;
+
+/// What a network run gives.
+pub struct NetworkRun {
+    /// In the offline runner's shape, with the network's document as `result`.
+    pub outcome: Outcome,
+    /// The height and state root of the node when the document was read.
+    pub height: u64,
+    pub state_root: String,
+}
+
+/// One step's fate on the network, for progress lines.
+pub enum StepNote<'a> {
+    Committed {
+        step: u64,
+        of: u64,
+        kind: &'a str,
+        height: u64,
+        code: Option<Code>,
+    },
+    NotSent {
+        step: u64,
+        of: u64,
+        code: Code,
+    },
+    Refused {
+        step: u64,
+        of: u64,
+        kind: &'a str,
+        refusal: String,
+        code: Code,
+    },
+}
+
+impl std::fmt::Display for StepNote<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepNote::Committed {
+                step,
+                of,
+                kind,
+                height,
+                code,
+            } => match code {
+                None => write!(
+                    f,
+                    "step {step}/{of} {kind}: committed at height {height}, accepted"
+                ),
+                Some(code) => write!(
+                    f,
+                    "step {step}/{of} {kind}: committed at height {height}, rejected ({code})"
+                ),
+            },
+            StepNote::NotSent { step, of, code } => {
+                write!(f, "step {step}/{of}: not a transaction ({code}), not sent")
+            }
+            StepNote::Refused {
+                step,
+                of,
+                kind,
+                refusal,
+                code,
+            } => write!(
+                f,
+                "step {step}/{of} {kind}: {refusal}; the rulebook's code: {code}"
+            ),
+        }
+    }
+}
+
+fn the_step_code(offline: &Outcome, step: u64) -> Option<Code> {
+    offline
+        .rejected
+        .iter()
+        .find(|r| r.step == step)
+        .map(|r| r.code)
+}
+
+/// Sets the clock of every validator to midday (UTC+8) of `date`.
+fn set_clocks(clients: &[NodeClient], date: Date) -> anyhow::Result<()> {
+    let ms = u64::try_from(date.unix_ms_cst_noon()).context("a date before 1970")?;
+    for client in clients {
+        client.set_clock(ms).with_context(|| {
+            format!(
+                "setting the devnet clock of {} (was it started with --devnet-clock?)",
+                client.base()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The date of the node's latest block.
+fn latest_date(client: &NodeClient) -> anyhow::Result<Option<Date>> {
+    let status = client.status()?;
+    Ok(status
+        .raw
+        .get("latest_time_ms")
+        .and_then(Value::as_u64)
+        .and_then(|ms| Date::from_unix_ms_cst(ms).ok()))
+}
+
+/// Replays the scenario `text` through the network of the devnet in `devnet_dir`,
+/// submitting to `node`; `progress` hears of each step.
+pub fn run(
+    text: &str,
+    devnet_dir: &Path,
+    node: &NodeClient,
+    progress: &mut dyn FnMut(StepNote<'_>),
+) -> anyhow::Result<NetworkRun> {
+    // The offline run gives the codes of steps refused before a block, and is the shape
+    // the result is returned in.
+    let offline = scenario::run(text)?;
+    let doc: Value = serde_json::from_str(text)?;
+    let steps = doc
+        .get("steps")
+        .and_then(Value::as_array)
+        .context("no `steps` array")?;
+    let manifest = Manifest::load(devnet_dir)?;
+    check_members(&doc, &manifest)?;
+    let clients: Vec<NodeClient> = manifest.urls().iter().map(|u| NodeClient::new(u)).collect();
+    let chain_id = Id::new(manifest.chain_id.as_str()).context("the devnet's chain id")?;
+
+    let state = node.state()?;
+    for table in ["programmes", "funds", "policies", "loans", "claims"] {
+        ensure!(
+            state
+                .get(table)
+                .and_then(Value::as_object)
+                .is_none_or(|t| t.is_empty()),
+            "the network already holds {table}: a scenario is replayed on a fresh devnet"
+        );
+    }
+
+    let mut keys: Vec<(String, SecretKey)> = Vec::new();
+    for org in &manifest.orgs {
+        if let Some(key) = manifest.admin_key(devnet_dir, &org.id)? {
+            keys.push((org.id.clone(), key));
+        }
+    }
+    // Distinct nonces on every run, so that a step's id is never one already seen.
+    let nonce_base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+        .saturating_mul(1_000);
+
+    let total = steps.len() as u64;
+    let mut ledger_date: Option<Date> = None;
+    let mut clock_date: Option<Date> = None;
+    let mut rejected: Vec<Rejected> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let number = index as u64 + 1;
+        let kind = offline.step_types.get(index).map_or("", String::as_str);
+        let latest_before = ledger_date;
+        if let Ok(date) = scenario::parse_date(step.get("date").unwrap_or(&Value::Null)) {
+            if latest_before.is_none_or(|latest| date > latest) {
+                ledger_date = Some(date);
+            }
+        }
+        let (date, signers, action) = match scenario::parse_step(step, latest_before) {
+            Ok(parsed) => parsed,
+            Err(code) => {
+                rejected.push(Rejected { step: number, code });
+                progress(StepNote::NotSent {
+                    step: number,
+                    of: total,
+                    code,
+                });
+                continue;
+            }
+        };
+        if clock_date.is_none_or(|d| date > d) {
+            if let Some(block_date) = latest_date(node)? {
+                ensure!(
+                    block_date <= date,
+                    "step {number} is dated {date}, but the network's blocks are already dated {block_date}: replay on a fresh devnet started with --devnet-clock"
+                );
+            }
+            set_clocks(&clients, date)?;
+            clock_date = Some(date);
+        }
+        let height = node.status()?.height;
+        let mut tx = SignedTx::unsigned(TxBody {
+            chain_id: chain_id.clone(),
+            nonce: nonce_base + number,
+            expires_at_height: height + EXPIRY_HEIGHTS,
+            action,
+        });
+        let mut unregistered = false;
+        for signer in &signers {
+            match keys.iter().find(|(org, _)| org == signer.as_str()) {
+                Some((_, key)) => {
+                    tx.sign(key)?;
+                }
+                None => {
+                    unregistered = true;
+                    tx.sign(&SecretKey::generate())?;
+                }
+            }
+        }
+        match node.submit(&tx) {
+            Ok(id) => {
+                ensure!(
+                    !unregistered,
+                    "step {number}: the node accepted a signature by a key nobody registered"
+                );
+                let (height, code) = node
+                    .wait_committed(&id, COMMIT_TIMEOUT)
+                    .with_context(|| format!("step {number}"))?;
+                let code = match code {
+                    None => None,
+                    Some(text) => Some(
+                        text.parse::<Code>()
+                            .map_err(|()| anyhow::anyhow!("step {number}: unknown code {text}"))?,
+                    ),
+                };
+                if let Some(code) = code {
+                    rejected.push(Rejected { step: number, code });
+                }
+                progress(StepNote::Committed {
+                    step: number,
+                    of: total,
+                    kind,
+                    height,
+                    code,
+                });
+            }
+            Err(error) => {
+                let Some(refusal) = error.downcast_ref::<NodeError>() else {
+                    return Err(error.context(format!("step {number}")));
+                };
+                if !unregistered {
+                    bail!("step {number}: {refusal}");
+                }
+                let Some(code) = the_step_code(&offline, number) else {
+                    bail!(
+                        "step {number}: the node refused it ({refusal}), but the rulebook accepts it offline"
+                    );
+                };
+                rejected.push(Rejected { step: number, code });
+                progress(StepNote::Refused {
+                    step: number,
+                    of: total,
+                    kind,
+                    refusal: refusal.to_string(),
+                    code,
+                });
+            }
+        }
+    }
+
+    // The result is as of the last step's date, on the network as offline.
+    if let Some(last) = ledger_date {
+        if clock_date.is_none_or(|d| last > d) {
+            set_clocks(&clients, last)?;
+        }
+        let deadline = Instant::now() + DATE_TIMEOUT;
+        while latest_date(node)? != Some(last) {
+            ensure!(
+                Instant::now() < deadline,
+                "the network did not commit a block dated {last} within {} s",
+                DATE_TIMEOUT.as_secs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut result = node.state()?;
+    let status = node.status()?;
+    rejected.sort_by_key(|r| r.step);
+    result["rejected"] = Value::Array(
+        rejected
+            .iter()
+            .map(|r| serde_json::json!({"code": r.code.as_str(), "step": r.step}))
+            .collect(),
+    );
+    let mut mismatches = Vec::new();
+    if let Some(expect) = doc.get("expect") {
+        scenario::compare("", expect, &result, &mut mismatches);
+    }
+    let mut root = [0u8; 32];
+    hex::decode_to_slice(&status.state_root, &mut root)
+        .with_context(|| format!("the node's state root {:?}", status.state_root))?;
+    let outcome = Outcome {
+        result,
+        mismatches,
+        has_expect: offline.has_expect,
+        state_root: root,
+        description: offline.description.clone(),
+        date: ledger_date,
+        steps: offline.steps,
+        step_types: offline.step_types.clone(),
+        rejected,
+        store: ledger::state::MemoryStore::new(),
+    };
+    Ok(NetworkRun {
+        outcome,
+        height: status.height,
+        state_root: status.state_root,
+    })
+}
+
+/// The devnet's organisations must be exactly the scenario's, kinds included: the
+/// rulebook's verdicts depend on who is a member.
+fn check_members(doc: &Value, manifest: &Manifest) -> anyhow::Result<()> {
+    let orgs = doc
+        .get("orgs")
+        .and_then(Value::as_array)
+        .context("no `orgs` array")?;
+    let mut wanted: Vec<(String, OrgKind)> = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let id = org
+            .get("id")
+            .and_then(Value::as_str)
+            .context("an org without id")?;
+        let kind: OrgKind = serde_json::from_value(org.get("kind").cloned().unwrap_or_default())
+            .with_context(|| format!("org {id}: no valid kind"))?;
+        wanted.push((id.to_string(), kind));
+    }
+    let mut have: Vec<(String, OrgKind)> = manifest
+        .orgs
+        .iter()
+        .map(|o| (o.id.clone(), o.kind))
+        .collect();
+    wanted.sort_by(|a, b| a.0.cmp(&b.0));
+    have.sort_by(|a, b| a.0.cmp(&b.0));
+    ensure!(
+        wanted == have,
+        "the devnet's organisations are not the scenario's; make one with `xinbao devnet init --orgs-from SCENARIO`"
+    );
+    Ok(())
+}

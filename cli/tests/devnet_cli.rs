@@ -1,0 +1,185 @@
+//! `xinbao devnet init` and the network commands' errors, without running a node.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ledger::genesis::Genesis;
+use ledger::OrgKind;
+use serde_json::Value;
+
+fn xinbao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xinbao"))
+        .args(args)
+        .output()
+        .expect("run xinbao")
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("xinbao-cli-{name}-{}-{nanos}", std::process::id()))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../network-configs/scenarios")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn init_writes_a_valid_genesis_keys_and_one_config_per_validator() {
+    let dir = fresh_dir("init");
+    let out = xinbao(&["devnet", "init", "--dir", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let genesis = Genesis::load(&dir.join("genesis.json")).expect("a valid genesis");
+    assert_eq!(genesis.chain_id.as_str(), "xinbao-devnet");
+    assert_eq!(genesis.organisations.len(), 4);
+    assert_eq!(genesis.validators.len(), 4);
+    let kinds: Vec<OrgKind> = genesis.organisations.iter().map(|o| o.kind).collect();
+    for kind in [
+        OrgKind::Bank,
+        OrgKind::Insurer,
+        OrgKind::Government,
+        OrgKind::Regulator,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} missing");
+    }
+    assert!((500..=1000).contains(&genesis.params.block_time_ms));
+
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("devnet.json")).unwrap()).unwrap();
+    let nodes = manifest["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    let mut ports = Vec::new();
+    for (node, validator) in nodes.iter().zip(&genesis.validators) {
+        let config_path = dir.join(node["config"].as_str().unwrap());
+        let config = std::fs::read_to_string(&config_path).unwrap();
+        for key in [
+            "moniker",
+            "data_dir",
+            "genesis",
+            "consensus_key",
+            "http_listen",
+            "p2p_listen",
+            "relay_peers",
+        ] {
+            assert!(
+                config.contains(&format!("{key} = ")),
+                "{key} missing in {config}"
+            );
+        }
+        assert!(config.contains(validator.address.as_str()));
+        let key_path = config_path.with_file_name("consensus.key");
+        assert_eq!(mode(&key_path), 0o600);
+        let key = ledger::crypto::SecretKey::read_file(&key_path).unwrap();
+        assert_eq!(key.public_key(), validator.consensus_key);
+        let url = node["url"].as_str().unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"));
+        ports.push(url.rsplit(':').next().unwrap().parse::<u16>().unwrap());
+    }
+    ports
+        .windows(2)
+        .for_each(|w| assert_eq!(w[1], w[0] + 1, "HTTP ports are consecutive"));
+    for org in &genesis.organisations {
+        let secret = dir.join(format!("keys/{}.secret", org.id));
+        assert_eq!(mode(&secret), 0o600);
+        let key = ledger::crypto::SecretKey::read_file(&secret).unwrap();
+        assert_eq!(key.public_key(), org.admin_key);
+    }
+
+    // A second init never overwrites keys.
+    let again = xinbao(&["devnet", "init", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn init_from_a_scenario_gives_every_non_auditor_organisation_a_validator() {
+    let dir = fresh_dir("orgs");
+    let file = scenario("c-guangzhou-style.json");
+    let out = xinbao(&[
+        "devnet",
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--orgs-from",
+        &file,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let genesis = Genesis::load(&dir.join("genesis.json")).unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let orgs = doc["orgs"].as_array().unwrap();
+    assert_eq!(genesis.organisations.len(), orgs.len());
+    for org in orgs {
+        let id = org["id"].as_str().unwrap();
+        assert!(
+            genesis.validators.iter().any(|v| v.org.as_str() == id),
+            "{id} runs no validator"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let too_few = fresh_dir("few");
+    let out = xinbao(&[
+        "devnet",
+        "init",
+        "--dir",
+        too_few.to_str().unwrap(),
+        "--orgs-from",
+        &file,
+        "--validators",
+        "4",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "five organisations cannot share four validators"
+    );
+    let _ = std::fs::remove_dir_all(&too_few);
+}
+
+#[test]
+fn submitting_to_a_node_that_does_not_answer_is_an_error() {
+    let dir = fresh_dir("submit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tx.json");
+    std::fs::write(
+        &file,
+        r#"{"chain_id": "xinbao-devnet", "nonce": 1, "expires_at_height": 10,
+            "action": {"type": "CreateFund", "id": "f", "government": "gov", "annual_cap_fen": 1}}"#,
+    )
+    .unwrap();
+    // Port 9 (discard) on loopback: nothing listens there.
+    let out = xinbao(&[
+        "tx",
+        "submit",
+        file.to_str().unwrap(),
+        "--node",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:9"));
+    let out = xinbao(&["query", "health", "--node", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
