@@ -1,0 +1,352 @@
+//! A devnet of real processes for the end-to-end tests: `xinbao devnet init` writes it,
+//! each validator is its own `xinbao-node` process, and the `xinbao` command talks to it.
+//!
+//! The two programs are built once per test binary by `cargo build -p node -p cli` into
+//! the target directory this test runs from (its `deps/` folder's parent), so that
+//! `cargo test -p tests` alone always tests the current code. Every process is killed when
+//! the [`Devnet`] is dropped, a failing test included, and the kernel kills it anyway if
+//! the test process dies first (`PR_SET_PDEATHSIG`). Tests that start a devnet hold
+//! [`serial`] so that only one devnet runs at a time on a small machine.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One devnet at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub struct Binaries {
+    pub xinbao: PathBuf,
+    pub node: PathBuf,
+}
+
+/// Builds `xinbao` and `xinbao-node` (once per test binary) and returns their paths.
+pub fn binaries() -> &'static Binaries {
+    static BINARIES: OnceLock<Binaries> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        // The test runs as TARGET/PROFILE/deps/NAME-HASH.
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from TARGET/PROFILE/deps")
+            .to_path_buf();
+        let target_dir = profile_dir.parent().expect("TARGET").to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut command = Command::new(cargo);
+        command
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "node",
+                "-p",
+                "cli",
+                "--target-dir",
+            ])
+            .arg(&target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p node -p cli failed");
+        let binaries = Binaries {
+            xinbao: profile_dir.join("xinbao"),
+            node: profile_dir.join("xinbao-node"),
+        };
+        assert!(
+            binaries.xinbao.is_file(),
+            "{} missing",
+            binaries.xinbao.display()
+        );
+        assert!(
+            binaries.node.is_file(),
+            "{} missing",
+            binaries.node.display()
+        );
+        binaries
+    })
+}
+
+/// Runs `xinbao ARGS` to completion.
+pub fn xinbao(args: &[&str]) -> Output {
+    let output = Command::new(&binaries().xinbao)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run xinbao");
+    output
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    workspace().join("network-configs/scenarios").join(name)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A GET to a node: the status and the JSON answer, `None` when it does not answer.
+pub fn get(url: &str, path: &str) -> Option<(u16, Value)> {
+    let mut response = agent().get(&format!("{url}{path}")).call().ok()?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().ok()?;
+    Some((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+pub fn post_json(url: &str, path: &str, body: &Value) -> (u16, Value) {
+    let mut response = agent()
+        .post(&format!("{url}{path}"))
+        .header("Content-Type", "application/json")
+        .send(serde_json::to_vec(body).unwrap().as_slice())
+        .expect("POST to the node");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A 32-byte hash as hex, whether written as a hex string or a list of bytes.
+pub fn hash_hex(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(bytes) => bytes
+            .iter()
+            .map(|b| format!("{:02x}", b.as_u64().expect("a byte")))
+            .collect(),
+        other => panic!("not a hash: {other}"),
+    }
+}
+
+pub struct Devnet {
+    pub dir: PathBuf,
+    pub manifest: Value,
+    pub urls: Vec<String>,
+    children: Vec<Option<Child>>,
+    devnet_clock: bool,
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("xinbao-e2e-{name}-{}-{nanos}", std::process::id()))
+}
+
+impl Devnet {
+    /// `xinbao devnet init` into a fresh directory (`extra` are more init arguments).
+    pub fn init(name: &str, extra: &[&str], devnet_clock: bool) -> Devnet {
+        let dir = fresh_dir(name);
+        let dir_text = dir.to_str().unwrap().to_string();
+        let mut args = vec!["devnet", "init", "--dir", &dir_text];
+        args.extend_from_slice(extra);
+        let output = xinbao(&args);
+        assert!(
+            output.status.success(),
+            "devnet init failed: {}",
+            text(&output.stderr)
+        );
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("devnet.json")).unwrap()).unwrap();
+        let urls: Vec<String> = manifest["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["url"].as_str().unwrap().to_string())
+            .collect();
+        let children = urls.iter().map(|_| None).collect();
+        Devnet {
+            dir,
+            manifest,
+            urls,
+            children,
+            devnet_clock,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.urls.len()
+    }
+
+    pub fn config(&self, i: usize) -> PathBuf {
+        self.dir
+            .join(self.manifest["nodes"][i]["config"].as_str().unwrap())
+    }
+
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.config(i).with_file_name("node.log")
+    }
+
+    /// Starts validator `i`.
+    pub fn start(&mut self, i: usize) {
+        assert!(self.children[i].is_none(), "validator {i} already runs");
+        self.children[i] = Some(spawn_node(
+            &self.config(i),
+            &self.log_path(i),
+            self.devnet_clock,
+        ));
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.len() {
+            self.start(i);
+        }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        get(&self.urls[i], "/v1/status")?.1.get("height")?.as_u64()
+    }
+
+    /// Waits until every validator in `nodes` reports at least `height`.
+    pub fn wait_height(&self, nodes: &[usize], height: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let heights: Vec<Option<u64>> = nodes.iter().map(|i| self.height(*i)).collect();
+            if heights.iter().all(|h| h.is_some_and(|h| h >= height)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                for i in nodes {
+                    let log = std::fs::read_to_string(self.log_path(*i)).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                    eprintln!("---- validator {i} log (tail) ----");
+                    for line in tail.into_iter().rev() {
+                        eprintln!("{line}");
+                    }
+                }
+                panic!("validators {nodes:?} did not reach height {height} within {timeout:?}: {heights:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The (block id, state root) that validator `i` holds at `height`.
+    pub fn block_root(&self, i: usize, height: u64) -> (String, String) {
+        let (status, block) = get(&self.urls[i], &format!("/v1/blocks/{height}"))
+            .unwrap_or_else(|| panic!("validator {i} does not answer"));
+        assert_eq!(status, 200, "validator {i} has no block {height}: {block}");
+        (
+            block["block_id"].as_str().unwrap().to_string(),
+            hash_hex(&block["block"]["header"]["state_root"]),
+        )
+    }
+
+    /// Every validator in `nodes` holds the same block and state root at every height
+    /// from 1 to `height`.
+    pub fn assert_same_chain(&self, nodes: &[usize], height: u64) {
+        for h in 1..=height {
+            let first = self.block_root(nodes[0], h);
+            for &i in &nodes[1..] {
+                assert_eq!(
+                    self.block_root(i, h),
+                    first,
+                    "validators {} and {i} differ at height {h}",
+                    nodes[0]
+                );
+            }
+        }
+    }
+
+    /// The admin key file of organisation `org`.
+    pub fn admin_key(&self, org: &str) -> PathBuf {
+        let entry = self.manifest["orgs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == org)
+            .unwrap_or_else(|| panic!("no org {org}"));
+        self.dir.join(entry["admin_key"].as_str().unwrap())
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Starts `xinbao-node --config CONFIG`, its output appended to `log`; the kernel kills it
+/// if this test process dies.
+pub fn spawn_node(config: &Path, log: &Path, devnet_clock: bool) -> Child {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut command = Command::new(&binaries().node);
+    command
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    if devnet_clock {
+        command.arg("--devnet-clock");
+    }
+    // SAFETY: only prctl(2), async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command.spawn().expect("start xinbao-node")
+}
+
+/// Writes a transaction file for `action` on chain `chain_id`.
+pub fn tx_file(dir: &Path, name: &str, chain_id: &str, nonce: u64, action: Value) -> PathBuf {
+    let path = dir.join(name);
+    let tx = serde_json::json!({
+        "chain_id": chain_id,
+        "nonce": nonce,
+        "expires_at_height": 900,
+        "action": action,
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&tx).unwrap()).unwrap();
+    path
+}
