@@ -369,7 +369,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .max(1e-9);
     let tx_per_s = seen.len() as f64 / elapsed;
 
-    println!("xinbao bench: 4 validators on this machine, block time {} ms, devnet build of the binaries as given", devnet::BLOCK_TIME_MS);
+    println!(
+        "xinbao bench: 4 validators on this machine ({}), block time {} ms, {} transactions",
+        node_bin.display(),
+        devnet::BLOCK_TIME_MS,
+        args.txs
+    );
     println!(
         "  transactions submitted    {} ({} refused at submission)",
         submitted.len(),
