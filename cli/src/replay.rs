@@ -14,7 +14,7 @@
 //!    until committed: its receipt is accepted, or rejected with the rulebook's code.
 //!
 //! A step the node refuses before it reaches a block (a signer whose key is not
-//! registered) gets no receipt; it is reported with the code the offline runner gives that
+//! registered, or no signer at all) gets no receipt; it is reported with the code the offline runner gives that
 //! step, which is what the rulebook says of a non-member signer (`Unauthorized`, or an
 //! earlier check's code). If the offline runner would accept such a step, the network and
 //! the rulebook disagree, and the run stops with an error.
@@ -231,7 +231,8 @@ pub fn run(
             expires_at_height: height + EXPIRY_HEIGHTS,
             action,
         });
-        let mut unregistered = false;
+        // Unsigned, or signed by a key nobody registered: the node refuses it at the door.
+        let mut unregistered = signers.is_empty();
         for signer in &signers {
             match keys.iter().find(|(org, _)| org == signer.as_str()) {
                 Some((_, key)) => {
