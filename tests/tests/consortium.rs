@@ -416,11 +416,67 @@ fn a_node_whose_key_is_not_in_genesis_cannot_take_part() {
     assert!(!status.success(), "{log}");
     assert!(log.contains("not a validator"), "{log}");
 
-    // The four go on, with the same validator set as before.
+    // Even with a genesis of its own that names it, the stranger is not let in: the
+    // validators accept only the peers of their genesis, so it never commits anything
+    // and the four go on with the same validator set as before.
+    let mut own_genesis: Value =
+        serde_json::from_slice(&std::fs::read(net.dir.join("genesis.json")).unwrap()).unwrap();
+    let public = std::fs::read_to_string(stranger_dir.join("consensus.public")).unwrap();
+    own_genesis["validators"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "org": "bank",
+            "consensus_key": public.trim(),
+            "voting_power": 1,
+            "address": format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+        }));
+    std::fs::write(
+        stranger_dir.join("own-genesis.json"),
+        serde_json::to_vec_pretty(&own_genesis).unwrap(),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("../../genesis.json", "own-genesis.json");
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = stranger_dir.join("node.log");
+    let mut child = common::spawn_node(&config_path, &log_path, false);
+    let stranger_url = format!("http://127.0.0.1:{http_port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stranger_peer = loop {
+        if let Some((200, status)) = get(&stranger_url, "/v1/status") {
+            break status["peer_id"].as_str().unwrap().to_string();
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the stranger's node did not come up:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let height = net.height(0).unwrap();
-    net.wait_height(&[0, 1, 2, 3], height + 2, Duration::from_secs(20));
-    let (_, status) = get(&net.urls[0], "/v1/status").unwrap();
-    assert_eq!(status["validators"].as_array().unwrap().len(), 4);
+    net.wait_height(&[0, 1, 2, 3], height + 6, Duration::from_secs(30));
+    let stranger_height = get(&stranger_url, "/v1/status").map(|(_, s)| s["height"].clone());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        stranger_height,
+        Some(json!(0)),
+        "the stranger committed blocks"
+    );
+    for url in &net.urls {
+        let (_, status) = get(url, "/v1/status").unwrap();
+        assert_eq!(status["validators"].as_array().unwrap().len(), 4);
+        let peers = status["peers"].as_array().unwrap();
+        assert!(
+            !peers.iter().any(|p| p == stranger_peer.as_str()),
+            "{url} took the stranger {stranger_peer} as a peer: {peers:?}"
+        );
+    }
     let (code, _) = post_json(&net.urls[0], "/v1/devnet/clock", &json!({"time_ms": 1}));
     assert_eq!(
         code, 403,
