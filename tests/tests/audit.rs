@@ -1,0 +1,172 @@
+//! The auditor's path end to end: a worked example committed by real validators, the
+//! chain exported from one node, verified and reported with the genesis file alone, and one
+//! settlement proven without the chain.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{get, scenario_path, serial, text, xinbao, Devnet};
+use serde_json::Value;
+
+const START: Duration = Duration::from_secs(40);
+
+#[test]
+fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
+    let _one = serial();
+    let scenario = scenario_path("c-guangzhou-style.json");
+    let scenario = scenario.to_str().unwrap();
+    let mut net = Devnet::init("audit", &["--orgs-from", scenario], true);
+    net.start_all();
+    let all: Vec<usize> = (0..net.len()).collect();
+    net.wait_height(&all, 1, START);
+
+    let dir = net.dir.to_str().unwrap().to_string();
+    let replay = xinbao(&[
+        "scenario",
+        "run",
+        scenario,
+        "--json",
+        "--devnet-dir",
+        &dir,
+        "--node",
+        &net.urls[0],
+    ]);
+    assert!(
+        replay.status.success(),
+        "replay failed: {}",
+        text(&replay.stderr)
+    );
+    let network_doc: Value = serde_json::from_slice(&replay.stdout).unwrap();
+
+    // Export from a node other than the one the scenario was submitted to.
+    let chain = net.dir.join("chain.xbc");
+    let chain = chain.to_str().unwrap();
+    let export = xinbao(&["chain", "export", "--node", &net.urls[1], "--out", chain]);
+    assert!(
+        export.status.success(),
+        "export failed: {}",
+        text(&export.stderr)
+    );
+
+    let genesis = net.dir.join("genesis.json");
+    let genesis = genesis.to_str().unwrap();
+    let verify = xinbao(&[
+        "audit",
+        "verify",
+        "--genesis",
+        genesis,
+        "--chain",
+        chain,
+        "--json",
+    ]);
+    assert!(
+        verify.status.success(),
+        "verify failed: {}",
+        text(&verify.stderr)
+    );
+    let verdict: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(verdict["verified"], true);
+    assert_eq!(
+        verdict["txs"], 21,
+        "every step of the example is one committed transaction"
+    );
+    assert_eq!(verdict["rejected"], 6);
+
+    // The auditor's state root is the one the node reports for the same height.
+    let height = verdict["height"].as_u64().unwrap();
+    let (status, block) = get(&net.urls[1], &format!("/v1/blocks/{height}")).expect("block");
+    assert_eq!(status, 200);
+    assert_eq!(block["state_root"], verdict["state_root"], "{block}");
+
+    // The report of the verified chain carries the example's figures.
+    let report = xinbao(&[
+        "audit",
+        "report",
+        "--genesis",
+        genesis,
+        "--chain",
+        chain,
+        "--format",
+        "json",
+    ]);
+    assert!(
+        report.status.success(),
+        "report failed: {}",
+        text(&report.stderr)
+    );
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let expect: Value =
+        serde_json::from_slice(&std::fs::read(scenario_path("c-guangzhou-style.json")).unwrap())
+            .unwrap();
+    let mut mismatches = Vec::new();
+    for key in [
+        "claims",
+        "funds",
+        "loans",
+        "policies",
+        "programmes",
+        "overdue_claims",
+    ] {
+        contracts::scenario::compare(
+            key,
+            &expect["expect"][key],
+            &report["result"][key],
+            &mut mismatches,
+        );
+        assert_eq!(
+            report["result"][key], network_doc[key],
+            "{key}: report and network differ"
+        );
+    }
+    assert!(
+        mismatches.is_empty(),
+        "report differs from the example: {mismatches:?}"
+    );
+
+    // One settlement proven with the genesis alone; one altered byte refused.
+    let (_, last) = get(&net.urls[2], &format!("/v1/blocks/{height}")).expect("last block");
+    let tx_id = last["receipts"][0]["tx_id"]
+        .as_str()
+        .expect("a receipt")
+        .to_string();
+    let proof = net.dir.join("proof.json");
+    let proof = proof.to_str().unwrap();
+    let prove = xinbao(&[
+        "audit",
+        "prove",
+        "--node",
+        &net.urls[2],
+        "--tx",
+        &tx_id,
+        "--out",
+        proof,
+    ]);
+    assert!(
+        prove.status.success(),
+        "prove failed: {}",
+        text(&prove.stderr)
+    );
+    let check = xinbao(&["audit", "check-proof", "--genesis", genesis, proof]);
+    assert!(
+        check.status.success(),
+        "check-proof failed: {}",
+        text(&check.stderr)
+    );
+
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+    let hex = doc["proof"].as_str().unwrap().to_string();
+    let at = hex.len() / 3;
+    let flipped = if &hex[at..at + 1] == "0" { "1" } else { "0" };
+    doc["proof"] = Value::String(format!("{}{}{}", &hex[..at], flipped, &hex[at + 1..]));
+    let bad = net.dir.join("proof-bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let refused = xinbao(&[
+        "audit",
+        "check-proof",
+        "--genesis",
+        genesis,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+}
