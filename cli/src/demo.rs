@@ -120,9 +120,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut verdicts = Vec::new();
     for (index, (name, text)) in examples.iter().enumerate() {
         eprintln!("\n== [{}/{}] {name} ==", index + 1, examples.len());
-        let verdict =
-            one_example(&root.path, &node_bin, name, text).with_context(|| name.to_string())?;
-        verdicts.push(verdict);
+        match one_example(&root.path, &node_bin, name, text) {
+            Ok(verdict) => verdicts.push(verdict),
+            Err(error) => {
+                // Keep the keys, genesis and node logs for a look at what went wrong.
+                root.keep = true;
+                eprintln!("the devnet directories are kept in {}", root.path.display());
+                return Err(error.context(name.to_string()));
+            }
+        }
     }
 
     println!("\nSummary ({} s)", started.elapsed().as_secs());

@@ -177,7 +177,7 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
             println!("validators:");
             for node in &manifest.nodes {
                 println!(
-                    "  {:<14} {:<12} {}  {}",
+                    "  {:<18} {:<12} {}  {}",
                     node.name, node.org, node.url, node.p2p
                 );
             }
