@@ -69,8 +69,9 @@ pub enum DevnetCommand {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The directory to create (it must not exist, or be empty).
-    #[arg(long, value_name = "DIR")]
+    /// The directory to create (it must not exist, or be empty); default: $XINBAO_DEVNET_DIR,
+    /// else `devnet`.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_dir())]
     pub dir: PathBuf,
     /// Take the organisations from a scenario file's `orgs` instead of the default four
     /// (a bank, an insurer, a government, a regulator).
@@ -86,8 +87,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// A directory made by `devnet init`.
-    #[arg(long, value_name = "DIR")]
+    /// A directory made by `devnet init`; default: $XINBAO_DEVNET_DIR, else `devnet`.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_dir())]
     pub dir: PathBuf,
     /// Take block times from a clock set over the API (`POST /v1/devnet/clock`), so that a
     /// scenario's dates can be replayed (`xinbao scenario run --node`).
@@ -430,6 +431,16 @@ pub fn node_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         }
     }
     bail!("xinbao-node not found beside xinbao or on the PATH; build it (cargo build -p node) or pass --node-bin")
+}
+
+/// The devnet directory when none is named: `$XINBAO_DEVNET_DIR`, else `devnet` in the
+/// current directory, so that `devnet init`, `devnet up` and `scenario run --node` find the
+/// same devnet without repeating it.
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("XINBAO_DEVNET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("devnet"))
 }
 
 /// Running validator processes; dropping it stops them (SIGTERM, then SIGKILL).

@@ -6,7 +6,8 @@
 //! real programme. With an `expect` block the run is also a check: any difference is listed
 //! by path and the command exits 1.
 //!
-//! With `--node URL --devnet-dir D` the same file is replayed through a running devnet
+//! With `--node URL` (and `--devnet-dir D`, by default the devnet directory that
+//! `xinbao devnet init` makes) the same file is replayed through a running devnet
 //! instead (see `replay`): the steps are signed with the devnet's admin keys, dated by its
 //! devnet clock and committed by its validators, and the document is built from the
 //! network's state. It must equal the offline one.
@@ -38,22 +39,33 @@ pub struct RunArgs {
     /// Print exactly the R10 result document instead of the readable summary.
     #[arg(long)]
     pub json: bool,
-    /// Replay through this node of a running devnet instead of offline (needs
-    /// --devnet-dir; the devnet runs with --devnet-clock and has the scenario's orgs).
-    #[arg(long, value_name = "URL", requires = "devnet_dir")]
+    /// Replay through this node of a running devnet instead of offline (the devnet runs
+    /// with --devnet-clock and has the scenario's orgs; its directory is --devnet-dir).
+    #[arg(long, value_name = "URL")]
     pub node: Option<String>,
     /// The devnet directory (from `xinbao devnet init --orgs-from FILE`): the admin keys
     /// that sign each step and the validators whose clocks date it. Without --node, the
-    /// steps go to its first validator.
+    /// steps go to its first validator. With --node and no --devnet-dir:
+    /// $XINBAO_DEVNET_DIR, else `devnet`.
     #[arg(long, value_name = "DIR")]
     pub devnet_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(command: ScenarioCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ScenarioCommand::Run(args) => match &args.devnet_dir {
-            Some(dir) => run_on_network(&args, dir),
-            None => run_offline(&args),
+        ScenarioCommand::Run(args) => match (&args.devnet_dir, &args.node) {
+            (Some(dir), _) => run_on_network(&args, dir),
+            (None, Some(url)) => {
+                let dir = crate::devnet::default_dir();
+                anyhow::ensure!(
+                    dir.join("devnet.json").is_file(),
+                    "replaying through {url} needs the devnet's keys: {} is not a devnet \
+                     directory; name one with --devnet-dir DIR (what `xinbao devnet init` made)",
+                    dir.display()
+                );
+                run_on_network(&args, &dir)
+            }
+            (None, None) => run_offline(&args),
         },
     }
 }

@@ -81,3 +81,54 @@ fn a_file_that_is_not_a_scenario_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn replaying_through_a_node_finds_the_default_devnet_or_says_how_to_name_one() {
+    let dir = std::env::temp_dir().join(format!("xinbao-default-devnet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = example("a-ningbo-style.json");
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xinbao"))
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("XINBAO_DEVNET_DIR")
+            .envs(envs.iter().copied())
+            .output()
+            .expect("run xinbao")
+    };
+
+    // No devnet here: a clear error naming the option, nothing sent anywhere.
+    let out = run(
+        &[],
+        &[
+            "scenario",
+            "run",
+            file.to_str().unwrap(),
+            "--node",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--devnet-dir"), "{err}");
+
+    // `devnet init` without --dir makes ./devnet, or $XINBAO_DEVNET_DIR when it is set.
+    let out = run(
+        &[],
+        &["devnet", "init", "--orgs-from", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("devnet/devnet.json").is_file());
+    let out = run(&[("XINBAO_DEVNET_DIR", "other")], &["devnet", "init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("other/devnet.json").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
