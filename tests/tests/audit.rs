@@ -39,7 +39,10 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
     );
     let network_doc: Value = serde_json::from_slice(&replay.stdout).unwrap();
 
-    // Export from a node other than the one the scenario was submitted to.
+    // Export from a node other than the one the scenario was submitted to, once it holds
+    // every block the submitting node has committed (it may be a block behind).
+    let committed = net.height(0).expect("height of the submitting node");
+    net.wait_height(&[1, 2], committed, Duration::from_secs(20));
     let chain = net.dir.join("chain.xbc");
     let chain = chain.to_str().unwrap();
     let export = xinbao(&["chain", "export", "--node", &net.urls[1], "--out", chain]);
@@ -125,11 +128,14 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
     );
 
     // One settlement proven with the genesis alone; one altered byte refused.
-    let (_, last) = get(&net.urls[2], &format!("/v1/blocks/{height}")).expect("last block");
-    let tx_id = last["receipts"][0]["tx_id"]
-        .as_str()
-        .expect("a receipt")
-        .to_string();
+    // The newest transaction: the last block with a receipt (later blocks may be empty).
+    let tx_id = (1..=height)
+        .rev()
+        .find_map(|h| {
+            let (_, block) = get(&net.urls[2], &format!("/v1/blocks/{h}"))?;
+            block["receipts"][0]["tx_id"].as_str().map(str::to_string)
+        })
+        .expect("a committed transaction");
     let proof = net.dir.join("proof.json");
     let proof = proof.to_str().unwrap();
     let prove = xinbao(&[
