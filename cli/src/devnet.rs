@@ -6,7 +6,9 @@
 //! D/devnet.json                  the manifest: chain id, organisations and their admin key
 //!                                files, validators with their HTTP and p2p addresses
 //! D/genesis.json                 chain id `xinbao-devnet`, organisations with admin keys,
-//!                                validators with consensus keys and addresses, parameters
+//!                                validators with consensus keys and addresses, parameters,
+//!                                the governance rule, and every founder's approval
+//! D/members/ORG.json             each organisation's public member file
 //! D/keys/ORG.secret, .public     each organisation's admin key (secret files mode 0600)
 //! D/nodes/NAME/consensus.key     a validator's consensus key (mode 0600)
 //! D/nodes/NAME/config.toml       a validator's node configuration (the node's TOML format)
@@ -14,10 +16,13 @@
 //! D/nodes/NAME/node.log          its log, written while `devnet up` runs it
 //! ```
 //!
-//! Every organisation but an auditor runs a validator; with more validators than such
-//! organisations, they take a second one in turn. Ports are consecutive free loopback
-//! ports: HTTP APIs first, then p2p. The keys are throwaway keys for a devnet: the
-//! directory must never hold a real consortium's keys.
+//! It is the founding ceremony of `xinbao member init` and `xinbao genesis
+//! assemble|sign` ([`crate::ceremony`]) run by one person for every organisation: member
+//! files, a genesis assembled from them, approved by every admin key. Every organisation
+//! but an auditor runs a validator; with more validators than such organisations, they
+//! take a second one in turn. Ports are free loopback ports: HTTP APIs first, then a p2p
+//! port and the gossip port after it for each validator. The keys are throwaway keys for
+//! a devnet: the directory must never hold a real consortium's keys.
 //!
 //! `devnet up --dir D` runs one `xinbao-node` process per validator, waits until each
 //! answers and heights advance, prints the addresses, and stops them all (SIGTERM, then
@@ -33,7 +38,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use clap::{Args, Subcommand};
 use ledger::crypto::SecretKey;
-use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::genesis::{
+    Genesis, GenesisSettings, GovernanceRule, MemberFile, MemberNode, Params, MEMBER_FORMAT,
+};
 use ledger::{Date, Id, OrgKind, Text};
 use serde::{Deserialize, Serialize};
 
@@ -297,26 +304,23 @@ pub fn init(
         (VALIDATORS_MIN..=VALIDATORS_MAX).contains(&count),
         "a devnet has between {VALIDATORS_MIN} and {VALIDATORS_MAX} validators"
     );
-    let base = free_ports(2 * count, base_port)?;
+    // Per validator: an HTTP port, then a p2p port and the gossip port after it.
+    let base = free_ports(3 * count, base_port)?;
 
-    std::fs::create_dir_all(dir.join("keys")).with_context(|| format!("{}", dir.display()))?;
-    std::fs::create_dir_all(dir.join("nodes"))?;
+    for sub in ["keys", "nodes", "members"] {
+        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("{}", dir.display()))?;
+    }
 
-    let mut genesis_orgs = Vec::with_capacity(orgs.len());
+    // Each organisation's admin key, as `member init` makes it.
     let mut org_entries = Vec::with_capacity(orgs.len());
+    let mut admins = Vec::with_capacity(orgs.len());
     for (id, kind) in orgs {
-        let key = SecretKey::generate();
         let secret = format!("keys/{id}.secret");
-        key.write_new_file(&dir.join(&secret))?;
-        std::fs::write(
-            dir.join(format!("keys/{id}.public")),
-            format!("{}\n", key.public_key()),
+        let key = crate::ceremony::new_key(
+            &dir.join(&secret),
+            Some(&dir.join(format!("keys/{id}.public"))),
         )?;
-        genesis_orgs.push(GenesisOrg {
-            id: id.clone(),
-            kind: *kind,
-            admin_key: key.public_key(),
-        });
+        admins.push(key);
         org_entries.push(OrgEntry {
             id: id.to_string(),
             kind: *kind,
@@ -324,77 +328,82 @@ pub fn init(
         });
     }
 
+    // Each validator's key and configuration; the member files list them.
     let mut nodes = Vec::with_capacity(count);
-    let mut genesis_validators = Vec::with_capacity(count);
-    let mut consensus_keys = Vec::with_capacity(count);
+    let mut member_nodes: Vec<Vec<MemberNode>> = orgs.iter().map(|_| Vec::new()).collect();
     for i in 0..count {
         let (org, _) = runners[i % runners.len()];
         let name = format!("node{i}-{org}");
         let http_port = base + i as u16;
-        let p2p_port = base + (count + i) as u16;
-        let key = SecretKey::generate();
+        let p2p_port = base + (count + 2 * i) as u16;
         let p2p = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
-        genesis_validators.push(GenesisValidator {
-            org: org.clone(),
+        let node_dir = dir.join("nodes").join(&name);
+        std::fs::create_dir_all(&node_dir)?;
+        let key = crate::ceremony::new_key(&node_dir.join("consensus.key"), None)?;
+        let http = format!("127.0.0.1:{http_port}");
+        let config = crate::ceremony::node_config(&crate::ceremony::NodeFiles {
+            moniker: &name,
+            comment: &format!(
+                "{name}: a validator of {org} on the devnet (written by `xinbao devnet init`)."
+            ),
+            genesis: "../../genesis.json",
+            key: "consensus.key",
+            http_listen: &http,
+            p2p_listen: &p2p,
+        });
+        let entry = NodeEntry {
+            name: name.clone(),
+            org: org.to_string(),
+            config: format!("nodes/{name}/config.toml"),
+            url: format!("http://{http}"),
+            p2p: p2p.clone(),
+        };
+        std::fs::write(dir.join(&entry.config), config)?;
+        let at = orgs
+            .iter()
+            .position(|(id, _)| id == org)
+            .expect("a runner is an org");
+        member_nodes[at].push(MemberNode {
             consensus_key: key.public_key(),
             voting_power: 1,
             address: Text::new(&p2p).context("a p2p address")?,
         });
-        nodes.push(NodeEntry {
-            name: name.clone(),
-            org: org.to_string(),
-            config: format!("nodes/{name}/config.toml"),
-            url: format!("http://127.0.0.1:{http_port}"),
-            p2p,
-        });
-        consensus_keys.push(key);
+        nodes.push(entry);
+    }
+    let mut members = Vec::with_capacity(orgs.len());
+    for (((id, kind), admin), nodes) in orgs.iter().zip(&admins).zip(member_nodes) {
+        let member = MemberFile {
+            format: MEMBER_FORMAT.to_string(),
+            org: id.clone(),
+            kind: *kind,
+            admin_key: admin.public_key(),
+            nodes,
+        };
+        std::fs::write(
+            dir.join(format!("members/{id}.json")),
+            member.to_json() + "\n",
+        )?;
+        members.push(member);
     }
 
     // Before the earliest worked example, so that a devnet clock can replay any of them.
     let genesis_time_ms = Date::from_ymd(2024, 1, 1)
         .expect("a date")
         .unix_ms_cst_noon() as u64;
-    let genesis = Genesis {
-        chain_id: Id::new(CHAIN_ID).expect("a valid chain id"),
+    let settings = GenesisSettings {
         genesis_time_ms,
-        organisations: genesis_orgs,
-        validators: genesis_validators,
-        staff_keys: Vec::new(),
         params: Params {
             block_time_ms: BLOCK_TIME_MS,
             block_txs_max: BLOCK_TXS_MAX,
             tx_expiry_heights_max: TX_EXPIRY_HEIGHTS_MAX,
         },
+        governance: GovernanceRule::default(),
     };
-    genesis.validate().context("the generated genesis")?;
-    std::fs::write(dir.join("genesis.json"), genesis.to_json() + "\n")?;
-
-    for (node, key) in nodes.iter().zip(&consensus_keys) {
-        let node_dir = dir.join("nodes").join(&node.name);
-        std::fs::create_dir_all(&node_dir)?;
-        key.write_new_file(&node_dir.join("consensus.key"))?;
-        let relay_peers: Vec<String> = nodes
-            .iter()
-            .filter(|other| other.name != node.name)
-            .map(|other| format!("\"{}\"", other.url.trim_start_matches("http://")))
-            .collect();
-        let config = format!(
-            "# {name}: a validator of {org} on the devnet (written by `xinbao devnet init`).\n\
-             moniker = \"{name}\"\n\
-             data_dir = \"data\"\n\
-             genesis = \"../../genesis.json\"\n\
-             consensus_key = \"consensus.key\"\n\
-             http_listen = \"{http}\"\n\
-             p2p_listen = \"{p2p}\"\n\
-             relay_peers = [{peers}]\n",
-            name = node.name,
-            org = node.org,
-            http = node.url.trim_start_matches("http://"),
-            p2p = node.p2p,
-            peers = relay_peers.join(", "),
-        );
-        std::fs::write(dir.join(&node.config), config)?;
-    }
+    let chain_id = Id::new(CHAIN_ID).expect("a valid chain id");
+    let admin_refs: Vec<&SecretKey> = admins.iter().collect();
+    let file = crate::ceremony::assemble_and_approve(&chain_id, &members, &settings, &admin_refs)
+        .context("the devnet's genesis")?;
+    std::fs::write(dir.join("genesis.json"), file.to_json() + "\n")?;
 
     let manifest = Manifest {
         chain_id: CHAIN_ID.to_string(),

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod bench;
+mod ceremony;
 mod chain;
 mod demo;
 mod devnet;
@@ -42,6 +43,13 @@ enum Command {
     /// Create and show ed25519 keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// An organisation's part of founding a consortium: its keys, node configuration and
+    /// public member file.
+    #[command(subcommand)]
+    Member(ceremony::MemberCommand),
+    /// Assemble a genesis from member files, approve it, check who has approved.
+    #[command(subcommand)]
+    Genesis(ceremony::GenesisCommand),
     /// Sign and inspect transaction files.
     #[command(subcommand)]
     Tx(tx::TxCommand),
@@ -69,6 +77,8 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Chain(command) => chain::run(command),
         Command::Keys(command) => keys::run(command),
+        Command::Member(command) => ceremony::run_member(command),
+        Command::Genesis(command) => ceremony::run_genesis(command),
         Command::Tx(command) => tx::run(command),
         Command::Scenario(command) => scenario::run(command),
         Command::Query(args) => query::run(args),

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ledger::genesis::Genesis;
+use ledger::genesis::{Genesis, GenesisFile, MemberFile};
 use ledger::OrgKind;
 use serde_json::Value;
 
@@ -46,7 +46,13 @@ fn init_writes_a_valid_genesis_keys_and_one_config_per_validator() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let genesis = Genesis::load(&dir.join("genesis.json")).expect("a valid genesis");
+    let file = GenesisFile::load(&dir.join("genesis.json")).expect("a valid genesis");
+    assert_eq!(
+        file.check_approved(),
+        Ok(()),
+        "the devnet's genesis is approved by every founder, as a ceremony's is"
+    );
+    let genesis = file.genesis;
     assert_eq!(genesis.chain_id.as_str(), "xinbao-devnet");
     assert_eq!(genesis.organisations.len(), 4);
     assert_eq!(genesis.validators.len(), 4);
@@ -66,7 +72,7 @@ fn init_writes_a_valid_genesis_keys_and_one_config_per_validator() {
     let nodes = manifest["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 4);
     let mut ports = Vec::new();
-    for (node, validator) in nodes.iter().zip(&genesis.validators) {
+    for node in nodes {
         let config_path = dir.join(node["config"].as_str().unwrap());
         let config = std::fs::read_to_string(&config_path).unwrap();
         for key in [
@@ -76,18 +82,22 @@ fn init_writes_a_valid_genesis_keys_and_one_config_per_validator() {
             "consensus_key",
             "http_listen",
             "p2p_listen",
-            "relay_peers",
         ] {
             assert!(
                 config.contains(&format!("{key} = ")),
                 "{key} missing in {config}"
             );
         }
-        assert!(config.contains(validator.address.as_str()));
         let key_path = config_path.with_file_name("consensus.key");
         assert_eq!(mode(&key_path), 0o600);
         let key = ledger::crypto::SecretKey::read_file(&key_path).unwrap();
-        assert_eq!(key.public_key(), validator.consensus_key);
+        let validator = genesis
+            .validators
+            .iter()
+            .find(|v| v.consensus_key == key.public_key())
+            .expect("each node's key is a genesis validator");
+        assert_eq!(validator.org.as_str(), node["org"].as_str().unwrap());
+        assert!(config.contains(validator.address.as_str()));
         let url = node["url"].as_str().unwrap();
         assert!(url.starts_with("http://127.0.0.1:"));
         ports.push(url.rsplit(':').next().unwrap().parse::<u16>().unwrap());
@@ -100,6 +110,11 @@ fn init_writes_a_valid_genesis_keys_and_one_config_per_validator() {
         assert_eq!(mode(&secret), 0o600);
         let key = ledger::crypto::SecretKey::read_file(&secret).unwrap();
         assert_eq!(key.public_key(), org.admin_key);
+        let member: MemberFile = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("members/{}.json", org.id))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(member.admin_key, org.admin_key);
     }
 
     // A second init never overwrites keys.

@@ -7,10 +7,13 @@
 //!    [`AuditFailure::OutOfSequence`]);
 //! 2. the header follows its predecessor ([`chain::check_links`]: chain id, height,
 //!    previous block id — the genesis hash for height 1 —, time strictly after, the
-//!    genesis validator set, a proposer in it): [`AuditFailure::Link`];
+//!    validator set of its height, a proposer in it): [`AuditFailure::Link`];
 //! 3. the commit certificate is for this height and this header's id and carries valid
-//!    precommit signatures of more than 2/3 of the genesis validators' voting power
-//!    ([`CommitCertificate::verify`]): [`AuditFailure::Certificate`];
+//!    precommit signatures of more than 2/3 of the voting power of the validators of its
+//!    height ([`CommitCertificate::verify`]): [`AuditFailure::Certificate`]. The set of
+//!    height 1 is the genesis's; the set of height `h + 1` is the one the state after
+//!    block `h` records ([`chain::height_config`], DOMAIN.md R11.5), so a validator that
+//!    governance removed no longer counts, and one it added does;
 //! 4. the transactions are those the certified header commits to (its `tx_root`):
 //!    [`AuditFailure::TransactionsNotCertified`];
 //! 5. re-execution ([`chain::execute_block`], on the state the audit has rebuilt so far)
@@ -56,9 +59,9 @@ pub enum LinkFault {
     Previous,
     /// The time is not strictly after the previous block's (the genesis time for height 1).
     Time,
-    /// The header names another validator set than the genesis's.
+    /// The header names another validator set than the one in force at its height.
     ValidatorSet,
-    /// The proposer is not a genesis validator.
+    /// The proposer is not a validator of its height.
     Proposer,
 }
 
@@ -68,7 +71,7 @@ impl fmt::Display for LinkFault {
             LinkFault::ChainId => "wrong chain id",
             LinkFault::Previous => "previous block id is not the block before it",
             LinkFault::Time => "time is not after the block before it",
-            LinkFault::ValidatorSet => "validator set is not the genesis's",
+            LinkFault::ValidatorSet => "validator set is not the one in force at this height",
             LinkFault::Proposer => "proposer is not a validator",
         })
     }
@@ -256,7 +259,10 @@ pub struct Auditor {
     genesis: Genesis,
     genesis_hash: Hash32,
     file_genesis_hash: Hash32,
+    /// The validators of the next height: the genesis's for height 1, then as the state
+    /// of each verified block schedules them (R11.5).
     validators: ValidatorSet,
+    tx_expiry_heights_max: u64,
     before: Predecessor,
     state: MemoryStore,
     root: Hash32,
@@ -304,6 +310,7 @@ impl Auditor {
             genesis_hash: genesis.hash(),
             file_genesis_hash: file.genesis_hash,
             validators,
+            tx_expiry_heights_max: genesis.params.tx_expiry_heights_max,
             before,
             state,
             root,
@@ -414,7 +421,7 @@ impl Auditor {
                 detail,
             });
         }
-        // 3. Decided by more than 2/3 of the genesis validators.
+        // 3. Decided by more than 2/3 of the validators of this height (R11.5).
         let block_id = header.id();
         entry
             .certificate
@@ -434,7 +441,7 @@ impl Auditor {
             chain_id: self.genesis.chain_id.clone(),
             height,
             time_ms: header.time_ms,
-            tx_expiry_heights_max: self.genesis.params.tx_expiry_heights_max,
+            tx_expiry_heights_max: self.tx_expiry_heights_max,
         };
         let executed = chain::execute_block(&self.state, &self.root, &env, &entry.block.txs)
             .map_err(|error| AuditFailure::InvalidBlock { height, error })?;
@@ -482,7 +489,14 @@ impl Auditor {
         self.root = executed.state_root;
         self.date = Some(executed.date);
         self.blocks += 1;
-        self.before = Predecessor::following(header);
+        // The validators and parameters of the next height, from the state this block left.
+        let next = chain::height_config(&self.state, height + 1);
+        self.validators = next
+            .roster
+            .validator_set()
+            .expect("the rulebook never leaves a roster without validators");
+        self.tx_expiry_heights_max = next.params.tx_expiry_heights_max;
+        self.before = Predecessor::following(header, self.validators.hash());
         Ok(())
     }
 

@@ -23,7 +23,9 @@
 //!
 //! Block `h` first forgets the ids whose expiry height is `h − 1`: they can never be
 //! committed again anyway. Heights advance by one, so every expiry bucket is emptied
-//! exactly once.
+//! exactly once. It then promotes the consensus configuration scheduled for `h`
+//! ([`governance::promote`], R11.5), so the validators and parameters of every height
+//! follow from the state before it.
 
 use ledger::block::{receipts_root, tx_root, BlockHeader, BlockId, Outcome, Receipt};
 use ledger::crypto::PublicKey;
@@ -33,7 +35,7 @@ use ledger::tx::{SignedTx, TxError, TxId};
 use ledger::validators::ValidatorSetError;
 use ledger::{codec, Date, Id};
 
-use crate::TxContext;
+use crate::{governance, TxContext};
 
 const TXID_PREFIX: &[u8] = b"txid/";
 const TXEXP_PREFIX: &[u8] = b"txexp/";
@@ -48,11 +50,22 @@ pub struct BlockEnv {
     pub tx_expiry_heights_max: u64,
 }
 
+/// An accepted change of the consortium (R11) in a block, and who approved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The transaction's position in its block.
+    pub index: usize,
+    /// The organisations whose admin keys signed it.
+    pub approvers: Vec<Id>,
+}
+
 /// What executing a block gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executed {
     pub date: Date,
     pub receipts: Vec<Receipt>,
+    /// The accepted governance changes, in block order.
+    pub changes: Vec<Change>,
     pub writes: WriteSet,
     pub tx_root: Hash32,
     pub receipts_root: Hash32,
@@ -192,19 +205,40 @@ pub fn execute_block(
         }
         overlay.apply(forget);
     }
+    // R11.5: the configuration scheduled for this height takes over.
+    let promoted = governance::promote(&overlay, env.height);
+    overlay.apply(promoted);
 
     let mut receipts = Vec::with_capacity(txs.len());
     let mut ids = Vec::with_capacity(txs.len());
+    let mut changes = Vec::new();
     for (index, tx) in txs.iter().enumerate() {
         let id = tx.id();
         let keys = check_tx(&overlay, env, index, tx, &id)?;
+        let action = &tx.body.action;
         let outcome = match crate::orgs_of_keys(&overlay, &keys) {
             Err(code) => Outcome::Rejected(code),
             Ok(signers) => {
-                let ctx = TxContext { date, signers };
-                match crate::execute(&overlay, &ctx, &tx.body.action) {
+                let approvers = if action.is_governance() {
+                    governance::approvers_of_keys(&overlay, &keys)
+                } else {
+                    Vec::new()
+                };
+                let ctx = TxContext {
+                    date,
+                    signers,
+                    approvers,
+                    height: env.height,
+                };
+                match crate::execute(&overlay, &ctx, action) {
                     Ok(writes) => {
                         overlay.apply(writes);
+                        if action.is_governance() {
+                            changes.push(Change {
+                                index,
+                                approvers: ctx.approvers,
+                            });
+                        }
                         Outcome::Accepted
                     }
                     Err(code) => Outcome::Rejected(code),
@@ -228,8 +262,17 @@ pub fn execute_block(
         receipts_root: receipts_root(&receipts),
         state_root: chain_root(previous_root, &writes),
         receipts,
+        changes,
         writes,
     })
+}
+
+/// The consensus configuration (roster, validator set, parameters) of block `height`,
+/// from the state after block `height − 1`; see [`governance::config_at`]. A network's
+/// state always records one (the genesis writes the first).
+pub fn height_config(state: &dyn StateView, height: u64) -> governance::ConsensusConfig {
+    governance::config_at(state, height)
+        .expect("a network's state records its consensus configuration from the genesis on")
 }
 
 /// Checks that `header` records what re-execution gave.
@@ -324,15 +367,15 @@ pub fn genesis_predecessor(genesis: &Genesis) -> Result<Predecessor, ValidatorSe
 }
 
 impl Predecessor {
-    /// What the block after `header` must follow. The validator set does not change
-    /// between heights, so the next block carries the same validator set hash.
-    pub fn following(header: &BlockHeader) -> Predecessor {
+    /// What the block after `header` must follow, given the hash of the validator set
+    /// of the next height (R11.5: [`height_config`] on the state after `header`'s block).
+    pub fn following(header: &BlockHeader, next_validator_set_hash: Hash32) -> Predecessor {
         Predecessor {
             chain_id: header.chain_id.clone(),
             height: header.height,
             id: header.id(),
             time_ms: header.time_ms,
-            validator_set_hash: header.validator_set_hash,
+            validator_set_hash: next_validator_set_hash,
         }
     }
 }

@@ -43,7 +43,7 @@
 //! - A fund payment of 0 fen is recorded like any other (it changes no figure).
 //!
 //! Organisation of the code, by rule area: [`arith`] (R1), [`store`] (records and keys),
-//! [`membership`] (R2 organisations and signing keys), [`programme`] (R3, R5), [`fund`]
+//! [`membership`] (R2 organisations and signing keys), [`governance`] (R11), [`programme`] (R3, R5), [`fund`]
 //! (R4), [`policy`] and [`loan`] (R6), [`claim`] (R7), [`calendar`] (R1.6, R8),
 //! [`mod@report`] and [`scenario`] (R10).
 
@@ -53,6 +53,7 @@ pub mod calendar;
 pub mod chain;
 pub mod claim;
 pub mod fund;
+pub mod governance;
 pub mod loan;
 pub mod membership;
 pub mod policy;
@@ -70,12 +71,16 @@ pub use membership::{genesis_writes, members_writes, orgs_of_keys};
 pub use report::report;
 
 /// What a transaction is executed with besides its action: the date (the block's date on
-/// the network, the step's date in a scenario, R1.6) and the organisations that signed it
-/// (deduplicated here; their order does not matter).
+/// the network, the step's date in a scenario, R1.6), the organisations that signed it
+/// and those among them whose admin key signed (R11.2; deduplicated here, their order
+/// does not matter), and the height of the block (the step number in a scenario), from
+/// which governance schedules its changes (R11.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxContext {
     pub date: Date,
     pub signers: Vec<Id>,
+    pub approvers: Vec<Id>,
+    pub height: u64,
 }
 
 /// A rejected scenario step (R10): 1-based step number and its code.
@@ -88,7 +93,7 @@ pub struct Rejected {
 /// Pure and deterministic: reads state, returns the write set, or the rejection code
 /// (then nothing changes).
 pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Result<WriteSet, Code> {
-    let mut work = store::Work::new(state, ctx.date, &ctx.signers);
+    let mut work = store::Work::new(state, ctx.date, &ctx.signers, &ctx.approvers);
     let w = &mut work;
     match action {
         Action::FileRate(tx) => programme::file_rate(w, tx),
@@ -111,6 +116,15 @@ pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Resul
         Action::SetCalendar(tx) => calendar::set_calendar(w, tx),
         Action::RegisterStaffKey(tx) => membership::register_staff_key(w, tx),
         Action::RevokeStaffKey(tx) => membership::revoke_staff_key(w, tx),
+        Action::AdmitOrganisation(_)
+        | Action::RemoveOrganisation(_)
+        | Action::RotateAdminKey(_)
+        | Action::AddValidator(_)
+        | Action::RemoveValidator(_)
+        | Action::SetVotingPower(_)
+        | Action::RotateValidatorKey(_)
+        | Action::SetParams(_)
+        | Action::SetGovernance(_) => governance::execute(w, ctx.height, action),
     }?;
     Ok(work.into_writes())
 }

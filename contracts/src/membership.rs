@@ -1,9 +1,10 @@
 //! Membership: the organisations of the consortium (R2.1) and the keys that sign for them.
 //!
-//! These are not in the rulebook's R-sections; they are how the network maps a signature
-//! to an organisation. An organisation's genesis admin key and its registered staff keys
-//! sign for it alike. A key is registered once, ever: a revoked key stays recorded as
-//! revoked, so a leaked key can never be brought back.
+//! These are how the network maps a signature to an organisation. An organisation's
+//! admin key and its registered staff keys sign for it alike (R2.3); only the admin key
+//! approves a change of the consortium (R11.2, [`crate::governance`]). A key is
+//! registered once, ever: a revoked key stays recorded as revoked, so a leaked key can
+//! never be brought back.
 
 use ledger::action::StaffKey;
 use ledger::crypto::PublicKey;
@@ -40,6 +41,7 @@ pub fn genesis_writes(genesis: &Genesis) -> WriteSet {
         };
         writes.put(keys::key(key), codec::encode(&record));
     }
+    crate::governance::genesis_writes(genesis, &mut writes);
     writes
 }
 
@@ -65,9 +67,12 @@ pub fn register_staff_key(work: &mut Work, tx: &StaffKey) -> Result<(), Code> {
     ensure(work.org_kind(&tx.org).is_some(), Code::UnknownParty)?;
     // (3)
     work.authorise(&[&tx.org], &[])?;
-    // (4)
+    // (4) a key is registered once, ever, and never one that signs consensus votes.
     let key = keys::key(&tx.public_key);
-    ensure(!work.exists(&key), Code::DuplicateId)?;
+    ensure(
+        !crate::governance::key_ever_used(work.view(), &tx.public_key),
+        Code::DuplicateId,
+    )?;
     let record = KeyRecord {
         org: tx.org.clone(),
         revoked: false,

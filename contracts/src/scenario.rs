@@ -143,7 +143,18 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
             }
         }
         let outcome = match parse_step(step, latest_before) {
-            Ok((date, signers, action)) => execute(&store, &TxContext { date, signers }, &action),
+            // Offline, an organisation named in `by` signs as the organisation itself, so it
+            // approves a change as its admin key would (R11.2); the step number stands for
+            // the height.
+            Ok((date, signers, action)) => {
+                let ctx = TxContext {
+                    date,
+                    approvers: signers.clone(),
+                    signers,
+                    height: number,
+                };
+                execute(&store, &ctx, &action)
+            }
             Err(code) => Err(code),
         };
         match outcome {

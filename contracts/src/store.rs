@@ -20,6 +20,8 @@
 //! | `flag/<enterprise>`                   | [`Flag`]         |
 //! | `doc/<financing document hash>`       | policy id        |
 //! | `cal/<year, 4 digits>`                | [`Calendar`]     |
+//!
+//! Governance (R11) keeps its own records beside these: see [`crate::governance`].
 
 use bincode::{Decode, Encode};
 use ledger::action::CreateProgramme;
@@ -368,17 +370,23 @@ pub struct Work<'a> {
     pub date: Date,
     /// The signing organisations, sorted and deduplicated.
     pub signers: Vec<Id>,
+    /// The organisations whose admin key signed (R11.2), sorted and deduplicated.
+    pub approvers: Vec<Id>,
 }
 
 impl<'a> Work<'a> {
-    pub fn new(state: &'a dyn StateView, date: Date, signers: &[Id]) -> Self {
-        let mut signers = signers.to_vec();
-        signers.sort();
-        signers.dedup();
+    pub fn new(state: &'a dyn StateView, date: Date, signers: &[Id], approvers: &[Id]) -> Self {
+        let sorted = |ids: &[Id]| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
         Work {
             view: Overlay::new(state),
             date,
-            signers,
+            signers: sorted(signers),
+            approvers: sorted(approvers),
         }
     }
 

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, CommitSignature};
-use ledger::crypto::SecretKey;
+use ledger::crypto::{PublicKey, SecretKey};
 use ledger::export::{ChainEntry, ChainHeader, ChainWriter};
-use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Params};
 use ledger::state::{Hash32, MemoryStore, StateStore};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::vote::{VoteBody, VoteKind};
@@ -89,6 +89,7 @@ pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
             block_txs_max: 1000,
             tx_expiry_heights_max: 100,
         },
+        governance: GovernanceRule::default(),
     }
 }
 
@@ -143,11 +144,16 @@ pub fn signed_tx(
     tx
 }
 
-/// Builds a chain block by block with the node's own execution.
+/// Builds a chain block by block with the node's own execution. The validators of each
+/// height are those the state schedules (DOMAIN.md R11.5), so a chain that changes its
+/// validators is certified by the right ones; the builder must know their secret keys
+/// ([`ChainBuilder::learn_key`]; it knows the genesis validators').
 pub struct ChainBuilder {
     pub genesis: Genesis,
-    /// How many validators sign each certificate (3 of 4 by default).
-    pub certifiers: usize,
+    /// How many validators sign each certificate: by default just enough for a quorum
+    /// (3 of 4), taken in turn.
+    pub certifiers: Option<usize>,
+    consensus_keys: BTreeMap<PublicKey, SecretKey>,
     state: MemoryStore,
     root: Hash32,
     before: Predecessor,
@@ -160,9 +166,14 @@ impl ChainBuilder {
         let mut state = MemoryStore::new();
         state.apply(&writes);
         let before = chain::genesis_predecessor(&genesis).expect("a valid genesis");
+        let consensus_keys = (0..VALIDATORS)
+            .map(validator_key)
+            .map(|key| (key.public_key(), key))
+            .collect();
         ChainBuilder {
             genesis,
-            certifiers: 3,
+            certifiers: None,
+            consensus_keys,
             state,
             root,
             before,
@@ -172,6 +183,16 @@ impl ChainBuilder {
 
     pub fn next_height(&self) -> u64 {
         self.before.height + 1
+    }
+
+    /// Lets the builder sign with `key` once governance makes it a validator.
+    pub fn learn_key(&mut self, key: SecretKey) {
+        self.consensus_keys.insert(key.public_key(), key);
+    }
+
+    /// The state after the last block.
+    pub fn state(&self) -> &MemoryStore {
+        &self.state
     }
 
     /// The time of the last block (the genesis time before the first).
@@ -194,15 +215,43 @@ impl ChainBuilder {
         alter: impl FnOnce(&mut BlockHeader),
     ) -> &ChainEntry {
         let height = self.next_height();
+        let config = chain::height_config(&self.state, height);
+        let set = config.roster.validator_set().expect("a workable set");
         let env = BlockEnv {
             chain_id: self.genesis.chain_id.clone(),
             height,
             time_ms,
-            tx_expiry_heights_max: self.genesis.params.tx_expiry_heights_max,
+            tx_expiry_heights_max: config.params.tx_expiry_heights_max,
         };
         let executed = chain::execute_block(&self.state, &self.root, &env, &txs)
             .expect("a test block executes");
-        let n = VALIDATORS;
+        // The validators take turns: from validator `height mod n` on, as many as sign.
+        let n = set.len();
+        let in_turn: Vec<&ledger::validators::Validator> = (0..n)
+            .map(|k| &set.validators()[(height as usize + k) % n])
+            .collect();
+        let count = self.certifiers.unwrap_or_else(|| {
+            let mut power = 0;
+            in_turn
+                .iter()
+                .position(|v| {
+                    power += v.voting_power;
+                    set.is_quorum(power)
+                })
+                .expect("all validators are a quorum")
+                + 1
+        });
+        let keys: Vec<SecretKey> = in_turn[..count.min(n)]
+            .iter()
+            .map(|v| {
+                self.consensus_keys
+                    .get(&v.consensus_key)
+                    .unwrap_or_else(|| {
+                        panic!("the builder has no key for validator {}", v.consensus_key)
+                    })
+                    .clone()
+            })
+            .collect();
         let mut header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height,
@@ -212,17 +261,15 @@ impl ChainBuilder {
             receipts_root: executed.receipts_root,
             state_root: executed.state_root,
             validator_set_hash: self.before.validator_set_hash,
-            proposer: validator_key(height as usize % n).public_key(),
+            proposer: in_turn[0].consensus_key,
         };
         alter(&mut header);
-        // The validators that sign take turns: all but the next `n − certifiers` in line.
-        let keys: Vec<SecretKey> = (0..self.certifiers)
-            .map(|k| validator_key((height as usize + k) % n))
-            .collect();
         let certificate = certify(&self.genesis.chain_id, height, header.id(), &keys);
         self.state.apply(&executed.writes);
         self.root = executed.state_root;
-        self.before = Predecessor::following(&header);
+        let next = chain::height_config(&self.state, height + 1);
+        let next_set = next.roster.validator_set().expect("a workable set");
+        self.before = Predecessor::following(&header, next_set.hash());
         self.entries.push(ChainEntry {
             block: Block { header, txs },
             certificate,

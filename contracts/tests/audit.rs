@@ -236,7 +236,7 @@ fn a_signature_of_someone_not_a_validator_is_refused() {
 fn certificates_signed_by_two_of_four_validators_are_short_of_two_thirds() {
     let chain = ningbo();
     let mut builder = ChainBuilder::new(chain.genesis.clone());
-    builder.certifiers = 2;
+    builder.certifiers = Some(2);
     for entry in &chain.entries {
         let header = &entry.block.header;
         builder.push_block(header.time_ms, entry.block.txs.clone());

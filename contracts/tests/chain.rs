@@ -6,7 +6,7 @@ use contracts::chain::{
 use ledger::action::{CreateFund, FundTopUp};
 use ledger::block::{BlockHeader, BlockId, Outcome};
 use ledger::crypto::{PublicKey, SecretKey};
-use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Params};
 use ledger::state::{chain_root, MemoryStore, StateStore};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
@@ -53,6 +53,7 @@ fn chain() -> Chain {
             block_txs_max: 100,
             tx_expiry_heights_max: 100,
         },
+        governance: GovernanceRule::default(),
     };
     let mut store = MemoryStore::new();
     let (writes, root) = genesis_state(&genesis);

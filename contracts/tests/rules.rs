@@ -1016,7 +1016,7 @@ fn staff_keys() {
 
 #[test]
 fn genesis_keys_sign_for_their_orgs() {
-    use ledger::genesis::{Genesis, GenesisOrg, GenesisStaffKey, Params};
+    use ledger::genesis::{Genesis, GenesisOrg, GenesisStaffKey, GovernanceRule, Params};
     let admin = |b: u8| PublicKey([b; 32]);
     let genesis = Genesis {
         chain_id: id("test"),
@@ -1043,6 +1043,7 @@ fn genesis_keys_sign_for_their_orgs() {
             block_txs_max: 10,
             tx_expiry_heights_max: 10,
         },
+        governance: GovernanceRule::default(),
     };
     let mut store = ledger::state::MemoryStore::new();
     ledger::state::StateStore::apply(&mut store, &contracts::genesis_writes(&genesis));

@@ -1,5 +1,5 @@
-//! The rulebook's vocabulary (DOMAIN.md R3–R8), plus the membership actions that register
-//! and revoke staff keys.
+//! The rulebook's vocabulary (DOMAIN.md R3–R8), the membership actions that register
+//! and revoke staff keys, and the governance changes of R11.
 //!
 //! Each action has two forms. The JSON form is what people read, write and sign: field
 //! names exactly as in DOMAIN.md, `{"type": "IssuePolicy", ...}`, choices carrying fields
@@ -16,7 +16,9 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::PublicKey;
-use crate::{Bps, Date, Fen, Id, Text};
+use crate::genesis::{GovernanceRule, Params};
+use crate::validators::{RosterChange, RosterEntry};
+use crate::{Bps, Date, Fen, Id, OrgKind, Text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(tag = "type")]
@@ -41,6 +43,16 @@ pub enum Action {
     SetCalendar(SetCalendar),
     RegisterStaffKey(StaffKey),
     RevokeStaffKey(StaffKey),
+    // R11: governance.
+    AdmitOrganisation(AdmitOrganisation),
+    RemoveOrganisation(OrgRef),
+    RotateAdminKey(RotateAdminKey),
+    AddValidator(AddValidator),
+    RemoveValidator(ValidatorRef),
+    SetVotingPower(SetVotingPower),
+    RotateValidatorKey(RotateValidatorKey),
+    SetParams(Params),
+    SetGovernance(GovernanceRule),
 }
 
 impl Action {
@@ -67,6 +79,57 @@ impl Action {
             Action::SetCalendar(_) => "SetCalendar",
             Action::RegisterStaffKey(_) => "RegisterStaffKey",
             Action::RevokeStaffKey(_) => "RevokeStaffKey",
+            Action::AdmitOrganisation(_) => "AdmitOrganisation",
+            Action::RemoveOrganisation(_) => "RemoveOrganisation",
+            Action::RotateAdminKey(_) => "RotateAdminKey",
+            Action::AddValidator(_) => "AddValidator",
+            Action::RemoveValidator(_) => "RemoveValidator",
+            Action::SetVotingPower(_) => "SetVotingPower",
+            Action::RotateValidatorKey(_) => "RotateValidatorKey",
+            Action::SetParams(_) => "SetParams",
+            Action::SetGovernance(_) => "SetGovernance",
+        }
+    }
+
+    /// Whether this is a change of the consortium itself (R11), which needs the approval
+    /// of the governance rule.
+    pub fn is_governance(&self) -> bool {
+        matches!(
+            self,
+            Action::AdmitOrganisation(_)
+                | Action::RemoveOrganisation(_)
+                | Action::RotateAdminKey(_)
+                | Action::AddValidator(_)
+                | Action::RemoveValidator(_)
+                | Action::SetVotingPower(_)
+                | Action::RotateValidatorKey(_)
+                | Action::SetParams(_)
+                | Action::SetGovernance(_)
+        )
+    }
+
+    /// What this action does to the roster of nodes, if anything: the one mapping that the
+    /// rulebook and a proof checker share.
+    pub fn roster_change(&self) -> Option<RosterChange> {
+        match self {
+            Action::RemoveOrganisation(tx) => Some(RosterChange::RemoveOrg(tx.org.clone())),
+            Action::AddValidator(tx) => Some(RosterChange::Add(RosterEntry {
+                org: tx.org.clone(),
+                consensus_key: tx.consensus_key,
+                voting_power: tx.voting_power,
+                address: tx.address.clone(),
+            })),
+            Action::RemoveValidator(tx) => Some(RosterChange::Remove(tx.consensus_key)),
+            Action::SetVotingPower(tx) => Some(RosterChange::SetPower {
+                consensus_key: tx.consensus_key,
+                voting_power: tx.voting_power,
+            }),
+            Action::RotateValidatorKey(tx) => Some(RosterChange::Rotate {
+                consensus_key: tx.consensus_key,
+                new_consensus_key: tx.new_consensus_key,
+                address: tx.address.clone(),
+            }),
+            _ => None,
         }
     }
 }
@@ -301,6 +364,58 @@ pub struct SetCalendar {
 pub struct StaffKey {
     pub org: Id,
     pub public_key: PublicKey,
+}
+
+/// R11.4: a new member organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct AdmitOrganisation {
+    pub org: Id,
+    pub kind: OrgKind,
+    pub admin_key: PublicKey,
+}
+
+/// R11.4: `RemoveOrganisation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct OrgRef {
+    pub org: Id,
+}
+
+/// R11.4: the organisation's new admin key; the old one is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RotateAdminKey {
+    pub org: Id,
+    pub admin_key: PublicKey,
+}
+
+/// R11.4: a node of `org`: a validator, or a follower with voting power 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct AddValidator {
+    pub org: Id,
+    pub consensus_key: PublicKey,
+    pub voting_power: u64,
+    pub address: Text,
+}
+
+/// R11.4: `RemoveValidator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ValidatorRef {
+    pub consensus_key: PublicKey,
+}
+
+/// R11.4: a validator's new voting power (0 makes it a follower).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct SetVotingPower {
+    pub consensus_key: PublicKey,
+    pub voting_power: u64,
+}
+
+/// R11.4: a validator's new consensus key, and its new address if it moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RotateValidatorKey {
+    pub consensus_key: PublicKey,
+    pub new_consensus_key: PublicKey,
+    #[serde(default)]
+    pub address: Option<Text>,
 }
 
 #[cfg(test)]

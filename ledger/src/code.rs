@@ -1,4 +1,4 @@
-//! The rulebook's rejection codes (DOMAIN.md R9). They are stable: receipts, the CLI and
+//! The rulebook's rejection codes (DOMAIN.md R9, and R11 for governance). They are stable: receipts, the CLI and
 //! the HTTP API carry them by name, and their binary form is their index in this list,
 //! so new codes are only ever appended.
 
@@ -56,6 +56,12 @@ codes!(
     DocumentsAlreadyRequested,
     RecoveryExceedsLoss,
     Overflow,
+    // R11: governance.
+    NotApproved,
+    UnknownValidator,
+    DuplicateKey,
+    NoValidators,
+    TooManyValidators,
 );
 
 impl fmt::Display for Code {
@@ -73,8 +79,10 @@ mod tests {
         for code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
         }
-        assert_eq!(Code::ALL.len(), 26);
+        assert_eq!(Code::ALL.len(), 31);
         assert_eq!(Code::ALL[0], Code::Unauthorized);
         assert_eq!(Code::ALL[25], Code::Overflow);
+        assert_eq!(Code::ALL[26], Code::NotApproved);
+        assert_eq!(Code::ALL[30], Code::TooManyValidators);
     }
 }

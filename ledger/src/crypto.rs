@@ -45,6 +45,8 @@ pub mod domain {
     pub const VALIDATOR_SET: &[u8] = b"xinbao/validators/v1";
     /// The state root chain (see `state::chain_root`).
     pub const STATE: &[u8] = b"xinbao/state/v1";
+    /// A founder's approval of a genesis: over `GENESIS ‖ genesis hash` (DOMAIN.md R11.1).
+    pub const GENESIS: &[u8] = b"xinbao/genesis/v1";
 
     /// Every domain, for the distinctness check.
     pub const ALL: &[&[u8]] = &[
@@ -55,6 +57,7 @@ pub mod domain {
         MERKLE_ROOT,
         VALIDATOR_SET,
         STATE,
+        GENESIS,
     ];
 }
 

@@ -1,8 +1,16 @@
-//! The genesis file: who the consortium is, and the parameters it starts with.
+//! The genesis file: who the consortium is, the parameters it starts with, the rule by
+//! which it changes itself (DOMAIN.md R11), and its founders' approvals.
 //!
-//! Its hash (blake3 of the canonical encoding) is part of every node's identity check and
-//! is the `previous` of block 1.
-
+//! Its hash (blake3 of the canonical encoding of [`Genesis`]) is part of every node's
+//! identity check and is the `previous` of block 1. The founders' approvals are
+//! signatures over that hash, so they sit beside the genesis in the file
+//! ([`GenesisFile`]) and are not part of it.
+//!
+//! The founding ceremony (R11.1), with no secret leaving the organisation that made it:
+//! each organisation writes a public [`MemberFile`]; [`assemble`] makes the genesis from
+//! the member files deterministically (the same members in any order give the same bytes);
+//! each founder adds its approval with [`GenesisFile::approve`]; a node starts only when
+//! [`GenesisFile::check_approved`] finds every founder's approval.
 //!
 //! [`Genesis::load`] reads the JSON file and validates it; [`Genesis::validate`] states
 //! what a consortium must look like before a chain can start from it.
@@ -14,11 +22,12 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::crypto::{PublicKey, VerifyError};
+use crate::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
 use crate::org::OrgKind;
 use crate::state::Hash32;
-use crate::validators::{Validator, ValidatorSet, ValidatorSetError, VALIDATORS_MAX};
-use crate::{Id, Text};
+pub use crate::validators::RosterEntry as GenesisValidator;
+use crate::validators::{Roster, RosterError, ValidatorSet, ValidatorSetError, VALIDATORS_MAX};
+use crate::{Bps, Id, Text, BPS_WHOLE};
 
 /// A genesis file is at most this long.
 pub const GENESIS_BYTES_MAX: u64 = 4 * 1024 * 1024;
@@ -42,6 +51,9 @@ pub struct Genesis {
     #[serde(default)]
     pub staff_keys: Vec<GenesisStaffKey>,
     pub params: Params,
+    /// How the consortium changes itself (R11.3).
+    #[serde(default)]
+    pub governance: GovernanceRule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -50,17 +62,6 @@ pub struct GenesisOrg {
     pub kind: OrgKind,
     /// Signs for the organisation, like a staff key; registers and revokes staff keys.
     pub admin_key: PublicKey,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
-pub struct GenesisValidator {
-    /// The member organisation that runs this validator.
-    pub org: Id,
-    /// The ed25519 key that signs votes and proposals.
-    pub consensus_key: PublicKey,
-    pub voting_power: u64,
-    /// Where peers reach it: a libp2p multiaddr such as `/ip4/127.0.0.1/tcp/27000`.
-    pub address: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -77,6 +78,50 @@ pub struct Params {
     pub block_txs_max: u32,
     /// A transaction may expire at most this many heights after the current one.
     pub tx_expiry_heights_max: u64,
+}
+
+/// R11.3: which organisations must approve a change of the consortium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct GovernanceRule {
+    /// The share of the voting organisations (members that are not auditors) whose admin
+    /// keys must sign a change: `approvals × 10000 ≥ threshold_bps × voters`.
+    pub threshold_bps: Bps,
+    /// Whether a regulator must be among the approvers, when the consortium has one.
+    pub regulator_required: bool,
+}
+
+impl Default for GovernanceRule {
+    /// Two thirds of the voting organisations, a regulator among them.
+    fn default() -> Self {
+        GovernanceRule {
+            threshold_bps: 6_667,
+            regulator_required: true,
+        }
+    }
+}
+
+impl GovernanceRule {
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        check_param("threshold_bps", self.threshold_bps, 1, BPS_WHOLE)
+    }
+
+    /// Whether `approvals` of `voters` organisations meet the threshold (R11.3).
+    pub fn threshold_met(&self, approvals: u64, voters: u64) -> bool {
+        u128::from(approvals) * u128::from(BPS_WHOLE)
+            >= u128::from(self.threshold_bps) * u128::from(voters)
+    }
+}
+
+impl Default for Params {
+    /// One block a second, up to 5,000 transactions, expiry at most 1,000 heights ahead.
+    fn default() -> Self {
+        Params {
+            block_time_ms: 1_000,
+            block_txs_max: 5_000,
+            tx_expiry_heights_max: 1_000,
+        }
+    }
 }
 
 /// What is wrong with a genesis.
@@ -104,7 +149,7 @@ pub enum GenesisError {
     },
     #[error("validator {key} names organisation {org}, which is not in the genesis")]
     UnknownValidatorOrg { key: PublicKey, org: Id },
-    #[error("validator {key} is run by auditor {org}; auditors do not vote")]
+    #[error("validator {key} is run by auditor {org}; auditors do not vote (a follower node has voting power 0)")]
     AuditorValidator { key: PublicKey, org: Id },
     #[error("staff key {key} names organisation {org}, which is not in the genesis")]
     UnknownStaffOrg { key: PublicKey, org: Id },
@@ -112,6 +157,8 @@ pub enum GenesisError {
     AuditorStaffKey { key: PublicKey, org: Id },
     #[error("validator {0} has no address")]
     EmptyAddress(PublicKey),
+    #[error("roster: {0}")]
+    Roster(#[from] RosterError),
     #[error("validator set: {0}")]
     ValidatorSet(#[from] ValidatorSetError),
     #[error("parameter {name} is {value}, it must be between {min} and {max}")]
@@ -173,39 +220,18 @@ impl Params {
 }
 
 impl Genesis {
-    /// Reads, parses and validates a genesis JSON file.
+    /// Reads, parses and validates a genesis JSON file; approvals are not checked (see
+    /// [`GenesisFile::load`]).
     pub fn load(path: &Path) -> Result<Genesis, GenesisLoadError> {
-        let io = |source| GenesisLoadError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > GENESIS_BYTES_MAX {
-            return Err(GenesisLoadError::TooLarge {
-                path: path.to_owned(),
-                len,
-            });
-        }
-        let text = std::fs::read(path).map_err(io)?;
-        let genesis = Genesis::from_json(&text).map_err(|source| GenesisLoadError::Json {
-            path: path.to_owned(),
-            source,
-        })?;
-        genesis
-            .validate()
-            .map_err(|source| GenesisLoadError::Invalid {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(genesis)
+        GenesisFile::load(path).map(|file| file.genesis)
     }
 
-    /// Parses the JSON form; does not validate.
+    /// Parses the JSON form; does not validate. A file's approvals are ignored.
     pub fn from_json(bytes: &[u8]) -> Result<Genesis, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        GenesisFile::from_json(bytes).map(|file| file.genesis)
     }
 
-    /// The pretty JSON form.
+    /// The pretty JSON form, without approvals.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a genesis always serialises")
     }
@@ -294,7 +320,7 @@ impl Genesis {
                         org: v.org.clone(),
                     })
                 }
-                Some(OrgKind::Auditor) => {
+                Some(OrgKind::Auditor) if v.voting_power > 0 => {
                     return Err(GenesisError::AuditorValidator {
                         key: v.consensus_key,
                         org: v.org.clone(),
@@ -306,25 +332,357 @@ impl Genesis {
                 return Err(GenesisError::EmptyAddress(v.consensus_key));
             }
         }
-        self.validator_set()?;
-        self.params.validate()
+        self.validator_set().map_err(|e| match e {
+            ValidatorSetError::Empty => GenesisError::NoValidators,
+            e => GenesisError::ValidatorSet(e),
+        })?;
+        self.params.validate()?;
+        self.governance.validate()
     }
 
-    /// The validators of height 1.
+    /// Every node of the genesis: validators and followers.
+    pub fn roster(&self) -> Result<Roster, RosterError> {
+        Roster::new(self.validators.clone())
+    }
+
+    /// The validators of height 1 (the roster's nodes of positive power).
     pub fn validator_set(&self) -> Result<ValidatorSet, ValidatorSetError> {
-        ValidatorSet::new(
-            self.validators
-                .iter()
-                .map(|v| Validator {
-                    consensus_key: v.consensus_key,
-                    voting_power: v.voting_power,
-                })
-                .collect(),
-        )
+        match self.roster() {
+            Ok(roster) => roster.validator_set(),
+            Err(RosterError::DuplicateKey(key)) => Err(ValidatorSetError::Duplicate(key)),
+            Err(_) => Err(ValidatorSetError::TooMany {
+                count: self.validators.len(),
+            }),
+        }
+    }
+
+    /// The organisations that must approve this genesis: all of them (R11.1).
+    pub fn founders(&self) -> impl Iterator<Item = &GenesisOrg> {
+        self.organisations.iter()
     }
 
     /// The hash of the validator set of height 1: the `validator_set_hash` of block 1.
     pub fn validator_set_hash(&self) -> Result<Hash32, ValidatorSetError> {
         Ok(self.validator_set()?.hash())
     }
+}
+
+/// One founder's approval of a genesis: its admin key's signature over
+/// `"xinbao/genesis/v1" ‖ genesis hash` (R11.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub org: Id,
+    pub public_key: PublicKey,
+    pub signature: Signature,
+}
+
+/// The genesis file: the genesis and, beside it, the founders' approvals of its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisFile {
+    #[serde(flatten)]
+    pub genesis: Genesis,
+    /// In organisation order, one per founder at most.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
+}
+
+/// Why a genesis is not approved, or an approval cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("genesis {hash} is not approved by {}: each founder signs it with its admin key (`xinbao genesis sign`)", list(.missing))]
+    Missing { hash: String, missing: Vec<Id> },
+    #[error("the approval of {org} does not verify: {reason}")]
+    Invalid { org: Id, reason: String },
+    #[error("key {0} is not the admin key of a founding organisation of this genesis")]
+    NotAFounder(PublicKey),
+}
+
+fn list(ids: &[Id]) -> String {
+    ids.iter().map(Id::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Each founder's state of approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalStatus {
+    pub hash: Hash32,
+    pub approved: Vec<Id>,
+    pub missing: Vec<Id>,
+    /// Approvals that are there but do not verify (wrong key, bad signature, not a founder).
+    pub invalid: Vec<(Id, String)>,
+}
+
+impl ApprovalStatus {
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty() && self.invalid.is_empty()
+    }
+}
+
+/// What [`GenesisFile::approve`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApproveOutcome {
+    Added,
+    AlreadyApproved,
+}
+
+impl GenesisFile {
+    /// A genesis with no approval yet.
+    pub fn unapproved(genesis: Genesis) -> GenesisFile {
+        GenesisFile {
+            genesis,
+            approvals: Vec::new(),
+        }
+    }
+
+    /// Reads, parses and validates a genesis JSON file; approvals are read, not checked.
+    pub fn load(path: &Path) -> Result<GenesisFile, GenesisLoadError> {
+        let io = |source| GenesisLoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > GENESIS_BYTES_MAX {
+            return Err(GenesisLoadError::TooLarge {
+                path: path.to_owned(),
+                len,
+            });
+        }
+        let text = std::fs::read(path).map_err(io)?;
+        let file = GenesisFile::from_json(&text).map_err(|source| GenesisLoadError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        file.genesis
+            .validate()
+            .map_err(|source| GenesisLoadError::Invalid {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(file)
+    }
+
+    /// Parses the JSON form; does not validate.
+    pub fn from_json(bytes: &[u8]) -> Result<GenesisFile, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The pretty JSON form, approvals last.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a genesis file always serialises")
+    }
+
+    /// The message a founder signs.
+    fn approval_message(hash: &Hash32) -> &[u8] {
+        hash
+    }
+
+    /// Adds the approval of the founder whose admin key is `key`. Signing twice changes
+    /// nothing (ed25519 is deterministic).
+    pub fn approve(&mut self, key: &SecretKey) -> Result<ApproveOutcome, ApprovalError> {
+        let public_key = key.public_key();
+        let founder = self
+            .genesis
+            .founders()
+            .find(|o| o.admin_key == public_key)
+            .ok_or(ApprovalError::NotAFounder(public_key))?;
+        let hash = self.genesis.hash();
+        let approval = Approval {
+            org: founder.id.clone(),
+            public_key,
+            signature: key.sign(domain::GENESIS, Self::approval_message(&hash)),
+        };
+        if self.approvals.contains(&approval) {
+            return Ok(ApproveOutcome::AlreadyApproved);
+        }
+        // One approval per founder: a stale one (of an earlier draft) is replaced.
+        self.approvals.retain(|a| a.org != approval.org);
+        self.approvals.push(approval);
+        self.approvals.sort_by(|a, b| a.org.cmp(&b.org));
+        Ok(ApproveOutcome::Added)
+    }
+
+    /// Which founders approved this genesis, which did not, and which approvals are bad.
+    pub fn approval_status(&self) -> ApprovalStatus {
+        let hash = self.genesis.hash();
+        let mut approved = Vec::new();
+        let mut invalid = Vec::new();
+        for approval in &self.approvals {
+            let founder = self.genesis.founders().find(|o| o.id == approval.org);
+            let verdict = match founder {
+                None => Err("not a founding organisation of this genesis".to_string()),
+                Some(org) if org.admin_key != approval.public_key => {
+                    Err("signed by a key that is not its admin key".to_string())
+                }
+                Some(_) => approval
+                    .public_key
+                    .verify(
+                        domain::GENESIS,
+                        Self::approval_message(&hash),
+                        &approval.signature,
+                    )
+                    .map_err(|e: VerifyError| {
+                        format!("{e} (an approval of another draft of the genesis?)")
+                    }),
+            };
+            match verdict {
+                Ok(()) if !approved.contains(&approval.org) => approved.push(approval.org.clone()),
+                Ok(()) => {}
+                Err(reason) => invalid.push((approval.org.clone(), reason)),
+            }
+        }
+        let missing = self
+            .genesis
+            .founders()
+            .filter(|o| !approved.contains(&o.id))
+            .filter(|o| !invalid.iter().any(|(id, _)| id == &o.id))
+            .map(|o| o.id.clone())
+            .collect();
+        ApprovalStatus {
+            hash,
+            approved,
+            missing,
+            invalid,
+        }
+    }
+
+    /// `Ok` when every founder approved and every approval verifies; what a node checks
+    /// before it starts.
+    pub fn check_approved(&self) -> Result<(), ApprovalError> {
+        let status = self.approval_status();
+        if let Some((org, reason)) = status.invalid.first() {
+            return Err(ApprovalError::Invalid {
+                org: org.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if !status.missing.is_empty() {
+            return Err(ApprovalError::Missing {
+                hash: hex::encode(status.hash),
+                missing: status.missing,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The `format` of a member file.
+pub const MEMBER_FORMAT: &str = "xinbao-member/1";
+/// A member file is at most this long.
+pub const MEMBER_BYTES_MAX: u64 = 64 * 1024;
+/// The most nodes one member file may bring.
+pub const MEMBER_NODES_MAX: usize = 16;
+
+/// What one organisation publishes to join a founding (R11.1): nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFile {
+    pub format: String,
+    pub org: Id,
+    pub kind: OrgKind,
+    pub admin_key: PublicKey,
+    /// The nodes it runs: validators (voting power ≥ 1) or, for an auditor, a follower
+    /// (voting power 0).
+    #[serde(default)]
+    pub nodes: Vec<MemberNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberNode {
+    pub consensus_key: PublicKey,
+    pub voting_power: u64,
+    /// A libp2p multiaddr peers dial: `/ip4/A.B.C.D/tcp/PORT` or `/dns4/HOST/tcp/PORT`.
+    pub address: Text,
+}
+
+/// The choices of a founding that are not any one member's: when the chain starts, its
+/// parameters and its governance rule (the `--params` file of `xinbao genesis assemble`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisSettings {
+    /// Milliseconds since the Unix epoch; block 1's time is after it. Default 0.
+    #[serde(default)]
+    pub genesis_time_ms: u64,
+    #[serde(default)]
+    pub params: Params,
+    #[serde(default)]
+    pub governance: GovernanceRule,
+}
+
+/// Why member files do not make a genesis.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssembleError {
+    #[error("member file of {org}: format {found:?}, expected {MEMBER_FORMAT:?}")]
+    Format { org: Id, found: String },
+    #[error("organisation {0} has two member files")]
+    DuplicateMember(Id),
+    #[error("member file of {org}: {count} nodes, at most {MEMBER_NODES_MAX}")]
+    TooManyNodes { org: Id, count: usize },
+    #[error("{0}")]
+    Invalid(#[from] GenesisError),
+}
+
+impl MemberFile {
+    pub fn from_json(bytes: &[u8]) -> Result<MemberFile, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a member file always serialises")
+    }
+}
+
+/// The genesis of `members`, deterministically: organisations in id order, nodes in
+/// consensus-key order, so the same members in any order give the same bytes and hash.
+pub fn assemble(
+    chain_id: Id,
+    members: &[MemberFile],
+    settings: &GenesisSettings,
+) -> Result<Genesis, AssembleError> {
+    let mut members: Vec<&MemberFile> = members.iter().collect();
+    members.sort_by(|a, b| a.org.cmp(&b.org));
+    for pair in members.windows(2) {
+        if pair[0].org == pair[1].org {
+            return Err(AssembleError::DuplicateMember(pair[0].org.clone()));
+        }
+    }
+    let mut organisations = Vec::with_capacity(members.len());
+    let mut validators = Vec::new();
+    for member in members {
+        if member.format != MEMBER_FORMAT {
+            return Err(AssembleError::Format {
+                org: member.org.clone(),
+                found: member.format.clone(),
+            });
+        }
+        if member.nodes.len() > MEMBER_NODES_MAX {
+            return Err(AssembleError::TooManyNodes {
+                org: member.org.clone(),
+                count: member.nodes.len(),
+            });
+        }
+        organisations.push(GenesisOrg {
+            id: member.org.clone(),
+            kind: member.kind,
+            admin_key: member.admin_key,
+        });
+        validators.extend(member.nodes.iter().map(|node| GenesisValidator {
+            org: member.org.clone(),
+            consensus_key: node.consensus_key,
+            voting_power: node.voting_power,
+            address: node.address.clone(),
+        }));
+    }
+    validators.sort_by_key(|v| v.consensus_key);
+    let genesis = Genesis {
+        chain_id,
+        genesis_time_ms: settings.genesis_time_ms,
+        organisations,
+        validators,
+        staff_keys: Vec::new(),
+        params: settings.params.clone(),
+        governance: settings.governance,
+    };
+    genesis.validate()?;
+    Ok(genesis)
 }

@@ -11,14 +11,27 @@
 //! - the receipt names the transaction's id and the transaction's signatures verify for
 //!   the chain.
 //!
+//! After governance has changed the validators (DOMAIN.md R11), the validators of the
+//! proof's height are not the genesis's. The proof then carries what it needs: a proof
+//! of each accepted transaction that changed the roster of nodes before its height
+//! (`validator_changes`, in chain order), each itself certified by the validators in
+//! force at its own height. The checker starts from the genesis roster, applies each
+//! change from its height + [`CHANGE_DELAY`] on with the rulebook's own
+//! [`Roster::apply`], and requires every header's validator-set hash to be the set it
+//! derived: a change left out makes a later header's set differ, and the proof is
+//! refused. What a proof checked with the genesis alone must still trust is that
+//! validators who left the set did not, after leaving, certify a false history together;
+//! `audit verify` of the whole chain needs no such trust.
+//!
 //! What a proof cannot show without the chain is which organisation a key that was
 //! registered after the genesis signs for; keys listed in the genesis are named.
 //!
-//! File form (JSON): `{"format": "xinbao-tx-proof/1", "chain_id", "height", "block_id",
-//! "tx_id", "index", "outcome", "tx": {the transaction's JSON form}, "proof": hex}` where
-//! `proof` is the canonical encoding of the [`TxProof`] and is what is checked; the other
-//! fields are there to be read, and a file whose readable fields differ from its proof
-//! is refused.
+//! File form (JSON): `{"format": "xinbao-tx-proof/2", "chain_id", "height", "block_id",
+//! "tx_id", "index", "outcome", "tx": {the transaction's JSON form}, "validator_changes":
+//! [{"height", "tx_id", "type"}], "proof": hex}` where `proof` is the canonical encoding
+//! of the [`TxProof`] and is what is checked; the other fields are there to be read, and
+//! a file whose readable fields differ from its proof is refused. A proof of format
+//! `xinbao-tx-proof/1` (no validator changes) is read too.
 
 use bincode::{Decode, Encode};
 use serde_json::{json, Value};
@@ -31,14 +44,21 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::merkle;
 use crate::state::Hash32;
 use crate::tx::{SignedTx, TxError, TxId};
+use crate::validators::{Roster, ValidatorSet, CHANGE_DELAY};
 use crate::vote::CertificateError;
 use crate::{Date, Id};
 
 /// The `format` of a proof file.
-pub const PROOF_FORMAT: &str = "xinbao-tx-proof/1";
-/// A proof in binary form is at most this long: one transaction, a header, a certificate
-/// of up to 256 signatures and two paths.
-pub const PROOF_BYTES_MAX: usize = TX_BYTES_MAX + 64 * 1024;
+pub const PROOF_FORMAT: &str = "xinbao-tx-proof/2";
+/// The format before proofs carried validator changes; still read.
+pub const PROOF_FORMAT_V1: &str = "xinbao-tx-proof/1";
+/// The most validator changes one proof carries.
+pub const PROOF_CHANGES_MAX: usize = 1024;
+/// One transaction's proof in binary form is at most this long: a transaction, a
+/// header, a certificate of up to 256 signatures and two paths.
+const ONE_PROOF_BYTES_MAX: usize = TX_BYTES_MAX + 64 * 1024;
+/// A proof in binary form is at most this long.
+pub const PROOF_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// A proof file is at most this long.
 pub const PROOF_FILE_BYTES_MAX: usize = 8 * PROOF_BYTES_MAX;
 
@@ -55,6 +75,9 @@ pub struct TxProof {
     pub receipt: Receipt,
     /// Merkle path of the receipt's hash to `header.receipts_root`.
     pub receipt_path: Vec<Hash32>,
+    /// The proofs of the accepted roster changes before this block, in chain order
+    /// (see the module notes); each carries none of its own.
+    pub validator_changes: Vec<TxProof>,
 }
 
 /// Why a proof does not prove its transaction.
@@ -70,7 +93,7 @@ pub enum ProofError {
     Genesis(GenesisError),
     #[error("the proof is of chain {proof}, the genesis is of chain {genesis}")]
     WrongChain { proof: Id, genesis: Id },
-    #[error("the block names another validator set than the genesis's")]
+    #[error("the block names other validators than the genesis's, and the proof carries no validator change")]
     ValidatorsNotGenesis,
     #[error("the block's commit certificate is refused: {0}")]
     Certificate(CertificateError),
@@ -82,6 +105,14 @@ pub enum ProofError {
     ReceiptNotInBlock { index: u64, count: u64 },
     #[error("the transaction's signatures: {0}")]
     Signature(TxError),
+    #[error("validator change {index}: {reason}")]
+    Change { index: usize, reason: String },
+    #[error("the block at height {height} names validators (set hash {claimed}) other than those the genesis and the carried changes give ({derived}): a validator change is missing or wrong")]
+    ValidatorsNotDerived {
+        height: u64,
+        claimed: String,
+        derived: String,
+    },
 }
 
 /// What a verified proof establishes.
@@ -97,6 +128,8 @@ pub struct ProvenTx {
     pub outcome: Outcome,
     /// Each signing key, with the organisation it signs for when the genesis lists it.
     pub signers: Vec<(PublicKey, Option<Id>)>,
+    /// The validator changes the proof carried and applied: height and transaction id.
+    pub validator_changes: Vec<(u64, TxId)>,
 }
 
 fn outcome_json(outcome: &Outcome) -> Value {
@@ -122,7 +155,31 @@ impl TxProof {
             tx_path: block.tx_proof(index)?,
             receipt_path: receipt_proof(&entry.receipts, index)?,
             receipt,
+            validator_changes: Vec::new(),
         })
+    }
+
+    /// The proofs of the accepted roster changes of a stored entry, in block order: what
+    /// a proof of a later block carries (see the module notes).
+    pub fn roster_changes_of(entry: &ChainEntry) -> Vec<TxProof> {
+        entry
+            .block
+            .txs
+            .iter()
+            .zip(&entry.receipts)
+            .enumerate()
+            .filter(|(_, (tx, receipt))| {
+                receipt.outcome == Outcome::Accepted && tx.body.action.roster_change().is_some()
+            })
+            .filter_map(|(index, _)| TxProof::from_entry(entry, index))
+            .collect()
+    }
+
+    /// This proof, carrying `changes`: the proofs of the accepted roster changes before
+    /// its block, in chain order (see the module notes).
+    pub fn with_validator_changes(mut self, changes: Vec<TxProof>) -> TxProof {
+        self.validator_changes = changes;
+        self
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -148,6 +205,21 @@ impl TxProof {
                 "tx",
                 serde_json::to_value(&self.tx).expect("a transaction has a JSON form"),
             ),
+            (
+                "validator_changes",
+                Value::Array(
+                    self.validator_changes
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "height": c.header.height,
+                                "tx_id": c.tx.id().to_string(),
+                                "type": c.tx.body.action.type_name(),
+                            })
+                        })
+                        .collect(),
+                ),
+            ),
         ]
     }
 
@@ -172,7 +244,8 @@ impl TxProof {
         }
         let doc: Value =
             serde_json::from_slice(text).map_err(|e| ProofError::Format(e.to_string()))?;
-        if doc.get("format").and_then(Value::as_str) != Some(PROOF_FORMAT) {
+        let format = doc.get("format").and_then(Value::as_str);
+        if format != Some(PROOF_FORMAT) && format != Some(PROOF_FORMAT_V1) {
             return Err(ProofError::Format(format!(
                 "its format is not {PROOF_FORMAT}"
             )));
@@ -189,8 +262,16 @@ impl TxProof {
         }
         let bytes = hex::decode(hex_text)
             .map_err(|e| ProofError::Format(format!("`proof` is not hex: {e}")))?;
-        let proof = TxProof::from_bytes(&bytes)?;
+        let proof = if format == Some(PROOF_FORMAT_V1) {
+            // Format 1 encoded the proof without validator changes.
+            TxProofV1::decode(&bytes)?
+        } else {
+            TxProof::from_bytes(&bytes)?
+        };
         for (key, value) in proof.readable() {
+            if key == "validator_changes" && format == Some(PROOF_FORMAT_V1) {
+                continue;
+            }
             if doc.get(key) != Some(&value) {
                 return Err(ProofError::FieldMismatch(key));
             }
@@ -201,22 +282,94 @@ impl TxProof {
     /// Checks the proof against `genesis` (see the module notes).
     pub fn verify(&self, genesis: &Genesis) -> Result<ProvenTx, ProofError> {
         genesis.validate().map_err(ProofError::Genesis)?;
-        let header = &self.header;
-        if header.chain_id != genesis.chain_id {
+        if self.header.chain_id != genesis.chain_id {
             return Err(ProofError::WrongChain {
-                proof: header.chain_id.clone(),
+                proof: self.header.chain_id.clone(),
                 genesis: genesis.chain_id.clone(),
             });
         }
-        let validators = genesis
-            .validator_set()
-            .map_err(|e| ProofError::Genesis(GenesisError::ValidatorSet(e)))?;
-        if header.validator_set_hash != validators.hash() {
-            return Err(ProofError::ValidatorsNotGenesis);
+        if self.validator_changes.len() > PROOF_CHANGES_MAX {
+            return Err(ProofError::Format(format!(
+                "{} validator changes, at most {PROOF_CHANGES_MAX}",
+                self.validator_changes.len()
+            )));
         }
+        let mut roster = genesis
+            .roster()
+            .map_err(|e| ProofError::Genesis(GenesisError::Roster(e)))?;
+        // Changes scheduled but not yet in force: (from height, the roster from then).
+        let mut pending: Vec<(u64, Roster)> = Vec::new();
+        let mut applied = Vec::new();
+        let mut last: Option<(u64, u64)> = None;
+        for (index, change) in self.validator_changes.iter().enumerate() {
+            let fail = |reason: String| ProofError::Change { index, reason };
+            let at = (change.header.height, change.index);
+            if last.is_some_and(|l| at <= l) || change.header.height >= self.header.height {
+                return Err(fail("not in chain order before the proven block".into()));
+            }
+            last = Some(at);
+            if !change.validator_changes.is_empty() {
+                return Err(fail("carries validator changes of its own".into()));
+            }
+            let validators = roster_at(&mut roster, &mut pending, change.header.height)?;
+            check_validator_set(&change.header, &validators, index > 0)?;
+            change
+                .verify_with(&genesis.chain_id, &validators)
+                .map_err(|e| fail(e.to_string()))?;
+            if change.receipt.outcome != Outcome::Accepted {
+                return Err(fail("the change was rejected by the rulebook".into()));
+            }
+            let Some(roster_change) = change.tx.body.action.roster_change() else {
+                return Err(fail(format!(
+                    "{} does not change the validators",
+                    change.tx.body.action.type_name()
+                )));
+            };
+            let base = pending.last().map_or(&roster, |(_, r)| r);
+            let next = base
+                .apply(&roster_change)
+                .map_err(|e| fail(format!("cannot be applied: {e}")))?;
+            let from = change.header.height + CHANGE_DELAY;
+            match pending.last_mut() {
+                Some((h, r)) if *h == from => *r = next,
+                _ => pending.push((from, next)),
+            }
+            applied.push((change.header.height, change.tx.id()));
+        }
+        let validators = roster_at(&mut roster, &mut pending, self.header.height)?;
+        check_validator_set(&self.header, &validators, !applied.is_empty())?;
+        let mut proven = self.verify_with(&genesis.chain_id, &validators)?;
+        proven.validator_changes = applied;
+        let org_of = |key: &PublicKey| {
+            genesis
+                .organisations
+                .iter()
+                .find(|o| o.admin_key == *key)
+                .map(|o| o.id.clone())
+                .or_else(|| {
+                    genesis
+                        .staff_keys
+                        .iter()
+                        .find(|s| s.public_key == *key)
+                        .map(|s| s.org.clone())
+                })
+        };
+        for (key, org) in &mut proven.signers {
+            *org = org_of(key);
+        }
+        Ok(proven)
+    }
+
+    /// The checks of one certified transaction, given the validators of its height.
+    fn verify_with(
+        &self,
+        chain_id: &Id,
+        validators: &ValidatorSet,
+    ) -> Result<ProvenTx, ProofError> {
+        let header = &self.header;
         let block_id = header.id();
         self.certificate
-            .verify(&genesis.chain_id, header.height, &block_id, &validators)
+            .verify(chain_id, header.height, &block_id, validators)
             .map_err(ProofError::Certificate)?;
         let tx_id = self.tx.id();
         if self.receipt.tx_id != tx_id {
@@ -251,31 +404,84 @@ impl TxProof {
         }
         let keys = self
             .tx
-            .verify_signatures(&genesis.chain_id)
+            .verify_signatures(chain_id)
             .map_err(ProofError::Signature)?;
-        let org_of = |key: &PublicKey| {
-            genesis
-                .organisations
-                .iter()
-                .find(|o| o.admin_key == *key)
-                .map(|o| o.id.clone())
-                .or_else(|| {
-                    genesis
-                        .staff_keys
-                        .iter()
-                        .find(|s| s.public_key == *key)
-                        .map(|s| s.org.clone())
-                })
-        };
         Ok(ProvenTx {
-            chain_id: genesis.chain_id.clone(),
+            chain_id: chain_id.clone(),
             height: header.height,
             block_id,
             time_ms: header.time_ms,
             date: Date::from_unix_ms_cst(header.time_ms).ok(),
             tx_id,
             outcome: self.receipt.outcome,
-            signers: keys.iter().map(|k| (*k, org_of(k))).collect(),
+            signers: keys.iter().map(|k| (*k, None)).collect(),
+            validator_changes: Vec::new(),
+        })
+    }
+}
+
+/// The validator set of `height`: the changes in force by then are moved from `pending`
+/// into `roster`.
+fn roster_at(
+    roster: &mut Roster,
+    pending: &mut Vec<(u64, Roster)>,
+    height: u64,
+) -> Result<ValidatorSet, ProofError> {
+    while pending.first().is_some_and(|(from, _)| *from <= height) {
+        *roster = pending.remove(0).1;
+    }
+    roster
+        .validator_set()
+        .map_err(|e| ProofError::Genesis(GenesisError::ValidatorSet(e)))
+}
+
+/// The header must name the validators derived for its height. With no change carried,
+/// those are the genesis validators, and a header naming others is of another
+/// consortium, or of one whose changes the proof does not carry.
+fn check_validator_set(
+    header: &BlockHeader,
+    validators: &ValidatorSet,
+    changes_carried: bool,
+) -> Result<(), ProofError> {
+    if header.validator_set_hash == validators.hash() {
+        Ok(())
+    } else if !changes_carried {
+        Err(ProofError::ValidatorsNotGenesis)
+    } else {
+        Err(ProofError::ValidatorsNotDerived {
+            height: header.height,
+            claimed: hex::encode(header.validator_set_hash),
+            derived: hex::encode(validators.hash()),
+        })
+    }
+}
+
+/// The binary form of a format-1 proof: a [`TxProof`] without validator changes.
+#[derive(Encode, Decode)]
+struct TxProofV1 {
+    header: BlockHeader,
+    certificate: CommitCertificate,
+    tx: SignedTx,
+    index: u64,
+    count: u64,
+    tx_path: Vec<Hash32>,
+    receipt: Receipt,
+    receipt_path: Vec<Hash32>,
+}
+
+impl TxProofV1 {
+    fn decode(bytes: &[u8]) -> Result<TxProof, CodecError> {
+        let v1: TxProofV1 = codec::decode(bytes, ONE_PROOF_BYTES_MAX)?;
+        Ok(TxProof {
+            header: v1.header,
+            certificate: v1.certificate,
+            tx: v1.tx,
+            index: v1.index,
+            count: v1.count,
+            tx_path: v1.tx_path,
+            receipt: v1.receipt,
+            receipt_path: v1.receipt_path,
+            validator_changes: Vec::new(),
         })
     }
 }

@@ -1,8 +1,16 @@
-//! The validator set: who votes, with what weight.
+//! The validator set (who votes, with what weight) and the roster it is drawn from.
 //!
-//! Kept in one canonical order (by consensus key) so that its hash does not depend on the
-//! order of a file. A set is never empty, every voting power is positive and the total
-//! fits a `u64`; [`ValidatorSet::new`] is the only way to make one.
+//! A [`ValidatorSet`] is kept in one canonical order (by consensus key) so that its hash
+//! does not depend on the order of a file. A set is never empty, every voting power is
+//! positive and the total fits a `u64`; [`ValidatorSet::new`] is the only way to make one.
+//!
+//! The [`Roster`] is every node the consortium admits to its network: each entry names the
+//! organisation that runs it, its consensus key (also its network identity), its voting
+//! power and its p2p address. An entry of voting power 0 is a follower: it may connect and
+//! follow the chain, and votes in nothing. The validator set of a height is the roster's
+//! entries of positive power. Governance (DOMAIN.md R11) changes the roster with
+//! [`Roster::apply`], the one function that the rulebook and a proof checker both use, so
+//! they cannot disagree about the set a change leaves.
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -10,9 +18,14 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::crypto::{domain, PublicKey};
 use crate::state::Hash32;
+use crate::{Id, Text};
 
-/// The most validators a set may hold.
+/// The most validators a set may hold (and the most nodes a roster may hold).
 pub const VALIDATORS_MAX: usize = 256;
+
+/// A roster or parameter change committed in block `h` governs from block
+/// `h + CHANGE_DELAY` (DOMAIN.md R11.5).
+pub const CHANGE_DELAY: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Validator {
@@ -107,9 +120,240 @@ impl ValidatorSet {
     }
 }
 
+/// One node the consortium admits: a validator, or a follower when its power is 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct RosterEntry {
+    /// The member organisation that runs this node.
+    pub org: Id,
+    /// The ed25519 key that signs its votes and proposals, and its network identity.
+    pub consensus_key: PublicKey,
+    /// 0 for a follower, which votes in nothing.
+    pub voting_power: u64,
+    /// Where peers reach it: a libp2p multiaddr such as `/ip4/10.0.0.1/tcp/27000` or
+    /// `/dns4/node.bank.example/tcp/27000`.
+    pub address: Text,
+}
+
+/// Every node the consortium admits, in canonical order (by consensus key), keys distinct.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Encode, Decode)]
+pub struct Roster {
+    entries: Vec<RosterEntry>,
+}
+
+/// A change to the roster (DOMAIN.md R11.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RosterChange {
+    Add(RosterEntry),
+    Remove(PublicKey),
+    SetPower {
+        consensus_key: PublicKey,
+        voting_power: u64,
+    },
+    Rotate {
+        consensus_key: PublicKey,
+        new_consensus_key: PublicKey,
+        /// The new address, when the node also moves.
+        address: Option<Text>,
+    },
+    /// An organisation leaves: every node it runs leaves with it.
+    RemoveOrg(Id),
+}
+
+/// Why a roster change cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    #[error("{0} is not a node of the roster")]
+    UnknownValidator(PublicKey),
+    #[error("key {0} is already in the roster")]
+    DuplicateKey(PublicKey),
+    #[error("the change would leave no validator")]
+    NoValidators,
+    #[error("the change would leave more than {max} nodes", max = VALIDATORS_MAX)]
+    TooMany,
+    #[error("the total voting power would not fit in 64 bits")]
+    PowerOverflow,
+}
+
+impl Roster {
+    /// A roster of `entries` in any order; `DuplicateKey` if a key appears twice. An empty
+    /// roster or one without validators is a roster (offline scenarios start empty); a
+    /// change is what must leave a workable one.
+    pub fn new(mut entries: Vec<RosterEntry>) -> Result<Roster, RosterError> {
+        if entries.len() > VALIDATORS_MAX {
+            return Err(RosterError::TooMany);
+        }
+        entries.sort_by_key(|e| e.consensus_key);
+        for pair in entries.windows(2) {
+            if pair[0].consensus_key == pair[1].consensus_key {
+                return Err(RosterError::DuplicateKey(pair[0].consensus_key));
+            }
+        }
+        Ok(Roster { entries })
+    }
+
+    /// In canonical order (by consensus key).
+    pub fn entries(&self) -> &[RosterEntry] {
+        &self.entries
+    }
+
+    pub fn get(&self, key: &PublicKey) -> Option<&RosterEntry> {
+        self.position(key).map(|i| &self.entries[i])
+    }
+
+    fn position(&self, key: &PublicKey) -> Option<usize> {
+        self.entries
+            .binary_search_by(|e| e.consensus_key.cmp(key))
+            .ok()
+    }
+
+    /// The validators: the entries of positive voting power.
+    pub fn validator_set(&self) -> Result<ValidatorSet, ValidatorSetError> {
+        ValidatorSet::new(
+            self.entries
+                .iter()
+                .filter(|e| e.voting_power > 0)
+                .map(|e| Validator {
+                    consensus_key: e.consensus_key,
+                    voting_power: e.voting_power,
+                })
+                .collect(),
+        )
+    }
+
+    /// The roster after `change`, which must name nodes that exist and keys that do not,
+    /// and leave a workable validator set: at least one validator, at most
+    /// [`VALIDATORS_MAX`] nodes, a total power that fits 64 bits.
+    pub fn apply(&self, change: &RosterChange) -> Result<Roster, RosterError> {
+        let mut entries = self.entries.clone();
+        match change {
+            RosterChange::Add(entry) => {
+                if self.get(&entry.consensus_key).is_some() {
+                    return Err(RosterError::DuplicateKey(entry.consensus_key));
+                }
+                entries.push(entry.clone());
+            }
+            RosterChange::Remove(key) => {
+                let i = self
+                    .position(key)
+                    .ok_or(RosterError::UnknownValidator(*key))?;
+                entries.remove(i);
+            }
+            RosterChange::SetPower {
+                consensus_key,
+                voting_power,
+            } => {
+                let i = self
+                    .position(consensus_key)
+                    .ok_or(RosterError::UnknownValidator(*consensus_key))?;
+                entries[i].voting_power = *voting_power;
+            }
+            RosterChange::Rotate {
+                consensus_key,
+                new_consensus_key,
+                address,
+            } => {
+                let i = self
+                    .position(consensus_key)
+                    .ok_or(RosterError::UnknownValidator(*consensus_key))?;
+                if self.get(new_consensus_key).is_some() {
+                    return Err(RosterError::DuplicateKey(*new_consensus_key));
+                }
+                entries[i].consensus_key = *new_consensus_key;
+                if let Some(address) = address {
+                    entries[i].address = address.clone();
+                }
+            }
+            RosterChange::RemoveOrg(org) => entries.retain(|e| &e.org != org),
+        }
+        let roster = Roster::new(entries)?;
+        match roster.validator_set() {
+            Ok(_) => Ok(roster),
+            Err(ValidatorSetError::Empty) => Err(RosterError::NoValidators),
+            Err(ValidatorSetError::TooMany { .. }) => Err(RosterError::TooMany),
+            Err(ValidatorSetError::PowerOverflow) => Err(RosterError::PowerOverflow),
+            Err(ValidatorSetError::Duplicate(key)) => Err(RosterError::DuplicateKey(key)),
+            Err(ValidatorSetError::ZeroPower(_)) => {
+                unreachable!("the validator set takes only entries of positive power")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn node(byte: u8, org: &str, power: u64) -> RosterEntry {
+        RosterEntry {
+            org: Id::new(org).unwrap(),
+            consensus_key: PublicKey([byte; 32]),
+            voting_power: power,
+            address: Text::new(format!("/ip4/10.0.0.{byte}/tcp/27000")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn roster_changes_and_their_refusals() {
+        let roster = Roster::new(vec![node(3, "c", 1), node(1, "a", 1), node(2, "b", 0)]).unwrap();
+        assert_eq!(roster.entries()[0].consensus_key, PublicKey([1; 32]));
+        let set = roster.validator_set().unwrap();
+        assert_eq!(set.len(), 2, "a follower is not a validator");
+
+        let added = roster.apply(&RosterChange::Add(node(4, "d", 2))).unwrap();
+        assert_eq!(added.validator_set().unwrap().total_voting_power(), 4);
+        assert_eq!(
+            roster.apply(&RosterChange::Add(node(1, "d", 1))),
+            Err(RosterError::DuplicateKey(PublicKey([1; 32])))
+        );
+        assert_eq!(
+            roster.apply(&RosterChange::Remove(PublicKey([9; 32]))),
+            Err(RosterError::UnknownValidator(PublicKey([9; 32])))
+        );
+        let promoted = roster
+            .apply(&RosterChange::SetPower {
+                consensus_key: PublicKey([2; 32]),
+                voting_power: 5,
+            })
+            .unwrap();
+        assert_eq!(promoted.validator_set().unwrap().len(), 3);
+        let rotated = roster
+            .apply(&RosterChange::Rotate {
+                consensus_key: PublicKey([1; 32]),
+                new_consensus_key: PublicKey([7; 32]),
+                address: None,
+            })
+            .unwrap();
+        assert!(rotated.get(&PublicKey([1; 32])).is_none());
+        assert_eq!(rotated.get(&PublicKey([7; 32])).unwrap().org.as_str(), "a");
+        assert_eq!(
+            roster.apply(&RosterChange::Rotate {
+                consensus_key: PublicKey([1; 32]),
+                new_consensus_key: PublicKey([3; 32]),
+                address: None,
+            }),
+            Err(RosterError::DuplicateKey(PublicKey([3; 32])))
+        );
+        let without_a = roster
+            .apply(&RosterChange::RemoveOrg(Id::new("a").unwrap()))
+            .unwrap();
+        assert_eq!(without_a.entries().len(), 2);
+        let only_c = Roster::new(vec![node(3, "c", 1), node(2, "b", 0)]).unwrap();
+        assert_eq!(
+            only_c.apply(&RosterChange::Remove(PublicKey([3; 32]))),
+            Err(RosterError::NoValidators)
+        );
+        assert_eq!(
+            only_c.apply(&RosterChange::SetPower {
+                consensus_key: PublicKey([3; 32]),
+                voting_power: 0,
+            }),
+            Err(RosterError::NoValidators)
+        );
+        assert_eq!(
+            only_c.apply(&RosterChange::Add(node(5, "e", u64::MAX))),
+            Err(RosterError::PowerOverflow)
+        );
+    }
 
     fn v(byte: u8, power: u64) -> Validator {
         Validator {

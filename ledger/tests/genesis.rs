@@ -2,7 +2,9 @@
 
 use ledger::crypto::{PublicKey, SecretKey, VerifyError};
 use ledger::genesis::{
-    Genesis, GenesisError, GenesisLoadError, GenesisOrg, GenesisStaffKey, GenesisValidator, Params,
+    assemble, ApprovalError, ApproveOutcome, AssembleError, Genesis, GenesisError, GenesisFile,
+    GenesisLoadError, GenesisOrg, GenesisSettings, GenesisStaffKey, GenesisValidator,
+    GovernanceRule, MemberFile, MemberNode, Params, MEMBER_FORMAT,
 };
 use ledger::validators::ValidatorSetError;
 use ledger::{Id, OrgKind, Text};
@@ -58,6 +60,7 @@ fn devnet() -> Genesis {
             block_txs_max: 1000,
             tx_expiry_heights_max: 600,
         },
+        governance: GovernanceRule::default(),
     }
 }
 
@@ -127,8 +130,26 @@ fn each_defect_is_named() {
             },
         ),
         (
-            Box::new(|g| g.validators[2].voting_power = 0),
-            GenesisError::ValidatorSet(ValidatorSetError::ZeroPower(pk(13))),
+            Box::new(|g| g.validators.iter_mut().for_each(|v| v.voting_power = 0)),
+            GenesisError::NoValidators,
+        ),
+        (
+            Box::new(|g| g.governance.threshold_bps = 0),
+            GenesisError::BadParam {
+                name: "threshold_bps",
+                value: 0,
+                min: 1,
+                max: 10_000,
+            },
+        ),
+        (
+            Box::new(|g| g.governance.threshold_bps = 10_001),
+            GenesisError::BadParam {
+                name: "threshold_bps",
+                value: 10_001,
+                min: 1,
+                max: 10_000,
+            },
         ),
         (
             Box::new(|g| g.validators[2].voting_power = u64::MAX),
@@ -182,6 +203,147 @@ fn each_defect_is_named() {
 }
 
 #[test]
+fn followers_have_no_vote_and_an_auditor_runs_only_a_follower() {
+    let mut g = devnet();
+    g.validators[2].voting_power = 0;
+    g.validators.push(validator("audit-a", 15, 0));
+    assert_eq!(g.validate(), Ok(()));
+    assert_eq!(g.validator_set().unwrap().len(), 3);
+    assert_eq!(g.roster().unwrap().entries().len(), 5);
+    g.validators[4].voting_power = 1;
+    assert_eq!(
+        g.validate(),
+        Err(GenesisError::AuditorValidator {
+            key: pk(15),
+            org: id("audit-a"),
+        })
+    );
+}
+
+fn member(name: &str, kind: OrgKind, admin: u8, node: Option<(u8, u64)>) -> MemberFile {
+    MemberFile {
+        format: MEMBER_FORMAT.to_string(),
+        org: id(name),
+        kind,
+        admin_key: pk(admin),
+        nodes: node
+            .into_iter()
+            .map(|(key, power)| MemberNode {
+                consensus_key: pk(key),
+                voting_power: power,
+                address: Text::new(format!("/dns4/{name}.example/tcp/27000")).unwrap(),
+            })
+            .collect(),
+    }
+}
+
+fn members() -> Vec<MemberFile> {
+    vec![
+        member("bank-a", OrgKind::Bank, 1, Some((11, 1))),
+        member("insurer-a", OrgKind::Insurer, 2, Some((12, 1))),
+        member("gov-a", OrgKind::Government, 3, Some((13, 1))),
+        member("reg-a", OrgKind::Regulator, 4, Some((14, 1))),
+        member("audit-a", OrgKind::Auditor, 5, Some((15, 0))),
+    ]
+}
+
+#[test]
+fn assembly_is_the_same_for_the_same_members_in_any_order() {
+    let settings = GenesisSettings {
+        genesis_time_ms: 1_767_225_600_000,
+        ..GenesisSettings::default()
+    };
+    let a = assemble(id("xinbao-pilot"), &members(), &settings).unwrap();
+    let mut shuffled = members();
+    shuffled.reverse();
+    shuffled.swap(0, 2);
+    let b = assemble(id("xinbao-pilot"), &shuffled, &settings).unwrap();
+    assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(a.hash(), b.hash());
+    assert_eq!(
+        a.organisations[0].id,
+        id("audit-a"),
+        "organisations in id order"
+    );
+    assert_eq!(a.validator_set().unwrap().len(), 4);
+
+    let mut twice = members();
+    twice.push(member("bank-a", OrgKind::Bank, 9, None));
+    assert_eq!(
+        assemble(id("xinbao-pilot"), &twice, &settings),
+        Err(AssembleError::DuplicateMember(id("bank-a")))
+    );
+    let mut old = members();
+    old[0].format = "xinbao-member/0".into();
+    assert!(matches!(
+        assemble(id("xinbao-pilot"), &old, &settings),
+        Err(AssembleError::Format { .. })
+    ));
+    let mut same_key = members();
+    same_key[1].admin_key = pk(1);
+    assert_eq!(
+        assemble(id("xinbao-pilot"), &same_key, &settings),
+        Err(AssembleError::Invalid(GenesisError::DuplicateKey(pk(1))))
+    );
+}
+
+#[test]
+fn every_founder_must_approve_the_genesis_hash() {
+    let genesis = assemble(id("xinbao-pilot"), &members(), &GenesisSettings::default()).unwrap();
+    let mut file = GenesisFile::unapproved(genesis.clone());
+    let missing = match file.check_approved() {
+        Err(ApprovalError::Missing { missing, .. }) => missing,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(missing.len(), 5);
+
+    for seed in [1u8, 2, 3, 4] {
+        let key = SecretKey::from_seed([seed; 32]);
+        assert_eq!(file.approve(&key), Ok(ApproveOutcome::Added));
+    }
+    assert_eq!(
+        file.approve(&SecretKey::from_seed([1; 32])),
+        Ok(ApproveOutcome::AlreadyApproved)
+    );
+    assert_eq!(
+        file.approve(&SecretKey::from_seed([11; 32])),
+        Err(ApprovalError::NotAFounder(pk(11))),
+        "a consensus key is not an admin key"
+    );
+    let err = file.check_approved().unwrap_err();
+    assert_eq!(
+        err,
+        ApprovalError::Missing {
+            hash: hex::encode(genesis.hash()),
+            missing: vec![id("audit-a")],
+        }
+    );
+    assert!(err.to_string().contains("audit-a"), "{err}");
+    file.approve(&SecretKey::from_seed([5; 32])).unwrap();
+    assert_eq!(file.check_approved(), Ok(()));
+
+    // The approvals survive the file's JSON form, and the genesis inside is unchanged.
+    let read = GenesisFile::from_json(file.to_json().as_bytes()).unwrap();
+    assert_eq!(read, file);
+    assert_eq!(
+        Genesis::from_json(file.to_json().as_bytes()).unwrap(),
+        genesis
+    );
+
+    // An approval of another draft, or moved to another organisation, does not count.
+    let mut changed = file.clone();
+    changed.genesis.params.block_time_ms += 1;
+    assert!(matches!(
+        changed.check_approved(),
+        Err(ApprovalError::Invalid { .. })
+    ));
+    assert_eq!(changed.approval_status().invalid.len(), 5);
+    let mut moved = file.clone();
+    moved.approvals[0].org = id("bank-a");
+    assert!(!moved.approval_status().complete());
+}
+
+#[test]
 fn hashes_change_with_content_not_with_validator_order() {
     let g = devnet();
     let mut other = g.clone();
@@ -202,6 +364,14 @@ fn hashes_change_with_content_not_with_validator_order() {
     heavier.validators[0].voting_power = 2;
     assert_ne!(g.validator_set_hash(), heavier.validator_set_hash());
     assert_eq!(g.hash(), ledger::codec::hash(&g));
+
+    let mut other_rule = g.clone();
+    other_rule.governance.threshold_bps = 5_000;
+    assert_ne!(
+        g.hash(),
+        other_rule.hash(),
+        "the governance rule is part of the genesis"
+    );
 }
 
 #[test]

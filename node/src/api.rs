@@ -4,10 +4,11 @@
 //! |---|---|
 //! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
-//! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, validators, peers |
+//! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers |
 //! | `GET /v1/blocks/{height}` | block, block id, time, state root (hex), certificate, receipts |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
+//! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus text |
 
@@ -27,7 +28,6 @@ use ledger::Date;
 use serde_json::{json, Value};
 
 use crate::intake::{self, Refusal};
-use crate::relay::RELAYED_HEADER;
 use crate::shared::Shared;
 
 /// Largest request body (a transaction's JSON form with room to spare).
@@ -54,6 +54,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/chain/{height}", get(chain_entry))
         .route("/v1/state", get(state))
+        .route("/v1/governance", get(governance))
         .route("/v1/devnet/clock", post(set_clock))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -70,7 +71,6 @@ async fn submit_tx(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let relayed = headers.contains_key(RELAYED_HEADER);
     let result = if is_json {
         match serde_json::from_slice::<SignedTx>(&body) {
             Ok(tx) => intake::submit(&shared, tx),
@@ -84,15 +84,13 @@ async fn submit_tx(
     };
     match result {
         Ok(id) => {
-            if !relayed {
-                let bytes = shared
-                    .mempool
-                    .lock()
-                    .expect("mempool lock poisoned")
-                    .bytes_of(&id);
-                if let Some(bytes) = bytes {
-                    intake::relay(&shared, bytes);
-                }
+            let bytes = shared
+                .mempool
+                .lock()
+                .expect("mempool lock poisoned")
+                .bytes_of(&id);
+            if let Some(bytes) = bytes {
+                intake::gossip(&shared, bytes);
             }
             Ok((StatusCode::OK, Json(json!({ "id": id.to_hex() }))).into_response())
         }
@@ -166,9 +164,11 @@ async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let chain = &shared.chain;
     let tip = chain.tip().map_err(internal)?;
-    let validators: Vec<Value> = chain
-        .genesis()
-        .validators
+    // The roster that decides the next height (R11.5): validators and followers.
+    let config = chain.config_at(tip.height + 1).map_err(internal)?;
+    let validators: Vec<Value> = config
+        .roster
+        .entries()
         .iter()
         .map(|v| {
             json!({
@@ -196,6 +196,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         "state_root": hex::encode(tip.state_root),
         "peer_id": shared.peer_id,
         "validators": validators,
+        "validator_set_hash": hex::encode(config.validator_set_hash),
+        "params": config.params,
         "peers": peers,
         "mempool_txs": mempool_txs,
         "devnet_clock": shared.clock.is_devnet(),
@@ -262,6 +264,49 @@ async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {
     let date = Date::from_unix_ms_cst(tip.time_ms).map_err(internal)?;
     let report = contracts::report(&shared.chain.store().state(), date, &[]);
     Ok(Json(report).into_response())
+}
+
+/// The accepted changes of the consortium (R11) in chain order, from `from_height`.
+async fn governance(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Query(query): axum::extract::Query<GovernanceQuery>,
+) -> ApiResult {
+    let store = shared.chain.store();
+    let limit = query
+        .limit
+        .unwrap_or(GOVERNANCE_PAGE_MAX)
+        .min(GOVERNANCE_PAGE_MAX);
+    let changes = store
+        .governance_changes(query.from_height.unwrap_or(0), limit)
+        .map_err(internal)?;
+    let mut list = Vec::with_capacity(changes.len());
+    for (location, id) in changes {
+        let action = store
+            .block(location.height)
+            .map_err(internal)?
+            .and_then(|b| {
+                b.txs
+                    .get(location.index as usize)
+                    .map(|tx| tx.body.action.clone())
+            });
+        list.push(json!({
+            "height": location.height,
+            "index": location.index,
+            "tx_id": id.to_hex(),
+            "type": action.as_ref().map(|a| a.type_name()),
+            "changes_validators": action.as_ref().is_some_and(|a| a.roster_change().is_some()),
+        }));
+    }
+    Ok(Json(json!({ "changes": list })).into_response())
+}
+
+/// Most changes in one answer of `GET /v1/governance`.
+const GOVERNANCE_PAGE_MAX: usize = 1_000;
+
+#[derive(serde::Deserialize)]
+struct GovernanceQuery {
+    from_height: Option<u64>,
+    limit: Option<usize>,
 }
 
 async fn set_clock(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> ApiResult {
@@ -357,10 +402,40 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             load(&m.blocks_synced),
         ),
         (
-            "xinbao_relay_dropped_total",
+            "xinbao_gossip_outbox_dropped_total",
             "counter",
-            "Transactions not relayed because the relay queue was full.",
-            load(&m.relay_dropped),
+            "Submitted transactions not gossiped because the gossip queue was full.",
+            load(&m.gossip_outbox_dropped),
+        ),
+        (
+            "xinbao_gossip_batches_sent_total",
+            "counter",
+            "Transaction batches sent to the validators.",
+            load(&m.gossip_batches_sent),
+        ),
+        (
+            "xinbao_gossip_txs_sent_total",
+            "counter",
+            "Transactions sent in gossip batches (once per batch, whatever the number of peers).",
+            load(&m.gossip_txs_sent),
+        ),
+        (
+            "xinbao_gossip_txs_received_total",
+            "counter",
+            "Transactions received from peers by gossip.",
+            load(&m.gossip_txs_received),
+        ),
+        (
+            "xinbao_gossip_batches_dropped_total",
+            "counter",
+            "Received gossip batches dropped because intake was behind.",
+            load(&m.gossip_batches_dropped),
+        ),
+        (
+            "xinbao_gossip_send_failures_total",
+            "counter",
+            "Gossip batches a peer did not acknowledge.",
+            load(&m.gossip_send_failures),
         ),
     ];
     let mut text = String::new();

@@ -7,17 +7,24 @@
 //! validator and an auditor cannot disagree about what a block does. [`Chain::commit`]
 //! stores a decided block with its certificate. The genesis state and root come from
 //! `contracts::chain::genesis_state`.
+//!
+//! The validators and parameters of each height come from committed state
+//! ([`Chain::config_at`], DOMAIN.md R11.5): those of `tip + 1` and `tip + 2` are known
+//! once `tip` is committed, and never change after that, so they are cached.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use contracts::chain::{
-    admit, check_execution, check_links, execute_block, genesis_state, BlockEnv, BlockError,
-    Predecessor,
+    admit, check_execution, check_links, execute_block, genesis_state, height_config, BlockEnv,
+    BlockError, Change, Predecessor,
 };
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
-use ledger::genesis::Genesis;
+use ledger::genesis::{Genesis, Params};
 use ledger::state::{Hash32, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
-use ledger::validators::ValidatorSet;
+use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
 use ledger::Id;
 
 use crate::store::{Commit, Store, StoreError, Tip};
@@ -31,6 +38,20 @@ pub struct Executed {
     pub block: Block,
     pub receipts: Vec<Receipt>,
     pub writes: WriteSet,
+    /// The accepted governance changes (R11), in block order.
+    pub changes: Vec<Change>,
+}
+
+/// What consensus runs with at one height.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeightConfig {
+    pub height: u64,
+    /// Every node admitted to the network, validators and followers.
+    pub roster: Roster,
+    /// The roster's validators.
+    pub validators: ValidatorSet,
+    pub validator_set_hash: Hash32,
+    pub params: Params,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +69,13 @@ pub enum InvalidBlock {
 pub struct Chain {
     genesis: Genesis,
     genesis_hash: Hash32,
-    validator_set: ValidatorSet,
-    validator_set_hash: Hash32,
     store: Store,
+    /// Configurations of heights up to `tip + CHANGE_DELAY`, which never change.
+    configs: Mutex<BTreeMap<u64, Arc<HeightConfig>>>,
 }
+
+/// Most cached height configurations.
+const CONFIGS_CACHED_MAX: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -67,10 +91,9 @@ impl Chain {
     /// Opens the chain on `store`, writing the genesis state if the store is new.
     pub fn open(genesis: Genesis, store: Store) -> Result<Chain, ChainError> {
         let genesis_hash = genesis.hash();
-        let validator_set = genesis
+        genesis
             .validator_set()
             .map_err(|e| ChainError::Genesis(e.to_string()))?;
-        let validator_set_hash = validator_set.hash();
         match store.genesis_hash()? {
             Some(stored) if stored != genesis_hash => {
                 return Err(ChainError::OtherGenesis {
@@ -93,10 +116,45 @@ impl Chain {
         Ok(Chain {
             genesis,
             genesis_hash,
-            validator_set,
-            validator_set_hash,
             store,
+            configs: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The consensus configuration of `height`, which must be at most
+    /// [`CHANGE_DELAY`] above the tip (later ones are not decided yet).
+    pub fn config_at(&self, height: u64) -> Result<Arc<HeightConfig>, StoreError> {
+        let tip = self.tip()?.height;
+        assert!(
+            height > 0 && height <= tip + CHANGE_DELAY,
+            "the configuration of height {height} is not known at tip {tip}"
+        );
+        let mut cache = self.configs.lock().expect("config cache lock poisoned");
+        if let Some(config) = cache.get(&height) {
+            return Ok(config.clone());
+        }
+        let config = height_config(&self.store.state(), height);
+        let validators = config
+            .roster
+            .validator_set()
+            .expect("the rulebook never leaves a roster without validators");
+        let entry = Arc::new(HeightConfig {
+            height,
+            validator_set_hash: validators.hash(),
+            validators,
+            roster: config.roster,
+            params: config.params,
+        });
+        cache.insert(height, entry.clone());
+        while cache.len() > CONFIGS_CACHED_MAX {
+            cache.pop_first();
+        }
+        Ok(entry)
+    }
+
+    /// The configuration of the next height.
+    pub fn next_config(&self) -> Result<Arc<HeightConfig>, StoreError> {
+        self.config_at(self.tip()?.height + 1)
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -111,10 +169,6 @@ impl Chain {
         &self.genesis.chain_id
     }
 
-    pub fn validator_set(&self) -> &ValidatorSet {
-        &self.validator_set
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -126,20 +180,22 @@ impl Chain {
             .expect("the genesis tip is written when the chain is opened"))
     }
 
-    fn env(&self, height: u64, time_ms: u64) -> BlockEnv {
+    fn env(&self, config: &HeightConfig, time_ms: u64) -> BlockEnv {
         BlockEnv {
             chain_id: self.genesis.chain_id.clone(),
-            height,
+            height: config.height,
             time_ms,
-            tx_expiry_heights_max: self.genesis.params.tx_expiry_heights_max,
+            tx_expiry_heights_max: config.params.tx_expiry_heights_max,
         }
     }
 
     /// Checks a transaction as the next block would (signatures, chain, expiry window,
     /// not committed before); what the mempool's intake runs.
     pub fn admit(&self, tx: &ledger::tx::SignedTx) -> Result<(), BlockError> {
-        let tip = self.tip().map_err(|e| BlockError::Link(e.to_string()))?;
-        let env = self.env(tip.height + 1, tip.time_ms + 1);
+        let local = |e: StoreError| BlockError::Link(e.to_string());
+        let tip = self.tip().map_err(local)?;
+        let config = self.config_at(tip.height + 1).map_err(local)?;
+        let env = self.env(&config, tip.time_ms + 1);
         admit(&self.store.state(), &env, tx).map(|_| ())
     }
 
@@ -153,12 +209,13 @@ impl Chain {
     ) -> Result<Executed, InvalidBlock> {
         let tip = self.tip()?;
         let height = tip.height + 1;
-        let env = self.env(height, time_ms);
+        let config = self.config_at(height)?;
+        let env = self.env(&config, time_ms);
         let state = self.store.state();
         let mut txs = Vec::new();
         let mut seen = std::collections::BTreeSet::<TxId>::new();
         for tx in candidates {
-            if txs.len() >= self.genesis.params.block_txs_max as usize {
+            if txs.len() >= config.params.block_txs_max as usize {
                 break;
             }
             if !seen.insert(tx.id()) || admit(&state, &env, tx.tx()).is_err() {
@@ -175,13 +232,14 @@ impl Chain {
             tx_root: executed.tx_root,
             receipts_root: executed.receipts_root,
             state_root: executed.state_root,
-            validator_set_hash: self.validator_set_hash,
+            validator_set_hash: config.validator_set_hash,
             proposer,
         };
         Ok(Executed {
             block: Block { header, txs },
             receipts: executed.receipts,
             writes: executed.writes,
+            changes: executed.changes,
         })
     }
 
@@ -191,14 +249,15 @@ impl Chain {
     pub fn validate(&self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
         let tip = self.tip()?;
         let h = &block.header;
+        let config = self.config_at(tip.height + 1)?;
         let before = Predecessor {
             chain_id: self.genesis.chain_id.clone(),
             height: tip.height,
             id: tip.block_id,
             time_ms: tip.time_ms,
-            validator_set_hash: self.validator_set_hash,
+            validator_set_hash: config.validator_set_hash,
         };
-        let proposer_is_validator = self.validator_set.voting_power(&h.proposer).is_some();
+        let proposer_is_validator = config.validators.voting_power(&h.proposer).is_some();
         check_links(h, &before, proposer_is_validator)?;
         if let Some(now_ms) = now_ms {
             if h.time_ms > now_ms.saturating_add(CLOCK_DRIFT_MS_MAX) {
@@ -208,19 +267,20 @@ impl Chain {
                 });
             }
         }
-        if block.txs.len() > self.genesis.params.block_txs_max as usize {
+        if block.txs.len() > config.params.block_txs_max as usize {
             return Err(InvalidBlock::TooManyTxs {
                 count: block.txs.len(),
-                max: self.genesis.params.block_txs_max,
+                max: config.params.block_txs_max,
             });
         }
-        let env = self.env(h.height, h.time_ms);
+        let env = self.env(&config, h.time_ms);
         let executed = execute_block(&self.store.state(), &tip.state_root, &env, &block.txs)?;
         check_execution(h, &executed)?;
         Ok(Executed {
             block,
             receipts: executed.receipts,
             writes: executed.writes,
+            changes: executed.changes,
         })
     }
 
@@ -238,15 +298,21 @@ impl Chain {
             state_root: header.state_root,
             time_ms: header.time_ms,
         };
+        let changes: Vec<usize> = executed.changes.iter().map(|c| c.index).collect();
         self.store.commit(
             Commit {
                 block: &executed.block,
                 certificate,
                 receipts: &executed.receipts,
                 writes: &executed.writes,
+                changes: &changes,
             },
             tip,
         )?;
+        self.configs
+            .lock()
+            .expect("config cache lock poisoned")
+            .retain(|h, _| *h > tip.height);
         Ok(tip)
     }
 }
@@ -294,6 +360,7 @@ mod tests {
                     block_txs_max: 10,
                     tx_expiry_heights_max: 100,
                 },
+                governance: ledger::genesis::GovernanceRule::default(),
             };
             Fixture {
                 admin,

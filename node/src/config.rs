@@ -3,13 +3,15 @@
 //! ```toml
 //! moniker = "bank"                       # a name for logs
 //! data_dir = "data"                      # blocks, state and the consensus WAL
-//! genesis = "genesis.json"
+//! genesis = "genesis.json"               # approved by every founder (R11.1)
 //! consensus_key = "consensus.key"        # hex of the 32-byte ed25519 seed, mode 0600
-//! http_listen = "127.0.0.1:28000"        # the HTTP API; loopback by default
-//! p2p_listen = "/ip4/127.0.0.1/tcp/27000" # optional: this validator's genesis address
-//! relay_peers = ["127.0.0.1:28001"]      # the other validators' HTTP APIs (tx relay)
+//! http_listen = "127.0.0.1:28000"        # the HTTP API, for this organisation's staff
+//! p2p_listen = "/ip4/0.0.0.0/tcp/27000"  # optional: default, the node's roster address
+//! gossip_listen = "/ip4/0.0.0.0/tcp/27001" # optional: default, the p2p port + 1
+//! bootstrap_peers = ["/ip4/10.0.0.2/tcp/27000/p2p/12D3Koo…"] # optional extra peers
 //! ```
-//! Relative paths are taken from the configuration file's folder.
+//! Relative paths are taken from the configuration file's folder. The consensus key is
+//! the node's identity on the network too; a follower's key votes in nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +21,8 @@ use serde::Deserialize;
 
 /// The configuration file is at most this long.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
-/// Most relay peers.
-pub const RELAY_PEERS_MAX: usize = 64;
+/// Most bootstrap peers.
+pub const BOOTSTRAP_PEERS_MAX: usize = 64;
 
 fn default_http_listen() -> String {
     "127.0.0.1:28000".to_string()
@@ -38,7 +40,9 @@ pub struct Config {
     #[serde(default)]
     pub p2p_listen: Option<String>,
     #[serde(default)]
-    pub relay_peers: Vec<String>,
+    pub gossip_listen: Option<String>,
+    #[serde(default)]
+    pub bootstrap_peers: Vec<String>,
 }
 
 impl Config {
@@ -56,8 +60,8 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         anyhow::ensure!(
-            config.relay_peers.len() <= RELAY_PEERS_MAX,
-            "at most {RELAY_PEERS_MAX} relay peers"
+            config.bootstrap_peers.len() <= BOOTSTRAP_PEERS_MAX,
+            "at most {BOOTSTRAP_PEERS_MAX} bootstrap peers"
         );
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [

@@ -64,7 +64,7 @@ pub fn submit_bytes(shared: &Shared, bytes: &[u8]) -> Result<TxId, Refusal> {
     submit(shared, tx)
 }
 
-/// Checks `tx` and puts it in the mempool; returns its id. Does not relay.
+/// Checks `tx` and puts it in the mempool; returns its id. Does not gossip.
 pub fn submit(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
     Metrics::add(&shared.metrics.txs_received, 1);
     let result = check_and_insert(shared, tx);
@@ -117,11 +117,13 @@ fn check_and_insert(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
     Ok(id)
 }
 
-/// Hands an accepted transaction to the relay, if there is room (see `relay`).
-pub fn relay(shared: &Shared, bytes: Vec<u8>) {
-    if let Some(queue) = &shared.relay {
-        if queue.try_send(bytes).is_err() {
-            shared.metrics.relay_dropped.fetch_add(1, Ordering::Relaxed);
-        }
+/// Hands a transaction this node's staff submitted to the gossip, if there is room (see
+/// `gossip`); when there is none it stays in this node's mempool, to be proposed here.
+pub fn gossip(shared: &Shared, bytes: Vec<u8>) {
+    if !shared.gossip.send(bytes) {
+        shared
+            .metrics
+            .gossip_outbox_dropped
+            .fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -3,17 +3,18 @@
 //! The only crate that knows tokio, libp2p (through the Malachite engine), sled and axum.
 //! It decides blocks with Malachite ([`consensus`]), executes them with the rulebook
 //! before voting ([`chain`]), stores them on sled ([`store`]), gathers verified
-//! transactions in a bounded [`mempool`] through [`intake`], pushes them to the other
-//! validators ([`relay`]) and serves the HTTP [`api`]. [`run`] wires these together from
+//! transactions in a bounded [`mempool`] through [`intake`], sends them to the other
+//! validators over its own authenticated p2p network ([`gossip`]) and serves the HTTP
+//! [`api`] to its own organisation's staff. [`run`] wires these together from
 //! the [`config`] file; [`shared`] is what they share.
 
 pub mod api;
 pub mod chain;
 pub mod config;
 pub mod consensus;
+pub mod gossip;
 pub mod intake;
 pub mod mempool;
-pub mod relay;
 pub mod run;
 pub mod shared;
 pub mod store;

@@ -1,16 +1,21 @@
-//! Starting a node: configuration, genesis, key, storage, then consensus, the HTTP API and
-//! the relay side by side; the process ends when any of them stops.
+//! Starting a node: configuration, an approved genesis, key, storage, then consensus, the
+//! transaction gossip and the HTTP API side by side; the process ends when any of them
+//! stops.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use ledger::genesis::Genesis;
+use ledger::genesis::GenesisFile;
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use tokio::sync::watch;
 use tracing::info;
 
 use crate::chain::Chain;
 use crate::config::{read_secret_key, Config};
 use crate::consensus::{self, EngineSettings};
+use crate::gossip::{self, GossipPeers, GossipSettings};
 use crate::mempool::Mempool;
 use crate::shared::{Clock, Metrics, NetworkView, Shared};
 use crate::store::Store;
@@ -20,30 +25,34 @@ pub struct Options {
     pub devnet_clock: bool,
 }
 
+/// What a node listens on for an address that peers dial: the same port on every
+/// interface when the address names a host rather than an IP.
+fn listen_of(address: &Multiaddr) -> Multiaddr {
+    address
+        .iter()
+        .filter(|p| !matches!(p, Protocol::P2p(_)))
+        .map(|p| match p {
+            Protocol::Dns(_) | Protocol::Dns4(_) => Protocol::Ip4(std::net::Ipv4Addr::UNSPECIFIED),
+            Protocol::Dns6(_) => Protocol::Ip6(std::net::Ipv6Addr::UNSPECIFIED),
+            other => other,
+        })
+        .collect()
+}
+
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let config = Config::load(&options.config)?;
-    let genesis = Genesis::load(&config.genesis)?;
+    let file = GenesisFile::load(&config.genesis)?;
+    // R11.1: no node starts on a genesis that a founder has not approved.
+    file.check_approved()
+        .with_context(|| format!("{}", config.genesis.display()))?;
+    let genesis = file.genesis;
     let key = read_secret_key(&config.consensus_key)?;
-    let own = genesis
-        .validators
-        .iter()
-        .find(|v| v.consensus_key == key.public_key())
-        .with_context(|| {
-            format!(
-                "the consensus key {} is not a validator of chain {}: this node cannot take part",
-                key.public_key(),
-                genesis.chain_id
-            )
-        })?;
-    let p2p_listen = config
-        .p2p_listen
-        .clone()
-        .unwrap_or_else(|| own.address.as_str().to_string());
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir.join("db"))?;
     let genesis_time_ms = genesis.genesis_time_ms;
+    let chain_id = genesis.chain_id.clone();
     let chain = Chain::open(genesis, store)?;
     let tip = chain.tip()?;
     info!(
@@ -53,12 +62,43 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         "chain opened"
     );
 
-    let (relay_tx, relay_rx) = crate::relay::queue();
-    let relay_peers = config.relay_peers.clone();
+    // Where to listen: the configuration's addresses, else this node's roster address.
+    let own_address = chain
+        .config_at(tip.height + 1)?
+        .roster
+        .get(&key.public_key())
+        .map(|node| node.address.as_str().to_string());
+    let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
+        (Some(listen), _) => listen
+            .parse()
+            .with_context(|| format!("p2p_listen {listen}"))?,
+        (None, Some(address)) => listen_of(
+            &address
+                .parse()
+                .with_context(|| format!("the roster address {address}"))?,
+        ),
+        (None, None) => anyhow::bail!(
+            "the consensus key {} is not in the roster of chain {chain_id}, so its address is \
+             not known: set p2p_listen in {}",
+            key.public_key(),
+            options.config.display()
+        ),
+    };
+    let gossip_listen: Multiaddr = match &config.gossip_listen {
+        Some(listen) => listen
+            .parse()
+            .with_context(|| format!("gossip_listen {listen}"))?,
+        None => gossip::gossip_address(&p2p_listen).with_context(|| {
+            format!("p2p_listen {p2p_listen} has no TCP port: set gossip_listen")
+        })?,
+    };
+
     let metrics = Metrics::default();
     metrics
         .height
         .store(tip.height, std::sync::atomic::Ordering::Relaxed);
+    let (outbox, outbox_rx) = gossip::outbox();
+    let (gossip_peers, gossip_peers_rx) = watch::channel(Arc::new(GossipPeers::default()));
     let shared = Arc::new(Shared {
         chain,
         mempool: Mutex::new(Mempool::new()),
@@ -69,7 +109,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         },
         metrics,
         network: NetworkView::default(),
-        relay: (!relay_peers.is_empty()).then_some(relay_tx),
+        gossip: outbox,
         peer_id: consensus::peer_id_of(&key.public_key())?,
     });
 
@@ -79,24 +119,49 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     info!(addr = %config.http_listen, "HTTP API listening");
     let api = axum::serve(listener, crate::api::router(shared.clone()));
 
-    let relay = crate::relay::run(relay_peers, relay_rx);
+    let tag = consensus::protocol_tag(&shared.chain.genesis_hash());
+    let gossip = gossip::run(
+        shared.clone(),
+        GossipSettings {
+            keypair: consensus::libp2p_keypair(&key)?,
+            listen: gossip_listen,
+            protocol: format!("{tag}/txs/v1"),
+        },
+        outbox_rx,
+        gossip_peers_rx,
+    );
     let engine = consensus::start(
         shared.clone(),
         key,
         EngineSettings {
             moniker: config.moniker.clone(),
-            listen_addr: p2p_listen,
+            listen_addr: p2p_listen.to_string(),
             wal_path: config.data_dir.join("wal").join("consensus.wal"),
+            bootstrap: config.bootstrap_peers.clone(),
+            gossip_peers,
         },
     );
 
     tokio::select! {
         result = engine => result.context("consensus"),
         result = api => result.context("HTTP API"),
-        () = relay => anyhow::bail!("the relay stopped"),
+        result = gossip => result.context("transaction gossip"),
         _ = tokio::signal::ctrl_c() => {
             info!("interrupted; stopping");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_name_is_listened_on_every_interface() {
+        let dns: Multiaddr = "/dns4/node.bank.example/tcp/27000".parse().unwrap();
+        assert_eq!(listen_of(&dns).to_string(), "/ip4/0.0.0.0/tcp/27000");
+        let ip: Multiaddr = "/ip4/10.0.0.1/tcp/27000".parse().unwrap();
+        assert_eq!(listen_of(&ip), ip);
     }
 }

@@ -1,13 +1,12 @@
-//! What the consensus loop, the HTTP API and the relay share: the chain, the mempool, the
-//! clock, the metrics and the network view.
+//! What the consensus loop, the HTTP API and the gossip share: the chain, the mempool,
+//! the clock, the metrics and the network view.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
-
 use crate::chain::Chain;
+use crate::gossip::Outbox;
 use crate::mempool::Mempool;
 
 /// Milliseconds since the Unix epoch on this machine.
@@ -85,7 +84,12 @@ pub struct Metrics {
     pub txs_refused: AtomicU64,
     pub proposals_invalid: AtomicU64,
     pub blocks_synced: AtomicU64,
-    pub relay_dropped: AtomicU64,
+    pub gossip_outbox_dropped: AtomicU64,
+    pub gossip_batches_sent: AtomicU64,
+    pub gossip_txs_sent: AtomicU64,
+    pub gossip_txs_received: AtomicU64,
+    pub gossip_batches_dropped: AtomicU64,
+    pub gossip_send_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -106,7 +110,7 @@ pub struct Shared {
     pub clock: Clock,
     pub metrics: Metrics,
     pub network: NetworkView,
-    /// Accepted transactions to push to the other validators (see `relay`).
-    pub relay: Option<mpsc::Sender<Vec<u8>>>,
+    /// Transactions this node's staff submitted, for the other validators (see `gossip`).
+    pub gossip: Outbox,
     pub peer_id: String,
 }

@@ -2,10 +2,12 @@
 //!
 //! Trees: `blocks` (height → canonical block), `certificates` (height → canonical commit
 //! certificate), `receipts` (height → canonical receipts), `tx_index` (tx id → height,
-//! index), `state` (the rulebook's key/value map) and `meta` (tip height, tip id, state
-//! root, tip time). A decided block and everything it changes are written in one sled
-//! transaction over all six trees and flushed before [`Store::commit`] returns, so a node
-//! killed at any instant restarts with either all of a height or none of it.
+//! index), `governance` ((height, index) → the accepted change's tx id: the index of the
+//! consortium's changes, R11), `state` (the rulebook's key/value map) and `meta` (tip
+//! height, tip id, state root, tip time). A decided block and everything it changes are
+//! written in one sled transaction over all seven trees and flushed before
+//! [`Store::commit`] returns, so a node killed at any instant restarts with either all
+//! of a height or none of it.
 //!
 //! sled calls itself beta; nothing outside this file names it, so it can be replaced.
 //! A failing disk is not an operating error the node can work around: reads that fail
@@ -53,6 +55,8 @@ pub struct Commit<'a> {
     pub certificate: &'a CommitCertificate,
     pub receipts: &'a [Receipt],
     pub writes: &'a WriteSet,
+    /// Positions of the accepted governance changes in the block.
+    pub changes: &'a [usize],
 }
 
 #[derive(Clone)]
@@ -62,6 +66,7 @@ pub struct Store {
     certificates: sled::Tree,
     receipts: sled::Tree,
     tx_index: sled::Tree,
+    governance: sled::Tree,
     state: sled::Tree,
     meta: sled::Tree,
     /// This node's own proposals by (height, round), kept until the height is committed,
@@ -93,6 +98,7 @@ impl Store {
             certificates: db.open_tree("certificates")?,
             receipts: db.open_tree("receipts")?,
             tx_index: db.open_tree("tx_index")?,
+            governance: db.open_tree("governance")?,
             state: db.open_tree("state")?,
             meta: db.open_tree("meta")?,
             proposals: db.open_tree("proposals")?,
@@ -173,30 +179,46 @@ impl Store {
                 (tx.id(), codec::encode(&location))
             })
             .collect();
+        let changes: Vec<([u8; 12], TxId)> = commit
+            .changes
+            .iter()
+            .map(|&index| {
+                (
+                    change_key(height, index as u32),
+                    commit.block.txs[index].id(),
+                )
+            })
+            .collect();
         (
             &self.blocks,
             &self.certificates,
             &self.receipts,
             &self.tx_index,
+            &self.governance,
             &self.state,
             &self.meta,
         )
-            .transaction(|(blocks, certificates, receipts, tx_index, state, meta)| {
-                blocks.insert(&key, block_bytes.as_slice())?;
-                certificates.insert(&key, cert_bytes.as_slice())?;
-                receipts.insert(&key, receipt_bytes.as_slice())?;
-                for (id, location) in &locations {
-                    tx_index.insert(&id.0, location.as_slice())?;
-                }
-                for (k, value) in commit.writes.iter() {
-                    match value {
-                        Some(v) => state.insert(k.as_slice(), v.as_slice())?,
-                        None => state.remove(k.as_slice())?,
-                    };
-                }
-                meta.insert(META_TIP, tip_bytes.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })
+            .transaction(
+                |(blocks, certificates, receipts, tx_index, governance, state, meta)| {
+                    blocks.insert(&key, block_bytes.as_slice())?;
+                    certificates.insert(&key, cert_bytes.as_slice())?;
+                    receipts.insert(&key, receipt_bytes.as_slice())?;
+                    for (id, location) in &locations {
+                        tx_index.insert(&id.0, location.as_slice())?;
+                    }
+                    for (at, id) in &changes {
+                        governance.insert(&at[..], &id.0[..])?;
+                    }
+                    for (k, value) in commit.writes.iter() {
+                        match value {
+                            Some(v) => state.insert(k.as_slice(), v.as_slice())?,
+                            None => state.remove(k.as_slice())?,
+                        };
+                    }
+                    meta.insert(META_TIP, tip_bytes.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )
             .map_err(flatten)?;
         self.db.flush()?;
         Ok(())
@@ -228,6 +250,38 @@ impl Store {
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(e.to_string())),
         }
+    }
+
+    /// The accepted governance changes (R11) from `from_height` on, in chain order: each
+    /// one's location and transaction id; at most `limit`.
+    pub fn governance_changes(
+        &self,
+        from_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(TxLocation, TxId)>, StoreError> {
+        self.governance
+            .range(change_key(from_height, 0)..)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                if key.len() != 12 || value.len() != 32 {
+                    return Err(StoreError::Corrupt("a governance index entry".into()));
+                }
+                let mut height = [0u8; 8];
+                height.copy_from_slice(&key[..8]);
+                let mut index = [0u8; 4];
+                index.copy_from_slice(&key[8..]);
+                let mut id = [0u8; 32];
+                id.copy_from_slice(&value);
+                Ok((
+                    TxLocation {
+                        height: u64::from_be_bytes(height),
+                        index: u32::from_be_bytes(index),
+                    },
+                    TxId(id),
+                ))
+            })
+            .collect()
     }
 
     fn read<T>(
@@ -291,6 +345,13 @@ impl Store {
     pub fn state(&self) -> SledState<'_> {
         SledState { tree: &self.state }
     }
+}
+
+fn change_key(height: u64, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
 }
 
 fn proposal_key(height: u64, round: u32) -> [u8; 12] {

@@ -95,17 +95,18 @@ fn devnet_clock_sets_block_time() {
 }
 
 #[test]
-fn a_key_outside_genesis_or_readable_by_others_cannot_run_a_validator() {
+fn a_readable_key_an_unapproved_genesis_or_an_unknown_key_without_an_address_are_refused() {
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 
     let net = Devnet::create("refuse", 300, false);
     let dir = net.node_dir(0);
     let key = dir.join("consensus.key");
+    let config = dir.join("config.toml");
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_xinbao-node"))
             .arg("--config")
-            .arg(dir.join("config.toml"))
+            .arg(&config)
             .output()
             .expect("run xinbao-node")
     };
@@ -115,13 +116,34 @@ fn a_key_outside_genesis_or_readable_by_others_cannot_run_a_validator() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("chmod 600"), "{stderr}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
 
+    // R11.1: a genesis one founder has not approved starts no node, and the node names it.
+    let genesis_path = net.dir.join("genesis.json");
+    let approved = std::fs::read_to_string(&genesis_path).unwrap();
+    let mut file = ledger::genesis::GenesisFile::from_json(approved.as_bytes()).unwrap();
+    file.approvals.retain(|a| a.org.as_str() != "regulator");
+    std::fs::write(&genesis_path, file.to_json()).unwrap();
+    let out = run();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not approved by regulator"), "{stderr}");
+    std::fs::write(&genesis_path, approved).unwrap();
+
+    // A key the roster does not name has no address to listen on unless one is given.
     std::fs::remove_file(&key).unwrap();
     ledger::crypto::SecretKey::generate()
         .write_new_file(&key)
         .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without_listen: String = text
+        .lines()
+        .filter(|l| !l.starts_with("p2p_listen"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, without_listen).unwrap();
     let out = run();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("is not a validator"), "{stderr}");
+    assert!(stderr.contains("is not in the roster"), "{stderr}");
 }

@@ -351,7 +351,7 @@ fn bad_transactions_are_refused_and_never_committed() {
 /// A validator whose consensus key is not in genesis cannot take part: its node refuses to
 /// start, and the consortium goes on without it.
 #[test]
-fn a_node_whose_key_is_not_in_genesis_cannot_take_part() {
+fn a_node_whose_key_the_roster_does_not_name_cannot_take_part() {
     let _one = serial();
     let mut net = Devnet::init("stranger", &[], false);
     net.start_all();
@@ -375,11 +375,7 @@ fn a_node_whose_key_is_not_in_genesis_cannot_take_part() {
         .local_addr()
         .unwrap()
         .port();
-    let p2p_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let p2p_port = common::free_port_pair();
     let config: String = config
         .lines()
         .map(|line| {
@@ -397,49 +393,10 @@ fn a_node_whose_key_is_not_in_genesis_cannot_take_part() {
         .join("\n");
     let config_path = stranger_dir.join("config.toml");
     std::fs::write(&config_path, config + "\n").unwrap();
-    let log = stranger_dir.join("node.log");
-    let mut child = common::spawn_node(&config_path, &log, false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let log = std::fs::read_to_string(&log).unwrap_or_default();
-    let status = status.unwrap_or_else(|| panic!("the stranger's node kept running:\n{log}"));
-    assert!(!status.success(), "{log}");
-    assert!(log.contains("not a validator"), "{log}");
 
-    // Even with a genesis of its own that names it, the stranger is not let in: the
-    // validators accept only the peers of their genesis, so it never commits anything
-    // and the four go on with the same validator set as before.
-    let mut own_genesis: Value =
-        serde_json::from_slice(&std::fs::read(net.dir.join("genesis.json")).unwrap()).unwrap();
-    let public = std::fs::read_to_string(stranger_dir.join("consensus.public")).unwrap();
-    own_genesis["validators"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({
-            "org": "bank",
-            "consensus_key": public.trim(),
-            "voting_power": 1,
-            "address": format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-        }));
-    std::fs::write(
-        stranger_dir.join("own-genesis.json"),
-        serde_json::to_vec_pretty(&own_genesis).unwrap(),
-    )
-    .unwrap();
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("../../genesis.json", "own-genesis.json");
-    std::fs::write(&config_path, config).unwrap();
+    // With the consortium's genesis, a key the roster does not name runs only as a
+    // follower that nobody accepts: the validators take only the peers of their roster
+    // (R11), so it never commits anything and the four go on as before.
     let log_path = stranger_dir.join("node.log");
     let mut child = common::spawn_node(&config_path, &log_path, false);
     let stranger_url = format!("http://127.0.0.1:{http_port}");
@@ -477,6 +434,49 @@ fn a_node_whose_key_is_not_in_genesis_cannot_take_part() {
             "{url} took the stranger {stranger_peer} as a peer: {peers:?}"
         );
     }
+
+    // A genesis of its own that names it does not start at all: the founders' approvals
+    // are of the consortium's genesis, not of this one (R11.1).
+    let mut own_genesis: Value =
+        serde_json::from_slice(&std::fs::read(net.dir.join("genesis.json")).unwrap()).unwrap();
+    let public = std::fs::read_to_string(stranger_dir.join("consensus.public")).unwrap();
+    own_genesis["validators"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "org": "bank",
+            "consensus_key": public.trim(),
+            "voting_power": 1,
+            "address": format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+        }));
+    std::fs::write(
+        stranger_dir.join("own-genesis.json"),
+        serde_json::to_vec_pretty(&own_genesis).unwrap(),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("../../genesis.json", "own-genesis.json");
+    std::fs::write(&config_path, config).unwrap();
+    let log = stranger_dir.join("own-genesis.log");
+    let mut child = common::spawn_node(&config_path, &log, false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the stranger's node kept running:\n{log}"));
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("does not verify"), "{log}");
+
     let (code, _) = post_json(&net.urls[0], "/v1/devnet/clock", &json!({"time_ms": 1}));
     assert_eq!(
         code, 403,

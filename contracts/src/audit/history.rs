@@ -12,6 +12,9 @@
 //!   rules refused for rates, the overdue and late claims, and the loss and overdue ratios
 //!   of every programme at each month end ([`crate::report`] evaluated on the state as of
 //!   that date while replaying);
+//! - `governance`: every change of the consortium attempted (R11), with its height and
+//!   date, the organisations whose admin keys approved it, its outcome, and the height
+//!   from which it governs;
 //! - `result`: the R10 document of the final state.
 //!
 //! Everything is read from the replayed state with the rulebook's own records, so the
@@ -54,6 +57,7 @@ pub struct History {
     months: Vec<MonthEnd>,
     next_month_end: Option<Date>,
     rate_refusals: Vec<Value>,
+    governance: Vec<Value>,
 }
 
 fn month_end(date: Date) -> Date {
@@ -136,8 +140,12 @@ impl History {
         let block = &done.entry.block;
         let height = block.header.height;
         let mut after: Option<Overlay<'_, MemoryStore>> = None;
-        for (tx, receipt) in block.txs.iter().zip(&done.executed.receipts) {
+        for (index, (tx, receipt)) in block.txs.iter().zip(&done.executed.receipts).enumerate() {
             let action = &tx.body.action;
+            if action.is_governance() {
+                self.governance
+                    .push(governance_event(done, height, index, action, receipt));
+            }
             if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) =
                 receipt.outcome
             {
@@ -268,10 +276,15 @@ impl History {
             programmes_doc.insert(id.to_string(), doc);
         }
 
-        // Totals per organisation.
+        // Totals per organisation, those removed from the consortium included (R11.4:
+        // their records stay).
         let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
         let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
-        for (id, org) in store::scan::<Org>(state, keys::ORG) {
+        let removed = crate::governance::removed_organisations(state);
+        for (id, org) in store::scan::<Org>(state, keys::ORG)
+            .into_iter()
+            .chain(removed.iter().cloned())
+        {
             kinds.insert(id.clone(), org.kind);
             totals.insert(id, BTreeMap::new());
         }
@@ -341,6 +354,9 @@ impl History {
                 "kind".into(),
                 json!(kinds.get(org).map_or("unknown", |k| kind_name(*k))),
             );
+            if removed.iter().any(|(id, _)| id == org) {
+                doc.insert("removed".into(), json!(true));
+            }
             for column in columns {
                 let amount = sums.get(column).copied().unwrap_or(0);
                 doc.insert(
@@ -418,6 +434,7 @@ impl History {
                 "state_root": hex::encode(verdict.state_root),
                 "txs": verdict.txs,
             },
+            "governance": self.governance,
             "organisations": organisations,
             "programmes": programmes_doc,
             "regulator": {
@@ -430,6 +447,52 @@ impl History {
             "result": verdict.report(),
         })
     }
+}
+
+/// One attempted change of the consortium (R11): what, when, approved by whom, and from
+/// which height a roster or parameter change governs.
+fn governance_event(
+    done: &BlockDone<'_>,
+    height: u64,
+    index: usize,
+    action: &Action,
+    receipt: &ledger::block::Receipt,
+) -> Value {
+    let mut change = serde_json::to_value(action).expect("an action serialises");
+    if let Value::Object(fields) = &mut change {
+        fields.remove("type");
+    }
+    let approvers: Vec<&str> = done
+        .executed
+        .changes
+        .iter()
+        .find(|c| c.index == index)
+        .map(|c| c.approvers.iter().map(Id::as_str).collect())
+        .unwrap_or_default();
+    let delayed = action.roster_change().is_some() || matches!(action, Action::SetParams(_));
+    let (outcome, code, effective) = match receipt.outcome {
+        Outcome::Accepted => (
+            "accepted",
+            Value::Null,
+            json!(if delayed {
+                height + crate::governance::CHANGE_DELAY
+            } else {
+                height
+            }),
+        ),
+        Outcome::Rejected(code) => ("rejected", json!(code.as_str()), Value::Null),
+    };
+    json!({
+        "approved_by": approvers,
+        "change": change,
+        "code": code,
+        "date": done.date.to_string(),
+        "effective_height": effective,
+        "height": height,
+        "outcome": outcome,
+        "tx": receipt.tx_id.to_string(),
+        "type": action.type_name(),
+    })
 }
 
 fn kind_name(kind: OrgKind) -> &'static str {

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 pub struct Ledger {
     pub store: MemoryStore,
     pub root: Hash32,
+    /// The transactions run so far: each counts as a block of its own.
+    pub height: u64,
 }
 
 pub fn d(s: &str) -> Date {
@@ -36,6 +38,7 @@ impl Ledger {
         Ledger {
             root: chain_root(&[0; 32], &writes),
             store,
+            height: 0,
         }
     }
 
@@ -58,9 +61,13 @@ impl Ledger {
     /// Run one transaction. A rejection must leave state and root exactly as they were.
     pub fn tx(&mut self, date: &str, by: &[&str], tx: Value) -> Result<(), Code> {
         let action = parse_action(&tx)?;
+        let signers: Vec<Id> = by.iter().map(|s| id(s)).collect();
+        self.height += 1;
         let ctx = TxContext {
             date: d(date),
-            signers: by.iter().map(|s| id(s)).collect(),
+            approvers: signers.clone(),
+            signers,
+            height: self.height,
         };
         let before = dump(&self.store);
         let root_before = self.root;

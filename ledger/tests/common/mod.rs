@@ -6,7 +6,9 @@ use ledger::block::{
     Block, BlockHeader, BlockId, CommitCertificate, CommitSignature, Outcome, Receipt,
 };
 use ledger::crypto::{PublicKey, Signature};
-use ledger::genesis::{Genesis, GenesisOrg, GenesisStaffKey, GenesisValidator, Params};
+use ledger::genesis::{
+    Genesis, GenesisOrg, GenesisStaffKey, GenesisValidator, GovernanceRule, Params,
+};
 use ledger::tx::{SignedTx, TxBody, TxId, TxSignature};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
 use proptest::prelude::*;
@@ -364,12 +366,75 @@ pub fn action() -> impl Strategy<Value = Action> {
         (id(), public_key())
             .prop_map(|(org, public_key)| Action::RevokeStaffKey(StaffKey { org, public_key }))
             .boxed(),
+        (id(), org_kind(), public_key())
+            .prop_map(|(org, kind, admin_key)| {
+                Action::AdmitOrganisation(AdmitOrganisation {
+                    org,
+                    kind,
+                    admin_key,
+                })
+            })
+            .boxed(),
+        id().prop_map(|org| Action::RemoveOrganisation(OrgRef { org }))
+            .boxed(),
+        (id(), public_key())
+            .prop_map(|(org, admin_key)| Action::RotateAdminKey(RotateAdminKey { org, admin_key }))
+            .boxed(),
+        (id(), public_key(), any::<u64>(), text())
+            .prop_map(|(org, consensus_key, voting_power, address)| {
+                Action::AddValidator(AddValidator {
+                    org,
+                    consensus_key,
+                    voting_power,
+                    address,
+                })
+            })
+            .boxed(),
+        public_key()
+            .prop_map(|consensus_key| Action::RemoveValidator(ValidatorRef { consensus_key }))
+            .boxed(),
+        (public_key(), any::<u64>())
+            .prop_map(|(consensus_key, voting_power)| {
+                Action::SetVotingPower(SetVotingPower {
+                    consensus_key,
+                    voting_power,
+                })
+            })
+            .boxed(),
+        (public_key(), public_key(), proptest::option::of(text()))
+            .prop_map(|(consensus_key, new_consensus_key, address)| {
+                Action::RotateValidatorKey(RotateValidatorKey {
+                    consensus_key,
+                    new_consensus_key,
+                    address,
+                })
+            })
+            .boxed(),
+        params().prop_map(Action::SetParams).boxed(),
+        governance_rule().prop_map(Action::SetGovernance).boxed(),
     ];
     proptest::strategy::Union::new(arms)
 }
 
 /// The number of variants [`action`] draws from; a test checks it covers them all.
-pub const ACTION_VARIANTS: usize = 20;
+pub const ACTION_VARIANTS: usize = 29;
+
+fn params() -> impl Strategy<Value = Params> {
+    (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
+        |(block_time_ms, block_txs_max, tx_expiry_heights_max)| Params {
+            block_time_ms,
+            block_txs_max,
+            tx_expiry_heights_max,
+        },
+    )
+}
+
+fn governance_rule() -> impl Strategy<Value = GovernanceRule> {
+    (bps(), any::<bool>()).prop_map(|(threshold_bps, regulator_required)| GovernanceRule {
+        threshold_bps,
+        regulator_required,
+    })
+}
 
 pub fn tx_body() -> impl Strategy<Value = TxBody> {
     (id(), any::<u64>(), any::<u64>(), action()).prop_map(
@@ -509,21 +574,34 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
         (id(), public_key()).prop_map(|(org, public_key)| GenesisStaffKey { org, public_key }),
         0..4,
     );
-    let params = (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
-        |(block_time_ms, block_txs_max, tx_expiry_heights_max)| Params {
-            block_time_ms,
-            block_txs_max,
-            tx_expiry_heights_max,
-        },
-    );
-    (id(), any::<u64>(), orgs, validators, staff, params).prop_map(
-        |(chain_id, genesis_time_ms, organisations, validators, staff_keys, params)| Genesis {
-            chain_id,
-            genesis_time_ms,
-            organisations,
-            validators,
-            staff_keys,
-            params,
-        },
+    (
+        id(),
+        any::<u64>(),
+        orgs,
+        validators,
+        staff,
+        params(),
+        governance_rule(),
     )
+        .prop_map(
+            |(
+                chain_id,
+                genesis_time_ms,
+                organisations,
+                validators,
+                staff_keys,
+                params,
+                governance,
+            )| {
+                Genesis {
+                    chain_id,
+                    genesis_time_ms,
+                    organisations,
+                    validators,
+                    staff_keys,
+                    params,
+                    governance,
+                }
+            },
+        )
 }

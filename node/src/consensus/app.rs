@@ -28,12 +28,14 @@ use tracing::{debug, error, info, warn};
 
 use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
 use super::parts::{self, Complete, Init, Streams};
+use super::peers::PeerBook;
 use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
 use crate::chain::Executed;
 use crate::shared::{Metrics, Shared};
 
-/// A block for a later height is held only this many heights ahead.
-const FUTURE_HEIGHTS_MAX: u64 = 2;
+/// A block for a later height is held only this many heights ahead: as far as the
+/// validators are known from committed state.
+const FUTURE_HEIGHTS_MAX: u64 = ledger::validators::CHANGE_DELAY;
 /// Most blocks held for later heights.
 const FUTURE_BLOCKS_MAX: usize = 32;
 /// Most heights served in one sync answer (the engine also trims by bytes).
@@ -56,8 +58,8 @@ pub struct App {
     shared: Arc<Shared>,
     signer: Arc<ConsensusSigner>,
     chain_id: String,
-    validator_set: super::context::ValidatorSet,
-    params: HeightParams<XinbaoContext>,
+    /// The engine's and the gossip's peers, kept in step with the roster.
+    peers: PeerBook,
     /// Our own proposals by (height, round): asked twice, we answer the same.
     built: BTreeMap<(u64, u32), BlockHash>,
     /// Executed blocks of the current height, valid, by id.
@@ -68,24 +70,25 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(
-        shared: Arc<Shared>,
-        signer: Arc<ConsensusSigner>,
-        validator_set: super::context::ValidatorSet,
-        params: HeightParams<XinbaoContext>,
-    ) -> App {
+    pub fn new(shared: Arc<Shared>, signer: Arc<ConsensusSigner>, peers: PeerBook) -> App {
         let chain_id = shared.chain.chain_id().to_string();
         App {
             shared,
             signer,
             chain_id,
-            validator_set,
-            params,
+            peers,
             built: BTreeMap::new(),
             candidates: BTreeMap::new(),
             future: Vec::new(),
             streams: Streams::new(),
         }
+    }
+
+    /// The engine's parameters of `height` (at most two above the tip), from committed
+    /// state.
+    fn params_at(&self, height: u64) -> anyhow::Result<HeightParams<XinbaoContext>> {
+        let config = self.shared.chain.config_at(height)?;
+        Ok(super::height_params(&config))
     }
 
     fn tip_height(&self) -> u64 {
@@ -112,7 +115,7 @@ impl App {
             AppMsg::ConsensusReady { reply } => {
                 let next = Height(self.tip_height() + 1);
                 info!(height = %next, "consensus ready");
-                let _ = reply.send((next, self.params.clone()));
+                let _ = reply.send((next, self.params_at(next.0)?));
             }
 
             AppMsg::StartedRound {
@@ -198,12 +201,18 @@ impl App {
             } => {
                 let tip = self.tip_height();
                 let next = if tip >= certificate.height.0 {
-                    Next::Start(Height(tip + 1), self.params.clone())
+                    Next::Start(Height(tip + 1), self.params_at(tip + 1)?)
                 } else {
                     error!(height = %certificate.height, "finalized a height that was not committed; restarting it");
-                    Next::Restart(certificate.height, self.params.clone())
+                    Next::Restart(certificate.height, self.params_at(certificate.height.0)?)
                 };
                 let _ = reply.send(next);
+                // The roster of the next heights may have changed with this commit.
+                let chain = &self.shared.chain;
+                let (next, after) = (chain.config_at(tip + 1)?, chain.config_at(tip + 2)?);
+                self.peers
+                    .sync(&[&next, &after], &channels.net_requests)
+                    .await;
             }
 
             AppMsg::GetDecidedValues { range, reply } => {
@@ -247,7 +256,7 @@ impl App {
             self.keep_candidate(hash, executed);
             return Ok(hash);
         }
-        let txs_max = self.shared.chain.genesis().params.block_txs_max as usize;
+        let txs_max = self.shared.chain.config_at(height.0)?.params.block_txs_max as usize;
         let candidates = self
             .shared
             .mempool
@@ -338,15 +347,27 @@ impl App {
             proposer,
         } = init;
 
-        // The engine does not authenticate parts: the publisher must be a validator and
-        // must have signed this block for this height and round.
-        let Some(validator) = mc::ValidatorSet::get_by_address(&self.validator_set, &proposer)
-        else {
-            warn!(%proposer, "proposal parts from a non-validator");
+        // The engine does not authenticate parts: the publisher must be a validator of the
+        // block's height and must have signed this block for this height and round. The
+        // validators of the next two heights are known from committed state (R11.5).
+        let tip = self.tip_height();
+        if height.0 <= tip || height.0 > tip + FUTURE_HEIGHTS_MAX {
             return None;
+        }
+        let config = match self.shared.chain.config_at(height.0) {
+            Ok(config) => config,
+            Err(e) => {
+                error!(%height, "reading the validators of a height failed: {e}");
+                return None;
+            }
         };
+        let proposer_key = PublicKey(proposer.0);
+        if config.validators.voting_power(&proposer_key).is_none() {
+            warn!(%proposer, %height, "proposal parts from a non-validator");
+            return None;
+        }
         let message = part_fin_message(&self.chain_id, height, round, block_hash, proposer);
-        if !verify_message(&validator.public_key, &message, &signature) {
+        if !verify_message(&ConsensusPublicKey(proposer.0), &message, &signature) {
             warn!(%proposer, %height, %round, "proposal with a bad final signature");
             return None;
         }
@@ -368,15 +389,12 @@ impl App {
             proposer,
             block,
         };
-        let tip = self.tip_height();
         if height.0 == tip + 1 {
             Some(self.check(assembled))
-        } else if height.0 > tip + 1 && height.0 <= tip + FUTURE_HEIGHTS_MAX {
+        } else {
             if self.future.len() < FUTURE_BLOCKS_MAX {
                 self.future.push(assembled);
             }
-            None
-        } else {
             None
         }
     }

@@ -4,14 +4,22 @@
 //! hands [`start`] the shared chain, mempool and clock, and sees decisions as blocks
 //! committed to the chain.
 //!
-//! Networking is permissioned: the node dials and accepts only the validators of genesis,
-//! each pinned by `/p2p/<peer id>`, where the peer id is derived from the validator's
-//! consensus key (the libp2p identity *is* the consensus key), so a node whose key is not
-//! in genesis is neither dialled nor accepted.
+//! Networking is permissioned: the node dials and accepts only the nodes of the roster
+//! (validators and followers, DOMAIN.md R11), each pinned by `/p2p/<peer id>`, where the
+//! peer id is derived from the node's consensus key (the libp2p identity *is* the
+//! consensus key), so a node whose key the chain does not name is neither dialled nor
+//! accepted. The roster follows the chain ([`peers`]): when governance adds a node, its
+//! peers connect to it; when it removes one, they disconnect it.
+//!
+//! Every node runs the engine as a validator of its key. At heights whose validator set
+//! does not hold that key the engine only follows (it verifies, decides and syncs, and
+//! neither proposes nor votes), so a node added by governance starts voting at the height
+//! its change takes effect, and one removed stops, without a restart. The validators and
+//! timing of each height come from committed state ([`crate::chain::Chain::config_at`]).
 //!
 //! Pacing and empty blocks: heights are paced by the engine's `target_time`, set to the
-//! genesis `block_time_ms`, and a proposer proposes a block even when its mempool is
-//! empty. Empty blocks are kept deliberately: the rulebook reads its dates only from block
+//! `block_time_ms` parameter of the height, and a proposer proposes a block even when its
+//! mempool is empty. Empty blocks are kept deliberately: the rulebook reads its dates only from block
 //! times, so a chain that stopped when idle would leave dates (a claim's waiting period, a
 //! repayment due date) unreached until someone happened to submit; a steady heartbeat also
 //! shows every member, at a glance, that the consortium is live. The cost is bounded by the
@@ -21,6 +29,7 @@ pub mod app;
 pub mod codec;
 pub mod context;
 pub mod parts;
+pub mod peers;
 pub mod signing;
 
 use std::path::PathBuf;
@@ -29,8 +38,8 @@ use std::time::Duration;
 
 use ledger::crypto::SecretKey;
 use malachitebft_app_channel::app::config::{
-    ChannelNames, ConsensusConfig, P2pConfig, ProtocolNames, PubSubProtocol, ValuePayload,
-    ValueSyncConfig,
+    ChannelNames, ConsensusConfig, DiscoveryConfig, P2pConfig, ProtocolNames, PubSubProtocol,
+    ValuePayload, ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::core::{HeightParams, LinearTimeouts};
@@ -39,11 +48,15 @@ use malachitebft_app_channel::{
     ConsensusContext, NetworkContext, NetworkIdentity, NetworkRequest, RequestContext, Signer,
     SyncContext, WalContext,
 };
+use tokio::sync::watch;
 use tracing::info;
 
 use self::codec::WireCodec;
 use self::context::XinbaoContext;
+use self::peers::PeerBook;
 use self::signing::{ConsensusSigner, ConsensusVerifier};
+use crate::chain::HeightConfig;
+use crate::gossip::GossipPeers;
 use crate::shared::Shared;
 
 /// Capacity of the engine's request channels.
@@ -51,12 +64,21 @@ const ENGINE_REQUESTS_MAX: usize = 100;
 /// How often the network's peer list is read for `/v1/status`.
 const PEER_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Connections accepted from one IP address (the engine's default of 5 is too few for a
+/// devnet on one machine).
+const CONNECTIONS_PER_IP_MAX: usize = 64;
+
 /// What the engine needs besides the shared state.
 pub struct EngineSettings {
     pub moniker: String,
     /// The libp2p multiaddr to listen on, e.g. `/ip4/127.0.0.1/tcp/27000`.
     pub listen_addr: String,
     pub wal_path: PathBuf,
+    /// Extra peers to dial, `ADDRESS/p2p/PEER_ID`: how a node that joins a consortium
+    /// whose genesis validators have moved on finds it.
+    pub bootstrap: Vec<String>,
+    /// Where the roster's nodes are published for the transaction gossip.
+    pub gossip_peers: watch::Sender<Arc<GossipPeers>>,
 }
 
 #[derive(Clone, Debug)]
@@ -89,7 +111,7 @@ impl malachitebft_app_channel::app::config::NodeConfig for EngineConfig {
 }
 
 /// The libp2p identity of a consensus key.
-fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
+pub fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
     let mut seed = [0u8; 32];
     hex::decode_to_slice(key.to_hex(), &mut seed)?;
     let keypair = Keypair::ed25519_from_bytes(seed)?;
@@ -115,46 +137,63 @@ fn timeouts() -> LinearTimeouts {
     }
 }
 
+/// The engine's parameters of one height: its validators, timeouts and pace.
+pub fn height_params(config: &HeightConfig) -> HeightParams<XinbaoContext> {
+    HeightParams::new(
+        app::engine_validator_set(&config.validators),
+        timeouts(),
+        Some(Duration::from_millis(config.params.block_time_ms)),
+    )
+}
+
+/// The tag in protocol and topic names: the genesis hash, so nodes of another
+/// consortium (or another genesis of this one) cannot even negotiate a protocol with ours.
+pub fn protocol_tag(genesis_hash: &[u8; 32]) -> String {
+    format!("/xinbao-{}", &hex::encode(genesis_hash)[..16])
+}
+
 /// Starts the engine and the application loop; returns when either stops.
 pub async fn start(
     shared: Arc<Shared>,
     key: SecretKey,
     settings: EngineSettings,
 ) -> anyhow::Result<()> {
-    let genesis = shared.chain.genesis().clone();
-    let chain_id = genesis.chain_id.clone();
+    let chain_id = shared.chain.chain_id().clone();
     let own_key = key.public_key();
-    anyhow::ensure!(
-        genesis
-            .validators
-            .iter()
-            .any(|v| v.consensus_key == own_key),
-        "this node's consensus key {own_key} is not a validator in genesis"
-    );
-
-    // Every other validator, pinned by peer id.
-    let mut persistent_peers = Vec::new();
-    for v in &genesis.validators {
-        if v.consensus_key == own_key {
-            continue;
-        }
-        let addr = format!(
-            "{}/p2p/{}",
-            v.address.as_str().trim_end_matches('/'),
-            peer_id_of(&v.consensus_key)?
+    let tip = shared.chain.tip()?.height;
+    let next = shared.chain.config_at(tip + 1)?;
+    let after = shared.chain.config_at(tip + 2)?;
+    if next.roster.get(&own_key).is_none() && after.roster.get(&own_key).is_none() {
+        info!(
+            key = %own_key,
+            "this node's key is not in the roster at height {}: peers accept it once the \
+             chain admits it (AddValidator)",
+            tip + 1
         );
-        persistent_peers.push(addr.parse::<Multiaddr>()?);
     }
-    // Protocol and topic names carry the genesis hash, so nodes of another consortium (or
-    // another genesis of this one) cannot even negotiate a protocol with ours.
-    let tag = format!(
-        "/xinbao-{}",
-        &hex::encode(shared.chain.genesis_hash())[..16]
+    let bootstrap = settings
+        .bootstrap
+        .iter()
+        .map(|a| {
+            a.parse::<Multiaddr>()
+                .map_err(|e| anyhow::anyhow!("bootstrap peer {a}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let book = PeerBook::new(
+        own_key,
+        peers::wanted(&[&next, &after], &own_key),
+        bootstrap,
+        settings.gossip_peers,
     );
+    let tag = protocol_tag(&shared.chain.genesis_hash());
     let p2p = P2pConfig {
         listen_addr: settings.listen_addr.parse()?,
-        persistent_peers,
+        persistent_peers: book.engine_peers(),
         persistent_peers_only: true,
+        discovery: DiscoveryConfig {
+            max_connections_per_ip: CONNECTIONS_PER_IP_MAX,
+            ..DiscoveryConfig::default()
+        },
         protocol: PubSubProtocol::default(),
         protocol_names: ProtocolNames {
             consensus: format!("{tag}/consensus/v1"),
@@ -187,10 +226,6 @@ pub async fn start(
         consensus,
         value_sync,
     };
-
-    let validator_set = app::engine_validator_set(shared.chain.validator_set());
-    let block_time = Duration::from_millis(genesis.params.block_time_ms);
-    let params = HeightParams::new(validator_set.clone(), timeouts(), Some(block_time));
 
     let signer = Arc::new(ConsensusSigner::new(key.clone(), chain_id.clone()));
     let verifier = ConsensusVerifier::new(chain_id.clone());
@@ -236,6 +271,6 @@ pub async fn start(
         }
     });
 
-    let app = app::App::new(shared, signer, validator_set, params);
+    let app = app::App::new(shared, signer, book);
     app.run(channels).await
 }

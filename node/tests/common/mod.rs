@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ledger::crypto::SecretKey;
-use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, Params};
+use ledger::genesis::{Genesis, GenesisFile, GenesisOrg, GenesisValidator, GovernanceRule, Params};
 use ledger::{Id, OrgKind, Text};
 use serde_json::Value;
 
@@ -37,6 +37,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A free loopback port whose successor is free too: a node's p2p port and its gossip port.
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two consecutive free ports");
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -59,7 +70,7 @@ impl Devnet {
         for (i, (org, kind)) in ORGS.iter().enumerate() {
             let admin = SecretKey::generate();
             let consensus = SecretKey::generate();
-            let p2p = free_port();
+            let p2p = free_port_pair();
             organisations.push(GenesisOrg {
                 id: Id::new(*org).unwrap(),
                 kind: *kind,
@@ -92,19 +103,21 @@ impl Devnet {
                 block_txs_max: 1_000,
                 tx_expiry_heights_max: 10_000,
             },
+            governance: GovernanceRule::default(),
         };
         genesis.validate().expect("a valid genesis");
-        std::fs::write(dir.join("genesis.json"), genesis.to_json()).unwrap();
+        // Every founder approves (R11.1), or no node starts.
+        let mut file = GenesisFile::unapproved(genesis.clone());
+        for admin in &admin_keys {
+            file.approve(admin).expect("a founder's approval");
+        }
+        std::fs::write(dir.join("genesis.json"), file.to_json()).unwrap();
         for i in 0..ORGS.len() {
-            let relay: Vec<String> = (0..ORGS.len())
-                .filter(|j| *j != i)
-                .map(|j| format!("\"{}\"", http[j]))
-                .collect();
             let config = format!(
                 "moniker = \"node{i}\"\ndata_dir = \"data\"\ngenesis = \"../genesis.json\"\n\
-                 consensus_key = \"consensus.key\"\nhttp_listen = \"{}\"\nrelay_peers = [{}]\n",
-                http[i],
-                relay.join(", ")
+                 consensus_key = \"consensus.key\"\nhttp_listen = \"{}\"\n\
+                 p2p_listen = \"/ip4/127.0.0.1/tcp/{}\"\n",
+                http[i], p2p_ports[i]
             );
             std::fs::write(dir.join(format!("node{i}/config.toml")), config).unwrap();
         }

@@ -88,6 +88,20 @@ pub fn xinbao(args: &[&str]) -> Output {
     output
 }
 
+/// A free loopback port whose successor is free too: a node's p2p port and its gossip port.
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("an ephemeral port")
+            .port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two consecutive free ports");
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
