@@ -223,6 +223,8 @@ fn print_failure(failure: &AuditFailure, as_json: bool) -> ExitCode {
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let genesis = load_genesis(&args.source.genesis)?;
+    // R11.1: what the founders approved (the chain's checks do not depend on it).
+    let approvals = ledger::genesis::GenesisFile::load(&args.source.genesis)?.approval_status();
     let (result, seconds) = replay(&args.source, &genesis, None)?;
     let verdict = match result {
         Ok(v) => v,
@@ -250,6 +252,9 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             "seconds": seconds,
             "blocks_per_second": rate(verdict.blocks, seconds),
             "txs_per_second": rate(verdict.txs, seconds),
+            "founders_approved": approvals.complete(),
+            "founders_missing": approvals.missing.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+            "validator_sets": verdict.validator_sets.iter().map(|(h, n)| json!({"from_height": h, "validators": n})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -274,6 +279,27 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         println!("  last block {} dated {date}", verdict.last_block_id);
     }
     println!("  state root {}", hex::encode(verdict.state_root));
+    if approvals.complete() {
+        println!("  genesis approved by every founder");
+    } else {
+        let missing: Vec<&str> = approvals.missing.iter().map(|o| o.as_str()).collect();
+        println!(
+            "  warning: the genesis file lacks approvals (missing: {}; invalid: {})",
+            if missing.is_empty() {
+                "none".into()
+            } else {
+                missing.join(", ")
+            },
+            approvals.invalid.len()
+        );
+    }
+    if verdict.validator_sets.is_empty() {
+        println!("  every block decided by the genesis validators");
+    } else {
+        for (height, count) in &verdict.validator_sets {
+            println!("  from height {height}: {count} validators, as governance changed them");
+        }
+    }
     println!(
         "  checked in {seconds:.3} s: {:.0} transactions/s, {:.0} blocks/s",
         rate(verdict.txs, seconds),
@@ -331,6 +357,25 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
             entry.height()
         )
     })?;
+    // After governance changed the validators, the proof carries each change before its
+    // block, so it checks with the genesis alone.
+    let changes = match (&args.chain, &args.node) {
+        (Some(path), _) => roster_changes_in_file(path, entry.height())?,
+        (None, Some(url)) => {
+            let node = NodeChain::new(url);
+            let mut proofs = Vec::new();
+            for (height, index) in node.roster_changes_below(entry.height())? {
+                let change_entry = node.entry(height)?;
+                proofs.push(TxProof::from_entry(&change_entry, index).with_context(|| {
+                    format!("block {height} has no transaction {index} with a receipt")
+                })?);
+            }
+            proofs
+        }
+        (None, None) => Vec::new(),
+    };
+    let carried = changes.len();
+    let proof = proof.with_validator_changes(changes);
     if proof.tx.id() != id {
         bail!(
             "the block's transaction {index} is {}, not {id}",
@@ -352,11 +397,32 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     std::io::Write::write_all(&mut file, proof.to_json().as_bytes())?;
     file.sync_all()?;
     println!(
-        "{}: proof of transaction {id} at height {}, index {index}",
+        "{}: proof of transaction {id} at height {}, index {index}{}",
         args.out.display(),
-        entry.height()
+        entry.height(),
+        if carried > 0 {
+            format!(", carrying the {carried} validator changes before it")
+        } else {
+            String::new()
+        }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The proofs of the accepted roster changes of a chain file below `height`.
+fn roster_changes_in_file(path: &Path, height: u64) -> anyhow::Result<Vec<TxProof>> {
+    let file = File::open(path).with_context(|| format!("{}", path.display()))?;
+    let reader =
+        ChainReader::open(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
+    let mut proofs = Vec::new();
+    for entry in reader {
+        let entry = entry.with_context(|| format!("{}", path.display()))?;
+        if entry.height() >= height {
+            break;
+        }
+        proofs.extend(TxProof::roster_changes_of(&entry));
+    }
+    Ok(proofs)
 }
 
 fn check_proof(args: &CheckProofArgs) -> anyhow::Result<ExitCode> {
@@ -404,6 +470,7 @@ fn check_proof(args: &CheckProofArgs) -> anyhow::Result<ExitCode> {
             "outcome": outcome,
             "signers": signers,
             "tx": serde_json::to_value(&proof.tx)?,
+            "validator_changes": proven.validator_changes.iter().map(|(h, id)| json!({"height": h, "tx_id": id.to_string()})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -430,6 +497,22 @@ fn check_proof(args: &CheckProofArgs) -> anyhow::Result<ExitCode> {
             Some(org) => println!("  signed by {org} (key {key})"),
             None => println!("  signed by key {key} (registered after the genesis)"),
         }
+    }
+    if proven.validator_changes.is_empty() {
+        println!("  certified by the genesis validators");
+    } else {
+        println!(
+            "  certified by the validators the genesis and the {} validator changes the proof \
+             carries give for its height:",
+            proven.validator_changes.len()
+        );
+        for (height, id) in &proven.validator_changes {
+            println!("    change at height {height}: tx {id}");
+        }
+        println!(
+            "  (checked with the genesis alone, a proof trusts that validators who left the \
+             set did not later certify a false history together; audit verify does not)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -586,6 +669,41 @@ fn markdown(doc: &Value) -> String {
         }
     }
 
+    let governance = list(field(doc, "governance"));
+    if !governance.is_empty() {
+        let _ = writeln!(s, "## Governance\n");
+        let _ = writeln!(
+            s,
+            "| height | date | change | outcome | approved by | governs from | tx |"
+        );
+        let _ = writeln!(s, "|---:|---|---|---|---|---:|---|");
+        for g in &governance {
+            let outcome = if field(g, "outcome") == "accepted" {
+                "accepted".to_string()
+            } else {
+                format!("rejected {}", text(field(g, "code")))
+            };
+            let approvers: Vec<String> = list(field(g, "approved_by")).iter().map(text).collect();
+            let change = serde_json::to_string(field(g, "change")).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} {} | {outcome} | {} | {} | {} |",
+                text(field(g, "height")),
+                text(field(g, "date")),
+                text(field(g, "type")),
+                change.replace('|', "\\|"),
+                if approvers.is_empty() {
+                    "—".to_string()
+                } else {
+                    approvers.join(", ")
+                },
+                text(field(g, "effective_height")),
+                text(field(g, "tx")),
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     let _ = writeln!(s, "## Totals per organisation\n");
     let _ = writeln!(s, "| organisation | kind | premiums written | premiums on its loans | subsidies paid | claims paid | claims received | fund compensation | reinsurance | losses retained | recoveries |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -593,7 +711,11 @@ fn markdown(doc: &Value) -> String {
         let _ = writeln!(
             s,
             "| {org} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            text(field(&t, "kind")),
+            if field(&t, "removed") == &Value::Bool(true) {
+                format!("{} (removed)", text(field(&t, "kind")))
+            } else {
+                text(field(&t, "kind"))
+            },
             yuan(field(&t, "premiums_written_fen")),
             yuan(field(&t, "premiums_on_loans_fen")),
             yuan(field(&t, "subsidies_paid_fen")),

@@ -216,6 +216,45 @@ impl NodeChain {
     }
 
     /// Where a committed transaction is: its block's height and its index in the block.
+    /// The accepted governance changes that changed the roster of nodes, below `height`:
+    /// their (height, index), in chain order (`GET /v1/governance`).
+    pub fn roster_changes_below(&self, height: u64) -> anyhow::Result<Vec<(u64, usize)>> {
+        let mut found = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let (status, bytes) = self.get(
+                &format!("/v1/governance?from_height={from}"),
+                16 * 1024 * 1024,
+            )?;
+            if status != 200 {
+                bail!(
+                    "{}/v1/governance answered {status}: {}",
+                    self.base,
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+            let doc: Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}/v1/governance: not JSON", self.base))?;
+            let changes = doc["changes"].as_array().cloned().unwrap_or_default();
+            if changes.is_empty() {
+                return Ok(found);
+            }
+            for change in &changes {
+                let (Some(h), Some(i)) = (change["height"].as_u64(), change["index"].as_u64())
+                else {
+                    bail!("{}/v1/governance: a change without a height", self.base);
+                };
+                if h >= height {
+                    return Ok(found);
+                }
+                if change["changes_validators"] == Value::Bool(true) {
+                    found.push((h, i as usize));
+                }
+                from = h + 1;
+            }
+        }
+    }
+
     pub fn tx_location(&self, id: &TxId) -> anyhow::Result<(u64, usize)> {
         let path = format!("/v1/tx/{id}");
         let (status, value) = self.get_json(&path)?;

@@ -23,6 +23,7 @@ mod query;
 mod replay;
 mod scenario;
 mod tx;
+mod tx_new;
 
 /// xinbao: a permissioned ledger for government, bank and insurer risk sharing.
 #[derive(Debug, Parser)]

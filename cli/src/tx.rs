@@ -2,7 +2,7 @@
 //!
 //! A transaction file is the JSON form of a signed transaction:
 //! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [...]}`.
-//! `tx sign` adds one signature and rewrites the file in place (atomically); `tx show`
+//! `tx new` writes one from command-line fields (`tx_new.rs`); `tx sign` adds one signature and rewrites the file in place (atomically); `tx show`
 //! prints what the file asks for, its id and each signature's verdict. `tx submit` hands a
 //! signed file to a node, and with `--wait` follows it into a block; `tx send` is `sign`
 //! then `submit`.
@@ -30,6 +30,26 @@ const EXIT_REFUSED: u8 = 1;
 
 #[derive(Debug, Subcommand)]
 pub enum TxCommand {
+    /// Write a new, unsigned transaction file: `xinbao tx new TYPE --FIELD VALUE … --out FILE`.
+    ///
+    /// Any transaction of the rulebook and of governance (R11). `xinbao tx new` lists the
+    /// types, `xinbao tx new TYPE --help` a type's fields with their units. The chain comes
+    /// from --node URL (its chain id, and an expiry as far ahead as it allows) or from
+    /// --chain-id ID --expires-at-height H. The fields are checked as the rulebook checks a
+    /// transaction's form (InvalidField) before anyone signs.
+    #[command(disable_help_flag = true)]
+    New {
+        /// The transaction type, e.g. AddValidator; `list` or none lists them.
+        #[arg(value_name = "TYPE", allow_hyphen_values = true)]
+        type_name: Option<String>,
+        /// `--FIELD VALUE` pairs, and --out, --node, --chain-id, --expires-at-height, --nonce.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "--FIELD VALUE"
+        )]
+        args: Vec<String>,
+    },
     /// Add your signature to a transaction file, in place.
     ///
     /// Several organisations sign the same file in turn. Signing again with the same key
@@ -96,6 +116,7 @@ pub struct SubmitArgs {
 
 pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
+        TxCommand::New { type_name, args } => crate::tx_new::run(type_name, args),
         TxCommand::Sign { file, key } => sign(&file, &key),
         TxCommand::Show { file, json } => show(&file, json),
         TxCommand::Submit(args) => submit(&args),

@@ -421,6 +421,28 @@ fn serve_with(
                     Some(e) => (200, "application/octet-stream", e.to_bytes()),
                     None => (404, "text/plain", b"no such height".to_vec()),
                 }
+            } else if path.starts_with("/v1/governance") {
+                // The accepted changes of the consortium, as the node's index lists them.
+                let from: u64 = path
+                    .split("from_height=")
+                    .nth(1)
+                    .and_then(|h| h.split('&').next())
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(0);
+                let mut changes = Vec::new();
+                for e in entries.iter().filter(|e| e.height() >= from) {
+                    for (i, (tx, r)) in e.block.txs.iter().zip(&e.receipts).enumerate() {
+                        let action = &tx.body.action;
+                        if action.is_governance() && r.outcome == ledger::block::Outcome::Accepted {
+                            changes.push(serde_json::json!({
+                                "height": e.height(), "index": i, "tx_id": tx.id().to_string(),
+                                "type": action.type_name(),
+                                "changes_validators": action.roster_change().is_some(),
+                            }));
+                        }
+                    }
+                }
+                json(serde_json::json!({ "changes": changes }))
             } else if let Some(id) = path.strip_prefix("/v1/tx/") {
                 let found = entries.iter().find_map(|e| {
                     e.block

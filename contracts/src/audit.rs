@@ -212,6 +212,8 @@ pub struct Verdict {
     pub state_root: Hash32,
     /// The date of the last block (`None` for an empty chain).
     pub date: Option<Date>,
+    /// Each height from which another validator set decided, with its size (R11.5).
+    pub validator_sets: Vec<(u64, usize)>,
 }
 
 impl Verdict {
@@ -272,6 +274,7 @@ pub struct Auditor {
     accepted: u64,
     rejected_by_code: BTreeMap<Code, u64>,
     rejected: Vec<RejectedTx>,
+    validator_sets: Vec<(u64, usize)>,
 }
 
 /// What one verified block did, for readers that follow the replay.
@@ -320,6 +323,7 @@ impl Auditor {
             accepted: 0,
             rejected_by_code: BTreeMap::new(),
             rejected: Vec::new(),
+            validator_sets: Vec::new(),
         })
     }
 
@@ -491,10 +495,14 @@ impl Auditor {
         self.blocks += 1;
         // The validators and parameters of the next height, from the state this block left.
         let next = chain::height_config(&self.state, height + 1);
-        self.validators = next
+        let validators = next
             .roster
             .validator_set()
             .expect("the rulebook never leaves a roster without validators");
+        if validators != self.validators {
+            self.validator_sets.push((height + 1, validators.len()));
+        }
+        self.validators = validators;
         self.tx_expiry_heights_max = next.params.tx_expiry_heights_max;
         self.before = Predecessor::following(header, self.validators.hash());
         Ok(())
@@ -523,6 +531,7 @@ impl Auditor {
             state: self.state,
             state_root: self.root,
             date: self.date,
+            validator_sets: self.validator_sets,
         })
     }
 }

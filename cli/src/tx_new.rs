@@ -1,0 +1,917 @@
+//! `xinbao tx new TYPE --FIELD VALUE …`: any transaction of the rulebook (DOMAIN.md R3–R8,
+//! staff keys, and the governance changes of R11) as the unsigned file `tx sign` takes,
+//! so staff write no JSON by hand.
+//!
+//! Each type's fields, their kinds and units are in one table ([`TYPES`]);
+//! `xinbao tx new TYPE --help` prints it. Fields of the rulebook's nested objects are
+//! named with a dot (`--split.bank-bps 3000`), `-` and `_` alike. Before the file is
+//! written, the action is checked as the rulebook checks a transaction's form (R2.4 check
+//! (1)): its shape, then the rulebook itself run on an empty ledger, where a malformed
+//! field is `InvalidField` (or `SharesMustSumTo10000`) before anything else can fail.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, ensure, Context};
+use ledger::crypto::PublicKey;
+use ledger::state::MemoryStore;
+use ledger::tx::{SignedTx, TxBody};
+use ledger::{Action, Code, Date, Id};
+use serde_json::{Map, Value};
+
+use crate::node_client::NodeClient;
+
+/// What a field holds, and how its value is written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Id,
+    Text,
+    Fen,
+    Bps,
+    Count(&'static str),
+    Bool,
+    Date,
+    Key,
+    Organisation,
+    Ids,
+    Dates,
+    BpsList,
+    Choice(&'static [&'static str]),
+    Address,
+}
+
+impl Kind {
+    fn describe(self) -> String {
+        match self {
+            Kind::Id => "an id".into(),
+            Kind::Text => "text".into(),
+            Kind::Fen => "fen (1/100 yuan), a whole number".into(),
+            Kind::Bps => "basis points (1/10000), a whole number".into(),
+            Kind::Count(unit) => format!("a whole number of {unit}"),
+            Kind::Bool => "true or false".into(),
+            Kind::Date => "a date, YYYY-MM-DD".into(),
+            Kind::Key => "an ed25519 public key: 64 hex digits, or a .public file".into(),
+            Kind::Organisation => {
+                "Bank, Insurer, Government, Regulator, Reinsurer or Auditor".into()
+            }
+            Kind::Ids => "ids, separated by commas".into(),
+            Kind::Dates => "dates YYYY-MM-DD, separated by commas (may be empty)".into(),
+            Kind::BpsList => "basis points, separated by commas".into(),
+            Kind::Choice(options) => format!("one of {}", options.join(", ")),
+            Kind::Address => "a p2p address, /ip4/A.B.C.D/tcp/PORT or /dns4/HOST/tcp/PORT".into(),
+        }
+    }
+}
+
+/// One field of a transaction type.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The JSON name; a dot names a field of a nested object.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+const fn req(name: &'static str, kind: Kind, help: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        required: true,
+        help,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind, help: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        help,
+    }
+}
+
+const MONTHS: Kind = Kind::Count("months");
+const DAYS: Kind = Kind::Count("days");
+
+/// Every transaction type: its name, its rule, and its fields.
+pub const TYPES: &[(&str, &str, &[Field])] = &[
+    (
+        "FileRate",
+        "R3.1: the rates an insurer may charge for a product (insurer and regulator sign)",
+        &[
+            req("insurer", Kind::Id, "the insurer"),
+            req("product", Kind::Id, "the product"),
+            req(
+                "rates_bps",
+                Kind::BpsList,
+                "the premium rates filed, each at most 10000",
+            ),
+            req("valid_from", Kind::Date, "first day the rates apply"),
+            req("valid_to", Kind::Date, "last day the rates apply"),
+            req("filing_ref", Kind::Text, "the filing's reference"),
+        ],
+    ),
+    (
+        "CreateFund",
+        "R4.1: a government's fund (the government signs)",
+        &[
+            req("id", Kind::Id, "the fund"),
+            req("government", Kind::Id, "the government that runs it"),
+            req(
+                "annual_cap_fen",
+                Kind::Fen,
+                "most the fund pays in one calendar year",
+            ),
+        ],
+    ),
+    (
+        "FundTopUp",
+        "R4.2: money into the fund (its government signs)",
+        &[
+            req("fund", Kind::Id, "the fund"),
+            req("amount_fen", Kind::Fen, "the amount"),
+            req("reference", Kind::Text, "the payment's reference"),
+        ],
+    ),
+    (
+        "CreateProgramme",
+        "R5: the risk-share agreement (government, every bank, insurer, reinsurer sign)",
+        &[
+            req("id", Kind::Id, "the programme"),
+            req("name", Kind::Text, "its name"),
+            req("product", Kind::Id, "the insurer's product"),
+            req(
+                "period_start",
+                Kind::Date,
+                "first day policies may be issued",
+            ),
+            req("period_end", Kind::Date, "last day policies may be issued"),
+            req("government", Kind::Id, "the government"),
+            req("fund", Kind::Id, "the government's fund"),
+            req("banks", Kind::Ids, "the banks"),
+            req("insurer", Kind::Id, "the insurer"),
+            opt("reinsurer", Kind::Id, "the reinsurer, if any"),
+            req("split.bank_bps", Kind::Bps, "the bank's share of a loss"),
+            req("split.insurer_bps", Kind::Bps, "the insurer's share"),
+            req(
+                "split.fund_bps",
+                Kind::Bps,
+                "the fund's share (the three sum to 10000)",
+            ),
+            req(
+                "cover",
+                Kind::Choice(&["Principal", "PrincipalAndInterest"]),
+                "what a policy insures",
+            ),
+            req("limits.max_loan_fen", Kind::Fen, "largest loan"),
+            req("limits.max_term_months", MONTHS, "longest term"),
+            req(
+                "limits.benchmark_rate_bps",
+                Kind::Bps,
+                "the benchmark loan rate",
+            ),
+            req(
+                "limits.max_uplift_bps",
+                Kind::Bps,
+                "most a loan rate may exceed it, as a share of it",
+            ),
+            req(
+                "limits.max_premium_rate_bps",
+                Kind::Bps,
+                "highest premium rate",
+            ),
+            req(
+                "limits.max_all_in_bps",
+                Kind::Bps,
+                "highest loan rate plus premium rate",
+            ),
+            req("subsidy.bps", Kind::Bps, "the fund's share of the premium"),
+            req(
+                "subsidy.mode",
+                Kind::Choice(&["None", "Upfront", "OnRepayment"]),
+                "when the fund pays it",
+            ),
+            req(
+                "fund_layer.kind",
+                Kind::Choice(&["None", "ExcessOfLossRatio", "InsurerCap"]),
+                "the fund's layer over the insurer's claims",
+            ),
+            opt(
+                "fund_layer.threshold_bps",
+                Kind::Bps,
+                "ExcessOfLossRatio: the loss ratio above which the fund shares",
+            ),
+            opt(
+                "fund_layer.share_bps",
+                Kind::Bps,
+                "ExcessOfLossRatio: the fund's share of the excess",
+            ),
+            opt(
+                "fund_layer.cap_bps",
+                Kind::Bps,
+                "InsurerCap: the insurer's claims cap as a share of premium written",
+            ),
+            req(
+                "reinsurance_quota_bps",
+                Kind::Bps,
+                "the reinsurer's quota share of the insurer's net loss (0 without one)",
+            ),
+            req(
+                "triggers.suspend_loss_ratio_bps",
+                Kind::Bps,
+                "loss ratio that suspends (0: off)",
+            ),
+            req(
+                "triggers.suspend_overdue_bps",
+                Kind::Bps,
+                "overdue ratio that suspends (0: off)",
+            ),
+            req(
+                "triggers.warn_at_bps",
+                Kind::Bps,
+                "share of a threshold that warns (0: no warnings)",
+            ),
+            req(
+                "claims.interest_dpd",
+                DAYS,
+                "days an instalment is past due before a claim",
+            ),
+            req(
+                "claims.principal_dpd",
+                DAYS,
+                "days principal is past due before a claim",
+            ),
+            req("claims.decide_days", DAYS, "days the insurer has to decide"),
+            req(
+                "claims.pay_business_days",
+                Kind::Count("business days"),
+                "business days the insurer has to pay",
+            ),
+            opt(
+                "opening.premium_written_fen",
+                Kind::Fen,
+                "premium written before the ledger",
+            ),
+            opt(
+                "opening.claims_gross_fen",
+                Kind::Fen,
+                "claims before the ledger",
+            ),
+        ],
+    ),
+    (
+        "ReviewProgramme",
+        "R5.1: a risk review (any member)",
+        &[req("programme", Kind::Id, "the programme")],
+    ),
+    (
+        "ResumeProgramme",
+        "R5.2: lift a suspension (every party and the regulator)",
+        &[req("programme", Kind::Id, "the programme")],
+    ),
+    (
+        "IssuePolicy",
+        "R6.1: a policy (the insurer signs)",
+        &[
+            req("id", Kind::Id, "the policy"),
+            req("programme", Kind::Id, "the programme"),
+            req("enterprise", Kind::Id, "the enterprise's opaque id"),
+            req("bank", Kind::Id, "the lending bank"),
+            req("loan_principal_fen", Kind::Fen, "the loan's principal"),
+            req("loan_rate_bps", Kind::Bps, "the loan's yearly rate"),
+            req("term_months", MONTHS, "the loan's term"),
+            req("premium_rate_bps", Kind::Bps, "the premium rate, as filed"),
+            opt(
+                "financing_doc_hash",
+                Kind::Id,
+                "the hash of the financing document",
+            ),
+        ],
+    ),
+    (
+        "DisburseLoan",
+        "R6.3: the loan on a policy (its bank signs)",
+        &[
+            req("id", Kind::Id, "the loan"),
+            req("policy", Kind::Id, "the policy"),
+        ],
+    ),
+    (
+        "RecordRepayment",
+        "R6.5: a repayment (the bank signs)",
+        &[
+            req("loan", Kind::Id, "the loan"),
+            req("amount_fen", Kind::Fen, "the amount"),
+            req("reference", Kind::Text, "the payment's reference"),
+        ],
+    ),
+    (
+        "FlagEnterprise",
+        "R6.7: no more policies for an enterprise (any bank or insurer)",
+        &[
+            req("enterprise", Kind::Id, "the enterprise"),
+            req("reason", Kind::Text, "why"),
+        ],
+    ),
+    (
+        "UnflagEnterprise",
+        "R6.7: lift a flag (the regulator)",
+        &[
+            req("enterprise", Kind::Id, "the enterprise"),
+            opt("reason", Kind::Text, "why"),
+        ],
+    ),
+    (
+        "FileClaim",
+        "R7.1: a claim on a loan (its bank signs)",
+        &[
+            req("id", Kind::Id, "the claim"),
+            req("loan", Kind::Id, "the loan"),
+            req("documents", Kind::Ids, "the documents filed"),
+        ],
+    ),
+    (
+        "RequestDocuments",
+        "R7.2: ask once for missing documents (the insurer)",
+        &[
+            req("claim", Kind::Id, "the claim"),
+            req("missing", Kind::Ids, "the documents missing"),
+        ],
+    ),
+    (
+        "SubmitDocuments",
+        "R7.2: complete the documents (the bank)",
+        &[
+            req("claim", Kind::Id, "the claim"),
+            req("documents", Kind::Ids, "the documents"),
+        ],
+    ),
+    (
+        "DecideClaim",
+        "R7.3: approve or reject (the insurer)",
+        &[
+            req("claim", Kind::Id, "the claim"),
+            req("approve", Kind::Bool, "true approves"),
+            opt(
+                "reason",
+                Kind::Choice(&["NotCovered", "DocumentsInvalid", "Fraud"]),
+                "a rejection's reason",
+            ),
+        ],
+    ),
+    (
+        "ConfirmClaimPayment",
+        "R7.4: the insurer paid the bank (the insurer)",
+        &[
+            req("claim", Kind::Id, "the claim"),
+            req("reference", Kind::Text, "the payment's reference"),
+        ],
+    ),
+    (
+        "RecordRecovery",
+        "R7.6: money recovered on a claim (its bank or insurer)",
+        &[
+            req("claim", Kind::Id, "the claim"),
+            req("amount_fen", Kind::Fen, "the amount"),
+            req("reference", Kind::Text, "the recovery's reference"),
+        ],
+    ),
+    (
+        "SetCalendar",
+        "R8: a year's holidays and make-up working days (the regulator)",
+        &[
+            req("year", Kind::Count("years (the calendar year)"), "the year"),
+            req("holidays", Kind::Dates, "the holidays"),
+            req("workdays", Kind::Dates, "the make-up working days"),
+        ],
+    ),
+    (
+        "RegisterStaffKey",
+        "a staff key of an organisation (the organisation signs)",
+        &[
+            req("org", Kind::Id, "the organisation"),
+            req("public_key", Kind::Key, "the staff member's public key"),
+        ],
+    ),
+    (
+        "RevokeStaffKey",
+        "withdraw a staff key (the organisation signs)",
+        &[
+            req("org", Kind::Id, "the organisation"),
+            req("public_key", Kind::Key, "the key"),
+        ],
+    ),
+    (
+        "AdmitOrganisation",
+        "R11.4: a new member (admin keys of the approvers sign)",
+        &[
+            req("org", Kind::Id, "the new organisation"),
+            req("kind", Kind::Organisation, "its kind"),
+            req(
+                "admin_key",
+                Kind::Key,
+                "its admin key (member.json's admin_key)",
+            ),
+        ],
+    ),
+    (
+        "RemoveOrganisation",
+        "R11.4: a member leaves; its keys and nodes stop counting",
+        &[req("org", Kind::Id, "the organisation")],
+    ),
+    (
+        "RotateAdminKey",
+        "R11.4: an organisation's new admin key",
+        &[
+            req("org", Kind::Id, "the organisation"),
+            req("admin_key", Kind::Key, "the new admin key"),
+        ],
+    ),
+    (
+        "AddValidator",
+        "R11.4: a node of an organisation; voting power 0 adds a follower",
+        &[
+            req("org", Kind::Id, "the organisation that runs it"),
+            req("consensus_key", Kind::Key, "its consensus key"),
+            req("voting_power", Kind::Count("votes"), "its voting power"),
+            req("address", Kind::Address, "where peers reach it"),
+        ],
+    ),
+    (
+        "RemoveValidator",
+        "R11.4: a node leaves the roster",
+        &[req("consensus_key", Kind::Key, "its consensus key")],
+    ),
+    (
+        "SetVotingPower",
+        "R11.4: a validator's new voting power (0: a follower)",
+        &[
+            req("consensus_key", Kind::Key, "its consensus key"),
+            req("voting_power", Kind::Count("votes"), "the new voting power"),
+        ],
+    ),
+    (
+        "RotateValidatorKey",
+        "R11.4: a node's new consensus key",
+        &[
+            req("consensus_key", Kind::Key, "the current key"),
+            req("new_consensus_key", Kind::Key, "the new key"),
+            opt("address", Kind::Address, "its new address, if it moves"),
+        ],
+    ),
+    (
+        "SetParams",
+        "R11.4: the consensus parameters",
+        &[
+            req(
+                "block_time_ms",
+                Kind::Count("milliseconds"),
+                "target time between blocks",
+            ),
+            req(
+                "block_txs_max",
+                Kind::Count("transactions"),
+                "most transactions in a block",
+            ),
+            req(
+                "tx_expiry_heights_max",
+                Kind::Count("heights"),
+                "how far ahead a transaction may expire",
+            ),
+        ],
+    ),
+    (
+        "SetGovernance",
+        "R11.3: the rule for approving changes",
+        &[
+            req(
+                "threshold_bps",
+                Kind::Bps,
+                "share of the voting organisations that must approve",
+            ),
+            req(
+                "regulator_required",
+                Kind::Bool,
+                "whether a regulator must be among them",
+            ),
+        ],
+    ),
+];
+
+/// The fields of a type.
+pub fn fields_of(type_name: &str) -> Option<(&'static str, &'static [Field])> {
+    TYPES
+        .iter()
+        .find(|(name, _, _)| *name == type_name)
+        .map(|(_, rule, fields)| (*rule, *fields))
+}
+
+/// The text of `tx new TYPE --help`.
+pub fn type_help(type_name: &str) -> Option<String> {
+    let (rule, fields) = fields_of(type_name)?;
+    let mut text = format!("xinbao tx new {type_name}: {rule}\n\nFields:\n");
+    for f in fields {
+        let flag = format!("--{}", f.name.replace('_', "-"));
+        text.push_str(&format!(
+            "  {flag:<34} {}{}\n  {:<34} {}\n",
+            f.help,
+            if f.required { "" } else { " (optional)" },
+            "",
+            f.kind.describe()
+        ));
+    }
+    Some(text)
+}
+
+/// The text listing every type.
+pub fn types_help() -> String {
+    let mut text =
+        String::from("Transaction types (xinbao tx new TYPE --help lists a type's fields):\n");
+    for (name, rule, _) in TYPES {
+        text.push_str(&format!("  {name:<22} {rule}\n"));
+    }
+    text
+}
+
+fn key_value(text: &str) -> anyhow::Result<String> {
+    if let Ok(key) = PublicKey::from_hex(text.trim()) {
+        return Ok(key.to_hex());
+    }
+    let path = std::path::Path::new(text);
+    ensure!(
+        path.extension().is_some_and(|e| e == "public"),
+        "{text:?} is neither 64 hex digits nor a .public key file"
+    );
+    Ok(PublicKey::read_file(path)?.to_hex())
+}
+
+fn list(text: &str) -> Vec<&str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The JSON value of `text` for a field of `kind`.
+fn value_of(field: &Field, text: &str) -> anyhow::Result<Value> {
+    let bad = |what: &str| anyhow::anyhow!("--{} {text:?}: {what}", field.name.replace('_', "-"));
+    let number = |t: &str| -> anyhow::Result<Value> {
+        t.trim()
+            .parse::<u64>()
+            .map(Value::from)
+            .map_err(|_| bad("expected a whole number"))
+    };
+    let date = |t: &str| -> anyhow::Result<Value> {
+        t.parse::<Date>()
+            .map(|d| Value::String(d.to_string()))
+            .map_err(|_| bad("expected a date YYYY-MM-DD"))
+    };
+    Ok(match field.kind {
+        Kind::Id => {
+            Id::new(text).map_err(|e| bad(&e.to_string()))?;
+            Value::String(text.to_string())
+        }
+        Kind::Text | Kind::Address => Value::String(text.to_string()),
+        Kind::Fen | Kind::Bps | Kind::Count(_) => number(text)?,
+        Kind::Bool => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(bad("expected true or false")),
+        },
+        Kind::Date => date(text)?,
+        Kind::Key => Value::String(key_value(text).map_err(|e| bad(&e.to_string()))?),
+        Kind::Organisation => {
+            Value::String(crate::ceremony::parse_kind(text).map(|k| format!("{k:?}"))?)
+        }
+        Kind::Ids => Value::Array(
+            list(text)
+                .into_iter()
+                .map(|s| Value::String(s.into()))
+                .collect(),
+        ),
+        Kind::Dates => Value::Array(
+            list(text)
+                .into_iter()
+                .map(date)
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Kind::BpsList => Value::Array(
+            list(text)
+                .into_iter()
+                .map(number)
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Kind::Choice(options) => {
+            ensure!(
+                options.contains(&text),
+                bad(&format!("expected one of {}", options.join(", ")))
+            );
+            Value::String(text.to_string())
+        }
+    })
+}
+
+/// Builds the action's JSON form from `--field value` pairs and checks it as the rulebook
+/// checks a transaction's form.
+pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Result<Action> {
+    let Some((_, fields)) = fields_of(type_name) else {
+        bail!("no transaction type {type_name:?}\n{}", types_help());
+    };
+    let mut root = Map::new();
+    root.insert("type".into(), Value::String(type_name.into()));
+    let mut seen = Vec::new();
+    for (name, text) in pairs {
+        let name = name.replace('-', "_");
+        let Some(field) = fields.iter().find(|f| f.name == name) else {
+            bail!(
+                "{type_name} has no field --{}; see xinbao tx new {type_name} --help",
+                name.replace('_', "-")
+            );
+        };
+        ensure!(
+            !seen.contains(&field.name),
+            "--{} given twice",
+            field.name.replace('_', "-")
+        );
+        seen.push(field.name);
+        let value = value_of(field, text)?;
+        match field.name.split_once('.') {
+            None => {
+                root.insert(field.name.into(), value);
+            }
+            Some((outer, inner)) => {
+                let object = root
+                    .entry(outer.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(map) = object {
+                    map.insert(inner.into(), value);
+                }
+            }
+        }
+    }
+    let missing: Vec<String> = fields
+        .iter()
+        .filter(|f| f.required && !seen.contains(&f.name))
+        .map(|f| format!("--{}", f.name.replace('_', "-")))
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "{type_name} needs {}; see xinbao tx new {type_name} --help",
+        missing.join(", ")
+    );
+    let action: Action = serde_json::from_value(Value::Object(root)).map_err(|e| {
+        anyhow::anyhow!("the rulebook would reject this {type_name}: InvalidField ({e})")
+    })?;
+    // R2.4 (1) on an empty ledger: a malformed field fails before anything else can.
+    let ctx = contracts::TxContext {
+        date: Date::from_ymd(2000, 1, 1).expect("a date"),
+        signers: Vec::new(),
+        approvers: Vec::new(),
+        height: 1,
+    };
+    match contracts::execute(&MemoryStore::new(), &ctx, &action) {
+        Err(code @ (Code::InvalidField | Code::SharesMustSumTo10000)) => bail!(
+            "the rulebook would reject this {type_name}: {code} (R9): a field's value is out of \
+             its range (a zero amount, an empty list, a date range that runs backwards, shares \
+             that do not sum to 10000, a blank address, a key that is not a point…)"
+        ),
+        _ => Ok(action),
+    }
+}
+
+/// `tx new` arguments: the type, then `--name value` pairs, options included.
+pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let Some(type_name) = type_name.filter(|t| t != "list") else {
+        print!("{}", types_help());
+        return Ok(ExitCode::SUCCESS);
+    };
+    if type_name == "--help" || type_name == "-h" {
+        println!(
+            "Write a new, unsigned transaction file.\n\n\
+             Usage: xinbao tx new TYPE --FIELD VALUE … [--out FILE] \
+             (--node URL | --chain-id ID --expires-at-height H) [--nonce N]\n\n\
+             The fields are checked as the rulebook checks a transaction's form \
+             (InvalidField, R9) before anyone signs. Without --out the file is printed.\n"
+        );
+        print!("{}", types_help());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        match type_help(&type_name) {
+            Some(text) => {
+                print!("{text}");
+                print!(
+                    "\nAnd: --out FILE (the file to write), the chain: --node URL (chain id and \
+                     expiry from the node), or --chain-id ID --expires-at-height H; --nonce N \
+                     (default: random)\n"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            None => bail!("no transaction type {type_name:?}\n{}", types_help()),
+        }
+    }
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let Some(name) = arg.strip_prefix("--") else {
+            bail!("{arg:?}: expected --FIELD VALUE");
+        };
+        let (name, value) = match name.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => {
+                i += 1;
+                let value = args
+                    .get(i)
+                    .with_context(|| format!("--{name} needs a value"))?;
+                (name.to_string(), value.clone())
+            }
+        };
+        pairs.push((name, value));
+        i += 1;
+    }
+    let mut take = |key: &str| -> Option<String> {
+        let at = pairs.iter().position(|(n, _)| n == key)?;
+        Some(pairs.remove(at).1)
+    };
+    let out = take("out").map(PathBuf::from);
+    let node = take("node");
+    let chain_id = take("chain-id");
+    let expires = take("expires-at-height");
+    let nonce = take("nonce");
+    let action = build_action(&type_name, &pairs)?;
+
+    let (chain_id, expires_at_height) = match (node, chain_id, expires) {
+        (Some(url), None, expires) => {
+            let client = NodeClient::new(&url);
+            let status = client.status_json()?;
+            let chain = status["chain_id"]
+                .as_str()
+                .context("the node's status has no chain id")?
+                .to_string();
+            let expires = match expires {
+                Some(h) => h.parse().context("--expires-at-height")?,
+                None => {
+                    let height = status["height"].as_u64().context("the node's height")?;
+                    let max = status["params"]["tx_expiry_heights_max"]
+                        .as_u64()
+                        .context("the node's expiry bound")?;
+                    height + max
+                }
+            };
+            (chain, expires)
+        }
+        (None, Some(chain), Some(expires)) => {
+            (chain, expires.parse().context("--expires-at-height")?)
+        }
+        _ => bail!("name the chain: --node URL, or --chain-id ID with --expires-at-height H"),
+    };
+    let nonce: u64 = match nonce {
+        Some(n) => n.parse().context("--nonce")?,
+        None => rand_core::RngCore::next_u64(&mut rand_core::OsRng),
+    };
+    let tx = SignedTx::unsigned(TxBody {
+        chain_id: Id::new(chain_id.as_str()).map_err(|e| anyhow::anyhow!("the chain id: {e}"))?,
+        nonce,
+        expires_at_height,
+        action,
+    });
+    let text = serde_json::to_string_pretty(&tx)? + "\n";
+    match out {
+        Some(path) => {
+            ensure!(
+                !path.exists(),
+                "{} exists; a transaction file is never overwritten",
+                path.display()
+            );
+            std::fs::write(&path, text).with_context(|| format!("{}", path.display()))?;
+            println!("{}: {} {}, unsigned", path.display(), type_name, tx.id());
+            println!(
+                "each organisation that must sign: xinbao tx sign {} --key KEY",
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_action_type_is_in_the_table_with_the_json_field_names() {
+        assert_eq!(TYPES.len(), 29);
+        for (name, _, fields) in TYPES {
+            for field in *fields {
+                assert!(
+                    field
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                    "{name}.{}",
+                    field.name
+                );
+            }
+            assert!(type_help(name).unwrap().contains(name));
+        }
+    }
+
+    #[test]
+    fn a_governance_change_is_built_and_its_form_checked() {
+        let key = ledger::crypto::SecretKey::from_seed([7; 32]).public_key();
+        let action = build_action(
+            "AddValidator",
+            &pairs(&[
+                ("org", "bank-e"),
+                ("consensus-key", &key.to_hex()),
+                ("voting-power", "1"),
+                ("address", "/ip4/10.0.0.5/tcp/27000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(action.type_name(), "AddValidator");
+        let blank = build_action(
+            "AddValidator",
+            &pairs(&[
+                ("org", "bank-e"),
+                ("consensus-key", &key.to_hex()),
+                ("voting-power", "1"),
+                ("address", " "),
+            ]),
+        );
+        assert!(blank.unwrap_err().to_string().contains("InvalidField"));
+        let missing = build_action("AddValidator", &pairs(&[("org", "bank-e")]));
+        assert!(missing.unwrap_err().to_string().contains("--consensus-key"));
+        let unknown = build_action("RemoveOrganisation", &pairs(&[("orgg", "x")]));
+        assert!(unknown.unwrap_err().to_string().contains("no field --orgg"));
+    }
+
+    #[test]
+    fn nested_fields_and_the_rulebooks_form_checks() {
+        let programme = |bank: &str| {
+            pairs(&[
+                ("id", "p"),
+                ("name", "P"),
+                ("product", "prod"),
+                ("period-start", "2025-01-01"),
+                ("period-end", "2025-12-31"),
+                ("government", "gov"),
+                ("fund", "f"),
+                ("banks", "bank-a,bank-b"),
+                ("insurer", "ins"),
+                ("split.bank-bps", bank),
+                ("split.insurer-bps", "5000"),
+                ("split.fund-bps", "3000"),
+                ("cover", "Principal"),
+                ("limits.max-loan-fen", "1000"),
+                ("limits.max-term-months", "12"),
+                ("limits.benchmark-rate-bps", "400"),
+                ("limits.max-uplift-bps", "1000"),
+                ("limits.max-premium-rate-bps", "300"),
+                ("limits.max-all-in-bps", "900"),
+                ("subsidy.bps", "5000"),
+                ("subsidy.mode", "Upfront"),
+                ("fund-layer.kind", "InsurerCap"),
+                ("fund-layer.cap-bps", "8500"),
+                ("reinsurance-quota-bps", "0"),
+                ("triggers.suspend-loss-ratio-bps", "0"),
+                ("triggers.suspend-overdue-bps", "0"),
+                ("triggers.warn-at-bps", "0"),
+                ("claims.interest-dpd", "30"),
+                ("claims.principal-dpd", "30"),
+                ("claims.decide-days", "10"),
+                ("claims.pay-business-days", "5"),
+            ])
+        };
+        let action = build_action("CreateProgramme", &programme("2000")).unwrap();
+        let Action::CreateProgramme(p) = action else {
+            panic!()
+        };
+        assert_eq!(p.split.bank_bps, 2000);
+        assert_eq!(p.banks.len(), 2);
+        let err = build_action("CreateProgramme", &programme("2500")).unwrap_err();
+        assert!(err.to_string().contains("SharesMustSumTo10000"), "{err}");
+        let zero = build_action(
+            "FundTopUp",
+            &pairs(&[("fund", "f"), ("amount-fen", "0"), ("reference", "r")]),
+        );
+        assert!(zero.unwrap_err().to_string().contains("InvalidField"));
+        let not_a_number = build_action(
+            "FundTopUp",
+            &pairs(&[("fund", "f"), ("amount-fen", "12.5"), ("reference", "r")]),
+        );
+        assert!(not_a_number
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
+    }
+}
