@@ -362,7 +362,7 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let load = {
         let stop = stop.clone();
         let taken = taken.clone();
-        let urls = vec![
+        let urls = [
             net.node("bank-a").url.clone(),
             net.node("reg-a").url.clone(),
         ];
