@@ -175,18 +175,17 @@ fn replay(
     let mut progress = ProgressLine::new("verified");
     let result = (|| {
         let mut auditor = Auditor::new(genesis, &header)?;
-        for entry in entries {
-            let entry = entry.map_err(|reason| AuditFailure::Unreadable {
-                height: auditor.next_height(),
-                reason,
-            })?;
-            match history.as_deref_mut() {
-                Some(h) => auditor.push_with(&entry, |before, done| h.observe(before, done))?,
-                None => auditor.push(&entry)?,
-            }
-            let p = auditor.progress();
-            progress.tick(p.height, target, p.txs);
-        }
+        // Signatures are verified ahead on a second thread while blocks execute here.
+        contracts::audit::replay(
+            &mut auditor,
+            entries,
+            |before, done| {
+                if let Some(h) = history.as_deref_mut() {
+                    h.observe(before, done);
+                }
+            },
+            |p| progress.tick(p.height, target, p.txs),
+        )?;
         auditor.finish()
     })();
     Ok((result, started.elapsed().as_secs_f64()))

@@ -43,7 +43,7 @@ use ledger::block::{BlockId, Outcome, Receipt};
 use ledger::export::{ChainEntry, ChainHeader};
 use ledger::genesis::{Genesis, GenesisError};
 use ledger::state::{Hash32, MemoryStore, StateStore};
-use ledger::tx::TxId;
+use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::ValidatorSet;
 use ledger::vote::CertificateError;
 use ledger::{Code, Date, Id};
@@ -389,6 +389,19 @@ impl Auditor {
         entry: &ChainEntry,
         on_block: impl FnOnce(&MemoryStore, &BlockDone<'_>),
     ) -> Result<(), AuditFailure> {
+        let verified = chain::verify_txs(&self.genesis.chain_id, &entry.block.txs);
+        self.push_verified(entry, verified, on_block)
+    }
+
+    /// [`Auditor::push_with`], given the verdict on the entry's transaction signatures
+    /// ([`chain::verify_txs`], which [`replay`] runs ahead on another thread). A bad
+    /// signature is still reported at step 5, after the links and the certificate.
+    pub fn push_verified(
+        &mut self,
+        entry: &ChainEntry,
+        verified: Result<Vec<VerifiedTx>, BlockError>,
+        on_block: impl FnOnce(&MemoryStore, &BlockDone<'_>),
+    ) -> Result<(), AuditFailure> {
         let height = self.next_height();
         let header = &entry.block.header;
         if height == 1 {
@@ -447,7 +460,8 @@ impl Auditor {
             time_ms: header.time_ms,
             tx_expiry_heights_max: self.tx_expiry_heights_max,
         };
-        let executed = chain::execute_block(&self.state, &self.root, &env, &entry.block.txs)
+        let txs = verified.map_err(|error| AuditFailure::InvalidBlock { height, error })?;
+        let executed = chain::execute_block(&self.state, &self.root, &env, &txs)
             .map_err(|error| AuditFailure::InvalidBlock { height, error })?;
         // 6. Receipts, then roots.
         compare_receipts(height, &entry.receipts, &executed.receipts)?;
@@ -567,6 +581,108 @@ fn compare_receipts(
     Ok(())
 }
 
+/// A batch of entries goes to the signature verifier once it holds this many transactions
+/// (or [`CHUNK_BLOCKS_MAX`] blocks).
+const CHUNK_TXS_MAX: usize = 4_096;
+const CHUNK_BLOCKS_MAX: usize = 256;
+
+type Chunk = Vec<ChainEntry>;
+type VerifiedChunk = Vec<(ChainEntry, Result<Vec<VerifiedTx>, BlockError>)>;
+
+/// Replays `entries` through `auditor`. The transaction signatures of the next entries are
+/// verified in batches on a second thread while this one executes the ones before, so a
+/// machine's two cores share the work; every verdict is the one [`Auditor::push_with`]
+/// would give. `on_block` sees each verified block with the state before it, `progress`
+/// is called after each. An unreadable entry stops the replay at its height.
+pub fn replay<E: fmt::Display>(
+    auditor: &mut Auditor,
+    entries: impl IntoIterator<Item = Result<ChainEntry, E>>,
+    mut on_block: impl FnMut(&MemoryStore, &BlockDone<'_>),
+    mut progress: impl FnMut(&Progress),
+) -> Result<(), AuditFailure> {
+    let chain_id = auditor.genesis.chain_id.clone();
+    std::thread::scope(|scope| {
+        let (to_verifier, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
+        let (to_executor, verified) = std::sync::mpsc::sync_channel::<VerifiedChunk>(1);
+        scope.spawn(move || {
+            for chunk in chunks {
+                let done: VerifiedChunk = chunk
+                    .into_iter()
+                    .map(|entry| {
+                        let txs = chain::verify_txs(&chain_id, &entry.block.txs);
+                        (entry, txs)
+                    })
+                    .collect();
+                if to_executor.send(done).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut execute = |chunk: VerifiedChunk, auditor: &mut Auditor| {
+            for (entry, txs) in chunk {
+                auditor.push_verified(&entry, txs, &mut on_block)?;
+                progress(&auditor.progress());
+            }
+            Ok::<(), AuditFailure>(())
+        };
+        let mut in_flight = 0usize;
+        let mut chunk: Chunk = Vec::new();
+        let mut chunk_txs = 0usize;
+        let mut unreadable: Option<String> = None;
+        let mut entries = entries.into_iter();
+        loop {
+            let next = if unreadable.is_some() {
+                None
+            } else {
+                entries.next()
+            };
+            let end = match next {
+                Some(Ok(entry)) => {
+                    chunk_txs += entry.block.txs.len();
+                    chunk.push(entry);
+                    false
+                }
+                Some(Err(e)) => {
+                    unreadable = Some(e.to_string());
+                    true
+                }
+                None => true,
+            };
+            let full = chunk_txs >= CHUNK_TXS_MAX || chunk.len() >= CHUNK_BLOCKS_MAX;
+            if (full || end) && !chunk.is_empty() {
+                // Keep one chunk verifying while the one before it executes.
+                if in_flight == 2 {
+                    let done = verified
+                        .recv()
+                        .expect("the verifier runs until the chunks end");
+                    in_flight -= 1;
+                    execute(done, auditor)?;
+                }
+                to_verifier
+                    .send(std::mem::take(&mut chunk))
+                    .expect("the verifier takes chunks");
+                in_flight += 1;
+                chunk_txs = 0;
+            }
+            if end {
+                break;
+            }
+        }
+        drop(to_verifier);
+        for _ in 0..in_flight {
+            let done = verified.recv().expect("the verifier answers every chunk");
+            execute(done, auditor)?;
+        }
+        match unreadable {
+            Some(reason) => Err(AuditFailure::Unreadable {
+                height: auditor.next_height(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    })
+}
+
 /// Verifies a whole chain: `file` is the chain file's header, `entries` its entries in
 /// order (an `Err` item is an unreadable entry and stops the audit), `progress` is called
 /// after every verified block.
@@ -574,16 +690,9 @@ pub fn verify_chain<E: fmt::Display>(
     genesis: &Genesis,
     file: &ChainHeader,
     entries: impl IntoIterator<Item = Result<ChainEntry, E>>,
-    mut progress: impl FnMut(&Progress),
+    progress: impl FnMut(&Progress),
 ) -> Result<Verdict, AuditFailure> {
     let mut auditor = Auditor::new(genesis, file)?;
-    for entry in entries {
-        let entry = entry.map_err(|e| AuditFailure::Unreadable {
-            height: auditor.next_height(),
-            reason: e.to_string(),
-        })?;
-        auditor.push(&entry)?;
-        progress(&auditor.progress());
-    }
+    replay(&mut auditor, entries, |_, _| {}, progress)?;
     auditor.finish()
 }

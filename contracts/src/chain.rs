@@ -2,11 +2,14 @@
 //! the proposer, every validator and the auditor run, so that none of them can disagree
 //! about what a valid block is.
 //!
-//! For each transaction, in block order:
-//! 1. its signatures verify for this chain (`verify_strict`), it is not expired, not too
-//!    far from expiring, and its id has not been committed before: otherwise the **block**
-//!    is invalid (an honest proposer never includes such a transaction; the node's
-//!    intake refuses it before it reaches the pool);
+//! A block's transactions come in as [`VerifiedTx`]: their signatures were verified for
+//! this chain before ([`verify_txs`], in one batch, or by the node's intake, whose
+//! verdicts a validator reuses), so nothing here checks a signature twice. For each
+//! transaction, in block order:
+//! 1. it is of this chain, not expired, not too far from expiring, and its id has not
+//!    been committed before: otherwise the **block** is invalid (an honest proposer never
+//!    includes such a transaction; the node's intake refuses it before it reaches the
+//!    pool);
 //! 2. its signing keys are resolved to organisations on the state as the block has left it
 //!    so far ([`crate::orgs_of_keys`]); a key that is unregistered or revoked by now makes
 //!    the receipt `Unauthorized`;
@@ -28,10 +31,9 @@
 //! follow from the state before it.
 
 use ledger::block::{receipts_root, tx_root, BlockHeader, BlockId, Outcome, Receipt};
-use ledger::crypto::PublicKey;
 use ledger::genesis::Genesis;
 use ledger::state::{chain_root, Hash32, Overlay, StateView, WriteSet};
-use ledger::tx::{SignedTx, TxError, TxId};
+use ledger::tx::{SignedTx, TxError, TxId, VerifiedTx};
 use ledger::validators::ValidatorSetError;
 use ledger::{codec, Date, Id};
 
@@ -137,31 +139,47 @@ fn txexp_bucket(expiry: u64) -> Vec<u8> {
     key
 }
 
-/// Checks a transaction the way a block would, before it is admitted to a pool: signatures,
-/// chain, expiry window at `height`, not committed before. Returns its signer keys.
-pub fn admit(
-    state: &dyn StateView,
-    env: &BlockEnv,
-    tx: &SignedTx,
-) -> Result<Vec<PublicKey>, BlockError> {
-    check_tx(state, env, 0, tx, &tx.id())
+/// Verifies the signatures of a block's transactions for `chain_id`, all in one batch;
+/// the first that fails makes the block invalid.
+pub fn verify_txs(chain_id: &Id, txs: &[SignedTx]) -> Result<Vec<VerifiedTx>, BlockError> {
+    SignedTx::verify_all(txs.to_vec(), chain_id)
+        .into_iter()
+        .zip(txs)
+        .enumerate()
+        .map(|(index, (verdict, tx))| {
+            verdict.map_err(|reason| BlockError::BadTransaction {
+                index,
+                id: tx.id(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Checks a verified transaction the way a block would, before it is admitted to a pool:
+/// chain, expiry window at `height`, not committed before.
+pub fn admit(state: &dyn StateView, env: &BlockEnv, tx: &VerifiedTx) -> Result<(), BlockError> {
+    check_tx(state, env, 0, tx)
 }
 
 fn check_tx(
     state: &dyn StateView,
     env: &BlockEnv,
     index: usize,
-    tx: &SignedTx,
-    id: &TxId,
-) -> Result<Vec<PublicKey>, BlockError> {
-    let keys =
-        tx.verify_signatures(&env.chain_id)
-            .map_err(|reason| BlockError::BadTransaction {
-                index,
-                id: *id,
-                reason,
-            })?;
-    let expires_at_height = tx.body.expires_at_height;
+    tx: &VerifiedTx,
+) -> Result<(), BlockError> {
+    let id = &tx.id();
+    if tx.body().chain_id != env.chain_id {
+        return Err(BlockError::BadTransaction {
+            index,
+            id: *id,
+            reason: TxError::WrongChain {
+                expected: env.chain_id.clone(),
+                found: tx.body().chain_id.clone(),
+            },
+        });
+    }
+    let expires_at_height = tx.body().expires_at_height;
     if expires_at_height < env.height {
         return Err(BlockError::Expired {
             index,
@@ -180,7 +198,7 @@ fn check_tx(
     if is_committed(state, id) {
         return Err(BlockError::Duplicate { index, id: *id });
     }
-    Ok(keys)
+    Ok(())
 }
 
 /// Executes `txs` as block `env.height` on `state`, whose root is `previous_root`.
@@ -188,7 +206,7 @@ pub fn execute_block(
     state: &dyn StateView,
     previous_root: &Hash32,
     env: &BlockEnv,
-    txs: &[SignedTx],
+    txs: &[VerifiedTx],
 ) -> Result<Executed, BlockError> {
     let date = Date::from_unix_ms_cst(env.time_ms).map_err(|_| BlockError::BadTime(env.time_ms))?;
     let mut overlay = Overlay::new(state);
@@ -214,13 +232,14 @@ pub fn execute_block(
     let mut changes = Vec::new();
     for (index, tx) in txs.iter().enumerate() {
         let id = tx.id();
-        let keys = check_tx(&overlay, env, index, tx, &id)?;
-        let action = &tx.body.action;
-        let outcome = match crate::orgs_of_keys(&overlay, &keys) {
+        check_tx(&overlay, env, index, tx)?;
+        let keys = tx.signers();
+        let action = &tx.body().action;
+        let outcome = match crate::orgs_of_keys(&overlay, keys) {
             Err(code) => Outcome::Rejected(code),
             Ok(signers) => {
                 let approvers = if action.is_governance() {
-                    governance::approvers_of_keys(&overlay, &keys)
+                    governance::approvers_of_keys(&overlay, keys)
                 } else {
                     Vec::new()
                 };
@@ -246,8 +265,8 @@ pub fn execute_block(
             }
         };
         let mut remember = WriteSet::new();
-        remember.put(txid_key(&id), codec::encode(&tx.body.expires_at_height));
-        let mut index_key = txexp_bucket(tx.body.expires_at_height);
+        remember.put(txid_key(&id), codec::encode(&tx.body().expires_at_height));
+        let mut index_key = txexp_bucket(tx.body().expires_at_height);
         index_key.extend_from_slice(&id.0);
         remember.put(index_key, Vec::new());
         overlay.apply(remember);

@@ -223,7 +223,9 @@ impl ChainBuilder {
             time_ms,
             tx_expiry_heights_max: config.params.tx_expiry_heights_max,
         };
-        let executed = chain::execute_block(&self.state, &self.root, &env, &txs)
+        let verified =
+            chain::verify_txs(&self.genesis.chain_id, &txs).expect("test transactions verify");
+        let executed = chain::execute_block(&self.state, &self.root, &env, &verified)
             .expect("a test block executes");
         // The validators take turns: from validator `height mod n` on, as many as sign.
         let n = set.len();

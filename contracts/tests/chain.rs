@@ -1,7 +1,8 @@
 //! Block execution: the path the proposer, every validator and the auditor share.
 
 use contracts::chain::{
-    admit, check_execution, execute_block, genesis_state, is_committed, BlockEnv, BlockError,
+    admit, check_execution, execute_block, genesis_state, is_committed, verify_txs, BlockEnv,
+    BlockError,
 };
 use ledger::action::{CreateFund, FundTopUp};
 use ledger::block::{BlockHeader, BlockId, Outcome};
@@ -13,6 +14,24 @@ use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
 
 fn id(s: &str) -> Id {
     Id::new(s).unwrap()
+}
+
+/// What a validator does with a block's transactions: verify every signature (in one
+/// batch), then execute.
+fn execute(
+    state: &MemoryStore,
+    root: &[u8; 32],
+    env: &BlockEnv,
+    txs: &[SignedTx],
+) -> Result<contracts::chain::Executed, BlockError> {
+    let verified = verify_txs(&env.chain_id, txs)?;
+    execute_block(state, root, env, &verified)
+}
+
+/// What intake does before a transaction reaches the pool.
+fn intake(state: &MemoryStore, env: &BlockEnv, tx: &SignedTx) -> Result<(), BlockError> {
+    let verified = verify_txs(&env.chain_id, std::slice::from_ref(tx))?;
+    admit(state, env, &verified[0])
 }
 
 struct Chain {
@@ -116,7 +135,7 @@ fn receipts_record_acceptance_and_rejection_and_only_acceptance_changes_rulebook
         signed(top_up(0), 3, 10, &[&c.gov]),
         signed(top_up(500), 4, 10, &[&c.gov]),
     ];
-    let executed = execute_block(&c.store, &c.root, &env(1), &txs).unwrap();
+    let executed = execute(&c.store, &c.root, &env(1), &txs).unwrap();
     let outcomes: Vec<Outcome> = executed.receipts.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,
@@ -129,12 +148,12 @@ fn receipts_record_acceptance_and_rejection_and_only_acceptance_changes_rulebook
     );
     assert_eq!(executed.date, "2025-03-01".parse::<Date>().unwrap());
     // Same inputs, same roots.
-    let again = execute_block(&c.store, &c.root, &env(1), &txs).unwrap();
+    let again = execute(&c.store, &c.root, &env(1), &txs).unwrap();
     assert_eq!(again, executed);
     // A different order gives a different state root.
     let mut swapped = txs.clone();
     swapped.swap(0, 3);
-    let other = execute_block(&c.store, &c.root, &env(1), &swapped).unwrap();
+    let other = execute(&c.store, &c.root, &env(1), &swapped).unwrap();
     assert_ne!(other.state_root, executed.state_root);
     assert_ne!(other.tx_root, executed.tx_root);
 }
@@ -143,12 +162,12 @@ fn receipts_record_acceptance_and_rejection_and_only_acceptance_changes_rulebook
 fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
     let mut c = chain();
     let tx = signed(create_fund(), 1, 2, &[&c.gov]);
-    let executed = execute_block(&c.store, &c.root, &env(1), std::slice::from_ref(&tx)).unwrap();
+    let executed = execute(&c.store, &c.root, &env(1), std::slice::from_ref(&tx)).unwrap();
     c.store.apply(&executed.writes);
     assert!(is_committed(&c.store, &tx.id()));
 
     // The same id again, in a later block or twice in one block: the block is invalid.
-    let again = execute_block(
+    let again = execute(
         &c.store,
         &executed.state_root,
         &env(2),
@@ -156,7 +175,7 @@ fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
     );
     assert!(matches!(again, Err(BlockError::Duplicate { index: 0, .. })));
     let fresh = signed(top_up(1), 9, 5, &[&c.gov]);
-    let twice = execute_block(
+    let twice = execute(
         &c.store,
         &executed.state_root,
         &env(2),
@@ -165,7 +184,7 @@ fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
     assert!(matches!(twice, Err(BlockError::Duplicate { index: 1, .. })));
 
     // Past its expiry it is refused as expired, and forgotten from state.
-    let expired = execute_block(
+    let expired = execute(
         &c.store,
         &executed.state_root,
         &env(3),
@@ -178,10 +197,10 @@ fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
             ..
         })
     ));
-    let empty2 = execute_block(&c.store, &executed.state_root, &env(2), &[]).unwrap();
+    let empty2 = execute(&c.store, &executed.state_root, &env(2), &[]).unwrap();
     c.store.apply(&empty2.writes);
     assert!(is_committed(&c.store, &tx.id()));
-    let empty3 = execute_block(&c.store, &empty2.state_root, &env(3), &[]).unwrap();
+    let empty3 = execute(&c.store, &empty2.state_root, &env(3), &[]).unwrap();
     c.store.apply(&empty3.writes);
     assert!(!is_committed(&c.store, &tx.id()));
 }
@@ -192,7 +211,7 @@ fn bad_signatures_other_chains_and_far_expiry_make_the_block_invalid() {
     let mut tampered = signed(create_fund(), 1, 10, &[&c.gov]);
     tampered.body.nonce = 2;
     assert!(matches!(
-        execute_block(&c.store, &c.root, &env(1), &[tampered]),
+        execute(&c.store, &c.root, &env(1), &[tampered]),
         Err(BlockError::BadTransaction { index: 0, .. })
     ));
 
@@ -204,19 +223,19 @@ fn bad_signatures_other_chains_and_far_expiry_make_the_block_invalid() {
     });
     foreign.sign(&c.gov).unwrap();
     assert!(matches!(
-        admit(&c.store, &env(1), &foreign),
+        intake(&c.store, &env(1), &foreign),
         Err(BlockError::BadTransaction { .. })
     ));
 
     let far = signed(create_fund(), 1, 1_000, &[&c.gov]);
     assert!(matches!(
-        admit(&c.store, &env(1), &far),
+        intake(&c.store, &env(1), &far),
         Err(BlockError::ExpiryTooFar { .. })
     ));
 
     let unsigned = signed(create_fund(), 1, 10, &[]);
     assert!(matches!(
-        admit(&c.store, &env(1), &unsigned),
+        intake(&c.store, &env(1), &unsigned),
         Err(BlockError::BadTransaction { .. })
     ));
 }
@@ -227,10 +246,10 @@ fn an_unregistered_key_is_ordered_as_unauthorized() {
     let stranger = SecretKey::from_seed([77; 32]);
     let tx = signed(create_fund(), 1, 10, &[&stranger]);
     assert!(
-        admit(&c.store, &env(1), &tx).is_ok(),
+        intake(&c.store, &env(1), &tx).is_ok(),
         "signatures alone are valid"
     );
-    let executed = execute_block(&c.store, &c.root, &env(1), &[tx]).unwrap();
+    let executed = execute(&c.store, &c.root, &env(1), &[tx]).unwrap();
     assert_eq!(
         executed.receipts[0].outcome,
         Outcome::Rejected(Code::Unauthorized)
@@ -241,7 +260,7 @@ fn an_unregistered_key_is_ordered_as_unauthorized() {
 fn a_header_that_does_not_match_re_execution_is_named() {
     let c = chain();
     let txs = vec![signed(create_fund(), 1, 10, &[&c.gov])];
-    let executed = execute_block(&c.store, &c.root, &env(1), &txs).unwrap();
+    let executed = execute(&c.store, &c.root, &env(1), &txs).unwrap();
     let mut header = BlockHeader {
         chain_id: id("xinbao-test"),
         height: 1,

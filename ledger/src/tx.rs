@@ -17,7 +17,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
-use crate::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
+use crate::crypto::{domain, verify_batch, Check, PublicKey, SecretKey, Signature, VerifyError};
 use crate::{Action, Id};
 
 /// A transaction carries at most this many signatures.
@@ -209,7 +209,8 @@ impl SignedTx {
         self.verify_signatures_of(chain_id, &self.id())
     }
 
-    fn verify_signatures_of(&self, chain_id: &Id, id: &TxId) -> Result<Vec<PublicKey>, TxError> {
+    /// The checks that need no signature verified: chain, count, distinct keys.
+    fn check_shape(&self, chain_id: &Id) -> Result<(), TxError> {
         if &self.body.chain_id != chain_id {
             return Err(TxError::WrongChain {
                 expected: chain_id.clone(),
@@ -224,20 +225,28 @@ impl SignedTx {
                 count: self.signatures.len(),
             });
         }
-        let mut signers: Vec<PublicKey> = Vec::with_capacity(self.signatures.len());
         for (index, s) in self.signatures.iter().enumerate() {
-            if signers.contains(&s.public_key) {
+            if self.signatures[..index]
+                .iter()
+                .any(|earlier| earlier.public_key == s.public_key)
+            {
                 return Err(TxError::DuplicateSigner(s.public_key));
             }
+        }
+        Ok(())
+    }
+
+    fn verify_signatures_of(&self, chain_id: &Id, id: &TxId) -> Result<Vec<PublicKey>, TxError> {
+        self.check_shape(chain_id)?;
+        for (index, s) in self.signatures.iter().enumerate() {
             id.verify(&s.public_key, &s.signature)
                 .map_err(|reason| TxError::BadSignature {
                     index,
                     key: s.public_key,
                     reason,
                 })?;
-            signers.push(s.public_key);
         }
-        Ok(signers)
+        Ok(self.signatures.iter().map(|s| s.public_key).collect())
     }
 
     /// [`SignedTx::verify_signatures`], keeping the result as proof.
@@ -249,6 +258,54 @@ impl SignedTx {
             id,
             signers,
         })
+    }
+
+    /// Verifies many transactions at once: every signature of every one in one batch
+    /// ([`verify_batch`]), each transaction's verdict the one [`SignedTx::verify`] gives.
+    pub fn verify_all(txs: Vec<SignedTx>, chain_id: &Id) -> Vec<Result<VerifiedTx, TxError>> {
+        let ids: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
+        let shapes: Vec<Result<(), TxError>> =
+            txs.iter().map(|tx| tx.check_shape(chain_id)).collect();
+        let mut checks = Vec::new();
+        let mut owners = Vec::new();
+        for (t, tx) in txs.iter().enumerate() {
+            if shapes[t].is_err() {
+                continue;
+            }
+            for (index, s) in tx.signatures.iter().enumerate() {
+                checks.push(Check {
+                    key: &s.public_key,
+                    domain: domain::TX,
+                    message: &ids[t].0,
+                    signature: &s.signature,
+                });
+                owners.push((t, index));
+            }
+        }
+        let verdicts = verify_batch(&checks);
+        let mut first_bad: Vec<Option<TxError>> = vec![None; txs.len()];
+        for ((t, index), verdict) in owners.into_iter().zip(verdicts) {
+            if let (Err(reason), None) = (verdict, &first_bad[t]) {
+                first_bad[t] = Some(TxError::BadSignature {
+                    index,
+                    key: txs[t].signatures[index].public_key,
+                    reason,
+                });
+            }
+        }
+        drop(checks);
+        txs.into_iter()
+            .zip(ids)
+            .zip(shapes.into_iter().zip(first_bad))
+            .map(|((tx, id), (shape, bad))| {
+                shape?;
+                if let Some(e) = bad {
+                    return Err(e);
+                }
+                let signers = tx.signatures.iter().map(|s| s.public_key).collect();
+                Ok(VerifiedTx { tx, id, signers })
+            })
+            .collect()
     }
 
     /// The canonical bytes.

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use bincode::{Decode, Encode};
 
 use crate::block::{BlockId, CommitCertificate};
-use crate::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
+use crate::crypto::{domain, verify_batch, Check, PublicKey, SecretKey, Signature, VerifyError};
 use crate::validators::ValidatorSet;
 use crate::{codec, Id};
 
@@ -99,6 +99,7 @@ impl CommitCertificate {
         }
         let mut seen = BTreeSet::new();
         let mut signed: u64 = 0;
+        let mut messages = Vec::with_capacity(self.signatures.len());
         for entry in &self.signatures {
             let power = validators
                 .voting_power(&entry.validator)
@@ -114,13 +115,27 @@ impl CommitCertificate {
                 block_id: Some(self.block_id),
                 voter: entry.validator,
             };
-            vote.verify(&entry.signature)
-                .map_err(|reason| CertificateError::BadSignature {
-                    key: entry.validator,
-                    reason,
-                })?;
+            messages.push(vote.sign_bytes());
             // Powers are bounded so their total fits u64 (ValidatorSet::new checks it).
             signed += power;
+        }
+        // Every precommit in one batch: the same verdicts as one by one.
+        let checks: Vec<Check<'_>> = self
+            .signatures
+            .iter()
+            .zip(&messages)
+            .map(|(entry, message)| Check {
+                key: &entry.validator,
+                domain: domain::CONSENSUS,
+                message,
+                signature: &entry.signature,
+            })
+            .collect();
+        for (entry, verdict) in self.signatures.iter().zip(verify_batch(&checks)) {
+            verdict.map_err(|reason| CertificateError::BadSignature {
+                key: entry.validator,
+                reason,
+            })?;
         }
         if !validators.is_quorum(signed) {
             return Err(CertificateError::NoQuorum {

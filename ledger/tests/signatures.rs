@@ -331,3 +331,41 @@ fn the_json_file_form_is_exact() {
     let missing = unsigned.replacen("\"nonce\":7,", "", 1);
     assert!(serde_json::from_str::<SignedTx>(&missing).is_err());
 }
+
+#[test]
+fn verifying_many_at_once_gives_each_the_verdict_of_verifying_it_alone() {
+    let good = {
+        let mut tx = SignedTx::unsigned(body());
+        tx.sign(&key(1)).unwrap();
+        tx.sign(&key(2)).unwrap();
+        tx
+    };
+    let mut bad = good.clone();
+    bad.signatures[1].signature.0[5] ^= 1;
+    let mut foreign = SignedTx::unsigned(TxBody {
+        chain_id: Id::new("another-chain").unwrap(),
+        ..body()
+    });
+    foreign.sign(&key(1)).unwrap();
+    let mut twice = SignedTx::unsigned(body());
+    twice.sign(&key(3)).unwrap();
+    twice.signatures.push(twice.signatures[0].clone());
+    let unsigned = SignedTx::unsigned(body());
+    let mut other = SignedTx::unsigned(TxBody { nonce: 8, ..body() });
+    other.sign(&key(4)).unwrap();
+    let all = vec![good, bad, foreign, twice, unsigned, other];
+    let alone: Vec<Result<Vec<PublicKey>, TxError>> = all
+        .iter()
+        .map(|tx| tx.clone().verify(&chain()).map(|v| v.signers().to_vec()))
+        .collect();
+    let together: Vec<Result<Vec<PublicKey>, TxError>> = SignedTx::verify_all(all, &chain())
+        .into_iter()
+        .map(|v| v.map(|v| v.signers().to_vec()))
+        .collect();
+    assert_eq!(together, alone);
+    assert!(together[0].is_ok() && together[5].is_ok());
+    assert!(matches!(
+        together[1],
+        Err(TxError::BadSignature { index: 1, .. })
+    ));
+}

@@ -40,6 +40,10 @@ pub struct Executed {
     pub writes: WriteSet,
     /// The accepted governance changes (R11), in block order.
     pub changes: Vec<Change>,
+    /// The transaction ids, in block order.
+    pub ids: Vec<TxId>,
+    /// Signatures verified to validate the block (those the mempool did not vouch for).
+    pub signatures_verified: usize,
 }
 
 /// What consensus runs with at one height.
@@ -191,7 +195,7 @@ impl Chain {
 
     /// Checks a transaction as the next block would (signatures, chain, expiry window,
     /// not committed before); what the mempool's intake runs.
-    pub fn admit(&self, tx: &ledger::tx::SignedTx) -> Result<(), BlockError> {
+    pub fn admit(&self, tx: &VerifiedTx) -> Result<(), BlockError> {
         let local = |e: StoreError| BlockError::Link(e.to_string());
         let tip = self.tip().map_err(local)?;
         let config = self.config_at(tip.height + 1).map_err(local)?;
@@ -218,12 +222,14 @@ impl Chain {
             if txs.len() >= config.params.block_txs_max as usize {
                 break;
             }
-            if !seen.insert(tx.id()) || admit(&state, &env, tx.tx()).is_err() {
+            if !seen.insert(tx.id()) || admit(&state, &env, &tx).is_err() {
                 continue;
             }
-            txs.push(tx.into_tx());
+            txs.push(tx);
         }
         let executed = execute_block(&state, &tip.state_root, &env, &txs)?;
+        let ids: Vec<TxId> = txs.iter().map(VerifiedTx::id).collect();
+        let txs: Vec<ledger::tx::SignedTx> = txs.into_iter().map(VerifiedTx::into_tx).collect();
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height,
@@ -240,13 +246,22 @@ impl Chain {
             receipts: executed.receipts,
             writes: executed.writes,
             changes: executed.changes,
+            ids,
+            signatures_verified: 0,
         })
     }
 
     /// Re-executes `block` on the tip and accepts it only if it reproduces the header.
     /// `now_ms` is this node's clock, or `None` to skip the drift check (a synced block,
-    /// which carries a certificate, or a devnet clock).
-    pub fn validate(&self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
+    /// which carries a certificate, or a devnet clock). `known` holds, for each of the
+    /// block's transactions, the verified copy this node already has (from its mempool),
+    /// if any: only the others' signatures are verified, in one batch.
+    pub fn validate(
+        &self,
+        block: Block,
+        now_ms: Option<u64>,
+        known: Vec<Option<VerifiedTx>>,
+    ) -> Result<Executed, InvalidBlock> {
         let tip = self.tip()?;
         let h = &block.header;
         let config = self.config_at(tip.height + 1)?;
@@ -274,14 +289,58 @@ impl Chain {
             });
         }
         let env = self.env(&config, h.time_ms);
-        let executed = execute_block(&self.store.state(), &tip.state_root, &env, &block.txs)?;
+        let (txs, signatures_verified) = self.verified(&block, known)?;
+        let executed = execute_block(&self.store.state(), &tip.state_root, &env, &txs)?;
         check_execution(h, &executed)?;
         Ok(Executed {
             block,
             receipts: executed.receipts,
             writes: executed.writes,
             changes: executed.changes,
+            ids: txs.iter().map(VerifiedTx::id).collect(),
+            signatures_verified,
         })
+    }
+
+    /// The block's transactions verified: `known` copies taken as they are when they are
+    /// the very same transaction (id and signatures), every other one verified in a batch.
+    fn verified(
+        &self,
+        block: &Block,
+        known: Vec<Option<VerifiedTx>>,
+    ) -> Result<(Vec<VerifiedTx>, usize), BlockError> {
+        let mut known = known;
+        known.resize(block.txs.len(), None);
+        let mut slots = Vec::new();
+        let mut unknown = Vec::new();
+        for (i, (tx, copy)) in block.txs.iter().zip(&mut known).enumerate() {
+            if copy.as_ref().is_some_and(|c| c.tx() != tx) {
+                *copy = None;
+            }
+            if copy.is_none() {
+                slots.push(i);
+                unknown.push(tx.clone());
+            }
+        }
+        let verified = contracts::chain::verify_txs(&self.genesis.chain_id, &unknown).map_err(
+            |e| match e {
+                BlockError::BadTransaction { index, id, reason } => BlockError::BadTransaction {
+                    index: slots[index],
+                    id,
+                    reason,
+                },
+                other => other,
+            },
+        )?;
+        let signatures: usize = verified.iter().map(|t| t.signers().len()).sum();
+        for (slot, tx) in slots.into_iter().zip(verified) {
+            known[slot] = Some(tx);
+        }
+        let txs = known
+            .into_iter()
+            .map(|t| t.expect("every transaction is verified"))
+            .collect();
+        Ok((txs, signatures))
     }
 
     /// Stores a decided block, its certificate, receipts and state changes in one
@@ -422,6 +481,7 @@ mod tests {
         let validator = f.chain();
         let stranger = SecretKey::from_seed([3; 32]);
         let txs = vec![f.tx(1, &f.admin), f.tx(2, &stranger)];
+        let txs_again = txs.clone();
         let time_ms = GENESIS_MS + 1_000;
         let proposed = proposer
             .propose(time_ms, f.validator.public_key(), txs)
@@ -437,7 +497,7 @@ mod tests {
         );
 
         let checked = validator
-            .validate(proposed.block.clone(), Some(time_ms))
+            .validate(proposed.block.clone(), Some(time_ms), Vec::new())
             .unwrap();
         assert_eq!(checked.receipts, proposed.receipts);
         assert_eq!(checked.writes, proposed.writes);
@@ -445,25 +505,45 @@ mod tests {
         let mut tampered = proposed.block.clone();
         tampered.header.state_root[0] ^= 1;
         assert!(matches!(
-            validator.validate(tampered, Some(time_ms)),
+            validator.validate(tampered, Some(time_ms), Vec::new()),
             Err(InvalidBlock::Block(BlockError::HeaderMismatch { .. }))
         ));
         let mut early = proposed.block.clone();
         early.header.time_ms = GENESIS_MS;
         assert!(matches!(
-            validator.validate(early, None),
+            validator.validate(early, None, Vec::new()),
             Err(InvalidBlock::Block(BlockError::Link(_)))
         ));
         assert!(matches!(
             validator.validate(
                 proposed.block.clone(),
-                Some(time_ms - CLOCK_DRIFT_MS_MAX - 1)
+                Some(time_ms - CLOCK_DRIFT_MS_MAX - 1),
+                Vec::new()
             ),
             Err(InvalidBlock::TimeAhead { .. })
         ));
+        // A copy the validator verified itself is reused only for the very same
+        // transaction: a block carrying it with another signature is checked anew.
+        let known: Vec<Option<VerifiedTx>> = txs_again.iter().cloned().map(Some).collect();
+        let mut forged = proposed.block.clone();
+        forged.txs[0].signatures[0].signature.0[0] ^= 1;
+        assert!(matches!(
+            validator.validate(forged, None, known.clone()),
+            Err(InvalidBlock::Block(BlockError::BadTransaction {
+                index: 0,
+                ..
+            }))
+        ));
+        let reused = validator
+            .validate(proposed.block.clone(), None, known)
+            .unwrap();
+        assert_eq!(
+            reused.signatures_verified, 0,
+            "every signature was vouched for"
+        );
         let mut dropped = proposed.block.clone();
         dropped.txs.pop();
-        assert!(validator.validate(dropped, None).is_err());
+        assert!(validator.validate(dropped, None, Vec::new()).is_err());
     }
 
     #[test]

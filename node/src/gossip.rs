@@ -365,10 +365,10 @@ async fn intake_worker(shared: Arc<Shared>, mut inbox: mpsc::Receiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
         let shared = shared.clone();
         let done = tokio::task::spawn_blocking(move || {
-            for bytes in batch {
-                // Refusals are expected (a duplicate, an expired one) and counted by intake.
-                let _ = crate::intake::submit_bytes(&shared, &bytes);
-            }
+            // One batch verification for the whole batch; refusals are expected (a
+            // duplicate, an expired one) and counted by intake.
+            let txs = batch.iter().map(|b| crate::intake::decode(b)).collect();
+            let _ = crate::intake::submit_all(&shared, txs);
         })
         .await;
         if let Err(e) = done {

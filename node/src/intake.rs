@@ -1,9 +1,11 @@
 //! Transaction intake: everything is checked at the edge, before the mempool.
 //!
-//! Size, canonical decoding, chain id, every signature (`verify_strict`), expiry window
-//! and "not committed before" (`contracts::chain::admit`, what the next block will check),
-//! and that every signing key is a registered, unrevoked key of an organisation
-//! (`contracts::orgs_of_keys`). Refusals carry a stable code for the API.
+//! Size, canonical decoding, chain id, every signature (once, in one batch for a batch of
+//! transactions: `SignedTx::verify_all`), expiry window and "not committed before"
+//! (`contracts::chain::admit`, what the next block will check), and that every signing
+//! key is a registered, unrevoked key of an organisation (`contracts::orgs_of_keys`).
+//! What passes enters the mempool as a `VerifiedTx`, whose verdict the proposer and the
+//! validators reuse. Refusals carry a stable code for the API.
 
 use std::sync::atomic::Ordering;
 
@@ -54,67 +56,114 @@ fn block_error_refusal(e: BlockError) -> Refusal {
 
 /// Decodes canonical bytes and submits.
 pub fn submit_bytes(shared: &Shared, bytes: &[u8]) -> Result<TxId, Refusal> {
+    let tx = decode(bytes)?;
+    submit(shared, tx)
+}
+
+/// Canonical bytes to a transaction, within the size limit.
+pub fn decode(bytes: &[u8]) -> Result<SignedTx, Refusal> {
     if bytes.len() > TX_BYTES_MAX {
         return Err(Refusal::new(
             "TooLarge",
             format!("{} bytes, at most {TX_BYTES_MAX}", bytes.len()),
         ));
     }
-    let tx = SignedTx::from_bytes(bytes).map_err(|e| Refusal::new("Malformed", e.to_string()))?;
-    submit(shared, tx)
+    SignedTx::from_bytes(bytes).map_err(|e| Refusal::new("Malformed", e.to_string()))
 }
 
 /// Checks `tx` and puts it in the mempool; returns its id. Does not gossip.
 pub fn submit(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
-    Metrics::add(&shared.metrics.txs_received, 1);
-    let result = check_and_insert(shared, tx);
-    if result.is_err() {
-        Metrics::add(&shared.metrics.txs_refused, 1);
-    }
-    result
+    submit_all(shared, vec![Ok(tx)])
+        .pop()
+        .expect("one verdict per transaction")
 }
 
-fn check_and_insert(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
-    let size = tx.to_bytes().len();
-    if size > TX_BYTES_MAX {
-        return Err(Refusal::new(
-            "TooLarge",
-            format!("{size} bytes, at most {TX_BYTES_MAX}"),
-        ));
+/// Checks many transactions, their signatures in one batch, and puts those that pass in
+/// the mempool; one verdict each, in order. An `Err` item (it did not decode) keeps its
+/// refusal.
+pub fn submit_all(
+    shared: &Shared,
+    txs: Vec<Result<SignedTx, Refusal>>,
+) -> Vec<Result<TxId, Refusal>> {
+    Metrics::add(&shared.metrics.txs_received, txs.len() as u64);
+    let mut verdicts: Vec<Option<Result<TxId, Refusal>>> = Vec::with_capacity(txs.len());
+    let mut to_verify = Vec::new();
+    let mut sizes = Vec::new();
+    let mut slots = Vec::new();
+    {
+        let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        for tx in txs {
+            let checked = tx.and_then(|tx| {
+                let size = tx.to_bytes().len();
+                if size > TX_BYTES_MAX {
+                    return Err(Refusal::new(
+                        "TooLarge",
+                        format!("{size} bytes, at most {TX_BYTES_MAX}"),
+                    ));
+                }
+                if pool.contains(&tx.id()) {
+                    return Err(Refusal::new(
+                        "Duplicate",
+                        "the transaction is already pending",
+                    ));
+                }
+                Ok((tx, size))
+            });
+            match checked {
+                Ok((tx, size)) => {
+                    slots.push(verdicts.len());
+                    verdicts.push(None);
+                    to_verify.push(tx);
+                    sizes.push(size);
+                }
+                Err(refusal) => verdicts.push(Some(Err(refusal))),
+            }
+        }
     }
     let chain = &shared.chain;
-    let id = tx.id();
-    if shared
-        .mempool
-        .lock()
-        .expect("mempool lock poisoned")
-        .contains(&id)
-    {
-        return Err(Refusal::new(
-            "Duplicate",
-            "the transaction is already pending",
-        ));
+    let verified = SignedTx::verify_all(to_verify, chain.chain_id());
+    Metrics::add(
+        &shared.metrics.signatures_verified,
+        verified
+            .iter()
+            .map(|v| v.as_ref().map_or(1, |tx| tx.signers().len() as u64))
+            .sum(),
+    );
+    let state = chain.store().state();
+    for ((slot, verdict), size) in slots.into_iter().zip(verified).zip(sizes) {
+        let result = verdict
+            .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))
+            .and_then(|tx| {
+                chain.admit(&tx).map_err(block_error_refusal)?;
+                contracts::orgs_of_keys(&state, tx.signers()).map_err(|code| {
+                    Refusal::new(
+                        "UnregisteredKey",
+                        format!(
+                            "a signing key is not a registered key of an organisation ({code})"
+                        ),
+                    )
+                })?;
+                let id = tx.id();
+                shared
+                    .mempool
+                    .lock()
+                    .expect("mempool lock poisoned")
+                    .insert(tx, size)
+                    .map_err(|e| match e {
+                        MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
+                        MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
+                    })?;
+                Ok(id)
+            });
+        verdicts[slot] = Some(result);
     }
-    chain.admit(&tx).map_err(block_error_refusal)?;
-    let verified = tx
-        .verify(chain.chain_id())
-        .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))?;
-    contracts::orgs_of_keys(&chain.store().state(), verified.signers()).map_err(|code| {
-        Refusal::new(
-            "UnregisteredKey",
-            format!("a signing key is not a registered key of an organisation ({code})"),
-        )
-    })?;
-    shared
-        .mempool
-        .lock()
-        .expect("mempool lock poisoned")
-        .insert(verified, size)
-        .map_err(|e| match e {
-            MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
-            MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
-        })?;
-    Ok(id)
+    let verdicts: Vec<Result<TxId, Refusal>> = verdicts
+        .into_iter()
+        .map(|v| v.expect("every transaction has its verdict"))
+        .collect();
+    let refused = verdicts.iter().filter(|v| v.is_err()).count();
+    Metrics::add(&shared.metrics.txs_refused, refused as u64);
+    verdicts
 }
 
 /// Hands a transaction this node's staff submitted to the gossip, if there is room (see

@@ -2,7 +2,7 @@
 //!
 //! The only crate that knows tokio, libp2p (through the Malachite engine), sled and axum.
 //! It decides blocks with Malachite ([`consensus`]), executes them with the rulebook
-//! before voting ([`chain`]), stores them on sled ([`store`]), gathers verified
+//! before voting ([`chain`]) on a thread of its own ([`chain_worker`]), stores them on sled ([`store`]), gathers verified
 //! transactions in a bounded [`mempool`] through [`intake`], sends them to the other
 //! validators over its own authenticated p2p network ([`gossip`]) and serves the HTTP
 //! [`api`] to its own organisation's staff. [`run`] wires these together from
@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod chain;
+pub mod chain_worker;
 pub mod config;
 pub mod consensus;
 pub mod gossip;

@@ -5,7 +5,7 @@
 //! evicted, so a flood cannot push out transactions already accepted. Transactions leave
 //! when committed (by id, whoever proposed the block) or when they expire.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use ledger::tx::{TxId, VerifiedTx};
 
@@ -22,11 +22,22 @@ pub enum MempoolError {
     Full,
 }
 
+/// One pending transaction.
+struct Pending {
+    tx: VerifiedTx,
+    size: usize,
+    /// Its place in arrival order.
+    seq: u64,
+}
+
 #[derive(Default)]
 pub struct Mempool {
-    /// Arrival order: the order proposers draw in.
-    order: VecDeque<TxId>,
-    txs: BTreeMap<TxId, (VerifiedTx, usize)>,
+    /// Arrival order (sequence number → id): the order proposers draw in.
+    order: BTreeMap<u64, TxId>,
+    txs: BTreeMap<TxId, Pending>,
+    /// (expiry height, id): what expires first, without looking at the rest.
+    by_expiry: BTreeSet<(u64, TxId)>,
+    next_seq: u64,
     bytes: usize,
 }
 
@@ -47,13 +58,19 @@ impl Mempool {
         self.bytes
     }
 
-    /// The canonical bytes of a pending transaction (what the relay pushes).
+    /// The canonical bytes of a pending transaction (what the gossip sends).
     pub fn bytes_of(&self, id: &TxId) -> Option<Vec<u8>> {
-        self.txs.get(id).map(|(tx, _)| tx.tx().to_bytes())
+        self.txs.get(id).map(|p| p.tx.tx().to_bytes())
     }
 
     pub fn contains(&self, id: &TxId) -> bool {
         self.txs.contains_key(id)
+    }
+
+    /// The verified copy of a pending transaction: what a validator reuses instead of
+    /// verifying its signatures again.
+    pub fn verified(&self, id: &TxId) -> Option<VerifiedTx> {
+        self.txs.get(id).map(|p| p.tx.clone())
     }
 
     pub fn insert(&mut self, tx: VerifiedTx, size: usize) -> Result<(), MempoolError> {
@@ -64,10 +81,21 @@ impl Mempool {
         if self.txs.len() >= MEMPOOL_TXS_MAX || self.bytes + size > MEMPOOL_BYTES_MAX {
             return Err(MempoolError::Full);
         }
-        self.order.push_back(id);
-        self.txs.insert(id, (tx, size));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, id);
+        self.by_expiry.insert((tx.body().expires_at_height, id));
+        self.txs.insert(id, Pending { tx, size, seq });
         self.bytes += size;
         Ok(())
+    }
+
+    fn remove(&mut self, id: &TxId) {
+        if let Some(p) = self.txs.remove(id) {
+            self.bytes -= p.size;
+            self.order.remove(&p.seq);
+            self.by_expiry.remove(&(p.tx.body().expires_at_height, *id));
+        }
     }
 
     /// Up to `count_max` transactions and `bytes_max` bytes, oldest first, left in place
@@ -75,41 +103,32 @@ impl Mempool {
     pub fn candidates(&self, count_max: usize, bytes_max: usize) -> Vec<VerifiedTx> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        for id in &self.order {
+        for id in self.order.values() {
             if out.len() >= count_max {
                 break;
             }
-            let (tx, size) = &self.txs[id];
-            if bytes + size > bytes_max {
+            let p = &self.txs[id];
+            if bytes + p.size > bytes_max {
                 break;
             }
-            bytes += size;
-            out.push(tx.clone());
+            bytes += p.size;
+            out.push(p.tx.clone());
         }
         out
     }
 
     /// Drops committed transactions and those that can no longer be included at
-    /// `next_height`.
+    /// `next_height`; the work grows with what leaves, not with what stays.
     pub fn after_commit(&mut self, committed: &[TxId], next_height: u64) {
         for id in committed {
-            if let Some((_, size)) = self.txs.remove(id) {
-                self.bytes -= size;
-            }
+            self.remove(id);
         }
-        let expired: Vec<TxId> = self
-            .txs
-            .iter()
-            .filter(|(_, (tx, _))| tx.body().expires_at_height < next_height)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &expired {
-            if let Some((_, size)) = self.txs.remove(id) {
-                self.bytes -= size;
+        while let Some(&(expiry, id)) = self.by_expiry.first() {
+            if expiry >= next_height {
+                break;
             }
+            self.remove(&id);
         }
-        let txs = &self.txs;
-        self.order.retain(|id| txs.contains_key(id));
     }
 }
 

@@ -90,6 +90,7 @@ pub struct Metrics {
     pub gossip_txs_received: AtomicU64,
     pub gossip_batches_dropped: AtomicU64,
     pub gossip_send_failures: AtomicU64,
+    pub signatures_verified: AtomicU64,
 }
 
 impl Metrics {

@@ -511,18 +511,16 @@ pub fn verify_with_history<E: std::fmt::Display>(
     genesis: &ledger::genesis::Genesis,
     file: &ledger::export::ChainHeader,
     entries: impl IntoIterator<Item = Result<ledger::export::ChainEntry, E>>,
-    mut progress: impl FnMut(&super::Progress),
+    progress: impl FnMut(&super::Progress),
 ) -> Result<(Verdict, Value), super::AuditFailure> {
     let mut auditor = super::Auditor::new(genesis, file)?;
     let mut history = History::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| super::AuditFailure::Unreadable {
-            height: auditor.next_height(),
-            reason: e.to_string(),
-        })?;
-        auditor.push_with(&entry, |before, done| history.observe(before, done))?;
-        progress(&auditor.progress());
-    }
+    super::replay(
+        &mut auditor,
+        entries,
+        |before, done| history.observe(before, done),
+        progress,
+    )?;
     let verdict = auditor.finish()?;
     let doc = history.finish(&verdict);
     Ok((verdict, doc))

@@ -1,14 +1,16 @@
-//! The application side of the engine: one loop answering every `AppMsg`.
+//! The application side of the engine: the translation of every `AppMsg` into the chain
+//! worker's requests ([`crate::chain_worker`]), which execute and store off the async
+//! runtime while this loop awaits them.
 //!
-//! Proposing: on `GetValue` the node builds and executes the next block
-//! ([`crate::chain::Chain::propose`]), records it, answers with its id, and streams it as
-//! parts (`parts.rs`). Validating: a complete stream whose `Fin` signature verifies
-//! against the validator set is re-executed ([`crate::chain::Chain::validate`]) and
-//! reported valid only if it reproduces its header. A block for a later height is held
-//! (bounded) until that height starts. Deciding: `Decided` commits the block durably
-//! before it is acknowledged.
+//! Proposing: on `GetValue` the worker builds (once per height and round) and records the
+//! next block; this loop answers with its id and streams it as parts (`parts.rs`).
+//! Validating: a complete stream whose `Fin` signature verifies against the validators of
+//! its height is re-executed by the worker and reported valid only if it reproduces its
+//! header. A block for a later height is held (bounded) until that height starts.
+//! Deciding: `Decided` has the worker commit the block durably before it is acknowledged;
+//! `Finalized` starts the next height with its validators from committed state, and the
+//! peers follow the roster.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -30,7 +32,7 @@ use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
 use super::parts::{self, Complete, Init, Streams};
 use super::peers::PeerBook;
 use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
-use crate::chain::Executed;
+use crate::chain_worker::{Committed, Worker};
 use crate::shared::{Metrics, Shared};
 
 /// A block for a later height is held only this many heights ahead: as far as the
@@ -38,12 +40,6 @@ use crate::shared::{Metrics, Shared};
 const FUTURE_HEIGHTS_MAX: u64 = ledger::validators::CHANGE_DELAY;
 /// Most blocks held for later heights.
 const FUTURE_BLOCKS_MAX: usize = 32;
-/// Most heights served in one sync answer (the engine also trims by bytes).
-const SYNC_HEIGHTS_MAX: u64 = 50;
-/// Most executed, undecided blocks kept for the current height.
-const CANDIDATES_MAX: usize = 64;
-/// Transaction bytes one proposal draws from the mempool at most.
-const PROPOSAL_TX_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// A block assembled from parts, with its stream metadata.
 struct Assembled {
@@ -58,27 +54,28 @@ pub struct App {
     shared: Arc<Shared>,
     signer: Arc<ConsensusSigner>,
     chain_id: String,
+    worker: Worker,
     /// The engine's and the gossip's peers, kept in step with the roster.
     peers: PeerBook,
-    /// Our own proposals by (height, round): asked twice, we answer the same.
-    built: BTreeMap<(u64, u32), BlockHash>,
-    /// Executed blocks of the current height, valid, by id.
-    candidates: BTreeMap<BlockHash, Executed>,
     /// Complete blocks for later heights, checked when their height starts.
     future: Vec<Assembled>,
     streams: Streams,
 }
 
 impl App {
-    pub fn new(shared: Arc<Shared>, signer: Arc<ConsensusSigner>, peers: PeerBook) -> App {
+    pub fn new(
+        shared: Arc<Shared>,
+        signer: Arc<ConsensusSigner>,
+        worker: Worker,
+        peers: PeerBook,
+    ) -> App {
         let chain_id = shared.chain.chain_id().to_string();
         App {
             shared,
             signer,
             chain_id,
+            worker,
             peers,
-            built: BTreeMap::new(),
-            candidates: BTreeMap::new(),
             future: Vec::new(),
             streams: Streams::new(),
         }
@@ -126,7 +123,7 @@ impl App {
                 reply_value,
             } => {
                 debug!(%height, %round, %proposer, ?role, "started round");
-                let values = self.take_future(height, round);
+                let values = self.take_future(height, round).await?;
                 let _ = reply_value.send(values);
                 if role == Role::Proposer {
                     debug!(%height, %round, "proposing");
@@ -139,9 +136,13 @@ impl App {
                 timeout: _,
                 reply,
             } => {
-                let hash = self.build(height, round)?;
+                let proposed = self
+                    .worker
+                    .propose(height.0, round.as_u32().unwrap_or(0))
+                    .await?;
+                let hash = BlockHash(proposed.block_id.0);
                 let _ = reply.send(LocallyProposedValue::new(height, round, hash));
-                self.stream(channels, height, round, Round::Nil, hash)
+                self.stream(channels, height, round, Round::Nil, hash, &proposed.bytes)
                     .await?;
             }
 
@@ -166,14 +167,13 @@ impl App {
                 valid_round,
                 value_id,
                 ..
-            } => {
-                if self.candidates.contains_key(&value_id) {
-                    self.stream(channels, height, round, valid_round, value_id)
-                        .await?;
-                } else {
-                    warn!(%height, %round, %value_id, "asked to restream a block not held");
+            } => match self.worker.held(BlockId(value_id.0)).await? {
+                Some(bytes) => {
+                    self.stream(channels, height, round, valid_round, value_id, &bytes)
+                        .await?
                 }
-            }
+                None => warn!(%height, %round, %value_id, "asked to restream a block not held"),
+            },
 
             AppMsg::GetHistoryMinHeight { reply } => {
                 let _ = reply.send(Height(1));
@@ -185,14 +185,17 @@ impl App {
                 part,
                 reply,
             } => {
-                let value = self.received_part(from, published_by, part);
+                let value = match self.received_part(from, published_by, part) {
+                    Some(assembled) => Some(self.check(assembled).await?),
+                    None => None,
+                };
                 let _ = reply.send(value);
             }
 
             AppMsg::Decided {
                 certificate, reply, ..
             } => {
-                self.decided(certificate)?;
+                self.decided(certificate).await?;
                 let _ = reply.send(());
             }
 
@@ -216,7 +219,15 @@ impl App {
             }
 
             AppMsg::GetDecidedValues { range, reply } => {
-                let values = self.decided_values(range.start().0, range.end().0)?;
+                let values = self
+                    .worker
+                    .decided(range.start().0, range.end().0)
+                    .await?
+                    .into_iter()
+                    .map(|(bytes, cert)| {
+                        RawDecidedValue::new(Bytes::from(bytes), engine_certificate(&cert))
+                    })
+                    .collect();
                 let _ = reply.send(values);
             }
 
@@ -227,79 +238,14 @@ impl App {
                 value_bytes,
                 reply,
             } => {
-                let outcome = self.synced(height, round, proposer, &value_bytes);
+                let outcome = self.synced(height, round, proposer, &value_bytes).await?;
                 let _ = reply.send(outcome);
             }
         }
         Ok(())
     }
 
-    /// Builds (once per height and round) and executes our proposal.
-    fn build(&mut self, height: Height, round: Round) -> anyhow::Result<BlockHash> {
-        let key = (height.0, round.as_u32().unwrap_or(0));
-        if let Some(hash) = self.built.get(&key) {
-            return Ok(*hash);
-        }
-        let tip = self.shared.chain.tip()?;
-        anyhow::ensure!(
-            tip.height + 1 == height.0,
-            "asked to propose height {height} on tip {}",
-            tip.height
-        );
-        let store = self.shared.chain.store();
-        if let Some(block) = store.proposal(height.0, key.1)? {
-            // Proposed before a restart: the same block again, never a second one.
-            let hash = BlockHash(block.id().0);
-            let executed = self.shared.chain.validate(block, None)?;
-            info!(%height, %round, block = %hash, "proposing the block recorded before a restart");
-            self.built.insert(key, hash);
-            self.keep_candidate(hash, executed);
-            return Ok(hash);
-        }
-        let txs_max = self.shared.chain.config_at(height.0)?.params.block_txs_max as usize;
-        let candidates = self
-            .shared
-            .mempool
-            .lock()
-            .expect("mempool lock poisoned")
-            .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
-        let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
-        let proposer = PublicKey(self.signer.public_key().0);
-        let executed = match self.shared.chain.propose(time_ms, proposer, candidates) {
-            Ok(executed) => executed,
-            Err(e) => {
-                // Every candidate was admitted first, so this is not expected; an empty
-                // block keeps the chain moving while the cause is looked into.
-                error!(%height, "building a block from the mempool failed ({e}); proposing an empty one");
-                self.shared.chain.propose(time_ms, proposer, Vec::new())?
-            }
-        };
-        let hash = BlockHash(executed.block.id().0);
-        info!(
-            %height,
-            %round,
-            txs = executed.block.txs.len(),
-            block = %hash,
-            "proposing block"
-        );
-        store.save_proposal(height.0, key.1, &executed.block)?;
-        self.built.insert(key, hash);
-        self.keep_candidate(hash, executed);
-        Ok(hash)
-    }
-
-    fn keep_candidate(&mut self, hash: BlockHash, executed: Executed) {
-        if self.candidates.len() >= CANDIDATES_MAX && !self.candidates.contains_key(&hash) {
-            // Keep our own proposals; drop an arbitrary received one.
-            let own: Vec<BlockHash> = self.built.values().copied().collect();
-            if let Some(victim) = self.candidates.keys().find(|h| !own.contains(h)).copied() {
-                self.candidates.remove(&victim);
-            }
-        }
-        self.candidates.insert(hash, executed);
-    }
-
-    /// Publishes the block `hash` as parts for (height, round).
+    /// Publishes the block `hash` (its canonical `bytes`) as parts for (height, round).
     async fn stream(
         &self,
         channels: &Channels<XinbaoContext>,
@@ -307,10 +253,8 @@ impl App {
         round: Round,
         pol_round: Round,
         hash: BlockHash,
+        bytes: &[u8],
     ) -> anyhow::Result<()> {
-        let Some(executed) = self.candidates.get(&hash) else {
-            anyhow::bail!("no block {hash} to stream");
-        };
         let init = Init {
             height,
             round,
@@ -318,7 +262,7 @@ impl App {
             proposer: self.signer.address(),
         };
         let signature = self.signer.sign_part_fin(height, round, hash);
-        for message in parts::split(init, &executed.block.to_bytes(), hash, signature) {
+        for message in parts::split(init, bytes, hash, signature) {
             channels
                 .network
                 .send(NetworkMsg::PublishProposalPart(message))
@@ -327,12 +271,14 @@ impl App {
         Ok(())
     }
 
+    /// A complete, authenticated block of the next height; one of a later height is kept
+    /// for when its height starts.
     fn received_part(
         &mut self,
         from: PeerId,
         published_by: Option<PeerId>,
         part: StreamMessage<ProposalPart>,
-    ) -> Option<ProposedValue<XinbaoContext>> {
+    ) -> Option<Assembled> {
         let publisher = published_by.unwrap_or(from).to_bytes();
         let Complete {
             init,
@@ -390,7 +336,7 @@ impl App {
             block,
         };
         if height.0 == tip + 1 {
-            Some(self.check(assembled))
+            Some(assembled)
         } else {
             if self.future.len() < FUTURE_BLOCKS_MAX {
                 self.future.push(assembled);
@@ -399,8 +345,9 @@ impl App {
         }
     }
 
-    /// Re-executes an assembled block of the next height and gives the engine its verdict.
-    fn check(&mut self, a: Assembled) -> ProposedValue<XinbaoContext> {
+    /// Has the worker re-execute an assembled block of the next height; the engine's
+    /// verdict.
+    async fn check(&mut self, a: Assembled) -> anyhow::Result<ProposedValue<XinbaoContext>> {
         let hash = BlockHash(a.block.id().0);
         // A fresh proposal (no proof-of-lock round) must name its own publisher as the
         // proposer in the header, so no one can attribute a block to another validator; a
@@ -410,18 +357,13 @@ impl App {
             warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "proposal names another validator as its proposer");
             Metrics::add(&self.shared.metrics.proposals_invalid, 1);
             Validity::Invalid
-        } else if self.candidates.contains_key(&hash) {
-            Validity::Valid
         } else {
             match self
-                .shared
-                .chain
-                .validate(a.block, self.shared.clock.drift_reference_ms())
+                .worker
+                .check(a.block, self.shared.clock.drift_reference_ms())
+                .await?
             {
-                Ok(executed) => {
-                    self.keep_candidate(hash, executed);
-                    Validity::Valid
-                }
+                Ok(()) => Validity::Valid,
                 Err(e) => {
                     warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "invalid proposal: {e}");
                     Metrics::add(&self.shared.metrics.proposals_invalid, 1);
@@ -429,60 +371,39 @@ impl App {
                 }
             }
         };
-        ProposedValue {
+        Ok(ProposedValue {
             height: a.height,
             round: a.round,
             valid_round: a.pol_round,
             proposer: a.proposer,
             value: hash,
             validity,
-        }
+        })
     }
 
-    fn take_future(&mut self, height: Height, round: Round) -> Vec<ProposedValue<XinbaoContext>> {
+    async fn take_future(
+        &mut self,
+        height: Height,
+        round: Round,
+    ) -> anyhow::Result<Vec<ProposedValue<XinbaoContext>>> {
         let tip = self.tip_height();
         self.future.retain(|a| a.height.0 > tip);
         let (now, later): (Vec<Assembled>, Vec<Assembled>) = std::mem::take(&mut self.future)
             .into_iter()
             .partition(|a| a.height == height && a.round == round);
         self.future = later;
-        now.into_iter().map(|a| self.check(a)).collect()
+        let mut values = Vec::with_capacity(now.len());
+        for a in now {
+            values.push(self.check(a).await?);
+        }
+        Ok(values)
     }
 
-    fn decided(&mut self, certificate: mc::CommitCertificate<XinbaoContext>) -> anyhow::Result<()> {
+    async fn decided(
+        &mut self,
+        certificate: mc::CommitCertificate<XinbaoContext>,
+    ) -> anyhow::Result<()> {
         let height = certificate.height.0;
-        let tip = self.shared.chain.tip()?;
-        if height <= tip.height {
-            // Already stored (sync can deliver a height twice).
-            let stored = self.shared.chain.store().block(height)?.map(|b| b.id());
-            anyhow::ensure!(
-                stored == Some(BlockId(certificate.value_id.0)),
-                "decided block {} at height {height} differs from the stored one",
-                certificate.value_id
-            );
-            return Ok(());
-        }
-        if !self.candidates.contains_key(&certificate.value_id) {
-            // After a restart the decided block may be one this node proposed earlier.
-            for block in self.shared.chain.store().proposals_at(height)? {
-                if block.id().0 == certificate.value_id.0 {
-                    if let Ok(executed) = self.shared.chain.validate(block, None) {
-                        self.keep_candidate(certificate.value_id, executed);
-                    }
-                }
-            }
-        }
-        let Some(executed) = self.candidates.remove(&certificate.value_id) else {
-            // Possible after a crash, when the engine's WAL replays a decision whose parts
-            // this process never saw. Nothing is committed; `Finalized` then restarts the
-            // height and sync fetches the block from a peer.
-            error!(
-                height,
-                block = %certificate.value_id,
-                "decided a block that is not held; the height will be restarted"
-            );
-            return Ok(());
-        };
         let ours = CommitCertificate {
             height,
             round: certificate.round.as_u32().unwrap_or(0),
@@ -496,115 +417,85 @@ impl App {
                 })
                 .collect(),
         };
-        let new_tip = self.shared.chain.commit(&executed, &ours)?;
-        self.shared.chain.store().prune_proposals(height)?;
-        let ids: Vec<_> = executed.block.txs.iter().map(|tx| tx.id()).collect();
-        let rejected = executed
-            .receipts
-            .iter()
-            .filter(|r| matches!(r.outcome, ledger::block::Outcome::Rejected(_)))
-            .count();
-        self.shared
-            .mempool
-            .lock()
-            .expect("mempool lock poisoned")
-            .after_commit(&ids, height + 1);
-        let metrics = &self.shared.metrics;
-        metrics
-            .height
-            .store(height, std::sync::atomic::Ordering::Relaxed);
-        Metrics::add(&metrics.txs_committed, ids.len() as u64);
-        Metrics::add(&metrics.txs_rejected, rejected as u64);
-        info!(
-            height,
-            round = %certificate.round,
-            txs = ids.len(),
-            block = %certificate.value_id,
-            state_root = %hex::encode(new_tip.state_root),
-            "committed"
-        );
-        self.built.retain(|(h, _), _| *h > height);
-        self.candidates.clear();
+        match self.worker.commit(ours).await? {
+            Committed::Stored { tip, txs, rejected } => {
+                let metrics = &self.shared.metrics;
+                metrics
+                    .height
+                    .store(height, std::sync::atomic::Ordering::Relaxed);
+                Metrics::add(&metrics.txs_committed, txs as u64);
+                Metrics::add(&metrics.txs_rejected, rejected as u64);
+                info!(
+                    height,
+                    round = %certificate.round,
+                    txs,
+                    block = %certificate.value_id,
+                    state_root = %hex::encode(tip.state_root),
+                    "committed"
+                );
+            }
+            Committed::AlreadyStored => {}
+            Committed::NotHeld => {
+                // Nothing is committed; `Finalized` then restarts the height and sync
+                // fetches the block from a peer.
+                error!(
+                    height,
+                    block = %certificate.value_id,
+                    "decided a block that is not held; the height will be restarted"
+                );
+            }
+        }
         self.future.retain(|a| a.height.0 > height);
         Ok(())
     }
 
-    fn decided_values(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> anyhow::Result<Vec<RawDecidedValue<XinbaoContext>>> {
-        let tip = self.tip_height();
-        let start = start.max(1);
-        let end = end.min(tip).min(start.saturating_add(SYNC_HEIGHTS_MAX - 1));
-        let store = self.shared.chain.store();
-        let mut values = Vec::new();
-        for height in start..=end {
-            let (Some(bytes), Some(cert)) =
-                (store.block_bytes(height)?, store.certificate(height)?)
-            else {
-                break;
-            };
-            values.push(RawDecidedValue::new(
-                Bytes::from(bytes),
-                engine_certificate(&cert),
-            ));
-        }
-        Ok(values)
-    }
-
-    fn synced(
+    async fn synced(
         &mut self,
         height: Height,
         round: Round,
         proposer: Address,
         bytes: &[u8],
-    ) -> SyncedValueOutcome<XinbaoContext> {
+    ) -> anyhow::Result<SyncedValueOutcome<XinbaoContext>> {
         let Ok(block) = Block::from_bytes(bytes) else {
-            return SyncedValueOutcome::PeerFault;
+            return Ok(SyncedValueOutcome::PeerFault);
         };
         if block.header.height != height.0 {
-            return SyncedValueOutcome::PeerFault;
+            return Ok(SyncedValueOutcome::PeerFault);
         }
         let hash = BlockHash(block.id().0);
         let tip = match self.shared.chain.tip() {
             Ok(tip) => tip,
-            Err(_) => return SyncedValueOutcome::LocalTransientError,
+            Err(_) => return Ok(SyncedValueOutcome::LocalTransientError),
         };
         let validity = if height.0 <= tip.height {
             match self.shared.chain.store().block(height.0) {
                 Ok(Some(stored)) => Validity::from_bool(stored.id().0 == hash.0),
-                _ => return SyncedValueOutcome::LocalTransientError,
+                _ => return Ok(SyncedValueOutcome::LocalTransientError),
             }
         } else if height.0 == tip.height + 1 {
-            if self.candidates.contains_key(&hash) {
-                Validity::Valid
-            } else {
-                // A synced block carries a certificate (checked by the engine), so the
-                // clock drift check does not apply: it may be old.
-                match self.shared.chain.validate(block, None) {
-                    Ok(executed) => {
-                        self.keep_candidate(hash, executed);
-                        Metrics::add(&self.shared.metrics.blocks_synced, 1);
-                        Validity::Valid
-                    }
-                    Err(e) => {
-                        warn!(%height, "synced block is invalid: {e}");
-                        Validity::Invalid
-                    }
+            // A synced block carries a certificate (checked by the engine), so the clock
+            // drift check does not apply: it may be old.
+            match self.worker.check(block, None).await? {
+                Ok(()) => {
+                    Metrics::add(&self.shared.metrics.blocks_synced, 1);
+                    Validity::Valid
+                }
+                Err(e) => {
+                    warn!(%height, "synced block is invalid: {e}");
+                    Validity::Invalid
                 }
             }
         } else {
-            return SyncedValueOutcome::LocalTransientError;
+            return Ok(SyncedValueOutcome::LocalTransientError);
         };
-        SyncedValueOutcome::Verdict(ProposedValue {
+        Ok(SyncedValueOutcome::Verdict(ProposedValue {
             height,
             round,
             valid_round: Round::Nil,
             proposer,
             value: hash,
             validity,
-        })
+        }))
     }
 }
 

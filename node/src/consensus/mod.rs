@@ -271,6 +271,7 @@ pub async fn start(
         }
     });
 
-    let app = app::App::new(shared, signer, book);
+    let worker = crate::chain_worker::Worker::start(shared.clone(), own_key)?;
+    let app = app::App::new(shared, signer, worker, book);
     app.run(channels).await
 }

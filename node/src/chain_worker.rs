@@ -1,0 +1,384 @@
+//! The chain worker: one thread of its own that executes blocks and writes them to disk,
+//! so that the async runtime (the consensus loop, the HTTP API, the gossip) never waits on
+//! execution or on a flush.
+//!
+//! The consensus module translates the engine's messages into [`Request`]s and awaits the
+//! replies; the worker owns what they act on: the executed blocks of the current height
+//! (its own proposals and the valid blocks received), and the chain's storage. Requests
+//! come through a bounded queue and are served in order, one at a time, which is also
+//! what keeps execution sequential (a block executes on the tip its predecessor left).
+//!
+//! - [`Request::Propose`]: the block of (height, round), built once from the mempool's
+//!   verified transactions (or the one recorded before a restart, never a second one),
+//!   recorded durably before it is announced;
+//! - [`Request::Check`]: a received block re-executed; the transactions this node's intake
+//!   already verified are reused, the others verified in one batch;
+//! - [`Request::Commit`]: a decided block stored with its certificate in one flushed
+//!   write, the mempool cleaned;
+//! - [`Request::Held`], [`Request::Decided`]: bytes to restream, heights to serve to a
+//!   peer that syncs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ledger::block::{Block, BlockId, CommitCertificate, Outcome};
+use ledger::crypto::PublicKey;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::chain::{Executed, InvalidBlock};
+use crate::shared::{Metrics, Shared};
+use crate::store::Tip;
+
+/// Requests waiting for the worker.
+pub const REQUESTS_MAX: usize = 64;
+/// Most executed, undecided blocks kept for the current height.
+const CANDIDATES_MAX: usize = 64;
+/// Transaction bytes one proposal draws from the mempool at most.
+const PROPOSAL_TX_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Most heights served in one sync answer (the engine also trims by bytes).
+const SYNC_HEIGHTS_MAX: u64 = 50;
+
+/// A block ready to stream: its id and canonical bytes.
+#[derive(Debug, Clone)]
+pub struct Proposed {
+    pub block_id: BlockId,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    Stored {
+        tip: Tip,
+        txs: usize,
+        rejected: usize,
+    },
+    /// The height was stored already (sync can deliver one twice), with this very block.
+    AlreadyStored,
+    /// The decided block is not held (after a crash, the engine's WAL can replay a
+    /// decision whose parts this process never saw): nothing is committed, and the height
+    /// is restarted so that sync fetches the block.
+    NotHeld,
+}
+
+/// Decided heights as a syncing peer is served them: block bytes and certificate.
+pub type DecidedValues = Vec<(Vec<u8>, CommitCertificate)>;
+
+pub enum Request {
+    Propose {
+        height: u64,
+        round: u32,
+        reply: oneshot::Sender<anyhow::Result<Proposed>>,
+    },
+    Check {
+        block: Box<Block>,
+        drift_reference_ms: Option<u64>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Commit {
+        certificate: CommitCertificate,
+        reply: oneshot::Sender<anyhow::Result<Committed>>,
+    },
+    Held {
+        block_id: BlockId,
+        reply: oneshot::Sender<Option<Arc<Vec<u8>>>>,
+    },
+    Decided {
+        start: u64,
+        end: u64,
+        reply: oneshot::Sender<anyhow::Result<DecidedValues>>,
+    },
+}
+
+/// The consensus module's handle on the worker.
+#[derive(Clone)]
+pub struct Worker {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Worker {
+    /// Starts the worker thread for this node (`proposer`: its consensus key).
+    pub fn start(shared: Arc<Shared>, proposer: PublicKey) -> anyhow::Result<Worker> {
+        let (requests, receiver) = mpsc::channel(REQUESTS_MAX);
+        let state = State {
+            shared,
+            proposer,
+            built: BTreeMap::new(),
+            candidates: BTreeMap::new(),
+        };
+        std::thread::Builder::new()
+            .name("chain-worker".into())
+            .spawn(move || state.serve(receiver))?;
+        Ok(Worker { requests })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> anyhow::Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(make(reply))
+            .await
+            .map_err(|_| anyhow::anyhow!("the chain worker stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the chain worker stopped"))
+    }
+
+    pub async fn propose(&self, height: u64, round: u32) -> anyhow::Result<Proposed> {
+        self.ask(|reply| Request::Propose {
+            height,
+            round,
+            reply,
+        })
+        .await?
+    }
+
+    /// `Ok` when the block is valid on the tip (and is then held as a candidate).
+    pub async fn check(
+        &self,
+        block: Block,
+        drift_reference_ms: Option<u64>,
+    ) -> anyhow::Result<Result<(), String>> {
+        self.ask(|reply| Request::Check {
+            block: Box::new(block),
+            drift_reference_ms,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn commit(&self, certificate: CommitCertificate) -> anyhow::Result<Committed> {
+        self.ask(|reply| Request::Commit { certificate, reply })
+            .await?
+    }
+
+    pub async fn held(&self, block_id: BlockId) -> anyhow::Result<Option<Arc<Vec<u8>>>> {
+        self.ask(|reply| Request::Held { block_id, reply }).await
+    }
+
+    pub async fn decided(&self, start: u64, end: u64) -> anyhow::Result<DecidedValues> {
+        self.ask(|reply| Request::Decided { start, end, reply })
+            .await?
+    }
+}
+
+struct Candidate {
+    executed: Executed,
+    bytes: Arc<Vec<u8>>,
+}
+
+struct State {
+    shared: Arc<Shared>,
+    proposer: PublicKey,
+    /// Our own proposals by (height, round): asked twice, we answer the same.
+    built: BTreeMap<(u64, u32), BlockId>,
+    /// Executed, valid blocks of the current height, by id.
+    candidates: BTreeMap<BlockId, Candidate>,
+}
+
+impl State {
+    fn serve(mut self, mut requests: mpsc::Receiver<Request>) {
+        while let Some(request) = requests.blocking_recv() {
+            match request {
+                Request::Propose {
+                    height,
+                    round,
+                    reply,
+                } => {
+                    let _ = reply.send(self.propose(height, round));
+                }
+                Request::Check {
+                    block,
+                    drift_reference_ms,
+                    reply,
+                } => {
+                    let _ = reply.send(self.check(*block, drift_reference_ms));
+                }
+                Request::Commit { certificate, reply } => {
+                    let _ = reply.send(self.commit(&certificate));
+                }
+                Request::Held { block_id, reply } => {
+                    let _ = reply.send(self.candidates.get(&block_id).map(|c| c.bytes.clone()));
+                }
+                Request::Decided { start, end, reply } => {
+                    let _ = reply.send(self.decided(start, end));
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, executed: Executed) -> (BlockId, Arc<Vec<u8>>) {
+        let id = executed.block.id();
+        let bytes = Arc::new(executed.block.to_bytes());
+        if self.candidates.len() >= CANDIDATES_MAX && !self.candidates.contains_key(&id) {
+            // Keep our own proposals; drop an arbitrary received one.
+            let own: Vec<BlockId> = self.built.values().copied().collect();
+            if let Some(victim) = self.candidates.keys().find(|h| !own.contains(h)).copied() {
+                self.candidates.remove(&victim);
+            }
+        }
+        self.candidates.insert(
+            id,
+            Candidate {
+                executed,
+                bytes: bytes.clone(),
+            },
+        );
+        (id, bytes)
+    }
+
+    /// Validates `block` with the transactions this node already verified.
+    fn validate(&self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
+        let known = {
+            let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
+            block.txs.iter().map(|tx| pool.verified(&tx.id())).collect()
+        };
+        let executed = self.shared.chain.validate(block, now_ms, known)?;
+        Metrics::add(
+            &self.shared.metrics.signatures_verified,
+            executed.signatures_verified as u64,
+        );
+        Ok(executed)
+    }
+
+    fn propose(&mut self, height: u64, round: u32) -> anyhow::Result<Proposed> {
+        let shared = self.shared.clone();
+        if let Some(id) = self.built.get(&(height, round)) {
+            let bytes = self
+                .candidates
+                .get(id)
+                .map(|c| c.bytes.clone())
+                .ok_or_else(|| anyhow::anyhow!("our proposal {id} is no longer held"))?;
+            return Ok(Proposed {
+                block_id: *id,
+                bytes,
+            });
+        }
+        let chain = &shared.chain;
+        let tip = chain.tip()?;
+        anyhow::ensure!(
+            tip.height + 1 == height,
+            "asked to propose height {height} on tip {}",
+            tip.height
+        );
+        let store = chain.store();
+        if let Some(block) = store.proposal(height, round)? {
+            // Proposed before a restart: the same block again, never a second one.
+            let executed = self.validate(block, None)?;
+            let (block_id, bytes) = self.keep(executed);
+            info!(height, round, block = %block_id, "proposing the block recorded before a restart");
+            self.built.insert((height, round), block_id);
+            return Ok(Proposed { block_id, bytes });
+        }
+        let txs_max = chain.config_at(height)?.params.block_txs_max as usize;
+        let candidates = self
+            .shared
+            .mempool
+            .lock()
+            .expect("mempool lock poisoned")
+            .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
+        let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
+        let executed = match chain.propose(time_ms, self.proposer, candidates) {
+            Ok(executed) => executed,
+            Err(e) => {
+                // Every candidate was admitted first, so this is not expected; an empty
+                // block keeps the chain moving while the cause is looked into.
+                error!(
+                    height,
+                    "building a block from the mempool failed ({e}); proposing an empty one"
+                );
+                chain.propose(time_ms, self.proposer, Vec::new())?
+            }
+        };
+        store.save_proposal(height, round, &executed.block)?;
+        let txs = executed.block.txs.len();
+        let (block_id, bytes) = self.keep(executed);
+        info!(height, round, txs, block = %block_id, "proposing block");
+        self.built.insert((height, round), block_id);
+        Ok(Proposed { block_id, bytes })
+    }
+
+    fn check(&mut self, block: Block, now_ms: Option<u64>) -> Result<(), String> {
+        let id = block.id();
+        if self.candidates.contains_key(&id) {
+            return Ok(());
+        }
+        match self.validate(block, now_ms) {
+            Ok(executed) => {
+                self.keep(executed);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn commit(&mut self, certificate: &CommitCertificate) -> anyhow::Result<Committed> {
+        let height = certificate.height;
+        let shared = self.shared.clone();
+        let chain = &shared.chain;
+        let tip = chain.tip()?;
+        if height <= tip.height {
+            let stored = chain.store().block(height)?.map(|b| b.id());
+            anyhow::ensure!(
+                stored == Some(certificate.block_id),
+                "decided block {} at height {height} differs from the stored one",
+                certificate.block_id
+            );
+            return Ok(Committed::AlreadyStored);
+        }
+        if !self.candidates.contains_key(&certificate.block_id) {
+            // After a restart the decided block may be one this node proposed earlier.
+            for block in chain.store().proposals_at(height)? {
+                if block.id() == certificate.block_id {
+                    match self.validate(block, None) {
+                        Ok(executed) => {
+                            self.keep(executed);
+                        }
+                        Err(e) => warn!(height, "a recorded proposal does not validate: {e}"),
+                    }
+                }
+            }
+        }
+        let Some(candidate) = self.candidates.remove(&certificate.block_id) else {
+            return Ok(Committed::NotHeld);
+        };
+        let executed = candidate.executed;
+        let new_tip = chain.commit(&executed, certificate)?;
+        chain.store().prune_proposals(height)?;
+        let ids: Vec<_> = executed.ids.clone();
+        let rejected = executed
+            .receipts
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+            .count();
+        self.shared
+            .mempool
+            .lock()
+            .expect("mempool lock poisoned")
+            .after_commit(&ids, height + 1);
+        self.built.retain(|(h, _), _| *h > height);
+        self.candidates.clear();
+        Ok(Committed::Stored {
+            tip: new_tip,
+            txs: ids.len(),
+            rejected,
+        })
+    }
+
+    fn decided(&self, start: u64, end: u64) -> anyhow::Result<DecidedValues> {
+        let store = self.shared.chain.store();
+        let tip = self.shared.chain.tip()?.height;
+        let start = start.max(1);
+        let end = end.min(tip).min(start.saturating_add(SYNC_HEIGHTS_MAX - 1));
+        let mut values = Vec::new();
+        for height in start..=end {
+            let (Some(bytes), Some(cert)) =
+                (store.block_bytes(height)?, store.certificate(height)?)
+            else {
+                break;
+            };
+            values.push((bytes, cert));
+        }
+        Ok(values)
+    }
+}
