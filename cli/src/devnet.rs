@@ -90,6 +90,10 @@ pub struct InitArgs {
     /// First port to use (HTTP APIs from here, then p2p); default: a free block of ports.
     #[arg(long, value_name = "PORT")]
     pub base_port: Option<u16>,
+    /// How often an idle devnet still makes a block, in milliseconds (it also makes one at
+    /// each day boundary, and whenever there is work); default ten minutes.
+    #[arg(long, value_name = "MS")]
+    pub heartbeat_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -171,7 +175,12 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
                 Some(path) => orgs_of_scenario(path)?,
                 None => default_orgs(),
             };
-            let manifest = init(&args.dir, &orgs, args.validators, args.base_port)?;
+            let params = Params {
+                heartbeat_ms: args.heartbeat_ms.unwrap_or(devnet_params().heartbeat_ms),
+                ..devnet_params()
+            };
+            let manifest =
+                init_with_params(&args.dir, &orgs, args.validators, args.base_port, params)?;
             println!("devnet {} in {}", manifest.chain_id, args.dir.display());
             println!("organisations (admin keys):");
             for org in &manifest.orgs {
@@ -276,6 +285,27 @@ pub fn init(
     orgs: &[(Id, OrgKind)],
     validators: Option<usize>,
     base_port: Option<u16>,
+) -> anyhow::Result<Manifest> {
+    init_with_params(dir, orgs, validators, base_port, devnet_params())
+}
+
+/// The devnet's parameters: a block every 500 ms, up to 5,000 transactions.
+pub fn devnet_params() -> Params {
+    Params {
+        block_time_ms: BLOCK_TIME_MS,
+        block_txs_max: BLOCK_TXS_MAX,
+        tx_expiry_heights_max: TX_EXPIRY_HEIGHTS_MAX,
+        heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+    }
+}
+
+/// [`init`] with other parameters (the benchmark's larger blocks).
+pub fn init_with_params(
+    dir: &Path,
+    orgs: &[(Id, OrgKind)],
+    validators: Option<usize>,
+    base_port: Option<u16>,
+    params: Params,
 ) -> anyhow::Result<Manifest> {
     ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
     if dir.exists() {
@@ -392,11 +422,7 @@ pub fn init(
         .unix_ms_cst_noon() as u64;
     let settings = GenesisSettings {
         genesis_time_ms,
-        params: Params {
-            block_time_ms: BLOCK_TIME_MS,
-            block_txs_max: BLOCK_TXS_MAX,
-            tx_expiry_heights_max: TX_EXPIRY_HEIGHTS_MAX,
-        },
+        params,
         governance: GovernanceRule::default(),
     };
     let chain_id = Id::new(CHAIN_ID).expect("a valid chain id");
@@ -534,15 +560,16 @@ impl Network {
         None
     }
 
-    /// Waits until every running validator answers `/health` and has committed a block
-    /// after the moment this was called.
+    /// Waits until every running validator answers and all of them hold the same block
+    /// of height 1 or more. (A devnet makes blocks when there is work, and starting is
+    /// work for one block; an idle devnet then waits.)
     pub fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let clients = self.clients();
         let running: Vec<usize> = (0..clients.len())
             .filter(|i| self.children[*i].is_some())
             .collect();
-        let mut start_heights: Vec<Option<u64>> = vec![None; clients.len()];
+        let mut clock_set = vec![false; clients.len()];
         loop {
             if let Some((name, status)) = self.exited() {
                 bail!(
@@ -554,37 +581,33 @@ impl Network {
                         .display()
                 );
             }
-            let mut ready = true;
+            let mut heights = Vec::with_capacity(running.len());
+            let mut silent = Vec::new();
             for &i in &running {
                 match clients[i].status() {
-                    Ok(status) => match start_heights[i] {
-                        None => {
-                            // A devnet clock starts at the genesis time, whatever the
-                            // node's own default: scenarios are dated before today.
-                            if self.devnet_clock && status.height == 0 {
-                                clients[i].set_clock(self.genesis_time_ms + 1)?;
-                            }
-                            start_heights[i] = Some(status.height);
-                            ready = false;
+                    Ok(status) => {
+                        // A devnet clock starts at the genesis time, whatever the node's
+                        // own default: scenarios are dated before today.
+                        if self.devnet_clock && status.height == 0 && !clock_set[i] {
+                            clients[i].set_clock(self.genesis_time_ms + 1)?;
+                            clock_set[i] = true;
                         }
-                        Some(first) => ready &= status.height > first && status.height >= 1,
-                    },
-                    Err(_) => ready = false,
+                        heights.push(status.height);
+                    }
+                    Err(_) => silent.push(self.manifest.nodes[i].name.as_str()),
                 }
             }
-            if ready {
+            let agreed = silent.is_empty()
+                && heights.first().is_some_and(|&h| h >= 1)
+                && heights.windows(2).all(|w| w[0] == w[1]);
+            if agreed {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let lagging: Vec<&str> = running
-                    .iter()
-                    .filter(|i| start_heights[**i].is_none())
-                    .map(|i| self.manifest.nodes[*i].name.as_str())
-                    .collect();
                 bail!(
-                    "the devnet did not start committing blocks within {} s (not answering: {}); see the node.log files under {}",
+                    "the devnet did not start committing blocks within {} s (not answering: {}; heights {heights:?}); see the node.log files under {}",
                     timeout.as_secs(),
-                    if lagging.is_empty() { "none".to_string() } else { lagging.join(", ") },
+                    if silent.is_empty() { "none".to_string() } else { silent.join(", ") },
                     self.dir.join("nodes").display()
                 );
             }

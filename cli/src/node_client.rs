@@ -288,6 +288,47 @@ impl NodeClient {
         }
     }
 
+    /// `POST /v1/txs`: many transactions in one request (canonical binary form), each
+    /// answered on its own, in order.
+    pub fn submit_many(&self, txs: &[SignedTx]) -> anyhow::Result<Vec<Result<TxId, NodeError>>> {
+        let list: Vec<Vec<u8>> = txs.iter().map(SignedTx::to_bytes).collect();
+        let body = ledger::codec::encode(&list);
+        let response = self
+            .agent
+            .post(&self.url("/v1/txs"))
+            .header("Content-Type", "application/octet-stream")
+            .send(&body[..])
+            .with_context(|| format!("POST {}", self.url("/v1/txs")))?;
+        let answer = self.answer("POST /v1/txs", response)?;
+        let results = answer["results"]
+            .as_array()
+            .with_context(|| format!("POST /v1/txs: no results in {answer}"))?;
+        anyhow::ensure!(
+            results.len() == txs.len(),
+            "POST /v1/txs: {} results for {} transactions",
+            results.len(),
+            txs.len()
+        );
+        results
+            .iter()
+            .zip(txs)
+            .map(|(result, tx)| match text_at(result, &["id"]) {
+                Some(id) => {
+                    let id = TxId::from_hex(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    anyhow::ensure!(id == tx.id(), "the node names {id} for {}", tx.id());
+                    Ok(Ok(id))
+                }
+                None => Ok(Err(NodeError {
+                    http_status: 200,
+                    code: text_at(&result["error"], &["code"]).map(str::to_string),
+                    message: text_at(&result["error"], &["message"])
+                        .unwrap_or("refused")
+                        .to_string(),
+                })),
+            })
+            .collect()
+    }
+
     pub fn tx_json(&self, id: &TxId) -> anyhow::Result<Value> {
         self.get(&format!("/v1/tx/{id}"))
     }

@@ -97,9 +97,10 @@ pub enum TxCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
-    /// The transaction file (JSON).
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    /// The transaction files (JSON); several are sent in one request, and `-` reads a
+    /// stream of transactions from standard input, one JSON object per line.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
     /// The node's API address, e.g. http://127.0.0.1:28000.
     #[arg(long, value_name = "URL")]
     node: String,
@@ -121,14 +122,109 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         TxCommand::Show { file, json } => show(&file, json),
         TxCommand::Submit(args) => submit(&args),
         TxCommand::Send { key, submit: args } => {
-            sign(&args.file, &key)?;
+            for file in &args.files {
+                if file.as_os_str() == "-" {
+                    bail!(
+                        "tx send signs files; sign a stream's transactions first, then tx submit -"
+                    );
+                }
+                sign(file, &key)?;
+            }
             submit(&args)
         }
     }
 }
 
+/// Transactions in one request of `tx submit`.
+const SUBMIT_BATCH_MAX: usize = 1_000;
+
 fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
-    let tx = read_tx_file(&args.file)?;
+    match args.files.as_slice() {
+        [file] if file.as_os_str() != "-" => submit_one(args, file),
+        _ => submit_many(args),
+    }
+}
+
+/// Every transaction of the files and streams named, with where it came from.
+fn read_sources(files: &[PathBuf]) -> anyhow::Result<Vec<(String, SignedTx)>> {
+    let mut txs = Vec::new();
+    for file in files {
+        if file.as_os_str() == "-" {
+            use std::io::BufRead;
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line.context("reading standard input")?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                anyhow::ensure!(
+                    line.len() as u64 <= TX_FILE_BYTES_MAX,
+                    "standard input line {}: longer than {TX_FILE_BYTES_MAX} bytes",
+                    n + 1
+                );
+                let tx = parse_tx(line.as_bytes(), &format!("standard input line {}", n + 1))?;
+                txs.push((format!("line {}", n + 1), tx));
+            }
+        } else {
+            txs.push((file.display().to_string(), read_tx_file(file)?));
+        }
+    }
+    Ok(txs)
+}
+
+fn submit_many(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
+    let txs = read_sources(&args.files)?;
+    let client = NodeClient::new(&args.node);
+    let mut taken = Vec::new();
+    let mut refused = 0usize;
+    for chunk in txs.chunks(SUBMIT_BATCH_MAX) {
+        let list: Vec<SignedTx> = chunk.iter().map(|(_, tx)| tx.clone()).collect();
+        for ((source, _), result) in chunk.iter().zip(client.submit_many(&list)?) {
+            match result {
+                Ok(id) => {
+                    println!("{id}  {source}");
+                    taken.push((source.clone(), id));
+                }
+                Err(refusal) => {
+                    refused += 1;
+                    eprintln!("{source}: {refusal}");
+                }
+            }
+        }
+    }
+    let mut rejected = 0usize;
+    if args.wait {
+        for (source, id) in &taken {
+            let (height, code) = client.wait_committed(id, Duration::from_secs(args.timeout))?;
+            match code {
+                None => println!("{source}: committed at height {height}: accepted"),
+                Some(code) => {
+                    rejected += 1;
+                    println!(
+                        "{source}: committed at height {height}: rejected by the rulebook ({code})"
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} transactions: {} taken, {refused} refused{}",
+        txs.len(),
+        taken.len(),
+        if args.wait {
+            format!(", {rejected} rejected by the rulebook")
+        } else {
+            String::new()
+        }
+    );
+    Ok(if refused + rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_REFUSED)
+    })
+}
+
+fn submit_one(args: &SubmitArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let tx = read_tx_file(file)?;
     let client = NodeClient::new(&args.node);
     let submitted = if args.binary {
         client.submit_binary(&tx)
@@ -140,7 +236,7 @@ fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             return match error.downcast_ref::<NodeError>() {
                 Some(refusal) => {
-                    eprintln!("{}: {refusal}", args.file.display());
+                    eprintln!("{}: {refusal}", file.display());
                     Ok(ExitCode::from(EXIT_REFUSED))
                 }
                 None => Err(error),
@@ -167,18 +263,23 @@ fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
 /// Reads and parses a transaction file; every failure names the file.
 pub fn read_tx_file(path: &Path) -> anyhow::Result<SignedTx> {
     let bytes = files::read_bounded(path, TX_FILE_BYTES_MAX)?;
-    let tx: SignedTx = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a readable transaction file", path.display()))?;
+    parse_tx(&bytes, &path.display().to_string())
+}
+
+/// A transaction's JSON form; every failure names `source`.
+fn parse_tx(bytes: &[u8], source: &str) -> anyhow::Result<SignedTx> {
+    let tx: SignedTx = serde_json::from_slice(bytes)
+        .with_context(|| format!("{}: not a readable transaction file", source))?;
     // Every field the file shows must be part of what is signed: a field the action does
     // not have would be dropped silently, and a signer might believe it was agreed.
-    let written: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a readable transaction file", path.display()))?;
+    let written: serde_json::Value = serde_json::from_slice(bytes)
+        .with_context(|| format!("{}: not a readable transaction file", source))?;
     let understood = serde_json::to_value(&tx)
-        .with_context(|| format!("{}: cannot re-encode the transaction", path.display()))?;
+        .with_context(|| format!("{}: cannot re-encode the transaction", source))?;
     if let Some(field) = unknown_field(&written, &understood, "") {
         bail!(
             "{}: unknown field {field}: it is not part of a {} transaction and would not be signed",
-            path.display(),
+            source,
             tx.body.action.type_name()
         );
     }
@@ -186,7 +287,7 @@ pub fn read_tx_file(path: &Path) -> anyhow::Result<SignedTx> {
     if len > TX_BYTES_MAX {
         bail!(
             "{}: the transaction is {len} bytes encoded, over the limit of {TX_BYTES_MAX}",
-            path.display()
+            source
         );
     }
     Ok(tx)

@@ -345,7 +345,8 @@ pub fn read<T: Decode<()> + Encode>(state: &dyn StateView, key: &[u8]) -> Option
 }
 
 pub fn decode_record<T: Decode<()> + Encode>(bytes: &[u8]) -> T {
-    codec::decode(bytes, BLOCK_BYTES_MAX).expect("a stored record decodes")
+    // State is only ever written by this crate's own encoding.
+    codec::decode_own(bytes, BLOCK_BYTES_MAX).expect("a stored record decodes")
 }
 
 /// Every record under `prefix`, with the id that follows the prefix, in key order.

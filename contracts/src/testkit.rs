@@ -88,6 +88,7 @@ pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
             block_time_ms: 1000,
             block_txs_max: 1000,
             tx_expiry_heights_max: 100,
+            heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
         },
         governance: GovernanceRule::default(),
     }

@@ -71,6 +71,7 @@ fn chain() -> Chain {
             block_time_ms: 1000,
             block_txs_max: 100,
             tx_expiry_heights_max: 100,
+            heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
         },
         governance: GovernanceRule::default(),
     };

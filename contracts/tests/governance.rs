@@ -611,6 +611,7 @@ fn parameters_and_the_rule_change_by_approval() {
         block_time_ms: 2_000,
         block_txs_max: 50,
         tx_expiry_heights_max: 20,
+        heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
     };
     assert_eq!(
         net.run(Action::SetParams(params.clone()), &refs(&approving)),

@@ -1042,6 +1042,7 @@ fn genesis_keys_sign_for_their_orgs() {
             block_time_ms: 1000,
             block_txs_max: 10,
             tx_expiry_heights_max: 10,
+            heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
         },
         governance: GovernanceRule::default(),
     };

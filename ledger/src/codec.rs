@@ -61,6 +61,26 @@ pub fn decode<T: Decode<()> + Encode>(bytes: &[u8], limit: usize) -> Result<T, C
     Ok(value)
 }
 
+/// Decodes bytes that this program encoded itself: records of its own state, read back.
+/// The same limit and every byte consumed, without the canonical re-encoding of
+/// [`decode`], which such bytes pass by construction (they were made by [`encode`]); a
+/// corrupted record still fails to decode. Never for bytes from outside.
+pub fn decode_own<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    let (value, read): (T, usize) =
+        bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
+            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - read));
+    }
+    Ok(value)
+}
+
 /// blake3 of the canonical bytes of `value`.
 pub fn hash<T: Encode>(value: &T) -> [u8; 32] {
     *blake3::hash(&encode(value)).as_bytes()

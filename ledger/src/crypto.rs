@@ -120,11 +120,23 @@ impl PublicKey {
     }
 
     /// Whether this is a point that can verify anything: decodes and is not of small order.
+    /// A pure function of the key's bytes; the keys found good lately are remembered
+    /// ([`GOOD_KEYS_MAX`]), since the same few keys sign almost every transaction and a
+    /// point's decompression is a large part of a verification.
     pub fn check(&self) -> Result<(), VerifyError> {
+        if good_keys().lock().is_ok_and(|keys| keys.contains(&self.0)) {
+            return Ok(());
+        }
         let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
             .map_err(|_| VerifyError::MalformedKey)?;
         if key.is_weak() {
             return Err(VerifyError::WeakKey);
+        }
+        if let Ok(mut keys) = good_keys().lock() {
+            if keys.len() >= GOOD_KEYS_MAX {
+                keys.clear();
+            }
+            keys.insert(self.0);
         }
         Ok(())
     }
@@ -174,6 +186,15 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", &self.to_hex()[..16])
     }
+}
+
+/// Most keys [`PublicKey::check`] remembers as good; beyond it the memory starts afresh.
+pub const GOOD_KEYS_MAX: usize = 4_096;
+
+fn good_keys() -> &'static std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>> {
+    static KEYS: std::sync::OnceLock<std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(Default::default)
 }
 
 /// One signature to check in a batch: `signature` by `key` over `domain ‖ message`.

@@ -78,6 +78,19 @@ pub struct Params {
     pub block_txs_max: u32,
     /// A transaction may expire at most this many heights after the current one.
     pub tx_expiry_heights_max: u64,
+    /// An idle consortium still makes a block this often (and one at each calendar-day
+    /// boundary in UTC+8), so that dated figures move on without traffic.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+}
+
+/// Ten minutes.
+pub const HEARTBEAT_MS_DEFAULT: u64 = 10 * 60 * 1000;
+/// A heartbeat is at most a day apart (the day boundary makes a block anyway).
+pub const HEARTBEAT_MS_MAX: u64 = 24 * 60 * 60 * 1000;
+
+fn default_heartbeat_ms() -> u64 {
+    HEARTBEAT_MS_DEFAULT
 }
 
 /// R11.3: which organisations must approve a change of the consortium.
@@ -114,12 +127,14 @@ impl GovernanceRule {
 }
 
 impl Default for Params {
-    /// One block a second, up to 5,000 transactions, expiry at most 1,000 heights ahead.
+    /// One block a second at most, up to 5,000 transactions, expiry at most 1,000 heights
+    /// ahead, a heartbeat every ten minutes.
     fn default() -> Self {
         Params {
             block_time_ms: 1_000,
             block_txs_max: 5_000,
             tx_expiry_heights_max: 1_000,
+            heartbeat_ms: HEARTBEAT_MS_DEFAULT,
         }
     }
 }
@@ -215,6 +230,12 @@ impl Params {
             self.tx_expiry_heights_max,
             1,
             TX_EXPIRY_HEIGHTS_LIMIT,
+        )?;
+        check_param(
+            "heartbeat_ms",
+            self.heartbeat_ms,
+            self.block_time_ms,
+            HEARTBEAT_MS_MAX,
         )
     }
 }

@@ -253,11 +253,7 @@ impl SignedTx {
     pub fn verify(self, chain_id: &Id) -> Result<VerifiedTx, TxError> {
         let id = self.id();
         let signers = self.verify_signatures_of(chain_id, &id)?;
-        Ok(VerifiedTx {
-            tx: self,
-            id,
-            signers,
-        })
+        Ok(VerifiedTx::new(self, id, signers))
     }
 
     /// Verifies many transactions at once: every signature of every one in one batch
@@ -303,7 +299,7 @@ impl SignedTx {
                     return Err(e);
                 }
                 let signers = tx.signatures.iter().map(|s| s.public_key).collect();
-                Ok(VerifiedTx { tx, id, signers })
+                Ok(VerifiedTx::new(tx, id, signers))
             })
             .collect()
     }
@@ -328,33 +324,50 @@ impl SignedTx {
 ///     VerifiedTx { id: tx.id(), tx, signers: Vec::new() }
 /// }
 /// ```
+///
+/// It is shared, not copied: the mempool, a proposal and a block under validation hold
+/// the same one (cloning it is a reference count).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedTx {
+    inner: std::sync::Arc<Verified>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Verified {
     tx: SignedTx,
     id: TxId,
     signers: Vec<PublicKey>,
 }
 
 impl VerifiedTx {
+    fn new(tx: SignedTx, id: TxId, signers: Vec<PublicKey>) -> VerifiedTx {
+        VerifiedTx {
+            inner: std::sync::Arc::new(Verified { tx, id, signers }),
+        }
+    }
+
     pub fn tx(&self) -> &SignedTx {
-        &self.tx
+        &self.inner.tx
     }
 
     pub fn body(&self) -> &TxBody {
-        &self.tx.body
+        &self.inner.tx.body
     }
 
     pub fn id(&self) -> TxId {
-        self.id
+        self.inner.id
     }
 
     /// The keys that signed, in signature order, all distinct.
     pub fn signers(&self) -> &[PublicKey] {
-        &self.signers
+        &self.inner.signers
     }
 
     pub fn into_tx(self) -> SignedTx {
-        self.tx
+        match std::sync::Arc::try_unwrap(self.inner) {
+            Ok(verified) => verified.tx,
+            Err(shared) => shared.tx.clone(),
+        }
     }
 }
 

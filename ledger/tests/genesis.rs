@@ -59,6 +59,7 @@ fn devnet() -> Genesis {
             block_time_ms: 1000,
             block_txs_max: 1000,
             tx_expiry_heights_max: 600,
+            heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
         },
         governance: GovernanceRule::default(),
     }

@@ -3,6 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
+//! | `POST /v1/txs` | many at once: a JSON array of file forms, or (`application/octet-stream`) the canonical encoding of a list of canonical transactions → `{results: [{id} or {error}], accepted, refused}` |
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
 //! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers |
 //! | `GET /v1/blocks/{height}` | block, block id, time, state root (hex), certificate, receipts |
@@ -30,8 +31,12 @@ use serde_json::{json, Value};
 use crate::intake::{self, Refusal};
 use crate::shared::Shared;
 
-/// Largest request body (a transaction's JSON form with room to spare).
+/// Largest request body of one transaction (its JSON form with room to spare).
 const REQUEST_BYTES_MAX: usize = 1024 * 1024;
+/// Largest request body of a batch.
+pub const BATCH_REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Most transactions in one batch request.
+pub const BATCH_TXS_MAX: usize = 10_000;
 
 type ApiResult = Result<Response, (StatusCode, Json<Value>)>;
 
@@ -49,6 +54,10 @@ fn internal(e: impl std::fmt::Display) -> (StatusCode, Json<Value>) {
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/tx", post(submit_tx))
+        .route(
+            "/v1/txs",
+            post(submit_txs).layer(DefaultBodyLimit::max(BATCH_REQUEST_BYTES_MAX)),
+        )
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/status", get(status))
         .route("/v1/blocks/{height}", get(block))
@@ -71,17 +80,19 @@ async fn submit_tx(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let result = if is_json {
-        match serde_json::from_slice::<SignedTx>(&body) {
-            Ok(tx) => intake::submit(&shared, tx),
-            Err(e) => Err(Refusal {
-                code: "Malformed",
-                message: format!("not a transaction file: {e}"),
-            }),
-        }
+    let tx = if is_json {
+        serde_json::from_slice::<SignedTx>(&body).map_err(|e| Refusal {
+            code: "Malformed",
+            message: format!("not a transaction file: {e}"),
+        })
     } else {
-        intake::submit_bytes(&shared, &body)
+        intake::decode(&body)
     };
+    // Verification is work for a blocking thread, not for the runtime that serves HTTP.
+    let worker = shared.clone();
+    let result = tokio::task::spawn_blocking(move || tx.and_then(|tx| intake::submit(&worker, tx)))
+        .await
+        .map_err(internal)?;
     match result {
         Ok(id) => {
             let bytes = shared
@@ -104,6 +115,90 @@ async fn submit_tx(
             Err(error(status, refusal.code, refusal.message))
         }
     }
+}
+
+/// `POST /v1/txs`: each transaction checked (their signatures in one batch) and answered
+/// on its own, in order.
+async fn submit_txs(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let txs: Vec<Result<SignedTx, Refusal>> = if is_json {
+        let items: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "Malformed",
+                format!("not a JSON array of transaction files: {e}"),
+            )
+        })?;
+        check_batch_len(items.len())?;
+        items
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value::<SignedTx>(item).map_err(|e| Refusal {
+                    code: "Malformed",
+                    message: format!("not a transaction file: {e}"),
+                })
+            })
+            .collect()
+    } else {
+        let items: Vec<Vec<u8>> =
+            ledger::codec::decode(&body, BATCH_REQUEST_BYTES_MAX).map_err(|e| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "Malformed",
+                    format!("not a list of canonical transactions: {e}"),
+                )
+            })?;
+        check_batch_len(items.len())?;
+        items.iter().map(|b| intake::decode(b)).collect()
+    };
+    let worker = shared.clone();
+    let verdicts = tokio::task::spawn_blocking(move || intake::submit_all(&worker, txs))
+        .await
+        .map_err(internal)?;
+    let mut accepted = 0;
+    let mut results = Vec::with_capacity(verdicts.len());
+    for verdict in verdicts {
+        match verdict {
+            Ok(id) => {
+                accepted += 1;
+                let bytes = shared
+                    .mempool
+                    .lock()
+                    .expect("mempool lock poisoned")
+                    .bytes_of(&id);
+                if let Some(bytes) = bytes {
+                    intake::gossip(&shared, bytes);
+                }
+                results.push(json!({ "id": id.to_hex() }));
+            }
+            Err(refusal) => results.push(json!({
+                "error": { "code": refusal.code, "message": refusal.message }
+            })),
+        }
+    }
+    let refused = results.len() - accepted;
+    Ok(
+        Json(json!({ "results": results, "accepted": accepted, "refused": refused }))
+            .into_response(),
+    )
+}
+
+fn check_batch_len(len: usize) -> Result<(), (StatusCode, Json<Value>)> {
+    if len > BATCH_TXS_MAX {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TooMany",
+            format!("{len} transactions, at most {BATCH_TXS_MAX} in one request"),
+        ));
+    }
+    Ok(())
 }
 
 fn receipt_json(receipt: &Receipt) -> Value {
@@ -402,6 +497,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             load(&m.blocks_synced),
         ),
         (
+            "xinbao_signatures_verified_total",
+            "counter",
+            "Transaction signatures this node verified (each once: the validators reuse intake's verdicts).",
+            load(&m.signatures_verified),
+        ),
+        (
+            "xinbao_gossip_outbox_txs",
+            "gauge",
+            "Submitted transactions waiting to be gossiped.",
+            shared.gossip.len() as u64,
+        ),
+        (
+            "xinbao_gossip_inbox_batches",
+            "gauge",
+            "Received gossip batches waiting for intake.",
+            load(&m.gossip_inbox_batches),
+        ),
+        (
             "xinbao_gossip_outbox_dropped_total",
             "counter",
             "Submitted transactions not gossiped because the gossip queue was full.",
@@ -444,5 +557,22 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
     }
+    let h = &m.histograms;
+    text.push_str(&h.commit_latency_ms.render(
+        "xinbao_commit_latency_ms",
+        "From a transaction's arrival in this node's mempool to its commit, in milliseconds.",
+    ));
+    text.push_str(&h.block_execution_ms.render(
+        "xinbao_block_execution_ms",
+        "Executing a block to propose or validate it, in milliseconds.",
+    ));
+    text.push_str(&h.block_commit_ms.render(
+        "xinbao_block_commit_ms",
+        "Writing a decided block durably, in milliseconds.",
+    ));
+    text.push_str(
+        &h.block_txs
+            .render("xinbao_block_txs", "Transactions in each committed block."),
+    );
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }

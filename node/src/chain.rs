@@ -314,7 +314,12 @@ impl Chain {
         let mut slots = Vec::new();
         let mut unknown = Vec::new();
         for (i, (tx, copy)) in block.txs.iter().zip(&mut known).enumerate() {
-            if copy.as_ref().is_some_and(|c| c.tx() != tx) {
+            // The copy was found by this transaction's id, so the bodies are the same; the
+            // signatures must be too.
+            if copy
+                .as_ref()
+                .is_some_and(|c| c.tx().signatures != tx.signatures)
+            {
                 *copy = None;
             }
             if copy.is_none() {
@@ -418,6 +423,7 @@ mod tests {
                     block_time_ms: 1_000,
                     block_txs_max: 10,
                     tx_expiry_heights_max: 100,
+                    heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
                 },
                 governance: ledger::genesis::GovernanceRule::default(),
             };

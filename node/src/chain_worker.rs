@@ -35,7 +35,7 @@ pub const REQUESTS_MAX: usize = 64;
 /// Most executed, undecided blocks kept for the current height.
 const CANDIDATES_MAX: usize = 64;
 /// Transaction bytes one proposal draws from the mempool at most.
-const PROPOSAL_TX_BYTES_MAX: usize = 4 * 1024 * 1024;
+const PROPOSAL_TX_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// Most heights served in one sync answer (the engine also trims by bytes).
 const SYNC_HEIGHTS_MAX: u64 = 50;
 
@@ -233,7 +233,13 @@ impl State {
             let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
             block.txs.iter().map(|tx| pool.verified(&tx.id())).collect()
         };
+        let started = std::time::Instant::now();
         let executed = self.shared.chain.validate(block, now_ms, known)?;
+        self.shared
+            .metrics
+            .histograms
+            .block_execution_ms
+            .observe(started.elapsed().as_millis() as u64);
         Metrics::add(
             &self.shared.metrics.signatures_verified,
             executed.signatures_verified as u64,
@@ -278,6 +284,7 @@ impl State {
             .expect("mempool lock poisoned")
             .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
         let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
+        let started = std::time::Instant::now();
         let executed = match chain.propose(time_ms, self.proposer, candidates) {
             Ok(executed) => executed,
             Err(e) => {
@@ -290,6 +297,11 @@ impl State {
                 chain.propose(time_ms, self.proposer, Vec::new())?
             }
         };
+        self.shared
+            .metrics
+            .histograms
+            .block_execution_ms
+            .observe(started.elapsed().as_millis() as u64);
         store.save_proposal(height, round, &executed.block)?;
         let txs = executed.block.txs.len();
         let (block_id, bytes) = self.keep(executed);
@@ -343,7 +355,15 @@ impl State {
             return Ok(Committed::NotHeld);
         };
         let executed = candidate.executed;
+        let started = std::time::Instant::now();
         let new_tip = chain.commit(&executed, certificate)?;
+        let histograms = &self.shared.metrics.histograms;
+        histograms
+            .block_commit_ms
+            .observe(started.elapsed().as_millis() as u64);
+        histograms
+            .block_txs
+            .observe(executed.block.txs.len() as u64);
         chain.store().prune_proposals(height)?;
         let ids: Vec<_> = executed.ids.clone();
         let rejected = executed
@@ -351,11 +371,17 @@ impl State {
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
             .count();
-        self.shared
+        let arrivals = self
+            .shared
             .mempool
             .lock()
             .expect("mempool lock poisoned")
             .after_commit(&ids, height + 1);
+        for arrived in arrivals {
+            histograms
+                .commit_latency_ms
+                .observe(arrived.elapsed().as_millis() as u64);
+        }
         self.built.retain(|(h, _), _| *h > height);
         self.candidates.clear();
         Ok(Committed::Stored {

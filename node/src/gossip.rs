@@ -99,6 +99,15 @@ impl Outbox {
     pub fn send(&self, bytes: Vec<u8>) -> bool {
         self.queue.try_send(bytes).is_ok()
     }
+
+    /// Transactions waiting to be sent.
+    pub fn len(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub fn outbox() -> (Outbox, mpsc::Receiver<Vec<u8>>) {
@@ -329,6 +338,10 @@ fn handle_event(
             match decode_batch(&request) {
                 Ok(batch) if batch.len() <= BATCH_TXS_MAX => {
                     Metrics::add(&metrics.gossip_txs_received, batch.len() as u64);
+                    metrics.gossip_inbox_batches.store(
+                        (INBOX_BATCHES_MAX - inbox.capacity()) as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     if inbox.try_send(batch).is_err() {
                         Metrics::add(&metrics.gossip_batches_dropped, 1);
                         debug!(%peer, "gossip inbox full; a batch was dropped");

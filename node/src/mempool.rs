@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use ledger::tx::{TxId, VerifiedTx};
 
 /// Most transactions held at once.
-pub const MEMPOOL_TXS_MAX: usize = 10_000;
+pub const MEMPOOL_TXS_MAX: usize = 100_000;
 /// Most bytes (canonical transaction bytes) held at once.
-pub const MEMPOOL_BYTES_MAX: usize = 64 * 1024 * 1024;
+pub const MEMPOOL_BYTES_MAX: usize = 128 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
@@ -28,6 +28,7 @@ struct Pending {
     size: usize,
     /// Its place in arrival order.
     seq: u64,
+    arrived: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -85,17 +86,25 @@ impl Mempool {
         self.next_seq += 1;
         self.order.insert(seq, id);
         self.by_expiry.insert((tx.body().expires_at_height, id));
-        self.txs.insert(id, Pending { tx, size, seq });
+        self.txs.insert(
+            id,
+            Pending {
+                tx,
+                size,
+                seq,
+                arrived: std::time::Instant::now(),
+            },
+        );
         self.bytes += size;
         Ok(())
     }
 
-    fn remove(&mut self, id: &TxId) {
-        if let Some(p) = self.txs.remove(id) {
-            self.bytes -= p.size;
-            self.order.remove(&p.seq);
-            self.by_expiry.remove(&(p.tx.body().expires_at_height, *id));
-        }
+    fn remove(&mut self, id: &TxId) -> Option<std::time::Instant> {
+        let p = self.txs.remove(id)?;
+        self.bytes -= p.size;
+        self.order.remove(&p.seq);
+        self.by_expiry.remove(&(p.tx.body().expires_at_height, *id));
+        Some(p.arrived)
     }
 
     /// Up to `count_max` transactions and `bytes_max` bytes, oldest first, left in place
@@ -118,17 +127,21 @@ impl Mempool {
     }
 
     /// Drops committed transactions and those that can no longer be included at
-    /// `next_height`; the work grows with what leaves, not with what stays.
-    pub fn after_commit(&mut self, committed: &[TxId], next_height: u64) {
-        for id in committed {
-            self.remove(id);
-        }
+    /// `next_height`; the work grows with what leaves, not with what stays. Returns when
+    /// each committed transaction that was pending here had arrived.
+    pub fn after_commit(
+        &mut self,
+        committed: &[TxId],
+        next_height: u64,
+    ) -> Vec<std::time::Instant> {
+        let arrivals = committed.iter().filter_map(|id| self.remove(id)).collect();
         while let Some(&(expiry, id)) = self.by_expiry.first() {
             if expiry >= next_height {
                 break;
             }
             self.remove(&id);
         }
+        arrivals
     }
 }
 

@@ -75,6 +75,80 @@ impl Clock {
     }
 }
 
+/// A Prometheus histogram with fixed buckets (upper bounds, inclusive) over whole units.
+pub struct Histogram {
+    bounds: &'static [u64],
+    counts: Vec<AtomicU64>,
+    sum: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [u64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, value: u64) {
+        if let Some(i) = self.bounds.iter().position(|b| value <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition lines of `name` (cumulative buckets, `+Inf`, sum and count).
+    pub fn render(&self, name: &str, help: &str) -> String {
+        let mut text = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            text.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
+        text.push_str(&format!(
+            "{name}_sum {}\n{name}_count {count}\n",
+            self.sum.load(Ordering::Relaxed)
+        ));
+        text
+    }
+}
+
+/// Milliseconds.
+const MS_BUCKETS: &[u64] = &[
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
+];
+/// Transactions in a block.
+const TX_BUCKETS: &[u64] = &[
+    0, 1, 10, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
+];
+
+pub struct Histograms {
+    /// From a transaction's arrival in this node's mempool to its commit.
+    pub commit_latency_ms: Histogram,
+    /// Executing a block (proposing or validating it).
+    pub block_execution_ms: Histogram,
+    /// Writing a decided block durably.
+    pub block_commit_ms: Histogram,
+    pub block_txs: Histogram,
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Histograms {
+            commit_latency_ms: Histogram::new(MS_BUCKETS),
+            block_execution_ms: Histogram::new(MS_BUCKETS),
+            block_commit_ms: Histogram::new(MS_BUCKETS),
+            block_txs: Histogram::new(TX_BUCKETS),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub height: AtomicU64,
@@ -91,6 +165,9 @@ pub struct Metrics {
     pub gossip_batches_dropped: AtomicU64,
     pub gossip_send_failures: AtomicU64,
     pub signatures_verified: AtomicU64,
+    /// Received gossip batches waiting for intake.
+    pub gossip_inbox_batches: AtomicU64,
+    pub histograms: Histograms,
 }
 
 impl Metrics {

@@ -65,9 +65,15 @@ fn four_validators_decide_the_same_blocks() {
 fn devnet_clock_sets_block_time() {
     let mut net = Devnet::create("clock", 200, true);
     net.start_all();
-    net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(90));
-    // A year ahead, on every node (each proposer takes time from its own clock).
-    let ahead_ms = net.block(0, 2)["block"]["header"]["time_ms"]
+    // A devnet clock stands still until it is set: after the block that starting makes,
+    // an idle devnet waits for work or for its clock to reach another day.
+    net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
+    let before = net.height(0).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(net.height(0), Some(before), "an idle devnet made blocks");
+    // A year ahead, on every node (each proposer takes time from its own clock): the day
+    // has turned, so the next height starts without any transaction.
+    let ahead_ms = net.block(0, 1)["block"]["header"]["time_ms"]
         .as_u64()
         .unwrap()
         + 365 * 86_400_000;
@@ -80,7 +86,7 @@ fn devnet_clock_sets_block_time() {
         );
         assert_eq!(status, 200, "{answer}");
     }
-    let height = net.height(0).unwrap() + 3;
+    let height = before + 1;
     net.wait_height(&[0, 1, 2, 3], height, Duration::from_secs(60));
     let block = net.block(0, height);
     let time_ms = block["block"]["header"]["time_ms"].as_u64().unwrap();
@@ -92,6 +98,12 @@ fn devnet_clock_sets_block_time() {
         time_ms < ahead_ms + 1_000,
         "block time {time_ms} ran ahead of the clock"
     );
+    // The state is dated by the new day's block (R10: as of the latest block's date).
+    let (_, state) = net.get(0, "/v1/state").unwrap();
+    let expected = ledger::Date::from_unix_ms_cst(ahead_ms)
+        .unwrap()
+        .to_string();
+    assert_eq!(state["date"], expected.as_str());
 }
 
 #[test]
@@ -146,4 +158,52 @@ fn a_readable_key_an_unapproved_genesis_or_an_unknown_key_without_an_address_are
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is not in the roster"), "{stderr}");
+}
+
+#[test]
+fn an_idle_consortium_makes_blocks_only_for_work_its_heartbeat_or_a_new_day() {
+    use ledger::action::StaffKey;
+    use ledger::tx::{SignedTx, TxBody};
+    use ledger::{Action, Id};
+
+    // A block may follow 200 ms after the last, but an idle network makes one only every
+    // 4 s (its heartbeat).
+    let mut net = Devnet::create_with("idle", 200, 4_000, false);
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(90));
+    let first = net.height(0).unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(net.height(0), Some(first), "an idle network made a block");
+    net.wait_height(&[0, 1, 2, 3], first + 1, Duration::from_secs(20));
+    let gap = net.block(0, first + 1)["time_ms"].as_u64().unwrap()
+        - net.block(0, first)["time_ms"].as_u64().unwrap();
+    assert!(gap >= 4_000, "the heartbeat came after {gap} ms");
+
+    // Work makes a block at once, whoever it was submitted to.
+    let tip = net.height(3).unwrap();
+    let mut tx = SignedTx::unsigned(TxBody {
+        chain_id: net.genesis.chain_id.clone(),
+        nonce: 1,
+        expires_at_height: tip + 100,
+        action: Action::RegisterStaffKey(StaffKey {
+            org: Id::new("bank").unwrap(),
+            public_key: ledger::crypto::SecretKey::generate().public_key(),
+        }),
+    });
+    tx.sign(&net.admin_keys[0]).unwrap();
+    let submitted = std::time::Instant::now();
+    let (status, answer) = net.post(3, "/v1/tx", "application/octet-stream", &tx.to_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let id = tx.id().to_hex();
+    loop {
+        let (_, status) = net.get(0, &format!("/v1/tx/{id}")).unwrap();
+        if status["status"] == "committed" {
+            break;
+        }
+        assert!(
+            submitted.elapsed() < Duration::from_secs(3),
+            "the transaction waited for the heartbeat: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

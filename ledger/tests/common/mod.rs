@@ -420,11 +420,12 @@ pub fn action() -> impl Strategy<Value = Action> {
 pub const ACTION_VARIANTS: usize = 29;
 
 fn params() -> impl Strategy<Value = Params> {
-    (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
-        |(block_time_ms, block_txs_max, tx_expiry_heights_max)| Params {
+    (any::<u64>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
+        |(block_time_ms, block_txs_max, tx_expiry_heights_max, heartbeat_ms)| Params {
             block_time_ms,
             block_txs_max,
             tx_expiry_heights_max,
+            heartbeat_ms,
         },
     )
 }

@@ -10,8 +10,20 @@
 //! Deciding: `Decided` has the worker commit the block durably before it is acknowledged;
 //! `Finalized` starts the next height with its validators from committed state, and the
 //! peers follow the roster.
+//!
+//! Blocks when there is work: the next height starts (the `Finalized` reply is sent) only
+//! when there is something to decide, so an idle consortium writes no block and storage,
+//! sync and audit grow with transactions, not with time. It starts at once when the
+//! mempool holds a transaction, when another validator has moved to a later height (one
+//! of its consensus messages or proposal parts arrives: it had work, or this node is
+//! behind), when the heartbeat is due (`heartbeat_ms` after the last block), and when the
+//! calendar day in UTC+8 has turned since the last block, so that dated figures (days
+//! past due, overdue claims) move on without traffic. Otherwise the reply waits, checked
+//! every [`IDLE_CHECK`]. This is each node's own choice of when to begin a height, not a
+//! rule of validity: any block remains valid whenever it comes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ledger::block::{Block, BlockId, CommitCertificate, CommitSignature};
@@ -40,6 +52,10 @@ use crate::shared::{Metrics, Shared};
 const FUTURE_HEIGHTS_MAX: u64 = ledger::validators::CHANGE_DELAY;
 /// Most blocks held for later heights.
 const FUTURE_BLOCKS_MAX: usize = 32;
+/// How often an idle node looks again whether the next height should start.
+const IDLE_CHECK: Duration = Duration::from_millis(20);
+
+type NextReply = malachitebft_app_channel::Reply<Next<XinbaoContext>>;
 
 /// A block assembled from parts, with its stream metadata.
 struct Assembled {
@@ -60,6 +76,10 @@ pub struct App {
     /// Complete blocks for later heights, checked when their height starts.
     future: Vec<Assembled>,
     streams: Streams,
+    /// The next height, not started yet for want of work (see the module notes).
+    idle: Option<(NextReply, Next<XinbaoContext>)>,
+    /// A consensus message or proposal of a later height has arrived since the tip.
+    later_seen: bool,
 }
 
 impl App {
@@ -78,6 +98,8 @@ impl App {
             peers,
             future: Vec::new(),
             streams: Streams::new(),
+            idle: None,
+            later_seen: false,
         }
     }
 
@@ -97,10 +119,66 @@ impl App {
     }
 
     pub async fn run(mut self, mut channels: Channels<XinbaoContext>) -> anyhow::Result<()> {
-        while let Some(msg) = channels.consensus.recv().await {
-            self.handle(msg, &channels).await?;
+        let mut events = channels.events.subscribe();
+        let mut tick = tokio::time::interval(IDLE_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = channels.consensus.recv() => {
+                    let Some(msg) = msg else { break };
+                    self.handle(msg, &channels).await?;
+                }
+                event = events.recv() => {
+                    use malachitebft_app_channel::app::engine::util::events::Event;
+                    if let Ok(Event::Received(msg)) = event {
+                        if msg.height().0 > self.tip_height() + 1 || (self.idle.is_some() && msg.height().0 > self.tip_height()) {
+                            self.later_seen = true;
+                        }
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+            self.start_if_due()?;
         }
         anyhow::bail!("the consensus engine stopped")
+    }
+
+    /// Whether the next height should start now (see the module notes).
+    fn work_is_due(&self) -> anyhow::Result<bool> {
+        if self.later_seen
+            || !self
+                .shared
+                .mempool
+                .lock()
+                .expect("mempool lock poisoned")
+                .is_empty()
+        {
+            return Ok(true);
+        }
+        let tip = self.shared.chain.tip()?;
+        let now = self.shared.clock.now_ms();
+        let heartbeat = self
+            .shared
+            .chain
+            .config_at(tip.height + 1)?
+            .params
+            .heartbeat_ms;
+        if now >= tip.time_ms.saturating_add(heartbeat) {
+            return Ok(true);
+        }
+        let day = |ms: u64| ledger::Date::from_unix_ms_cst(ms).ok();
+        Ok(day(now) > day(tip.time_ms))
+    }
+
+    /// Sends the held `Finalized` reply when work is due.
+    fn start_if_due(&mut self) -> anyhow::Result<()> {
+        if self.idle.is_some() && self.work_is_due()? {
+            let (reply, next) = self.idle.take().expect("checked above");
+            self.later_seen = false;
+            debug!("work is due: starting the next height");
+            let _ = reply.send(next);
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -203,13 +281,18 @@ impl App {
                 certificate, reply, ..
             } => {
                 let tip = self.tip_height();
-                let next = if tip >= certificate.height.0 {
-                    Next::Start(Height(tip + 1), self.params_at(tip + 1)?)
+                if tip >= certificate.height.0 {
+                    // The next height begins when there is work (see the module notes).
+                    let next = Next::Start(Height(tip + 1), self.params_at(tip + 1)?);
+                    self.idle = Some((reply, next));
+                    self.later_seen = false;
+                    self.start_if_due()?;
                 } else {
                     error!(height = %certificate.height, "finalized a height that was not committed; restarting it");
-                    Next::Restart(certificate.height, self.params_at(certificate.height.0)?)
-                };
-                let _ = reply.send(next);
+                    let next =
+                        Next::Restart(certificate.height, self.params_at(certificate.height.0)?);
+                    let _ = reply.send(next);
+                }
                 // The roster of the next heights may have changed with this commit.
                 let chain = &self.shared.chain;
                 let (next, after) = (chain.config_at(tip + 1)?, chain.config_at(tip + 2)?);
@@ -335,7 +418,11 @@ impl App {
             proposer,
             block,
         };
-        if height.0 == tip + 1 {
+        if self.idle.is_some() && height.0 > tip {
+            // A proposer has moved on: this node has work too.
+            self.later_seen = true;
+        }
+        if height.0 == tip + 1 && self.idle.is_none() {
             Some(assembled)
         } else {
             if self.future.len() < FUTURE_BLOCKS_MAX {

@@ -58,6 +58,17 @@ fn now_ms() -> u64 {
 impl Devnet {
     /// Writes keys, genesis and four configurations under a fresh folder named `name`.
     pub fn create(name: &str, block_time_ms: u64, devnet_clock: bool) -> Devnet {
+        Devnet::create_with(name, block_time_ms, block_time_ms, devnet_clock)
+    }
+
+    /// [`Devnet::create`] with a heartbeat of its own (an idle consortium makes a block
+    /// only this often).
+    pub fn create_with(
+        name: &str,
+        block_time_ms: u64,
+        heartbeat_ms: u64,
+        devnet_clock: bool,
+    ) -> Devnet {
         let dir =
             std::env::temp_dir().join(format!("xinbao-{name}-{}-{}", std::process::id(), now_ms()));
         std::fs::create_dir_all(&dir).expect("create the devnet folder");
@@ -102,6 +113,7 @@ impl Devnet {
                 block_time_ms,
                 block_txs_max: 1_000,
                 tx_expiry_heights_max: 10_000,
+                heartbeat_ms,
             },
             governance: GovernanceRule::default(),
         };

@@ -181,12 +181,17 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 impl Devnet {
-    /// `xinbao devnet init` into a fresh directory (`extra` are more init arguments).
+    /// `xinbao devnet init` into a fresh directory (`extra` are more init arguments). The
+    /// heartbeat is every 500 ms unless `extra` says otherwise, so that heights advance
+    /// without work, as these tests watch them do.
     pub fn init(name: &str, extra: &[&str], devnet_clock: bool) -> Devnet {
         let dir = fresh_dir(name);
         let dir_text = dir.to_str().unwrap().to_string();
         let mut args = vec!["devnet", "init", "--dir", &dir_text];
         args.extend_from_slice(extra);
+        if !extra.contains(&"--heartbeat-ms") {
+            args.extend_from_slice(&["--heartbeat-ms", "500"]);
+        }
         let output = xinbao(&args);
         assert!(
             output.status.success(),
