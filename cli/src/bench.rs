@@ -43,7 +43,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Loans set up for the repayments to pay into.
 const LOANS: usize = 200;
-/// The benchmark devnet's blocks: every 500 ms, up to this many transactions.
+/// The benchmark devnet's blocks: every 500 ms, up to this many transactions by default.
 const BLOCK_TXS_MAX: u32 = 20_000;
 /// How long the verification rates are timed, each.
 const VERIFY_TIME: Duration = Duration::from_secs(2);
@@ -68,6 +68,9 @@ pub struct BenchArgs {
     /// How often a batch is sent, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     batch_ms: u64,
+    /// Most transactions in one block.
+    #[arg(long, value_name = "N", default_value_t = BLOCK_TXS_MAX)]
+    block_txs: u32,
     /// Then export the chain and time `audit verify` of it.
     #[arg(long)]
     audit: bool,
@@ -300,7 +303,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let root = TempDir::new("xinbao-bench")?;
     let dir = root.path.join("devnet");
     let params = Params {
-        block_txs_max: BLOCK_TXS_MAX,
+        block_txs_max: args.block_txs,
         ..devnet::devnet_params()
     };
     let manifest = devnet::init_with_params(&dir, &devnet::default_orgs(), Some(4), None, params)?;
@@ -610,7 +613,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "validators": 4,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "block_time_ms": devnet::BLOCK_TIME_MS,
-        "block_txs_max": BLOCK_TXS_MAX,
+        "block_txs_max": args.block_txs,
         "offered_rate": args.rate,
         "seconds": args.seconds,
         "offered": offered,
@@ -642,7 +645,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "xinbao bench: 4 validators on this machine ({} cores), blocks every {} ms of up to {} transactions",
-        doc["cores"], devnet::BLOCK_TIME_MS, BLOCK_TXS_MAX
+        doc["cores"], devnet::BLOCK_TIME_MS, args.block_txs
     );
     println!(
         "  offered                   {} tx/s for {} s: {} transactions{}",

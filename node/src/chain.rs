@@ -196,11 +196,16 @@ impl Chain {
     /// Checks a transaction as the next block would (signatures, chain, expiry window,
     /// not committed before); what the mempool's intake runs.
     pub fn admit(&self, tx: &VerifiedTx) -> Result<(), BlockError> {
+        let env = self.next_env()?;
+        admit(&self.store.state(), &env, tx)
+    }
+
+    /// What the next block will be checked with, for intake's checks of many transactions.
+    pub fn next_env(&self) -> Result<BlockEnv, BlockError> {
         let local = |e: StoreError| BlockError::Link(e.to_string());
         let tip = self.tip().map_err(local)?;
         let config = self.config_at(tip.height + 1).map_err(local)?;
-        let env = self.env(&config, tip.time_ms + 1);
-        admit(&self.store.state(), &env, tx).map(|_| ())
+        Ok(self.env(&config, tip.time_ms + 1))
     }
 
     /// Builds the block of height tip+1 from `candidates` (in order), skipping those that
@@ -369,6 +374,7 @@ impl Chain {
                 certificate,
                 receipts: &executed.receipts,
                 writes: &executed.writes,
+                ids: &executed.ids,
                 changes: &changes,
             },
             tip,

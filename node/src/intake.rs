@@ -130,11 +130,13 @@ pub fn submit_all(
             .sum(),
     );
     let state = chain.store().state();
+    let env = chain.next_env();
     for ((slot, verdict), size) in slots.into_iter().zip(verified).zip(sizes) {
         let result = verdict
             .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))
             .and_then(|tx| {
-                chain.admit(&tx).map_err(block_error_refusal)?;
+                let env = env.clone().map_err(block_error_refusal)?;
+                contracts::chain::admit(&state, &env, &tx).map_err(block_error_refusal)?;
                 contracts::orgs_of_keys(&state, tx.signers()).map_err(|code| {
                     Refusal::new(
                         "UnregisteredKey",

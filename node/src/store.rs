@@ -1,13 +1,17 @@
 //! Storage on sled, behind the narrow [`Store`] API.
 //!
-//! Trees: `blocks` (height → canonical block), `certificates` (height → canonical commit
-//! certificate), `receipts` (height → canonical receipts), `tx_index` (tx id → height,
-//! index), `governance` ((height, index) → the accepted change's tx id: the index of the
-//! consortium's changes, R11), `state` (the rulebook's key/value map) and `meta` (tip
-//! height, tip id, state root, tip time). A decided block and everything it changes are
-//! written in one sled transaction over all seven trees and flushed before
-//! [`Store::commit`] returns, so a node killed at any instant restarts with either all
-//! of a height or none of it.
+//! Everything a decided height writes lives in one sled tree, each kind of record under a
+//! one-byte prefix: `b` height → canonical block, `c` height → canonical commit
+//! certificate, `r` height → canonical receipts, `x` tx id → (height, index), `g`
+//! (height, index) → the accepted governance change's tx id (the index of the
+//! consortium's changes, R11), `s` state key → value (the rulebook's key/value map) and
+//! `m` metadata (tip height, tip id, state root, tip time; the genesis hash). A decided
+//! block and everything it changes are one `sled::Batch`, which sled applies atomically,
+//! and it is flushed before [`Store::commit`] returns, so a node killed at any instant
+//! restarts with either all of a height or none of it. (One tree and one batch are why:
+//! a sled transaction across several trees costs several times more and buys nothing
+//! here, since only the chain worker writes.) This node's own proposals are kept in a
+//! second tree, outside the chain.
 //!
 //! sled calls itself beta; nothing outside this file names it, so it can be replaced.
 //! A failing disk is not an operating error the node can work around: reads that fail
@@ -20,8 +24,6 @@ use ledger::block::{Block, BlockId, CommitCertificate, Receipt};
 use ledger::codec;
 use ledger::state::{Hash32, StateView, WriteSet};
 use ledger::tx::TxId;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
 /// The committed tip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,8 @@ pub struct Commit<'a> {
     pub certificate: &'a CommitCertificate,
     pub receipts: &'a [Receipt],
     pub writes: &'a WriteSet,
+    /// The transaction ids, in block order.
+    pub ids: &'a [TxId],
     /// Positions of the accepted governance changes in the block.
     pub changes: &'a [usize],
 }
@@ -62,21 +66,38 @@ pub struct Commit<'a> {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    blocks: sled::Tree,
-    certificates: sled::Tree,
-    receipts: sled::Tree,
-    tx_index: sled::Tree,
-    governance: sled::Tree,
-    state: sled::Tree,
-    meta: sled::Tree,
+    /// The chain: blocks, certificates, receipts, indexes, state and metadata.
+    main: sled::Tree,
     /// This node's own proposals by (height, round), kept until the height is committed,
     /// so that a proposer restarted mid-height proposes the same block again instead of
     /// signing a second, different one for the same round.
     proposals: sled::Tree,
 }
 
+const BLOCK: u8 = b'b';
+const CERTIFICATE: u8 = b'c';
+const RECEIPTS: u8 = b'r';
+const TX_INDEX: u8 = b'x';
+const GOVERNANCE: u8 = b'g';
+const STATE: u8 = b's';
+const META: u8 = b'm';
+
+fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + rest.len());
+    key.push(prefix);
+    key.extend_from_slice(rest);
+    key
+}
+
+fn height_key(prefix: u8, height: u64) -> Vec<u8> {
+    key(prefix, &height.to_be_bytes())
+}
+
 const META_TIP: &[u8] = b"tip";
 const META_GENESIS: &[u8] = b"genesis";
+/// The layout of the data directory; a store of another layout is refused.
+const META_LAYOUT: &[u8] = b"layout";
+const LAYOUT: &[u8] = b"xinbao-store/2";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -93,22 +114,33 @@ const RECORD_BYTES_MAX: usize = ledger::codec::BLOCK_BYTES_MAX;
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::open(path)?;
+        let main = db.open_tree("chain")?;
+        match main.get(key(META, META_LAYOUT))? {
+            Some(layout) if layout.as_ref() != LAYOUT => {
+                return Err(StoreError::Corrupt(format!(
+                    "the data directory is of layout {:?}, this node writes {:?}",
+                    String::from_utf8_lossy(&layout),
+                    String::from_utf8_lossy(LAYOUT)
+                )))
+            }
+            Some(_) => {}
+            None if db.tree_names().iter().any(|t| t.as_ref() == b"blocks") => {
+                return Err(StoreError::Corrupt(
+                    "the data directory is of an earlier layout: start from an empty one (the node syncs from its peers)".into(),
+                ))
+            }
+            None => {}
+        }
         Ok(Store {
-            blocks: db.open_tree("blocks")?,
-            certificates: db.open_tree("certificates")?,
-            receipts: db.open_tree("receipts")?,
-            tx_index: db.open_tree("tx_index")?,
-            governance: db.open_tree("governance")?,
-            state: db.open_tree("state")?,
-            meta: db.open_tree("meta")?,
             proposals: db.open_tree("proposals")?,
+            main,
             db,
         })
     }
 
     /// The genesis hash this store was initialised with, if any.
     pub fn genesis_hash(&self) -> Result<Option<Hash32>, StoreError> {
-        Ok(self.meta.get(META_GENESIS)?.map(|v| {
+        Ok(self.main.get(key(META, META_GENESIS))?.map(|v| {
             let mut h = [0u8; 32];
             h.copy_from_slice(&v);
             h
@@ -122,29 +154,26 @@ impl Store {
         writes: &WriteSet,
         tip: Tip,
     ) -> Result<(), StoreError> {
-        let tip_bytes = codec::encode(&TipRecord::from(tip));
-        (&self.state, &self.meta)
-            .transaction(|(state, meta)| {
-                for (key, value) in writes.iter() {
-                    match value {
-                        Some(v) => state.insert(key.as_slice(), v.as_slice())?,
-                        None => state.remove(key.as_slice())?,
-                    };
-                }
-                meta.insert(META_GENESIS, &genesis_hash[..])?;
-                meta.insert(META_TIP, tip_bytes.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(flatten)?;
+        let mut batch = sled::Batch::default();
+        for (k, value) in writes.iter() {
+            match value {
+                Some(v) => batch.insert(key(STATE, k), v.as_slice()),
+                None => batch.remove(key(STATE, k)),
+            }
+        }
+        batch.insert(key(META, META_LAYOUT), LAYOUT);
+        batch.insert(key(META, META_GENESIS), &genesis_hash[..]);
+        batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
+        self.main.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
     }
 
     pub fn tip(&self) -> Result<Option<Tip>, StoreError> {
-        match self.meta.get(META_TIP)? {
+        match self.main.get(key(META, META_TIP))? {
             None => Ok(None),
             Some(bytes) => {
-                let record: TipRecord = codec::decode(&bytes, RECORD_BYTES_MAX)
+                let record: TipRecord = codec::decode_own(&bytes, RECORD_BYTES_MAX)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(Some(record.into()))
             }
@@ -161,92 +190,67 @@ impl Store {
                 tip: current,
             });
         }
-        let key = height.to_be_bytes();
-        let block_bytes = commit.block.to_bytes();
-        let cert_bytes = commit.certificate.to_bytes();
-        let receipt_bytes = codec::encode(&commit.receipts.to_vec());
-        let tip_bytes = codec::encode(&TipRecord::from(tip));
-        let locations: Vec<(TxId, Vec<u8>)> = commit
-            .block
-            .txs
-            .iter()
-            .enumerate()
-            .map(|(i, tx)| {
-                let location = TxLocation {
-                    height,
-                    index: i as u32,
-                };
-                (tx.id(), codec::encode(&location))
-            })
-            .collect();
-        let changes: Vec<([u8; 12], TxId)> = commit
-            .changes
-            .iter()
-            .map(|&index| {
-                (
-                    change_key(height, index as u32),
-                    commit.block.txs[index].id(),
-                )
-            })
-            .collect();
-        (
-            &self.blocks,
-            &self.certificates,
-            &self.receipts,
-            &self.tx_index,
-            &self.governance,
-            &self.state,
-            &self.meta,
-        )
-            .transaction(
-                |(blocks, certificates, receipts, tx_index, governance, state, meta)| {
-                    blocks.insert(&key, block_bytes.as_slice())?;
-                    certificates.insert(&key, cert_bytes.as_slice())?;
-                    receipts.insert(&key, receipt_bytes.as_slice())?;
-                    for (id, location) in &locations {
-                        tx_index.insert(&id.0, location.as_slice())?;
-                    }
-                    for (at, id) in &changes {
-                        governance.insert(&at[..], &id.0[..])?;
-                    }
-                    for (k, value) in commit.writes.iter() {
-                        match value {
-                            Some(v) => state.insert(k.as_slice(), v.as_slice())?,
-                            None => state.remove(k.as_slice())?,
-                        };
-                    }
-                    meta.insert(META_TIP, tip_bytes.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                },
-            )
-            .map_err(flatten)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(height_key(BLOCK, height), commit.block.to_bytes());
+        batch.insert(
+            height_key(CERTIFICATE, height),
+            commit.certificate.to_bytes(),
+        );
+        batch.insert(
+            height_key(RECEIPTS, height),
+            codec::encode(&commit.receipts.to_vec()),
+        );
+        for (i, id) in commit.ids.iter().enumerate() {
+            let location = TxLocation {
+                height,
+                index: i as u32,
+            };
+            batch.insert(key(TX_INDEX, &id.0), codec::encode(&location));
+        }
+        for &index in commit.changes {
+            batch.insert(
+                key(GOVERNANCE, &change_key(height, index as u32)),
+                &commit.ids[index].0[..],
+            );
+        }
+        for (k, value) in commit.writes.iter() {
+            match value {
+                Some(v) => batch.insert(key(STATE, k), v.as_slice()),
+                None => batch.remove(key(STATE, k)),
+            }
+        }
+        batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
+        self.main.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        self.read(&self.blocks, height, Block::from_bytes)
+        self.read(BLOCK, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
     }
 
     /// The canonical bytes of the block at `height` (what sync serves).
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.blocks.get(height.to_be_bytes())?.map(|v| v.to_vec()))
+        Ok(self
+            .main
+            .get(height_key(BLOCK, height))?
+            .map(|v| v.to_vec()))
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
-        self.read(&self.certificates, height, CommitCertificate::from_bytes)
-    }
-
-    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
-        self.read(&self.receipts, height, |b| {
-            codec::decode(b, RECORD_BYTES_MAX)
+        self.read(CERTIFICATE, height, |b| {
+            codec::decode_own(b, RECORD_BYTES_MAX)
         })
     }
 
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
+        self.read(RECEIPTS, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
+    }
+
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
-        match self.tx_index.get(id.0)? {
+        match self.main.get(key(TX_INDEX, &id.0))? {
             None => Ok(None),
-            Some(bytes) => codec::decode(&bytes, 64)
+            Some(bytes) => codec::decode_own(&bytes, 64)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(e.to_string())),
         }
@@ -259,11 +263,12 @@ impl Store {
         from_height: u64,
         limit: usize,
     ) -> Result<Vec<(TxLocation, TxId)>, StoreError> {
-        self.governance
-            .range(change_key(from_height, 0)..)
+        self.main
+            .range(key(GOVERNANCE, &change_key(from_height, 0))..key(GOVERNANCE + 1, &[]))
             .take(limit)
             .map(|entry| {
-                let (key, value) = entry?;
+                let (k, value) = entry?;
+                let key = &k[1..];
                 if key.len() != 12 || value.len() != 32 {
                     return Err(StoreError::Corrupt("a governance index entry".into()));
                 }
@@ -286,11 +291,11 @@ impl Store {
 
     fn read<T>(
         &self,
-        tree: &sled::Tree,
+        prefix: u8,
         height: u64,
         decode: impl Fn(&[u8]) -> Result<T, codec::CodecError>,
     ) -> Result<Option<T>, StoreError> {
-        match tree.get(height.to_be_bytes())? {
+        match self.main.get(height_key(prefix, height))? {
             None => Ok(None),
             Some(bytes) => decode(&bytes)
                 .map(Some)
@@ -343,7 +348,7 @@ impl Store {
 
     /// The committed state, read through the rulebook's trait.
     pub fn state(&self) -> SledState<'_> {
-        SledState { tree: &self.state }
+        SledState { tree: &self.main }
     }
 }
 
@@ -359,13 +364,6 @@ fn proposal_key(height: u64, round: u32) -> [u8; 12] {
     key[..8].copy_from_slice(&height.to_be_bytes());
     key[8..].copy_from_slice(&round.to_be_bytes());
     key
-}
-
-fn flatten(e: TransactionError<StoreError>) -> StoreError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::Sled(e),
-    }
 }
 
 impl From<Tip> for TipRecord {
@@ -396,19 +394,19 @@ pub struct SledState<'a> {
 }
 
 impl StateView for SledState<'_> {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+    fn get(&self, k: &[u8]) -> Option<Vec<u8>> {
         self.tree
-            .get(key)
+            .get(key(STATE, k))
             .expect("state read failed: the disk is failing")
             .map(|v| v.to_vec())
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.tree
-            .scan_prefix(prefix)
+            .scan_prefix(key(STATE, prefix))
             .map(|entry| {
                 let (k, v) = entry.expect("state scan failed: the disk is failing");
-                (k.to_vec(), v.to_vec())
+                (k[1..].to_vec(), v.to_vec())
             })
             .collect()
     }
