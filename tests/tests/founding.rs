@@ -284,7 +284,13 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
         &params,
         json!({
             "genesis_time_ms": genesis_ms,
-            "params": {"block_time_ms": 300, "block_txs_max": 2000, "tx_expiry_heights_max": 20000},
+            "params": {
+                "block_time_ms": 300,
+                "block_txs_max": 2000,
+                "tx_expiry_heights_max": 20000,
+                // Idle heights come with the heartbeat: the test waits on them.
+                "heartbeat_ms": 1000,
+            },
         })
         .to_string(),
     )
