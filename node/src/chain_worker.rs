@@ -38,6 +38,12 @@ const CANDIDATES_MAX: usize = 64;
 const PROPOSAL_TX_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// Most heights served in one sync answer (the engine also trims by bytes).
 const SYNC_HEIGHTS_MAX: u64 = 50;
+/// A proposal is sized so that executing it takes about this long, on this node's
+/// measure of recent blocks: every validator must re-execute it within the round's
+/// timeouts, so a block too large for the machines stalls rounds instead of speeding them.
+const PROPOSAL_EXECUTION_BUDGET_US: u64 = 300_000;
+/// The first estimate of one transaction's execution, before any is measured.
+const TX_EXECUTION_US_INITIAL: u64 = 60;
 
 /// A block ready to stream: its id and canonical bytes.
 #[derive(Debug, Clone)]
@@ -106,6 +112,7 @@ impl Worker {
             proposer,
             built: BTreeMap::new(),
             candidates: BTreeMap::new(),
+            tx_execution_ns: TX_EXECUTION_US_INITIAL * 1_000,
         };
         std::thread::Builder::new()
             .name("chain-worker".into())
@@ -174,6 +181,8 @@ struct State {
     built: BTreeMap<(u64, u32), BlockId>,
     /// Executed, valid blocks of the current height, by id.
     candidates: BTreeMap<BlockId, Candidate>,
+    /// Recent execution time per transaction, in nanoseconds (a moving average).
+    tx_execution_ns: u64,
 }
 
 impl State {
@@ -227,14 +236,30 @@ impl State {
         (id, bytes)
     }
 
+    /// Folds one block's execution into the per-transaction estimate.
+    fn measured(&mut self, txs: usize, elapsed: std::time::Duration) {
+        if txs >= 100 {
+            let per_tx = elapsed.as_nanos() as u64 / txs as u64;
+            self.tx_execution_ns = (3 * self.tx_execution_ns + per_tx) / 4;
+        }
+    }
+
+    /// How many transactions a proposal takes at most now.
+    fn proposal_txs_max(&self, block_txs_max: usize) -> usize {
+        let fit = (PROPOSAL_EXECUTION_BUDGET_US * 1_000 / self.tx_execution_ns.max(1)) as usize;
+        block_txs_max.min(fit.max(100))
+    }
+
     /// Validates `block` with the transactions this node already verified.
-    fn validate(&self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
+    fn validate(&mut self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
         let known = {
             let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
             block.txs.iter().map(|tx| pool.verified(&tx.id())).collect()
         };
         let started = std::time::Instant::now();
+        let txs = block.txs.len();
         let executed = self.shared.chain.validate(block, now_ms, known)?;
+        self.measured(txs, started.elapsed());
         self.shared
             .metrics
             .histograms
@@ -276,7 +301,7 @@ impl State {
             self.built.insert((height, round), block_id);
             return Ok(Proposed { block_id, bytes });
         }
-        let txs_max = chain.config_at(height)?.params.block_txs_max as usize;
+        let txs_max = self.proposal_txs_max(chain.config_at(height)?.params.block_txs_max as usize);
         let candidates = self
             .shared
             .mempool
@@ -297,6 +322,7 @@ impl State {
                 chain.propose(time_ms, self.proposer, Vec::new())?
             }
         };
+        self.measured(executed.block.txs.len(), started.elapsed());
         self.shared
             .metrics
             .histograms
