@@ -15,6 +15,10 @@ use crate::store::{
 pub fn file_rate(work: &mut Work, tx: &FileRate) -> Result<(), Code> {
     // (1)
     ensure(!tx.rates_bps.is_empty(), Code::InvalidField)?;
+    ensure(
+        tx.rates_bps.iter().all(|&r| r <= ledger::money::BPS_WHOLE),
+        Code::InvalidField,
+    )?;
     ensure(tx.valid_from <= tx.valid_to, Code::InvalidField)?;
     // (2)
     work.expect_org(&tx.insurer, OrgKind::Insurer)?;

@@ -1165,3 +1165,143 @@ fn overdue_claims_are_listed_by_id() {
         json!(["clm-a", "clm-b"])
     );
 }
+
+#[test]
+fn a_filed_rate_is_at_most_the_whole() {
+    // R3.1: each rate is at most 10000 bps.
+    let mut l = Ledger::standard();
+    for rates in [json!([10_001]), json!([200, 10_001]), json!([u64::MAX])] {
+        let mut filing = file_rate();
+        filing["rates_bps"] = rates;
+        assert_eq!(
+            l.tx("2025-01-01", &["ins", "reg"], filing),
+            Err(Code::InvalidField)
+        );
+    }
+    let mut whole = file_rate();
+    whole["rates_bps"] = json!([10_000]);
+    l.ok("2025-01-01", &["ins", "reg"], whole);
+    // Shape before signers: an over-large rate from a non-member is still InvalidField.
+    let mut stranger = file_rate();
+    stranger["rates_bps"] = json!([10_001]);
+    assert_eq!(
+        l.tx("2025-01-01", &["nobody"], stranger),
+        Err(Code::InvalidField)
+    );
+}
+
+#[test]
+fn documents_already_requested_comes_before_claim_not_open() {
+    // R7.2: asked once, the second request is DocumentsAlreadyRequested whatever the
+    // claim's status now is: awaiting documents, decided or paid.
+    let mut l = claimable();
+    l.ok(CLAIM_DATE, &["bank"], file_claim("c"));
+    let request = json!({"type": "RequestDocuments", "claim": "c", "missing": ["court-filing"]});
+    l.ok("2025-05-12", &["ins"], request.clone());
+    assert_eq!(
+        l.tx("2025-05-12", &["ins"], request.clone()),
+        Err(Code::DocumentsAlreadyRequested)
+    );
+    l.ok(
+        "2025-05-13",
+        &["bank"],
+        json!({"type": "SubmitDocuments", "claim": "c", "documents": ["doc-2"]}),
+    );
+    l.ok("2025-05-14", &["ins"], decide("c", true));
+    assert_eq!(
+        l.tx("2025-05-15", &["ins"], request.clone()),
+        Err(Code::DocumentsAlreadyRequested)
+    );
+    l.ok(
+        "2025-05-15",
+        &["ins"],
+        json!({"type": "ConfirmClaimPayment", "claim": "c", "reference": "P"}),
+    );
+    assert_eq!(
+        l.tx("2025-05-16", &["ins"], request),
+        Err(Code::DocumentsAlreadyRequested)
+    );
+    // Never asked and no longer Filed: ClaimNotOpen.
+    let mut other = claimable();
+    other.ok(CLAIM_DATE, &["bank"], file_claim("c"));
+    other.ok("2025-05-12", &["ins"], decide("c", false));
+    assert_eq!(
+        other.tx(
+            "2025-05-13",
+            &["ins"],
+            json!({"type": "RequestDocuments", "claim": "c", "missing": ["x"]})
+        ),
+        Err(Code::ClaimNotOpen)
+    );
+}
+
+#[test]
+fn a_present_reason_is_a_string_even_on_an_approval() {
+    // R7.3: an approval ignores the reason's value, not its form.
+    for reason in [json!(7), json!(null), json!(true), json!(["NotCovered"])] {
+        let mut l = claimable();
+        l.ok(CLAIM_DATE, &["bank"], file_claim("c"));
+        let tx = json!({"type": "DecideClaim", "claim": "c", "approve": true, "reason": reason});
+        assert_eq!(
+            l.tx("2025-05-12", &["ins"], tx),
+            Err(Code::InvalidField),
+            "reason {reason}"
+        );
+        // Form before what is named: the same for a claim that does not exist.
+        let tx = json!({"type": "DecideClaim", "claim": "zz", "approve": true, "reason": reason});
+        assert_eq!(l.tx("2025-05-12", &["ins"], tx), Err(Code::InvalidField));
+    }
+    // Any string is ignored on an approval; absent is fine too.
+    for tx in [
+        json!({"type": "DecideClaim", "claim": "c", "approve": true, "reason": "anything"}),
+        json!({"type": "DecideClaim", "claim": "c", "approve": true, "reason": ""}),
+        json!({"type": "DecideClaim", "claim": "c", "approve": true}),
+    ] {
+        let mut l = claimable();
+        l.ok(CLAIM_DATE, &["bank"], file_claim("c"));
+        l.ok("2025-05-12", &["ins"], tx);
+        assert_eq!(
+            l.report("2025-05-12")["claims"]["c"]["status"],
+            json!("Approved")
+        );
+    }
+}
+
+#[test]
+fn subsidy_fen_is_the_subsidy_as_computed_whatever_the_fund_pays() {
+    // R6.2: the policy shows the computed subsidy; the fund shows what it paid.
+    let mut l = Ledger::standard();
+    l.ok("2025-01-02", &["ins", "reg"], file_rate());
+    l.ok(
+        "2025-01-02",
+        &["gov"],
+        create_fund("fund", "gov", 10_000_000),
+    );
+    l.ok("2025-01-02", &["gov"], top_up("fund", 300_000));
+    l.ok(
+        "2025-01-03",
+        PROGRAMME_SIGNERS,
+        programme(json!({"subsidy": {"mode": "OnRepayment"}})),
+    );
+    l.ok("2025-01-10", &["ins"], policy(json!({})));
+    // Premium 1,000,000 yuan × 2% = 2,000,000 fen; the fund's half is 1,000,000 fen.
+    assert_eq!(
+        l.report("2025-01-10")["policies"]["pol"]["subsidy_fen"],
+        json!(1_000_000)
+    );
+    l.ok(
+        "2025-01-10",
+        &["bank"],
+        json!({"type": "DisburseLoan", "id": "loan", "policy": "pol"}),
+    );
+    l.ok("2025-01-20", &["bank"], repay(100_000_000));
+    let r = l.report("2025-01-20");
+    assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(300_000));
+    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
+    // Repaid late: nothing paid, the figure unchanged.
+    let mut late = with_loan(json!({"subsidy": {"bps": 5000, "mode": "OnRepayment"}}));
+    late.ok("2025-02-11", &["bank"], repay(100_000_000));
+    let r = late.report("2025-02-11");
+    assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(0));
+    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
+}

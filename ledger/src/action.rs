@@ -326,13 +326,23 @@ pub struct SubmitDocuments {
 }
 
 /// R7.3. `reason` is free text here; the rulebook requires one of its reason codes for a
-/// rejection and ignores it on an approval.
+/// rejection and ignores its value on an approval. A `reason` that is present must be a
+/// string, even on an approval: `null` or a number is a malformed field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct DecideClaim {
     pub claim: Id,
     pub approve: bool,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "present_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason: Option<Text>,
+}
+
+/// An optional field that, when present, is a string (absent is `None`; `null` is refused).
+fn present_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
+    Text::deserialize(d).map(Some)
 }
 
 /// R7.4
