@@ -1,7 +1,9 @@
 //! Crash test: a validator (a different one each time, by the seed) is killed with SIGKILL
 //! at arbitrary moments while transactions are being committed, and restarted from its own
-//! disk each time. It must come back into a
-//! consistent state, catch up, and hold the same blocks and state root as the others.
+//! disk each time; then one validator loses its disk and syncs from genesis. Every node
+//! (the victims, the wiped one and the survivors) must hold the same block and state root
+//! at every height, and every transaction acknowledged must be committed exactly once, in
+//! the same block, on every node.
 //!
 //! The kill instants are drawn from a seed (printed; `XINBAO_CRASH_SEED=N` replays it).
 
@@ -14,6 +16,7 @@ use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
+use serde_json::Value;
 
 const KILLS: usize = 4;
 
@@ -49,11 +52,15 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
     net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(90));
 
     let mut nonce = 0;
+    // (transaction id, must it commit): a transaction taken only into the mempool of a
+    // node killed soon after may be lost with it; one taken by a survivor may not.
+    let mut acknowledged: Vec<(String, bool)> = Vec::new();
     for round in 0..KILLS {
         let victim = (rng.next() % 4) as usize;
         let survivor = (victim + 1) % 4;
         // Submit a burst of transactions to a survivor, then kill the victim after an
         // arbitrary delay (while those are being proposed, executed and written).
+        let mut submitted = Vec::new();
         for _ in 0..50 {
             let mut tx = SignedTx::unsigned(TxBody {
                 chain_id: net.genesis.chain_id.clone(),
@@ -73,9 +80,11 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
                 &tx.to_bytes(),
             );
             assert_eq!(status, 200, "{answer}");
+            submitted.push((tx.id().to_hex(), (nonce % 3) as usize));
         }
         std::thread::sleep(Duration::from_millis(rng.next() % 1_500));
         net.kill(victim);
+        acknowledged.extend(submitted.into_iter().map(|(id, to)| (id, to != victim)));
         std::thread::sleep(Duration::from_millis(200 + rng.next() % 1_000));
         net.start(victim);
         let target = net.height(survivor).unwrap();
@@ -90,13 +99,41 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
 
     let target = net.height(0).unwrap() + 2;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(60));
+    let nodes = [0usize, 1, 2, 3];
     for height in 1..=target {
         let reference = net.block(0, height);
-        let block = net.block(3, height);
-        assert_eq!(block["block_id"], reference["block_id"], "height {height}");
-        assert_eq!(
-            block["state_root"], reference["state_root"],
-            "height {height}"
+        for &i in &nodes[1..] {
+            let block = net.block(i, height);
+            assert_eq!(
+                block["block_id"], reference["block_id"],
+                "node {i}, height {height}"
+            );
+            assert_eq!(
+                block["state_root"], reference["state_root"],
+                "node {i}, height {height}"
+            );
+        }
+    }
+    // A transaction committed anywhere is committed once, at one height, on every node;
+    // every transaction a surviving node took is committed.
+    for (id, must_commit) in &acknowledged {
+        let seen: Vec<(Value, Value)> = nodes
+            .iter()
+            .map(|&i| {
+                let (_, answer) = net
+                    .get(i, &format!("/v1/tx/{id}"))
+                    .unwrap_or_else(|| panic!("node {i} unreachable"));
+                (answer["status"].clone(), answer["height"].clone())
+            })
+            .collect();
+        let committed = seen.iter().filter(|(s, _)| s == "committed").count();
+        assert!(
+            committed == 0 || committed == nodes.len(),
+            "tx {id}: {seen:?}"
         );
+        assert!(seen.iter().all(|s| *s == seen[0]), "tx {id}: {seen:?}");
+        if *must_commit {
+            assert_eq!(committed, nodes.len(), "tx {id} was lost: {seen:?}");
+        }
     }
 }
