@@ -39,6 +39,29 @@ pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
     bincode::encode_to_vec(value, config()).expect("canonical encoding into memory cannot fail")
 }
 
+/// Plain words for a decoding failure (bincode's own display is its debug form).
+fn describe(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { additional } => {
+            format!("the bytes end early: {additional} more needed")
+        }
+        E::LimitExceeded => format!("a length claims more than {BLOCK_BYTES_MAX} bytes"),
+        E::UnexpectedVariant {
+            type_name, found, ..
+        } => format!("{found} is not a kind of {type_name}"),
+        E::Utf8 { .. } => "a text is not UTF-8".into(),
+        E::InvalidBooleanValue(b) => format!("{b} is not a boolean (0 or 1)"),
+        E::ArrayLengthMismatch { required, found } => {
+            format!("a list of {found} where {required} are required")
+        }
+        E::OutsideUsizeRange(n) => format!("a length of {n} is out of range"),
+        E::Other(message) => (*message).to_string(),
+        E::OtherString(message) => message.clone(),
+        _ => "an invalid value".into(),
+    }
+}
+
 /// Decode untrusted bytes of at most `limit` bytes (see the module notes).
 pub fn decode<T: Decode<()> + Encode>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
     if bytes.len() > limit {
@@ -51,7 +74,7 @@ pub fn decode<T: Decode<()> + Encode>(bytes: &[u8], limit: usize) -> Result<T, C
     // allocates, any claimed container size past BLOCK_BYTES_MAX.
     let (value, read): (T, usize) =
         bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
-            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+            .map_err(|e| CodecError::Malformed(describe(&e)))?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - read));
     }
@@ -74,7 +97,7 @@ pub fn decode_own<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecE
     }
     let (value, read): (T, usize) =
         bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
-            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+            .map_err(|e| CodecError::Malformed(describe(&e)))?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - read));
     }

@@ -47,10 +47,22 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> (StatusC
     )
 }
 
+/// A height in a path: a decimal number.
+fn parse_height(text: &str) -> Result<u64, (StatusCode, Json<Value>)> {
+    text.parse().map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadHeight",
+            format!("{text:?} is not a height (a whole number from 0)"),
+        )
+    })
+}
+
 fn internal(e: impl std::fmt::Display) -> (StatusCode, Json<Value>) {
     error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string())
 }
 
+/// The API's routes (served under the limits of [`crate::http`]).
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/tx", post(submit_tx))
@@ -67,8 +79,29 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/devnet/clock", post(set_clock))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(shared)
+}
+
+async fn not_found(uri: axum::http::Uri) -> (StatusCode, Json<Value>) {
+    error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no such route: {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> (StatusCode, Json<Value>) {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not served on {}", uri.path()),
+    )
 }
 
 async fn submit_tx(
@@ -108,6 +141,7 @@ async fn submit_tx(
         Err(refusal) => {
             let status = match refusal.code {
                 "MempoolFull" => StatusCode::SERVICE_UNAVAILABLE,
+                "SubmitterQuota" => StatusCode::TOO_MANY_REQUESTS,
                 "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                 "Duplicate" | "AlreadyCommitted" => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
@@ -300,7 +334,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     .into_response())
 }
 
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
     let store = shared.chain.store();
     let Some(block) = store.block(height).map_err(internal)? else {
         return Err(error(
@@ -329,7 +364,8 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> Ap
     .into_response())
 }
 
-async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<u64>) -> ApiResult {
+async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
     let store = shared.chain.store();
     let (Some(block), Some(certificate), Some(receipts)) = (
         store.block(height).map_err(internal)?,
@@ -364,8 +400,18 @@ async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// The accepted changes of the consortium (R11) in chain order, from `from_height`.
 async fn governance(
     State(shared): State<Arc<Shared>>,
-    axum::extract::Query(query): axum::extract::Query<GovernanceQuery>,
+    query: Result<axum::extract::Query<GovernanceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
+    let axum::extract::Query(query) = query.map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadQuery",
+            format!(
+                "expected ?from_height=H&limit=N with whole numbers: {}",
+                e.body_text()
+            ),
+        )
+    })?;
     let store = shared.chain.store();
     let limit = query
         .limit
@@ -404,7 +450,8 @@ struct GovernanceQuery {
     limit: Option<usize>,
 }
 
-async fn set_clock(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> ApiResult {
+async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some(time_ms) = body.get("time_ms").and_then(Value::as_u64) else {
         return Err(error(
             StatusCode::BAD_REQUEST,

@@ -154,6 +154,9 @@ pub fn submit_all(
                     .map_err(|e| match e {
                         MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
                         MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
+                        MempoolError::SubmitterFull => {
+                            Refusal::new("SubmitterQuota", e.to_string())
+                        }
                     })?;
                 Ok(id)
             });

@@ -14,6 +14,7 @@ pub mod chain_worker;
 pub mod config;
 pub mod consensus;
 pub mod gossip;
+pub mod http;
 pub mod intake;
 pub mod mempool;
 pub mod run;

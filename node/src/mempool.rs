@@ -4,15 +4,25 @@
 //! duplicate id is dropped; when full, a new transaction is refused rather than an old one
 //! evicted, so a flood cannot push out transactions already accepted. Transactions leave
 //! when committed (by id, whoever proposed the block) or when they expire.
+//!
+//! Fair to submitters: a submitter (the key of a transaction's first signature) holds at
+//! most [`SUBMITTER_SHARE_MAX`] of the pool's room, so one flooding key leaves room for
+//! the others; and proposers draw round-robin across submitters (each submitter's own
+//! transactions in arrival order), so one key's backlog does not delay another's single
+//! transaction behind it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ledger::crypto::PublicKey;
 use ledger::tx::{TxId, VerifiedTx};
 
 /// Most transactions held at once.
 pub const MEMPOOL_TXS_MAX: usize = 100_000;
 /// Most bytes (canonical transaction bytes) held at once.
 pub const MEMPOOL_BYTES_MAX: usize = 128 * 1024 * 1024;
+/// The share of the pool (of its count and of its bytes) one submitter may hold, as a
+/// divisor: a quarter.
+pub const SUBMITTER_SHARE_MAX: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
@@ -20,6 +30,11 @@ pub enum MempoolError {
     Duplicate,
     #[error("the mempool is full ({MEMPOOL_TXS_MAX} transactions or {MEMPOOL_BYTES_MAX} bytes)")]
     Full,
+    #[error(
+        "this submitter's transactions fill its share of the mempool (a quarter); retry \
+         when some are committed"
+    )]
+    SubmitterFull,
 }
 
 /// One pending transaction.
@@ -28,13 +43,22 @@ struct Pending {
     size: usize,
     /// Its place in arrival order.
     seq: u64,
+    submitter: PublicKey,
     arrived: std::time::Instant,
+}
+
+/// One submitter's pending transactions.
+#[derive(Default)]
+struct Queue {
+    /// Arrival order (sequence number → id).
+    order: BTreeMap<u64, TxId>,
+    bytes: usize,
 }
 
 #[derive(Default)]
 pub struct Mempool {
-    /// Arrival order (sequence number → id): the order proposers draw in.
-    order: BTreeMap<u64, TxId>,
+    /// Each submitter's transactions in arrival order.
+    queues: BTreeMap<PublicKey, Queue>,
     txs: BTreeMap<TxId, Pending>,
     /// (expiry height, id): what expires first, without looking at the rest.
     by_expiry: BTreeSet<(u64, TxId)>,
@@ -82,9 +106,23 @@ impl Mempool {
         if self.txs.len() >= MEMPOOL_TXS_MAX || self.bytes + size > MEMPOOL_BYTES_MAX {
             return Err(MempoolError::Full);
         }
+        let submitter = *tx
+            .signers()
+            .first()
+            .expect("a verified transaction has a signer");
+        let queue = self.queues.entry(submitter).or_default();
+        if queue.order.len() >= MEMPOOL_TXS_MAX / SUBMITTER_SHARE_MAX
+            || queue.bytes + size > MEMPOOL_BYTES_MAX / SUBMITTER_SHARE_MAX
+        {
+            if queue.order.is_empty() {
+                self.queues.remove(&submitter);
+            }
+            return Err(MempoolError::SubmitterFull);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.order.insert(seq, id);
+        queue.order.insert(seq, id);
+        queue.bytes += size;
         self.by_expiry.insert((tx.body().expires_at_height, id));
         self.txs.insert(
             id,
@@ -92,6 +130,7 @@ impl Mempool {
                 tx,
                 size,
                 seq,
+                submitter,
                 arrived: std::time::Instant::now(),
             },
         );
@@ -102,26 +141,48 @@ impl Mempool {
     fn remove(&mut self, id: &TxId) -> Option<std::time::Instant> {
         let p = self.txs.remove(id)?;
         self.bytes -= p.size;
-        self.order.remove(&p.seq);
+        if let Some(queue) = self.queues.get_mut(&p.submitter) {
+            queue.order.remove(&p.seq);
+            queue.bytes -= p.size;
+            if queue.order.is_empty() {
+                self.queues.remove(&p.submitter);
+            }
+        }
         self.by_expiry.remove(&(p.tx.body().expires_at_height, *id));
         Some(p.arrived)
     }
 
-    /// Up to `count_max` transactions and `bytes_max` bytes, oldest first, left in place
-    /// (they leave when committed).
+    /// Up to `count_max` transactions and `bytes_max` bytes, left in place (they leave
+    /// when committed): round-robin across submitters, the first round in the order of
+    /// their oldest transactions, and each submitter's own in arrival order.
     pub fn candidates(&self, count_max: usize, bytes_max: usize) -> Vec<VerifiedTx> {
+        // (round, sequence number of the submitter's next transaction) → its queue.
+        let mut next: BTreeMap<(usize, u64), std::collections::btree_map::Values<'_, u64, TxId>> =
+            BTreeMap::new();
+        for queue in self.queues.values() {
+            let ids = queue.order.values();
+            if let Some(first) = ids.clone().next() {
+                next.insert((0, self.txs[first].seq), ids);
+            }
+        }
         let mut out = Vec::new();
         let mut bytes = 0;
-        for id in self.order.values() {
-            if out.len() >= count_max {
+        while out.len() < count_max {
+            let Some(((round, _), mut ids)) = next.pop_first() else {
                 break;
-            }
+            };
+            let id = ids
+                .next()
+                .expect("a queue in `next` has a transaction left");
             let p = &self.txs[id];
             if bytes + p.size > bytes_max {
                 break;
             }
             bytes += p.size;
             out.push(p.tx.clone());
+            if let Some(following) = ids.clone().next() {
+                next.insert((round + 1, self.txs[following].seq), ids);
+            }
         }
         out
     }
@@ -154,8 +215,13 @@ mod tests {
     use ledger::{Action, Id};
 
     fn tx(nonce: u64, expires_at_height: u64) -> VerifiedTx {
+        tx_by(1, nonce, expires_at_height)
+    }
+
+    /// A transaction signed by the key of `seed`.
+    fn tx_by(seed: u8, nonce: u64, expires_at_height: u64) -> VerifiedTx {
         let chain = Id::new("c").unwrap();
-        let key = SecretKey::from_seed([1; 32]);
+        let key = SecretKey::from_seed([seed; 32]);
         let mut tx = SignedTx::unsigned(TxBody {
             chain_id: chain.clone(),
             nonce,
@@ -196,5 +262,60 @@ mod tests {
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.bytes(), 100);
         assert!(pool.contains(&tx(3, 10).id()));
+    }
+
+    #[test]
+    fn one_submitter_holds_at_most_its_share() {
+        let mut pool = Mempool::new();
+        let share = MEMPOOL_BYTES_MAX / SUBMITTER_SHARE_MAX;
+        pool.insert(tx_by(1, 1, 10), share).unwrap();
+        assert_eq!(
+            pool.insert(tx_by(1, 2, 10), 1),
+            Err(MempoolError::SubmitterFull)
+        );
+        // Others still get in, each up to its own share.
+        pool.insert(tx_by(2, 1, 10), share).unwrap();
+        pool.insert(tx_by(3, 1, 10), 100).unwrap();
+        // Committed, the flooder's room comes back.
+        pool.after_commit(&[tx_by(1, 1, 10).id()], 1);
+        pool.insert(tx_by(1, 2, 10), 1).unwrap();
+        assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn proposers_draw_round_robin_across_submitters() {
+        let mut pool = Mempool::new();
+        // Submitter 1 floods first; 2 and 3 each send a little later.
+        for nonce in 0..5 {
+            pool.insert(tx_by(1, nonce, 10), 10).unwrap();
+        }
+        pool.insert(tx_by(2, 0, 10), 10).unwrap();
+        pool.insert(tx_by(3, 0, 10), 10).unwrap();
+        pool.insert(tx_by(2, 1, 10), 10).unwrap();
+        let drawn: Vec<TxId> = pool
+            .candidates(5, usize::MAX)
+            .iter()
+            .map(VerifiedTx::id)
+            .collect();
+        let expected = [
+            tx_by(1, 0, 10),
+            tx_by(2, 0, 10),
+            tx_by(3, 0, 10),
+            tx_by(1, 1, 10),
+            tx_by(2, 1, 10),
+        ];
+        assert_eq!(
+            drawn,
+            expected.iter().map(VerifiedTx::id).collect::<Vec<_>>()
+        );
+        // All of them, each submitter's in its own order.
+        let all = pool.candidates(100, usize::MAX);
+        assert_eq!(all.len(), 8);
+        let ones: Vec<u64> = all
+            .iter()
+            .filter(|t| t.signers()[0] == SecretKey::from_seed([1; 32]).public_key())
+            .map(|t| t.body().nonce)
+            .collect();
+        assert_eq!(ones, vec![0, 1, 2, 3, 4]);
     }
 }

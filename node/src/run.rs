@@ -117,7 +117,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
     info!(addr = %config.http_listen, "HTTP API listening");
-    let api = axum::serve(listener, crate::api::router(shared.clone()));
+    let api = crate::http::serve(listener, crate::api::router(shared.clone()));
 
     let tag = consensus::protocol_tag(&shared.chain.genesis_hash());
     let gossip = gossip::run(
