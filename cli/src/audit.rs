@@ -26,10 +26,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use contracts::audit::history::History;
 use contracts::audit::{AuditFailure, Auditor, Verdict};
 use ledger::block::Outcome;
+use ledger::evidence::DoubleVote;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader};
 use ledger::genesis::Genesis;
 use ledger::proof::{TxProof, PROOF_FILE_BYTES_MAX};
 use ledger::tx::TxId;
+use ledger::validators::ValidatorSet;
 use ledger::Fen;
 use serde_json::{json, Value};
 
@@ -87,6 +89,11 @@ pub struct ReportArgs {
     pub source: Source,
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+    /// Equivocation evidence to check and list: a node's `GET /v1/evidence` answer
+    /// (`xinbao query evidence --json`) or a JSON array of double votes. Each piece is
+    /// checked against the validators of its height as the chain gives them.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,7 +175,18 @@ fn open_source(
 fn replay(
     source: &Source,
     genesis: &Genesis,
+    history: Option<&mut History>,
+) -> anyhow::Result<(Result<Verdict, AuditFailure>, f64)> {
+    replay_with_sets(source, genesis, history, &mut BTreeMap::new())
+}
+
+/// [`replay`], also recording the validator set of each height that `sets` asks for (its
+/// keys), as the chain gives it.
+fn replay_with_sets(
+    source: &Source,
+    genesis: &Genesis,
     mut history: Option<&mut History>,
+    sets: &mut BTreeMap<u64, Option<ValidatorSet>>,
 ) -> anyhow::Result<(Result<Verdict, AuditFailure>, f64)> {
     let (header, entries, target) = open_source(source, genesis)?;
     let started = Instant::now();
@@ -182,6 +200,13 @@ fn replay(
             |before, done| {
                 if let Some(h) = history.as_deref_mut() {
                     h.observe(before, done);
+                }
+                let height = done.entry.block.header.height;
+                if let Some(slot) = sets.get_mut(&height) {
+                    *slot = contracts::chain::height_config(before, height)
+                        .roster
+                        .validator_set()
+                        .ok();
                 }
             },
             |p| progress.tick(p.height, target, p.txs),
@@ -309,13 +334,22 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let genesis = load_genesis(&args.source.genesis)?;
+    let evidence = match &args.evidence {
+        Some(path) => read_evidence(path)?,
+        None => Vec::new(),
+    };
+    let mut sets: BTreeMap<u64, Option<ValidatorSet>> =
+        evidence.iter().map(|e| (e.height(), None)).collect();
     let mut history = History::new();
-    let (result, _) = replay(&args.source, &genesis, Some(&mut history))?;
+    let (result, _) = replay_with_sets(&args.source, &genesis, Some(&mut history), &mut sets)?;
     let verdict = match result {
         Ok(v) => v,
         Err(failure) => return Ok(print_failure(&failure, args.format == Format::Json)),
     };
-    let doc = history.finish(&verdict);
+    let mut doc = history.finish(&verdict);
+    if args.evidence.is_some() {
+        doc["equivocations"] = equivocations(&genesis, &evidence, &sets, &verdict);
+    }
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
         Format::Csv => csv(&doc),
@@ -323,6 +357,72 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Most bytes of an evidence file.
+const EVIDENCE_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+fn read_evidence(path: &Path) -> anyhow::Result<Vec<DoubleVote>> {
+    let bytes = files::read_bounded(path, EVIDENCE_FILE_BYTES_MAX)?;
+    let value: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
+    let list = value.get("evidence").cloned().unwrap_or(value);
+    serde_json::from_value(list).with_context(|| {
+        format!(
+            "{}: not a list of double votes (a node's GET /v1/evidence answer)",
+            path.display()
+        )
+    })
+}
+
+/// Each piece of evidence, checked with the chain's validators of its height: the
+/// report lists what is proven and says why the rest is not.
+fn equivocations(
+    genesis: &Genesis,
+    evidence: &[DoubleVote],
+    sets: &BTreeMap<u64, Option<ValidatorSet>>,
+    verdict: &Verdict,
+) -> Value {
+    let org_of = |key: &ledger::crypto::PublicKey| {
+        contracts::chain::height_config(&verdict.state, verdict.height + 1)
+            .roster
+            .get(key)
+            .map(|n| n.org.to_string())
+            .or_else(|| {
+                genesis
+                    .validators
+                    .iter()
+                    .find(|v| v.consensus_key == *key)
+                    .map(|v| v.org.to_string())
+            })
+    };
+    let items: Vec<Value> = evidence
+        .iter()
+        .map(|piece| {
+            let checked = match sets.get(&piece.height()).cloned().flatten() {
+                Some(set) => piece
+                    .verify(&genesis.chain_id, &set)
+                    .map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "height {} is not in the chain verified (to {})",
+                    piece.height(),
+                    verdict.height
+                )),
+            };
+            json!({
+                "height": piece.height(),
+                "round": piece.first.round,
+                "kind": format!("{:?}", piece.first.kind),
+                "validator": piece.validator().to_hex(),
+                "org": org_of(&piece.validator()),
+                "first": piece.first.block_id.map(|b| b.to_hex()),
+                "second": piece.second.block_id.map(|b| b.to_hex()),
+                "proven": checked.is_ok(),
+                "reason": checked.err(),
+            })
+        })
+        .collect();
+    Value::Array(items)
 }
 
 fn find_in_file(path: &Path, id: &TxId) -> anyhow::Result<(ChainEntry, usize)> {
@@ -666,6 +766,42 @@ fn markdown(doc: &Value) -> String {
             }
             let _ = writeln!(s);
         }
+    }
+
+    let equivocations = list(field(doc, "equivocations"));
+    if !equivocations.is_empty() {
+        let _ = writeln!(s, "## Equivocation\n");
+        let _ = writeln!(
+            s,
+            "| height | round | vote | validator | organisation | first value | second value | proven |"
+        );
+        let _ = writeln!(s, "|---:|---:|---|---|---|---|---|---|");
+        for e in &equivocations {
+            let proven = if field(e, "proven") == true {
+                "yes".to_string()
+            } else {
+                format!("no: {}", text(field(e, "reason")))
+            };
+            let value = |v: &Value| {
+                if v.is_null() {
+                    "nil".to_string()
+                } else {
+                    text(v)
+                }
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {proven} |",
+                text(field(e, "height")),
+                text(field(e, "round")),
+                text(field(e, "kind")),
+                text(field(e, "validator")),
+                text(field(e, "org")),
+                value(field(e, "first")),
+                value(field(e, "second")),
+            );
+        }
+        let _ = writeln!(s);
     }
 
     let governance = list(field(doc, "governance"));

@@ -246,6 +246,11 @@ impl NodeClient {
     }
 
     /// The R10 document of the current state (`GET /v1/state`).
+    /// `GET /v1/evidence`: the double votes this node saw.
+    pub fn evidence(&self) -> anyhow::Result<Value> {
+        self.get("/v1/evidence")
+    }
+
     pub fn state(&self) -> anyhow::Result<Value> {
         self.get("/v1/state")
     }

@@ -41,6 +41,9 @@ enum What {
     Block { height: u64 },
     /// The settlement figures of the current state (the R10 result document).
     State,
+    /// The equivocation this node saw: validators that signed two votes in one round
+    /// (`--json` gives the file `audit report --evidence` checks).
+    Evidence,
     /// The node's metrics (Prometheus text).
     Metrics,
     /// Whether the node answers (exit 0) or not (exit 1).
@@ -108,6 +111,31 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
                     .split_once("\nRejected steps")
                     .map_or(figures, |(head, _)| head);
                 print!("\nProgrammes{figures}");
+            }
+        }
+        What::Evidence => {
+            let raw = client.evidence()?;
+            if args.json {
+                print_json(&raw)?;
+            } else {
+                let list = raw["evidence"].as_array().cloned().unwrap_or_default();
+                println!(
+                    "{}: {} pieces of equivocation evidence",
+                    client.base(),
+                    list.len()
+                );
+                for e in &list {
+                    let value = |v: &Value| v.as_str().unwrap_or("nil").to_string();
+                    println!(
+                        "  height {} round {} {}: validator {} voted {} and {}",
+                        e["first"]["height"],
+                        e["first"]["round"],
+                        e["first"]["kind"].as_str().unwrap_or("?"),
+                        e["first"]["voter"].as_str().unwrap_or("?"),
+                        value(&e["first"]["block_id"]),
+                        value(&e["second"]["block_id"]),
+                    );
+                }
             }
         }
         What::Metrics => print!("{}", client.metrics()?),

@@ -14,6 +14,7 @@ pub mod code;
 pub mod codec;
 pub mod crypto;
 pub mod date;
+pub mod evidence;
 pub mod export;
 pub mod genesis;
 pub mod ids;

@@ -20,7 +20,9 @@ use crate::{codec, Id};
 /// The tag after the consensus domain for votes.
 pub const VOTE_TAG: &[u8] = b"vote";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, serde::Serialize, serde::Deserialize,
+)]
 pub enum VoteKind {
     Prevote,
     Precommit,

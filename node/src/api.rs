@@ -10,6 +10,7 @@
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
 //! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type |
+//! | `GET /v1/evidence?from_height=H&limit=N` | `{evidence: [{first, second}]}`: double votes this node saw, each two signed votes of one validator (verifiable with the genesis alone: `xinbao audit report --evidence`) |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus text |
 
@@ -24,19 +25,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::block::{Outcome, Receipt};
 use ledger::export::ChainEntry;
-use ledger::tx::{SignedTx, TxId};
+use ledger::tx::TxId;
 use ledger::Date;
 use serde_json::{json, Value};
 
-use crate::intake::{self, Refusal};
+use crate::intake;
 use crate::shared::Shared;
 
 /// Largest request body of one transaction (its JSON form with room to spare).
 const REQUEST_BYTES_MAX: usize = 1024 * 1024;
-/// Largest request body of a batch.
-pub const BATCH_REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
-/// Most transactions in one batch request.
-pub const BATCH_TXS_MAX: usize = 10_000;
+pub use crate::intake::{BATCH_REQUEST_BYTES_MAX, BATCH_TXS_MAX};
 
 type ApiResult = Result<Response, (StatusCode, Json<Value>)>;
 
@@ -76,6 +74,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chain/{height}", get(chain_entry))
         .route("/v1/state", get(state))
         .route("/v1/governance", get(governance))
+        .route("/v1/evidence", get(evidence))
         .route("/v1/devnet/clock", post(set_clock))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -113,14 +112,7 @@ async fn submit_tx(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let tx = if is_json {
-        serde_json::from_slice::<SignedTx>(&body).map_err(|e| Refusal {
-            code: "Malformed",
-            message: format!("not a transaction file: {e}"),
-        })
-    } else {
-        intake::decode(&body)
-    };
+    let tx = intake::parse_one(is_json, &body);
     // Verification is work for a blocking thread, not for the runtime that serves HTTP.
     let worker = shared.clone();
     let result = tokio::task::spawn_blocking(move || tx.and_then(|tx| intake::submit(&worker, tx)))
@@ -162,36 +154,14 @@ async fn submit_txs(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let txs: Vec<Result<SignedTx, Refusal>> = if is_json {
-        let items: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "Malformed",
-                format!("not a JSON array of transaction files: {e}"),
-            )
-        })?;
-        check_batch_len(items.len())?;
-        items
-            .into_iter()
-            .map(|item| {
-                serde_json::from_value::<SignedTx>(item).map_err(|e| Refusal {
-                    code: "Malformed",
-                    message: format!("not a transaction file: {e}"),
-                })
-            })
-            .collect()
-    } else {
-        let items: Vec<Vec<u8>> =
-            ledger::codec::decode(&body, BATCH_REQUEST_BYTES_MAX).map_err(|e| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "Malformed",
-                    format!("not a list of canonical transactions: {e}"),
-                )
-            })?;
-        check_batch_len(items.len())?;
-        items.iter().map(|b| intake::decode(b)).collect()
-    };
+    let txs = intake::parse_batch(is_json, &body).map_err(|refusal| {
+        let status = if refusal.code == "TooMany" {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        error(status, refusal.code, refusal.message)
+    })?;
     let worker = shared.clone();
     let verdicts = tokio::task::spawn_blocking(move || intake::submit_all(&worker, txs))
         .await
@@ -222,17 +192,6 @@ async fn submit_txs(
         Json(json!({ "results": results, "accepted": accepted, "refused": refused }))
             .into_response(),
     )
-}
-
-fn check_batch_len(len: usize) -> Result<(), (StatusCode, Json<Value>)> {
-    if len > BATCH_TXS_MAX {
-        return Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "TooMany",
-            format!("{len} transactions, at most {BATCH_TXS_MAX} in one request"),
-        ));
-    }
-    Ok(())
 }
 
 fn receipt_json(receipt: &Receipt) -> Value {
@@ -441,6 +400,33 @@ async fn governance(
     Ok(Json(json!({ "changes": list })).into_response())
 }
 
+/// Equivocation this node saw, in height order from `from_height`.
+async fn evidence(
+    State(shared): State<Arc<Shared>>,
+    query: Result<axum::extract::Query<GovernanceQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let axum::extract::Query(query) = query.map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadQuery",
+            format!(
+                "expected ?from_height=H&limit=N with whole numbers: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let limit = query
+        .limit
+        .unwrap_or(GOVERNANCE_PAGE_MAX)
+        .min(GOVERNANCE_PAGE_MAX);
+    let evidence = shared
+        .chain
+        .store()
+        .evidence(query.from_height.unwrap_or(0), limit)
+        .map_err(internal)?;
+    Ok(Json(json!({ "evidence": evidence })).into_response())
+}
+
 /// Most changes in one answer of `GET /v1/governance`.
 const GOVERNANCE_PAGE_MAX: usize = 1_000;
 
@@ -542,6 +528,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "counter",
             "Blocks taken from peers by sync.",
             load(&m.blocks_synced),
+        ),
+        (
+            "xinbao_equivocating_votes_total",
+            "counter",
+            "Double votes by a validator that the engine reported (kept as evidence: GET /v1/evidence).",
+            load(&m.equivocating_votes),
+        ),
+        (
+            "xinbao_equivocating_proposals_total",
+            "counter",
+            "Double proposals by a proposer that the engine reported.",
+            load(&m.equivocating_proposals),
+        ),
+        (
+            "xinbao_evidence",
+            "gauge",
+            "Pieces of equivocation evidence this node keeps.",
+            shared.chain.store().evidence_count() as u64,
         ),
         (
             "xinbao_signatures_verified_total",

@@ -71,6 +71,63 @@ pub fn decode(bytes: &[u8]) -> Result<SignedTx, Refusal> {
     SignedTx::from_bytes(bytes).map_err(|e| Refusal::new("Malformed", e.to_string()))
 }
 
+/// Largest request body of a batch.
+pub const BATCH_REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Most transactions in one batch request.
+pub const BATCH_TXS_MAX: usize = 10_000;
+
+/// One transaction from a request body: its JSON file form or its canonical bytes.
+pub fn parse_one(is_json: bool, body: &[u8]) -> Result<SignedTx, Refusal> {
+    if is_json {
+        serde_json::from_slice::<SignedTx>(body)
+            .map_err(|e| Refusal::new("Malformed", format!("not a transaction file: {e}")))
+    } else {
+        decode(body)
+    }
+}
+
+/// The transactions of a batch request body: a JSON array of file forms, or the canonical
+/// encoding of a list of canonical transactions. The body as a whole is refused when it is
+/// not a list (`Malformed`) or too long a one (`TooMany`); each item keeps its own verdict.
+pub fn parse_batch(is_json: bool, body: &[u8]) -> Result<Vec<Result<SignedTx, Refusal>>, Refusal> {
+    let too_many = |len: usize| {
+        Refusal::new(
+            "TooMany",
+            format!("{len} transactions, at most {BATCH_TXS_MAX} in one request"),
+        )
+    };
+    if is_json {
+        let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+            Refusal::new(
+                "Malformed",
+                format!("not a JSON array of transaction files: {e}"),
+            )
+        })?;
+        if items.len() > BATCH_TXS_MAX {
+            return Err(too_many(items.len()));
+        }
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value::<SignedTx>(item)
+                    .map_err(|e| Refusal::new("Malformed", format!("not a transaction file: {e}")))
+            })
+            .collect())
+    } else {
+        let items: Vec<Vec<u8>> =
+            ledger::codec::decode(body, BATCH_REQUEST_BYTES_MAX).map_err(|e| {
+                Refusal::new(
+                    "Malformed",
+                    format!("not a list of canonical transactions: {e}"),
+                )
+            })?;
+        if items.len() > BATCH_TXS_MAX {
+            return Err(too_many(items.len()));
+        }
+        Ok(items.iter().map(|b| decode(b)).collect())
+    }
+}
+
 /// Checks `tx` and puts it in the mempool; returns its id. Does not gossip.
 pub fn submit(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
     submit_all(shared, vec![Ok(tx)])

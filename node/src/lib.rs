@@ -9,6 +9,8 @@
 //! the [`config`] file; [`shared`] is what they share.
 
 pub mod api;
+#[cfg(feature = "byzantine")]
+pub mod byzantine;
 pub mod chain;
 pub mod chain_worker;
 pub mod config;

@@ -40,6 +40,12 @@ fn listen_of(address: &Multiaddr) -> Multiaddr {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
+    #[cfg(not(feature = "byzantine"))]
+    anyhow::ensure!(
+        std::env::var_os("XINBAO_BYZANTINE").is_none(),
+        "XINBAO_BYZANTINE is set, but this xinbao-node was built without the `byzantine` \
+         feature (a test-only build): refusing to start"
+    );
     let config = Config::load(&options.config)?;
     let file = GenesisFile::load(&config.genesis)?;
     // R11.1: no node starts on a genesis that a founder has not approved.

@@ -158,6 +158,10 @@ pub struct Metrics {
     pub txs_refused: AtomicU64,
     pub proposals_invalid: AtomicU64,
     pub blocks_synced: AtomicU64,
+    /// Double votes the engine reported (each kept as evidence).
+    pub equivocating_votes: AtomicU64,
+    /// Double proposals the engine reported.
+    pub equivocating_proposals: AtomicU64,
     pub gossip_outbox_dropped: AtomicU64,
     pub gossip_batches_sent: AtomicU64,
     pub gossip_txs_sent: AtomicU64,

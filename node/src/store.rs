@@ -22,6 +22,7 @@ use std::path::Path;
 
 use ledger::block::{Block, BlockId, CommitCertificate, Receipt};
 use ledger::codec;
+use ledger::evidence::DoubleVote;
 use ledger::state::{Hash32, StateView, WriteSet};
 use ledger::tx::TxId;
 
@@ -72,6 +73,9 @@ pub struct Store {
     /// so that a proposer restarted mid-height proposes the same block again instead of
     /// signing a second, different one for the same round.
     proposals: sled::Tree,
+    /// Equivocation this node saw (not chain data: what this node observed, each piece
+    /// verifiable by anyone from its signatures), by (height, validator, digest).
+    evidence: sled::Tree,
 }
 
 const BLOCK: u8 = b'b';
@@ -133,6 +137,7 @@ impl Store {
         }
         Ok(Store {
             proposals: db.open_tree("proposals")?,
+            evidence: db.open_tree("evidence")?,
             main,
             db,
         })
@@ -344,6 +349,42 @@ impl Store {
             self.proposals.remove(key)?;
         }
         Ok(())
+    }
+
+    /// Keeps `evidence` (again the same piece is kept once); returns how many were new.
+    pub fn save_evidence(&self, evidence: &[DoubleVote]) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for piece in evidence {
+            let json = serde_json::to_vec(piece).expect("evidence serialises");
+            let mut key = piece.height().to_be_bytes().to_vec();
+            key.extend_from_slice(&piece.validator().0);
+            key.extend_from_slice(blake3::hash(&json).as_bytes());
+            if self.evidence.insert(key, json)?.is_none() {
+                new += 1;
+            }
+        }
+        if new > 0 {
+            self.evidence.flush()?;
+        }
+        Ok(new)
+    }
+
+    /// Up to `limit` pieces of evidence from `from_height` on, in height order.
+    pub fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<DoubleVote>, StoreError> {
+        self.evidence
+            .range(from_height.to_be_bytes().as_slice()..)
+            .values()
+            .take(limit)
+            .map(|value| {
+                let value = value?;
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// How many pieces of evidence are kept.
+    pub fn evidence_count(&self) -> usize {
+        self.evidence.len()
     }
 
     /// The committed state, read through the rulebook's trait.

@@ -176,3 +176,90 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
     ]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
 }
+
+/// A validator's double vote, signed by testkit validator `i` at `height`.
+fn double_vote(chain: &ledger::Id, i: usize, height: u64) -> ledger::evidence::DoubleVote {
+    use ledger::block::BlockId;
+    use ledger::crypto::domain;
+    use ledger::evidence::SignedVote;
+    use ledger::vote::{VoteBody, VoteKind};
+    let key = contracts::testkit::validator_key(i);
+    let vote = |block: Option<u8>| {
+        let body = VoteBody {
+            chain_id: chain.clone(),
+            kind: VoteKind::Precommit,
+            height,
+            round: 0,
+            block_id: block.map(|b| BlockId([b; 32])),
+            voter: key.public_key(),
+        };
+        SignedVote {
+            kind: body.kind,
+            height,
+            round: 0,
+            block_id: body.block_id,
+            voter: body.voter,
+            signature: key.sign(domain::CONSENSUS, &body.sign_bytes()),
+        }
+    };
+    ledger::evidence::DoubleVote {
+        first: vote(Some(1)),
+        second: vote(Some(2)),
+    }
+}
+
+#[test]
+fn the_audit_report_lists_equivocation_it_can_prove_and_says_why_it_cannot_the_rest() {
+    let chain = contracts::testkit::scenario_chain(&contracts::testkit::worked_example(
+        "a-ningbo-style.json",
+    ));
+    let dir = std::env::temp_dir().join(format!("xinbao-evidence-{}", std::process::id()));
+    let (genesis, file) = chain.write_files(&dir);
+    let chain_id = chain.genesis.chain_id.clone();
+    let proven = double_vote(&chain_id, 1, 1);
+    let mut forged = double_vote(&chain_id, 2, 1);
+    forged.second.block_id = Some(ledger::block::BlockId([9; 32]));
+    let beyond = double_vote(&chain_id, 0, 1_000_000);
+    let evidence = dir.join("evidence.json");
+    std::fs::write(
+        &evidence,
+        serde_json::to_vec(&serde_json::json!({ "evidence": [proven, forged, beyond] })).unwrap(),
+    )
+    .unwrap();
+    let run = |format: &str| {
+        xinbao(&[
+            "audit",
+            "report",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--chain",
+            file.to_str().unwrap(),
+            "--evidence",
+            evidence.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+    };
+    let out = run("json");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = doc["equivocations"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0]["proven"], true, "{}", listed[0]);
+    assert_eq!(
+        listed[0]["validator"],
+        contracts::testkit::validator_key(1).public_key().to_hex()
+    );
+    assert_eq!(listed[1]["proven"], false);
+    assert!(listed[1]["reason"].as_str().unwrap().contains("signature"));
+    assert_eq!(listed[2]["proven"], false);
+    assert!(listed[2]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not in the chain"));
+    let md = run("md");
+    let md = text(&md.stdout);
+    assert!(md.contains("## Equivocation"), "{md}");
+    assert!(md.contains("| yes |"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

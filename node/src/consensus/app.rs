@@ -28,6 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ledger::block::{Block, BlockId, CommitCertificate, CommitSignature};
 use ledger::crypto::{PublicKey, Signature};
+use ledger::evidence::{DoubleVote, SignedVote};
 use malachitebft_app_channel::app::consensus::Role;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::StreamMessage;
@@ -37,7 +38,7 @@ use malachitebft_app_channel::app::types::core::{
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
-use malachitebft_core_consensus::VoteExtensionError;
+use malachitebft_core_consensus::{MisbehaviorEvidence, VoteExtensionError};
 use tracing::{debug, error, info, warn};
 
 use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
@@ -80,6 +81,9 @@ pub struct App {
     idle: Option<(NextReply, Next<XinbaoContext>)>,
     /// A consensus message or proposal of a later height has arrived since the tip.
     later_seen: bool,
+    /// How this node misbehaves, in a test build (`crate::byzantine`).
+    #[cfg(feature = "byzantine")]
+    byzantine: Option<Arc<crate::byzantine::Byzantine>>,
 }
 
 impl App {
@@ -100,7 +104,16 @@ impl App {
             streams: Streams::new(),
             idle: None,
             later_seen: false,
+            #[cfg(feature = "byzantine")]
+            byzantine: None,
         }
+    }
+
+    /// Has this node misbehave as `byzantine` says (a test build only).
+    #[cfg(feature = "byzantine")]
+    pub fn byzantine(mut self, byzantine: Option<Arc<crate::byzantine::Byzantine>>) -> App {
+        self.byzantine = byzantine;
+        self
     }
 
     /// The engine's parameters of `height` (at most two above the tip), from committed
@@ -170,6 +183,38 @@ impl App {
         Ok(day(now) > day(tip.time_ms))
     }
 
+    /// Keeps the double votes the engine reports (and counts double proposals, whose
+    /// signatures are the engine's own format rather than the ledger's).
+    fn keep_evidence(&self, evidence: &MisbehaviorEvidence<XinbaoContext>) {
+        let votes: Vec<DoubleVote> = evidence
+            .votes
+            .iter()
+            .flat_map(|(_, pairs)| pairs.iter())
+            .filter_map(|(a, b)| {
+                Some(DoubleVote {
+                    first: ledger_vote(a)?,
+                    second: ledger_vote(b)?,
+                })
+            })
+            .collect();
+        let proposals: usize = evidence.proposals.iter().map(|(_, p)| p.len()).sum();
+        for piece in &votes {
+            warn!(validator = %piece.validator(), height = piece.height(), "equivocation: a validator signed two votes in one round");
+        }
+        if proposals > 0 {
+            warn!(
+                proposals,
+                "equivocation: a proposer signed two proposals in one round"
+            );
+        }
+        let metrics = &self.shared.metrics;
+        Metrics::add(&metrics.equivocating_votes, votes.len() as u64);
+        Metrics::add(&metrics.equivocating_proposals, proposals as u64);
+        if let Err(e) = self.shared.chain.store().save_evidence(&votes) {
+            error!("keeping equivocation evidence: {e}");
+        }
+    }
+
     /// Sends the held `Finalized` reply when work is due.
     fn start_if_due(&mut self) -> anyhow::Result<()> {
         if self.idle.is_some() && self.work_is_due()? {
@@ -218,6 +263,22 @@ impl App {
                     .worker
                     .propose(height.0, round.as_u32().unwrap_or(0))
                     .await?;
+                #[cfg(feature = "byzantine")]
+                if let Some(byzantine) = self.byzantine.clone() {
+                    let block = Block::from_bytes(&proposed.bytes)?;
+                    let turn = byzantine.proposal(height.0, round.as_u32().unwrap_or(0), &block);
+                    if let Some((reported, publish)) = turn {
+                        let _ = reply.send(LocallyProposedValue::new(
+                            height,
+                            round,
+                            BlockHash(reported),
+                        ));
+                        for p in publish {
+                            self.stream_badly(channels, height, round, p).await?;
+                        }
+                        return Ok(());
+                    }
+                }
                 let hash = BlockHash(proposed.block_id.0);
                 let _ = reply.send(LocallyProposedValue::new(height, round, hash));
                 self.stream(channels, height, round, Round::Nil, hash, &proposed.bytes)
@@ -278,8 +339,14 @@ impl App {
             }
 
             AppMsg::Finalized {
-                certificate, reply, ..
+                certificate,
+                evidence,
+                reply,
+                ..
             } => {
+                if !evidence.is_empty() {
+                    self.keep_evidence(&evidence);
+                }
                 let tip = self.tip_height();
                 if tip >= certificate.height.0 {
                     // The next height begins when there is work (see the module notes).
@@ -302,10 +369,13 @@ impl App {
             }
 
             AppMsg::GetDecidedValues { range, reply } => {
-                let values = self
-                    .worker
-                    .decided(range.start().0, range.end().0)
-                    .await?
+                #[allow(unused_mut)]
+                let mut values = self.worker.decided(range.start().0, range.end().0).await?;
+                #[cfg(feature = "byzantine")]
+                if let Some(byzantine) = &self.byzantine {
+                    byzantine.sync_answer(range.start().0, &mut values);
+                }
+                let values = values
                     .into_iter()
                     .map(|(bytes, cert)| {
                         RawDecidedValue::new(Bytes::from(bytes), engine_certificate(&cert))
@@ -346,6 +416,47 @@ impl App {
         };
         let signature = self.signer.sign_part_fin(height, round, hash);
         for message in parts::split(init, bytes, hash, signature) {
+            channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(message))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one of a Byzantine proposal's streams (a test build only).
+    #[cfg(feature = "byzantine")]
+    async fn stream_badly(
+        &self,
+        channels: &Channels<XinbaoContext>,
+        height: Height,
+        round: Round,
+        publish: crate::byzantine::Publish,
+    ) -> anyhow::Result<()> {
+        use malachitebft_app_channel::app::streaming::{StreamContent, StreamId};
+        let init = Init {
+            height,
+            round,
+            pol_round: Round::Nil,
+            proposer: self.signer.address(),
+        };
+        let hash = BlockHash(publish.hash);
+        let signature = self.signer.sign_part_fin(height, round, hash);
+        let mut messages = parts::split(init, &publish.bytes, hash, signature);
+        if publish.truncated {
+            // Without the last chunk, the final part and the end of the stream.
+            let keep = messages.len().saturating_sub(3).max(1);
+            messages.truncate(keep);
+        }
+        for mut message in messages {
+            if publish.second {
+                let mut id = message.stream_id.to_bytes().to_vec();
+                id.push(2);
+                message.stream_id = StreamId::new(Bytes::from(id));
+            }
+            if matches!(message.content, StreamContent::Fin) && publish.truncated {
+                continue;
+            }
             channels
                 .network
                 .send(NetworkMsg::PublishProposalPart(message))
@@ -620,4 +731,26 @@ pub fn engine_validator_set(
             })
             .collect(),
     )
+}
+
+/// One of the engine's signed votes in the ledger's form (votes are signed over
+/// `ledger::vote::VoteBody`, so the signature carries over unchanged).
+fn ledger_vote(
+    vote: &mc::SignedMessage<XinbaoContext, super::context::Vote>,
+) -> Option<SignedVote> {
+    let v = &vote.message;
+    Some(SignedVote {
+        kind: match v.vote_type {
+            mc::VoteType::Prevote => ledger::vote::VoteKind::Prevote,
+            mc::VoteType::Precommit => ledger::vote::VoteKind::Precommit,
+        },
+        height: v.height.0,
+        round: v.round.as_u32()?,
+        block_id: match v.value {
+            mc::NilOrVal::Nil => None,
+            mc::NilOrVal::Val(hash) => Some(BlockId(hash.0)),
+        },
+        voter: PublicKey(v.validator.0),
+        signature: Signature(vote.signature.0),
+    })
 }

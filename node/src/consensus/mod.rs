@@ -241,21 +241,67 @@ pub async fn start(
         NetworkIdentity::new_validator(settings.moniker, keypair, address.to_string(), proof_bytes);
 
     info!(%peer_id, %address, "starting consensus engine");
-    let (channels, _engine) = malachitebft_app_channel::start_engine(
-        XinbaoContext,
-        config,
-        WalContext::new(settings.wal_path, WireCodec),
-        NetworkContext::new(identity, WireCodec),
-        ConsensusContext::new_validator(
-            address,
-            Box::new(verifier),
-            Box::new(ConsensusSigner::new(key, chain_id)),
-        ),
-        SyncContext::new(WireCodec),
-        RequestContext::new(ENGINE_REQUESTS_MAX),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?;
+    #[cfg(feature = "byzantine")]
+    let byzantine = crate::byzantine::Byzantine::from_env()?.map(Arc::new);
+    #[cfg(feature = "byzantine")]
+    let attacks = byzantine
+        .as_ref()
+        .filter(|b| b.engine.is_active())
+        .map(|b| b.engine.clone());
+    #[cfg(not(feature = "byzantine"))]
+    let attacks: Option<()> = None;
+    let (channels, _engine) = match attacks {
+        #[cfg(feature = "byzantine")]
+        Some(attacks) => {
+            tracing::warn!(?attacks, "Byzantine: the engine misbehaves");
+            let flip = |mut bytes: [u8; 32]| {
+                bytes[31] ^= 1;
+                context::BlockHash(bytes)
+            };
+            malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
+                .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
+                .with_byzantine_network(malachitebft_app_channel::ByzantineContext {
+                    identity,
+                    codec: WireCodec,
+                    config: attacks,
+                    signer: Box::new(ConsensusSigner::new(key.clone(), chain_id.clone())),
+                    address,
+                    conflicting_value_fn: Some(Box::new(move |v: &context::BlockHash| flip(v.0))),
+                    conflicting_vote_value_fn: Some(Box::new(
+                        move |v: Option<&context::BlockHash>| {
+                            flip(v.map(|h| h.0).unwrap_or([0; 32]))
+                        },
+                    )),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e}"))?
+                .with_default_sync(SyncContext::new(WireCodec))
+                .with_default_consensus(ConsensusContext::new_validator(
+                    address,
+                    Box::new(verifier),
+                    Box::new(ConsensusSigner::new(key, chain_id)),
+                ))
+                .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
+                .build()
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?
+        }
+        _ => malachitebft_app_channel::start_engine(
+            XinbaoContext,
+            config,
+            WalContext::new(settings.wal_path, WireCodec),
+            NetworkContext::new(identity, WireCodec),
+            ConsensusContext::new_validator(
+                address,
+                Box::new(verifier),
+                Box::new(ConsensusSigner::new(key, chain_id)),
+            ),
+            SyncContext::new(WireCodec),
+            RequestContext::new(ENGINE_REQUESTS_MAX),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?,
+    };
 
     // Keep the peer list for the status endpoint.
     let net_requests = channels.net_requests.clone();
@@ -273,5 +319,7 @@ pub async fn start(
 
     let worker = crate::chain_worker::Worker::start(shared.clone(), own_key)?;
     let app = app::App::new(shared, signer, worker, book);
+    #[cfg(feature = "byzantine")]
+    let app = app.byzantine(byzantine);
     app.run(channels).await
 }

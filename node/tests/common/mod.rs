@@ -148,6 +148,11 @@ impl Devnet {
     }
 
     pub fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// [`Devnet::start`] with extra environment variables for the process.
+    pub fn start_with(&mut self, i: usize, env: &[(&str, &Path)]) {
         assert!(self.children[i].is_none(), "node {i} is already running");
         let dir = self.node_dir(i);
         let log = std::fs::OpenOptions::new()
@@ -165,6 +170,9 @@ impl Devnet {
             .stderr(log);
         if self.devnet_clock {
             command.arg("--devnet-clock");
+        }
+        for (key, value) in env {
+            command.env(key, value);
         }
         self.children[i] = Some(command.spawn().expect("start xinbao-node"));
     }

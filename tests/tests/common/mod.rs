@@ -53,6 +53,11 @@ pub fn binaries() -> &'static Binaries {
                 "node",
                 "-p",
                 "cli",
+                // The features `cargo test --workspace` builds the node with (the test-only
+                // Byzantine mode, off unless a test asks for it), so that this build and
+                // the node's own tests share one binary.
+                "--features",
+                "node/byzantine",
                 "--target-dir",
             ])
             .arg(&target_dir)
