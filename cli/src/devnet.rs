@@ -307,6 +307,24 @@ pub fn init_with_params(
     base_port: Option<u16>,
     params: Params,
 ) -> anyhow::Result<Manifest> {
+    init_at(dir, orgs, validators, base_port, params, None)
+}
+
+/// Validator `i`'s ports on a host of its own (`hosts`): HTTP, then p2p (and gossip after).
+pub const HOST_HTTP_PORT: u16 = 28000;
+pub const HOST_P2P_PORT: u16 = 27000;
+
+/// [`init_with_params`]; with `hosts`, validator `i` listens on the address `hosts[i]`
+/// (a host or network namespace of its own) at [`HOST_HTTP_PORT`] and [`HOST_P2P_PORT`]
+/// instead of on loopback ports.
+pub fn init_at(
+    dir: &Path,
+    orgs: &[(Id, OrgKind)],
+    validators: Option<usize>,
+    base_port: Option<u16>,
+    params: Params,
+    hosts: Option<&[String]>,
+) -> anyhow::Result<Manifest> {
     ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
@@ -334,8 +352,17 @@ pub fn init_with_params(
         (VALIDATORS_MIN..=VALIDATORS_MAX).contains(&count),
         "a devnet has between {VALIDATORS_MIN} and {VALIDATORS_MAX} validators"
     );
+    if let Some(hosts) = hosts {
+        ensure!(
+            hosts.len() == count,
+            "{count} validators need {count} hosts"
+        );
+    }
     // Per validator: an HTTP port, then a p2p port and the gossip port after it.
-    let base = free_ports(3 * count, base_port)?;
+    let base = match hosts {
+        Some(_) => 0,
+        None => free_ports(3 * count, base_port)?,
+    };
 
     for sub in ["keys", "nodes", "members"] {
         std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("{}", dir.display()))?;
@@ -364,13 +391,15 @@ pub fn init_with_params(
     for i in 0..count {
         let (org, _) = runners[i % runners.len()];
         let name = format!("node{i}-{org}");
-        let http_port = base + i as u16;
-        let p2p_port = base + (count + 2 * i) as u16;
-        let p2p = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+        let (ip, http_port, p2p_port) = match hosts {
+            Some(hosts) => (hosts[i].as_str(), HOST_HTTP_PORT, HOST_P2P_PORT),
+            None => ("127.0.0.1", base + i as u16, base + (count + 2 * i) as u16),
+        };
+        let p2p = format!("/ip4/{ip}/tcp/{p2p_port}");
         let node_dir = dir.join("nodes").join(&name);
         std::fs::create_dir_all(&node_dir)?;
         let key = crate::ceremony::new_key(&node_dir.join("consensus.key"), None)?;
-        let http = format!("127.0.0.1:{http_port}");
+        let http = format!("{ip}:{http_port}");
         let config = crate::ceremony::node_config(&crate::ceremony::NodeFiles {
             moniker: &name,
             comment: &format!(

@@ -14,6 +14,7 @@ mod audit;
 mod bench;
 mod ceremony;
 mod chain;
+mod chaos;
 mod demo;
 mod devnet;
 mod files;
@@ -67,6 +68,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure a 4-validator devnet on this machine: tx/s, commit latency, memory.
     Bench(bench::BenchArgs),
+    /// Faults across a real network: validators in network namespaces under load, killed,
+    /// paused, partitioned, losing packets and with skewed clocks, while no fork, no lost
+    /// committed transaction and recovery after each heal are checked (needs root).
+    Chaos(chaos::ChaosArgs),
 }
 
 /// Exit status for an error that stopped the command (bad arguments, unreadable files).
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Devnet(command) => devnet::run(command),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Chaos(args) => chaos::run(args),
     };
     match result {
         Ok(code) => code,

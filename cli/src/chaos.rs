@@ -1,0 +1,812 @@
+//! `xinbao chaos`: faults across a real network, with the safety invariants checked
+//! throughout.
+//!
+//! Each validator (4 to 7) runs in a Linux network namespace of its own with its own
+//! address, joined by veth pairs to a bridge that this run makes (root and iproute2 are
+//! needed; every namespace, link and rule is removed at the end). Under a steady load the
+//! run injects faults drawn from a seed and logged: `kill -9` and restart, SIGSTOP and
+//! SIGCONT, a minority cut off, a split that leaves no side a quorum, random packet loss
+//! (iptables `-m statistic` inside a namespace) and a clock skewed by `faketime`. Each
+//! fault is healed after a while.
+//!
+//! Checked throughout: no two nodes ever hold different blocks at a height (divergence);
+//! every transaction a node reported committed stays committed, once, at that height, on
+//! every node (a lost acknowledged transaction); after each heal every node reaches one
+//! block and state root, and commits resume, within [`HEAL_BOUND`]. The longest time
+//! without a new block anywhere is reported. Exit 0 when every invariant held, 1 when one
+//! broke, 2 when the run could not be set up (not root, no `ip`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use clap::Args;
+use ledger::action::StaffKey;
+use ledger::crypto::SecretKey;
+use ledger::tx::{SignedTx, TxBody};
+use ledger::{Action, Id};
+use serde_json::{json, Value};
+
+use crate::devnet;
+
+/// How long after a heal every node must agree and commits resume.
+const HEAL_BOUND: Duration = Duration::from_secs(60);
+/// How long a request to a node may take before it counts as unanswered.
+const REQUEST_TIME: Duration = Duration::from_millis(1500);
+
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// How long faults are injected, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// The seed of the faults (printed; the same seed gives the same faults in order).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Validators, each in its own namespace (4 to 7).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(4..=7))]
+    pub validators: u64,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the devnet and the logs go (default: a new temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+}
+
+/// xorshift64*: the run's faults from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn run_tool(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("{program} {}", args.join(" ")))?;
+    ensure!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+fn has(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// The run's network: a bridge and one namespace per validator; removed on drop.
+struct Hosts {
+    tag: String,
+    bridge: String,
+    subnet: String,
+    names: Vec<String>,
+}
+
+impl Hosts {
+    fn create(count: usize) -> anyhow::Result<Hosts> {
+        let pid = std::process::id();
+        let tag = format!("xc{}", pid % 100_000);
+        let mut hosts = Hosts {
+            bridge: format!("{tag}br"),
+            subnet: format!("10.214.{}", pid % 250),
+            names: Vec::new(),
+            tag,
+        };
+        run_tool("ip", &["link", "add", &hosts.bridge, "type", "bridge"])?;
+        run_tool(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}.254/24", hosts.subnet),
+                "dev",
+                &hosts.bridge,
+            ],
+        )?;
+        run_tool("ip", &["link", "set", &hosts.bridge, "up"])?;
+        for i in 1..=count {
+            let ns = format!("{}n{i}", hosts.tag);
+            let outside = format!("{}h{i}", hosts.tag);
+            let inside = format!("{}i{i}", hosts.tag);
+            run_tool("ip", &["netns", "add", &ns])?;
+            hosts.names.push(ns.clone());
+            run_tool(
+                "ip",
+                &[
+                    "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+                ],
+            )?;
+            run_tool("ip", &["link", "set", &inside, "netns", &ns])?;
+            let address = format!("{}.{i}/24", hosts.subnet);
+            run_tool("ip", &["-n", &ns, "addr", "add", &address, "dev", &inside])?;
+            run_tool("ip", &["-n", &ns, "link", "set", &inside, "up"])?;
+            run_tool("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
+            run_tool("ip", &["link", "set", &outside, "master", &hosts.bridge])?;
+            run_tool("ip", &["link", "set", &outside, "up"])?;
+        }
+        Ok(hosts)
+    }
+
+    fn ip(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, i + 1)
+    }
+
+    /// Runs iptables in validator `i`'s namespace.
+    fn iptables(&self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+        let mut all = vec!["netns", "exec", self.names[i].as_str(), "iptables"];
+        all.extend_from_slice(args);
+        run_tool("ip", &all)
+    }
+
+    /// Removes every rule of validator `i`'s namespace.
+    fn heal(&self, i: usize) {
+        let _ = self.iptables(i, &["-F", "INPUT"]);
+        let _ = self.iptables(i, &["-F", "OUTPUT"]);
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for (i, ns) in self.names.iter().enumerate() {
+            let _ = run_tool("ip", &["netns", "del", ns]);
+            let _ = run_tool("ip", &["link", "del", &format!("{}h{}", self.tag, i + 1)]);
+        }
+        let _ = run_tool("ip", &["link", "del", &self.bridge]);
+    }
+}
+
+/// The validators' processes.
+struct Nodes {
+    dir: PathBuf,
+    manifest: devnet::Manifest,
+    node_bin: PathBuf,
+    children: Vec<Option<Child>>,
+    /// Validators started under `faketime` with this offset.
+    skew: Vec<Option<&'static str>>,
+}
+
+impl Nodes {
+    fn start(&mut self, hosts: &Hosts, i: usize) -> anyhow::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let config = self.dir.join(&self.manifest.nodes[i].config);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.with_file_name("node.log"))?;
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &hosts.names[i]]);
+        if let Some(offset) = self.skew[i] {
+            command.args(["faketime", "-f", offset]);
+        }
+        command
+            .arg(&self.node_bin)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: only prctl(2), async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        self.children[i] = Some(command.spawn().context("starting xinbao-node")?);
+        Ok(())
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn signal(&self, i: usize, signal: libc::c_int) {
+        if let Some(child) = &self.children[i] {
+            // `ip netns exec` execs the node (or faketime, which execs it in turn).
+            devnet::signal(child.id(), signal);
+        }
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.signal(i, libc::SIGCONT);
+            self.kill(i);
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(REQUEST_TIME))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> Option<Value> {
+    let mut response = agent.get(url).call().ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What the checker has seen.
+#[derive(Default)]
+struct Observed {
+    /// The block id at each height, from the first node that had it.
+    blocks: BTreeMap<u64, String>,
+    /// How far each node's blocks have been compared.
+    checked: Vec<u64>,
+    divergences: Vec<String>,
+    /// Transactions acknowledged committed: id → height.
+    committed: BTreeMap<String, u64>,
+    lost: Vec<String>,
+    /// Highest height seen anywhere, and when it was first seen.
+    top: u64,
+    top_at: Option<Instant>,
+    longest_stall: Duration,
+}
+
+struct Checker {
+    urls: Vec<String>,
+    agent: ureq::Agent,
+    seen: Mutex<Observed>,
+}
+
+impl Checker {
+    fn height(&self, i: usize) -> Option<u64> {
+        get(&self.agent, &format!("{}/v1/status", self.urls[i]))?["height"].as_u64()
+    }
+
+    /// Compares node `i`'s new blocks with what the others hold at those heights.
+    fn compare(&self, i: usize, height: u64) {
+        let from = self.seen.lock().unwrap().checked[i] + 1;
+        for h in from..=height {
+            let Some(block) = get(&self.agent, &format!("{}/v1/blocks/{h}", self.urls[i])) else {
+                return;
+            };
+            let id = block["block_id"].as_str().unwrap_or_default().to_string();
+            let mut seen = self.seen.lock().unwrap();
+            match seen.blocks.get(&h) {
+                Some(known) if *known != id => {
+                    let what = format!("height {h}: node {i} holds {id}, another {known}");
+                    seen.divergences.push(what);
+                }
+                Some(_) => {}
+                None => {
+                    seen.blocks.insert(h, id);
+                }
+            }
+            seen.checked[i] = h;
+        }
+    }
+
+    /// One look at every node: heights, blocks, stalls.
+    fn look(&self) -> Vec<Option<u64>> {
+        let heights: Vec<Option<u64>> = (0..self.urls.len()).map(|i| self.height(i)).collect();
+        for (i, h) in heights.iter().enumerate() {
+            if let Some(h) = h {
+                self.compare(i, *h);
+            }
+        }
+        let top = heights.iter().flatten().copied().max().unwrap_or(0);
+        let mut seen = self.seen.lock().unwrap();
+        let now = Instant::now();
+        if top > seen.top {
+            if let Some(at) = seen.top_at {
+                seen.longest_stall = seen.longest_stall.max(now - at);
+            }
+            seen.top = top;
+            seen.top_at = Some(now);
+        } else if let Some(at) = seen.top_at {
+            seen.longest_stall = seen.longest_stall.max(now - at);
+        }
+        heights
+    }
+
+    /// Records `id` as committed at `height`, or checks that it still is.
+    fn acknowledged(&self, id: &str, height: u64) {
+        let mut seen = self.seen.lock().unwrap();
+        match seen.committed.get(id) {
+            Some(&h) if h != height => {
+                let what = format!("{id}: committed at {h}, later reported at {height}");
+                seen.lost.push(what);
+            }
+            Some(_) => {}
+            None => {
+                seen.committed.insert(id.to_string(), height);
+            }
+        }
+    }
+}
+
+/// The load: staff-key registrations by the first organisation, in small batches to a
+/// node in turn; a transaction counts once a node reports it committed.
+fn load(
+    checker: Arc<Checker>,
+    chain_id: Id,
+    admin: SecretKey,
+    org: Id,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let agent = agent();
+        let mut nonce = 0u64;
+        let mut pending: Vec<String> = Vec::new();
+        let mut submitted = 0;
+        let mut turn = 0;
+        let mut refusals: BTreeMap<String, u64> = BTreeMap::new();
+        while !stop.load(Ordering::Relaxed) {
+            turn += 1;
+            let node = turn % checker.urls.len();
+            let url = &checker.urls[node];
+            // Within the expiry window of any node, however far behind.
+            let expires_at_height = checker.seen.lock().unwrap().top + 500;
+            for _ in 0..5 {
+                nonce += 1;
+                let mut tx = SignedTx::unsigned(TxBody {
+                    chain_id: chain_id.clone(),
+                    nonce,
+                    expires_at_height,
+                    action: Action::RegisterStaffKey(StaffKey {
+                        org: org.clone(),
+                        public_key: SecretKey::generate().public_key(),
+                    }),
+                });
+                if tx.sign(&admin).is_err() {
+                    continue;
+                }
+                let answer = agent
+                    .post(&format!("{url}/v1/tx"))
+                    .header("Content-Type", "application/octet-stream")
+                    .send(&tx.to_bytes()[..]);
+                let ok = match answer {
+                    Ok(r) if r.status() == 200 => true,
+                    Ok(mut r) => {
+                        let text = r.body_mut().read_to_string().unwrap_or_default();
+                        refusals.entry(text).or_insert(0u64);
+                        false
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    submitted += 1;
+                    pending.push(tx.id().to_hex());
+                }
+            }
+            // Which of the pending ones a node now reports committed.
+            pending.retain(|id| match get(&agent, &format!("{url}/v1/tx/{id}")) {
+                Some(answer) if answer["status"] == "committed" => {
+                    checker.acknowledged(id, answer["height"].as_u64().unwrap_or(0));
+                    false
+                }
+                _ => true,
+            });
+            pending.truncate(5_000);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for text in refusals.keys().take(3) {
+            eprintln!("chaos load: a node refused a transaction: {text}");
+        }
+        submitted
+    })
+}
+
+/// A fault and how to heal it.
+#[derive(Debug, Clone)]
+enum Fault {
+    Kill(usize),
+    Pause(usize),
+    Isolate(usize),
+    Split(Vec<usize>),
+    Loss(usize, u32),
+    Skew(usize, &'static str),
+}
+
+impl Fault {
+    fn kind(&self) -> &'static str {
+        match self {
+            Fault::Kill(_) => "kill",
+            Fault::Pause(_) => "pause",
+            Fault::Isolate(_) => "partition-minority",
+            Fault::Split(_) => "partition-no-quorum",
+            Fault::Loss(..) => "packet-loss",
+            Fault::Skew(..) => "clock-skew",
+        }
+    }
+}
+
+fn draw(rng: &mut Rng, n: usize, kinds: &[&str]) -> Fault {
+    let victim = rng.below(n as u64) as usize;
+    match kinds[rng.below(kinds.len() as u64) as usize] {
+        "kill" => Fault::Kill(victim),
+        "pause" => Fault::Pause(victim),
+        "partition-minority" => Fault::Isolate(victim),
+        "partition-no-quorum" => {
+            // Half the validators on one side: neither side holds more than two thirds.
+            let mut side: Vec<usize> = (0..n).collect();
+            for i in (1..side.len()).rev() {
+                side.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            side.truncate(n / 2);
+            side.sort();
+            Fault::Split(side)
+        }
+        "packet-loss" => Fault::Loss(victim, 20 + rng.below(30) as u32),
+        _ => Fault::Skew(victim, ["+2s", "-2s", "+1s"][rng.below(3) as usize]),
+    }
+}
+
+fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
+    let bridge = format!("{}.254", hosts.subnet);
+    let cut = |i: usize, peer: &str| -> anyhow::Result<()> {
+        hosts.iptables(i, &["-A", "INPUT", "-s", peer, "-j", "DROP"])?;
+        hosts.iptables(i, &["-A", "OUTPUT", "-d", peer, "-j", "DROP"])
+    };
+    match fault {
+        Fault::Kill(i) => nodes.kill(*i),
+        Fault::Pause(i) => nodes.signal(*i, libc::SIGSTOP),
+        Fault::Isolate(i) => {
+            for j in 0..nodes.children.len() {
+                if j != *i {
+                    cut(*i, &hosts.ip(j))?;
+                }
+            }
+        }
+        Fault::Split(side) => {
+            for &i in side {
+                for j in 0..nodes.children.len() {
+                    if !side.contains(&j) {
+                        cut(i, &hosts.ip(j))?;
+                        cut(j, &hosts.ip(i))?;
+                    }
+                }
+            }
+        }
+        Fault::Loss(i, pct) => {
+            let p = format!("0.{pct:02}");
+            for chain in ["INPUT", "OUTPUT"] {
+                hosts.iptables(
+                    *i,
+                    &[
+                        "-A",
+                        chain,
+                        "!",
+                        if chain == "INPUT" { "-s" } else { "-d" },
+                        &bridge,
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "random",
+                        "--probability",
+                        &p,
+                        "-j",
+                        "DROP",
+                    ],
+                )?;
+            }
+        }
+        Fault::Skew(i, offset) => {
+            nodes.kill(*i);
+            nodes.skew[*i] = Some(offset);
+            nodes.start(hosts, *i)?;
+        }
+    }
+    Ok(())
+}
+
+fn heal(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
+    match fault {
+        Fault::Kill(i) => nodes.start(hosts, *i)?,
+        Fault::Pause(i) => nodes.signal(*i, libc::SIGCONT),
+        Fault::Isolate(_) | Fault::Split(_) | Fault::Loss(..) => {
+            for i in 0..nodes.children.len() {
+                hosts.heal(i);
+            }
+        }
+        Fault::Skew(i, _) => {
+            nodes.kill(*i);
+            nodes.skew[*i] = None;
+            nodes.start(hosts, *i)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every node answers at one height with one block and a later block is
+/// committed; how long that took.
+fn converge(checker: &Checker, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut agreed_at: Option<u64> = None;
+    while started.elapsed() < within {
+        let heights = checker.look();
+        if heights.iter().all(Option::is_some) {
+            let low = heights.iter().flatten().min().copied().unwrap_or(0);
+            let high = heights.iter().flatten().max().copied().unwrap_or(0);
+            // Sampled one after another while blocks come every few hundred
+            // milliseconds, nodes in step may show heights one apart.
+            match agreed_at {
+                None if high - low <= 1 => agreed_at = Some(low),
+                Some(h) if low > h => return Some(started.elapsed()),
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    None
+}
+
+pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    let count = args.validators as usize;
+    if !has("ip") {
+        eprintln!("xinbao chaos needs iproute2 (`ip`): apt-get install iproute2");
+        return Ok(ExitCode::from(2));
+    }
+    let hosts = match Hosts::create(count) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            eprintln!(
+                "xinbao chaos puts each validator in a network namespace, which needs root: {e:#}"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut kinds = vec!["kill", "pause"];
+    let mut skipped = Vec::new();
+    if Command::new("ip")
+        .args(["netns", "exec", &hosts.names[0], "iptables", "-L", "-n"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        kinds.extend(["partition-minority", "partition-no-quorum", "packet-loss"]);
+    } else {
+        skipped.push("partitions and packet loss: iptables is not installed");
+    }
+    if has("faketime") {
+        kinds.push("clock-skew");
+    } else {
+        skipped.push("clock skew: faketime is not installed");
+    }
+
+    let temp;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = std::env::temp_dir().join(format!("xinbao-chaos-{}-{seed}", std::process::id()));
+            temp.clone()
+        }
+    };
+    let addresses: Vec<String> = (0..count).map(|i| hosts.ip(i)).collect();
+    let mut params = devnet::devnet_params();
+    params.heartbeat_ms = 1_000;
+    let manifest = devnet::init_at(
+        &dir,
+        &devnet::default_orgs(),
+        Some(count),
+        None,
+        params,
+        Some(&addresses),
+    )?;
+    let node_bin = devnet::node_binary(args.node_bin.as_deref())?;
+    let genesis = manifest.genesis(&dir)?;
+    let org = manifest.orgs[0].clone();
+    let admin = manifest
+        .admin_key(&dir, &org.id)?
+        .context("the devnet's first organisation has its admin key")?;
+    let mut nodes = Nodes {
+        dir: dir.clone(),
+        node_bin,
+        children: (0..count).map(|_| None).collect(),
+        skew: vec![None; count],
+        manifest,
+    };
+    for i in 0..count {
+        nodes.start(&hosts, i)?;
+    }
+    let checker = Arc::new(Checker {
+        urls: nodes.manifest.urls(),
+        agent: agent(),
+        seen: Mutex::new(Observed {
+            checked: vec![0; count],
+            ..Observed::default()
+        }),
+    });
+    if !args.json {
+        println!(
+            "chaos: {count} validators in namespaces on {}.0/24, seed {seed} (replay with --seed {seed}), {} s",
+            hosts.subnet, args.seconds
+        );
+        println!("faults: {}", kinds.join(", "));
+        for s in &skipped {
+            println!("not injected: {s}");
+        }
+    }
+    if converge(&checker, Duration::from_secs(120)).is_none() {
+        bail!(
+            "the consortium did not start committing within 120 s (logs under {})",
+            dir.display()
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = load(
+        checker.clone(),
+        genesis.chain_id.clone(),
+        admin,
+        Id::new(&org.id).context("an organisation id")?,
+        stop.clone(),
+    );
+
+    let mut rng = Rng(seed);
+    let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut log = Vec::new();
+    let mut slowest_heal = Duration::ZERO;
+    let mut unhealed = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(args.seconds) {
+        let fault = draw(&mut rng, count, &kinds);
+        let hold = Duration::from_millis(2_000 + rng.below(4_000));
+        let at = started.elapsed().as_secs_f64();
+        inject(&fault, &hosts, &mut nodes)?;
+        let until = Instant::now() + hold;
+        while Instant::now() < until {
+            checker.look();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        heal(&fault, &hosts, &mut nodes)?;
+        let healed = converge(&checker, HEAL_BOUND);
+        *faults.entry(fault.kind()).or_default() += 1;
+        let line = format!(
+            "{at:7.1}s {:<20} {:?} for {:.1}s: {}",
+            fault.kind(),
+            fault,
+            hold.as_secs_f64(),
+            match healed {
+                Some(d) => format!("all agree and commit again after {:.1}s", d.as_secs_f64()),
+                None => format!("NOT recovered within {} s", HEAL_BOUND.as_secs()),
+            }
+        );
+        if !args.json {
+            println!("{line}");
+        }
+        log.push(line);
+        match healed {
+            Some(d) => slowest_heal = slowest_heal.max(d),
+            None => unhealed.push(format!("{fault:?}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let submitted = loader.join().unwrap_or(0);
+
+    // The final check: every committed transaction, on every node, where it was.
+    let final_heights = checker.look();
+    let committed: Vec<(String, u64)> = {
+        let seen = checker.seen.lock().unwrap();
+        seen.committed
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    };
+    let agent = agent();
+    for (id, height) in &committed {
+        for (i, url) in checker.urls.iter().enumerate() {
+            let answer = get(&agent, &format!("{url}/v1/tx/{id}"));
+            let at = answer.as_ref().and_then(|a| a["height"].as_u64());
+            if at != Some(*height) {
+                checker.seen.lock().unwrap().lost.push(format!(
+                    "{id}: committed at {height}, node {i} says {:?}",
+                    answer.map(|a| a["status"].clone())
+                ));
+            }
+        }
+    }
+    let seen = checker.seen.lock().unwrap();
+    let distinct: BTreeSet<&String> = seen.blocks.values().collect();
+    let report = json!({
+        "seed": seed,
+        "validators": count,
+        "seconds": args.seconds,
+        "faults": faults,
+        "faults_total": faults.values().sum::<u64>(),
+        "not_injected": skipped,
+        "submitted": submitted,
+        "committed": committed.len(),
+        "height": final_heights.iter().flatten().max(),
+        "blocks_checked": distinct.len(),
+        "divergences": seen.divergences.len(),
+        "divergence_details": seen.divergences,
+        "lost_acknowledged": seen.lost.len(),
+        "lost_details": seen.lost,
+        "longest_stall_ms": seen.longest_stall.as_millis() as u64,
+        "slowest_recovery_ms": slowest_heal.as_millis() as u64,
+        "recovery_bound_ms": HEAL_BOUND.as_millis() as u64,
+        "unrecovered": unhealed,
+        "log": log,
+        "dir": dir.display().to_string(),
+    });
+    let ok = seen.divergences.is_empty() && seen.lost.is_empty() && unhealed.is_empty();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "\n{} faults; {} transactions submitted, {} acknowledged committed; height {}",
+            report["faults_total"],
+            submitted,
+            committed.len(),
+            report["height"]
+        );
+        println!(
+            "divergences {}, acknowledged transactions lost {}, longest stall {} ms, slowest recovery {} ms (bound {} ms)",
+            seen.divergences.len(),
+            seen.lost.len(),
+            report["longest_stall_ms"],
+            report["slowest_recovery_ms"],
+            report["recovery_bound_ms"]
+        );
+        for d in seen.divergences.iter().chain(&seen.lost).chain(&unhealed) {
+            println!("  BROKEN: {d}");
+        }
+        println!(
+            "{}",
+            if ok {
+                "every invariant held"
+            } else {
+                "AN INVARIANT BROKE"
+            }
+        );
+    }
+    drop(seen);
+    drop(nodes);
+    drop(hosts);
+    if ok && args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
