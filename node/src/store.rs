@@ -44,7 +44,7 @@ pub struct TxLocation {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("storage: {0}")]
+    #[error("storage: {}", sled_reason(.0))]
     Sled(#[from] sled::Error),
     #[error("stored bytes do not decode: {0}")]
     Corrupt(String),
@@ -62,6 +62,24 @@ pub struct Commit<'a> {
     pub ids: &'a [TxId],
     /// Positions of the accepted governance changes in the block.
     pub changes: &'a [usize],
+}
+
+/// A storage failure in plain words: the operating system's reason for an I/O error
+/// (such as "No space left on device"), with what to do about the common ones.
+fn sled_reason(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => format!(
+            "{io}: the data directory's disk is full; this node stops before writing a \
+             decision in part. Free space and start it again: it resumes from what it wrote \
+             and catches up"
+        ),
+        sled::Error::Io(io) => format!("I/O error: {io}"),
+        sled::Error::Corruption { .. } => format!(
+            "the database is corrupted ({e}); this node will not serve it. Move the data \
+             directory away and start with an empty one: the node syncs from its peers"
+        ),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Clone)]

@@ -191,6 +191,13 @@ impl Devnet {
         }
     }
 
+    /// The exit status of node `i`, if its process has ended (it is then no longer held).
+    pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        let status = self.children[i].as_mut()?.try_wait().ok()??;
+        self.children[i] = None;
+        Some(status)
+    }
+
     pub fn log(&self, i: usize) -> String {
         std::fs::read_to_string(self.node_dir(i).join("node.log")).unwrap_or_default()
     }

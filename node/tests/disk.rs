@@ -1,0 +1,194 @@
+//! Disk faults on a real consortium: a validator whose data directory (a small tmpfs)
+//! fills up stops with a clear message instead of half-writing a decision, and once there
+//! is room again it restarts from what it wrote and catches up; a validator whose
+//! database file is corrupted refuses to start with a clear message, or starts from a
+//! consistent earlier state, and never serves a block that differs from its peers'.
+//!
+//! Mounting a tmpfs needs root, like the namespace tests; `XINBAO_NO_NETNS=1` skips it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Devnet;
+use ledger::action::StaffKey;
+use ledger::crypto::SecretKey;
+use ledger::tx::{SignedTx, TxBody};
+use ledger::{Action, Id};
+
+fn submit(net: &Devnet, nonce: &mut u64, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            *nonce += 1;
+            let mut tx = SignedTx::unsigned(TxBody {
+                chain_id: net.genesis.chain_id.clone(),
+                nonce: *nonce,
+                expires_at_height: 5_000,
+                action: Action::RegisterStaffKey(StaffKey {
+                    org: Id::new("bank").unwrap(),
+                    public_key: SecretKey::generate().public_key(),
+                }),
+            });
+            tx.sign(&net.admin_keys[0]).unwrap();
+            let (status, answer) =
+                net.post(0, "/v1/tx", "application/octet-stream", &tx.to_bytes());
+            assert_eq!(status, 200, "{answer}");
+            tx.id().to_hex()
+        })
+        .collect()
+}
+
+fn same_chain(net: &Devnet, nodes: &[usize], top: u64) {
+    for height in 1..=top {
+        let reference = net.block(nodes[0], height);
+        for &i in &nodes[1..] {
+            let block = net.block(i, height);
+            assert_eq!(
+                block["block_id"], reference["block_id"],
+                "node {i}, height {height}"
+            );
+            assert_eq!(
+                block["state_root"], reference["state_root"],
+                "node {i}, height {height}"
+            );
+        }
+    }
+}
+
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn fill(dir: &Path) -> std::path::PathBuf {
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    use std::io::Write;
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.sync_all();
+    filler
+}
+
+/// Waits until node `i`'s process has exited; its exit status.
+fn wait_exit(net: &mut Devnet, i: usize, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = net.exited(i) {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+#[test]
+fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_another_chain() {
+    if std::env::var_os("XINBAO_NO_NETNS").is_some_and(|v| v == "1") {
+        eprintln!("XINBAO_NO_NETNS=1: the disk-fault test (it mounts a tmpfs) does not run");
+        return;
+    }
+    let mut net = Devnet::create_with("disk", 200, 500, false);
+    let data = net.node_dir(3).join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48m", "tmpfs"])
+        .arg(&data)
+        .status()
+        .expect("mount");
+    assert!(
+        mounted.success(),
+        "mounting a tmpfs needs root (or set XINBAO_NO_NETNS=1)"
+    );
+    let _mount = Mount(data.clone());
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(90));
+
+    // 1. The disk fills up: the validator stops, with the reason in its log.
+    let filler = fill(&data);
+    let mut nonce = 0;
+    let mut ids = Vec::new();
+    let status = loop {
+        ids.extend(submit(&net, &mut nonce, 20));
+        if let Some(status) = wait_exit(&mut net, 3, Duration::from_millis(500)) {
+            break status;
+        }
+        assert!(
+            ids.len() < 20_000,
+            "the validator kept running on a full disk"
+        );
+    };
+    assert!(
+        !status.success(),
+        "it stopped, but said it was fine: {status}"
+    );
+    let log = net.log(3);
+    assert!(
+        log.contains("No space left on device") && log.contains("disk is full"),
+        "the log does not say the disk is full: {}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    // The others go on.
+    let before = net.height(0).unwrap();
+    submit(&net, &mut nonce, 5);
+    net.wait_height(&[0, 1, 2], before + 2, Duration::from_secs(60));
+
+    // 2. Room again: it restarts from what it wrote and catches up to the same chain.
+    std::fs::remove_file(&filler).unwrap();
+    net.start(3);
+    let target = net.height(0).unwrap() + 1;
+    net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(90));
+    same_chain(&net, &[0, 1, 2, 3], target);
+
+    // 3. A corrupted database: bytes overwritten in the middle of node 2's files.
+    net.kill(2);
+    let db = net.node_dir(2).join("data").join("db");
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(&db).unwrap() {
+        let path = entry.unwrap().path();
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if path.is_file() && len > 4096 {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.len() / 2;
+            for b in &mut bytes[at..at + 512] {
+                *b ^= 0xa5;
+            }
+            std::fs::write(&path, bytes).unwrap();
+            corrupted += 1;
+        }
+    }
+    assert!(
+        corrupted > 0,
+        "no database file to corrupt in {}",
+        db.display()
+    );
+    net.start(2);
+    match wait_exit(&mut net, 2, Duration::from_secs(15)) {
+        Some(status) => {
+            // Refused: with a clear message, not a crash.
+            assert!(!status.success());
+            let log = net.log(2);
+            let tail = &log[log.len().saturating_sub(2000)..];
+            assert!(
+                tail.contains("database") || tail.contains("corrupt") || tail.contains("Corrupt"),
+                "no clear reason: {tail}"
+            );
+            assert!(!tail.contains("panicked"), "it crashed: {tail}");
+            // Started again from an empty directory, it syncs the chain back.
+            common::remove_dir(&net.node_dir(2).join("data"));
+            net.start(2);
+        }
+        None => {
+            // It started: whatever it holds must be the chain the others hold.
+        }
+    }
+    submit(&net, &mut nonce, 5);
+    let target = net.height(0).unwrap() + 1;
+    net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(120));
+    same_chain(&net, &[0, 1, 2, 3], target);
+}
