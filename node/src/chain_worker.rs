@@ -41,7 +41,7 @@ const SYNC_HEIGHTS_MAX: u64 = 50;
 /// A proposal is sized so that executing it takes about this long, on this node's
 /// measure of recent blocks: every validator must re-execute it within the round's
 /// timeouts, so a block too large for the machines stalls rounds instead of speeding them.
-const PROPOSAL_EXECUTION_BUDGET_US: u64 = 300_000;
+const PROPOSAL_EXECUTION_BUDGET_US: u64 = 1_000_000;
 /// The first estimate of one transaction's execution, before any is measured.
 const TX_EXECUTION_US_INITIAL: u64 = 60;
 
