@@ -105,7 +105,7 @@ impl Chain {
                     expected: hex::encode(genesis_hash),
                 })
             }
-            Some(_) => {}
+            Some(_) => store.check_tip()?,
             None => {
                 let (writes, state_root) = genesis_state(&genesis);
                 let tip = Tip {

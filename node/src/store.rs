@@ -46,8 +46,13 @@ pub struct TxLocation {
 pub enum StoreError {
     #[error("storage: {}", sled_reason(.0))]
     Sled(#[from] sled::Error),
-    #[error("stored bytes do not decode: {0}")]
+    #[error(
+        "the database is corrupted ({0}); this node will not serve it. Move the data \
+         directory away and start with an empty one: the node syncs from its peers"
+    )]
     Corrupt(String),
+    #[error("{0}")]
+    Layout(String),
     #[error("height {height} does not follow the tip {tip}")]
     NotNext { height: u64, tip: u64 },
 }
@@ -139,7 +144,7 @@ impl Store {
         let main = db.open_tree("chain")?;
         match main.get(key(META, META_LAYOUT))? {
             Some(layout) if layout.as_ref() != LAYOUT => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(StoreError::Layout(format!(
                     "the data directory is of layout {:?}, this node writes {:?}",
                     String::from_utf8_lossy(&layout),
                     String::from_utf8_lossy(LAYOUT)
@@ -147,7 +152,7 @@ impl Store {
             }
             Some(_) => {}
             None if db.tree_names().iter().any(|t| t.as_ref() == b"blocks") => {
-                return Err(StoreError::Corrupt(
+                return Err(StoreError::Layout(
                     "the data directory is of an earlier layout: start from an empty one (the node syncs from its peers)".into(),
                 ))
             }
@@ -189,6 +194,57 @@ impl Store {
         batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
         self.main.apply_batch(batch)?;
         self.db.flush()?;
+        Ok(())
+    }
+
+    /// Checks that the tip is what the stored chain ends with: the block at its height
+    /// decodes, is the tip's block, carries its state root and time, has its
+    /// certificate and receipts, and links to the block before it. A database that fails
+    /// this is refused rather than served.
+    pub fn check_tip(&self) -> Result<(), StoreError> {
+        let Some(tip) = self.tip()? else {
+            return Ok(());
+        };
+        if tip.height == 0 {
+            return Ok(());
+        }
+        let refuse = |what: String| {
+            Err(StoreError::Corrupt(format!(
+                "its tip, height {}, is inconsistent: {what}",
+                tip.height
+            )))
+        };
+        let Some(block) = self.block(tip.height)? else {
+            return refuse("its block is missing".into());
+        };
+        if block.id() != tip.block_id {
+            return refuse(format!(
+                "the block there is {}, the tip says {}",
+                block.id(),
+                tip.block_id
+            ));
+        }
+        if block.header.state_root != tip.state_root || block.header.time_ms != tip.time_ms {
+            return refuse("the block's state root or time is not the tip's".into());
+        }
+        if self
+            .certificate(tip.height)?
+            .is_none_or(|c| c.block_id != tip.block_id)
+        {
+            return refuse("its commit certificate is missing or for another block".into());
+        }
+        if self
+            .receipts(tip.height)?
+            .is_none_or(|r| r.len() != block.txs.len())
+        {
+            return refuse("its receipts are missing or too few".into());
+        }
+        if tip.height > 1 {
+            match self.block(tip.height - 1)? {
+                Some(previous) if previous.id() == block.header.previous => {}
+                _ => return refuse("the block before it is missing or does not link".into()),
+            }
+        }
         Ok(())
     }
 
@@ -468,5 +524,114 @@ impl StateView for SledState<'_> {
                 (k[1..].to_vec(), v.to_vec())
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::block::BlockHeader;
+    use ledger::crypto::PublicKey;
+    use ledger::Id;
+
+    fn temp_store(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "xinbao-store-{name}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        (Store::open(&dir).unwrap(), dir)
+    }
+
+    /// A store with the genesis and one committed (empty) block.
+    fn one_block(name: &str) -> (Store, std::path::PathBuf, Block) {
+        let (store, dir) = temp_store(name);
+        let genesis_hash = [7; 32];
+        store
+            .init_genesis(
+                genesis_hash,
+                &WriteSet::new(),
+                Tip {
+                    height: 0,
+                    block_id: BlockId(genesis_hash),
+                    state_root: [0; 32],
+                    time_ms: 1,
+                },
+            )
+            .unwrap();
+        let block = Block {
+            header: BlockHeader {
+                chain_id: Id::new("c").unwrap(),
+                height: 1,
+                time_ms: 2,
+                previous: BlockId(genesis_hash),
+                tx_root: [0; 32],
+                receipts_root: [0; 32],
+                state_root: [5; 32],
+                validator_set_hash: [0; 32],
+                proposer: PublicKey([1; 32]),
+            },
+            txs: Vec::new(),
+        };
+        let certificate = CommitCertificate {
+            height: 1,
+            round: 0,
+            block_id: block.id(),
+            signatures: Vec::new(),
+        };
+        let tip = Tip {
+            height: 1,
+            block_id: block.id(),
+            state_root: block.header.state_root,
+            time_ms: 2,
+        };
+        store
+            .commit(
+                Commit {
+                    block: &block,
+                    certificate: &certificate,
+                    receipts: &[],
+                    writes: &WriteSet::new(),
+                    ids: &[],
+                    changes: &[],
+                },
+                tip,
+            )
+            .unwrap();
+        (store, dir, block)
+    }
+
+    #[test]
+    fn a_tip_that_its_chain_does_not_end_with_is_refused() {
+        let (store, dir, block) = one_block("tip");
+        store.check_tip().unwrap();
+
+        // The tip's block gone.
+        let bytes = store.main.remove(height_key(BLOCK, 1)).unwrap().unwrap();
+        let err = store.check_tip().unwrap_err().to_string();
+        assert!(err.contains("block is missing"), "{err}");
+        assert!(err.contains("Move the data directory away"), "{err}");
+        store.main.insert(height_key(BLOCK, 1), bytes).unwrap();
+        store.check_tip().unwrap();
+
+        // Another block under the tip's height.
+        let mut other = block.clone();
+        other.header.time_ms += 1;
+        store
+            .main
+            .insert(height_key(BLOCK, 1), other.to_bytes())
+            .unwrap();
+        let err = store.check_tip().unwrap_err().to_string();
+        assert!(err.contains("the tip says"), "{err}");
+
+        // Bytes that do not decode.
+        store
+            .main
+            .insert(height_key(BLOCK, 1), vec![0xff; 40])
+            .unwrap();
+        let err = store.check_tip().unwrap_err().to_string();
+        assert!(err.contains("the database is corrupted"), "{err}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
