@@ -98,6 +98,21 @@ fn has(program: &str) -> bool {
         .is_ok()
 }
 
+/// libfaketime's shared library: `XINBAO_LIBFAKETIME`, else where Debian and others put it.
+fn faketime_library() -> Option<PathBuf> {
+    let candidates = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+        "/usr/local/lib/faketime/libfaketime.so.1",
+    ];
+    std::env::var_os("XINBAO_LIBFAKETIME")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(candidates.iter().map(PathBuf::from))
+        .find(|p| p.is_file())
+}
+
 /// The run's network: a bridge and one namespace per validator; removed on drop.
 struct Hosts {
     tag: String,
@@ -185,8 +200,10 @@ struct Nodes {
     manifest: devnet::Manifest,
     node_bin: PathBuf,
     children: Vec<Option<Child>>,
-    /// Validators started under `faketime` with this offset.
+    /// Validators started with their clock offset by this much (libfaketime).
     skew: Vec<Option<&'static str>>,
+    /// libfaketime, when installed.
+    faketime: Option<PathBuf>,
 }
 
 impl Nodes {
@@ -199,8 +216,13 @@ impl Nodes {
             .open(config.with_file_name("node.log"))?;
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &hosts.names[i]]);
-        if let Some(offset) = self.skew[i] {
-            command.args(["faketime", "-f", offset]);
+        if let (Some(offset), Some(library)) = (self.skew[i], &self.faketime) {
+            // libfaketime preloaded into the node itself (not the `faketime` wrapper,
+            // which forks): the process this run signals and kills is the node.
+            command
+                .env("LD_PRELOAD", library)
+                .env("FAKETIME", offset)
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
         command
             .arg(&self.node_bin)
@@ -229,7 +251,7 @@ impl Nodes {
 
     fn signal(&self, i: usize, signal: libc::c_int) {
         if let Some(child) = &self.children[i] {
-            // `ip netns exec` execs the node (or faketime, which execs it in turn).
+            // `ip netns exec` execs the node: the child is the node itself.
             devnet::signal(child.id(), signal);
         }
     }
@@ -606,10 +628,11 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     } else {
         skipped.push("partitions and packet loss: iptables is not installed");
     }
-    if has("faketime") {
+    let faketime = faketime_library();
+    if faketime.is_some() {
         kinds.push("clock-skew");
     } else {
-        skipped.push("clock skew: faketime is not installed");
+        skipped.push("clock skew: libfaketime is not installed (apt-get install faketime)");
     }
 
     let temp;
@@ -642,6 +665,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         node_bin,
         children: (0..count).map(|_| None).collect(),
         skew: vec![None; count],
+        faketime,
         manifest,
     };
     for i in 0..count {

@@ -38,4 +38,13 @@ fn faults_across_a_real_network_never_fork_the_chain_or_lose_a_committed_transac
     assert!(report["committed"].as_u64().unwrap() > 0, "{report}");
     assert!(report["longest_stall_ms"].as_u64().is_some());
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Every node it started is gone with it: none of its processes outlives the run.
+    let dir = report["dir"].as_str().unwrap();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("xinbao-node") && c.contains(dir))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
 }
