@@ -575,6 +575,8 @@ fn on_repayment_subsidy_is_paid_when_repaid_on_time() {
     let r = late.report("2025-02-12");
     assert_eq!(r["loans"]["loan"]["status"], json!("Repaid"));
     assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(0));
+    // R6.2: nothing paid, the computed figure unchanged.
+    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
 }
 
 #[test]
@@ -593,6 +595,12 @@ fn on_repayment_subsidy_is_limited_to_what_the_fund_can_pay() {
         programme(json!({"subsidy": {"mode": "OnRepayment"}})),
     );
     l.ok("2025-01-10", &["ins"], policy(json!({})));
+    // R6.2: the policy shows the subsidy as computed (premium 1,000,000 yuan × 2% =
+    // 2,000,000 fen, the fund's half 1,000,000 fen), whatever the fund pays later.
+    assert_eq!(
+        l.report("2025-01-10")["policies"]["pol"]["subsidy_fen"],
+        json!(1_000_000)
+    );
     l.ok(
         "2025-01-10",
         &["bank"],
@@ -602,6 +610,7 @@ fn on_repayment_subsidy_is_limited_to_what_the_fund_can_pay() {
     let r = l.report("2025-01-20");
     assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(300_000));
     assert_eq!(r["funds"]["fund"]["balance_fen"], json!(0));
+    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
 }
 
 #[test]
@@ -1265,43 +1274,4 @@ fn a_present_reason_is_a_string_even_on_an_approval() {
             json!("Approved")
         );
     }
-}
-
-#[test]
-fn subsidy_fen_is_the_subsidy_as_computed_whatever_the_fund_pays() {
-    // R6.2: the policy shows the computed subsidy; the fund shows what it paid.
-    let mut l = Ledger::standard();
-    l.ok("2025-01-02", &["ins", "reg"], file_rate());
-    l.ok(
-        "2025-01-02",
-        &["gov"],
-        create_fund("fund", "gov", 10_000_000),
-    );
-    l.ok("2025-01-02", &["gov"], top_up("fund", 300_000));
-    l.ok(
-        "2025-01-03",
-        PROGRAMME_SIGNERS,
-        programme(json!({"subsidy": {"mode": "OnRepayment"}})),
-    );
-    l.ok("2025-01-10", &["ins"], policy(json!({})));
-    // Premium 1,000,000 yuan × 2% = 2,000,000 fen; the fund's half is 1,000,000 fen.
-    assert_eq!(
-        l.report("2025-01-10")["policies"]["pol"]["subsidy_fen"],
-        json!(1_000_000)
-    );
-    l.ok(
-        "2025-01-10",
-        &["bank"],
-        json!({"type": "DisburseLoan", "id": "loan", "policy": "pol"}),
-    );
-    l.ok("2025-01-20", &["bank"], repay(100_000_000));
-    let r = l.report("2025-01-20");
-    assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(300_000));
-    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
-    // Repaid late: nothing paid, the figure unchanged.
-    let mut late = with_loan(json!({"subsidy": {"bps": 5000, "mode": "OnRepayment"}}));
-    late.ok("2025-02-11", &["bank"], repay(100_000_000));
-    let r = late.report("2025-02-11");
-    assert_eq!(r["funds"]["fund"]["subsidies_paid_fen"], json!(0));
-    assert_eq!(r["policies"]["pol"]["subsidy_fen"], json!(1_000_000));
 }

@@ -64,20 +64,7 @@ fn describe(e: &bincode::error::DecodeError) -> String {
 
 /// Decode untrusted bytes of at most `limit` bytes (see the module notes).
 pub fn decode<T: Decode<()> + Encode>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
-    if bytes.len() > limit {
-        return Err(CodecError::TooLarge {
-            len: bytes.len(),
-            limit,
-        });
-    }
-    // The slice is already bounded by `limit`; bincode additionally refuses, before it
-    // allocates, any claimed container size past BLOCK_BYTES_MAX.
-    let (value, read): (T, usize) =
-        bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
-            .map_err(|e| CodecError::Malformed(describe(&e)))?;
-    if read != bytes.len() {
-        return Err(CodecError::TrailingBytes(bytes.len() - read));
-    }
+    let value = decode_own(bytes, limit)?;
     if encode(&value) != bytes {
         return Err(CodecError::NotCanonical);
     }
@@ -95,6 +82,8 @@ pub fn decode_own<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecE
             limit,
         });
     }
+    // The slice is already bounded by `limit`; bincode additionally refuses, before it
+    // allocates, any claimed container size past BLOCK_BYTES_MAX.
     let (value, read): (T, usize) =
         bincode::decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
             .map_err(|e| CodecError::Malformed(describe(&e)))?;

@@ -359,25 +359,12 @@ async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// The accepted changes of the consortium (R11) in chain order, from `from_height`.
 async fn governance(
     State(shared): State<Arc<Shared>>,
-    query: Result<axum::extract::Query<GovernanceQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let axum::extract::Query(query) = query.map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "BadQuery",
-            format!(
-                "expected ?from_height=H&limit=N with whole numbers: {}",
-                e.body_text()
-            ),
-        )
-    })?;
+    let (from_height, limit) = page(query)?;
     let store = shared.chain.store();
-    let limit = query
-        .limit
-        .unwrap_or(GOVERNANCE_PAGE_MAX)
-        .min(GOVERNANCE_PAGE_MAX);
     let changes = store
-        .governance_changes(query.from_height.unwrap_or(0), limit)
+        .governance_changes(from_height, limit)
         .map_err(internal)?;
     let mut list = Vec::with_capacity(changes.len());
     for (location, id) in changes {
@@ -403,8 +390,31 @@ async fn governance(
 /// Equivocation this node saw, in height order from `from_height`.
 async fn evidence(
     State(shared): State<Arc<Shared>>,
-    query: Result<axum::extract::Query<GovernanceQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
+    let (from_height, limit) = page(query)?;
+    let evidence = shared
+        .chain
+        .store()
+        .evidence(from_height, limit)
+        .map_err(internal)?;
+    Ok(Json(json!({ "evidence": evidence })).into_response())
+}
+
+/// Most items in one answer of `GET /v1/governance` or `GET /v1/evidence`.
+const PAGE_MAX: usize = 1_000;
+
+/// `?from_height=H&limit=N` of the paged lists.
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    from_height: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The page a query asks for: its first height and its length (at most [`PAGE_MAX`]).
+fn page(
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<(u64, usize), (StatusCode, Json<Value>)> {
     let axum::extract::Query(query) = query.map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -415,25 +425,10 @@ async fn evidence(
             ),
         )
     })?;
-    let limit = query
-        .limit
-        .unwrap_or(GOVERNANCE_PAGE_MAX)
-        .min(GOVERNANCE_PAGE_MAX);
-    let evidence = shared
-        .chain
-        .store()
-        .evidence(query.from_height.unwrap_or(0), limit)
-        .map_err(internal)?;
-    Ok(Json(json!({ "evidence": evidence })).into_response())
-}
-
-/// Most changes in one answer of `GET /v1/governance`.
-const GOVERNANCE_PAGE_MAX: usize = 1_000;
-
-#[derive(serde::Deserialize)]
-struct GovernanceQuery {
-    from_height: Option<u64>,
-    limit: Option<usize>,
+    Ok((
+        query.from_height.unwrap_or(0),
+        query.limit.unwrap_or(PAGE_MAX).min(PAGE_MAX),
+    ))
 }
 
 async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {

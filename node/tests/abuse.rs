@@ -12,10 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Devnet;
-use ledger::action::StaffKey;
-use ledger::crypto::SecretKey;
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id};
+use ledger::tx::SignedTx;
 use serde_json::Value;
 
 /// Sends `request` on a fresh connection and reads the answer to its end.
@@ -38,20 +35,6 @@ fn raw(addr: &str, request: &[u8]) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
-}
-
-fn staff_key_tx(net: &Devnet, org_index: usize, org: &str, nonce: u64) -> SignedTx {
-    let mut tx = SignedTx::unsigned(TxBody {
-        chain_id: net.genesis.chain_id.clone(),
-        nonce,
-        expires_at_height: 5_000,
-        action: Action::RegisterStaffKey(StaffKey {
-            org: Id::new(org).unwrap(),
-            public_key: SecretKey::generate().public_key(),
-        }),
-    });
-    tx.sign(&net.admin_keys[org_index]).unwrap();
-    tx
 }
 
 /// An error answer's code, after checking it is `{error: {code, message}}` in plain words.
@@ -197,7 +180,7 @@ fn the_api_holds_under_abuse_and_keeps_committing_other_clients_transactions() {
     // 6. A flood of junk and of duplicates from one client, while another submits.
     let stop = Arc::new(AtomicBool::new(false));
     let flooded = Arc::new(AtomicU64::new(0));
-    let duplicate = staff_key_tx(&net, 0, "bank", 1).to_bytes();
+    let duplicate = net.staff_key_tx(0, 1).to_bytes();
     let flooders: Vec<_> = (0..8)
         .map(|t| {
             let (stop, flooded, addr, duplicate) = (
@@ -237,7 +220,7 @@ fn the_api_holds_under_abuse_and_keeps_committing_other_clients_transactions() {
     std::thread::sleep(Duration::from_millis(500));
     let mut ids = Vec::new();
     for nonce in 0..40 {
-        let tx = staff_key_tx(&net, 1, "insurer", 100 + nonce);
+        let tx = net.staff_key_tx(1, 100 + nonce);
         let (status, answer) = net.post(0, "/v1/tx", "application/octet-stream", &tx.to_bytes());
         assert_eq!(status, 200, "{answer}");
         ids.push(tx.id().to_hex());

@@ -17,11 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::Devnet;
-use ledger::action::StaffKey;
-use ledger::crypto::SecretKey;
 use ledger::evidence::DoubleVote;
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id};
 
 const BYZANTINE: usize = 3;
 const HONEST: [usize; 3] = [0, 1, 2];
@@ -32,57 +28,9 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-/// Submits `count` staff-key registrations of `org` (admin key `org_index`) to `node`.
-fn submit(
-    net: &Devnet,
-    node: usize,
-    org_index: usize,
-    org: &str,
-    nonce: &mut u64,
-    count: usize,
-) -> Vec<String> {
-    (0..count)
-        .map(|_| {
-            *nonce += 1;
-            let mut tx = SignedTx::unsigned(TxBody {
-                chain_id: net.genesis.chain_id.clone(),
-                nonce: *nonce,
-                expires_at_height: 5_000,
-                action: Action::RegisterStaffKey(StaffKey {
-                    org: Id::new(org).unwrap(),
-                    public_key: SecretKey::generate().public_key(),
-                }),
-            });
-            tx.sign(&net.admin_keys[org_index]).unwrap();
-            let (status, answer) =
-                net.post(node, "/v1/tx", "application/octet-stream", &tx.to_bytes());
-            assert_eq!(status, 200, "{answer}");
-            tx.id().to_hex()
-        })
-        .collect()
-}
-
 fn committed(net: &Devnet, node: usize, id: &str) -> bool {
     net.get(node, &format!("/v1/tx/{id}"))
         .is_some_and(|(_, a)| a["status"] == "committed")
-}
-
-/// Every node of `nodes` holds the same block and state root at every height to `top`.
-fn same_chain(net: &Devnet, nodes: &[usize], top: u64) {
-    for height in 1..=top {
-        let reference = net.block(nodes[0], height);
-        for &i in &nodes[1..] {
-            let block = net.block(i, height);
-            assert_eq!(
-                block["block_id"], reference["block_id"],
-                "node {i}, height {height}"
-            );
-            assert_eq!(
-                block["state_root"], reference["state_root"],
-                "node {i}, height {height}"
-            );
-        }
-    }
 }
 
 fn metric(net: &Devnet, node: usize, name: &str) -> u64 {
@@ -127,7 +75,7 @@ equivocate_proposals = { mode = "always" }
             Instant::now() < deadline,
             "the honest validators stopped committing"
         );
-        ids.extend(submit(&net, (ids.len() / 5) % 3, 0, "bank", &mut nonce, 5));
+        ids.extend(net.submit_staff_keys((ids.len() / 5) % 3, 0, &mut nonce, 5));
         std::thread::sleep(Duration::from_millis(300));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -142,7 +90,7 @@ equivocate_proposals = { mode = "always" }
         .map(|&i| net.height(i).unwrap())
         .min()
         .unwrap();
-    same_chain(&net, &HONEST, top);
+    net.assert_same_chain(&HONEST, top);
     eprintln!(
         "honest validators at height {top}, {} transactions committed",
         ids.len()
@@ -192,7 +140,7 @@ equivocate_proposals = { mode = "always" }
     net.start(2);
     let target = net.height(0).unwrap() + 2;
     net.wait_height(&HONEST, target, Duration::from_secs(120));
-    same_chain(&net, &HONEST, target);
+    net.assert_same_chain(&HONEST, target);
 
     // 3. The Byzantine validator turns silent and an honest one crashes: the remaining
     //    two of four are no quorum, so nothing is decided, and nothing forks.
@@ -205,7 +153,7 @@ equivocate_proposals = { mode = "always" }
     net.start_with(BYZANTINE, &[("XINBAO_BYZANTINE", &silent)]);
     net.kill(2);
     let stalled_at = net.height(0).unwrap().max(net.height(1).unwrap());
-    let pending = submit(&net, 0, 1, "insurer", &mut nonce, 3);
+    let pending = net.submit_staff_keys(0, 1, &mut nonce, 3);
     std::thread::sleep(Duration::from_secs(8));
     let h0 = net.height(0).unwrap();
     let h1 = net.height(1).unwrap();
@@ -213,7 +161,7 @@ equivocate_proposals = { mode = "always" }
         h0 <= stalled_at + 1 && h1 <= stalled_at + 1,
         "decided without a quorum: {stalled_at} → {h0}, {h1}"
     );
-    same_chain(&net, &[0, 1], h0.min(h1));
+    net.assert_same_chain(&[0, 1], h0.min(h1));
     // The crashed validator back: a quorum again, and the waiting transactions commit.
     net.start(2);
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -228,5 +176,5 @@ equivocate_proposals = { mode = "always" }
     }
     let top = net.height(0).unwrap();
     net.wait_height(&HONEST, top, Duration::from_secs(60));
-    same_chain(&net, &HONEST, top);
+    net.assert_same_chain(&HONEST, top);
 }

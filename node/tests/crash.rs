@@ -12,10 +12,6 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::Devnet;
-use ledger::action::StaffKey;
-use ledger::crypto::SecretKey;
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id};
 use serde_json::Value;
 
 const KILLS: usize = 4;
@@ -62,17 +58,8 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
         // arbitrary delay (while those are being proposed, executed and written).
         let mut submitted = Vec::new();
         for _ in 0..50 {
-            let mut tx = SignedTx::unsigned(TxBody {
-                chain_id: net.genesis.chain_id.clone(),
-                nonce,
-                expires_at_height: 5_000,
-                action: Action::RegisterStaffKey(StaffKey {
-                    org: Id::new("bank").unwrap(),
-                    public_key: SecretKey::generate().public_key(),
-                }),
-            });
+            let tx = net.staff_key_tx(0, nonce);
             nonce += 1;
-            tx.sign(&net.admin_keys[0]).unwrap();
             let (status, answer) = net.post(
                 (nonce % 3) as usize,
                 "/v1/tx",
@@ -100,20 +87,7 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
     let target = net.height(0).unwrap() + 2;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(60));
     let nodes = [0usize, 1, 2, 3];
-    for height in 1..=target {
-        let reference = net.block(0, height);
-        for &i in &nodes[1..] {
-            let block = net.block(i, height);
-            assert_eq!(
-                block["block_id"], reference["block_id"],
-                "node {i}, height {height}"
-            );
-            assert_eq!(
-                block["state_root"], reference["state_root"],
-                "node {i}, height {height}"
-            );
-        }
-    }
+    net.assert_same_chain(&nodes, target);
     // A transaction committed anywhere is committed once, at one height, on every node;
     // every transaction a surviving node took is committed.
     for (id, must_commit) in &acknowledged {

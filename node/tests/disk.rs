@@ -13,49 +13,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Devnet;
-use ledger::action::StaffKey;
-use ledger::crypto::SecretKey;
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id};
-
-fn submit(net: &Devnet, nonce: &mut u64, count: usize) -> Vec<String> {
-    (0..count)
-        .map(|_| {
-            *nonce += 1;
-            let mut tx = SignedTx::unsigned(TxBody {
-                chain_id: net.genesis.chain_id.clone(),
-                nonce: *nonce,
-                expires_at_height: 5_000,
-                action: Action::RegisterStaffKey(StaffKey {
-                    org: Id::new("bank").unwrap(),
-                    public_key: SecretKey::generate().public_key(),
-                }),
-            });
-            tx.sign(&net.admin_keys[0]).unwrap();
-            let (status, answer) =
-                net.post(0, "/v1/tx", "application/octet-stream", &tx.to_bytes());
-            assert_eq!(status, 200, "{answer}");
-            tx.id().to_hex()
-        })
-        .collect()
-}
-
-fn same_chain(net: &Devnet, nodes: &[usize], top: u64) {
-    for height in 1..=top {
-        let reference = net.block(nodes[0], height);
-        for &i in &nodes[1..] {
-            let block = net.block(i, height);
-            assert_eq!(
-                block["block_id"], reference["block_id"],
-                "node {i}, height {height}"
-            );
-            assert_eq!(
-                block["state_root"], reference["state_root"],
-                "node {i}, height {height}"
-            );
-        }
-    }
-}
 
 struct Mount(std::path::PathBuf);
 
@@ -114,7 +71,7 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
     let mut nonce = 0;
     let mut ids = Vec::new();
     let status = loop {
-        ids.extend(submit(&net, &mut nonce, 20));
+        ids.extend(net.submit_staff_keys(0, 0, &mut nonce, 20));
         if let Some(status) = wait_exit(&mut net, 3, Duration::from_millis(500)) {
             break status;
         }
@@ -135,7 +92,7 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
     );
     // The others go on.
     let before = net.height(0).unwrap();
-    submit(&net, &mut nonce, 5);
+    net.submit_staff_keys(0, 0, &mut nonce, 5);
     net.wait_height(&[0, 1, 2], before + 2, Duration::from_secs(60));
 
     // 2. Room again: it restarts from what it wrote and catches up to the same chain.
@@ -143,7 +100,7 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
     net.start(3);
     let target = net.height(0).unwrap() + 1;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(90));
-    same_chain(&net, &[0, 1, 2, 3], target);
+    net.assert_same_chain(&[0, 1, 2, 3], target);
 
     // 3. A corrupted database: bytes overwritten in the middle of node 2's files.
     net.kill(2);
@@ -187,8 +144,8 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
             // It started: whatever it holds must be the chain the others hold.
         }
     }
-    submit(&net, &mut nonce, 5);
+    net.submit_staff_keys(0, 0, &mut nonce, 5);
     let target = net.height(0).unwrap() + 1;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(120));
-    same_chain(&net, &[0, 1, 2, 3], target);
+    net.assert_same_chain(&[0, 1, 2, 3], target);
 }

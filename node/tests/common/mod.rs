@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
 use ledger::genesis::{Genesis, GenesisFile, GenesisOrg, GenesisValidator, GovernanceRule, Params};
+use ledger::tx::{SignedTx, TxBody};
+use ledger::Action;
 use ledger::{Id, OrgKind, Text};
 use serde_json::Value;
 
@@ -290,6 +293,62 @@ impl Devnet {
     }
 
     /// The block at `height` as node `i` serves it.
+    /// A staff-key registration (a fresh key) for organisation `org` of [`ORGS`], signed
+    /// by its admin key, expiring at height 5,000.
+    pub fn staff_key_tx(&self, org: usize, nonce: u64) -> SignedTx {
+        let mut tx = SignedTx::unsigned(TxBody {
+            chain_id: self.genesis.chain_id.clone(),
+            nonce,
+            expires_at_height: 5_000,
+            action: Action::RegisterStaffKey(StaffKey {
+                org: Id::new(ORGS[org].0).unwrap(),
+                public_key: SecretKey::generate().public_key(),
+            }),
+        });
+        tx.sign(&self.admin_keys[org]).unwrap();
+        tx
+    }
+
+    /// Submits `count` staff-key registrations of organisation `org` to node `i`, nonces
+    /// counted on from `nonce`; their ids (the node must take each).
+    pub fn submit_staff_keys(
+        &self,
+        i: usize,
+        org: usize,
+        nonce: &mut u64,
+        count: usize,
+    ) -> Vec<String> {
+        (0..count)
+            .map(|_| {
+                *nonce += 1;
+                let tx = self.staff_key_tx(org, *nonce);
+                let (status, answer) =
+                    self.post(i, "/v1/tx", "application/octet-stream", &tx.to_bytes());
+                assert_eq!(status, 200, "{answer}");
+                tx.id().to_hex()
+            })
+            .collect()
+    }
+
+    /// Asserts that every node of `nodes` holds the same block and state root at every
+    /// height from 1 to `top`.
+    pub fn assert_same_chain(&self, nodes: &[usize], top: u64) {
+        for height in 1..=top {
+            let reference = self.block(nodes[0], height);
+            for &i in &nodes[1..] {
+                let block = self.block(i, height);
+                assert_eq!(
+                    block["block_id"], reference["block_id"],
+                    "node {i}, height {height}"
+                );
+                assert_eq!(
+                    block["state_root"], reference["state_root"],
+                    "node {i}, height {height}"
+                );
+            }
+        }
+    }
+
     pub fn block(&self, i: usize, height: u64) -> Value {
         let (status, block) = self
             .get(i, &format!("/v1/blocks/{height}"))
