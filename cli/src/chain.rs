@@ -25,13 +25,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use ledger::block::{Outcome, Receipt};
+use ledger::api::ReceiptView;
+use ledger::block::Receipt;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
 use ledger::Id;
 use serde_json::Value;
 
-/// One request may take this long.
+use crate::node_client::NodeClient;
+
+/// One request may take this long (a block of the largest size, as JSON, included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JSON answer is at most this long.
 const JSON_BYTES_MAX: u64 = 1024 * 1024;
@@ -69,43 +72,24 @@ pub fn run(command: ChainCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The node endpoints the audit reads (see the module notes).
+/// The node endpoints the audit reads (see the module notes), through the CLI's one
+/// HTTP client.
 pub struct NodeChain {
     base: String,
-    agent: ureq::Agent,
+    client: NodeClient,
 }
 
 impl NodeChain {
     pub fn new(url: &str) -> NodeChain {
-        let base = url.trim_end_matches('/');
-        let base = if base.contains("://") {
-            base.to_string()
-        } else {
-            format!("http://{base}")
-        };
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        NodeChain { base, agent }
+        let client = NodeClient::with_timeout(url, REQUEST_TIMEOUT);
+        NodeChain {
+            base: client.base().to_string(),
+            client,
+        }
     }
 
     fn get(&self, path: &str, limit: u64) -> anyhow::Result<(u16, Vec<u8>)> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .with_context(|| format!("GET {url}: reading the answer"))?;
-        Ok((status, bytes))
+        self.client.get_bytes(path, limit)
     }
 
     fn get_json(&self, path: &str) -> anyhow::Result<(u16, Value)> {
@@ -271,13 +255,8 @@ impl NodeChain {
 }
 
 fn receipt_from_json(value: &Value) -> Option<Receipt> {
-    let tx_id = TxId::try_from(value.get("tx_id")?.as_str()?.to_string()).ok()?;
-    let outcome = match value.get("outcome")?.as_str()? {
-        "Accepted" => Outcome::Accepted,
-        "Rejected" => Outcome::Rejected(serde_json::from_value(value.get("code")?.clone()).ok()?),
-        _ => return None,
-    };
-    Some(Receipt { tx_id, outcome })
+    let view: ReceiptView = serde_json::from_value(value.clone()).ok()?;
+    Receipt::try_from(view).ok()
 }
 
 /// Shows progress on standard error at most once per [`PROGRESS_EVERY`].

@@ -6,9 +6,11 @@
 //! devnet clock) in a temporary directory; the example replayed through it step by step;
 //! its settlement as the network holds it; proof that every validator holds the same
 //! block and state root at the same height; and the check that the network's result
-//! document is the offline runner's, byte for byte as JSON. The nodes are stopped after
-//! each example. Exit status 0 when everything agreed, 1 when something differed, 2 when
-//! the demo could not run.
+//! document is the offline runner's, byte for byte as JSON. The demo ends by printing
+//! the address of each example's console (the web page every node serves); the nodes are
+//! stopped then, or with `--keep` left running, directories and all, until Ctrl-C, so
+//! that the consoles can be opened. Exit status 0 when everything agreed, 1 when
+//! something differed, 2 when the demo could not run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,7 +52,8 @@ pub struct DemoArgs {
     /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
     #[arg(long, value_name = "PATH")]
     node_bin: Option<PathBuf>,
-    /// Keep the devnet directories (keys, genesis, logs) instead of deleting them.
+    /// Keep every example's devnet running after the demo, with its directory (keys,
+    /// genesis, logs), until Ctrl-C, so that its console can be opened in a browser.
     #[arg(long)]
     keep: bool,
 }
@@ -116,12 +119,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let mut root = TempDir::new("xinbao-demo")?;
     root.keep = args.keep;
+    if args.keep {
+        devnet::catch_stop_signals();
+    }
     let started = Instant::now();
     let mut verdicts = Vec::new();
+    let mut running = Vec::new();
     for (index, (name, text)) in examples.iter().enumerate() {
         eprintln!("\n== [{}/{}] {name} ==", index + 1, examples.len());
         match one_example(&root.path, &node_bin, name, text) {
-            Ok(verdict) => verdicts.push(verdict),
+            Ok((verdict, network)) => {
+                verdicts.push(verdict);
+                running.push((name.clone(), network));
+                if !args.keep {
+                    // Each example's nodes stop once it is checked; the consoles' addresses
+                    // are printed at the end all the same.
+                    for (_, network) in running.iter_mut() {
+                        network.stop();
+                    }
+                }
+            }
             Err(error) => {
                 // Keep the keys, genesis and node logs for a look at what went wrong.
                 root.keep = true;
@@ -157,9 +174,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             if v.expect_met { "met" } else { "NOT MET" }
         );
     }
-    if args.keep {
-        println!("devnet directories kept in {}", root.path.display());
-    }
     let all_good = verdicts
         .iter()
         .all(|v| v.same_everywhere && v.equals_offline && v.expect_met);
@@ -167,14 +181,52 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!(
             "every validator agreed, and the network's settlements are the rulebook's offline ones"
         );
-        Ok(ExitCode::SUCCESS)
     } else {
         println!("DIFFERENCES FOUND (see above)");
-        Ok(ExitCode::from(1))
     }
+    println!("\nThe consoles (open in a browser):");
+    for (name, network) in &running {
+        let url = network
+            .manifest
+            .nodes
+            .first()
+            .map_or("", |n| n.url.as_str());
+        println!("  {name:<20} {}/console/", url.trim_end_matches('/'));
+    }
+    if args.keep {
+        println!(
+            "the devnets keep running, with their directories in {}; Ctrl-C stops them",
+            root.path.display()
+        );
+        while !devnet::stop_requested() {
+            for (name, network) in running.iter_mut() {
+                if let Some((node, status)) = network.exited() {
+                    eprintln!("warning: {name}: {node} stopped ({status})");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        eprintln!("stopping the validators …");
+        for (_, network) in running.iter_mut() {
+            network.stop();
+        }
+    } else {
+        println!("(stopped; `xinbao demo --keep` keeps them running until Ctrl-C)");
+    }
+    Ok(if all_good {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn one_example(root: &Path, node_bin: &Path, name: &str, text: &str) -> anyhow::Result<Verdict> {
+/// Runs one example on its own devnet, and hands the devnet back still running.
+fn one_example(
+    root: &Path,
+    node_bin: &Path,
+    name: &str,
+    text: &str,
+) -> anyhow::Result<(Verdict, Network)> {
     let dir = root.join(name);
     let scenario_path = root.join(format!("{name}.json"));
     std::fs::write(&scenario_path, text)?;
@@ -215,8 +267,7 @@ fn one_example(root: &Path, node_bin: &Path, name: &str, text: &str) -> anyhow::
             println!("  {d}");
         }
     }
-    network.stop();
-    Ok(Verdict {
+    let verdict = Verdict {
         name: name.to_string(),
         steps: run.outcome.steps,
         rejected: run.outcome.rejected.len(),
@@ -225,7 +276,8 @@ fn one_example(root: &Path, node_bin: &Path, name: &str, text: &str) -> anyhow::
         same_everywhere,
         equals_offline,
         expect_met: run.outcome.mismatches.is_empty(),
-    })
+    };
+    Ok((verdict, network))
 }
 
 /// Waits until every validator has reached a common height, then compares the block id
@@ -260,9 +312,10 @@ pub fn agreement(clients: &[NodeClient]) -> anyhow::Result<(u64, bool)> {
             .unwrap_or("")
             .to_string();
         let root = block
-            .pointer("/block/header/state_root")
-            .and_then(crate::node_client::hash_hex)
-            .unwrap_or_default();
+            .get("state_root")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let height = client.status()?.height;
         println!(
             "  {:<24} now at height {height:>4}; block {target}: id {}…, state root {}…",

@@ -1,14 +1,18 @@
 //! The HTTP client of a node's API (plain HTTP, meant for loopback or a trusted network).
 //!
-//! Every call has a timeout and every answer a size limit. The node's answers are read as
-//! JSON values and picked apart with tolerant accessors ([`TxStatus::from_json`],
-//! [`Status::from_json`]), so that a field the node adds later does not break the command.
-//! Errors keep the node's own code and message, so the user sees, for instance,
-//! `refused (BadSignature): signature 0 (key …): the signature does not verify`.
+//! Every call has a timeout and every answer a size limit. Answers the node and this
+//! client share a type for are read with it ([`ledger::api`]: errors, receipts, the
+//! status of a transaction); other documents are read as JSON values, so that a field the
+//! node adds later does not break a command. Errors keep the node's own code and message,
+//! so the user sees, for instance,
+//! `refused (BadSignature): signature 0 (key …): the signature does not verify`. The
+//! audit's chain reader ([`crate::chain::NodeChain`]) reads through this client too.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ledger::api::{ErrorBody, TxStatusView};
+use ledger::block::{Outcome, Receipt};
 use ledger::tx::{SignedTx, TxId};
 use serde_json::Value;
 
@@ -76,19 +80,6 @@ pub struct Status {
     pub raw: Value,
 }
 
-/// A 32-byte hash as hex, whether the node wrote it as a hex string or a list of bytes.
-pub fn hash_hex(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(bytes) => bytes
-            .iter()
-            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-            .collect::<Option<Vec<u8>>>()
-            .map(hex::encode),
-        _ => None,
-    }
-}
-
 fn text_at<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
         .find_map(|k| value.get(*k).and_then(Value::as_str))
@@ -116,34 +107,36 @@ impl Status {
 }
 
 impl TxStatus {
-    /// Reads `{status: "pending"}` or `{status: "committed", height, receipt: {outcome,
-    /// code}}`; the receipt's fields are also accepted at the top level.
+    /// Reads the node's answer to `GET /v1/tx/{id}` ([`ledger::api::TxStatusView`]); a
+    /// committed transaction's receipt must say its outcome, and a rejection its code.
     pub fn from_json(value: &Value) -> anyhow::Result<TxStatus> {
-        let status = text_at(value, &["status", "state"])
-            .with_context(|| format!("transaction status without `status`: {value}"))?
-            .to_ascii_lowercase();
-        match status.as_str() {
-            "pending" => Ok(TxStatus::Pending),
-            "unknown" | "not_found" => Ok(TxStatus::Unknown),
-            "committed" => {
-                let height = u64_at(value, &["height"])
-                    .with_context(|| format!("committed without a height: {value}"))?;
-                let receipt = value.get("receipt").unwrap_or(value);
-                let outcome = text_at(receipt, &["outcome"]).unwrap_or("Accepted");
-                let code = if outcome.eq_ignore_ascii_case("accepted") {
-                    None
-                } else {
-                    Some(text_at(receipt, &["code"]).unwrap_or(outcome).to_string())
+        let view: TxStatusView = serde_json::from_value(value.clone())
+            .with_context(|| format!("not a transaction status: {value}"))?;
+        Ok(match view {
+            TxStatusView::Pending { .. } => TxStatus::Pending,
+            TxStatusView::Unknown { .. } => TxStatus::Unknown,
+            TxStatusView::Committed {
+                height, receipt, ..
+            } => {
+                let receipt = Receipt::try_from(receipt)
+                    .with_context(|| format!("an unreadable receipt: {value}"))?;
+                let code = match receipt.outcome {
+                    Outcome::Accepted => None,
+                    Outcome::Rejected(code) => Some(code.as_str().to_string()),
                 };
-                Ok(TxStatus::Committed { height, code })
+                TxStatus::Committed { height, code }
             }
-            other => bail!("unknown transaction status {other:?}: {value}"),
-        }
+        })
     }
 }
 
 impl NodeClient {
     pub fn new(base: &str) -> NodeClient {
+        NodeClient::with_timeout(base, REQUEST_TIMEOUT)
+    }
+
+    /// A client whose every request may take `timeout` (connect, send, answer).
+    pub fn with_timeout(base: &str, timeout: Duration) -> NodeClient {
         let base = base.trim_end_matches('/');
         let base = if base.contains("://") {
             base.to_string()
@@ -151,7 +144,7 @@ impl NodeClient {
             format!("http://{base}")
         };
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build();
         NodeClient {
@@ -188,21 +181,39 @@ impl NodeClient {
             return serde_json::from_str(&text)
                 .or_else(|_| Ok(Value::String(text.trim().to_string())));
         }
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        let error = body.get("error").unwrap_or(&body);
-        let code = text_at(error, &["code"])
-            .or_else(|| text_at(&body, &["code"]))
-            .map(str::to_string);
-        let message = text_at(error, &["message", "error"])
-            .or_else(|| error.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| text.trim().to_string());
-        Err(NodeError {
-            http_status: status,
-            code,
-            message,
-        }
-        .into())
+        // The node refuses with an [`ErrorBody`]; anything else (a proxy's page) is shown
+        // as it came.
+        let error = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => NodeError {
+                http_status: status,
+                code: Some(body.error.code),
+                message: body.error.message,
+            },
+            Err(_) => NodeError {
+                http_status: status,
+                code: None,
+                message: text.trim().to_string(),
+            },
+        };
+        Err(error.into())
+    }
+
+    /// A GET whose answer is read as bytes, up to `limit`, whatever its status.
+    pub fn get_bytes(&self, path: &str, limit: u64) -> anyhow::Result<(u16, Vec<u8>)> {
+        let url = self.url(path);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .with_context(|| format!("GET {url}: reading the answer"))?;
+        Ok((status, bytes))
     }
 
     fn get(&self, path: &str) -> anyhow::Result<Value> {

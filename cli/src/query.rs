@@ -208,29 +208,25 @@ fn print_block(raw: &Value) {
         "validator_set_hash",
         "proposer",
     ] {
-        let value = header.get(key);
-        let text = match value {
-            Some(Value::Array(_)) => value.and_then(crate::node_client::hash_hex),
-            _ => None,
-        };
-        println!("{key:<19} {}", text.unwrap_or_else(|| shown(value)));
+        println!("{key:<19} {}", shown(header.get(key)));
     }
     if let Some(id) = raw.get("id").or_else(|| raw.get("block_id")) {
         println!("{:<19} {}", "id", shown(Some(id)));
     }
-    let txs = raw
-        .get("txs")
-        .or_else(|| raw.pointer("/block/txs"))
-        .and_then(Value::as_array);
+    let txs = raw.pointer("/block/txs").and_then(Value::as_array);
     println!("transactions        {}", txs.map_or(0, Vec::len));
-    if let Some(receipts) = raw.get("receipts").and_then(Value::as_array) {
-        for receipt in receipts {
+    if let Some(signers) = raw.get("signers").and_then(Value::as_array) {
+        let orgs: Vec<String> = signers.iter().map(|s| shown(s.get("org"))).collect();
+        println!("{:<19} {}", "signed by", orgs.join(", "));
+    }
+    if let Some(list) = raw.get("transactions").and_then(Value::as_array) {
+        for tx in list {
             println!(
-                "  {} {}{}",
-                shown(receipt.get("tx_id")),
-                shown(receipt.get("outcome")),
-                receipt
-                    .get("code")
+                "  {} {:<20} {}{}",
+                shown(tx.get("tx_id")),
+                shown(tx.get("type")),
+                shown(tx.get("outcome")),
+                tx.get("code")
                     .map_or(String::new(), |c| format!(" ({})", shown(Some(c))))
             );
         }

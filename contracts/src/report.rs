@@ -10,10 +10,14 @@ use ledger::state::StateView;
 use ledger::{Date, Fen, Id};
 use serde_json::{json, Map, Value};
 
+use std::collections::BTreeMap;
+
+use ledger::OrgKind;
+
 use crate::claim;
 use crate::loan;
 use crate::programme;
-use crate::store::{self, keys, Claim, Fund, Loan, Policy, Programme, Recovery, Settlement};
+use crate::store::{self, keys, Claim, Fund, Loan, Org, Policy, Programme, Recovery, Settlement};
 use crate::Rejected;
 
 fn amount(fen: Fen) -> Value {
@@ -146,4 +150,148 @@ pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value
         "programmes": programmes,
         "rejected": rejected,
     })
+}
+
+/// The last day of `date`'s month.
+pub fn month_end(date: Date) -> Date {
+    let (y, m, _) = date.ymd();
+    let first = Date::from_ymd(y, m, 1).expect("the first of a month is a date");
+    first
+        .checked_add_months(1)
+        .and_then(|next| Date::from_days(next.days_since_epoch() - 1).ok())
+        .unwrap_or(date)
+}
+
+/// Each programme's figures as of `date`, by id: what the regulator's monthly view keeps
+/// of every month end (premium written, claims gross, the loss and overdue ratios, the
+/// outstanding and overdue principal, the status).
+pub fn month_figures(state: &dyn StateView, date: Date) -> Value {
+    let mut programmes = Map::new();
+    for (id, programme) in store::scan::<Programme>(state, keys::PROGRAMME) {
+        let figures = programme_json(state, &id, &programme, date);
+        let pick = |key: &str| figures.get(key).cloned().unwrap_or(Value::Null);
+        programmes.insert(
+            id.to_string(),
+            json!({
+                "claims_gross_fen": pick("claims_gross_fen"),
+                "loss_ratio_bps": pick("loss_ratio_bps"),
+                "outstanding_principal_fen": pick("outstanding_principal_fen"),
+                "overdue_principal_fen": pick("overdue_principal_fen"),
+                "overdue_ratio_bps": pick("overdue_ratio_bps"),
+                "premium_written_fen": pick("premium_written_fen"),
+                "status": pick("status"),
+            }),
+        );
+    }
+    Value::Object(programmes)
+}
+
+/// An organisation kind's name, as in the genesis file.
+pub fn kind_name(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Government => "Government",
+        OrgKind::Bank => "Bank",
+        OrgKind::Insurer => "Insurer",
+        OrgKind::Reinsurer => "Reinsurer",
+        OrgKind::Regulator => "Regulator",
+        OrgKind::Auditor => "Auditor",
+    }
+}
+
+/// The columns of [`organisation_totals`], in order.
+pub const ORGANISATION_COLUMNS: [&str; 9] = [
+    "premiums_written_fen",
+    "premiums_on_loans_fen",
+    "subsidies_paid_fen",
+    "claims_paid_fen",
+    "claims_received_fen",
+    "fund_compensation_fen",
+    "reinsurance_fen",
+    "losses_retained_fen",
+    "recoveries_fen",
+];
+
+/// Totals per organisation, those removed from the consortium included (R11.4: their
+/// records stay): premiums written (the insurer's) and on loans (the bank's), subsidies
+/// and compensation paid by its fund, claims paid and received, reinsurance, losses
+/// retained and recoveries. Read from the rulebook's own records.
+pub fn organisation_totals(state: &dyn StateView) -> Value {
+    let programmes = store::scan::<Programme>(state, keys::PROGRAMME);
+    let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
+    let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
+    let removed = crate::governance::removed_organisations(state);
+    for (id, org) in store::scan::<Org>(state, keys::ORG)
+        .into_iter()
+        .chain(removed.iter().cloned())
+    {
+        kinds.insert(id.clone(), org.kind);
+        totals.insert(id, BTreeMap::new());
+    }
+    let mut add = |org: &Id, what: &'static str, amount: Fen| {
+        *totals
+            .entry(org.clone())
+            .or_default()
+            .entry(what)
+            .or_insert(0) += u128::from(amount.0);
+    };
+    let programme_of: BTreeMap<&Id, &Programme> = programmes.iter().map(|(i, p)| (i, p)).collect();
+    for (_, policy) in store::scan::<Policy>(state, keys::POLICY) {
+        if let Some(p) = programme_of.get(&policy.programme) {
+            add(&p.terms.insurer, "premiums_written_fen", policy.premium_fen);
+            add(&policy.bank, "premiums_on_loans_fen", policy.premium_fen);
+        }
+    }
+    for (_, fund) in store::scan::<Fund>(state, keys::FUND) {
+        add(
+            &fund.government,
+            "subsidies_paid_fen",
+            fund.subsidies_paid_fen,
+        );
+        add(
+            &fund.government,
+            "fund_compensation_fen",
+            fund.compensation_paid_fen,
+        );
+    }
+    for (_, claim) in store::scan::<Claim>(state, keys::CLAIM) {
+        let (Some(s), Some(p)) = (claim.settlement, programme_of.get(&claim.programme)) else {
+            continue;
+        };
+        let terms = &p.terms;
+        add(&terms.insurer, "claims_paid_fen", s.insurer_pays_bank_fen);
+        add(&claim.bank, "claims_received_fen", s.insurer_pays_bank_fen);
+        add(&claim.bank, "losses_retained_fen", s.bank_retained_fen);
+        add(
+            &terms.insurer,
+            "losses_retained_fen",
+            s.insurer_retained_fen,
+        );
+        if let Some(reinsurer) = &terms.reinsurer {
+            add(reinsurer, "reinsurance_fen", s.reinsurer_fen);
+            add(reinsurer, "recoveries_fen", claim.recovery.reinsurer_fen);
+        }
+        add(&claim.bank, "recoveries_fen", claim.recovery.bank_fen);
+        add(&terms.insurer, "recoveries_fen", claim.recovery.insurer_fen);
+        add(&terms.government, "recoveries_fen", claim.recovery.fund_fen);
+    }
+    let mut organisations = Map::new();
+    for (org, sums) in &totals {
+        let mut doc = Map::new();
+        doc.insert(
+            "kind".into(),
+            json!(kinds.get(org).map_or("unknown", |k| kind_name(*k))),
+        );
+        if removed.iter().any(|(id, _)| id == org) {
+            doc.insert("removed".into(), json!(true));
+        }
+        for column in ORGANISATION_COLUMNS {
+            let amount = sums.get(column).copied().unwrap_or(0);
+            doc.insert(
+                column.into(),
+                json!(u64::try_from(amount).unwrap_or(u64::MAX)),
+            );
+        }
+        organisations.insert(org.to_string(), Value::Object(doc));
+    }
+    Value::Object(organisations)
 }

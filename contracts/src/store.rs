@@ -50,6 +50,7 @@ pub mod keys {
     pub const POLICY: &str = "pol/";
     pub const LOAN: &str = "loan/";
     pub const CLAIM: &str = "claim/";
+    pub const RATE: &str = "rate/";
 
     pub fn org(id: &Id) -> Vec<u8> {
         join(ORG, &[id.as_str()])
@@ -59,7 +60,7 @@ pub mod keys {
     }
     /// All filings of `insurer` for `product` (the trailing NUL ends the product id).
     pub fn rates_of(insurer: &Id, product: &Id) -> Vec<u8> {
-        let mut key = join("rate/", &[insurer.as_str(), product.as_str()]);
+        let mut key = join(RATE, &[insurer.as_str(), product.as_str()]);
         key.push(0);
         key
     }

@@ -108,6 +108,43 @@ impl Action {
         )
     }
 
+    /// The records this action names directly, as (kind, id): what a reader's index of
+    /// "the transactions of a record" files it under. Kinds are `programme`, `policy`,
+    /// `loan`, `claim`, `fund`, `enterprise` and `org`.
+    pub fn subjects(&self) -> Vec<(&'static str, &Id)> {
+        match self {
+            Action::FileRate(a) => vec![("org", &a.insurer)],
+            Action::CreateFund(a) => vec![("fund", &a.id), ("org", &a.government)],
+            Action::FundTopUp(a) => vec![("fund", &a.fund)],
+            Action::CreateProgramme(a) => vec![("programme", &a.id)],
+            Action::ReviewProgramme(a) | Action::ResumeProgramme(a) => {
+                vec![("programme", &a.programme)]
+            }
+            Action::IssuePolicy(a) => vec![("policy", &a.id), ("enterprise", &a.enterprise)],
+            Action::DisburseLoan(a) => vec![("loan", &a.id), ("policy", &a.policy)],
+            Action::RecordRepayment(a) => vec![("loan", &a.loan)],
+            Action::FlagEnterprise(a) => vec![("enterprise", &a.enterprise)],
+            Action::UnflagEnterprise(a) => vec![("enterprise", &a.enterprise)],
+            Action::FileClaim(a) => vec![("claim", &a.id), ("loan", &a.loan)],
+            Action::RequestDocuments(a) => vec![("claim", &a.claim)],
+            Action::SubmitDocuments(a) => vec![("claim", &a.claim)],
+            Action::DecideClaim(a) => vec![("claim", &a.claim)],
+            Action::ConfirmClaimPayment(a) => vec![("claim", &a.claim)],
+            Action::RecordRecovery(a) => vec![("claim", &a.claim)],
+            Action::RegisterStaffKey(a) | Action::RevokeStaffKey(a) => vec![("org", &a.org)],
+            Action::AdmitOrganisation(a) => vec![("org", &a.org)],
+            Action::RemoveOrganisation(a) => vec![("org", &a.org)],
+            Action::RotateAdminKey(a) => vec![("org", &a.org)],
+            Action::AddValidator(a) => vec![("org", &a.org)],
+            Action::SetCalendar(_)
+            | Action::RemoveValidator(_)
+            | Action::SetVotingPower(_)
+            | Action::RotateValidatorKey(_)
+            | Action::SetParams(_)
+            | Action::SetGovernance(_) => Vec::new(),
+        }
+    }
+
     /// What this action does to the roster of nodes, if anything: the one mapping that the
     /// rulebook and a proof checker share.
     pub fn roster_change(&self) -> Option<RosterChange> {

@@ -42,12 +42,16 @@ pub struct BlockHeader {
     /// The previous block's id; the genesis hash for height 1.
     pub previous: BlockId,
     /// Merkle root of the transaction ids, in block order.
+    #[serde(with = "crate::codec::hex32")]
     pub tx_root: Hash32,
     /// Merkle root of the receipts, in block order.
+    #[serde(with = "crate::codec::hex32")]
     pub receipts_root: Hash32,
     /// The state root after executing this block.
+    #[serde(with = "crate::codec::hex32")]
     pub state_root: Hash32,
     /// Hash of the validator set that decides this height.
+    #[serde(with = "crate::codec::hex32")]
     pub validator_set_hash: Hash32,
     /// Consensus key of the proposer.
     pub proposer: PublicKey,

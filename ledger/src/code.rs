@@ -64,6 +64,45 @@ codes!(
     TooManyValidators,
 );
 
+impl Code {
+    /// What the code means, in a sentence (DOMAIN.md R9 and the rules that give it).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Code::Unauthorized => "a signer the rule requires is missing",
+            Code::UnknownParty => "an organisation named is unknown, of the wrong kind, or not a party to the programme",
+            Code::UnknownProgramme => "no such programme",
+            Code::UnknownPolicy => "no such policy",
+            Code::UnknownLoan => "no such loan",
+            Code::UnknownClaim => "no such claim",
+            Code::UnknownFund => "no such fund",
+            Code::DuplicateId => "a record with this id already exists",
+            Code::SharesMustSumTo10000 => "the loss split does not add up to 10000 bps",
+            Code::InvalidField => "a field is missing, of the wrong type or out of range",
+            Code::ProgrammeNotActive => "the programme is suspended or outside its period",
+            Code::EnterpriseFlagged => "the enterprise is flagged",
+            Code::LoanAboveCap => "the loan is larger than the programme allows",
+            Code::TermTooLong => "the term is longer than the programme allows",
+            Code::RateAboveCap => "the premium rate is above the programme's cap",
+            Code::RateNotFiled => "the premium rate is not a filed rate in force (报行合一)",
+            Code::AllInCostAboveCap => "loan rate plus premium rate is above the all-in cap",
+            Code::DocumentAlreadyFinanced => "the financing document already backs a policy",
+            Code::FundInsufficient => "the fund's balance cannot pay the upfront subsidy",
+            Code::Overpayment => "the repayment is more than is owed",
+            Code::NotEligible => "the loan is not past due long enough to claim",
+            Code::DuplicateClaim => "the loan already has a claim",
+            Code::ClaimNotOpen => "the claim is not in a state that allows this step",
+            Code::DocumentsAlreadyRequested => "documents were already requested once",
+            Code::RecoveryExceedsLoss => "recoveries would exceed the loss",
+            Code::Overflow => "an amount overflowed the arithmetic",
+            Code::NotApproved => "the governance rule's approvals are not all present",
+            Code::UnknownValidator => "no such validator",
+            Code::DuplicateKey => "the organisation id or key was used before",
+            Code::NoValidators => "the change would leave no validator",
+            Code::TooManyValidators => "the change would exceed the validator limit",
+        }
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -97,3 +97,21 @@ pub fn decode_own<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecE
 pub fn hash<T: Encode>(value: &T) -> [u8; 32] {
     *blake3::hash(&encode(value)).as_bytes()
 }
+
+/// The text form of a 32-byte hash in JSON: 64 lowercase hex digits (a field attribute,
+/// `#[serde(with = "crate::codec::hex32")]`; the canonical bytes are unchanged).
+pub mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hash: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(hash))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
+        bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a hash is 64 hex digits"))
+    }
+}

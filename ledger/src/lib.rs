@@ -9,6 +9,7 @@
 //! an auditor's machine compute the same bytes, ids and roots.
 
 pub mod action;
+pub mod api;
 pub mod block;
 pub mod code;
 pub mod codec;

@@ -23,30 +23,36 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ledger::block::{Outcome, Receipt};
 use ledger::export::ChainEntry;
-use ledger::tx::TxId;
 use ledger::Date;
 use serde_json::{json, Value};
 
 use crate::intake;
 use crate::shared::Shared;
+use crate::views;
 
 /// Largest request body of one transaction (its JSON form with room to spare).
 const REQUEST_BYTES_MAX: usize = 1024 * 1024;
 pub use crate::intake::{BATCH_REQUEST_BYTES_MAX, BATCH_TXS_MAX};
 
-type ApiResult = Result<Response, (StatusCode, Json<Value>)>;
+pub(crate) type ApiError = (StatusCode, Json<Value>);
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> (StatusCode, Json<Value>) {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    let body = ledger::api::ErrorBody {
+        error: ledger::api::ErrorDetail {
+            code: code.to_string(),
+            message: message.into(),
+        },
+    };
     (
         status,
-        Json(json!({ "error": { "code": code, "message": message.into() } })),
+        Json(serde_json::to_value(body).expect("JSON of an error")),
     )
 }
 
 /// A height in a path: a decimal number.
-fn parse_height(text: &str) -> Result<u64, (StatusCode, Json<Value>)> {
+pub(crate) fn parse_height(text: &str) -> Result<u64, ApiError> {
     text.parse().map_err(|_| {
         error(
             StatusCode::BAD_REQUEST,
@@ -56,7 +62,7 @@ fn parse_height(text: &str) -> Result<u64, (StatusCode, Json<Value>)> {
     })
 }
 
-fn internal(e: impl std::fmt::Display) -> (StatusCode, Json<Value>) {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string())
 }
 
@@ -68,16 +74,29 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/v1/txs",
             post(submit_txs).layer(DefaultBodyLimit::max(BATCH_REQUEST_BYTES_MAX)),
         )
-        .route("/v1/tx/{id}", get(tx_status))
+        .route("/v1/tx/{id}", get(views::tx))
         .route("/v1/status", get(status))
-        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks", get(views::blocks))
+        .route("/v1/blocks/{height}", get(views::block))
+        .route("/v1/validators", get(views::validators))
+        .route("/v1/events", get(views::events))
+        .route("/v1/search", get(views::search))
+        .route("/v1/programmes", get(views::programmes))
+        .route("/v1/programmes/{id}", get(views::programme))
+        .route("/v1/claims", get(views::claims))
+        .route("/v1/claims/{id}", get(views::claim))
+        .route("/v1/filings", get(views::filings))
+        .route("/v1/organisations", get(views::organisations))
+        .route("/v1/records/{kind}/{id}", get(views::record))
         .route("/v1/chain/{height}", get(chain_entry))
         .route("/v1/state", get(state))
         .route("/v1/governance", get(governance))
         .route("/v1/evidence", get(evidence))
         .route("/v1/devnet/clock", post(set_clock))
+        .route("/v1/openapi.json", get(openapi))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
@@ -194,61 +213,6 @@ async fn submit_txs(
     )
 }
 
-fn receipt_json(receipt: &Receipt) -> Value {
-    match receipt.outcome {
-        Outcome::Accepted => json!({ "tx_id": receipt.tx_id.to_hex(), "outcome": "Accepted" }),
-        Outcome::Rejected(code) => json!({
-            "tx_id": receipt.tx_id.to_hex(),
-            "outcome": "Rejected",
-            "code": code.as_str(),
-        }),
-    }
-}
-
-async fn tx_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    let id = TxId::from_hex(&id).map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "BadId",
-            "a transaction id is 64 hex digits",
-        )
-    })?;
-    let store = shared.chain.store();
-    if let Some(location) = store.tx_location(&id).map_err(internal)? {
-        let receipts = store
-            .receipts(location.height)
-            .map_err(internal)?
-            .unwrap_or_default();
-        let receipt = receipts
-            .get(location.index as usize)
-            .map(receipt_json)
-            .unwrap_or(Value::Null);
-        return Ok(Json(json!({
-            "status": "committed",
-            "height": location.height,
-            "index": location.index,
-            "receipt": receipt,
-        }))
-        .into_response());
-    }
-    if shared
-        .mempool
-        .lock()
-        .expect("mempool lock poisoned")
-        .contains(&id)
-    {
-        return Ok(Json(json!({ "status": "pending" })).into_response());
-    }
-    Ok((
-        StatusCode::NOT_FOUND,
-        Json(json!({
-            "status": "unknown",
-            "error": { "code": "NotFound", "message": "no such transaction pending or committed" },
-        })),
-    )
-        .into_response())
-}
-
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let chain = &shared.chain;
     let tip = chain.tip().map_err(internal)?;
@@ -289,36 +253,6 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         "peers": peers,
         "mempool_txs": mempool_txs,
         "devnet_clock": shared.clock.is_devnet(),
-    }))
-    .into_response())
-}
-
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
-    let height = parse_height(&height)?;
-    let store = shared.chain.store();
-    let Some(block) = store.block(height).map_err(internal)? else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            format!("no block at height {height}"),
-        ));
-    };
-    let certificate = store.certificate(height).map_err(internal)?;
-    let receipts: Vec<Value> = store
-        .receipts(height)
-        .map_err(internal)?
-        .unwrap_or_default()
-        .iter()
-        .map(receipt_json)
-        .collect();
-    Ok(Json(json!({
-        "height": height,
-        "block_id": block.id().to_hex(),
-        "time_ms": block.header.time_ms,
-        "state_root": hex::encode(block.header.state_root),
-        "block": block,
-        "certificate": certificate,
-        "receipts": receipts,
     }))
     .into_response())
 }
@@ -406,12 +340,14 @@ const PAGE_MAX: usize = 1_000;
 
 /// `?from_height=H&limit=N` of the paged lists.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PageQuery {
     from_height: Option<u64>,
-    limit: Option<usize>,
+    limit: Option<u32>,
 }
 
-/// The page a query asks for: its first height and its length (at most [`PAGE_MAX`]).
+/// The page a query asks for: its first height and its length (at most [`PAGE_MAX`];
+/// more is refused, not clamped).
 fn page(
     query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(u64, usize), (StatusCode, Json<Value>)> {
@@ -425,10 +361,15 @@ fn page(
             ),
         )
     })?;
-    Ok((
-        query.from_height.unwrap_or(0),
-        query.limit.unwrap_or(PAGE_MAX).min(PAGE_MAX),
-    ))
+    let limit = query.limit.unwrap_or(PAGE_MAX as u32) as usize;
+    if limit > PAGE_MAX {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "BadQuery",
+            format!("limit is at most {PAGE_MAX}"),
+        ));
+    }
+    Ok((query.from_height.unwrap_or(0), limit))
 }
 
 async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {
@@ -448,6 +389,14 @@ async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult 
         ));
     }
     Ok(Json(json!({ "time_ms": time_ms })).into_response())
+}
+
+/// The API's OpenAPI description (`node/src/openapi.json`), checked against the real
+/// answers in the tests.
+const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([("content-type", "application/json")], OPENAPI_JSON).into_response()
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> ApiResult {

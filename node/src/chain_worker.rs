@@ -410,6 +410,7 @@ impl State {
         }
         self.built.retain(|(h, _), _| *h > height);
         self.candidates.clear();
+        self.shared.committed.send_replace(height);
         Ok(Committed::Stored {
             tip: new_tip,
             txs: ids.len(),

@@ -117,6 +117,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         network: NetworkView::default(),
         gossip: outbox,
         peer_id: consensus::peer_id_of(&key.public_key())?,
+        committed: watch::channel(tip.height).0,
     });
 
     let listener = tokio::net::TcpListener::bind(&config.http_listen)

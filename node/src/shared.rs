@@ -195,4 +195,7 @@ pub struct Shared {
     /// Transactions this node's staff submitted, for the other validators (see `gossip`).
     pub gossip: Outbox,
     pub peer_id: String,
+    /// The committed height, announced to readers waiting for new blocks (the API's
+    /// event stream).
+    pub committed: tokio::sync::watch::Sender<u64>,
 }

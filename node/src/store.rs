@@ -4,8 +4,13 @@
 //! one-byte prefix: `b` height → canonical block, `c` height → canonical commit
 //! certificate, `r` height → canonical receipts, `x` tx id → (height, index), `g`
 //! (height, index) → the accepted governance change's tx id (the index of the
-//! consortium's changes, R11), `s` state key → value (the rulebook's key/value map) and
-//! `m` metadata (tip height, tip id, state root, tip time; the genesis hash). A decided
+//! consortium's changes, R11), `s` state key → value (the rulebook's key/value map),
+//! `m` metadata (tip height, tip id, state root, tip time; the genesis hash), and three
+//! indexes for readers (the console and the API, never the rulebook): `i` block id →
+//! height, `t` (record kind, record id, height, index) → empty, the transactions that name
+//! a record ([`ledger::Action::subjects`]), and `e` month-end date → the programmes'
+//! figures as of that day (`contracts::report::month_figures`, computed on the state
+//! before the first block after the month end, as `audit report` does). A decided
 //! block and everything it changes are one `sled::Batch`, which sled applies atomically,
 //! and it is flushed before [`Store::commit`] returns, so a node killed at any instant
 //! restarts with either all of a height or none of it. (One tree and one batch are why:
@@ -25,6 +30,7 @@ use ledger::codec;
 use ledger::evidence::DoubleVote;
 use ledger::state::{Hash32, StateView, WriteSet};
 use ledger::tx::TxId;
+use ledger::Date;
 
 /// The committed tip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,9 @@ pub struct Commit<'a> {
     pub ids: &'a [TxId],
     /// Positions of the accepted governance changes in the block.
     pub changes: &'a [usize],
+    /// The month ends this block is the first block after, each with the programmes'
+    /// figures as of that day (JSON), computed on the state before the block.
+    pub months: &'a [(Date, Vec<u8>)],
 }
 
 /// A storage failure in plain words: the operating system's reason for an I/O error
@@ -108,6 +117,9 @@ const TX_INDEX: u8 = b'x';
 const GOVERNANCE: u8 = b'g';
 const STATE: u8 = b's';
 const META: u8 = b'm';
+const BLOCK_ID_INDEX: u8 = b'i';
+const SUBJECT_INDEX: u8 = b't';
+const MONTH_END: u8 = b'e';
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -124,7 +136,7 @@ const META_TIP: &[u8] = b"tip";
 const META_GENESIS: &[u8] = b"genesis";
 /// The layout of the data directory; a store of another layout is refused.
 const META_LAYOUT: &[u8] = b"layout";
-const LAYOUT: &[u8] = b"xinbao-store/2";
+const LAYOUT: &[u8] = b"xinbao-store/3";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -286,6 +298,18 @@ impl Store {
             };
             batch.insert(key(TX_INDEX, &id.0), codec::encode(&location));
         }
+        batch.insert(
+            key(BLOCK_ID_INDEX, &commit.block.id().0),
+            &height.to_be_bytes()[..],
+        );
+        for (i, tx) in commit.block.txs.iter().enumerate() {
+            for (kind, id) in tx.body.action.subjects() {
+                batch.insert(subject_key(kind, id.as_str(), height, i as u32), &[][..]);
+            }
+        }
+        for (date, figures) in commit.months {
+            batch.insert(key(MONTH_END, &day_key(*date)), figures.as_slice());
+        }
         for &index in commit.changes {
             batch.insert(
                 key(GOVERNANCE, &change_key(height, index as u32)),
@@ -364,6 +388,68 @@ impl Store {
                     },
                     TxId(id),
                 ))
+            })
+            .collect()
+    }
+
+    /// The height of the committed block with this id.
+    pub fn height_of(&self, id: &BlockId) -> Result<Option<u64>, StoreError> {
+        match self.main.get(key(BLOCK_ID_INDEX, &id.0))? {
+            None => Ok(None),
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
+                .map(|b| Some(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt("a block id index entry".into())),
+        }
+    }
+
+    /// The transactions that name the record `kind`/`id`, newest first, from before
+    /// `before` (a location; `None` from the newest), at most `limit`.
+    pub fn subject_txs(
+        &self,
+        kind: &str,
+        id: &str,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<TxLocation>, StoreError> {
+        let start = subject_key(kind, id, 0, 0);
+        let end = match before {
+            Some(at) => subject_key(kind, id, at.height, at.index),
+            None => subject_key(kind, id, u64::MAX, u32::MAX),
+        };
+        let prefix_len = start.len() - 12;
+        self.main
+            .range(start..end)
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (k, _) = entry?;
+                let at = &k[prefix_len..];
+                let height = <[u8; 8]>::try_from(&at[..8]).expect("eight bytes");
+                let index = <[u8; 4]>::try_from(&at[8..]).expect("four bytes");
+                Ok(TxLocation {
+                    height: u64::from_be_bytes(height),
+                    index: u32::from_be_bytes(index),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether any committed transaction names the record `kind`/`id`.
+    pub fn has_subject(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(!self.subject_txs(kind, id, None, 1)?.is_empty())
+    }
+
+    /// The month ends recorded, in date order, each with the programmes' figures (JSON).
+    pub fn month_ends(&self) -> Result<Vec<(Date, Vec<u8>)>, StoreError> {
+        self.main
+            .scan_prefix([MONTH_END])
+            .map(|entry| {
+                let (k, v) = entry?;
+                let days = <[u8; 4]>::try_from(&k[1..])
+                    .map_err(|_| StoreError::Corrupt("a month-end key".into()))?;
+                let date = Date::from_days((u32::from_be_bytes(days) ^ 0x8000_0000) as i32)
+                    .map_err(|e| StoreError::Corrupt(format!("a month-end key: {e}")))?;
+                Ok((date, v.to_vec()))
             })
             .collect()
     }
@@ -465,6 +551,25 @@ impl Store {
     pub fn state(&self) -> SledState<'_> {
         SledState { tree: &self.main }
     }
+}
+
+/// A date as a key that sorts as dates do (days since the epoch, sign bit flipped).
+fn day_key(date: Date) -> [u8; 4] {
+    ((date.days_since_epoch() as u32) ^ 0x8000_0000).to_be_bytes()
+}
+
+/// `t` kind NUL id NUL height index: ids never hold a NUL ([`ledger::Id`]), so no two
+/// records' keys run into each other.
+fn subject_key(kind: &str, id: &str, height: u64, index: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(3 + kind.len() + id.len() + 12);
+    k.push(SUBJECT_INDEX);
+    k.extend_from_slice(kind.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
 }
 
 fn change_key(height: u64, index: u32) -> [u8; 12] {
@@ -594,6 +699,7 @@ mod tests {
                     writes: &WriteSet::new(),
                     ids: &[],
                     changes: &[],
+                    months: &[],
                 },
                 tip,
             )
@@ -631,6 +737,92 @@ mod tests {
             .unwrap();
         let err = store.check_tip().unwrap_err().to_string();
         assert!(err.contains("the database is corrupted"), "{err}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn readers_indexes_find_blocks_records_and_month_ends() {
+        let (store, dir, first) = one_block("indexes");
+        let claim = |id: &str| {
+            ledger::tx::SignedTx::unsigned(ledger::tx::TxBody {
+                chain_id: Id::new("c").unwrap(),
+                nonce: 1,
+                expires_at_height: 9,
+                action: ledger::Action::ConfirmClaimPayment(ledger::action::ConfirmClaimPayment {
+                    claim: Id::new(id).unwrap(),
+                    reference: ledger::Text::new("r").unwrap(),
+                }),
+            })
+        };
+        let block = Block {
+            header: BlockHeader {
+                height: 2,
+                time_ms: 3,
+                previous: first.id(),
+                ..first.header.clone()
+            },
+            txs: vec![claim("c1"), claim("c10"), claim("c1")],
+        };
+        let ids = block.tx_ids();
+        let certificate = CommitCertificate {
+            height: 2,
+            round: 0,
+            block_id: block.id(),
+            signatures: Vec::new(),
+        };
+        let date = |text: &str| text.parse::<Date>().unwrap();
+        let months = vec![
+            (date("1969-12-31"), b"{\"old\":1}".to_vec()),
+            (date("2026-01-31"), b"{\"new\":2}".to_vec()),
+        ];
+        let tip = Tip {
+            height: 2,
+            block_id: block.id(),
+            state_root: block.header.state_root,
+            time_ms: 3,
+        };
+        store
+            .commit(
+                Commit {
+                    block: &block,
+                    certificate: &certificate,
+                    receipts: &[],
+                    writes: &WriteSet::new(),
+                    ids: &ids,
+                    changes: &[],
+                    months: &months,
+                },
+                tip,
+            )
+            .unwrap();
+
+        assert_eq!(store.height_of(&first.id()).unwrap(), Some(1));
+        assert_eq!(store.height_of(&block.id()).unwrap(), Some(2));
+        assert_eq!(store.height_of(&BlockId([9; 32])).unwrap(), None);
+
+        let at = |height, index| TxLocation { height, index };
+        // Newest first; `c1` is not a prefix match of `c10`.
+        assert_eq!(
+            store.subject_txs("claim", "c1", None, 10).unwrap(),
+            vec![at(2, 2), at(2, 0)]
+        );
+        assert_eq!(
+            store
+                .subject_txs("claim", "c1", Some(at(2, 2)), 10)
+                .unwrap(),
+            vec![at(2, 0)]
+        );
+        assert_eq!(
+            store.subject_txs("claim", "c10", None, 10).unwrap(),
+            vec![at(2, 1)]
+        );
+        assert!(store.has_subject("claim", "c10").unwrap());
+        assert!(!store.has_subject("loan", "c1").unwrap());
+
+        // Month ends in date order, a date before 1970 first.
+        let ends = store.month_ends().unwrap();
+        assert_eq!(ends, months);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }

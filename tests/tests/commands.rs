@@ -156,4 +156,10 @@ fn demo_replays_a_worked_example_through_a_devnet_and_agrees_with_the_offline_ru
     );
     assert!(stdout.contains("Expectations: all met"), "{stdout}");
     assert!(stdout.contains("prog-b"), "{stdout}");
+    // It ends with the console's address (the nodes stopped, as `--keep` was not given).
+    assert!(
+        stdout.contains("The consoles (open in a browser):"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/console/"), "{stdout}");
 }

@@ -26,11 +26,11 @@ use std::collections::BTreeMap;
 use ledger::action::Action;
 use ledger::block::Outcome;
 use ledger::state::{MemoryStore, Overlay, StateView};
-use ledger::{Code, Date, Fen, Id, OrgKind};
+use ledger::{Code, Date, Fen, Id};
 use serde_json::{json, Map, Value};
 
 use super::{BlockDone, Verdict};
-use crate::store::{self, keys, Claim, Fund, Org, Policy, Programme, RateFiling};
+use crate::store::{self, keys, Claim, Policy, Programme, RateFiling};
 
 /// One thing that happened to a claim.
 #[derive(Debug, Clone)]
@@ -60,15 +60,6 @@ pub struct History {
     governance: Vec<Value>,
 }
 
-fn month_end(date: Date) -> Date {
-    let (y, m, _) = date.ymd();
-    let first = Date::from_ymd(y, m, 1).expect("the first of a month is a date");
-    first
-        .checked_add_months(1)
-        .and_then(|next| Date::from_days(next.days_since_epoch() - 1).ok())
-        .unwrap_or(date)
-}
-
 fn fen(amount: Fen) -> Value {
     Value::from(amount.0)
 }
@@ -86,26 +77,9 @@ fn claim_id(action: &Action) -> Option<&Id> {
 }
 
 fn month_view(state: &dyn StateView, date: Date) -> MonthEnd {
-    let mut programmes = Map::new();
-    for (id, programme) in store::scan::<Programme>(state, keys::PROGRAMME) {
-        let figures = crate::report::programme_json(state, &id, &programme, date);
-        let pick = |key: &str| figures.get(key).cloned().unwrap_or(Value::Null);
-        programmes.insert(
-            id.to_string(),
-            json!({
-                "claims_gross_fen": pick("claims_gross_fen"),
-                "loss_ratio_bps": pick("loss_ratio_bps"),
-                "outstanding_principal_fen": pick("outstanding_principal_fen"),
-                "overdue_principal_fen": pick("overdue_principal_fen"),
-                "overdue_ratio_bps": pick("overdue_ratio_bps"),
-                "premium_written_fen": pick("premium_written_fen"),
-                "status": pick("status"),
-            }),
-        );
-    }
     MonthEnd {
         date,
-        programmes: Value::Object(programmes),
+        programmes: crate::report::month_figures(state, date),
         overdue_claims: crate::report::overdue_claims(state, date)
             .iter()
             .map(Id::to_string)
@@ -123,12 +97,12 @@ impl History {
         // Month ends passed before this block: the state is as of each of them.
         let next = *self
             .next_month_end
-            .get_or_insert_with(|| month_end(done.date));
+            .get_or_insert_with(|| crate::report::month_end(done.date));
         let mut next = next;
         while next < done.date {
             self.months.push(month_view(before, next));
             let following = Date::from_days(next.days_since_epoch() + 1)
-                .map(month_end)
+                .map(crate::report::month_end)
                 .unwrap_or(next);
             if following == next {
                 break;
@@ -215,7 +189,6 @@ impl History {
         let programmes = store::scan::<Programme>(state, keys::PROGRAMME);
         let claims = store::scan::<Claim>(state, keys::CLAIM);
         let policies = store::scan::<Policy>(state, keys::POLICY);
-        let funds = store::scan::<Fund>(state, keys::FUND);
         let date = verdict
             .date
             .unwrap_or_else(|| Date::from_days(0).expect("the epoch is a date"));
@@ -276,96 +249,9 @@ impl History {
             programmes_doc.insert(id.to_string(), doc);
         }
 
-        // Totals per organisation, those removed from the consortium included (R11.4:
-        // their records stay).
-        let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
-        let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
-        let removed = crate::governance::removed_organisations(state);
-        for (id, org) in store::scan::<Org>(state, keys::ORG)
-            .into_iter()
-            .chain(removed.iter().cloned())
-        {
-            kinds.insert(id.clone(), org.kind);
-            totals.insert(id, BTreeMap::new());
-        }
-        let mut add = |org: &Id, what: &'static str, amount: Fen| {
-            *totals
-                .entry(org.clone())
-                .or_default()
-                .entry(what)
-                .or_insert(0) += u128::from(amount.0);
-        };
+        let organisations = crate::report::organisation_totals(state);
         let programme_of: BTreeMap<&Id, &Programme> =
             programmes.iter().map(|(i, p)| (i, p)).collect();
-        for (_, policy) in &policies {
-            if let Some(p) = programme_of.get(&policy.programme) {
-                add(&p.terms.insurer, "premiums_written_fen", policy.premium_fen);
-                add(&policy.bank, "premiums_on_loans_fen", policy.premium_fen);
-            }
-        }
-        for (_, fund) in &funds {
-            add(
-                &fund.government,
-                "subsidies_paid_fen",
-                fund.subsidies_paid_fen,
-            );
-            add(
-                &fund.government,
-                "fund_compensation_fen",
-                fund.compensation_paid_fen,
-            );
-        }
-        for (_, claim) in &claims {
-            let (Some(s), Some(p)) = (claim.settlement, programme_of.get(&claim.programme)) else {
-                continue;
-            };
-            let terms = &p.terms;
-            add(&terms.insurer, "claims_paid_fen", s.insurer_pays_bank_fen);
-            add(&claim.bank, "claims_received_fen", s.insurer_pays_bank_fen);
-            add(&claim.bank, "losses_retained_fen", s.bank_retained_fen);
-            add(
-                &terms.insurer,
-                "losses_retained_fen",
-                s.insurer_retained_fen,
-            );
-            if let Some(reinsurer) = &terms.reinsurer {
-                add(reinsurer, "reinsurance_fen", s.reinsurer_fen);
-                add(reinsurer, "recoveries_fen", claim.recovery.reinsurer_fen);
-            }
-            add(&claim.bank, "recoveries_fen", claim.recovery.bank_fen);
-            add(&terms.insurer, "recoveries_fen", claim.recovery.insurer_fen);
-            add(&terms.government, "recoveries_fen", claim.recovery.fund_fen);
-        }
-        let columns = [
-            "premiums_written_fen",
-            "premiums_on_loans_fen",
-            "subsidies_paid_fen",
-            "claims_paid_fen",
-            "claims_received_fen",
-            "fund_compensation_fen",
-            "reinsurance_fen",
-            "losses_retained_fen",
-            "recoveries_fen",
-        ];
-        let mut organisations = Map::new();
-        for (org, sums) in &totals {
-            let mut doc = Map::new();
-            doc.insert(
-                "kind".into(),
-                json!(kinds.get(org).map_or("unknown", |k| kind_name(*k))),
-            );
-            if removed.iter().any(|(id, _)| id == org) {
-                doc.insert("removed".into(), json!(true));
-            }
-            for column in columns {
-                let amount = sums.get(column).copied().unwrap_or(0);
-                doc.insert(
-                    column.into(),
-                    json!(u64::try_from(amount).unwrap_or(u64::MAX)),
-                );
-            }
-            organisations.insert(org.to_string(), Value::Object(doc));
-        }
 
         // The regulator's views.
         let mut policy_rows = Vec::new();
@@ -493,17 +379,6 @@ fn governance_event(
         "tx": receipt.tx_id.to_string(),
         "type": action.type_name(),
     })
-}
-
-fn kind_name(kind: OrgKind) -> &'static str {
-    match kind {
-        OrgKind::Bank => "Bank",
-        OrgKind::Insurer => "Insurer",
-        OrgKind::Government => "Government",
-        OrgKind::Regulator => "Regulator",
-        OrgKind::Reinsurer => "Reinsurer",
-        OrgKind::Auditor => "Auditor",
-    }
 }
 
 /// Verifies a chain and builds its history in one replay.

@@ -1,0 +1,941 @@
+//! The API's read views for people: the network's validators and their recent votes,
+//! block and transaction lists, search, the programmes with their month-end history,
+//! the claims desk, rate filings, organisations, records with their transactions, and
+//! a stream of new blocks. The console (`crate::console`) is built on these alone.
+//!
+//! Every list is paged (`offset`/`limit`, or `before` for what is ordered by height), and
+//! every handler reads what it answers from an index or from a bounded range of blocks:
+//! the block-id and record indexes and the month ends of [`crate::store`]. Amounts are
+//! fen, ratios basis points, hashes and keys hex, dates `YYYY-MM-DD`, as in DOMAIN.md R10.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
+use ledger::api::{ErrorDetail, ReceiptView, SignatureView, TxStatusView};
+use ledger::block::{Block, BlockId, Outcome, Receipt};
+use ledger::crypto::PublicKey;
+use ledger::state::StateView;
+use ledger::tx::{SignedTx, TxId};
+use ledger::{Date, Id};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::api::{error, internal, ApiError, ApiResult};
+use crate::shared::Shared;
+use crate::store::TxLocation;
+
+/// Most items in one page of a list.
+pub const LIST_MAX: usize = 200;
+/// Items in a page when the query names no `limit`.
+const LIST_DEFAULT: usize = 50;
+/// Blocks the validators' view looks back over when the query names no `window`.
+const WINDOW_DEFAULT: u64 = 20;
+
+/// `?offset=N&limit=N&before=H&before_index=I` (each optional) and the filters of some
+/// lists. A value out of its range is refused (`BadQuery`), not clamped, so that a client
+/// never reads a page other than the one it asked for.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    offset: Option<u32>,
+    limit: Option<u32>,
+    /// For lists in height order: items before this height (with `before_index`, before
+    /// that transaction of it; `before_index` alone is ignored).
+    before: Option<u64>,
+    before_index: Option<u32>,
+    /// The claims desk: `open` (the default), `overdue`, `late` or `all`.
+    status: Option<String>,
+    /// The claims desk: one insurer's claims.
+    insurer: Option<String>,
+    /// The validators' view: how many recent blocks.
+    window: Option<u64>,
+    /// Search: what to look for.
+    q: Option<String>,
+}
+
+type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
+
+fn bad_query(message: impl Into<String>) -> ApiError {
+    error(StatusCode::BAD_REQUEST, "BadQuery", message)
+}
+
+fn list_query(query: ListQueryResult) -> Result<ListQuery, ApiError> {
+    let query = query.map(|Query(q)| q).map_err(|e| {
+        bad_query(format!(
+            "the query is not one this list takes: {}",
+            e.body_text()
+        ))
+    })?;
+    if query.limit.is_some_and(|l| l == 0 || l as usize > LIST_MAX) {
+        return Err(bad_query(format!("limit is from 1 to {LIST_MAX}")));
+    }
+    if query.window.is_some_and(|w| w == 0 || w > LIST_MAX as u64) {
+        return Err(bad_query(format!("window is from 1 to {LIST_MAX} blocks")));
+    }
+    Ok(query)
+}
+
+impl ListQuery {
+    fn limit(&self) -> usize {
+        self.limit.map_or(LIST_DEFAULT, |l| l as usize)
+    }
+
+    fn offset(&self) -> usize {
+        self.offset.unwrap_or(0) as usize
+    }
+
+    /// `before` (and `before_index`) as a location: everything below height `before`, or
+    /// before transaction `before_index` of it.
+    fn before(&self) -> Option<TxLocation> {
+        self.before.map(|height| TxLocation {
+            height,
+            index: self.before_index.unwrap_or(0),
+        })
+    }
+}
+
+/// One page of `items`: `{items, offset, limit, total}`.
+fn paged(items: Vec<Value>, query: &ListQuery) -> Value {
+    let total = items.len();
+    let offset = query.offset().min(total);
+    let limit = query.limit();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    json!({ "items": page, "offset": offset, "limit": limit, "total": total })
+}
+
+fn not_found(what: impl Into<String>) -> ApiError {
+    error(StatusCode::NOT_FOUND, "NotFound", what)
+}
+
+fn parse_id(text: &str) -> Result<Id, ApiError> {
+    Id::new(text).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadId",
+            format!("{text:?} is not an id: {e}"),
+        )
+    })
+}
+
+/// The date the ledger is at: its latest block's, in UTC+8.
+fn ledger_date(shared: &Shared) -> Result<Date, ApiError> {
+    let tip = shared.chain.tip().map_err(internal)?;
+    Date::from_unix_ms_cst(tip.time_ms).map_err(internal)
+}
+
+/// A receipt: `{tx_id, outcome}` and, when rejected, `code` and its `meaning`
+/// ([`ledger::api::ReceiptView`]).
+pub fn receipt_json(receipt: &Receipt) -> Value {
+    serde_json::to_value(ReceiptView::from(receipt)).expect("JSON of a receipt")
+}
+
+/// Each signature of a transaction with the organisation its key counts for.
+fn signatures_of(state: &dyn StateView, tx: &SignedTx) -> Vec<SignatureView> {
+    tx.signatures
+        .iter()
+        .map(|s| {
+            let record = store::read::<KeyRecord>(state, &keys::key(&s.public_key));
+            SignatureView {
+                public_key: s.public_key,
+                org: record.as_ref().map(|r| r.org.clone()),
+                revoked: record.is_some_and(|r| r.revoked),
+            }
+        })
+        .collect()
+}
+
+/// The validators of `height` by consensus key: (organisation, voting power).
+fn roster_of(shared: &Shared, height: u64) -> Result<BTreeMap<PublicKey, (Id, u64)>, ApiError> {
+    let config = shared.chain.config_at(height).map_err(internal)?;
+    Ok(config
+        .roster
+        .entries()
+        .iter()
+        .filter(|v| v.voting_power > 0)
+        .map(|v| (v.consensus_key, (v.org.clone(), v.voting_power)))
+        .collect())
+}
+
+/// A committed block in a line: height, id, time, transactions, proposer and signers.
+fn block_summary(shared: &Shared, height: u64, block: &Block) -> Result<Value, ApiError> {
+    let store = shared.chain.store();
+    let roster = roster_of(shared, height)?;
+    let receipts = store
+        .receipts(height)
+        .map_err(internal)?
+        .unwrap_or_default();
+    let rejected = receipts
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+        .count();
+    let certificate = store.certificate(height).map_err(internal)?;
+    let total_power: u64 = roster.values().map(|(_, p)| p).sum();
+    let (round, signers, signing_power) = match &certificate {
+        Some(c) => (
+            Some(c.round),
+            c.signatures.len(),
+            c.signatures
+                .iter()
+                .filter_map(|s| roster.get(&s.validator).map(|(_, p)| *p))
+                .sum::<u64>(),
+        ),
+        None => (None, 0, 0),
+    };
+    let proposer = &block.header.proposer;
+    Ok(json!({
+        "height": height,
+        "block_id": block.id().to_hex(),
+        "time_ms": block.header.time_ms,
+        "txs": block.txs.len(),
+        "rejected": rejected,
+        "proposer": proposer.to_hex(),
+        "proposer_org": roster.get(proposer).map(|(org, _)| org.as_str()),
+        "round": round,
+        "signers": signers,
+        "signing_power": signing_power,
+        "total_power": total_power,
+    }))
+}
+
+/// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first.
+pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let tip = shared.chain.tip().map_err(internal)?.height;
+    let top = match query.before {
+        Some(height) => height.saturating_sub(1).min(tip),
+        None => tip,
+    };
+    let limit = query.limit() as u64;
+    let store = shared.chain.store();
+    let mut list = Vec::new();
+    let mut height = top;
+    while height >= 1 && (list.len() as u64) < limit {
+        if let Some(block) = store.block(height).map_err(internal)? {
+            list.push(block_summary(&shared, height, &block)?);
+        }
+        height -= 1;
+    }
+    let next_before = (height >= 1).then_some(height + 1);
+    Ok(Json(json!({ "blocks": list, "tip": tip, "next_before": next_before })).into_response())
+}
+
+/// `GET /v1/blocks/{height}`: a block (its header's hashes in hex) with its commit
+/// certificate and receipts — what `xinbao chain export` rebuilds the entry from — and,
+/// for readers, the certificate's signers with their organisations and voting power and
+/// each transaction's type and receipt.
+pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+    let height = crate::api::parse_height(&height)?;
+    let store = shared.chain.store();
+    let Some(block) = store.block(height).map_err(internal)? else {
+        return Err(not_found(format!("no block at height {height}")));
+    };
+    let roster = roster_of(&shared, height)?;
+    let certificate = store.certificate(height).map_err(internal)?;
+    let receipts = store
+        .receipts(height)
+        .map_err(internal)?
+        .unwrap_or_default();
+    let signers: Vec<Value> = certificate
+        .iter()
+        .flat_map(|c| &c.signatures)
+        .map(|s| {
+            let (org, power) = roster
+                .get(&s.validator)
+                .map_or((None, 0), |(o, p)| (Some(o.as_str()), *p));
+            json!({
+                "validator": s.validator.to_hex(),
+                "org": org,
+                "voting_power": power,
+                "signature": hex::encode(s.signature.0),
+            })
+        })
+        .collect();
+    let transactions: Vec<Value> = block
+        .txs
+        .iter()
+        .zip(&receipts)
+        .enumerate()
+        .map(|(index, (tx, receipt))| {
+            let mut doc = receipt_json(receipt);
+            doc["index"] = json!(index);
+            doc["type"] = json!(tx.body.action.type_name());
+            doc
+        })
+        .collect();
+    let mut doc = block_summary(&shared, height, &block)?;
+    doc["header"] = serde_json::to_value(&block.header).map_err(internal)?;
+    doc["state_root"] = json!(hex::encode(block.header.state_root));
+    doc["block"] = serde_json::to_value(&block).map_err(internal)?;
+    doc["certificate"] = serde_json::to_value(&certificate).map_err(internal)?;
+    doc["signers"] = Value::Array(signers);
+    doc["transactions"] = Value::Array(transactions);
+    doc["receipts"] = Value::Array(receipts.iter().map(receipt_json).collect());
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/tx/{id}`: pending, or committed with its block, its JSON form, each
+/// signature's organisation and the receipt (a rejection's code with its meaning).
+pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = TxId::from_hex(&id).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadId",
+            "a transaction id is 64 hex digits",
+        )
+    })?;
+    let store = shared.chain.store();
+    if let Some(location) = store.tx_location(&id).map_err(internal)? {
+        let block = store
+            .block(location.height)
+            .map_err(internal)?
+            .ok_or_else(|| internal("an indexed block is missing"))?;
+        let receipts = store
+            .receipts(location.height)
+            .map_err(internal)?
+            .unwrap_or_default();
+        let tx = block
+            .txs
+            .get(location.index as usize)
+            .ok_or_else(|| internal("an indexed transaction is missing"))?;
+        let receipt = receipts
+            .get(location.index as usize)
+            .ok_or_else(|| internal("an indexed receipt is missing"))?;
+        let state = store.state();
+        let view = TxStatusView::Committed {
+            tx_id: id,
+            height: location.height,
+            index: location.index,
+            block_id: block.id().to_hex(),
+            time_ms: block.header.time_ms,
+            type_name: tx.body.action.type_name().to_string(),
+            receipt: ReceiptView::from(receipt),
+            tx: Box::new(tx.clone()),
+            signatures: signatures_of(&state, tx),
+        };
+        return Ok(Json(view).into_response());
+    }
+    if shared
+        .mempool
+        .lock()
+        .expect("mempool lock poisoned")
+        .contains(&id)
+    {
+        return Ok(Json(TxStatusView::Pending { tx_id: id }).into_response());
+    }
+    let unknown = TxStatusView::Unknown {
+        tx_id: id,
+        error: ErrorDetail {
+            code: "NotFound".into(),
+            message: "no such transaction pending or committed".into(),
+        },
+    };
+    Ok((StatusCode::NOT_FOUND, Json(unknown)).into_response())
+}
+
+/// `GET /v1/validators?window=N`: the validators of the next height with, over the last
+/// N committed blocks, the last height each signed and how many it signed, proposed and
+/// missed (a missed block is one decided while it was a validator without its vote).
+pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let window = query
+        .window
+        .unwrap_or(WINDOW_DEFAULT)
+        .clamp(1, LIST_MAX as u64);
+    let tip = shared.chain.tip().map_err(internal)?.height;
+    let store = shared.chain.store();
+    #[derive(Default)]
+    struct Seen {
+        last_signed: Option<u64>,
+        last_proposed: Option<u64>,
+        signed: u64,
+        proposed: u64,
+        missed: u64,
+        missed_heights: Vec<u64>,
+    }
+    let mut seen: BTreeMap<PublicKey, Seen> = BTreeMap::new();
+    let from = tip.saturating_sub(window - 1).max(1);
+    for height in (from..=tip).rev() {
+        let (Some(block), Some(certificate)) = (
+            store.block(height).map_err(internal)?,
+            store.certificate(height).map_err(internal)?,
+        ) else {
+            continue;
+        };
+        let proposer = seen.entry(block.header.proposer).or_default();
+        proposer.proposed += 1;
+        proposer.last_proposed.get_or_insert(height);
+        for key in roster_of(&shared, height)?.keys() {
+            let entry = seen.entry(*key).or_default();
+            if certificate.signatures.iter().any(|s| &s.validator == key) {
+                entry.signed += 1;
+                entry.last_signed.get_or_insert(height);
+            } else {
+                entry.missed += 1;
+                entry.missed_heights.push(height);
+            }
+        }
+    }
+    // Before the window: the last height each signed, looked up no further back than
+    // another window (so the answer's cost is bounded).
+    let config = shared.chain.config_at(tip + 1).map_err(internal)?;
+    let list: Vec<Value> = config
+        .roster
+        .entries()
+        .iter()
+        .map(|v| {
+            let s = seen.remove(&v.consensus_key).unwrap_or_default();
+            json!({
+                "org": v.org.as_str(),
+                "consensus_key": v.consensus_key.to_hex(),
+                "voting_power": v.voting_power,
+                "address": v.address.as_str(),
+                "last_signed": s.last_signed,
+                "last_proposed": s.last_proposed,
+                "signed": s.signed,
+                "proposed": s.proposed,
+                "missed": s.missed,
+                "missed_heights": s.missed_heights,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "height": tip,
+        "window": window,
+        "from_height": from,
+        "validators": list,
+    }))
+    .into_response())
+}
+
+/// `GET /v1/events`: server-sent events, one `block` event (a block's summary, as in
+/// `GET /v1/blocks`) per committed block from the moment of connection, in height order.
+pub async fn events(State(shared): State<Arc<Shared>>) -> Response {
+    let mut committed = shared.committed.subscribe();
+    let start = *committed.borrow_and_update();
+    let stream = futures_util::stream::unfold(
+        (shared, committed, start, VecDeque::<u64>::new()),
+        |(shared, mut committed, mut sent, mut queue)| async move {
+            loop {
+                if let Some(height) = queue.pop_front() {
+                    let Ok(Some(block)) = shared.chain.store().block(height) else {
+                        continue;
+                    };
+                    let Ok(doc) = block_summary(&shared, height, &block) else {
+                        continue;
+                    };
+                    let event = Event::default().event("block").data(doc.to_string());
+                    return Some((Ok::<_, Infallible>(event), (shared, committed, sent, queue)));
+                }
+                if committed.changed().await.is_err() {
+                    return None;
+                }
+                let now = *committed.borrow_and_update();
+                // A reader that fell far behind gets the latest blocks only.
+                let first = (sent + 1).max(now.saturating_sub(LIST_MAX as u64 - 1));
+                queue.extend(first..=now);
+                sent = now;
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// What a string can name: its kind, id and the API path that answers for it.
+fn hit(kind: &str, id: &str, path: String) -> Value {
+    json!({ "kind": kind, "id": id, "path": path })
+}
+
+/// `GET /v1/search?q=TEXT`: what TEXT names — a transaction or block id, a height, or a
+/// programme, policy, loan, claim, fund, organisation or enterprise id.
+pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let text = query.q.clone().unwrap_or_default();
+    if text.is_empty() {
+        return Err(bad_query("search needs ?q=TEXT: an id, a height or a hash"));
+    }
+    let store = shared.chain.store();
+    let mut results = Vec::new();
+    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        let lower = text.to_ascii_lowercase();
+        if let Ok(id) = TxId::from_hex(&lower) {
+            let known = store.tx_location(&id).map_err(internal)?.is_some()
+                || shared
+                    .mempool
+                    .lock()
+                    .expect("mempool lock poisoned")
+                    .contains(&id);
+            if known {
+                results.push(hit("tx", &lower, format!("/v1/tx/{lower}")));
+            }
+        }
+        if let Ok(bytes) = hex::decode(&lower) {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&bytes);
+            if let Some(height) = store.height_of(&BlockId(id)).map_err(internal)? {
+                results.push(hit(
+                    "block",
+                    &height.to_string(),
+                    format!("/v1/blocks/{height}"),
+                ));
+            }
+        }
+    }
+    if let Ok(height) = text.parse::<u64>() {
+        let tip = shared.chain.tip().map_err(internal)?.height;
+        if (1..=tip).contains(&height) {
+            results.push(hit("block", &text, format!("/v1/blocks/{height}")));
+        }
+    }
+    if let Ok(id) = Id::new(&text) {
+        let state = store.state();
+        let kinds: [(&str, Vec<u8>); 6] = [
+            ("programme", keys::programme(&id)),
+            ("policy", keys::policy(&id)),
+            ("loan", keys::loan(&id)),
+            ("claim", keys::claim(&id)),
+            ("fund", keys::fund(&id)),
+            ("org", keys::org(&id)),
+        ];
+        for (kind, key) in kinds {
+            if state.get(&key).is_some() {
+                results.push(hit(kind, id.as_str(), record_path(kind, &id)));
+            }
+        }
+        if store
+            .has_subject("enterprise", id.as_str())
+            .map_err(internal)?
+        {
+            results.push(hit(
+                "enterprise",
+                id.as_str(),
+                record_path("enterprise", &id),
+            ));
+        }
+    }
+    Ok(Json(json!({ "q": text, "results": results })).into_response())
+}
+
+fn record_path(kind: &str, id: &Id) -> String {
+    match kind {
+        "programme" => format!("/v1/programmes/{id}"),
+        "claim" => format!("/v1/claims/{id}"),
+        _ => format!("/v1/records/{kind}/{id}"),
+    }
+}
+
+/// The transactions that name a record, newest first: `{items, next}`.
+fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result<Value, ApiError> {
+    let store = shared.chain.store();
+    let limit = query.limit();
+    let locations = store
+        .subject_txs(kind, id.as_str(), query.before(), limit)
+        .map_err(internal)?;
+    let mut items = Vec::with_capacity(locations.len());
+    let mut blocks: BTreeMap<u64, (Block, Vec<Receipt>)> = BTreeMap::new();
+    for at in &locations {
+        if let std::collections::btree_map::Entry::Vacant(slot) = blocks.entry(at.height) {
+            let block = store.block(at.height).map_err(internal)?;
+            let receipts = store.receipts(at.height).map_err(internal)?;
+            if let (Some(b), Some(r)) = (block, receipts) {
+                slot.insert((b, r));
+            }
+        }
+        let Some((block, receipts)) = blocks.get(&at.height) else {
+            continue;
+        };
+        let (Some(tx), Some(receipt)) = (
+            block.txs.get(at.index as usize),
+            receipts.get(at.index as usize),
+        ) else {
+            continue;
+        };
+        let date = Date::from_unix_ms_cst(block.header.time_ms)
+            .map(|d| d.to_string())
+            .ok();
+        let mut doc = receipt_json(receipt);
+        doc["height"] = json!(at.height);
+        doc["index"] = json!(at.index);
+        doc["date"] = json!(date);
+        doc["type"] = json!(tx.body.action.type_name());
+        doc["action"] = serde_json::to_value(&tx.body.action).map_err(internal)?;
+        items.push(doc);
+    }
+    // The next page: `?before=H&before_index=I` of the last item of this one.
+    let next = locations
+        .last()
+        .filter(|_| locations.len() == limit)
+        .map(|at| json!({ "before": at.height, "before_index": at.index }));
+    Ok(json!({ "items": items, "next": next }))
+}
+
+fn date_json(date: Option<Date>) -> Value {
+    date.map_or(Value::Null, |d| json!(d.to_string()))
+}
+
+/// A programme's terms, figures as of `date`, thresholds and its fund's cap usage.
+fn programme_doc(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Value {
+    let terms = &programme.terms;
+    let mut doc = contracts::report::programme_json(state, id, programme, date);
+    let t = &terms.triggers;
+    let warn = |threshold: u64| threshold * t.warn_at_bps / 10_000;
+    doc["id"] = json!(id.as_str());
+    doc["name"] = json!(terms.name.as_str());
+    doc["product"] = json!(terms.product.as_str());
+    doc["period_start"] = json!(terms.period_start.to_string());
+    doc["period_end"] = json!(terms.period_end.to_string());
+    doc["government"] = json!(terms.government.as_str());
+    doc["fund"] = json!(terms.fund.as_str());
+    doc["insurer"] = json!(terms.insurer.as_str());
+    doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
+    doc["reinsurer"] = json!(terms.reinsurer.as_ref().map(Id::as_str));
+    doc["split"] = serde_json::to_value(terms.split).unwrap_or(Value::Null);
+    doc["reinsurance_quota_bps"] = json!(terms.reinsurance_quota_bps);
+    doc["triggers"] = serde_json::to_value(terms.triggers).unwrap_or(Value::Null);
+    doc["thresholds"] = json!({
+        "loss_ratio_warn_bps": warn(t.suspend_loss_ratio_bps),
+        "loss_ratio_suspend_bps": t.suspend_loss_ratio_bps,
+        "overdue_ratio_warn_bps": warn(t.suspend_overdue_bps),
+        "overdue_ratio_suspend_bps": t.suspend_overdue_bps,
+    });
+    doc["claims_terms"] = serde_json::to_value(terms.claims).unwrap_or(Value::Null);
+    if let Some(fund) = store::read::<Fund>(state, &keys::fund(&terms.fund)) {
+        doc["fund_figures"] = fund_doc(&fund, date);
+    }
+    doc
+}
+
+/// A fund: balance, what it paid, and this year's payments against its annual cap.
+fn fund_doc(fund: &Fund, date: Date) -> Value {
+    let year = date.ymd().0;
+    let paid = fund
+        .paid_by_year
+        .iter()
+        .find(|(y, _)| *y == year)
+        .map_or(0, |(_, f)| f.0);
+    let cap = fund.annual_cap_fen.0;
+    let used_bps = if cap == 0 {
+        0
+    } else {
+        (u128::from(paid) * 10_000 / u128::from(cap)) as u64
+    };
+    let mut doc = contracts::report::fund_json(fund);
+    doc["government"] = json!(fund.government.as_str());
+    doc["annual_cap_fen"] = json!(cap);
+    doc["year"] = json!(year);
+    doc["paid_this_year_fen"] = json!(paid);
+    doc["cap_used_bps"] = json!(used_bps);
+    doc
+}
+
+/// `GET /v1/programmes`: every programme with its figures as of the ledger's date.
+pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let date = ledger_date(&shared)?;
+    let state = shared.chain.store().state();
+    let items: Vec<Value> = store::scan::<Programme>(&state, keys::PROGRAMME)
+        .iter()
+        .map(|(id, p)| programme_doc(&state, id, p, date))
+        .collect();
+    let mut doc = paged(items, &query);
+    doc["date"] = json!(date.to_string());
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/programmes/{id}`: one programme, with its figures at every month end the
+/// ledger has passed (as `audit report` computes them) and as of the ledger's date.
+pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id)?;
+    let date = ledger_date(&shared)?;
+    let store_ = shared.chain.store();
+    let state = store_.state();
+    let Some(programme) = store::read::<Programme>(&state, &keys::programme(&id)) else {
+        return Err(not_found(format!("no programme {id}")));
+    };
+    let mut months = Vec::new();
+    for (as_of, figures) in store_.month_ends().map_err(internal)? {
+        let figures: Value = serde_json::from_slice(&figures).map_err(internal)?;
+        if let Some(p) = figures.get(id.as_str()) {
+            let mut point = p.clone();
+            point["as_of"] = json!(as_of.to_string());
+            months.push(point);
+        }
+    }
+    let mut doc = programme_doc(&state, &id, &programme, date);
+    let mut now = Map::new();
+    for key in [
+        "claims_gross_fen",
+        "loss_ratio_bps",
+        "outstanding_principal_fen",
+        "overdue_principal_fen",
+        "overdue_ratio_bps",
+        "premium_written_fen",
+        "status",
+    ] {
+        now.insert(key.into(), doc.get(key).cloned().unwrap_or(Value::Null));
+    }
+    now.insert("as_of".into(), json!(date.to_string()));
+    doc["date"] = json!(date.to_string());
+    doc["months"] = Value::Array(months);
+    doc["now"] = Value::Object(now);
+    Ok(Json(doc).into_response())
+}
+
+/// A claim for the desk: its parties, dates, whether it is overdue or was paid late,
+/// and its split (R7).
+fn claim_doc(state: &dyn StateView, id: &Id, claim: &Claim, date: Date) -> Value {
+    let mut doc = contracts::report::claim_json(claim);
+    let insurer = store::read::<Programme>(state, &keys::programme(&claim.programme))
+        .map(|p| p.terms.insurer.to_string());
+    doc["id"] = json!(id.as_str());
+    doc["programme"] = json!(claim.programme.as_str());
+    doc["insurer"] = json!(insurer);
+    doc["bank"] = json!(claim.bank.as_str());
+    doc["loan"] = json!(claim.loan.as_str());
+    doc["filed"] = json!(claim.filed.to_string());
+    doc["documents_complete"] = date_json(claim.completed);
+    doc["decided"] = date_json(claim.decided);
+    doc["paid"] = date_json(claim.paid);
+    doc["overdue"] = json!(contracts::claim::is_overdue(claim, date));
+    doc["reject_reason"] = json!(claim.reject_reason.as_ref().map(|r| r.as_str()));
+    doc["missing_documents"] = json!(claim.missing.iter().map(Id::as_str).collect::<Vec<_>>());
+    doc
+}
+
+/// The next date a claim is due at: its decision while undecided, its payment once
+/// approved; none once it is paid or rejected.
+fn next_due(claim: &Value) -> Option<String> {
+    let status = claim.get("status").and_then(Value::as_str)?;
+    let field = match status {
+        "Filed" | "AwaitingDocuments" => "decision_due",
+        "Approved" => "payment_due",
+        _ => return None,
+    };
+    claim.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// `GET /v1/claims?status=open|overdue|late|all&insurer=ID`: the claims desk (R7.5),
+/// overdue claims first, then by the date the next step is due.
+pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let date = ledger_date(&shared)?;
+    let status = query.status.as_deref().unwrap_or("open");
+    if !["open", "overdue", "late", "all"].contains(&status) {
+        return Err(bad_query(format!(
+            "status={status:?}: expected open, overdue, late or all"
+        )));
+    }
+    let state = shared.chain.store().state();
+    let mut items: Vec<Value> = store::scan::<Claim>(&state, keys::CLAIM)
+        .iter()
+        .map(|(id, c)| claim_doc(&state, id, c, date))
+        .filter(|c| {
+            let open = next_due(c).is_some();
+            let is = |key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
+            match status {
+                "open" => open,
+                "overdue" => is("overdue"),
+                "late" => is("late"),
+                _ => true,
+            }
+        })
+        .filter(|c| {
+            query
+                .insurer
+                .as_deref()
+                .is_none_or(|i| c.get("insurer").and_then(Value::as_str) == Some(i))
+        })
+        .collect();
+    items.sort_by_key(|c| {
+        (
+            !c.get("overdue").and_then(Value::as_bool).unwrap_or(false),
+            next_due(c).unwrap_or_else(|| "9999-12-31".into()),
+            c.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    });
+    let mut per_insurer: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for c in &items {
+        let insurer = c
+            .get("insurer")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let entry = per_insurer.entry(insurer).or_default();
+        entry.0 += 1;
+        if c.get("overdue").and_then(Value::as_bool).unwrap_or(false) {
+            entry.1 += 1;
+        }
+        if c.get("late").and_then(Value::as_bool).unwrap_or(false) {
+            entry.2 += 1;
+        }
+    }
+    let per_insurer: Vec<Value> = per_insurer
+        .into_iter()
+        .map(|(insurer, (claims, overdue, late))| {
+            json!({ "insurer": insurer, "claims": claims, "overdue": overdue, "late": late })
+        })
+        .collect();
+    let mut doc = paged(items, &query);
+    doc["date"] = json!(date.to_string());
+    doc["status"] = json!(status);
+    doc["per_insurer"] = Value::Array(per_insurer);
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/claims/{id}`: one claim, with the transactions that moved it.
+pub async fn claim(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: ListQueryResult,
+) -> ApiResult {
+    let query = list_query(query)?;
+    let id = parse_id(&id)?;
+    let date = ledger_date(&shared)?;
+    let state = shared.chain.store().state();
+    let Some(claim) = store::read::<Claim>(&state, &keys::claim(&id)) else {
+        return Err(not_found(format!("no claim {id}")));
+    };
+    let mut doc = claim_doc(&state, &id, &claim, date);
+    doc["date"] = json!(date.to_string());
+    doc["txs"] = record_txs(&shared, "claim", &id, &query)?;
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/filings`: the rate filings (R3), each with whether it is in force on the
+/// ledger's date.
+pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let date = ledger_date(&shared)?;
+    let state = shared.chain.store().state();
+    let items: Vec<Value> = state
+        .scan_prefix(keys::RATE.as_bytes())
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let rest = std::str::from_utf8(&key[keys::RATE.len()..])
+                .ok()?
+                .to_string();
+            let mut parts = rest.split('\0');
+            let (insurer, product) = (parts.next()?.to_string(), parts.next()?.to_string());
+            let filing: contracts::store::RateFiling = store::decode_record(&value);
+            Some(json!({
+                "insurer": insurer,
+                "product": product,
+                "filing_ref": filing.filing_ref.as_str(),
+                "rates_bps": filing.rates_bps,
+                "valid_from": filing.valid_from.to_string(),
+                "valid_to": filing.valid_to.to_string(),
+                "in_force": filing.valid_from <= date && date <= filing.valid_to,
+            }))
+        })
+        .collect();
+    let mut doc = paged(items, &query);
+    doc["date"] = json!(date.to_string());
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/organisations`: the members with their totals, as `audit report` has them.
+pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let state = shared.chain.store().state();
+    let totals = contracts::report::organisation_totals(&state);
+    let items: Vec<Value> = totals
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(id, doc)| {
+                    let mut doc = doc.clone();
+                    doc["id"] = json!(id);
+                    doc
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(paged(items, &query)).into_response())
+}
+
+/// `GET /v1/records/{kind}/{id}`: a policy, loan, fund, organisation or enterprise with
+/// the transactions that name it, newest first (`?before=H:I&limit=N` pages them).
+pub async fn record(
+    State(shared): State<Arc<Shared>>,
+    Path((kind, id)): Path<(String, String)>,
+    query: ListQueryResult,
+) -> ApiResult {
+    let query = list_query(query)?;
+    let id = parse_id(&id)?;
+    let date = ledger_date(&shared)?;
+    let state = shared.chain.store().state();
+    let record = match kind.as_str() {
+        "policy" => store::read::<Policy>(&state, &keys::policy(&id)).map(|p| {
+            let mut doc = contracts::report::policy_json(&p);
+            doc["programme"] = json!(p.programme.as_str());
+            doc["enterprise"] = json!(p.enterprise.as_str());
+            doc["bank"] = json!(p.bank.as_str());
+            doc["loan_principal_fen"] = json!(p.loan_principal_fen.0);
+            doc["loan_rate_bps"] = json!(p.loan_rate_bps);
+            doc["premium_rate_bps"] = json!(p.premium_rate_bps);
+            doc["term_months"] = json!(p.term_months);
+            doc["issued"] = json!(p.issued.to_string());
+            doc["loan"] = json!(p.loan.as_ref().map(Id::as_str));
+            doc
+        }),
+        "loan" => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
+            let mut doc = contracts::report::loan_json(&l, date);
+            doc["policy"] = json!(l.policy.as_str());
+            doc["programme"] = json!(l.programme.as_str());
+            doc
+        }),
+        "fund" => store::read::<Fund>(&state, &keys::fund(&id)).map(|f| fund_doc(&f, date)),
+        "org" => store::read::<Org>(&state, &keys::org(&id))
+            .map(|o| json!({ "kind": contracts::report::kind_name(o.kind) })),
+        "enterprise" => {
+            let flag = store::read::<contracts::store::Flag>(&state, &keys::flag(&id));
+            let known = flag.is_some()
+                || shared
+                    .chain
+                    .store()
+                    .has_subject("enterprise", id.as_str())
+                    .map_err(internal)?;
+            known.then(|| {
+                json!({
+                    "flagged": flag.is_some(),
+                    "flag_reason": flag.as_ref().map(|f| f.reason.as_str()),
+                    "flagged_since": flag.as_ref().map(|f| f.since.to_string()),
+                })
+            })
+        }
+        "programme" | "claim" => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "BadKind",
+                format!("a {kind} is at {}", record_path(&kind, &id)),
+            ))
+        }
+        _ => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "BadKind",
+                format!("{kind:?}: expected policy, loan, fund, org or enterprise"),
+            ))
+        }
+    };
+    let Some(mut doc) = record else {
+        return Err(not_found(format!("no {kind} {id}")));
+    };
+    doc["id"] = json!(id.as_str());
+    doc["record_kind"] = json!(kind);
+    doc["date"] = json!(date.to_string());
+    doc["txs"] = record_txs(&shared, &kind, &id, &query)?;
+    Ok(Json(doc).into_response())
+}

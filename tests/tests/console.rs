@@ -1,0 +1,522 @@
+//! The console in a real browser: Debian's Chromium, headless, driven through ChromeDriver
+//! (WebDriver over HTTP), against a devnet of four `xinbao-node` processes that has
+//! replayed the Yunnan-style worked example (a claim paid late, a programme suspended on
+//! its loss ratio).
+//!
+//! The test loads every page and checks what it shows against the API's own answers:
+//! which validators signed the latest block, a claim's split, due dates and lateness, the
+//! loss-ratio chart's latest point and its thresholds; it searches for the claim, sees a
+//! new block arrive in the live feed after a transaction is committed, switches the
+//! language both ways, and fails on any script error the page records or the browser logs.
+//! Screenshots of the main pages go to `target/console-screenshots/`.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
+//! `chromium-driver`, which `.ci/run` installs); without them the test fails and says so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A ChromeDriver process and one browser session, ended when dropped.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    _profile: PathBuf,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn webdriver(method: &str, url: &str, body: Option<&Value>) -> Value {
+    let agent = agent();
+    let mut response = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        ("DELETE", _) => agent.delete(url).call(),
+        (_, body) => agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(
+                serde_json::to_vec(body.unwrap_or(&json!({})))
+                    .unwrap()
+                    .as_slice(),
+            ),
+    }
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if let Some(error) = value["value"].get("error") {
+        panic!("{method} {url}: {error}: {}", value["value"]["message"]);
+    }
+    value["value"].clone()
+}
+
+impl Browser {
+    fn start() -> Browser {
+        for program in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(program).exists(),
+                "{program} is missing: install Debian's chromium and chromium-driver \
+                 (apt-get install chromium chromium-driver), as .ci/run does"
+            );
+        }
+        let port = free_port_pair();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent().get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = std::env::temp_dir().join(format!("xinbao-chromium-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).unwrap();
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": CHROMIUM,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+                        format!("--user-data-dir={}", profile.display()),
+                    ],
+                },
+                "goog:loggingPrefs": { "browser": "ALL" },
+            }}
+        });
+        let session = webdriver("POST", &format!("{base}/session"), Some(&capabilities));
+        let session = session["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_string();
+        Browser {
+            driver,
+            base,
+            session,
+            _profile: profile,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{path}", self.base, self.session)
+    }
+
+    fn go(&self, url: &str) {
+        webdriver("POST", &self.url("/url"), Some(&json!({ "url": url })));
+    }
+
+    fn run(&self, script: &str) -> Value {
+        webdriver(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(&json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Waits until `condition` (a script expression) is true, for at most `timeout`.
+    fn wait(&self, condition: &str, timeout: Duration, what: &str) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.run(&format!("return !!({condition});")) == json!(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let body = self.run("return document.body.innerText.slice(0, 2000);");
+                panic!("{what}: not seen within {timeout:?}; the page shows: {body}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Opens a console page (`#/...`) and waits until it has rendered without an API
+    /// error.
+    fn page(&self, console: &str, route: &str) {
+        // A change of the fragment alone does not reload the page: leave it first, so each
+        // page starts from a fresh load.
+        self.go("about:blank");
+        self.go(&format!("{console}#/{route}"));
+        self.wait(
+            "document.body && document.body.getAttribute('data-ready') === 'true'",
+            PAGE_TIMEOUT,
+            &format!("page #/{route} ready"),
+        );
+        let error = self.run(
+            "const e = document.getElementById('api-error'); return e ? e.textContent : null;",
+        );
+        assert_eq!(error, Value::Null, "page #/{route} shows an API error");
+        self.assert_no_script_errors(route);
+    }
+
+    fn text(&self, selector: &str) -> String {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? e.textContent : null;",
+            json!(selector)
+        );
+        match self.run(&script) {
+            Value::String(s) => s,
+            other => panic!("no element {selector}: {other}"),
+        }
+    }
+
+    fn click(&self, selector: &str) {
+        self.run(&format!(
+            "document.querySelector({}).click();",
+            json!(selector)
+        ));
+    }
+
+    /// Fails on an error the page caught (`window.__xinbaoErrors`) or one the browser
+    /// logged at level SEVERE (a failed script, a refused resource, a CSP violation).
+    fn assert_no_script_errors(&self, route: &str) {
+        let caught = self.run("return window.__xinbaoErrors || [];");
+        assert_eq!(caught, json!([]), "script errors on #/{route}");
+        let log = webdriver(
+            "POST",
+            &self.url("/se/log"),
+            Some(&json!({ "type": "browser" })),
+        );
+        let severe: Vec<&Value> = log
+            .as_array()
+            .map(|entries| entries.iter().filter(|e| e["level"] == "SEVERE").collect())
+            .unwrap_or_default();
+        assert!(
+            severe.is_empty(),
+            "the browser logged errors on #/{route}: {severe:?}"
+        );
+    }
+
+    fn screenshot(&self, name: &str) {
+        let png = self.run_screenshot();
+        let dir = workspace().join("target").join("console-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    fn run_screenshot(&self) -> Vec<u8> {
+        let encoded = webdriver("GET", &self.url("/screenshot"), None);
+        base64_decode(encoded.as_str().expect("a screenshot"))
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = agent()
+            .delete(&format!("{}/session/{}", self.base, self.session))
+            .call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Standard base64 (what WebDriver returns screenshots in).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a') as u32 + 26,
+            b'0'..=b'9' => (c - b'0') as u32 + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c) << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+/// Yuan as the console writes fen: `¥1,234.56`.
+fn yuan(fen: u64) -> String {
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("¥{grouped}.{:02}", fen % 100)
+}
+
+#[test]
+fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
+    let _one = serial();
+    let scenario = scenario_path("b-yunnan-style.json");
+    let scenario = scenario.to_str().unwrap();
+    // Blocks only when there is work, so that the block the test waits for in the live
+    // feed is the one its transaction made.
+    let mut net = Devnet::init(
+        "console",
+        &["--orgs-from", scenario, "--heartbeat-ms", "600000"],
+        true,
+    );
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
+    let dir = net.dir.to_str().unwrap().to_string();
+    let replay = xinbao(&[
+        "scenario",
+        "run",
+        scenario,
+        "--json",
+        "--devnet-dir",
+        &dir,
+        "--node",
+        &net.urls[0],
+    ]);
+    assert!(
+        replay.status.success(),
+        "replay failed: {}",
+        text(&replay.stderr)
+    );
+    let node = &net.urls[0];
+    let console = format!("{node}/console/");
+    let browser = Browser::start();
+
+    // Network: every validator listed; the latest block's signers are the certificate's.
+    browser.page(&console, "network");
+    let (_, validators) = get(node, "/v1/validators?window=20").unwrap();
+    let rows = browser.run("return document.querySelectorAll('[data-test=validator]').length;");
+    assert_eq!(
+        rows,
+        json!(validators["validators"].as_array().unwrap().len())
+    );
+    assert_eq!(rows, json!(4));
+    browser.screenshot("network");
+
+    let (_, status) = get(node, "/v1/status").unwrap();
+    let tip = status["height"].as_u64().unwrap();
+    let (_, block) = get(node, &format!("/v1/blocks/{tip}")).unwrap();
+    let mut api_signers: Vec<String> = block["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["org"].as_str().unwrap().to_string())
+        .collect();
+    api_signers.sort();
+    assert!(
+        api_signers.len() >= 3,
+        "a certificate of 2/3+ of four: {api_signers:?}"
+    );
+    browser.page(&console, &format!("block/{tip}"));
+    let shown = browser.run(
+        "return [...document.querySelectorAll('[data-test=signer]')].map(r => r.getAttribute('data-org')).sort();",
+    );
+    assert_eq!(shown, json!(api_signers), "the signers of block {tip}");
+    browser.screenshot("block");
+
+    // The claim: found by search, with its split, due dates and lateness.
+    browser.page(&console, "network");
+    browser.run("document.getElementById('search').value = 'clm-b1';");
+    browser.click("#search-go");
+    browser.wait(
+        "location.hash === '#/claim/clm-b1' && document.body.getAttribute('data-ready') === 'true' && document.getElementById('claim-split')",
+        PAGE_TIMEOUT,
+        "the claim page after a search",
+    );
+    browser.assert_no_script_errors("claim/clm-b1");
+    let (_, claim) = get(node, "/v1/claims/clm-b1").unwrap();
+    for field in [
+        "loss_fen",
+        "bank_retained_fen",
+        "insurer_gross_fen",
+        "insurer_pays_bank_fen",
+        "fund_fen",
+        "reinsurer_fen",
+        "insurer_retained_fen",
+    ] {
+        let shown = browser.text(&format!("#claim-split [data-field={field}] td"));
+        assert_eq!(shown, yuan(claim[field].as_u64().unwrap()), "{field}");
+    }
+    for field in ["decision_due", "payment_due"] {
+        let shown = browser.text(&format!("#claim-dates [data-field={field}] td"));
+        assert_eq!(shown, claim[field].as_str().unwrap(), "{field}");
+    }
+    assert_eq!(claim["late"], json!(true), "the worked example pays late");
+    assert_eq!(
+        browser.run("return document.getElementById('claim-late').getAttribute('data-late');"),
+        json!("true")
+    );
+    browser.screenshot("claim");
+
+    // The claims desk lists it as paid late.
+    browser.page(&console, "claims?status=late");
+    let listed = browser.run(
+        "return [...document.querySelectorAll('[data-test=claim-row]')].map(r => r.getAttribute('data-claim'));",
+    );
+    assert_eq!(listed, json!(["clm-b1"]));
+    browser.screenshot("claims");
+
+    // The programme: the loss-ratio chart's latest point and its thresholds.
+    let (_, programme) = get(node, "/v1/programmes/prog-b").unwrap();
+    assert!(
+        !programme["months"].as_array().unwrap().is_empty(),
+        "month ends recorded"
+    );
+    browser.page(&console, "programme/prog-b");
+    let last = browser.run(
+        "return document.querySelector('#loss-ratio-chart [data-test=last-point]').getAttribute('data-bps');",
+    );
+    assert_eq!(last, json!(programme["now"]["loss_ratio_bps"].to_string()));
+    let points =
+        browser.run("return document.querySelectorAll('#loss-ratio-chart circle').length;");
+    assert_eq!(
+        points,
+        json!(programme["months"].as_array().unwrap().len() + 1)
+    );
+    let suspend = browser.run(
+        "return document.querySelector('#loss-ratio-chart [data-threshold=suspend_line]').getAttribute('data-bps');",
+    );
+    assert_eq!(
+        suspend,
+        json!(programme["thresholds"]["loss_ratio_suspend_bps"].to_string())
+    );
+    assert_eq!(
+        browser.run("return document.querySelector('[data-status]').getAttribute('data-status');"),
+        json!("Suspended")
+    );
+    browser.screenshot("programme");
+
+    // The other pages load and show what the API lists.
+    for (route, selector, list) in [
+        ("programmes", "[data-test=programme-row]", "/v1/programmes"),
+        ("filings", "[data-test=filing-row]", "/v1/filings"),
+        ("orgs", "[data-test=org-row]", "/v1/organisations"),
+    ] {
+        browser.page(&console, route);
+        let (_, answer) = get(node, list).unwrap();
+        let count = browser.run(&format!(
+            "return document.querySelectorAll({}).length;",
+            json!(selector)
+        ));
+        assert_eq!(
+            count,
+            json!(answer["items"].as_array().unwrap().len()),
+            "{route}"
+        );
+        assert!(count.as_u64().unwrap() > 0, "{route} lists nothing");
+    }
+    browser.screenshot("organisations");
+    for route in [
+        "governance",
+        "evidence",
+        "record/loan/loan-b1",
+        "search/nothing-by-this-name",
+    ] {
+        browser.page(&console, route);
+    }
+    let receipt = block["transactions"][0]["tx_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser.page(&console, &format!("tx/{receipt}"));
+    assert!(browser.text("#tx-json").contains("\"chain_id\""));
+
+    // The live feed: a committed transaction's block appears without a reload.
+    browser.page(&console, "blocks");
+    browser.wait(
+        "document.getElementById('live-state').textContent === '已连接'",
+        PAGE_TIMEOUT,
+        "the live feed connected",
+    );
+    let before = net.height(0).unwrap();
+    let key = net.admin_key("gov-b");
+    let chain_id = status["chain_id"].as_str().unwrap();
+    let file = tx_file(
+        &net.dir,
+        "fund.json",
+        chain_id,
+        77,
+        json!({"type": "CreateFund", "id": "fund-live", "government": "gov-b", "annual_cap_fen": 1_000_000}),
+    );
+    let sent = xinbao(&[
+        "tx",
+        "send",
+        file.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--node",
+        node,
+        "--wait",
+        "--timeout",
+        "30",
+    ]);
+    assert!(
+        sent.status.success(),
+        "{}{}",
+        text(&sent.stdout),
+        text(&sent.stderr)
+    );
+    let (_, found) = get(node, "/v1/search?q=fund-live").unwrap();
+    let (_, fund_tx) = get(node, "/v1/records/fund/fund-live").unwrap();
+    let height = fund_tx["txs"]["items"][0]["height"].as_u64().unwrap();
+    assert!(
+        height > before,
+        "the fund's block {height} is new (was {before})"
+    );
+    assert_eq!(found["results"][0]["kind"], json!("fund"));
+    browser.wait(
+        &format!("document.querySelector('#feed [data-height=\"{height}\"]')"),
+        PAGE_TIMEOUT,
+        "the new block in the live feed",
+    );
+    browser.assert_no_script_errors("blocks");
+    browser.screenshot("blocks");
+
+    // The language switch, both ways.
+    browser.page(&console, "network");
+    assert_eq!(browser.text("[data-nav=network]"), "网络");
+    browser.click("#lang");
+    browser.wait(
+        "document.documentElement.lang === 'en' && document.body.getAttribute('data-ready') === 'true'",
+        PAGE_TIMEOUT,
+        "English",
+    );
+    assert_eq!(browser.text("[data-nav=network]"), "Network");
+    assert_eq!(browser.text("[data-nav=claims]"), "Claims desk");
+    browser.screenshot("network-en");
+    browser.click("#lang");
+    browser.wait(
+        "document.documentElement.lang === 'zh-CN'",
+        PAGE_TIMEOUT,
+        "Chinese again",
+    );
+    assert_eq!(browser.text("[data-nav=network]"), "网络");
+    browser.assert_no_script_errors("network");
+}
