@@ -38,6 +38,8 @@ fn schemathesis(base: &str, extra: &[&str]) -> (bool, String) {
     let output = Command::new("schemathesis")
         .args(&args)
         .env("NO_COLOR", "1")
+        // It keeps a cache in its working directory: not in the source tree.
+        .current_dir(std::env::temp_dir())
         .output()
         .unwrap_or_else(|e| {
             panic!(
