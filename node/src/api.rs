@@ -4,9 +4,19 @@
 //! |---|---|
 //! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
 //! | `POST /v1/txs` | many at once: a JSON array of file forms, or (`application/octet-stream`) the canonical encoding of a list of canonical transactions → `{results: [{id} or {error}], accepted, refused}` |
-//! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, receipt: {tx_id, outcome, code?}}`, or 404 `{status: "unknown"}` |
+//! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, block_id, time_ms, type, receipt: {tx_id, outcome, code?, meaning?}, tx, signatures: [{public_key, org, revoked}]}`, or 404 `{status: "unknown", error}` (`ledger::api::TxStatusView`) |
 //! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers |
-//! | `GET /v1/blocks/{height}` | block, block id, time, state root (hex), certificate, receipts |
+//! | `GET /v1/blocks?before=H&limit=N` | committed blocks newest first: height, id, time, transactions, rejected, proposer and its organisation, signers and signing power |
+//! | `GET /v1/blocks/{height}` | block (header hashes in hex), block id, time, state root, certificate, receipts; the signers with their organisations; each transaction's type and receipt |
+//! | `GET /v1/validators?window=N` | the validators of the next height with the last height each signed, and how many of the last N blocks each signed, proposed and missed |
+//! | `GET /v1/events` | server-sent events: a `block` event per committed block |
+//! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation or enterprise |
+//! | `GET /v1/programmes`, `/v1/programmes/{id}` | programmes with terms, thresholds, figures as of the ledger's date and their fund's cap use; one with its figures at every month end |
+//! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
+//! | `GET /v1/filings`, `/v1/organisations` | rate filings with whether each is in force; the members' totals |
+//! | `GET /v1/records/{kind}/{id}` | a policy, loan, fund, organisation or enterprise with the transactions that name it |
+//! | `GET /v1/openapi.json` | the OpenAPI description of all of this (`openapi.json`) |
+//! | `GET /`, `/console/` | the console ([`crate::console`]) |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
 //! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type |

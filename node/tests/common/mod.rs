@@ -32,23 +32,34 @@ pub struct Devnet {
     devnet_clock: bool,
 }
 
+/// A loopback port that is free now, below the kernel's ephemeral range (32768 and up),
+/// so that the outgoing connections of running nodes cannot take it before the node that
+/// is to listen on it starts.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("local address")
-        .port()
+    free_ports(1)
 }
 
 /// A free loopback port whose successor is free too: a node's p2p port and its gossip port.
 pub fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port = free_port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+    free_ports(2)
+}
+
+fn free_ports(count: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..2_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if (0..count).all(|i| TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
             return port;
         }
     }
-    panic!("no two consecutive free ports");
+    panic!("no {count} consecutive free loopback ports below 32000");
 }
 
 fn now_ms() -> u64 {

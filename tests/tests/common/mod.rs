@@ -95,18 +95,27 @@ pub fn xinbao(args: &[&str]) -> Output {
     output
 }
 
-/// A free loopback port whose successor is free too: a node's p2p port and its gossip port.
+/// A free loopback port whose successor is free too (a node's p2p port and its gossip
+/// port), below the kernel's ephemeral range (32768 and up), so that the outgoing
+/// connections of running nodes cannot take it before the node that is to listen on it
+/// starts.
 pub fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("an ephemeral port")
-            .port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    for _ in 0..2_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if free(port) && free(port + 1) {
             return port;
         }
     }
-    panic!("no two consecutive free ports");
+    panic!("no two consecutive free loopback ports below 32000");
 }
 
 pub fn text(bytes: &[u8]) -> String {
