@@ -34,7 +34,7 @@ pub struct Devnet {
 
 /// A loopback port that is free now, below the kernel's ephemeral range (32768 and up),
 /// so that the outgoing connections of running nodes cannot take it before the node that
-/// is to listen on it starts.
+/// is to listen on it starts, and not one this process handed out before.
 fn free_port() -> u16 {
     free_ports(1)
 }
@@ -44,9 +44,14 @@ pub fn free_port_pair() -> u16 {
     free_ports(2)
 }
 
+/// `count` consecutive ports, free now and never handed out before by this process (a
+/// port is only bound later, by the node it is for, so a second call must not return it).
 fn free_ports(count: u16) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
     let seed = std::process::id().wrapping_mul(2_654_435_761)
         ^ SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -55,7 +60,10 @@ fn free_ports(count: u16) -> u16 {
     for _ in 0..2_000 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
-        if (0..count).all(|i| TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
+        if (0..count).all(|i| {
+            !handed_out.contains(&(port + i)) && TcpListener::bind(("127.0.0.1", port + i)).is_ok()
+        }) {
+            handed_out.extend((0..count).map(|i| port + i));
             return port;
         }
     }

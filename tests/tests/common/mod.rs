@@ -98,7 +98,7 @@ pub fn xinbao(args: &[&str]) -> Output {
 /// A free loopback port whose successor is free too (a node's p2p port and its gossip
 /// port), below the kernel's ephemeral range (32768 and up), so that the outgoing
 /// connections of running nodes cannot take it before the node that is to listen on it
-/// starts.
+/// starts, and never one this process handed out before.
 pub fn free_port_pair() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -107,11 +107,18 @@ pub fn free_port_pair() -> u16 {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    // A port is bound later, by the process it is for: never hand one out twice.
+    static HANDED_OUT: Mutex<std::collections::BTreeSet<u16>> =
+        Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    let free = |port: u16, handed_out: &std::collections::BTreeSet<u16>| {
+        !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    };
     for _ in 0..2_000 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
-        if free(port) && free(port + 1) {
+        if free(port, &handed_out) && free(port + 1, &handed_out) {
+            handed_out.extend([port, port + 1]);
             return port;
         }
     }
