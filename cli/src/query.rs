@@ -215,7 +215,7 @@ fn print_block(raw: &Value) {
     }
     let txs = raw.pointer("/block/txs").and_then(Value::as_array);
     println!("transactions        {}", txs.map_or(0, Vec::len));
-    if let Some(signers) = raw.get("signers").and_then(Value::as_array) {
+    if let Some(signers) = raw.get("signed_by").and_then(Value::as_array) {
         let orgs: Vec<String> = signers.iter().map(|s| shown(s.get("org"))).collect();
         println!("{:<19} {}", "signed by", orgs.join(", "));
     }

@@ -7,7 +7,7 @@
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, block_id, time_ms, type, receipt: {tx_id, outcome, code?, meaning?}, tx, signatures: [{public_key, org, revoked}]}`, or 404 `{status: "unknown", error}` (`ledger::api::TxStatusView`) |
 //! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers |
 //! | `GET /v1/blocks?before=H&limit=N` | committed blocks newest first: height, id, time, transactions, rejected, proposer and its organisation, signers and signing power |
-//! | `GET /v1/blocks/{height}` | block (header hashes in hex), block id, time, state root, certificate, receipts; the signers with their organisations; each transaction's type and receipt |
+//! | `GET /v1/blocks/{height}` | block (header hashes in hex), block id, time, state root, certificate, receipts; `signed_by`: the signers with their organisations; each transaction's type and receipt |
 //! | `GET /v1/validators?window=N` | the validators of the next height with the last height each signed, and how many of the last N blocks each signed, proposed and missed |
 //! | `GET /v1/events` | server-sent events: a `block` event per committed block |
 //! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation or enterprise |

@@ -275,7 +275,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
     doc["state_root"] = json!(hex::encode(block.header.state_root));
     doc["block"] = serde_json::to_value(&block).map_err(internal)?;
     doc["certificate"] = serde_json::to_value(&certificate).map_err(internal)?;
-    doc["signers"] = Value::Array(signers);
+    doc["signed_by"] = Value::Array(signers);
     doc["transactions"] = Value::Array(transactions);
     doc["receipts"] = Value::Array(receipts.iter().map(receipt_json).collect());
     Ok(Json(doc).into_response())

@@ -323,7 +323,7 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
     let (_, status) = get(node, "/v1/status").unwrap();
     let tip = status["height"].as_u64().unwrap();
     let (_, block) = get(node, &format!("/v1/blocks/{tip}")).unwrap();
-    let mut api_signers: Vec<String> = block["signers"]
+    let mut api_signers: Vec<String> = block["signed_by"]
         .as_array()
         .unwrap()
         .iter()

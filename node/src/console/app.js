@@ -220,7 +220,7 @@ async function blockPage(height) {
   const hd = b.header;
   const headerRows = ['chain_id', 'height', 'time_ms', 'previous', 'tx_root', 'receipts_root', 'state_root', 'validator_set_hash', 'proposer']
     .map((k) => h('tr', {}, h('th', {}, k), td(k === 'time_ms' ? when(hd[k]) : h('span', { class: 'mono' }, String(hd[k])))));
-  const sigRows = b.signers.map((sg) => h('tr', { 'data-test': 'signer', 'data-org': sg.org || '' },
+  const sigRows = b.signed_by.map((sg) => h('tr', { 'data-test': 'signer', 'data-org': sg.org || '' },
     td(sg.org || '—'), td(h('span', { class: 'mono' }, sg.validator)), td(sg.voting_power, 'num')));
   const txRows = b.transactions.map((x) => h('tr', { 'data-test': 'block-tx' },
     td(x.index, 'num'), td(link('#/tx/' + x.tx_id, short(x.tx_id), { class: 'mono' })), td(x.type),
