@@ -45,11 +45,25 @@ pub fn rate_is_filed(
     rate_bps: Bps,
     date: Date,
 ) -> bool {
+    filing_of(state, insurer, product, rate_bps, date).is_some()
+}
+
+/// The first filing (in key order) of the insurer for the product that allows `rate_bps`
+/// on `date`, with its state key: the filing a policy at that rate was issued under.
+pub fn filing_of(
+    state: &dyn StateView,
+    insurer: &Id,
+    product: &Id,
+    rate_bps: Bps,
+    date: Date,
+) -> Option<(Vec<u8>, RateFiling)> {
     state
         .scan_prefix(&keys::rates_of(insurer, product))
         .into_iter()
-        .map(|(_, bytes)| store::decode_record::<RateFiling>(&bytes))
-        .any(|f| f.valid_from <= date && date <= f.valid_to && f.rates_bps.contains(&rate_bps))
+        .map(|(key, bytes)| (key, store::decode_record::<RateFiling>(&bytes)))
+        .find(|(_, f)| {
+            f.valid_from <= date && date <= f.valid_to && f.rates_bps.contains(&rate_bps)
+        })
 }
 
 /// R5.4, check (1): the fields are well formed, then the split sums to 10000.

@@ -13,7 +13,8 @@
 //! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation or enterprise |
 //! | `GET /v1/programmes`, `/v1/programmes/{id}` | programmes with terms, thresholds, figures as of the ledger's date and their fund's cap use; one with its figures at every month end |
 //! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
-//! | `GET /v1/filings`, `/v1/organisations` | rate filings with whether each is in force; the members' totals |
+//! | `GET /v1/filings`, `/v1/filings/{insurer}/{product}/{id}` | rate filings with whether each is in force and how many policies were issued under it; one with a page of those policies |
+//! | `GET /v1/organisations` | the members' totals |
 //! | `GET /v1/records/{kind}/{id}` | a policy, loan, fund, organisation or enterprise with the transactions that name it |
 //! | `GET /v1/openapi.json` | the OpenAPI description of all of this (`openapi.json`) |
 //! | `GET /`, `/console/` | the console ([`crate::console`]) |
@@ -96,6 +97,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/claims", get(views::claims))
         .route("/v1/claims/{id}", get(views::claim))
         .route("/v1/filings", get(views::filings))
+        .route("/v1/filings/{insurer}/{product}/{id}", get(views::filing))
         .route("/v1/organisations", get(views::organisations))
         .route("/v1/records/{kind}/{id}", get(views::record))
         .route("/v1/chain/{height}", get(chain_entry))

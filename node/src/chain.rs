@@ -19,10 +19,13 @@ use contracts::chain::{
     admit, check_execution, check_links, execute_block, genesis_state, height_config, BlockEnv,
     BlockError, Change, Predecessor,
 };
+use contracts::store::{keys, Policy, Programme};
+use ledger::action::Action;
+use ledger::block::Outcome;
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::genesis::{Genesis, Params};
-use ledger::state::{Hash32, WriteSet};
+use ledger::state::{Hash32, Overlay, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
 use ledger::{Date, Id};
@@ -384,6 +387,44 @@ impl Chain {
         Ok(months)
     }
 
+    /// For each policy the block issues, the state key of the rate filing it was issued
+    /// under (R3.2: the first filing of its insurer for the product that allows its rate
+    /// on its date), read on the state after the block.
+    fn filed_policies(&self, executed: &Executed) -> Vec<(Vec<u8>, Id)> {
+        let issued: Vec<&Id> = executed
+            .block
+            .txs
+            .iter()
+            .zip(&executed.receipts)
+            .filter_map(|(tx, receipt)| match (&tx.body.action, receipt.outcome) {
+                (Action::IssuePolicy(p), Outcome::Accepted) => Some(&p.id),
+                _ => None,
+            })
+            .collect();
+        if issued.is_empty() {
+            return Vec::new();
+        }
+        let state = self.store.state();
+        let mut after = Overlay::new(&state);
+        after.apply(executed.writes.clone());
+        issued
+            .into_iter()
+            .filter_map(|id| {
+                let policy: Policy = contracts::store::read(&after, &keys::policy(id))?;
+                let programme: Programme =
+                    contracts::store::read(&after, &keys::programme(&policy.programme))?;
+                let (key, _) = contracts::programme::filing_of(
+                    &after,
+                    &programme.terms.insurer,
+                    &programme.terms.product,
+                    policy.premium_rate_bps,
+                    policy.issued,
+                )?;
+                Some((key, id.clone()))
+            })
+            .collect()
+    }
+
     pub fn commit(
         &self,
         executed: &Executed,
@@ -398,6 +439,7 @@ impl Chain {
         };
         let changes: Vec<usize> = executed.changes.iter().map(|c| c.index).collect();
         let months = self.month_ends_before(header.time_ms)?;
+        let filed = self.filed_policies(executed);
         self.store.commit(
             Commit {
                 block: &executed.block,
@@ -407,6 +449,7 @@ impl Chain {
                 ids: &executed.ids,
                 changes: &changes,
                 months: &months,
+                filed: &filed,
             },
             tip,
         )?;

@@ -10,7 +10,8 @@
 //! height, `t` (record kind, record id, height, index) → empty, the transactions that name
 //! a record ([`ledger::Action::subjects`]), and `e` month-end date → the programmes'
 //! figures as of that day (`contracts::report::month_figures`, computed on the state
-//! before the first block after the month end, as `audit report` does). A decided
+//! before the first block after the month end, as `audit report` does), and `f` (rate
+//! filing's state key, policy id) → empty, the policies issued under each filing. A decided
 //! block and everything it changes are one `sled::Batch`, which sled applies atomically,
 //! and it is flushed before [`Store::commit`] returns, so a node killed at any instant
 //! restarts with either all of a height or none of it. (One tree and one batch are why:
@@ -76,6 +77,9 @@ pub struct Commit<'a> {
     /// The month ends this block is the first block after, each with the programmes'
     /// figures as of that day (JSON), computed on the state before the block.
     pub months: &'a [(Date, Vec<u8>)],
+    /// The policies this block issues, each with the state key of the filing that allowed
+    /// its rate.
+    pub filed: &'a [(Vec<u8>, ledger::Id)],
 }
 
 /// A storage failure in plain words: the operating system's reason for an I/O error
@@ -120,6 +124,7 @@ const META: u8 = b'm';
 const BLOCK_ID_INDEX: u8 = b'i';
 const SUBJECT_INDEX: u8 = b't';
 const MONTH_END: u8 = b'e';
+const FILING_POLICIES: u8 = b'f';
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -310,6 +315,9 @@ impl Store {
         for (date, figures) in commit.months {
             batch.insert(key(MONTH_END, &day_key(*date)), figures.as_slice());
         }
+        for (filing, policy) in commit.filed {
+            batch.insert(filing_policy_key(filing, policy.as_str()), &[][..]);
+        }
         for &index in commit.changes {
             batch.insert(
                 key(GOVERNANCE, &change_key(height, index as u32)),
@@ -439,6 +447,29 @@ impl Store {
         Ok(!self.subject_txs(kind, id, None, 1)?.is_empty())
     }
 
+    /// The policies issued under the rate filing at state key `filing`, in id order: the
+    /// page from `offset` of at most `limit`, and how many there are in all.
+    pub fn filing_policies(
+        &self,
+        filing: &[u8],
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<String>, usize), StoreError> {
+        let prefix = filing_policy_key(filing, "");
+        let mut page = Vec::new();
+        let mut total = 0;
+        for entry in self.main.scan_prefix(&prefix) {
+            let (k, _) = entry?;
+            if total >= offset && page.len() < limit {
+                let id = std::str::from_utf8(&k[prefix.len()..])
+                    .map_err(|_| StoreError::Corrupt("a filing's policy index entry".into()))?;
+                page.push(id.to_string());
+            }
+            total += 1;
+        }
+        Ok((page, total))
+    }
+
     /// The month ends recorded, in date order, each with the programmes' figures (JSON).
     pub fn month_ends(&self) -> Result<Vec<(Date, Vec<u8>)>, StoreError> {
         self.main
@@ -551,6 +582,17 @@ impl Store {
     pub fn state(&self) -> SledState<'_> {
         SledState { tree: &self.main }
     }
+}
+
+/// `f` filing key NUL policy id (a filing's key ends with its hash in hex, so no two
+/// filings' entries run into each other).
+fn filing_policy_key(filing: &[u8], policy: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + filing.len() + policy.len());
+    k.push(FILING_POLICIES);
+    k.extend_from_slice(filing);
+    k.push(0);
+    k.extend_from_slice(policy.as_bytes());
+    k
 }
 
 /// A date as a key that sorts as dates do (days since the epoch, sign bit flipped).
@@ -700,6 +742,7 @@ mod tests {
                     ids: &[],
                     changes: &[],
                     months: &[],
+                    filed: &[],
                 },
                 tip,
             )
@@ -792,6 +835,11 @@ mod tests {
                     ids: &ids,
                     changes: &[],
                     months: &months,
+                    filed: &[
+                        (b"rate/i\0p\0aa".to_vec(), Id::new("pol-2").unwrap()),
+                        (b"rate/i\0p\0aa".to_vec(), Id::new("pol-1").unwrap()),
+                        (b"rate/i\0p\0bb".to_vec(), Id::new("pol-3").unwrap()),
+                    ],
                 },
                 tip,
             )
@@ -819,6 +867,17 @@ mod tests {
         );
         assert!(store.has_subject("claim", "c10").unwrap());
         assert!(!store.has_subject("loan", "c1").unwrap());
+
+        // A filing's policies in id order, paged, and only its own.
+        let (page, total) = store.filing_policies(b"rate/i\0p\0aa", 0, 10).unwrap();
+        assert_eq!(
+            (page, total),
+            (vec!["pol-1".to_string(), "pol-2".into()], 2)
+        );
+        let (page, total) = store.filing_policies(b"rate/i\0p\0aa", 1, 10).unwrap();
+        assert_eq!((page, total), (vec!["pol-2".to_string()], 2));
+        let (page, _) = store.filing_policies(b"rate/i\0p\0bb", 0, 10).unwrap();
+        assert_eq!(page, vec!["pol-3".to_string()]);
 
         // Month ends in date order, a date before 1970 first.
         let ends = store.month_ends().unwrap();

@@ -813,8 +813,28 @@ pub async fn claim(
     Ok(Json(doc).into_response())
 }
 
+/// A rate filing's document from its state key (`rate/<insurer>\0<product>\0<hash>`).
+fn filing_doc(shared: &Shared, key: &[u8], value: &[u8], date: Date) -> Option<Value> {
+    let rest = std::str::from_utf8(&key[keys::RATE.len()..]).ok()?;
+    let mut parts = rest.split('\0');
+    let (insurer, product, id) = (parts.next()?, parts.next()?, parts.next()?);
+    let filing: contracts::store::RateFiling = store::decode_record(value);
+    let (_, policies) = shared.chain.store().filing_policies(key, 0, 0).ok()?;
+    Some(json!({
+        "id": id,
+        "insurer": insurer,
+        "product": product,
+        "filing_ref": filing.filing_ref.as_str(),
+        "rates_bps": filing.rates_bps,
+        "valid_from": filing.valid_from.to_string(),
+        "valid_to": filing.valid_to.to_string(),
+        "in_force": filing.valid_from <= date && date <= filing.valid_to,
+        "policies": policies,
+    }))
+}
+
 /// `GET /v1/filings`: the rate filings (R3), each with whether it is in force on the
-/// ledger's date.
+/// ledger's date and how many policies were issued under it.
 pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
@@ -822,26 +842,72 @@ pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) 
     let items: Vec<Value> = state
         .scan_prefix(keys::RATE.as_bytes())
         .into_iter()
-        .filter_map(|(key, value)| {
-            let rest = std::str::from_utf8(&key[keys::RATE.len()..])
-                .ok()?
-                .to_string();
-            let mut parts = rest.split('\0');
-            let (insurer, product) = (parts.next()?.to_string(), parts.next()?.to_string());
-            let filing: contracts::store::RateFiling = store::decode_record(&value);
-            Some(json!({
-                "insurer": insurer,
-                "product": product,
-                "filing_ref": filing.filing_ref.as_str(),
-                "rates_bps": filing.rates_bps,
-                "valid_from": filing.valid_from.to_string(),
-                "valid_to": filing.valid_to.to_string(),
-                "in_force": filing.valid_from <= date && date <= filing.valid_to,
-            }))
-        })
+        .filter_map(|(key, value)| filing_doc(&shared, &key, &value, date))
         .collect();
     let mut doc = paged(items, &query);
     doc["date"] = json!(date.to_string());
+    Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/filings/{insurer}/{product}/{id}`: one filing with a page of the policies
+/// issued under it (R3.2: its insurer's, for its product, at one of its rates, on a date
+/// it was valid).
+pub async fn filing(
+    State(shared): State<Arc<Shared>>,
+    Path((insurer, product, id)): Path<(String, String, String)>,
+    query: ListQueryResult,
+) -> ApiResult {
+    let query = list_query(query)?;
+    let (insurer, product) = (parse_id(&insurer)?, parse_id(&product)?);
+    let mut hash = [0u8; 32];
+    let lowercase = id
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !lowercase || hex::decode_to_slice(&id, &mut hash).is_err() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "BadId",
+            "a filing id is 64 lowercase hex digits",
+        ));
+    }
+    let date = ledger_date(&shared)?;
+    let store_ = shared.chain.store();
+    let state = store_.state();
+    let key = keys::rate(&insurer, &product, &hash);
+    let Some(value) = state.get(&key) else {
+        return Err(not_found(format!(
+            "no filing {id} of {insurer} for {product}"
+        )));
+    };
+    let mut doc = filing_doc(&shared, &key, &value, date)
+        .ok_or_else(|| internal("a stored filing is unreadable"))?;
+    let (page, total) = store_
+        .filing_policies(&key, query.offset(), query.limit())
+        .map_err(internal)?;
+    let items: Vec<Value> = page
+        .iter()
+        .filter_map(|policy| {
+            let id = Id::new(policy.as_str()).ok()?;
+            let p: Policy = store::read(&state, &keys::policy(&id))?;
+            Some(json!({
+                "id": policy,
+                "programme": p.programme.as_str(),
+                "bank": p.bank.as_str(),
+                "enterprise": p.enterprise.as_str(),
+                "issued": p.issued.to_string(),
+                "premium_rate_bps": p.premium_rate_bps,
+                "premium_fen": p.premium_fen.0,
+                "loan_principal_fen": p.loan_principal_fen.0,
+            }))
+        })
+        .collect();
+    doc["date"] = json!(date.to_string());
+    doc["issued"] = json!({
+        "items": items,
+        "offset": query.offset(),
+        "limit": query.limit(),
+        "total": total,
+    });
     Ok(Json(doc).into_response())
 }
 

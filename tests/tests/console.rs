@@ -433,6 +433,30 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
         assert!(count.as_u64().unwrap() > 0, "{route} lists nothing");
     }
     browser.screenshot("organisations");
+
+    // Rate filings: each with the policies issued under it (R3.2), listed on its page.
+    let (_, filings) = get(node, "/v1/filings").unwrap();
+    let filing = &filings["items"][0];
+    let issued = filing["policies"].as_u64().unwrap();
+    assert!(
+        issued > 0,
+        "the worked example issues policies under its filing: {filing}"
+    );
+    browser.page(&console, "filings");
+    assert_eq!(
+        browser.run("return document.querySelector('[data-test=filing-row]').getAttribute('data-policies');"),
+        json!(issued.to_string())
+    );
+    let route = format!(
+        "filing/{}/{}/{}",
+        filing["insurer"].as_str().unwrap(),
+        filing["product"].as_str().unwrap(),
+        filing["id"].as_str().unwrap()
+    );
+    browser.page(&console, &route);
+    let rows = browser.run("return document.querySelectorAll('[data-test=filing-policy]').length;");
+    assert_eq!(rows, json!(issued));
+    browser.screenshot("filing");
     for route in [
         "governance",
         "evidence",

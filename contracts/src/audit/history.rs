@@ -30,7 +30,7 @@ use ledger::{Code, Date, Fen, Id};
 use serde_json::{json, Map, Value};
 
 use super::{BlockDone, Verdict};
-use crate::store::{self, keys, Claim, Policy, Programme, RateFiling};
+use crate::store::{self, keys, Claim, Policy, Programme};
 
 /// One thing that happened to a claim.
 #[derive(Debug, Clone)]
@@ -261,15 +261,14 @@ impl History {
             };
             let insurer = &p.terms.insurer;
             let product = &p.terms.product;
-            let filing = state
-                .scan_prefix(&keys::rates_of(insurer, product))
-                .into_iter()
-                .map(|(_, v)| store::decode_record::<RateFiling>(&v))
-                .find(|f| {
-                    f.valid_from <= policy.issued
-                        && policy.issued <= f.valid_to
-                        && f.rates_bps.contains(&policy.premium_rate_bps)
-                });
+            let filing = crate::programme::filing_of(
+                state,
+                insurer,
+                product,
+                policy.premium_rate_bps,
+                policy.issued,
+            )
+            .map(|(_, f)| f);
             policy_rows.push(json!({
                 "filed": filing.is_some(),
                 "filing_ref": filing.as_ref().map_or(Value::Null, |f| json!(f.filing_ref.as_str())),

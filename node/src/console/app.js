@@ -11,6 +11,7 @@ const I18N = {
     chain_id: '链标识', height: '高度', block_rate: '出块速率（块/分）', mempool: '待打包交易', peers: '对等节点', latest_block: '最新区块', date: '账本日期',
     validators: '验证节点', org: '机构', key: '公钥', voting_power: '投票权', last_signed: '最近签名高度', signed: '已签', proposed: '已提议', missed: '缺签',
     window_note: '最近 {n} 个区块（高度 {from}–{to}）',
+    signed_note: '签名按提交证书计：证书只需超过 2/3 的投票权，迟到的票不在其中，计为缺签。',
     live_feed: '实时新区块', recent_blocks: '最近区块', time: '时间', txs: '交易数', rejected: '被拒', proposer: '提议者', signers: '签名者', power: '签名投票权',
     older: '更早', block: '区块', header: '区块头', certificate: '提交证书', round: '轮次', transactions: '交易', index: '序号', type: '类型', outcome: '结果', code: '代码', meaning: '含义',
     Accepted: '已接受', Rejected: '已拒绝', tx: '交易', tx_json: '交易内容（JSON）', signatures: '签名', pending: '待打包', committed: '已上链', revoked: '已撤销',
@@ -26,7 +27,7 @@ const I18N = {
     reinsurer_part: '再保险摊回', insurer_retained: '保险自留', recovered: '已追偿', claim_split: '损失分摊', claim_dates: '时限', claim_events: '经过',
     Filed: '已报案', AwaitingDocuments: '待补资料', Approved: '已核赔', Paid: '已赔付',
     open_claims: '未结', overdue_claims: '逾期', late_claims: '迟付', all_claims: '全部', per_insurer: '按保险机构', yes: '是', no: '否',
-    filing_ref: '备案号', rates: '费率', valid: '有效期', in_force: '生效中', expired: '不在有效期',
+    filing_ref: '备案号', rates: '费率', policies_issued: '依此签发的保单', valid: '有效期', in_force: '生效中', expired: '不在有效期',
     premiums_written: '保费收入', premiums_on_loans: '贷款保费', subsidies: '保费补贴', claims_paid: '赔付支出', claims_received: '赔款收入', fund_compensation: '基金补偿', reinsurance: '再保险', losses_retained: '自担损失', recoveries: '追偿',
     changes: '变更', changes_validators: '改变验证节点', first_vote: '第一票', second_vote: '第二票', validator: '验证节点', none: '无',
     record: '记录', flagged: '已列入黑名单', enterprise: '企业', policy: '保单', principal: '本金', term: '期限（月）', issued: '签发日', premium: '保费', subsidy: '补贴', insured: '保险金额',
@@ -39,6 +40,7 @@ const I18N = {
     chain_id: 'Chain id', height: 'Height', block_rate: 'Block rate (per min)', mempool: 'Pending txs', peers: 'Peers', latest_block: 'Latest block', date: 'Ledger date',
     validators: 'Validators', org: 'Organisation', key: 'Key', voting_power: 'Voting power', last_signed: 'Last signed', signed: 'Signed', proposed: 'Proposed', missed: 'Missed',
     window_note: 'last {n} blocks (heights {from}–{to})',
+    signed_note: 'Counted from the commit certificates: a certificate needs only more than 2/3 of the voting power, so a vote that came late is not in it and counts as missed.',
     live_feed: 'Live: new blocks', recent_blocks: 'Recent blocks', time: 'Time', txs: 'Txs', rejected: 'Rejected', proposer: 'Proposer', signers: 'Signers', power: 'Signing power',
     older: 'Older', block: 'Block', header: 'Header', certificate: 'Commit certificate', round: 'Round', transactions: 'Transactions', index: '#', type: 'Type', outcome: 'Outcome', code: 'Code', meaning: 'Meaning',
     Accepted: 'Accepted', Rejected: 'Rejected', tx: 'Transaction', tx_json: 'Transaction (JSON)', signatures: 'Signatures', pending: 'Pending', committed: 'Committed', revoked: 'revoked',
@@ -54,7 +56,7 @@ const I18N = {
     reinsurer_part: 'Reinsurer', insurer_retained: 'Insurer retained', recovered: 'Recovered', claim_split: 'Loss split', claim_dates: 'Service levels', claim_events: 'History',
     Filed: 'Filed', AwaitingDocuments: 'Awaiting documents', Approved: 'Approved', Paid: 'Paid',
     open_claims: 'Open', overdue_claims: 'Overdue', late_claims: 'Paid late', all_claims: 'All', per_insurer: 'Per insurer', yes: 'yes', no: 'no',
-    filing_ref: 'Filing ref', rates: 'Rates', valid: 'Valid', in_force: 'in force', expired: 'not in force',
+    filing_ref: 'Filing ref', rates: 'Rates', policies_issued: 'Policies issued under it', valid: 'Valid', in_force: 'in force', expired: 'not in force',
     premiums_written: 'Premiums written', premiums_on_loans: 'Premiums on loans', subsidies: 'Subsidies paid', claims_paid: 'Claims paid', claims_received: 'Claims received', fund_compensation: 'Fund compensation', reinsurance: 'Reinsurance', losses_retained: 'Losses retained', recoveries: 'Recoveries',
     changes: 'Changes', changes_validators: 'Changes validators', first_vote: 'First vote', second_vote: 'Second vote', validator: 'Validator', none: 'none',
     record: 'Record', flagged: 'Flagged', enterprise: 'Enterprise', policy: 'Policy', principal: 'Principal', term: 'Term (months)', issued: 'Issued', premium: 'Premium', subsidy: 'Subsidy', insured: 'Insured amount',
@@ -178,6 +180,7 @@ async function networkPage() {
     h('h2', {}, t('validators'), ' ', h('small', {}, t('window_note', { n: vals.window, from: vals.from_height, to: vals.height }))),
     table([t('org'), t('key'), { label: t('voting_power'), num: true }, { label: t('last_signed'), num: true },
       { label: t('signed'), num: true }, { label: t('proposed'), num: true }, { label: t('missed'), num: true }], rows, { id: 'validators' }),
+    h('p', { class: 'note' }, t('signed_note')),
     h('h2', {}, t('peers')),
     h('ul', {}, status.peers.map((p) => h('li', { class: 'mono' }, p))));
 }
@@ -428,12 +431,27 @@ async function claimPage(id) {
     txList(c.txs));
 }
 
+const filingRoute = (f) => '#/filing/' + [f.insurer, f.product, f.id].map(encodeURIComponent).join('/');
+
 async function filingsPage() {
   const data = await api('/v1/filings?limit=200');
   render(h('h1', {}, t('filings'), ' ', h('small', {}, '报行合一 · ', t('date'), ' ', data.date)),
-    table([t('insurer'), t('product'), t('filing_ref'), t('rates'), t('valid'), t('status')],
-      data.items.map((f) => h('tr', { 'data-test': 'filing-row' }, td(f.insurer), td(f.product), td(f.filing_ref), td(f.rates_bps.map(pct).join(', ')),
-        td(f.valid_from + ' – ' + f.valid_to), td(h('span', { class: f.in_force ? 'good' : 'warn' }, f.in_force ? t('in_force') : t('expired'))))), { id: 'filings' }));
+    table([t('insurer'), t('product'), t('filing_ref'), t('rates'), t('valid'), t('status'), { label: t('policies_issued'), num: true }],
+      data.items.map((f) => h('tr', { 'data-test': 'filing-row', 'data-policies': f.policies }, td(f.insurer), td(f.product),
+        td(link(filingRoute(f), f.filing_ref)), td(f.rates_bps.map(pct).join(', ')),
+        td(f.valid_from + ' – ' + f.valid_to), td(h('span', { class: f.in_force ? 'good' : 'warn' }, f.in_force ? t('in_force') : t('expired'))),
+        td(link(filingRoute(f), f.policies), 'num'))), { id: 'filings' }));
+}
+
+async function filingPage(insurer, product, id) {
+  const f = await api('/v1/filings/' + [insurer, product, id].map(encodeURIComponent).join('/') + '?limit=200');
+  render(h('h1', {}, t('filings'), ' ', f.filing_ref, ' ', h('span', { class: f.in_force ? 'tag' : 'tag warn' }, f.in_force ? t('in_force') : t('expired'))),
+    h('p', {}, t('insurer'), ' ', f.insurer, ' · ', t('product'), ' ', f.product, ' · ', t('rates'), ' ', f.rates_bps.map(pct).join(', '), ' · ', t('valid'), ' ', f.valid_from, ' – ', f.valid_to),
+    h('h2', {}, t('policies_issued'), ' (', String(f.issued.total), ')'),
+    table([t('policy'), t('programme'), t('bank'), t('enterprise'), t('issued'), { label: t('rates'), num: true }, { label: t('premium'), num: true }, { label: t('principal'), num: true }],
+      f.issued.items.map((p) => h('tr', { 'data-test': 'filing-policy' }, td(link('#/record/policy/' + encodeURIComponent(p.id), p.id)),
+        td(link('#/programme/' + encodeURIComponent(p.programme), p.programme)), td(p.bank), td(p.enterprise), td(p.issued),
+        td(pct(p.premium_rate_bps), 'num'), td(yuan(p.premium_fen), 'num'), td(yuan(p.loan_principal_fen), 'num')))));
 }
 
 async function orgsPage() {
@@ -498,7 +516,7 @@ async function route() {
   const parts = path.split('/').map(decodeURIComponent);
   const params = new URLSearchParams(query || '');
   const page = parts[0] || 'network';
-  const active = { block: 'blocks', tx: 'blocks', programme: 'programmes', claim: 'claims', record: 'orgs', search: null }[page];
+  const active = { block: 'blocks', tx: 'blocks', programme: 'programmes', claim: 'claims', filing: 'filings', record: 'orgs', search: null }[page];
   drawChrome(active === undefined ? page : active);
   document.body.setAttribute('data-page', page);
   document.body.setAttribute('data-ready', 'false');
@@ -514,6 +532,7 @@ async function route() {
       case 'claims': await claimsPage(params); break;
       case 'claim': await claimPage(parts[1]); break;
       case 'filings': await filingsPage(); break;
+      case 'filing': await filingPage(parts[1], parts[2], parts[3]); break;
       case 'orgs': await orgsPage(); break;
       case 'record': await recordPage(parts[1], parts.slice(2).join('/')); break;
       case 'governance': await governancePage(); break;
