@@ -932,7 +932,8 @@ pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryRe
 }
 
 /// `GET /v1/records/{kind}/{id}`: a policy, loan, fund, organisation or enterprise with
-/// the transactions that name it, newest first (`?before=H:I&limit=N` pages them).
+/// the transactions that name it, newest first (`?before=H&before_index=I&limit=N` pages
+/// them).
 pub async fn record(
     State(shared): State<Arc<Shared>>,
     Path((kind, id)): Path<(String, String)>,

@@ -21,23 +21,7 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
     let all: Vec<usize> = (0..net.len()).collect();
     net.wait_height(&all, 1, START);
 
-    let dir = net.dir.to_str().unwrap().to_string();
-    let replay = xinbao(&[
-        "scenario",
-        "run",
-        scenario,
-        "--json",
-        "--devnet-dir",
-        &dir,
-        "--node",
-        &net.urls[0],
-    ]);
-    assert!(
-        replay.status.success(),
-        "replay failed: {}",
-        text(&replay.stderr)
-    );
-    let network_doc: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    let network_doc = net.replay(scenario, 0);
 
     // Export from a node other than the one the scenario was submitted to, once it holds
     // every block the submitting node has committed (it may be a block behind).

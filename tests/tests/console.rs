@@ -289,22 +289,7 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
     );
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
-    let dir = net.dir.to_str().unwrap().to_string();
-    let replay = xinbao(&[
-        "scenario",
-        "run",
-        scenario,
-        "--json",
-        "--devnet-dir",
-        &dir,
-        "--node",
-        &net.urls[0],
-    ]);
-    assert!(
-        replay.status.success(),
-        "replay failed: {}",
-        text(&replay.stderr)
-    );
+    net.replay(scenario, 0);
     let node = &net.urls[0];
     let console = format!("{node}/console/");
     let browser = Browser::start();

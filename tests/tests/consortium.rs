@@ -26,25 +26,9 @@ fn four_validators_commit_a_scenario_and_agree_at_every_height() {
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 1, START);
 
-    let dir = net.dir.to_str().unwrap().to_string();
-    let network = xinbao(&[
-        "scenario",
-        "run",
-        scenario,
-        "--json",
-        "--devnet-dir",
-        &dir,
-        "--node",
-        &net.urls[1],
-    ]);
-    assert!(
-        network.status.success(),
-        "network run failed: {}",
-        text(&network.stderr)
-    );
+    let network_doc = net.replay(scenario, 1);
     let offline = xinbao(&["scenario", "run", scenario, "--json"]);
     assert!(offline.status.success());
-    let network_doc: Value = serde_json::from_slice(&network.stdout).unwrap();
     let offline_doc: Value = serde_json::from_slice(&offline.stdout).unwrap();
     assert_eq!(
         network_doc, offline_doc,

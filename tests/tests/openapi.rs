@@ -59,22 +59,7 @@ fn the_api_answers_as_its_openapi_description_says() {
     let mut net = Devnet::init("openapi", &["--orgs-from", scenario], true);
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
-    let dir = net.dir.to_str().unwrap().to_string();
-    let replay = xinbao(&[
-        "scenario",
-        "run",
-        scenario,
-        "--json",
-        "--devnet-dir",
-        &dir,
-        "--node",
-        &net.urls[0],
-    ]);
-    assert!(
-        replay.status.success(),
-        "replay failed: {}",
-        text(&replay.stderr)
-    );
+    net.replay(scenario, 0);
     let node = &net.urls[0];
 
     let (status, spec) = get(node, "/v1/openapi.json").unwrap();

@@ -225,6 +225,28 @@ impl Devnet {
         }
     }
 
+    /// Replays `scenario` through validator `i` (`xinbao scenario run --devnet-dir`) and
+    /// returns the network's result document.
+    pub fn replay(&self, scenario: &str, i: usize) -> Value {
+        let dir = self.dir.to_str().unwrap().to_string();
+        let replay = xinbao(&[
+            "scenario",
+            "run",
+            scenario,
+            "--json",
+            "--devnet-dir",
+            &dir,
+            "--node",
+            &self.urls[i],
+        ]);
+        assert!(
+            replay.status.success(),
+            "replaying {scenario} failed: {}",
+            text(&replay.stderr)
+        );
+        serde_json::from_slice(&replay.stdout).expect("the result document")
+    }
+
     pub fn len(&self) -> usize {
         self.urls.len()
     }
