@@ -152,22 +152,54 @@ fn signatures_of(state: &dyn StateView, tx: &SignedTx) -> Vec<SignatureView> {
         .collect()
 }
 
-/// The validators of `height` by consensus key: (organisation, voting power).
-fn roster_of(shared: &Shared, height: u64) -> Result<BTreeMap<PublicKey, (Id, u64)>, ApiError> {
-    let config = shared.chain.config_at(height).map_err(internal)?;
-    Ok(config
-        .roster
-        .entries()
-        .iter()
-        .filter(|v| v.voting_power > 0)
-        .map(|v| (v.consensus_key, (v.org.clone(), v.voting_power)))
-        .collect())
+/// The validators of the ledger's latest height by consensus key: (organisation, voting
+/// power), and the hash of their set. An older block is read against it: a consensus key
+/// is never used twice (R11, `DuplicateKey`), so a key still in the roster names its
+/// organisation at any height; voting power, and who was a validator at all, are only
+/// known for the blocks whose header names this same set (`validator_set_hash`), and are
+/// `null` for the others.
+struct Roster {
+    by_key: BTreeMap<PublicKey, (Id, u64)>,
+    set_hash: ledger::state::Hash32,
+    total_power: u64,
+}
+
+impl Roster {
+    fn latest(shared: &Shared) -> Result<Roster, ApiError> {
+        let tip = shared.chain.tip().map_err(internal)?.height;
+        let config = shared.chain.config_at(tip.max(1)).map_err(internal)?;
+        let by_key: BTreeMap<PublicKey, (Id, u64)> = config
+            .roster
+            .entries()
+            .iter()
+            .filter(|v| v.voting_power > 0)
+            .map(|v| (v.consensus_key, (v.org.clone(), v.voting_power)))
+            .collect();
+        Ok(Roster {
+            total_power: by_key.values().map(|(_, p)| p).sum(),
+            by_key,
+            set_hash: config.validator_set_hash,
+        })
+    }
+
+    fn org(&self, key: &PublicKey) -> Option<&str> {
+        self.by_key.get(key).map(|(org, _)| org.as_str())
+    }
+
+    /// Whether `block` was decided by this same validator set.
+    fn decided(&self, block: &Block) -> bool {
+        block.header.validator_set_hash == self.set_hash
+    }
 }
 
 /// A committed block in a line: height, id, time, transactions, proposer and signers.
-fn block_summary(shared: &Shared, height: u64, block: &Block) -> Result<Value, ApiError> {
+fn block_summary(
+    shared: &Shared,
+    roster: &Roster,
+    height: u64,
+    block: &Block,
+) -> Result<Value, ApiError> {
     let store = shared.chain.store();
-    let roster = roster_of(shared, height)?;
     let receipts = store
         .receipts(height)
         .map_err(internal)?
@@ -177,14 +209,14 @@ fn block_summary(shared: &Shared, height: u64, block: &Block) -> Result<Value, A
         .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
         .count();
     let certificate = store.certificate(height).map_err(internal)?;
-    let total_power: u64 = roster.values().map(|(_, p)| p).sum();
+    let same_set = roster.decided(block);
     let (round, signers, signing_power) = match &certificate {
         Some(c) => (
             Some(c.round),
             c.signatures.len(),
             c.signatures
                 .iter()
-                .filter_map(|s| roster.get(&s.validator).map(|(_, p)| *p))
+                .filter_map(|s| roster.by_key.get(&s.validator).map(|(_, p)| *p))
                 .sum::<u64>(),
         ),
         None => (None, 0, 0),
@@ -197,11 +229,11 @@ fn block_summary(shared: &Shared, height: u64, block: &Block) -> Result<Value, A
         "txs": block.txs.len(),
         "rejected": rejected,
         "proposer": proposer.to_hex(),
-        "proposer_org": roster.get(proposer).map(|(org, _)| org.as_str()),
+        "proposer_org": roster.org(proposer),
         "round": round,
         "signers": signers,
-        "signing_power": signing_power,
-        "total_power": total_power,
+        "signing_power": same_set.then_some(signing_power),
+        "total_power": same_set.then_some(roster.total_power),
     }))
 }
 
@@ -215,11 +247,12 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     };
     let limit = query.limit() as u64;
     let store = shared.chain.store();
+    let roster = Roster::latest(&shared)?;
     let mut list = Vec::new();
     let mut height = top;
     while height >= 1 && (list.len() as u64) < limit {
         if let Some(block) = store.block(height).map_err(internal)? {
-            list.push(block_summary(&shared, height, &block)?);
+            list.push(block_summary(&shared, &roster, height, &block)?);
         }
         height -= 1;
     }
@@ -237,7 +270,8 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
     let Some(block) = store.block(height).map_err(internal)? else {
         return Err(not_found(format!("no block at height {height}")));
     };
-    let roster = roster_of(&shared, height)?;
+    let roster = Roster::latest(&shared)?;
+    let same_set = roster.decided(&block);
     let certificate = store.certificate(height).map_err(internal)?;
     let receipts = store
         .receipts(height)
@@ -247,13 +281,11 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         .iter()
         .flat_map(|c| &c.signatures)
         .map(|s| {
-            let (org, power) = roster
-                .get(&s.validator)
-                .map_or((None, 0), |(o, p)| (Some(o.as_str()), *p));
+            let power = roster.by_key.get(&s.validator).map(|(_, p)| *p);
             json!({
                 "validator": s.validator.to_hex(),
-                "org": org,
-                "voting_power": power,
+                "org": roster.org(&s.validator),
+                "voting_power": power.filter(|_| same_set),
                 "signature": hex::encode(s.signature.0),
             })
         })
@@ -270,7 +302,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
             doc
         })
         .collect();
-    let mut doc = block_summary(&shared, height, &block)?;
+    let mut doc = block_summary(&shared, &roster, height, &block)?;
     doc["header"] = serde_json::to_value(&block.header).map_err(internal)?;
     doc["state_root"] = json!(hex::encode(block.header.state_root));
     doc["block"] = serde_json::to_value(&block).map_err(internal)?;
@@ -342,13 +374,11 @@ pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
 
 /// `GET /v1/validators?window=N`: the validators of the next height with, over the last
 /// N committed blocks, the last height each signed and how many it signed, proposed and
-/// missed (a missed block is one decided while it was a validator without its vote).
+/// missed (a missed block is one its validator set decided without its signature in the
+/// certificate; see [`Roster`]).
 pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
-    let window = query
-        .window
-        .unwrap_or(WINDOW_DEFAULT)
-        .clamp(1, LIST_MAX as u64);
+    let window = query.window.unwrap_or(WINDOW_DEFAULT);
     let tip = shared.chain.tip().map_err(internal)?.height;
     let store = shared.chain.store();
     #[derive(Default)]
@@ -361,6 +391,7 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
         missed_heights: Vec<u64>,
     }
     let mut seen: BTreeMap<PublicKey, Seen> = BTreeMap::new();
+    let roster = Roster::latest(&shared)?;
     let from = tip.saturating_sub(window - 1).max(1);
     for height in (from..=tip).rev() {
         let (Some(block), Some(certificate)) = (
@@ -372,19 +403,26 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
         let proposer = seen.entry(block.header.proposer).or_default();
         proposer.proposed += 1;
         proposer.last_proposed.get_or_insert(height);
-        for key in roster_of(&shared, height)?.keys() {
-            let entry = seen.entry(*key).or_default();
-            if certificate.signatures.iter().any(|s| &s.validator == key) {
-                entry.signed += 1;
-                entry.last_signed.get_or_insert(height);
-            } else {
-                entry.missed += 1;
-                entry.missed_heights.push(height);
+        for signature in &certificate.signatures {
+            let entry = seen.entry(signature.validator).or_default();
+            entry.signed += 1;
+            entry.last_signed.get_or_insert(height);
+        }
+        // A block of this same validator set: its validators without a signature in the
+        // certificate missed it (for a block of another set, who was a validator is not
+        // known here).
+        if roster.decided(&block) {
+            for key in roster.by_key.keys() {
+                if !certificate.signatures.iter().any(|s| &s.validator == key) {
+                    let entry = seen.entry(*key).or_default();
+                    entry.missed += 1;
+                    entry.missed_heights.push(height);
+                }
             }
         }
     }
-    // Before the window: the last height each signed, looked up no further back than
-    // another window (so the answer's cost is bounded).
+    // The roster of the next height, each with what the window's blocks show of it (the
+    // answer reads `window` blocks, never more).
     let config = shared.chain.config_at(tip + 1).map_err(internal)?;
     let list: Vec<Value> = config
         .roster
@@ -428,7 +466,9 @@ pub async fn events(State(shared): State<Arc<Shared>>) -> Response {
                     let Ok(Some(block)) = shared.chain.store().block(height) else {
                         continue;
                     };
-                    let Ok(doc) = block_summary(&shared, height, &block) else {
+                    let Ok(doc) = Roster::latest(&shared)
+                        .and_then(|roster| block_summary(&shared, &roster, height, &block))
+                    else {
                         continue;
                     };
                     let event = Event::default().event("block").data(doc.to_string());

@@ -185,11 +185,14 @@ async function networkPage() {
     h('ul', {}, status.peers.map((p) => h('li', { class: 'mono' }, p))));
 }
 
+// Signing power out of the total, where the block's validator set is the latest one.
+function power(b) { return b.total_power === null ? '—' : b.signing_power + '/' + b.total_power; }
+
 function blockRow(b) {
   return h('tr', { 'data-test': 'block-row', 'data-height': b.height },
     td(link('#/block/' + b.height, b.height), 'num'), td(when(b.time_ms)), td(b.txs, 'num'),
     td(h('span', { class: b.rejected ? 'warn' : '' }, b.rejected), 'num'), td(b.proposer_org || short(b.proposer)),
-    td(b.signers, 'num'), td(b.signing_power + '/' + b.total_power, 'num'),
+    td(b.signers, 'num'), td(power(b), 'num'),
     td(h('span', { class: 'mono' }, short(b.block_id))));
 }
 const blockHeaders = () => [{ label: t('height'), num: true }, t('time'), { label: t('txs'), num: true }, { label: t('rejected'), num: true },
@@ -224,7 +227,7 @@ async function blockPage(height) {
   const headerRows = ['chain_id', 'height', 'time_ms', 'previous', 'tx_root', 'receipts_root', 'state_root', 'validator_set_hash', 'proposer']
     .map((k) => h('tr', {}, h('th', {}, k), td(k === 'time_ms' ? when(hd[k]) : h('span', { class: 'mono' }, String(hd[k])))));
   const sigRows = b.signed_by.map((sg) => h('tr', { 'data-test': 'signer', 'data-org': sg.org || '' },
-    td(sg.org || '—'), td(h('span', { class: 'mono' }, sg.validator)), td(sg.voting_power, 'num')));
+    td(sg.org || '—'), td(h('span', { class: 'mono' }, sg.validator)), td(sg.voting_power === null ? '—' : sg.voting_power, 'num')));
   const txRows = b.transactions.map((x) => h('tr', { 'data-test': 'block-tx' },
     td(x.index, 'num'), td(link('#/tx/' + x.tx_id, short(x.tx_id), { class: 'mono' })), td(x.type),
     td(h('span', { class: x.outcome === 'Rejected' ? 'bad' : 'good' }, t(x.outcome))),
@@ -232,7 +235,7 @@ async function blockPage(height) {
   render(
     h('h1', {}, t('block'), ' ', b.height),
     h('div', { class: 'cards' }, card(t('time'), when(b.time_ms)), card(t('proposer'), b.proposer_org || short(b.proposer)),
-      card(t('txs'), b.txs), card(t('power'), b.signing_power + '/' + b.total_power)),
+      card(t('txs'), b.txs), card(t('power'), power(b))),
     h('div', { class: 'pager' }, b.height > 1 ? link('#/block/' + (b.height - 1), '← ' + (b.height - 1)) : null, ' ', link('#/block/' + (b.height + 1), (b.height + 1) + ' →')),
     h('h2', {}, t('header')), h('table', {}, h('tbody', {}, headerRows, h('tr', {}, h('th', {}, 'block_id'), td(h('span', { class: 'mono' }, b.block_id))))),
     h('h2', {}, t('certificate'), ' (', t('round'), ' ', String(b.round), ')'),
