@@ -108,6 +108,45 @@ pub fn claim_json(claim: &Claim) -> Value {
     })
 }
 
+/// A programme's R10 figures as of `date` with its terms' parties and split: what the
+/// audit report and the node's read views both show of it.
+pub fn programme_detail(
+    state: &dyn StateView,
+    id: &Id,
+    programme: &Programme,
+    date: Date,
+) -> Value {
+    let terms = &programme.terms;
+    let mut doc = programme_json(state, id, programme, date);
+    doc["name"] = json!(terms.name.as_str());
+    doc["product"] = json!(terms.product.as_str());
+    doc["government"] = json!(terms.government.as_str());
+    doc["fund"] = json!(terms.fund.as_str());
+    doc["insurer"] = json!(terms.insurer.as_str());
+    doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
+    doc["reinsurer"] = json!(terms.reinsurer.as_ref().map(Id::as_str));
+    doc["split"] = json!({
+        "bank_bps": terms.split.bank_bps,
+        "fund_bps": terms.split.fund_bps,
+        "insurer_bps": terms.split.insurer_bps,
+    });
+    doc
+}
+
+/// A claim's R10 figures with its loan, bank and service-level dates (R7.5), and whether
+/// it is overdue on `date`: what the audit report and the node's read views both show.
+pub fn claim_detail(claim: &Claim, date: Date) -> Value {
+    let mut doc = claim_json(claim);
+    doc["loan"] = json!(claim.loan.as_str());
+    doc["bank"] = json!(claim.bank.as_str());
+    doc["filed"] = json!(claim.filed.to_string());
+    doc["documents_complete"] = date_or_null(claim.completed);
+    doc["decided"] = date_or_null(claim.decided);
+    doc["paid"] = date_or_null(claim.paid);
+    doc["overdue"] = json!(claim::is_overdue(claim, date));
+    doc
+}
+
 /// R7.5: the claims overdue on `date`, by id.
 pub fn overdue_claims(state: &dyn StateView, date: Date) -> Vec<Id> {
     store::scan::<Claim>(state, keys::CLAIM)

@@ -618,27 +618,18 @@ fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result
     Ok(json!({ "items": items, "next": next }))
 }
 
-fn date_json(date: Option<Date>) -> Value {
-    date.map_or(Value::Null, |d| json!(d.to_string()))
-}
-
 /// A programme's terms, figures as of `date`, thresholds and its fund's cap usage.
 fn programme_doc(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Value {
     let terms = &programme.terms;
-    let mut doc = contracts::report::programme_json(state, id, programme, date);
+    let mut doc = contracts::report::programme_detail(state, id, programme, date);
     let t = &terms.triggers;
-    let warn = |threshold: u64| threshold * t.warn_at_bps / 10_000;
+    // R5.1: a warning is listed at this share of a threshold.
+    let warn = |threshold: u64| {
+        u64::try_from(contracts::arith::bps_of(threshold, t.warn_at_bps)).unwrap_or(u64::MAX)
+    };
     doc["id"] = json!(id.as_str());
-    doc["name"] = json!(terms.name.as_str());
-    doc["product"] = json!(terms.product.as_str());
     doc["period_start"] = json!(terms.period_start.to_string());
     doc["period_end"] = json!(terms.period_end.to_string());
-    doc["government"] = json!(terms.government.as_str());
-    doc["fund"] = json!(terms.fund.as_str());
-    doc["insurer"] = json!(terms.insurer.as_str());
-    doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
-    doc["reinsurer"] = json!(terms.reinsurer.as_ref().map(Id::as_str));
-    doc["split"] = serde_json::to_value(terms.split).unwrap_or(Value::Null);
     doc["reinsurance_quota_bps"] = json!(terms.reinsurance_quota_bps);
     doc["triggers"] = serde_json::to_value(terms.triggers).unwrap_or(Value::Null);
     doc["thresholds"] = json!({
@@ -733,19 +724,12 @@ pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>
 /// A claim for the desk: its parties, dates, whether it is overdue or was paid late,
 /// and its split (R7).
 fn claim_doc(state: &dyn StateView, id: &Id, claim: &Claim, date: Date) -> Value {
-    let mut doc = contracts::report::claim_json(claim);
+    let mut doc = contracts::report::claim_detail(claim, date);
     let insurer = store::read::<Programme>(state, &keys::programme(&claim.programme))
         .map(|p| p.terms.insurer.to_string());
     doc["id"] = json!(id.as_str());
     doc["programme"] = json!(claim.programme.as_str());
     doc["insurer"] = json!(insurer);
-    doc["bank"] = json!(claim.bank.as_str());
-    doc["loan"] = json!(claim.loan.as_str());
-    doc["filed"] = json!(claim.filed.to_string());
-    doc["documents_complete"] = date_json(claim.completed);
-    doc["decided"] = date_json(claim.decided);
-    doc["paid"] = date_json(claim.paid);
-    doc["overdue"] = json!(contracts::claim::is_overdue(claim, date));
     doc["reject_reason"] = json!(claim.reject_reason.as_ref().map(|r| r.as_str()));
     doc["missing_documents"] = json!(claim.missing.iter().map(Id::as_str).collect::<Vec<_>>());
     doc

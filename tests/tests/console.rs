@@ -474,18 +474,7 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
         77,
         json!({"type": "CreateFund", "id": "fund-live", "government": "gov-b", "annual_cap_fen": 1_000_000}),
     );
-    let sent = xinbao(&[
-        "tx",
-        "send",
-        file.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--node",
-        node,
-        "--wait",
-        "--timeout",
-        "30",
-    ]);
+    let sent = send_and_wait(&file, &key, node);
     assert!(
         sent.status.success(),
         "{}{}",

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{get, post_json, scenario_path, serial, text, tx_file, xinbao, Devnet};
+use common::{get, post_json, scenario_path, send_and_wait, serial, text, tx_file, xinbao, Devnet};
 use serde_json::{json, Value};
 
 const START: Duration = Duration::from_secs(40);
@@ -61,18 +61,7 @@ fn a_killed_validator_catches_up_after_restart() {
         1,
         create_fund("fund-k"),
     );
-    let sent = xinbao(&[
-        "tx",
-        "send",
-        file.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--node",
-        &net.urls[0],
-        "--wait",
-        "--timeout",
-        "30",
-    ]);
+    let sent = send_and_wait(&file, &key, &net.urls[0]);
     assert!(
         sent.status.success(),
         "{}{}",
@@ -291,18 +280,7 @@ fn bad_transactions_are_refused_and_never_committed() {
         4,
         create_fund("fund-w"),
     );
-    let out = xinbao(&[
-        "tx",
-        "send",
-        file.to_str().unwrap(),
-        "--key",
-        bank.to_str().unwrap(),
-        "--node",
-        &node,
-        "--wait",
-        "--timeout",
-        "30",
-    ]);
+    let out = send_and_wait(&file, &bank, &node);
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -196,10 +196,9 @@ impl History {
         // Programmes, with their claims' histories.
         let mut programmes_doc = Map::new();
         for (id, programme) in &programmes {
-            let terms = &programme.terms;
             let mut claims_doc = Map::new();
             for (claim_id, claim) in claims.iter().filter(|(_, c)| &c.programme == id) {
-                let mut doc = crate::report::claim_json(claim);
+                let mut doc = crate::report::claim_detail(claim, date);
                 let events: Vec<Value> = self
                     .events
                     .remove(claim_id)
@@ -218,33 +217,10 @@ impl History {
                         v
                     })
                     .collect();
-                let on = |d: Option<Date>| d.map_or(Value::Null, |d| json!(d.to_string()));
-                doc["loan"] = json!(claim.loan.as_str());
-                doc["bank"] = json!(claim.bank.as_str());
-                doc["filed"] = json!(claim.filed.to_string());
-                doc["documents_complete"] = on(claim.completed);
-                doc["decided"] = on(claim.decided);
-                doc["paid"] = on(claim.paid);
-                doc["overdue"] = json!(crate::claim::is_overdue(claim, date));
                 doc["events"] = Value::Array(events);
                 claims_doc.insert(claim_id.to_string(), doc);
             }
-            let mut doc = crate::report::programme_json(state, id, programme, date);
-            doc["name"] = json!(terms.name.as_str());
-            doc["product"] = json!(terms.product.as_str());
-            doc["government"] = json!(terms.government.as_str());
-            doc["fund"] = json!(terms.fund.as_str());
-            doc["insurer"] = json!(terms.insurer.as_str());
-            doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
-            doc["reinsurer"] = terms
-                .reinsurer
-                .as_ref()
-                .map_or(Value::Null, |r| json!(r.as_str()));
-            doc["split"] = json!({
-                "bank_bps": terms.split.bank_bps,
-                "fund_bps": terms.split.fund_bps,
-                "insurer_bps": terms.split.insurer_bps,
-            });
+            let mut doc = crate::report::programme_detail(state, id, programme, date);
             doc["claims"] = Value::Object(claims_doc);
             programmes_doc.insert(id.to_string(), doc);
         }

@@ -393,6 +393,23 @@ pub fn spawn_node(config: &Path, log: &Path, devnet_clock: bool) -> Child {
     command.spawn().expect("start xinbao-node")
 }
 
+/// `xinbao tx send FILE --key KEY --node URL --wait`: signs, submits and follows the
+/// transaction into a block (for at most 30 s).
+pub fn send_and_wait(file: &Path, key: &Path, node: &str) -> Output {
+    xinbao(&[
+        "tx",
+        "send",
+        file.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--node",
+        node,
+        "--wait",
+        "--timeout",
+        "30",
+    ])
+}
+
 /// Writes a transaction file for `action` on chain `chain_id`.
 pub fn tx_file(dir: &Path, name: &str, chain_id: &str, nonce: u64, action: Value) -> PathBuf {
     let path = dir.join(name);
