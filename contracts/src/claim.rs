@@ -236,7 +236,7 @@ pub fn decide_claim(work: &mut Work, tx: &DecideClaim) -> Result<(), Code> {
     ensure(claim.status == ClaimStatus::Filed, Code::ClaimNotOpen)?;
     let date = work.date;
     // Instalments due today are fixed before anything else happens on the loan (R6.4).
-    let mut loan = loan::as_of(&load_loan(work, &claim.loan), date);
+    let mut loan = loan::as_of_owned(load_loan(work, &claim.loan), date);
     claim.decided = Some(date);
     if !tx.approve {
         claim.status = ClaimStatus::Rejected;

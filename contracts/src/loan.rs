@@ -42,7 +42,11 @@ pub fn instalments_due_by(start: Date, date: Date, term_months: u64) -> u64 {
 /// The loan as of `date`: instalments due on or before it fixed (R6.4), and on-time
 /// status updated (R6.5a). A loan that is not `Active` does not change (R6.6).
 pub fn as_of(stored: &Loan, date: Date) -> Loan {
-    let mut loan = stored.clone();
+    as_of_owned(stored.clone(), date)
+}
+
+/// [`as_of`] of a loan the caller owns (no copy).
+pub fn as_of_owned(mut loan: Loan, date: Date) -> Loan {
     if loan.status != LoanStatus::Active {
         return loan;
     }
@@ -73,6 +77,40 @@ pub fn as_of(stored: &Loan, date: Date) -> Loan {
         loan.on_time = false;
     }
     loan
+}
+
+/// What the R5 figures need of a stored loan's record on `date`, read without decoding
+/// its ids: its outstanding principal if it is active, and whether it is overdue then
+/// (any days past due, R6.6). The same answer as [`as_of`] followed by [`interest_dpd`]
+/// and [`principal_dpd`] (a test holds them equal): the oldest unpaid instalment on
+/// `date` is the record's oldest unpaid one, or else the next one if it has fallen due
+/// since with interest to pay, and the principal is past due after maturity.
+pub fn figures_of_record(bytes: &[u8], date: Date) -> Option<(Fen, bool)> {
+    let loan: crate::store::LoanClock =
+        ledger::codec::decode_prefix(bytes).expect("a stored loan decodes");
+    if loan.status != LoanStatus::Active {
+        return None;
+    }
+    let principal = loan.outstanding_principal_fen;
+    let principal_late = !principal.is_zero() && loan.maturity < date;
+    let due = |k: u64| {
+        loan.start
+            .checked_add_months(k)
+            .expect("instalment due dates are within the loan's term")
+    };
+    let interest_late = match loan.unpaid.first() {
+        Some(run) => due(run.first_k) < date,
+        // Nothing unpaid as stored: late only if the next instalment has fallen due
+        // before `date` with some interest to pay.
+        None => {
+            loan.due_count < loan.term_months
+                && !arith::rate_amount(principal, loan.rate_bps, 1)
+                    .expect("a month's interest is below the principal")
+                    .is_zero()
+                && due(loan.due_count + 1) < date
+        }
+    };
+    Some((principal, principal_late || interest_late))
 }
 
 /// Due interest not yet paid (R6.5), in 128 bits: a run may be long.
@@ -146,7 +184,7 @@ pub fn record_repayment(work: &mut Work, tx: &RecordRepayment) -> Result<(), Cod
     // (3)
     work.authorise(&[&stored.bank], &[])?;
     // (5)
-    let mut loan = as_of(&stored, work.date);
+    let mut loan = as_of_owned(stored, work.date);
     ensure(loan.status == LoanStatus::Active, Code::Overpayment)?;
     let payable = unpaid_interest(&loan) + u128::from(loan.outstanding_principal_fen.0);
     ensure(u128::from(tx.amount_fen.0) <= payable, Code::Overpayment)?;
@@ -271,5 +309,66 @@ mod tests {
         assert!(l.unpaid.is_empty());
         assert_eq!(interest_dpd(&l, d("2025-06-15")), 0);
         assert!(l.on_time);
+    }
+
+    /// The figures read from a record's bytes agree with the loan brought up to date,
+    /// whatever its history of payments, on every day of its life and after.
+    #[test]
+    fn figures_of_a_record_agree_with_the_loan_as_of_the_date() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for case in 0..300 {
+            let term = 1 + next(24);
+            let principal = if case % 7 == 0 {
+                50
+            } else {
+                1 + next(300_000_000)
+            };
+            let start = ["2025-01-31", "2025-02-28", "2024-02-29", "2025-06-10"][case % 4];
+            let mut l = loan(start, principal, next(2400), term);
+            l.policy = Id::new("政策-long-policy-id").unwrap();
+            l.claim = (case % 3 == 0).then(|| Id::new("c1").unwrap());
+            let mut date = l.start;
+            for _ in 0..(2 + next(30)) {
+                date = date.checked_add_days(next(45)).unwrap();
+                l = as_of_owned(l, date);
+                let owed = unpaid_interest(&l) + u128::from(l.outstanding_principal_fen.0);
+                let pay = match next(4) {
+                    0 => 0,
+                    1 => owed,
+                    _ => owed.min(u128::from(next(2_000_000))),
+                };
+                if pay > 0 && l.status == LoanStatus::Active {
+                    apply_payment(&mut l, Fen(pay as u64));
+                    if l.outstanding_principal_fen.is_zero() && l.unpaid.is_empty() {
+                        l.status = LoanStatus::Repaid;
+                    }
+                }
+                if next(20) == 0 {
+                    l.status = LoanStatus::Claimed;
+                }
+                let bytes = ledger::codec::encode(&l);
+                for ahead in [0, 1, 29, 31, 90, 400] {
+                    let on = date.checked_add_days(ahead).unwrap();
+                    let view = as_of(&l, on);
+                    let expected = (view.status == LoanStatus::Active).then(|| {
+                        (
+                            view.outstanding_principal_fen,
+                            interest_dpd(&view, on) > 0 || principal_dpd(&view, on) > 0,
+                        )
+                    });
+                    assert_eq!(
+                        figures_of_record(&bytes, on),
+                        expected,
+                        "case {case} on {on}: {l:?}"
+                    );
+                }
+            }
+        }
     }
 }

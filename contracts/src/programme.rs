@@ -7,8 +7,7 @@ use ledger::{codec, Bps, Code, Date, Fen, Id, OrgKind, BPS_WHOLE};
 use crate::arith;
 use crate::loan;
 use crate::store::{
-    self, ensure, keys, Fund, Loan, LoanStatus, Programme, ProgrammeStatus, RateFiling, Warning,
-    Work,
+    self, ensure, keys, Fund, Programme, ProgrammeStatus, RateFiling, Warning, Work,
 };
 
 /// R3.1: signed by the insurer and the regulator. Filings accumulate (R6.2).
@@ -185,23 +184,22 @@ pub struct Figures {
 pub fn figures(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Figures {
     let mut outstanding: u128 = 0;
     let mut overdue: u128 = 0;
-    for (key, _) in state.scan_prefix(&keys::loans_of(id)) {
-        let loan_id = std::str::from_utf8(&key[keys::loans_of(id).len()..])
-            .ok()
-            .and_then(|s| Id::new(s).ok())
-            .expect("a stored index names a valid loan id");
-        let stored: Loan =
-            store::read(state, &keys::loan(&loan_id)).expect("an indexed loan exists");
-        let loan = loan::as_of(&stored, date);
-        if loan.status != LoanStatus::Active {
-            continue;
-        }
-        let principal = u128::from(loan.outstanding_principal_fen.0);
-        outstanding += principal;
-        if loan::interest_dpd(&loan, date) > 0 || loan::principal_dpd(&loan, date) > 0 {
-            overdue += principal;
-        }
-    }
+    let index = keys::loans_of(id);
+    let mut loan_key = keys::LOAN.as_bytes().to_vec();
+    state.for_each_key(&index, &mut |key| {
+        // The index key ends with the loan's id: its record is `loan/<id>`.
+        loan_key.truncate(keys::LOAN.len());
+        loan_key.extend_from_slice(&key[index.len()..]);
+        let found = state.read_with(&loan_key, &mut |bytes| {
+            if let Some((principal, is_overdue)) = loan::figures_of_record(bytes, date) {
+                outstanding += u128::from(principal.0);
+                if is_overdue {
+                    overdue += u128::from(principal.0);
+                }
+            }
+        });
+        assert!(found, "an indexed loan exists");
+    });
     let outstanding = Fen(u64::try_from(outstanding).unwrap_or(u64::MAX));
     let overdue = Fen(u64::try_from(overdue).unwrap_or(u64::MAX));
     Figures {

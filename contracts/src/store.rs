@@ -255,6 +255,28 @@ pub struct Loan {
     pub claim: Option<Id>,
 }
 
+/// A stored [`Loan`] up to its on-time flag, with its ids borrowed as bytes rather than
+/// allocated: what the R5 figures read of every loan of a programme
+/// ([`crate::loan::figures_of_record`]). The fields are `Loan`'s, in its order (a struct's
+/// encoding is its fields' one after another; a test holds the two together).
+#[derive(bincode::BorrowDecode)]
+pub(crate) struct LoanClock<'a> {
+    pub _policy: &'a [u8],
+    pub _programme: &'a [u8],
+    pub _bank: &'a [u8],
+    pub _enterprise: &'a [u8],
+    pub rate_bps: Bps,
+    pub term_months: u64,
+    pub start: Date,
+    pub maturity: Date,
+    pub status: LoanStatus,
+    pub outstanding_principal_fen: Fen,
+    pub due_count: u64,
+    pub unpaid: Vec<Run>,
+    pub _paid_toward_oldest_fen: Fen,
+    pub _on_time: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 pub enum ClaimStatus {
     Filed,
@@ -342,7 +364,9 @@ pub struct Calendar {
 /// Read a record. State is only ever written by this crate, so a value that does not
 /// decode is a broken invariant, not an input error.
 pub fn read<T: Decode<()> + Encode>(state: &dyn StateView, key: &[u8]) -> Option<T> {
-    state.get(key).map(|bytes| decode_record(&bytes))
+    let mut record = None;
+    state.read_with(key, &mut |bytes| record = Some(decode_record(bytes)));
+    record
 }
 
 pub fn decode_record<T: Decode<()> + Encode>(bytes: &[u8]) -> T {

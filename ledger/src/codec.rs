@@ -93,6 +93,18 @@ pub fn decode_own<T: Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, CodecE
     Ok(value)
 }
 
+/// The leading fields of a canonical encoding, borrowed from `bytes` (strings as `&str`)
+/// rather than allocated; what follows them is not read. A struct's encoding is its
+/// fields' encodings one after another, so a struct of a record's first fields, in its
+/// order, reads them. For bytes this node wrote itself.
+pub fn decode_prefix<'a, T: bincode::BorrowDecode<'a, ()>>(
+    bytes: &'a [u8],
+) -> Result<T, CodecError> {
+    bincode::borrow_decode_from_slice(bytes, config().with_limit::<BLOCK_BYTES_MAX>())
+        .map(|(value, _)| value)
+        .map_err(|e| CodecError::Malformed(describe(&e)))
+}
+
 /// blake3 of the canonical bytes of `value`.
 pub fn hash<T: Encode>(value: &T) -> [u8; 32] {
     *blake3::hash(&encode(value)).as_bytes()

@@ -8,7 +8,7 @@
 //! same order. [`MemoryStore`] is the in-memory store (scenarios, tests, the auditor); the
 //! node keeps the same map in sled behind the same trait.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use bincode::{Decode, Encode};
@@ -22,6 +22,26 @@ pub trait StateView {
 
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// Call `f` with each key that starts with `prefix`, in key order, lent where the
+    /// store can: for indexes, whose values are empty.
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) {
+        for (key, _) in self.scan_prefix(prefix) {
+            f(&key);
+        }
+    }
+
+    /// Call `f` with the value at `key`, lent rather than copied where the store holds it
+    /// in memory; false (and `f` not called) when there is none.
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+        match self.get(key) {
+            Some(value) => {
+                f(&value);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A store that can also apply write sets.
@@ -68,6 +88,11 @@ impl WriteSet {
     pub fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
         self.entries.get(key)
     }
+
+    /// Its entries, by key, each a put (`Some`) or a delete (`None`).
+    pub fn into_entries(self) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
+        self.entries.into_iter()
+    }
 }
 
 /// The state root after applying `writes` on top of `previous` (see the module notes).
@@ -79,10 +104,13 @@ pub fn chain_root(previous: &Hash32, writes: &WriteSet) -> Hash32 {
     *hasher.finalize().as_bytes()
 }
 
-/// The whole state in memory.
+/// The whole state in memory: values by key in a hash map for point reads, and the keys
+/// in order beside it for prefix scans (nothing ever iterates the hash map, so its order
+/// cannot leak into a result).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    map: HashMap<Vec<u8>, Vec<u8>>,
+    order: BTreeSet<Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -97,6 +125,31 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        if let Some(slot) = self.map.get_mut(&key) {
+            *slot = value;
+        } else {
+            self.order.insert(key.clone());
+            self.map.insert(key, value);
+        }
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        if self.map.remove(key).is_some() {
+            self.order.remove(key);
+        }
+    }
+
+    /// [`StateStore::apply`] without copying what the write set already owns.
+    pub fn apply_owned(&mut self, writes: WriteSet) {
+        for (key, value) in writes.into_entries() {
+            match value {
+                Some(v) => self.put(key, v),
+                None => self.delete(&key),
+            }
+        }
+    }
 }
 
 impl StateView for MemoryStore {
@@ -104,12 +157,32 @@ impl StateView for MemoryStore {
         self.map.get(key).cloned()
     }
 
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+        match self.map.get(key) {
+            Some(value) => {
+                f(value);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.map
+        self.order
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .take_while(|k| k.starts_with(prefix))
+            .map(|k| (k.clone(), self.map[k].clone()))
             .collect()
+    }
+
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) {
+        for key in self
+            .order
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|k| k.starts_with(prefix))
+        {
+            f(key);
+        }
     }
 }
 
@@ -117,12 +190,8 @@ impl StateStore for MemoryStore {
     fn apply(&mut self, writes: &WriteSet) {
         for (key, value) in writes.iter() {
             match value {
-                Some(v) => {
-                    self.map.insert(key.clone(), v.clone());
-                }
-                None => {
-                    self.map.remove(key);
-                }
+                Some(v) => self.put(key.clone(), v.clone()),
+                None => self.delete(key),
             }
         }
     }
@@ -164,15 +233,44 @@ impl<S: StateView + ?Sized> StateView for Overlay<'_, S> {
         }
     }
 
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+        match self.writes.get(key) {
+            Some(Some(value)) => {
+                f(value);
+                true
+            }
+            Some(None) => false,
+            None => self.base.read_with(key, f),
+        }
+    }
+
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) {
+        let mut own = self
+            .writes
+            .entries
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix));
+        if own.next().is_none() {
+            return self.base.for_each_key(prefix, f);
+        }
+        for (key, _) in self.scan_prefix(prefix) {
+            f(&key);
+        }
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.base.scan_prefix(prefix).into_iter().collect();
-        for (key, value) in self
+        let mut own = self
             .writes
             .entries
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
-        {
+            .peekable();
+        if own.peek().is_none() {
+            return self.base.scan_prefix(prefix);
+        }
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            self.base.scan_prefix(prefix).into_iter().collect();
+        for (key, value) in own {
             match value {
                 Some(v) => {
                     merged.insert(key.clone(), v.clone());
@@ -207,12 +305,38 @@ mod tests {
 
         assert_eq!(overlay.get(b"a/1"), None);
         assert_eq!(overlay.get(b"b/1"), Some(b"bee".to_vec()));
+        // Lent values agree with copied ones, written, deleted or from the base.
+        for key in [&b"a/1"[..], b"a/2", b"a/3", b"b/1", b"c/1"] {
+            let mut lent = None;
+            let found = overlay.read_with(key, &mut |v| lent = Some(v.to_vec()));
+            assert_eq!(lent, overlay.get(key), "{key:?}");
+            assert_eq!(found, lent.is_some());
+        }
+        let mut owned = MemoryStore::new();
+        owned.apply_owned(w.clone());
+        owned.apply_owned(overlay.writes().clone());
+        let mut copied = MemoryStore::new();
+        copied.apply(&w);
+        copied.apply(overlay.writes());
+        assert_eq!(owned.scan_prefix(b""), copied.scan_prefix(b""));
+        assert_eq!(owned.get(b"a/1"), None);
         let keys: Vec<_> = overlay
             .scan_prefix(b"a/")
             .into_iter()
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec![b"a/2".to_vec(), b"a/3".to_vec()]);
+        let keys_of = |view: &dyn StateView, prefix: &[u8]| {
+            let mut seen = Vec::new();
+            view.for_each_key(prefix, &mut |k| seen.push(k.to_vec()));
+            seen
+        };
+        assert_eq!(keys_of(&overlay, b"a/"), keys);
+        assert_eq!(
+            keys_of(&base, b"a/"),
+            vec![b"a/1".to_vec(), b"a/2".to_vec()]
+        );
+        assert_eq!(keys_of(&Overlay::new(&base), b"b"), vec![b"b/1".to_vec()]);
         assert_eq!(base.scan_prefix(b"a/").len(), 2);
     }
 
