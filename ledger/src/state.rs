@@ -105,9 +105,9 @@ pub fn chain_root(previous: &Hash32, writes: &WriteSet) -> Hash32 {
 }
 
 /// The whole state in memory: values by key in a hash map for point reads, and the keys
-/// in order beside it for prefix scans (nothing ever iterates the hash map, so its order
-/// cannot leak into a result).
-#[derive(Debug, Clone, Default)]
+/// in order beside it for prefix scans. Nothing iterates the hash map (not even `Debug`,
+/// which lists the entries in key order), so its order cannot leak into a result.
+#[derive(Clone, Default)]
 pub struct MemoryStore {
     map: HashMap<Vec<u8>, Vec<u8>>,
     order: BTreeSet<Vec<u8>>,
@@ -149,6 +149,14 @@ impl MemoryStore {
                 None => self.delete(&key),
             }
         }
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.order.iter().map(|k| (k, &self.map[k])))
+            .finish()
     }
 }
 
