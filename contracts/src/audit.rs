@@ -585,39 +585,50 @@ fn compare_receipts(
 /// (or [`CHUNK_BLOCKS_MAX`] blocks).
 const CHUNK_TXS_MAX: usize = 4_096;
 const CHUNK_BLOCKS_MAX: usize = 256;
+/// Most threads that verify signatures during a replay.
+const VERIFIERS_MAX: usize = 8;
 
 type Chunk = Vec<ChainEntry>;
 type VerifiedChunk = Vec<(ChainEntry, Result<Vec<VerifiedTx>, BlockError>)>;
 
 /// Replays `entries` through `auditor`. The transaction signatures of the next entries are
-/// verified in batches on a second thread while this one executes the ones before, so a
-/// machine's two cores share the work; every verdict is the one [`Auditor::push_with`]
-/// would give. `on_block` sees each verified block with the state before it, `progress`
-/// is called after each. An unreadable entry stops the replay at its height.
+/// verified in batches on other threads (one per core, taking chunks in turn) while this
+/// one executes the ones before, so a machine's cores share the work; every verdict is the
+/// one [`Auditor::push_with`] would give. `on_block` sees each verified block with the
+/// state before it, `progress` is called after each. An unreadable entry stops the replay
+/// at its height.
 pub fn replay<E: fmt::Display>(
     auditor: &mut Auditor,
     entries: impl IntoIterator<Item = Result<ChainEntry, E>>,
     mut on_block: impl FnMut(&MemoryStore, &BlockDone<'_>),
     mut progress: impl FnMut(&Progress),
 ) -> Result<(), AuditFailure> {
-    let chain_id = auditor.genesis.chain_id.clone();
+    let chain_id = &auditor.genesis.chain_id.clone();
+    let verifiers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, VERIFIERS_MAX);
     std::thread::scope(|scope| {
-        let (to_verifier, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
-        let (to_executor, verified) = std::sync::mpsc::sync_channel::<VerifiedChunk>(1);
-        scope.spawn(move || {
-            for chunk in chunks {
-                let done: VerifiedChunk = chunk
-                    .into_iter()
-                    .map(|entry| {
-                        let txs = chain::verify_txs(&chain_id, &entry.block.txs);
-                        (entry, txs)
-                    })
-                    .collect();
-                if to_executor.send(done).is_err() {
-                    return;
+        // Chunk k goes to verifier k mod n and comes back from it, so they return in order.
+        let mut lanes = Vec::with_capacity(verifiers);
+        for _ in 0..verifiers {
+            let (to_verifier, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
+            let (to_executor, verified) = std::sync::mpsc::sync_channel::<VerifiedChunk>(1);
+            scope.spawn(move || {
+                for chunk in chunks {
+                    let done: VerifiedChunk = chunk
+                        .into_iter()
+                        .map(|entry| {
+                            let txs = chain::verify_txs(chain_id, &entry.block.txs);
+                            (entry, txs)
+                        })
+                        .collect();
+                    if to_executor.send(done).is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+            lanes.push((Some(to_verifier), verified));
+        }
         let mut execute = |chunk: VerifiedChunk, auditor: &mut Auditor| {
             for (entry, txs) in chunk {
                 auditor.push_verified(&entry, txs, &mut on_block)?;
@@ -625,7 +636,7 @@ pub fn replay<E: fmt::Display>(
             }
             Ok::<(), AuditFailure>(())
         };
-        let mut in_flight = 0usize;
+        let (mut sent, mut done) = (0usize, 0usize);
         let mut chunk: Chunk = Vec::new();
         let mut chunk_txs = 0usize;
         let mut unreadable: Option<String> = None;
@@ -650,28 +661,38 @@ pub fn replay<E: fmt::Display>(
             };
             let full = chunk_txs >= CHUNK_TXS_MAX || chunk.len() >= CHUNK_BLOCKS_MAX;
             if (full || end) && !chunk.is_empty() {
-                // Keep one chunk verifying while the one before it executes.
-                if in_flight == 2 {
-                    let done = verified
+                // Keep every verifier busy while the oldest chunk executes.
+                if sent - done == verifiers + 1 {
+                    let chunk = lanes[done % verifiers]
+                        .1
                         .recv()
                         .expect("the verifier runs until the chunks end");
-                    in_flight -= 1;
-                    execute(done, auditor)?;
+                    done += 1;
+                    execute(chunk, auditor)?;
                 }
-                to_verifier
+                lanes[sent % verifiers]
+                    .0
+                    .as_ref()
+                    .expect("open until the end")
                     .send(std::mem::take(&mut chunk))
                     .expect("the verifier takes chunks");
-                in_flight += 1;
+                sent += 1;
                 chunk_txs = 0;
             }
             if end {
                 break;
             }
         }
-        drop(to_verifier);
-        for _ in 0..in_flight {
-            let done = verified.recv().expect("the verifier answers every chunk");
-            execute(done, auditor)?;
+        for lane in &mut lanes {
+            lane.0 = None;
+        }
+        while done < sent {
+            let chunk = lanes[done % verifiers]
+                .1
+                .recv()
+                .expect("the verifier answers every chunk");
+            done += 1;
+            execute(chunk, auditor)?;
         }
         match unreadable {
             Some(reason) => Err(AuditFailure::Unreadable {

@@ -39,7 +39,10 @@ use ledger::{codec, Date, Id};
 
 use crate::{governance, TxContext};
 
-const TXID_PREFIX: &[u8] = b"txid/";
+/// The prefix of the state keys that remember committed transaction ids (`txid/<id>`,
+/// see the module notes): the keys every transaction of every block is checked against,
+/// which a node may keep in memory as well.
+pub const TXID_PREFIX: &[u8] = b"txid/";
 const TXEXP_PREFIX: &[u8] = b"txexp/";
 
 /// Where and when a block executes.

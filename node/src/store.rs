@@ -19,12 +19,23 @@
 //! here, since only the chain worker writes.) This node's own proposals are kept in a
 //! second tree, outside the chain.
 //!
+//! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`])
+//! are also held in memory, loaded when the store opens and changed after each commit is
+//! durable: every transaction offered to intake and every transaction of every block is
+//! looked up among them, almost always to find it absent, which costs a walk of sled's
+//! tree. They are bounded by the rulebook (an id is forgotten at its expiry height, at
+//! most `tx_expiry_heights_max` heights on), so the memory they take is too.
+//!
 //! sled calls itself beta; nothing outside this file names it, so it can be replaced.
 //! A failing disk is not an operating error the node can work around: reads that fail
 //! stop the process (the state view has no error channel, and answering "absent" for a
 //! record that exists would fork the state root).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use contracts::chain::TXID_PREFIX;
 
 use ledger::block::{Block, BlockId, CommitCertificate, Receipt};
 use ledger::codec;
@@ -112,6 +123,8 @@ pub struct Store {
     /// Equivocation this node saw (not chain data: what this node observed, each piece
     /// verifiable by anyone from its signatures), by (height, validator, digest).
     evidence: sled::Tree,
+    /// The state's `txid/<id>` entries, id → value (see the module notes).
+    committed_ids: Arc<RwLock<HashMap<[u8; 32], Vec<u8>>>>,
 }
 
 const BLOCK: u8 = b'b';
@@ -155,9 +168,18 @@ struct TipRecord {
 /// certificates are smaller).
 const RECORD_BYTES_MAX: usize = ledger::codec::BLOCK_BYTES_MAX;
 
+/// The size of sled's cache. sled counts it in on-disk bytes, and the pages it caches take
+/// several times that in memory, so its default (1 GiB) let a node under steady load grow
+/// past a gigabyte; the hot records (recent blocks, the indexes' ends, the state a block
+/// touches) fit well within this.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::open(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()?;
         let main = db.open_tree("chain")?;
         match main.get(key(META, META_LAYOUT))? {
             Some(layout) if layout.as_ref() != LAYOUT => {
@@ -175,7 +197,15 @@ impl Store {
             }
             None => {}
         }
+        let mut ids = HashMap::new();
+        for entry in main.scan_prefix(key(STATE, TXID_PREFIX)) {
+            let (k, v) = entry?;
+            if let Some(id) = committed_id(&k[1..]) {
+                ids.insert(id, v.to_vec());
+            }
+        }
         Ok(Store {
+            committed_ids: Arc::new(RwLock::new(ids)),
             proposals: db.open_tree("proposals")?,
             evidence: db.open_tree("evidence")?,
             main,
@@ -211,6 +241,7 @@ impl Store {
         batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
         self.main.apply_batch(batch)?;
         self.db.flush()?;
+        self.remember_ids(writes);
         Ok(())
     }
 
@@ -333,6 +364,7 @@ impl Store {
         batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
         self.main.apply_batch(batch)?;
         self.db.flush()?;
+        self.remember_ids(commit.writes);
         Ok(())
     }
 
@@ -580,8 +612,28 @@ impl Store {
 
     /// The committed state, read through the rulebook's trait.
     pub fn state(&self) -> SledState<'_> {
-        SledState { tree: &self.main }
+        SledState {
+            tree: &self.main,
+            committed_ids: &self.committed_ids,
+        }
     }
+
+    /// Mirrors the `txid/…` entries of durable `writes` in memory.
+    fn remember_ids(&self, writes: &WriteSet) {
+        let mut ids = self.committed_ids.write().expect("no writer panics");
+        for (k, value) in writes.iter() {
+            let Some(id) = committed_id(k) else { continue };
+            match value {
+                Some(v) => ids.insert(id, v.clone()),
+                None => ids.remove(&id),
+            };
+        }
+    }
+}
+
+/// The transaction id a state key remembers, if it is a `txid/<id>` key.
+fn committed_id(k: &[u8]) -> Option<[u8; 32]> {
+    k.strip_prefix(TXID_PREFIX)?.try_into().ok()
 }
 
 /// `f` filing key NUL policy id (a filing's key ends with its hash in hex, so no two
@@ -653,10 +705,19 @@ impl From<TipRecord> for Tip {
 /// The committed state as a [`StateView`].
 pub struct SledState<'a> {
     tree: &'a sled::Tree,
+    committed_ids: &'a RwLock<HashMap<[u8; 32], Vec<u8>>>,
 }
 
 impl StateView for SledState<'_> {
     fn get(&self, k: &[u8]) -> Option<Vec<u8>> {
+        if let Some(id) = committed_id(k) {
+            return self
+                .committed_ids
+                .read()
+                .expect("no writer panics")
+                .get(&id)
+                .cloned();
+        }
         self.tree
             .get(key(STATE, k))
             .expect("state read failed: the disk is failing")
@@ -882,6 +943,71 @@ mod tests {
         // Month ends in date order, a date before 1970 first.
         let ends = store.month_ends().unwrap();
         assert_eq!(ends, months);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn committed_ids_read_from_memory_match_the_disk_across_reopening() {
+        let (store, dir, first) = one_block("ids");
+        let id_key = |b: u8| [TXID_PREFIX, &[b; 32][..]].concat();
+        let commit = |store: &Store, height: u64, writes: &WriteSet| {
+            let mut block = first.clone();
+            block.header.height = height;
+            let certificate = CommitCertificate {
+                height,
+                round: 0,
+                block_id: block.id(),
+                signatures: Vec::new(),
+            };
+            let tip = Tip {
+                height,
+                block_id: block.id(),
+                state_root: block.header.state_root,
+                time_ms: 2,
+            };
+            let commit = Commit {
+                block: &block,
+                certificate: &certificate,
+                receipts: &[],
+                writes,
+                ids: &[],
+                changes: &[],
+                months: &[],
+                filed: &[],
+            };
+            store.commit(commit, tip).unwrap();
+        };
+        let mut writes = WriteSet::new();
+        writes.put(id_key(1), vec![9]);
+        writes.put(id_key(2), vec![8]);
+        // Not an id: a key under the prefix of another length stays on disk only.
+        writes.put([TXID_PREFIX, b"short"].concat(), vec![7]);
+        commit(&store, 2, &writes);
+        let read = |store: &Store, k: &[u8]| store.state().get(k);
+        assert_eq!(read(&store, &id_key(1)), Some(vec![9]));
+        assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
+        assert_eq!(read(&store, &id_key(3)), None);
+        assert_eq!(
+            read(&store, &[TXID_PREFIX, b"short"].concat()),
+            Some(vec![7])
+        );
+
+        let mut forget = WriteSet::new();
+        forget.delete(id_key(1));
+        commit(&store, 3, &forget);
+        assert_eq!(read(&store, &id_key(1)), None);
+        drop(store);
+
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(read(&store, &id_key(1)), None);
+        assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
+        // What memory answers is what the disk holds.
+        let on_disk: Vec<_> = store.state().scan_prefix(TXID_PREFIX);
+        assert_eq!(on_disk.len(), 2);
+        for (k, v) in on_disk {
+            assert_eq!(read(&store, &k), Some(v));
+        }
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
