@@ -16,6 +16,10 @@
 //!
 //! # Its answers to sync requests.
 //! sync = ["wrong-block", "garbage", "oversized"]
+//!
+//! # With every vote it signs, re-send this many of its earlier votes (of past rounds
+//! # and heights) to the network: old votes replayed.
+//! replay_votes = 3
 //! ```
 
 use std::path::Path;
@@ -40,6 +44,9 @@ pub struct Byzantine {
     pub proposals: Vec<BadProposal>,
     #[serde(default)]
     pub sync: Vec<BadSync>,
+    /// How many earlier votes to re-send with each new one ([`VoteReplay`]).
+    #[serde(default)]
+    pub replay_votes: usize,
 }
 
 /// A way to propose badly.
@@ -241,4 +248,95 @@ fn self_signed(block: &Block, expires_at_height: u64, broken: bool) -> SignedTx 
         tx.signatures[0].signature.0[0] ^= 1;
     }
     tx
+}
+
+/// Votes kept for replaying.
+const REPLAY_KEPT: usize = 256;
+
+/// A network in front of the engine's that replays old votes: every vote this node
+/// publishes is kept (the last [`REPLAY_KEPT`]), and with each new one `per_vote` of the
+/// kept ones are published again, in turn, so peers receive votes of rounds and heights
+/// long decided. Every other message passes unchanged.
+pub struct VoteReplay {
+    network: malachitebft_engine::network::NetworkRef<crate::consensus::context::XinbaoContext>,
+    per_vote: usize,
+}
+
+/// The votes a [`VoteReplay`] keeps, and where it is in them.
+pub struct Replayed {
+    kept: std::collections::VecDeque<
+        malachitebft_core_types::SignedVote<crate::consensus::context::XinbaoContext>,
+    >,
+    next: usize,
+    sent: u64,
+}
+
+type NetworkMsg = malachitebft_engine::network::Msg<crate::consensus::context::XinbaoContext>;
+
+impl VoteReplay {
+    /// Puts a replaying network in front of `network`; the reference returned is used as
+    /// the engine's network.
+    pub async fn spawn(
+        network: malachitebft_engine::network::NetworkRef<crate::consensus::context::XinbaoContext>,
+        per_vote: usize,
+    ) -> anyhow::Result<
+        malachitebft_engine::network::NetworkRef<crate::consensus::context::XinbaoContext>,
+    > {
+        let (actor, _) = ractor::Actor::spawn(None, VoteReplay { network, per_vote }, ())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the vote replay: {e}"))?;
+        Ok(actor)
+    }
+}
+
+#[async_trait::async_trait]
+impl ractor::Actor for VoteReplay {
+    type Msg = NetworkMsg;
+    type State = Replayed;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ractor::ActorRef<NetworkMsg>,
+        _: (),
+    ) -> Result<Replayed, ractor::ActorProcessingErr> {
+        Ok(Replayed {
+            kept: std::collections::VecDeque::with_capacity(REPLAY_KEPT),
+            next: 0,
+            sent: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ractor::ActorRef<NetworkMsg>,
+        msg: NetworkMsg,
+        state: &mut Replayed,
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        use malachitebft_core_consensus::SignedConsensusMsg;
+        let vote = match &msg {
+            NetworkMsg::PublishConsensusMsg(SignedConsensusMsg::Vote(vote)) => Some(vote.clone()),
+            _ => None,
+        };
+        self.network.cast(msg)?;
+        let Some(vote) = vote else { return Ok(()) };
+        let old = state.kept.len();
+        for _ in 0..self.per_vote.min(old) {
+            state.next = (state.next + 1) % old;
+            let again = state.kept[state.next].clone();
+            self.network
+                .cast(NetworkMsg::PublishConsensusMsg(SignedConsensusMsg::Vote(
+                    again,
+                )))?;
+            state.sent += 1;
+            if state.sent % 50 == 0 {
+                tracing::warn!(replayed = state.sent, "Byzantine: replayed old votes");
+            }
+        }
+        if state.kept.len() == REPLAY_KEPT {
+            state.kept.pop_front();
+        }
+        state.kept.push_back(vote);
+        Ok(())
+    }
 }

@@ -4,10 +4,11 @@
 //! 1. The Byzantine validator double-votes and double-proposes (Malachite's Byzantine
 //!    network proxy), proposes every kind of bad block in turn (wrong state root,
 //!    transaction root, time or size, a badly signed or an expired transaction, garbage
-//!    or truncated parts, two valid blocks for one round) and answers sync requests with
-//!    wrong, garbage or oversized blocks. The three honest validators keep committing the
-//!    load, never diverge, keep the equivocation as evidence that verifies with the
-//!    genesis alone, and a wiped honest validator syncs the same chain back.
+//!    or truncated parts, two valid blocks for one round), answers sync requests with
+//!    wrong, garbage or oversized blocks, and replays its old votes with every new one.
+//!    The three honest validators keep committing the load, never diverge, keep the
+//!    equivocation as evidence that verifies with the genesis alone, and a wiped honest
+//!    validator syncs the same chain back.
 //! 2. The Byzantine validator turns silent and an honest one crashes: no quorum, so the
 //!    network stops, but it never forks; the crashed one back, it goes on.
 
@@ -52,6 +53,7 @@ fn honest_validators_commit_the_same_chain_whatever_one_byzantine_validator_does
 proposals = ["state-root", "tx-root", "time", "oversized", "bad-signature-tx",
              "expired-tx", "garbage-parts", "truncated-parts", "two-blocks"]
 sync = ["wrong-block", "garbage", "oversized"]
+replay_votes = 3
 
 [engine]
 equivocate_votes = { mode = "always" }
@@ -102,6 +104,10 @@ equivocate_proposals = { mode = "always" }
         .map(|&i| metric(&net, i, "xinbao_proposals_invalid_total"))
         .sum();
     assert!(refused > 0, "no Byzantine proposal was refused");
+    assert!(
+        net.log(BYZANTINE).contains("Byzantine: replayed old votes"),
+        "the Byzantine validator replayed no old votes"
+    );
     let byzantine_key = net.genesis.validators[BYZANTINE].consensus_key;
     let validators = net.genesis.validator_set().unwrap();
     let mut evidence: Vec<DoubleVote> = Vec::new();

@@ -246,35 +246,53 @@ pub async fn start(
     #[cfg(feature = "byzantine")]
     let attacks = byzantine
         .as_ref()
-        .filter(|b| b.engine.is_active())
-        .map(|b| b.engine.clone());
+        .filter(|b| b.engine.is_active() || b.replay_votes > 0)
+        .cloned();
     #[cfg(not(feature = "byzantine"))]
     let attacks: Option<()> = None;
     let (channels, _engine) = match attacks {
         #[cfg(feature = "byzantine")]
         Some(attacks) => {
             tracing::warn!(?attacks, "Byzantine: the engine misbehaves");
-            let flip = |mut bytes: [u8; 32]| {
-                bytes[31] ^= 1;
-                context::BlockHash(bytes)
-            };
+            let registry = malachitebft_app_channel::app::metrics::SharedRegistry::global()
+                .with_moniker(&config.moniker);
+            let (real, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
+                identity,
+                &config.consensus,
+                &config.value_sync,
+                &registry,
+                WireCodec,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the network: {e}"))?;
+            let mut network = real;
+            if attacks.engine.is_active() {
+                let flip = |mut bytes: [u8; 32]| {
+                    bytes[31] ^= 1;
+                    context::BlockHash(bytes)
+                };
+                network = malachitebft_engine_byzantine::ByzantineNetworkProxy::spawn(
+                    attacks.engine.clone(),
+                    network,
+                    Box::new(ConsensusSigner::new(key.clone(), chain_id.clone())),
+                    XinbaoContext,
+                    address,
+                    tracing::error_span!("node", moniker = %config.moniker),
+                    Some(Box::new(move |v: &context::BlockHash| flip(v.0))),
+                    Some(Box::new(move |v: Option<&context::BlockHash>| {
+                        flip(v.map(|h| h.0).unwrap_or([0; 32]))
+                    })),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e}"))?;
+            }
+            if attacks.replay_votes > 0 {
+                network =
+                    crate::byzantine::VoteReplay::spawn(network, attacks.replay_votes).await?;
+            }
             malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
                 .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
-                .with_byzantine_network(malachitebft_app_channel::ByzantineContext {
-                    identity,
-                    codec: WireCodec,
-                    config: attacks,
-                    signer: Box::new(ConsensusSigner::new(key.clone(), chain_id.clone())),
-                    address,
-                    conflicting_value_fn: Some(Box::new(move |v: &context::BlockHash| flip(v.0))),
-                    conflicting_vote_value_fn: Some(Box::new(
-                        move |v: Option<&context::BlockHash>| {
-                            flip(v.map(|h| h.0).unwrap_or([0; 32]))
-                        },
-                    )),
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e}"))?
+                .with_custom_network(network, tx_network)
                 .with_default_sync(SyncContext::new(WireCodec))
                 .with_default_consensus(ConsensusContext::new_validator(
                     address,
