@@ -255,7 +255,107 @@ pub const ORGANISATION_COLUMNS: [&str; 9] = [
 /// and compensation paid by its fund, claims paid and received, reinsurance, losses
 /// retained and recoveries. Read from the rulebook's own records.
 pub fn organisation_totals(state: &dyn StateView) -> Value {
-    let programmes = store::scan::<Programme>(state, keys::PROGRAMME);
+    let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
+    for prefix in [keys::POLICY, keys::FUND, keys::CLAIM] {
+        for (key, value) in state.scan_prefix(prefix.as_bytes()) {
+            for (org, what, amount) in organisation_contributions(state, &key, &value) {
+                *totals.entry(org).or_default().entry(what).or_insert(0) += u128::from(amount);
+            }
+        }
+    }
+    organisation_docs(state, &totals)
+}
+
+/// What one record adds to [`organisation_totals`]: `(organisation, column, fen)` for a
+/// policy (`pol/…`), fund (`fund/…`) or claim (`claim/…`) record, nothing for any other
+/// key. The totals are the sums of these over the state, so a reader can keep them up
+/// to date from each block's writes alone (subtract what a record added before the
+/// block, add what it adds after). `state` supplies the programme a policy or claim
+/// belongs to; a programme's parties never change.
+pub fn organisation_contributions(
+    state: &dyn StateView,
+    key: &[u8],
+    value: &[u8],
+) -> Vec<(Id, &'static str, u64)> {
+    let mut out = Vec::new();
+    let programme = |id: &Id| store::read::<Programme>(state, &keys::programme(id));
+    if key.starts_with(keys::POLICY.as_bytes()) {
+        let policy: Policy = store::decode_record(value);
+        if let Some(p) = programme(&policy.programme) {
+            out.push((
+                p.terms.insurer,
+                "premiums_written_fen",
+                policy.premium_fen.0,
+            ));
+            out.push((policy.bank, "premiums_on_loans_fen", policy.premium_fen.0));
+        }
+    } else if key.starts_with(keys::FUND.as_bytes()) {
+        let fund: Fund = store::decode_record(value);
+        out.push((
+            fund.government.clone(),
+            "subsidies_paid_fen",
+            fund.subsidies_paid_fen.0,
+        ));
+        out.push((
+            fund.government,
+            "fund_compensation_fen",
+            fund.compensation_paid_fen.0,
+        ));
+    } else if key.starts_with(keys::CLAIM.as_bytes()) {
+        let claim: Claim = store::decode_record(value);
+        let (Some(s), Some(p)) = (claim.settlement, programme(&claim.programme)) else {
+            return out;
+        };
+        let terms = p.terms;
+        out.push((
+            terms.insurer.clone(),
+            "claims_paid_fen",
+            s.insurer_pays_bank_fen.0,
+        ));
+        out.push((
+            claim.bank.clone(),
+            "claims_received_fen",
+            s.insurer_pays_bank_fen.0,
+        ));
+        out.push((
+            claim.bank.clone(),
+            "losses_retained_fen",
+            s.bank_retained_fen.0,
+        ));
+        out.push((
+            terms.insurer.clone(),
+            "losses_retained_fen",
+            s.insurer_retained_fen.0,
+        ));
+        if let Some(reinsurer) = &terms.reinsurer {
+            out.push((reinsurer.clone(), "reinsurance_fen", s.reinsurer_fen.0));
+            out.push((
+                reinsurer.clone(),
+                "recoveries_fen",
+                claim.recovery.reinsurer_fen.0,
+            ));
+        }
+        out.push((claim.bank, "recoveries_fen", claim.recovery.bank_fen.0));
+        out.push((
+            terms.insurer,
+            "recoveries_fen",
+            claim.recovery.insurer_fen.0,
+        ));
+        out.push((
+            terms.government,
+            "recoveries_fen",
+            claim.recovery.fund_fen.0,
+        ));
+    }
+    out
+}
+
+/// [`organisation_totals`]' document from the sums per organisation and column: every
+/// member, those removed included, and any other organisation a sum names.
+pub fn organisation_docs(
+    state: &dyn StateView,
+    sums: &BTreeMap<Id, BTreeMap<&'static str, u128>>,
+) -> Value {
     let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
     let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
     let removed = crate::governance::removed_organisations(state);
@@ -266,52 +366,8 @@ pub fn organisation_totals(state: &dyn StateView) -> Value {
         kinds.insert(id.clone(), org.kind);
         totals.insert(id, BTreeMap::new());
     }
-    let mut add = |org: &Id, what: &'static str, amount: Fen| {
-        *totals
-            .entry(org.clone())
-            .or_default()
-            .entry(what)
-            .or_insert(0) += u128::from(amount.0);
-    };
-    let programme_of: BTreeMap<&Id, &Programme> = programmes.iter().map(|(i, p)| (i, p)).collect();
-    for (_, policy) in store::scan::<Policy>(state, keys::POLICY) {
-        if let Some(p) = programme_of.get(&policy.programme) {
-            add(&p.terms.insurer, "premiums_written_fen", policy.premium_fen);
-            add(&policy.bank, "premiums_on_loans_fen", policy.premium_fen);
-        }
-    }
-    for (_, fund) in store::scan::<Fund>(state, keys::FUND) {
-        add(
-            &fund.government,
-            "subsidies_paid_fen",
-            fund.subsidies_paid_fen,
-        );
-        add(
-            &fund.government,
-            "fund_compensation_fen",
-            fund.compensation_paid_fen,
-        );
-    }
-    for (_, claim) in store::scan::<Claim>(state, keys::CLAIM) {
-        let (Some(s), Some(p)) = (claim.settlement, programme_of.get(&claim.programme)) else {
-            continue;
-        };
-        let terms = &p.terms;
-        add(&terms.insurer, "claims_paid_fen", s.insurer_pays_bank_fen);
-        add(&claim.bank, "claims_received_fen", s.insurer_pays_bank_fen);
-        add(&claim.bank, "losses_retained_fen", s.bank_retained_fen);
-        add(
-            &terms.insurer,
-            "losses_retained_fen",
-            s.insurer_retained_fen,
-        );
-        if let Some(reinsurer) = &terms.reinsurer {
-            add(reinsurer, "reinsurance_fen", s.reinsurer_fen);
-            add(reinsurer, "recoveries_fen", claim.recovery.reinsurer_fen);
-        }
-        add(&claim.bank, "recoveries_fen", claim.recovery.bank_fen);
-        add(&terms.insurer, "recoveries_fen", claim.recovery.insurer_fen);
-        add(&terms.government, "recoveries_fen", claim.recovery.fund_fen);
+    for (org, columns) in sums {
+        totals.entry(org.clone()).or_default().extend(columns);
     }
     let mut organisations = Map::new();
     for (org, sums) in &totals {

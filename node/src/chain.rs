@@ -25,7 +25,7 @@ use ledger::block::Outcome;
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::genesis::{Genesis, Params};
-use ledger::state::{Hash32, Overlay, WriteSet};
+use ledger::state::{Hash32, Overlay, StateView, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
 use ledger::{Date, Id};
@@ -390,7 +390,7 @@ impl Chain {
     /// For each policy the block issues, the state key of the rate filing it was issued
     /// under (R3.2: the first filing of its insurer for the product that allows its rate
     /// on its date), read on the state after the block.
-    fn filed_policies(&self, executed: &Executed) -> Vec<(Vec<u8>, Id)> {
+    fn filed_policies(&self, executed: &Executed, after: &dyn StateView) -> Vec<(Vec<u8>, Id)> {
         let issued: Vec<&Id> = executed
             .block
             .txs
@@ -401,20 +401,14 @@ impl Chain {
                 _ => None,
             })
             .collect();
-        if issued.is_empty() {
-            return Vec::new();
-        }
-        let state = self.store.state();
-        let mut after = Overlay::new(&state);
-        after.apply(executed.writes.clone());
         issued
             .into_iter()
             .filter_map(|id| {
-                let policy: Policy = contracts::store::read(&after, &keys::policy(id))?;
+                let policy: Policy = contracts::store::read(after, &keys::policy(id))?;
                 let programme: Programme =
-                    contracts::store::read(&after, &keys::programme(&policy.programme))?;
+                    contracts::store::read(after, &keys::programme(&policy.programme))?;
                 let (key, _) = contracts::programme::filing_of(
-                    &after,
+                    after,
                     &programme.terms.insurer,
                     &programme.terms.product,
                     policy.premium_rate_bps,
@@ -439,7 +433,11 @@ impl Chain {
         };
         let changes: Vec<usize> = executed.changes.iter().map(|c| c.index).collect();
         let months = self.month_ends_before(header.time_ms)?;
-        let filed = self.filed_policies(executed);
+        let state = self.store.state();
+        let mut after = Overlay::new(&state);
+        after.apply(executed.writes.clone());
+        let filed = self.filed_policies(executed, &after);
+        let organisations = organisation_changes(&state, &after, &executed.writes);
         self.store.commit(
             Commit {
                 block: &executed.block,
@@ -450,6 +448,7 @@ impl Chain {
                 changes: &changes,
                 months: &months,
                 filed: &filed,
+                organisations: &organisations,
             },
             tip,
         )?;
@@ -459,6 +458,39 @@ impl Chain {
             .retain(|h, _| *h > tip.height);
         Ok(tip)
     }
+}
+
+/// What `writes` change in the organisations' totals: what each written policy, fund or
+/// claim record added before (on `before`) taken away, what it adds after (on `after`)
+/// added.
+fn organisation_changes(
+    before: &dyn StateView,
+    after: &dyn StateView,
+    writes: &WriteSet,
+) -> Vec<(Id, &'static str, i128)> {
+    let mut changes = Vec::new();
+    for (key, value) in writes.iter() {
+        let record = [keys::POLICY, keys::FUND, keys::CLAIM]
+            .iter()
+            .any(|prefix| key.starts_with(prefix.as_bytes()));
+        if !record {
+            continue;
+        }
+        if let Some(old) = before.get(key) {
+            for (org, column, fen) in
+                contracts::report::organisation_contributions(before, key, &old)
+            {
+                changes.push((org, column, -i128::from(fen)));
+            }
+        }
+        if let Some(new) = value {
+            for (org, column, fen) in contracts::report::organisation_contributions(after, key, new)
+            {
+                changes.push((org, column, i128::from(fen)));
+            }
+        }
+    }
+    changes
 }
 
 #[cfg(test)]

@@ -10,8 +10,12 @@
 //! height, `t` (record kind, record id, height, index) → empty, the transactions that name
 //! a record ([`ledger::Action::subjects`]), and `e` month-end date → the programmes'
 //! figures as of that day (`contracts::report::month_figures`, computed on the state
-//! before the first block after the month end, as `audit report` does), and `f` (rate
-//! filing's state key, policy id) → empty, the policies issued under each filing. A decided
+//! before the first block after the month end, as `audit report` does), `f` (rate
+//! filing's state key, policy id) → empty, the policies issued under each filing, `n`
+//! filing's state key → how many (u64), and `o` (organisation, column) → the
+//! organisation's running total of that column of `audit report`'s organisation table
+//! (u128 fen; `contracts::report::organisation_contributions`, kept from each block's
+//! writes, so no reader walks the policies or claims). A decided
 //! block and everything it changes are one `sled::Batch`, which sled applies atomically,
 //! and it is flushed before [`Store::commit`] returns, so a node killed at any instant
 //! restarts with either all of a height or none of it. (One tree and one batch are why:
@@ -91,6 +95,9 @@ pub struct Commit<'a> {
     /// The policies this block issues, each with the state key of the filing that allowed
     /// its rate.
     pub filed: &'a [(Vec<u8>, ledger::Id)],
+    /// What the block changes in the organisations' totals: (organisation, column, fen
+    /// added, negative when taken away).
+    pub organisations: &'a [(ledger::Id, &'static str, i128)],
 }
 
 /// A storage failure in plain words: the operating system's reason for an I/O error
@@ -138,6 +145,8 @@ const BLOCK_ID_INDEX: u8 = b'i';
 const SUBJECT_INDEX: u8 = b't';
 const MONTH_END: u8 = b'e';
 const FILING_POLICIES: u8 = b'f';
+const FILING_COUNT: u8 = b'n';
+const ORG_TOTALS: u8 = b'o';
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -154,7 +163,7 @@ const META_TIP: &[u8] = b"tip";
 const META_GENESIS: &[u8] = b"genesis";
 /// The layout of the data directory; a store of another layout is refused.
 const META_LAYOUT: &[u8] = b"layout";
-const LAYOUT: &[u8] = b"xinbao-store/3";
+const LAYOUT: &[u8] = b"xinbao-store/4";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -346,8 +355,27 @@ impl Store {
         for (date, figures) in commit.months {
             batch.insert(key(MONTH_END, &day_key(*date)), figures.as_slice());
         }
+        let mut counts: std::collections::BTreeMap<&[u8], u64> = Default::default();
         for (filing, policy) in commit.filed {
             batch.insert(filing_policy_key(filing, policy.as_str()), &[][..]);
+            *counts.entry(filing.as_slice()).or_default() += 1;
+        }
+        for (filing, added) in counts {
+            let k = key(FILING_COUNT, filing);
+            let before = self.main.get(&k)?.map_or(Ok(0), |v| be_number::<8>(&v))?;
+            batch.insert(k, &(before as u64 + added).to_be_bytes()[..]);
+        }
+        let mut deltas: std::collections::BTreeMap<(&str, &str), i128> = Default::default();
+        for (org, column, delta) in commit.organisations {
+            *deltas.entry((org.as_str(), column)).or_default() += delta;
+        }
+        for ((org, column), delta) in deltas {
+            let k = org_total_key(org, column);
+            let before = self.main.get(&k)?.map_or(Ok(0), |v| be_number::<16>(&v))?;
+            let after = u128::try_from(before as i128 + delta).map_err(|_| {
+                StoreError::Corrupt(format!("{org}'s {column} would fall below zero"))
+            })?;
+            batch.insert(k, &after.to_be_bytes()[..]);
         }
         for &index in commit.changes {
             batch.insert(
@@ -487,19 +515,49 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<String>, usize), StoreError> {
+        let total = self
+            .main
+            .get(key(FILING_COUNT, filing))?
+            .map_or(Ok(0), |v| be_number::<8>(&v))? as usize;
+        if limit == 0 || offset >= total {
+            return Ok((Vec::new(), total));
+        }
         let prefix = filing_policy_key(filing, "");
         let mut page = Vec::new();
-        let mut total = 0;
-        for entry in self.main.scan_prefix(&prefix) {
+        for entry in self.main.scan_prefix(&prefix).skip(offset).take(limit) {
             let (k, _) = entry?;
-            if total >= offset && page.len() < limit {
-                let id = std::str::from_utf8(&k[prefix.len()..])
-                    .map_err(|_| StoreError::Corrupt("a filing's policy index entry".into()))?;
-                page.push(id.to_string());
-            }
-            total += 1;
+            let id = std::str::from_utf8(&k[prefix.len()..])
+                .map_err(|_| StoreError::Corrupt("a filing's policy index entry".into()))?;
+            page.push(id.to_string());
         }
         Ok((page, total))
+    }
+
+    /// The organisations' running totals, per organisation and column of
+    /// [`contracts::report::ORGANISATION_COLUMNS`].
+    pub fn organisation_sums(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<ledger::Id, std::collections::BTreeMap<&'static str, u128>>,
+        StoreError,
+    > {
+        let corrupt = || StoreError::Corrupt("an organisation's total".into());
+        let mut sums: std::collections::BTreeMap<_, std::collections::BTreeMap<_, _>> =
+            Default::default();
+        for entry in self.main.scan_prefix([ORG_TOTALS]) {
+            let (k, v) = entry?;
+            let text = std::str::from_utf8(&k[1..]).map_err(|_| corrupt())?;
+            let (org, column) = text.split_once('\0').ok_or_else(corrupt)?;
+            let column = contracts::report::ORGANISATION_COLUMNS
+                .into_iter()
+                .find(|c| *c == column)
+                .ok_or_else(corrupt)?;
+            let org = ledger::Id::new(org).map_err(|_| corrupt())?;
+            sums.entry(org)
+                .or_default()
+                .insert(column, be_number::<16>(&v)?);
+        }
+        Ok(sums)
     }
 
     /// The month ends recorded, in date order, each with the programmes' figures (JSON).
@@ -634,6 +692,24 @@ impl Store {
 /// The transaction id a state key remembers, if it is a `txid/<id>` key.
 fn committed_id(k: &[u8]) -> Option<[u8; 32]> {
     k.strip_prefix(TXID_PREFIX)?.try_into().ok()
+}
+
+/// `o` organisation NUL column.
+fn org_total_key(org: &str, column: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + org.len() + column.len());
+    k.push(ORG_TOTALS);
+    k.extend_from_slice(org.as_bytes());
+    k.push(0);
+    k.extend_from_slice(column.as_bytes());
+    k
+}
+
+/// A big-endian number of `N` bytes (at most 16) from an index entry.
+fn be_number<const N: usize>(bytes: &[u8]) -> Result<u128, StoreError> {
+    let bytes: [u8; N] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("an index count is not a number".into()))?;
+    Ok(bytes.iter().fold(0u128, |n, b| n << 8 | u128::from(*b)))
 }
 
 /// `f` filing key NUL policy id (a filing's key ends with its hash in hex, so no two
@@ -804,6 +880,7 @@ mod tests {
                     changes: &[],
                     months: &[],
                     filed: &[],
+                    organisations: &[],
                 },
                 tip,
             )
@@ -901,6 +978,11 @@ mod tests {
                         (b"rate/i\0p\0aa".to_vec(), Id::new("pol-1").unwrap()),
                         (b"rate/i\0p\0bb".to_vec(), Id::new("pol-3").unwrap()),
                     ],
+                    organisations: &[
+                        (Id::new("ins").unwrap(), "claims_paid_fen", 500),
+                        (Id::new("ins").unwrap(), "claims_paid_fen", -200),
+                        (Id::new("bank").unwrap(), "recoveries_fen", 7),
+                    ],
                 },
                 tip,
             )
@@ -938,6 +1020,10 @@ mod tests {
         let (page, total) = store.filing_policies(b"rate/i\0p\0aa", 1, 10).unwrap();
         assert_eq!((page, total), (vec!["pol-2".to_string()], 2));
         let (page, _) = store.filing_policies(b"rate/i\0p\0bb", 0, 10).unwrap();
+        let sums = store.organisation_sums().unwrap();
+        assert_eq!(sums[&Id::new("ins").unwrap()]["claims_paid_fen"], 300);
+        assert_eq!(sums[&Id::new("bank").unwrap()]["recoveries_fen"], 7);
+        assert_eq!(sums.len(), 2);
         assert_eq!(page, vec!["pol-3".to_string()]);
 
         // Month ends in date order, a date before 1970 first.
@@ -975,6 +1061,7 @@ mod tests {
                 changes: &[],
                 months: &[],
                 filed: &[],
+                organisations: &[],
             };
             store.commit(commit, tip).unwrap();
         };

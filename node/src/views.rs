@@ -935,11 +935,13 @@ pub async fn filing(
     Ok(Json(doc).into_response())
 }
 
-/// `GET /v1/organisations`: the members with their totals, as `audit report` has them.
+/// `GET /v1/organisations`: the members with their totals, as `audit report` has them,
+/// from the running totals the store keeps at each commit.
 pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
-    let state = shared.chain.store().state();
-    let totals = contracts::report::organisation_totals(&state);
+    let store_ = shared.chain.store();
+    let sums = store_.organisation_sums().map_err(internal)?;
+    let totals = contracts::report::organisation_docs(&store_.state(), &sums);
     let items: Vec<Value> = totals
         .as_object()
         .map(|m| {

@@ -111,6 +111,28 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
         "report differs from the example: {mismatches:?}"
     );
 
+    // The node's running totals per organisation are the report's, computed from the
+    // whole state: every column of every organisation.
+    let (status, orgs) = get(&net.urls[1], "/v1/organisations?limit=100").expect("orgs");
+    assert_eq!(status, 200, "{orgs}");
+    let expected = report["organisations"]
+        .as_object()
+        .expect("report organisations");
+    let items = orgs["items"].as_array().expect("items");
+    assert_eq!(items.len(), expected.len(), "{orgs}");
+    let mut nonzero = 0;
+    for item in items {
+        let id = item["id"].as_str().unwrap();
+        for column in contracts::report::ORGANISATION_COLUMNS {
+            assert_eq!(item[column], expected[id][column], "{id} {column}");
+            nonzero += usize::from(item[column].as_u64() != Some(0));
+        }
+    }
+    assert!(
+        nonzero > 5,
+        "the example moves money for several organisations"
+    );
+
     // One settlement proven with the genesis alone; one altered byte refused.
     // The newest transaction: the last block with a receipt (later blocks may be empty).
     let tx_id = (1..=height)
