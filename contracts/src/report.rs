@@ -191,6 +191,35 @@ pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value
     })
 }
 
+/// The sections of [`report`] that hold one entry per record, each with the state prefix
+/// of its records, for readers that page through them.
+pub const SECTIONS: [(&str, &str); 5] = [
+    ("claims", keys::CLAIM),
+    ("funds", keys::FUND),
+    ("loans", keys::LOAN),
+    ("policies", keys::POLICY),
+    ("programmes", keys::PROGRAMME),
+];
+
+/// The entry of the record stored at `id` under [`SECTIONS`]' `section`, as [`report`]
+/// gives it as of `date`; `None` for a section that is not one of them.
+pub fn section_entry(
+    state: &dyn StateView,
+    date: Date,
+    section: &str,
+    id: &Id,
+    value: &[u8],
+) -> Option<Value> {
+    Some(match section {
+        "claims" => claim_json(&store::decode_record(value)),
+        "funds" => fund_json(&store::decode_record(value)),
+        "loans" => loan_json(&store::decode_record(value), date),
+        "policies" => policy_json(&store::decode_record(value)),
+        "programmes" => programme_json(state, id, &store::decode_record(value), date),
+        _ => return None,
+    })
+}
+
 /// The last day of `date`'s month.
 pub fn month_end(date: Date) -> Date {
     let (y, m, _) = date.ymd();

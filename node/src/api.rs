@@ -19,7 +19,7 @@
 //! | `GET /v1/openapi.json` | the OpenAPI description of all of this (`openapi.json`) |
 //! | `GET /`, `/console/` | the console ([`crate::console`]) |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
-//! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date |
+//! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date, whole or `?section=S&after=ID&limit=N` a page at a time |
 //! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type |
 //! | `GET /v1/evidence?from_height=H&limit=N` | `{evidence: [{first, second}]}`: double votes this node saw, each two signed votes of one validator (verifiable with the genesis alone: `xinbao audit report --evidence`) |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
@@ -35,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::export::ChainEntry;
-use ledger::Date;
 use serde_json::{json, Value};
 
 use crate::intake;
@@ -101,7 +100,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/organisations", get(views::organisations))
         .route("/v1/records/{kind}/{id}", get(views::record))
         .route("/v1/chain/{height}", get(chain_entry))
-        .route("/v1/state", get(state))
+        .route("/v1/state", get(views::state))
         .route("/v1/governance", get(governance))
         .route("/v1/evidence", get(evidence))
         .route("/v1/devnet/clock", post(set_clock))
@@ -293,13 +292,6 @@ async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<Strin
         entry.to_bytes(),
     )
         .into_response())
-}
-
-async fn state(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let tip = shared.chain.tip().map_err(internal)?;
-    let date = Date::from_unix_ms_cst(tip.time_ms).map_err(internal)?;
-    let report = contracts::report(&shared.chain.store().state(), date, &[]);
-    Ok(Json(report).into_response())
 }
 
 /// The accepted changes of the consortium (R11) in chain order, from `from_height`.

@@ -811,6 +811,47 @@ impl StateView for SledState<'_> {
     }
 }
 
+impl SledState<'_> {
+    /// At most `limit` entries under `prefix` whose keys come after `prefix ‖ after`, in
+    /// key order, and whether more follow.
+    pub fn page(
+        &self,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> (Vec<(Vec<u8>, Vec<u8>)>, bool) {
+        let full = key(STATE, prefix);
+        let mut start = [&full[..], after].concat();
+        if !after.is_empty() {
+            // Strictly after: the smallest key above `start`.
+            start.push(0);
+        }
+        let mut entries = Vec::with_capacity(limit.min(1_024));
+        let mut more = false;
+        for entry in self.tree.range(start..) {
+            let (k, v) = entry.expect("state scan failed: the disk is failing");
+            if !k.starts_with(&full) {
+                break;
+            }
+            if entries.len() == limit {
+                more = true;
+                break;
+            }
+            entries.push((k[1..].to_vec(), v.to_vec()));
+        }
+        (entries, more)
+    }
+
+    /// How many entries lie under `prefix`, counting no further than `n`.
+    pub fn count_up_to(&self, prefix: &[u8], n: usize) -> usize {
+        self.tree
+            .scan_prefix(key(STATE, prefix))
+            .keys()
+            .take(n)
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

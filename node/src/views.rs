@@ -59,6 +59,10 @@ pub struct ListQuery {
     window: Option<u64>,
     /// Search: what to look for.
     q: Option<String>,
+    /// The state: which section of the R10 document.
+    section: Option<String>,
+    /// The state: the record id a page of a section starts after.
+    after: Option<String>,
 }
 
 type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
@@ -1031,4 +1035,74 @@ pub async fn record(
     doc["date"] = json!(date.to_string());
     doc["txs"] = record_txs(&shared, &kind, &id, &query)?;
     Ok(Json(doc).into_response())
+}
+
+/// Most records `GET /v1/state` gives as one document; a larger state is read a section
+/// at a time.
+pub const STATE_WHOLE_MAX: usize = 10_000;
+
+/// `GET /v1/state`: the rulebook's R10 document as of the latest block's date, whole
+/// while the state holds at most [`STATE_WHOLE_MAX`] records; `?section=S` (one of
+/// `contracts::report::SECTIONS`) gives a page of one section instead, in id order,
+/// `&after=ID` the page after that id, with `next` the id to ask after for the next page.
+pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    let query = list_query(query)?;
+    let date = ledger_date(&shared)?;
+    let store_ = shared.chain.store();
+    let state = store_.state();
+    let Some(section) = query.section.as_deref() else {
+        if query.after.is_some() {
+            return Err(bad_query("after pages a section: give section as well"));
+        }
+        let records: usize = contracts::report::SECTIONS
+            .iter()
+            .map(|(_, prefix)| state.count_up_to(prefix.as_bytes(), STATE_WHOLE_MAX + 1))
+            .sum();
+        if records > STATE_WHOLE_MAX {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "StateTooLarge",
+                format!(
+                    "the state holds more than {STATE_WHOLE_MAX} records: read it a section at a \
+                     time (?section=policies&limit=200, then &after= the page's next)"
+                ),
+            ));
+        }
+        return Ok(Json(contracts::report(&state, date, &[])).into_response());
+    };
+    let names: Vec<&str> = contracts::report::SECTIONS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let Some((_, prefix)) = contracts::report::SECTIONS
+        .iter()
+        .find(|(name, _)| *name == section)
+    else {
+        return Err(bad_query(format!("section is one of {}", names.join(", "))));
+    };
+    let after = query.after.as_deref().unwrap_or_default();
+    let (entries, more) = state.page(prefix.as_bytes(), after.as_bytes(), query.limit());
+    let mut items = Vec::with_capacity(entries.len());
+    for (key, value) in &entries {
+        let id = std::str::from_utf8(&key[prefix.len()..])
+            .ok()
+            .and_then(|s| Id::new(s).ok())
+            .ok_or_else(|| internal("a stored key names no valid id"))?;
+        let mut entry = contracts::report::section_entry(&state, date, section, &id, value)
+            .ok_or_else(|| internal("a section without entries"))?;
+        entry["id"] = json!(id.as_str());
+        items.push(entry);
+    }
+    let next = if more {
+        items.last().map(|item| item["id"].clone())
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "date": date.to_string(),
+        "section": section,
+        "items": items,
+        "next": next,
+    }))
+    .into_response())
 }
