@@ -811,15 +811,13 @@ impl StateView for SledState<'_> {
     }
 }
 
+/// State entries, key and value.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 impl SledState<'_> {
     /// At most `limit` entries under `prefix` whose keys come after `prefix ‖ after`, in
     /// key order, and whether more follow.
-    pub fn page(
-        &self,
-        prefix: &[u8],
-        after: &[u8],
-        limit: usize,
-    ) -> (Vec<(Vec<u8>, Vec<u8>)>, bool) {
+    pub fn page(&self, prefix: &[u8], after: &[u8], limit: usize) -> (Entries, bool) {
         let full = key(STATE, prefix);
         let mut start = [&full[..], after].concat();
         if !after.is_empty() {
