@@ -1044,16 +1044,14 @@ pub const STATE_WHOLE_MAX: usize = 10_000;
 /// `GET /v1/state`: the rulebook's R10 document as of the latest block's date, whole
 /// while the state holds at most [`STATE_WHOLE_MAX`] records; `?section=S` (one of
 /// `contracts::report::SECTIONS`) gives a page of one section instead, in id order,
-/// `&after=ID` the page after that id, with `next` the id to ask after for the next page.
+/// `&after=ID` the page after that id, with `next` the id to ask after for the next page
+/// (`after` and `limit` page sections only; without `section` they change nothing).
 pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
     let store_ = shared.chain.store();
     let state = store_.state();
     let Some(section) = query.section.as_deref() else {
-        if query.after.is_some() {
-            return Err(bad_query("after pages a section: give section as well"));
-        }
         let records: usize = contracts::report::SECTIONS
             .iter()
             .map(|(_, prefix)| state.count_up_to(prefix.as_bytes(), STATE_WHOLE_MAX + 1))
