@@ -86,8 +86,7 @@ pub fn as_of_owned(mut loan: Loan, date: Date) -> Loan {
 /// `date` is the record's oldest unpaid one, or else the next one if it has fallen due
 /// since with interest to pay, and the principal is past due after maturity.
 pub fn figures_of_record(bytes: &[u8], date: Date) -> Option<(Fen, bool)> {
-    let loan: crate::store::LoanClock =
-        ledger::codec::decode_prefix(bytes).expect("a stored loan decodes");
+    let loan = crate::store::LoanClock::read(bytes).expect("a stored loan decodes");
     if loan.status != LoanStatus::Active {
         return None;
     }
@@ -98,7 +97,7 @@ pub fn figures_of_record(bytes: &[u8], date: Date) -> Option<(Fen, bool)> {
             .checked_add_months(k)
             .expect("instalment due dates are within the loan's term")
     };
-    let interest_late = match loan.unpaid.first() {
+    let interest_late = match loan.oldest_unpaid {
         Some(run) => due(run.first_k) < date,
         // Nothing unpaid as stored: late only if the next instalment has fallen due
         // before `date` with some interest to pay.
@@ -237,6 +236,51 @@ mod tests {
             paid_toward_oldest_fen: Fen::ZERO,
             on_time: true,
             claim: None,
+        }
+    }
+
+    #[test]
+    fn a_loan_clock_reads_what_the_full_decoding_reads() {
+        use crate::store::LoanClock;
+        let mut owing = loan("2025-01-31", 300_000_000, 565, 24);
+        owing = as_of(&owing, d("2025-06-15"));
+        owing.claim = Some(Id::new("c-1").unwrap());
+        let mut repaid = loan("2024-03-01", 1_000, 600, 12);
+        repaid.status = LoanStatus::Repaid;
+        let fresh = loan("2025-05-05", 50_000_000, 435, 6);
+        for l in [owing, repaid, fresh] {
+            let bytes = ledger::codec::encode(&l);
+            let clock = LoanClock::read(&bytes).expect("a stored loan reads");
+            assert_eq!(
+                (
+                    clock.rate_bps,
+                    clock.term_months,
+                    clock.start,
+                    clock.maturity,
+                    clock.status
+                ),
+                (l.rate_bps, l.term_months, l.start, l.maturity, l.status)
+            );
+            if l.status == LoanStatus::Active {
+                assert_eq!(clock.outstanding_principal_fen, l.outstanding_principal_fen);
+                assert_eq!(clock.due_count, l.due_count);
+                assert_eq!(clock.oldest_unpaid, l.unpaid.first().copied());
+            }
+            // It needs the record up to the oldest unpaid run (up to the status when the
+            // loan is not active), and nothing less.
+            let ids: usize = [&l.policy, &l.programme, &l.bank, &l.enterprise]
+                .iter()
+                .map(|id| 8 + id.as_str().len())
+                .sum();
+            let status_end = ids + 8 + 8 + 4 + 4 + 4;
+            let end = match l.status {
+                LoanStatus::Active => status_end + 24 + if l.unpaid.is_empty() { 0 } else { 24 },
+                _ => status_end,
+            };
+            assert_eq!(LoanClock::read(&bytes[..end]), Some(clock));
+            for cut in 0..end {
+                assert_eq!(LoanClock::read(&bytes[..cut]), None, "cut at {cut}");
+            }
         }
     }
 

@@ -34,7 +34,9 @@ pub mod keys {
     use ledger::Id;
 
     fn join(prefix: &str, parts: &[&str]) -> Vec<u8> {
-        let mut key = prefix.as_bytes().to_vec();
+        let len = prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+        let mut key = Vec::with_capacity(len);
+        key.extend_from_slice(prefix.as_bytes());
         for (i, part) in parts.iter().enumerate() {
             if i > 0 {
                 key.push(0);
@@ -255,16 +257,15 @@ pub struct Loan {
     pub claim: Option<Id>,
 }
 
-/// A stored [`Loan`] up to its on-time flag, with its ids borrowed as bytes rather than
-/// allocated: what the R5 figures read of every loan of a programme
-/// ([`crate::loan::figures_of_record`]). The fields are `Loan`'s, in its order (a struct's
-/// encoding is its fields' one after another; a test holds the two together).
-#[derive(bincode::BorrowDecode)]
-pub(crate) struct LoanClock<'a> {
-    pub _policy: &'a [u8],
-    pub _programme: &'a [u8],
-    pub _bank: &'a [u8],
-    pub _enterprise: &'a [u8],
+/// What the R5 figures read of every loan of a programme
+/// ([`crate::loan::figures_of_record`]): a stored [`Loan`]'s clock and principal, read
+/// from its record in place. R5 reads every loan of a programme at each review, so this
+/// walks the canonical encoding by hand (little-endian, fixed-width integers, a length
+/// before each id and list, an enum as its `u32` variant index) in `Loan`'s field order:
+/// it skips the ids, stops after the status when the loan is not active, and reads only
+/// the oldest unpaid run. Tests hold it to the full decoding.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LoanClock {
     pub rate_bps: Bps,
     pub term_months: u64,
     pub start: Date,
@@ -272,9 +273,79 @@ pub(crate) struct LoanClock<'a> {
     pub status: LoanStatus,
     pub outstanding_principal_fen: Fen,
     pub due_count: u64,
-    pub unpaid: Vec<Run>,
-    pub _paid_toward_oldest_fen: Fen,
-    pub _on_time: bool,
+    pub oldest_unpaid: Option<Run>,
+}
+
+impl LoanClock {
+    /// The clock of a stored loan's record, or `None` if the bytes are not one.
+    pub fn read(record: &[u8]) -> Option<LoanClock> {
+        let mut at = Cursor(record);
+        for _ in 0..4 {
+            let len = usize::try_from(at.u64()?).ok()?;
+            at.skip(len)?;
+        }
+        let rate_bps = at.u64()?;
+        let term_months = at.u64()?;
+        let start = at.date()?;
+        let maturity = at.date()?;
+        let status = match at.u32()? {
+            0 => LoanStatus::Active,
+            1 => LoanStatus::Repaid,
+            2 => LoanStatus::Claimed,
+            _ => return None,
+        };
+        let mut clock = LoanClock {
+            rate_bps,
+            term_months,
+            start,
+            maturity,
+            status,
+            outstanding_principal_fen: Fen::ZERO,
+            due_count: 0,
+            oldest_unpaid: None,
+        };
+        if status != LoanStatus::Active {
+            return Some(clock);
+        }
+        clock.outstanding_principal_fen = Fen(at.u64()?);
+        clock.due_count = at.u64()?;
+        if at.u64()? > 0 {
+            clock.oldest_unpaid = Some(Run {
+                first_k: at.u64()?,
+                count: at.u64()?,
+                interest_fen: Fen(at.u64()?),
+            });
+        }
+        Some(clock)
+    }
+}
+
+/// Reading canonical fixed-width fields off the front of a record.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    fn skip(&mut self, len: usize) -> Option<()> {
+        self.0 = self.0.get(len..)?;
+        Some(())
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take().map(u32::from_le_bytes)
+    }
+
+    fn date(&mut self) -> Option<Date> {
+        Date::from_days(self.take().map(i32::from_le_bytes)?).ok()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
@@ -429,21 +500,15 @@ impl<'a> Work<'a> {
     }
 
     pub fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
-        let mut writes = WriteSet::new();
-        writes.put(key, codec::encode(value));
-        self.view.apply(writes);
+        self.view.put(key, codec::encode(value));
     }
 
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        let mut writes = WriteSet::new();
-        writes.put(key, value);
-        self.view.apply(writes);
+        self.view.put(key, value);
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        let mut writes = WriteSet::new();
-        writes.delete(key);
-        self.view.apply(writes);
+        self.view.delete(key);
     }
 
     pub fn into_writes(self) -> WriteSet {

@@ -35,6 +35,12 @@ fn config() -> Configuration<LittleEndian, Fixint, NoLimit> {
 
 /// The canonical bytes of `value`.
 pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
+    // Most values (state records, keys' parts) are small: encoded on the stack first, they
+    // cost one allocation of their exact size instead of a chain of growing ones.
+    let mut scratch = [0u8; 512];
+    if let Ok(len) = bincode::encode_into_slice(value, &mut scratch, config()) {
+        return scratch[..len].to_vec();
+    }
     // Encoding into a Vec fails only if an Encode impl itself fails, and ours do not.
     bincode::encode_to_vec(value, config()).expect("canonical encoding into memory cannot fail")
 }

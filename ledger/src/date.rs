@@ -124,7 +124,15 @@ impl Date {
         if year > 9999 {
             return None;
         }
-        Date::from_ymd(year, month, d.min(days_in_month(year, month))).ok()
+        if year < 1 {
+            return None;
+        }
+        // In range and a real day of the month, so the day count needs no second check.
+        Some(Date(days_from_civil(
+            year,
+            month,
+            d.min(days_in_month(year, month)),
+        )))
     }
 }
 
@@ -153,16 +161,19 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
 }
 
 fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
+    // A date lies in 0001-01-01..=9999-12-31, so the shifted day count is positive and
+    // the arithmetic can be unsigned (divisions by constants then cost a multiply).
+    debug_assert!((DAY_MIN..=DAY_MAX).contains(&days));
+    let z = (days + 719_468) as u32;
+    let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
 }
 
 impl FromStr for Date {

@@ -42,7 +42,10 @@ impl Id {
         if value.len() > Self::LEN_MAX {
             return Err(IdError::TooLong { len: value.len() });
         }
-        if value.chars().any(char::is_control) {
+        // Control characters (Unicode Cc) are U+0000–U+001F and U+007F–U+009F: an ASCII
+        // id is checked byte by byte, anything else char by char.
+        let ascii_clean = value.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !ascii_clean && value.chars().any(char::is_control) {
             return Err(IdError::ControlCharacter);
         }
         Ok(())

@@ -343,13 +343,33 @@ pub fn run_path(
 }
 
 fn policy_id(n: u32) -> Id {
-    id(format!("p{n}"))
+    numbered('p', n)
 }
 fn loan_id(n: u32) -> Id {
-    id(format!("l{n}"))
+    numbered('l', n)
 }
 fn claim_id(n: u32) -> Id {
-    id(format!("c{n}"))
+    numbered('c', n)
+}
+
+/// `prefix` followed by `n` in decimal: the ids of a path's policies, loans and claims,
+/// made many times a path and so without the formatting machinery.
+pub(super) fn numbered(prefix: char, n: u32) -> Id {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut text = String::with_capacity(1 + digits.len() - at);
+    text.push(prefix);
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id(text)
 }
 
 impl Runner<'_> {

@@ -457,3 +457,10 @@ fn the_worked_model_runs_and_its_charts_are_drawn() {
         .iter()
         .any(|(label, _)| label.starts_with("fund cap binds")));
 }
+
+#[test]
+fn numbered_ids_are_the_prefix_and_the_decimal_number() {
+    for n in [0, 7, 10, 1008, 99_999, u32::MAX] {
+        assert_eq!(path::numbered('l', n).as_str(), format!("l{n}"));
+    }
+}
