@@ -3,7 +3,8 @@
 //!
 //! It starts a devnet (a bank, an insurer, a government, a regulator; a devnet clock held
 //! at one date; blocks of up to 20,000 transactions every 500 ms), sets up a programme, a
-//! fund and loans, then offers load **open loop**: `--rate` transactions a second for
+//! fund and `--loans` loans (200 unless told; 100,000 builds a ledger large enough to
+//! time the API and the console on), then offers load **open loop**: `--rate` transactions a second for
 //! `--seconds`, whether or not the network keeps up, in batches (`POST /v1/txs`) spread
 //! over all four validators. The mix is what a programme's members submit: policies
 //! issued (the insurer), repayments (the bank), enterprises flagged (the bank), and rate
@@ -42,7 +43,10 @@ use crate::node_client::NodeClient;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Loans set up for the repayments to pay into.
+/// Loans set up before the load unless `--loans` says otherwise.
 const LOANS: usize = 200;
+/// Setup transactions in flight at once (well inside the mempool).
+const SETUP_WAVE: usize = 10_000;
 /// The benchmark devnet's blocks: every 500 ms, up to this many transactions by default.
 const BLOCK_TXS_MAX: u32 = 20_000;
 /// How long the verification rates are timed, each.
@@ -71,6 +75,10 @@ pub struct BenchArgs {
     /// Most transactions in one block.
     #[arg(long, value_name = "N", default_value_t = BLOCK_TXS_MAX)]
     block_txs: u32,
+    /// Loans (each with its policy) set up before the load, which repays them: a large
+    /// number builds a ledger on which to time the API and the console.
+    #[arg(long, value_name = "N", default_value_t = LOANS)]
+    loans: usize,
     /// Then export the chain and time `audit verify` of it.
     #[arg(long)]
     audit: bool,
@@ -242,7 +250,7 @@ fn read_nodes(network: &Network, count: usize) -> Vec<Reading> {
 }
 
 /// What the load generator does per transaction number: the mix.
-fn load_tx(i: u64, keys: &Keys, expires_at_height: u64) -> anyhow::Result<SignedTx> {
+fn load_tx(i: u64, loans: u64, keys: &Keys, expires_at_height: u64) -> anyhow::Result<SignedTx> {
     let nonce = 1_000_000 + i;
     match i % 10 {
         0..=4 => signed(
@@ -255,7 +263,7 @@ fn load_tx(i: u64, keys: &Keys, expires_at_height: u64) -> anyhow::Result<Signed
             expires_at_height,
         ),
         5..=7 => signed(
-            json!({"type": "RecordRepayment", "loan": format!("loan-s{}", i % LOANS as u64),
+            json!({"type": "RecordRepayment", "loan": format!("loan-s{}", i % loans),
                    "amount_fen": 1_000, "reference": format!("R-{i}")}),
             &[&keys.bank],
             nonce,
@@ -286,6 +294,10 @@ struct Keys {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     ensure!(args.rate >= 1, "--rate must be at least 1");
+    ensure!(
+        (1..=1_000_000).contains(&args.loans),
+        "--loans between 1 and 1000000"
+    );
     ensure!(
         (1..=3_600).contains(&args.seconds),
         "--seconds between 1 and 3600"
@@ -330,7 +342,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let margin = devnet::TX_EXPIRY_HEIGHTS_MAX / 2;
     let expiry = node.status()?.height + margin;
 
-    say(&format!("setting up a programme and {LOANS} loans …"));
+    say(&format!(
+        "setting up a programme and {} loans …",
+        args.loans
+    ));
     let setup = [
         (
             json!({"type": "FileRate", "insurer": "insurer", "product": "LGI-B", "rates_bps": [200, 250],
@@ -367,31 +382,39 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let what = action["type"].as_str().unwrap_or("").to_string();
         commit_all(node, &[signed(action, &signers, nonce, expiry)?], &what)?;
     }
-    let policies: Vec<SignedTx> = (0..LOANS)
-        .map(|i| {
-            signed(
-                json!({"type": "IssuePolicy", "id": format!("pol-s{i}"), "programme": "prog-b",
-                       "enterprise": format!("ent-s{i}"), "bank": "bank", "loan_principal_fen": 200_000_000u64,
-                       "loan_rate_bps": 565, "term_months": 12, "premium_rate_bps": 200,
-                       "financing_doc_hash": format!("b3:s{i}")}),
-                &[&keys.insurer],
-                100 + i as u64,
-                expiry,
-            )
-        })
-        .collect::<anyhow::Result<_>>()?;
-    commit_all(node, &policies, "IssuePolicy")?;
-    let loans: Vec<SignedTx> = (0..LOANS)
-        .map(|i| {
-            signed(
-                json!({"type": "DisburseLoan", "id": format!("loan-s{i}"), "policy": format!("pol-s{i}")}),
-                &[&keys.bank],
-                1_000 + i as u64,
-                expiry,
-            )
-        })
-        .collect::<anyhow::Result<_>>()?;
-    commit_all(node, &loans, "DisburseLoan")?;
+    // Signed a wave at a time, each wave with an expiry from the height it starts at.
+    let in_waves = |what: &str, make: &dyn Fn(usize, u64) -> anyhow::Result<SignedTx>| {
+        for start in (0..args.loans).step_by(SETUP_WAVE) {
+            let expiry = node.status()?.height + margin;
+            let wave: Vec<SignedTx> = (start..(start + SETUP_WAVE).min(args.loans))
+                .map(|i| make(i, expiry))
+                .collect::<anyhow::Result<_>>()?;
+            commit_all(node, &wave, what)?;
+            if args.loans > SETUP_WAVE {
+                say(&format!("  {what}: {} committed", start + wave.len()));
+            }
+        }
+        anyhow::Ok(())
+    };
+    in_waves("IssuePolicy", &|i, expiry| {
+        signed(
+            json!({"type": "IssuePolicy", "id": format!("pol-s{i}"), "programme": "prog-b",
+                   "enterprise": format!("ent-s{i}"), "bank": "bank", "loan_principal_fen": 200_000_000u64,
+                   "loan_rate_bps": 565, "term_months": 12, "premium_rate_bps": 200,
+                   "financing_doc_hash": format!("b3:s{i}")}),
+            &[&keys.insurer],
+            100 + i as u64,
+            expiry,
+        )
+    })?;
+    in_waves("DisburseLoan", &|i, expiry| {
+        signed(
+            json!({"type": "DisburseLoan", "id": format!("loan-s{i}"), "policy": format!("pol-s{i}")}),
+            &[&keys.bank],
+            1_000 + i as u64,
+            expiry,
+        )
+    })?;
 
     // The load: a producer signs, senders post, a watcher reads the blocks.
     let total = args.rate * args.seconds;
@@ -402,13 +425,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let producer = {
         let height = height.clone();
         let stop = stop.clone();
+        let loans = args.loans as u64;
         std::thread::spawn(move || -> anyhow::Result<()> {
             for i in 0..total {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let expires = height.load(Ordering::Relaxed) + margin;
-                if to_submit.send(load_tx(i, &keys, expires)?).is_err() {
+                if to_submit.send(load_tx(i, loans, &keys, expires)?).is_err() {
                     break;
                 }
             }

@@ -128,6 +128,14 @@ impl Block {
         codec::encode(self)
     }
 
+    /// The canonical bytes, and the bounds of each transaction in them (see
+    /// [`codec::encode_list_with_bounds`]): one pass, the same bytes as [`Block::to_bytes`].
+    pub fn to_bytes_with_bounds(&self) -> (Vec<u8>, Vec<u32>) {
+        let mut out = codec::encode(&self.header);
+        let bounds = codec::encode_list_with_bounds(&self.txs, &mut out);
+        (out, bounds)
+    }
+
     /// Decodes untrusted bytes (at most [`BLOCK_BYTES_MAX`]). Nothing is checked beyond
     /// the encoding: not the roots, not the signatures.
     pub fn from_bytes(bytes: &[u8]) -> Result<Block, CodecError> {

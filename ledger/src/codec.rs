@@ -45,6 +45,28 @@ pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
     bincode::encode_to_vec(value, config()).expect("canonical encoding into memory cannot fail")
 }
 
+/// Appends the canonical bytes of `value` to `out`.
+pub fn encode_append<T: Encode>(value: &T, out: &mut Vec<u8>) {
+    bincode::encode_into_std_write(value, out, config())
+        .expect("canonical encoding into memory cannot fail");
+}
+
+/// Appends the canonical bytes of the list `items` to `out` (its length, then each item,
+/// exactly as [`encode`] writes a `Vec`), and gives the items' bounds in `out`: item `i`
+/// is `out[bounds[i]..bounds[i + 1]]`, so one item can later be read without decoding
+/// the others.
+pub fn encode_list_with_bounds<T: Encode>(items: &[T], out: &mut Vec<u8>) -> Vec<u32> {
+    let at = |out: &Vec<u8>| u32::try_from(out.len()).expect("a record is far below 4 GiB");
+    encode_append(&(items.len() as u64), out);
+    let mut bounds = Vec::with_capacity(items.len() + 1);
+    bounds.push(at(out));
+    for item in items {
+        encode_append(item, out);
+        bounds.push(at(out));
+    }
+    bounds
+}
+
 /// Plain words for a decoding failure (bincode's own display is its debug form).
 fn describe(e: &bincode::error::DecodeError) -> String {
     use bincode::error::DecodeError as E;

@@ -73,6 +73,19 @@ proptest! {
     }
 
     #[test]
+    fn a_blocks_transaction_bounds_cut_its_bytes_into_its_transactions(b in common::block()) {
+        let (bytes, bounds) = b.to_bytes_with_bounds();
+        prop_assert_eq!(&bytes, &b.to_bytes());
+        prop_assert_eq!(bounds.len(), b.txs.len() + 1);
+        prop_assert_eq!(bounds[0] as usize, codec::encode(&b.header).len() + 8);
+        for (i, tx) in b.txs.iter().enumerate() {
+            let range = bounds[i] as usize..bounds[i + 1] as usize;
+            prop_assert_eq!(&SignedTx::from_bytes(&bytes[range]).unwrap(), tx);
+        }
+        prop_assert_eq!(*bounds.last().unwrap() as usize, bytes.len());
+    }
+
+    #[test]
     fn receipts(r in common::receipt()) { round_trips(&r)?; }
 
     #[test]

@@ -307,13 +307,9 @@ async fn governance(
     let mut list = Vec::with_capacity(changes.len());
     for (location, id) in changes {
         let action = store
-            .block(location.height)
+            .block_tx(location.height, location.index)
             .map_err(internal)?
-            .and_then(|b| {
-                b.txs
-                    .get(location.index as usize)
-                    .map(|tx| tx.body.action.clone())
-            });
+            .map(|(tx, _)| tx.body.action);
         list.push(json!({
             "height": location.height,
             "index": location.index,

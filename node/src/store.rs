@@ -41,11 +41,12 @@ use std::sync::{Arc, RwLock};
 
 use contracts::chain::TXID_PREFIX;
 
-use ledger::block::{Block, BlockId, CommitCertificate, Receipt};
+use bincode::{Decode, Encode};
+use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Outcome, Receipt};
 use ledger::codec;
 use ledger::evidence::DoubleVote;
 use ledger::state::{Hash32, StateView, WriteSet};
-use ledger::tx::TxId;
+use ledger::tx::{SignedTx, TxId};
 use ledger::Date;
 
 /// The committed tip.
@@ -62,6 +63,37 @@ pub struct Tip {
 pub struct TxLocation {
     pub height: u64,
     pub index: u32,
+}
+
+/// A block without its transactions: what lists of blocks show.
+#[derive(Debug, Clone)]
+pub struct BlockOutline {
+    pub header: BlockHeader,
+    pub txs: u64,
+    pub rejected: usize,
+}
+
+/// The front of a stored block: its header, then the length of its transaction list.
+#[derive(Decode)]
+struct HeaderAndCount {
+    header: BlockHeader,
+    txs: u64,
+}
+
+/// The bounds of each transaction of a block in the block's record and of each receipt
+/// in the receipts' record (see [`codec::encode_list_with_bounds`]), and how many
+/// transactions were rejected.
+#[derive(Encode, Decode)]
+struct BlockBounds {
+    txs: Vec<u32>,
+    receipts: Vec<u32>,
+    rejected: u32,
+}
+
+/// The bytes of item `i` of a list with `bounds`, in a record of `len` bytes.
+fn item_range(bounds: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
+    let (start, end) = (*bounds.get(i)? as usize, *bounds.get(i + 1)? as usize);
+    (start <= end && end <= len).then_some(start..end)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +179,7 @@ const MONTH_END: u8 = b'e';
 const FILING_POLICIES: u8 = b'f';
 const FILING_COUNT: u8 = b'n';
 const ORG_TOTALS: u8 = b'o';
+const BLOCK_BOUNDS: u8 = b'd';
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -327,14 +360,27 @@ impl Store {
             });
         }
         let mut batch = sled::Batch::default();
-        batch.insert(height_key(BLOCK, height), commit.block.to_bytes());
+        let (block_bytes, tx_bounds) = commit.block.to_bytes_with_bounds();
+        let mut receipt_bytes = Vec::new();
+        let receipt_bounds = codec::encode_list_with_bounds(commit.receipts, &mut receipt_bytes);
+        let rejected = commit
+            .receipts
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+            .count() as u32;
+        batch.insert(height_key(BLOCK, height), block_bytes);
         batch.insert(
             height_key(CERTIFICATE, height),
             commit.certificate.to_bytes(),
         );
+        batch.insert(height_key(RECEIPTS, height), receipt_bytes);
         batch.insert(
-            height_key(RECEIPTS, height),
-            codec::encode(&commit.receipts.to_vec()),
+            height_key(BLOCK_BOUNDS, height),
+            codec::encode(&BlockBounds {
+                txs: tx_bounds,
+                receipts: receipt_bounds,
+                rejected,
+            }),
         );
         for (i, id) in commit.ids.iter().enumerate() {
             let location = TxLocation {
@@ -416,6 +462,71 @@ impl Store {
 
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
         self.read(RECEIPTS, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
+    }
+
+    /// The header of the block at `height`, its number of transactions and how many of
+    /// them the rulebook rejected, without decoding the transactions.
+    pub fn outline(&self, height: u64) -> Result<Option<BlockOutline>, StoreError> {
+        let Some(bytes) = self.main.get(height_key(BLOCK, height))? else {
+            return Ok(None);
+        };
+        let corrupt = |e: codec::CodecError| StoreError::Corrupt(format!("height {height}: {e}"));
+        let head: HeaderAndCount = codec::decode_prefix(&bytes).map_err(corrupt)?;
+        let rejected = match self.bounds(height)? {
+            Some(bounds) => bounds.rejected as usize,
+            None => self
+                .receipts(height)?
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+                .count(),
+        };
+        Ok(Some(BlockOutline {
+            header: head.header,
+            txs: head.txs,
+            rejected,
+        }))
+    }
+
+    /// Transaction `index` of the block at `height` and its receipt, decoded alone: the
+    /// block's records are cut at the bounds kept beside them (a block stored without
+    /// them is decoded whole).
+    pub fn block_tx(
+        &self,
+        height: u64,
+        index: u32,
+    ) -> Result<Option<(SignedTx, Receipt)>, StoreError> {
+        let Some(bounds) = self.bounds(height)? else {
+            let (Some(block), Some(receipts)) = (self.block(height)?, self.receipts(height)?)
+            else {
+                return Ok(None);
+            };
+            let i = index as usize;
+            return Ok(block.txs.get(i).cloned().zip(receipts.get(i).cloned()));
+        };
+        let (Some(block), Some(receipts)) = (
+            self.main.get(height_key(BLOCK, height))?,
+            self.main.get(height_key(RECEIPTS, height))?,
+        ) else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("height {height}: {what}"));
+        let i = index as usize;
+        let (Some(tx_range), Some(receipt_range)) = (
+            item_range(&bounds.txs, i, block.len()),
+            item_range(&bounds.receipts, i, receipts.len()),
+        ) else {
+            return Ok(None);
+        };
+        let tx = codec::decode_own(&block[tx_range], codec::TX_BYTES_MAX)
+            .map_err(|e| corrupt(&e.to_string()))?;
+        let receipt = codec::decode_own(&receipts[receipt_range], RECORD_BYTES_MAX)
+            .map_err(|e| corrupt(&e.to_string()))?;
+        Ok(Some((tx, receipt)))
+    }
+
+    fn bounds(&self, height: u64) -> Result<Option<BlockBounds>, StoreError> {
+        self.read(BLOCK_BOUNDS, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
     }
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
@@ -959,6 +1070,92 @@ mod tests {
         assert!(err.contains("the database is corrupted"), "{err}");
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn one_transaction_and_its_receipt_read_alone_as_from_the_whole_block() {
+        let (store, dir, first) = one_block("block-tx");
+        let tx = |nonce: u64, enterprise: &str| {
+            ledger::tx::SignedTx::unsigned(ledger::tx::TxBody {
+                chain_id: Id::new("c").unwrap(),
+                nonce,
+                expires_at_height: 9,
+                action: ledger::Action::FlagEnterprise(ledger::action::FlagEnterprise {
+                    enterprise: Id::new(enterprise).unwrap(),
+                    reason: ledger::Text::new("overdue elsewhere").unwrap(),
+                }),
+            })
+        };
+        let block = Block {
+            header: BlockHeader {
+                height: 2,
+                time_ms: 3,
+                previous: first.id(),
+                ..first.header.clone()
+            },
+            txs: vec![tx(1, "e"), tx(2, "a-longer-enterprise-id"), tx(3, "e3")],
+        };
+        let ids = block.tx_ids();
+        let receipts: Vec<Receipt> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Receipt {
+                tx_id: *id,
+                outcome: if i == 1 {
+                    Outcome::Rejected(ledger::Code::UnknownParty)
+                } else {
+                    Outcome::Accepted
+                },
+            })
+            .collect();
+        let certificate = CommitCertificate {
+            height: 2,
+            round: 0,
+            block_id: block.id(),
+            signatures: Vec::new(),
+        };
+        let tip = Tip {
+            height: 2,
+            block_id: block.id(),
+            state_root: block.header.state_root,
+            time_ms: 3,
+        };
+        store
+            .commit(
+                Commit {
+                    block: &block,
+                    certificate: &certificate,
+                    receipts: &receipts,
+                    writes: &WriteSet::new(),
+                    ids: &ids,
+                    changes: &[],
+                    months: &[],
+                    filed: &[],
+                    organisations: &[],
+                },
+                tip,
+            )
+            .unwrap();
+        let check = |store: &Store| {
+            let outline = store.outline(2).unwrap().unwrap();
+            assert_eq!(outline.header, block.header);
+            assert_eq!((outline.txs, outline.rejected), (3, 1));
+            for (i, (tx, receipt)) in block.txs.iter().zip(&receipts).enumerate() {
+                let read = store.block_tx(2, i as u32).unwrap().unwrap();
+                assert_eq!((&read.0, &read.1), (tx, receipt), "transaction {i}");
+            }
+            assert!(store.block_tx(2, 3).unwrap().is_none());
+            assert!(store.block_tx(3, 0).unwrap().is_none());
+            assert!(store.outline(3).unwrap().is_none());
+        };
+        check(&store);
+        // A block stored without its bounds is read whole, with the same answers.
+        assert!(store.bounds(2).unwrap().is_some());
+        store.main.remove(height_key(BLOCK_BOUNDS, 2)).unwrap();
+        assert!(store.bounds(2).unwrap().is_none());
+        check(&store);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
 use ledger::api::{ErrorDetail, ReceiptView, SignatureView, TxStatusView};
-use ledger::block::{Block, BlockId, Outcome, Receipt};
+use ledger::block::{BlockHeader, BlockId, Outcome, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::state::StateView;
 use ledger::tx::{SignedTx, TxId};
@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{error, internal, ApiError, ApiResult};
 use crate::shared::Shared;
-use crate::store::TxLocation;
+use crate::store::{BlockOutline, TxLocation};
 
 /// Most items in one page of a list.
 pub const LIST_MAX: usize = 200;
@@ -190,9 +190,9 @@ impl Roster {
         self.by_key.get(key).map(|(org, _)| org.as_str())
     }
 
-    /// Whether `block` was decided by this same validator set.
-    fn decided(&self, block: &Block) -> bool {
-        block.header.validator_set_hash == self.set_hash
+    /// Whether the block with `header` was decided by this same validator set.
+    fn decided(&self, header: &BlockHeader) -> bool {
+        header.validator_set_hash == self.set_hash
     }
 }
 
@@ -201,19 +201,12 @@ fn block_summary(
     shared: &Shared,
     roster: &Roster,
     height: u64,
-    block: &Block,
+    block: &BlockOutline,
 ) -> Result<Value, ApiError> {
     let store = shared.chain.store();
-    let receipts = store
-        .receipts(height)
-        .map_err(internal)?
-        .unwrap_or_default();
-    let rejected = receipts
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
-        .count();
+    let rejected = block.rejected;
     let certificate = store.certificate(height).map_err(internal)?;
-    let same_set = roster.decided(block);
+    let same_set = roster.decided(&block.header);
     let (round, signers, signing_power) = match &certificate {
         Some(c) => (
             Some(c.round),
@@ -228,9 +221,9 @@ fn block_summary(
     let proposer = &block.header.proposer;
     Ok(json!({
         "height": height,
-        "block_id": block.id().to_hex(),
+        "block_id": block.header.id().to_hex(),
         "time_ms": block.header.time_ms,
-        "txs": block.txs.len(),
+        "txs": block.txs,
         "rejected": rejected,
         "proposer": proposer.to_hex(),
         "proposer_org": roster.org(proposer),
@@ -255,7 +248,7 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     let mut list = Vec::new();
     let mut height = top;
     while height >= 1 && (list.len() as u64) < limit {
-        if let Some(block) = store.block(height).map_err(internal)? {
+        if let Some(block) = store.outline(height).map_err(internal)? {
             list.push(block_summary(&shared, &roster, height, &block)?);
         }
         height -= 1;
@@ -275,7 +268,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         return Err(not_found(format!("no block at height {height}")));
     };
     let roster = Roster::latest(&shared)?;
-    let same_set = roster.decided(&block);
+    let same_set = roster.decided(&block.header);
     let certificate = store.certificate(height).map_err(internal)?;
     let receipts = store
         .receipts(height)
@@ -306,7 +299,15 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
             doc
         })
         .collect();
-    let mut doc = block_summary(&shared, &roster, height, &block)?;
+    let outline = BlockOutline {
+        header: block.header.clone(),
+        txs: block.txs.len() as u64,
+        rejected: receipts
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+            .count(),
+    };
+    let mut doc = block_summary(&shared, &roster, height, &outline)?;
     doc["header"] = serde_json::to_value(&block.header).map_err(internal)?;
     doc["state_root"] = json!(hex::encode(block.header.state_root));
     doc["block"] = serde_json::to_value(&block).map_err(internal)?;
@@ -330,31 +331,24 @@ pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
     let store = shared.chain.store();
     if let Some(location) = store.tx_location(&id).map_err(internal)? {
         let block = store
-            .block(location.height)
+            .outline(location.height)
             .map_err(internal)?
             .ok_or_else(|| internal("an indexed block is missing"))?;
-        let receipts = store
-            .receipts(location.height)
+        let (tx, receipt) = store
+            .block_tx(location.height, location.index)
             .map_err(internal)?
-            .unwrap_or_default();
-        let tx = block
-            .txs
-            .get(location.index as usize)
             .ok_or_else(|| internal("an indexed transaction is missing"))?;
-        let receipt = receipts
-            .get(location.index as usize)
-            .ok_or_else(|| internal("an indexed receipt is missing"))?;
         let state = store.state();
         let view = TxStatusView::Committed {
             tx_id: id,
             height: location.height,
             index: location.index,
-            block_id: block.id().to_hex(),
+            block_id: block.header.id().to_hex(),
             time_ms: block.header.time_ms,
             type_name: tx.body.action.type_name().to_string(),
-            receipt: ReceiptView::from(receipt),
-            tx: Box::new(tx.clone()),
-            signatures: signatures_of(&state, tx),
+            receipt: ReceiptView::from(&receipt),
+            signatures: signatures_of(&state, &tx),
+            tx: Box::new(tx),
         };
         return Ok(Json(view).into_response());
     }
@@ -399,7 +393,7 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
     let from = tip.saturating_sub(window - 1).max(1);
     for height in (from..=tip).rev() {
         let (Some(block), Some(certificate)) = (
-            store.block(height).map_err(internal)?,
+            store.outline(height).map_err(internal)?,
             store.certificate(height).map_err(internal)?,
         ) else {
             continue;
@@ -415,7 +409,7 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
         // A block of this same validator set: its validators without a signature in the
         // certificate missed it (for a block of another set, who was a validator is not
         // known here).
-        if roster.decided(&block) {
+        if roster.decided(&block.header) {
             for key in roster.by_key.keys() {
                 if !certificate.signatures.iter().any(|s| &s.validator == key) {
                     let entry = seen.entry(*key).or_default();
@@ -467,7 +461,7 @@ pub async fn events(State(shared): State<Arc<Shared>>) -> Response {
         |(shared, mut committed, mut sent, mut queue)| async move {
             loop {
                 if let Some(height) = queue.pop_front() {
-                    let Ok(Some(block)) = shared.chain.store().block(height) else {
+                    let Ok(Some(block)) = shared.chain.store().outline(height) else {
                         continue;
                     };
                     let Ok(doc) = Roster::latest(&shared)
@@ -585,28 +579,23 @@ fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result
         .subject_txs(kind, id.as_str(), query.before(), limit)
         .map_err(internal)?;
     let mut items = Vec::with_capacity(locations.len());
-    let mut blocks: BTreeMap<u64, (Block, Vec<Receipt>)> = BTreeMap::new();
+    let mut blocks: BTreeMap<u64, BlockOutline> = BTreeMap::new();
     for at in &locations {
         if let std::collections::btree_map::Entry::Vacant(slot) = blocks.entry(at.height) {
-            let block = store.block(at.height).map_err(internal)?;
-            let receipts = store.receipts(at.height).map_err(internal)?;
-            if let (Some(b), Some(r)) = (block, receipts) {
-                slot.insert((b, r));
+            if let Some(outline) = store.outline(at.height).map_err(internal)? {
+                slot.insert(outline);
             }
         }
-        let Some((block, receipts)) = blocks.get(&at.height) else {
+        let Some(block) = blocks.get(&at.height) else {
             continue;
         };
-        let (Some(tx), Some(receipt)) = (
-            block.txs.get(at.index as usize),
-            receipts.get(at.index as usize),
-        ) else {
+        let Some((tx, receipt)) = store.block_tx(at.height, at.index).map_err(internal)? else {
             continue;
         };
         let date = Date::from_unix_ms_cst(block.header.time_ms)
             .map(|d| d.to_string())
             .ok();
-        let mut doc = receipt_json(receipt);
+        let mut doc = receipt_json(&receipt);
         doc["height"] = json!(at.height);
         doc["index"] = json!(at.index);
         doc["date"] = json!(date);
