@@ -79,37 +79,60 @@ pub fn as_of_owned(mut loan: Loan, date: Date) -> Loan {
     loan
 }
 
-/// What the R5 figures need of a stored loan's record on `date`, read without decoding
+/// R5's reading of a stored loan record (`loan/<id>`) on `date`, without allocating for
 /// its ids: its outstanding principal if it is active, and whether it is overdue then
 /// (any days past due, R6.6). The same answer as [`as_of`] followed by [`interest_dpd`]
-/// and [`principal_dpd`] (a test holds them equal): the oldest unpaid instalment on
-/// `date` is the record's oldest unpaid one, or else the next one if it has fallen due
-/// since with interest to pay, and the principal is past due after maturity.
+/// and [`principal_dpd`] (a test holds them equal).
 pub fn figures_of_record(bytes: &[u8], date: Date) -> Option<(Fen, bool)> {
+    let clock = overdue_clock(bytes)?;
+    Some((
+        clock.principal,
+        clock.late_after.is_some_and(|day| day < date),
+    ))
+}
+
+/// An active loan's outstanding principal and the last day it is not overdue, read from
+/// its record: on any date after `late_after` the loan is overdue until its record next
+/// changes (`None`: not before its record changes). The oldest unpaid instalment on a
+/// later date is the record's oldest unpaid one, or else the next one if it falls due
+/// with interest to pay; the principal is past due after maturity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverdueClock {
+    pub principal: Fen,
+    pub late_after: Option<Date>,
+}
+
+/// The [`OverdueClock`] of a stored loan record, or `None` if the loan is not active.
+pub fn overdue_clock(bytes: &[u8]) -> Option<OverdueClock> {
     let loan = crate::store::LoanClock::read(bytes).expect("a stored loan decodes");
     if loan.status != LoanStatus::Active {
         return None;
     }
     let principal = loan.outstanding_principal_fen;
-    let principal_late = !principal.is_zero() && loan.maturity < date;
     let due = |k: u64| {
         loan.start
             .checked_add_months(k)
             .expect("instalment due dates are within the loan's term")
     };
+    let principal_late = (!principal.is_zero()).then_some(loan.maturity);
     let interest_late = match loan.oldest_unpaid {
-        Some(run) => due(run.first_k) < date,
-        // Nothing unpaid as stored: late only if the next instalment has fallen due
-        // before `date` with some interest to pay.
-        None => {
-            loan.due_count < loan.term_months
-                && !arith::rate_amount(principal, loan.rate_bps, 1)
-                    .expect("a month's interest is below the principal")
-                    .is_zero()
-                && due(loan.due_count + 1) < date
-        }
+        Some(run) => Some(due(run.first_k)),
+        // Nothing unpaid as stored: late only once the next instalment has fallen due
+        // with some interest to pay.
+        None => (loan.due_count < loan.term_months
+            && !arith::rate_amount(principal, loan.rate_bps, 1)
+                .expect("a month's interest is below the principal")
+                .is_zero())
+        .then(|| due(loan.due_count + 1)),
     };
-    Some((principal, principal_late || interest_late))
+    let late_after = match (principal_late, interest_late) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Some(OverdueClock {
+        principal,
+        late_after,
+    })
 }
 
 /// Due interest not yet paid (R6.5), in 128 bits: a run may be long.
@@ -251,6 +274,10 @@ mod tests {
         for l in [owing, repaid, fresh] {
             let bytes = ledger::codec::encode(&l);
             let clock = LoanClock::read(&bytes).expect("a stored loan reads");
+            assert_eq!(
+                crate::store::loan_programme(&bytes),
+                Some(l.programme.as_str())
+            );
             assert_eq!(
                 (
                     clock.rate_bps,

@@ -200,6 +200,13 @@ pub fn figures(state: &dyn StateView, id: &Id, programme: &Programme, date: Date
         });
         assert!(found, "an indexed loan exists");
     });
+    figures_from(programme, outstanding, overdue)
+}
+
+/// R5 figures from the sums of the programme's active loans' outstanding principal and
+/// of the overdue part of it, however they were summed (the node keeps them as running
+/// sums per programme and day; see [`crate::loan::overdue_clock`]).
+pub fn figures_from(programme: &Programme, outstanding: u128, overdue: u128) -> Figures {
     let outstanding = Fen(u64::try_from(outstanding).unwrap_or(u64::MAX));
     let overdue = Fen(u64::try_from(overdue).unwrap_or(u64::MAX));
     Figures {

@@ -37,7 +37,11 @@ fn by_id<T>(records: Vec<(Id, T)>, render: impl Fn(&Id, &T) -> Value) -> Value {
 }
 
 pub fn programme_json(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Value {
-    let figures = programme::figures(state, id, programme, date);
+    programme_json_with(programme, &programme::figures(state, id, programme, date))
+}
+
+/// [`programme_json`] with the programme's R5 figures already known.
+pub fn programme_json_with(programme: &Programme, figures: &programme::Figures) -> Value {
     let warnings: Vec<&str> = programme.warnings.iter().map(|w| w.as_str()).collect();
     json!({
         "claims_gross_fen": amount(programme.claims_gross_fen),
@@ -116,8 +120,13 @@ pub fn programme_detail(
     programme: &Programme,
     date: Date,
 ) -> Value {
+    programme_detail_with(programme, &programme::figures(state, id, programme, date))
+}
+
+/// [`programme_detail`] with the programme's R5 figures already known.
+pub fn programme_detail_with(programme: &Programme, figures: &programme::Figures) -> Value {
     let terms = &programme.terms;
-    let mut doc = programme_json(state, id, programme, date);
+    let mut doc = programme_json_with(programme, figures);
     doc["name"] = json!(terms.name.as_str());
     doc["product"] = json!(terms.product.as_str());
     doc["government"] = json!(terms.government.as_str());

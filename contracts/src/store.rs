@@ -320,6 +320,15 @@ impl LoanClock {
     }
 }
 
+/// The programme id of a stored loan record (its second field), read in place.
+pub fn loan_programme(record: &[u8]) -> Option<&str> {
+    let mut at = Cursor(record);
+    let policy = usize::try_from(at.u64()?).ok()?;
+    at.skip(policy)?;
+    let len = usize::try_from(at.u64()?).ok()?;
+    std::str::from_utf8(at.0.get(..len)?).ok()
+}
+
 /// Reading canonical fixed-width fields off the front of a record.
 struct Cursor<'a>(&'a [u8]);
 

@@ -438,6 +438,7 @@ impl Chain {
         after.apply(executed.writes.clone());
         let filed = self.filed_policies(executed, &after);
         let organisations = organisation_changes(&state, &after, &executed.writes);
+        let loan_clocks = loan_clock_changes(&state, &executed.writes);
         self.store.commit(
             Commit {
                 block: &executed.block,
@@ -449,6 +450,7 @@ impl Chain {
                 months: &months,
                 filed: &filed,
                 organisations: &organisations,
+                loan_clocks: &loan_clocks,
             },
             tip,
         )?;
@@ -488,6 +490,31 @@ fn organisation_changes(
             {
                 changes.push((org, column, i128::from(fen)));
             }
+        }
+    }
+    changes
+}
+
+/// What `writes` change in the programmes' loan clocks: each written loan record's place
+/// before (on `before`) taken away, its place after added.
+pub(crate) fn loan_clock_changes(
+    before: &dyn StateView,
+    writes: &WriteSet,
+) -> Vec<crate::store::LoanClockChange> {
+    let mut changes = Vec::new();
+    for (key, value) in writes.iter() {
+        if !key.starts_with(keys::LOAN.as_bytes()) {
+            continue;
+        }
+        before.read_with(key, &mut |old| {
+            if let Some((programme, late_after, fen)) = crate::store::loan_clock(old) {
+                changes.push((programme, late_after, -i128::from(fen)));
+            }
+        });
+        if let Some((programme, late_after, fen)) =
+            value.as_deref().and_then(crate::store::loan_clock)
+        {
+            changes.push((programme, late_after, i128::from(fen)));
         }
     }
     changes

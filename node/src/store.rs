@@ -65,6 +65,10 @@ pub struct TxLocation {
     pub index: u32,
 }
 
+/// A change to a programme's loan clocks: outstanding principal of active loans, summed
+/// by the last day they are not overdue ([`contracts::loan::overdue_clock`]).
+pub type LoanClockChange = (ledger::Id, Option<Date>, i128);
+
 /// A block without its transactions: what lists of blocks show.
 #[derive(Debug, Clone)]
 pub struct BlockOutline {
@@ -130,6 +134,9 @@ pub struct Commit<'a> {
     /// What the block changes in the organisations' totals: (organisation, column, fen
     /// added, negative when taken away).
     pub organisations: &'a [(ledger::Id, &'static str, i128)],
+    /// What the block changes in the programmes' loan clocks: (programme, the last day
+    /// its loans are not overdue, principal fen added or taken away).
+    pub loan_clocks: &'a [LoanClockChange],
 }
 
 /// A storage failure in plain words: the operating system's reason for an I/O error
@@ -180,6 +187,7 @@ const FILING_POLICIES: u8 = b'f';
 const FILING_COUNT: u8 = b'n';
 const ORG_TOTALS: u8 = b'o';
 const BLOCK_BOUNDS: u8 = b'd';
+const LOAN_CLOCKS: u8 = b'k';
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -196,6 +204,8 @@ const META_TIP: &[u8] = b"tip";
 const META_GENESIS: &[u8] = b"genesis";
 /// The layout of the data directory; a store of another layout is refused.
 const META_LAYOUT: &[u8] = b"layout";
+/// Present once the programmes' loan clocks (`k`) have been built from the state.
+const META_LOAN_CLOCKS: &[u8] = b"loan-clocks";
 const LAYOUT: &[u8] = b"xinbao-store/4";
 
 #[derive(bincode::Encode, bincode::Decode)]
@@ -238,6 +248,9 @@ impl Store {
                 ))
             }
             None => {}
+        }
+        if main.get(key(META, META_LOAN_CLOCKS))?.is_none() {
+            build_loan_clocks(&main)?;
         }
         let mut ids = HashMap::new();
         for entry in main.scan_prefix(key(STATE, TXID_PREFIX)) {
@@ -423,6 +436,23 @@ impl Store {
             })?;
             batch.insert(k, &after.to_be_bytes()[..]);
         }
+        let mut clocks: std::collections::BTreeMap<Vec<u8>, i128> = Default::default();
+        for (programme, late_after, delta) in commit.loan_clocks {
+            *clocks
+                .entry(loan_clock_key(programme.as_str(), *late_after))
+                .or_default() += delta;
+        }
+        for (k, delta) in clocks {
+            let before = self.main.get(&k)?.map_or(Ok(0), |v| be_number::<16>(&v))?;
+            let after = u128::try_from(before as i128 + delta).map_err(|_| {
+                StoreError::Corrupt("a programme's loan clock would fall below zero".into())
+            })?;
+            if after == 0 {
+                batch.remove(k);
+            } else {
+                batch.insert(k, &after.to_be_bytes()[..]);
+            }
+        }
         for &index in commit.changes {
             batch.insert(
                 key(GOVERNANCE, &change_key(height, index as u32)),
@@ -526,7 +556,9 @@ impl Store {
     }
 
     fn bounds(&self, height: u64) -> Result<Option<BlockBounds>, StoreError> {
-        self.read(BLOCK_BOUNDS, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
+        self.read(BLOCK_BOUNDS, height, |b| {
+            codec::decode_own(b, RECORD_BYTES_MAX)
+        })
     }
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
@@ -669,6 +701,30 @@ impl Store {
                 .insert(column, be_number::<16>(&v)?);
         }
         Ok(sums)
+    }
+
+    /// A programme's active loans' outstanding principal, and the part of it overdue on
+    /// `date`, from its loan clocks: a read of one entry per day on which some loan
+    /// becomes overdue, not of every loan.
+    pub fn programme_principal(
+        &self,
+        programme: &ledger::Id,
+        date: Date,
+    ) -> Result<(u128, u128), StoreError> {
+        let prefix = loan_clock_key(programme.as_str(), None);
+        let prefix = &prefix[..prefix.len() - 4];
+        let late = loan_clock_key(programme.as_str(), Some(date));
+        let (mut outstanding, mut overdue) = (0u128, 0u128);
+        for entry in self.main.scan_prefix(prefix) {
+            let (k, v) = entry?;
+            let fen = be_number::<16>(&v)?;
+            outstanding += fen;
+            // Overdue on `date`: the last day not overdue is before it.
+            if k.as_ref() < late.as_slice() {
+                overdue += fen;
+            }
+        }
+        Ok((outstanding, overdue))
     }
 
     /// The month ends recorded, in date order, each with the programmes' figures (JSON).
@@ -835,6 +891,49 @@ fn filing_policy_key(filing: &[u8], policy: &str) -> Vec<u8> {
 }
 
 /// A date as a key that sorts as dates do (days since the epoch, sign bit flipped).
+/// `k` programme NUL day: the day is [`day_key`] of the last day not overdue, or all ones
+/// for loans that do not fall overdue before their record changes (after every date).
+fn loan_clock_key(programme: &str, late_after: Option<Date>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(programme.len() + 6);
+    k.push(LOAN_CLOCKS);
+    k.extend_from_slice(programme.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&late_after.map_or([0xff; 4], day_key));
+    k
+}
+
+/// A loan record's place in its programme's loan clocks, if it is active.
+pub fn loan_clock(record: &[u8]) -> Option<(ledger::Id, Option<Date>, u64)> {
+    let clock = contracts::loan::overdue_clock(record)?;
+    let programme = contracts::store::loan_programme(record)?;
+    Some((
+        ledger::Id::new(programme).ok()?,
+        clock.late_after,
+        clock.principal.0,
+    ))
+}
+
+/// Builds the loan clocks of every programme from the stored state: once, for a store
+/// written before they were kept.
+fn build_loan_clocks(main: &sled::Tree) -> Result<(), StoreError> {
+    let mut sums: std::collections::BTreeMap<Vec<u8>, u128> = Default::default();
+    for entry in main.scan_prefix(key(STATE, contracts::store::keys::LOAN.as_bytes())) {
+        let (_, v) = entry?;
+        if let Some((programme, late_after, fen)) = loan_clock(&v) {
+            *sums
+                .entry(loan_clock_key(programme.as_str(), late_after))
+                .or_default() += u128::from(fen);
+        }
+    }
+    let mut batch = sled::Batch::default();
+    for (k, sum) in sums {
+        batch.insert(k, &sum.to_be_bytes()[..]);
+    }
+    batch.insert(key(META, META_LOAN_CLOCKS), &[][..]);
+    main.apply_batch(batch)?;
+    Ok(())
+}
+
 fn day_key(date: Date) -> [u8; 4] {
     ((date.days_since_epoch() as u32) ^ 0x8000_0000).to_be_bytes()
 }
@@ -1031,6 +1130,7 @@ mod tests {
                     months: &[],
                     filed: &[],
                     organisations: &[],
+                    loan_clocks: &[],
                 },
                 tip,
             )
@@ -1132,6 +1232,7 @@ mod tests {
                     months: &[],
                     filed: &[],
                     organisations: &[],
+                    loan_clocks: &[],
                 },
                 tip,
             )
@@ -1156,6 +1257,177 @@ mod tests {
         check(&store);
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Commits `writes` as the next (empty) block, with the loan clocks' changes the
+    /// chain would compute.
+    fn commit_writes(store: &Store, writes: &WriteSet) {
+        let tip = store.tip().unwrap().unwrap();
+        let previous = store.block(tip.height).unwrap().unwrap();
+        let block = Block {
+            header: BlockHeader {
+                height: tip.height + 1,
+                time_ms: tip.time_ms + 1,
+                previous: previous.id(),
+                ..previous.header.clone()
+            },
+            txs: Vec::new(),
+        };
+        let certificate = CommitCertificate {
+            height: block.header.height,
+            round: 0,
+            block_id: block.id(),
+            signatures: Vec::new(),
+        };
+        let next = Tip {
+            height: block.header.height,
+            block_id: block.id(),
+            state_root: block.header.state_root,
+            time_ms: block.header.time_ms,
+        };
+        let loan_clocks = crate::chain::loan_clock_changes(&store.state(), writes);
+        store
+            .commit(
+                Commit {
+                    block: &block,
+                    certificate: &certificate,
+                    receipts: &[],
+                    writes,
+                    ids: &[],
+                    changes: &[],
+                    months: &[],
+                    filed: &[],
+                    organisations: &[],
+                    loan_clocks: &loan_clocks,
+                },
+                next,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_programmes_loan_clocks_give_the_figures_that_reading_every_loan_gives() {
+        use contracts::store::{Loan, LoanStatus};
+        let (store, dir, _) = one_block("loan-clocks");
+        let date = |text: &str| text.parse::<Date>().unwrap();
+        let loan = |i: u64| {
+            let start = date("2025-01-31").checked_add_days(i * 17 % 400).unwrap();
+            let term = [3, 12, 24][i as usize % 3];
+            let mut l = Loan {
+                policy: Id::new(format!("p{i}")).unwrap(),
+                programme: Id::new(format!("g{}", i % 2)).unwrap(),
+                bank: Id::new("bank").unwrap(),
+                enterprise: Id::new(format!("e{i}")).unwrap(),
+                rate_bps: [0, 435, 600][i as usize % 3 / 2 + i as usize % 2],
+                term_months: term,
+                start,
+                maturity: start.checked_add_months(term).unwrap(),
+                status: LoanStatus::Active,
+                outstanding_principal_fen: ledger::Fen(
+                    [0, 1, 150_000_000][(i as usize + 1) % 3] + i,
+                ),
+                due_count: 0,
+                unpaid: Vec::new(),
+                paid_toward_oldest_fen: ledger::Fen::ZERO,
+                on_time: true,
+                claim: None,
+            };
+            if i % 4 == 1 {
+                l = contracts::loan::as_of(&l, start.checked_add_days(95).unwrap());
+            }
+            if i % 7 == 3 {
+                l.status = LoanStatus::Repaid;
+            }
+            l
+        };
+        let put = |writes: &mut WriteSet, i: u64, l: &Loan| {
+            let id = Id::new(format!("l{i}")).unwrap();
+            writes.put(keys_loan(&id), ledger::codec::encode(l));
+            writes.put(
+                contracts::store::keys::programme_loan(&l.programme, &id),
+                Vec::new(),
+            );
+        };
+        let mut writes = WriteSet::new();
+        for i in 0..60 {
+            put(&mut writes, i, &loan(i));
+        }
+        commit_writes(&store, &writes);
+        let check = |store: &Store, when: &str| {
+            let state = store.state();
+            for g in ["g0", "g1"] {
+                let g = Id::new(g).unwrap();
+                let mut day = date("2025-01-01");
+                while day < date("2028-01-01") {
+                    let (mut outstanding, mut overdue) = (0u128, 0u128);
+                    state.for_each_key(&contracts::store::keys::loans_of(&g), &mut |k| {
+                        let id = &k[contracts::store::keys::loans_of(&g).len()..];
+                        let id = Id::new(std::str::from_utf8(id).unwrap()).unwrap();
+                        let record = state.get(&keys_loan(&id)).unwrap();
+                        if let Some((fen, late)) = contracts::loan::figures_of_record(&record, day)
+                        {
+                            outstanding += u128::from(fen.0);
+                            overdue += if late { u128::from(fen.0) } else { 0 };
+                        }
+                    });
+                    assert_eq!(
+                        store.programme_principal(&g, day).unwrap(),
+                        (outstanding, overdue),
+                        "{when}: {g} on {day}"
+                    );
+                    day = day.checked_add_days(5).unwrap();
+                }
+            }
+        };
+        check(&store, "after the first block");
+        // Loans change: brought up to a later date, repaid, moved to the other programme.
+        let mut writes = WriteSet::new();
+        for i in (0..60).step_by(3) {
+            let mut l = contracts::loan::as_of(&loan(i), date("2026-03-10"));
+            if i % 9 == 0 {
+                l.status = LoanStatus::Claimed;
+            }
+            put(&mut writes, i, &l);
+        }
+        commit_writes(&store, &writes);
+        check(&store, "after the second block");
+        // Built again from the state, as for a store written before they were kept.
+        let keys: Vec<_> = store
+            .main
+            .scan_prefix([LOAN_CLOCKS])
+            .map(|e| e.unwrap().0)
+            .collect();
+        assert!(keys.len() > 10, "{} clock entries", keys.len());
+        for k in keys {
+            store.main.remove(k).unwrap();
+        }
+        store.main.remove(key(META, META_LOAN_CLOCKS)).unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        let check_again = |store: &Store| {
+            let state = store.state();
+            let g = Id::new("g1").unwrap();
+            let day = date("2026-06-01");
+            let mut expected = (0u128, 0u128);
+            state.for_each_key(&contracts::store::keys::loans_of(&g), &mut |k| {
+                let id = &k[contracts::store::keys::loans_of(&g).len()..];
+                let id = Id::new(std::str::from_utf8(id).unwrap()).unwrap();
+                let record = state.get(&keys_loan(&id)).unwrap();
+                if let Some((fen, late)) = contracts::loan::figures_of_record(&record, day) {
+                    expected.0 += u128::from(fen.0);
+                    expected.1 += if late { u128::from(fen.0) } else { 0 };
+                }
+            });
+            assert!(expected.1 > 0 && expected.1 < expected.0, "{expected:?}");
+            assert_eq!(store.programme_principal(&g, day).unwrap(), expected);
+        };
+        check_again(&store);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn keys_loan(id: &Id) -> Vec<u8> {
+        contracts::store::keys::loan(id)
     }
 
     #[test]
@@ -1219,6 +1491,7 @@ mod tests {
                         (Id::new("ins").unwrap(), "claims_paid_fen", -200),
                         (Id::new("bank").unwrap(), "recoveries_fen", 7),
                     ],
+                    loan_clocks: &[],
                 },
                 tip,
             )
@@ -1298,6 +1571,7 @@ mod tests {
                 months: &[],
                 filed: &[],
                 organisations: &[],
+                loan_clocks: &[],
             };
             store.commit(commit, tip).unwrap();
         };

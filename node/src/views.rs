@@ -611,10 +611,33 @@ fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result
     Ok(json!({ "items": items, "next": next }))
 }
 
+/// A programme's R5 figures as of `date`, from the node's running sums of its loans
+/// (the same figures as `contracts::programme::figures`, without reading every loan).
+fn programme_figures(
+    store: &crate::store::Store,
+    id: &Id,
+    programme: &Programme,
+    date: Date,
+) -> Result<contracts::programme::Figures, ApiError> {
+    let (outstanding, overdue) = store.programme_principal(id, date).map_err(internal)?;
+    Ok(contracts::programme::figures_from(
+        programme,
+        outstanding,
+        overdue,
+    ))
+}
+
 /// A programme's terms, figures as of `date`, thresholds and its fund's cap usage.
-fn programme_doc(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Value {
+fn programme_doc(
+    store: &crate::store::Store,
+    state: &dyn StateView,
+    id: &Id,
+    programme: &Programme,
+    date: Date,
+) -> Result<Value, ApiError> {
     let terms = &programme.terms;
-    let mut doc = contracts::report::programme_detail(state, id, programme, date);
+    let figures = programme_figures(store, id, programme, date)?;
+    let mut doc = contracts::report::programme_detail_with(programme, &figures);
     let t = &terms.triggers;
     // R5.1: a warning is listed at this share of a threshold.
     let warn = |threshold: u64| {
@@ -635,7 +658,7 @@ fn programme_doc(state: &dyn StateView, id: &Id, programme: &Programme, date: Da
     if let Some(fund) = store::read::<Fund>(state, &keys::fund(&terms.fund)) {
         doc["fund_figures"] = fund_doc(&fund, date);
     }
-    doc
+    Ok(doc)
 }
 
 /// A fund: balance, what it paid, and this year's payments against its annual cap.
@@ -665,11 +688,12 @@ fn fund_doc(fund: &Fund, date: Date) -> Value {
 pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
-    let state = shared.chain.store().state();
+    let store_ = shared.chain.store();
+    let state = store_.state();
     let items: Vec<Value> = store::scan::<Programme>(&state, keys::PROGRAMME)
         .iter()
-        .map(|(id, p)| programme_doc(&state, id, p, date))
-        .collect();
+        .map(|(id, p)| programme_doc(&store_, &state, id, p, date))
+        .collect::<Result<_, _>>()?;
     let mut doc = paged(items, &query);
     doc["date"] = json!(date.to_string());
     Ok(Json(doc).into_response())
@@ -694,7 +718,7 @@ pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>
             months.push(point);
         }
     }
-    let mut doc = programme_doc(&state, &id, &programme, date);
+    let mut doc = programme_doc(&store_, &state, &id, &programme, date)?;
     let mut now = Map::new();
     for key in [
         "claims_gross_fen",
@@ -1075,8 +1099,14 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok()
             .and_then(|s| Id::new(s).ok())
             .ok_or_else(|| internal("a stored key names no valid id"))?;
-        let mut entry = contracts::report::section_entry(&state, date, section, &id, value)
-            .ok_or_else(|| internal("a section without entries"))?;
+        let mut entry = if section == "programmes" {
+            let programme: Programme = store::decode_record(value);
+            let figures = programme_figures(&shared.chain.store(), &id, &programme, date)?;
+            contracts::report::programme_json_with(&programme, &figures)
+        } else {
+            contracts::report::section_entry(&state, date, section, &id, value)
+                .ok_or_else(|| internal("a section without entries"))?
+        };
         entry["id"] = json!(id.as_str());
         items.push(entry);
     }
