@@ -692,7 +692,7 @@ pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResul
     let state = store_.state();
     let items: Vec<Value> = store::scan::<Programme>(&state, keys::PROGRAMME)
         .iter()
-        .map(|(id, p)| programme_doc(&store_, &state, id, p, date))
+        .map(|(id, p)| programme_doc(store_, &state, id, p, date))
         .collect::<Result<_, _>>()?;
     let mut doc = paged(items, &query);
     doc["date"] = json!(date.to_string());
@@ -718,7 +718,7 @@ pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>
             months.push(point);
         }
     }
-    let mut doc = programme_doc(&store_, &state, &id, &programme, date)?;
+    let mut doc = programme_doc(store_, &state, &id, &programme, date)?;
     let mut now = Map::new();
     for key in [
         "claims_gross_fen",
@@ -1101,7 +1101,7 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok_or_else(|| internal("a stored key names no valid id"))?;
         let mut entry = if section == "programmes" {
             let programme: Programme = store::decode_record(value);
-            let figures = programme_figures(&shared.chain.store(), &id, &programme, date)?;
+            let figures = programme_figures(shared.chain.store(), &id, &programme, date)?;
             contracts::report::programme_json_with(&programme, &figures)
         } else {
             contracts::report::section_entry(&state, date, section, &id, value)
