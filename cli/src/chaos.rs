@@ -11,7 +11,8 @@
 //!
 //! Checked throughout: no two nodes ever hold different blocks at a height (divergence);
 //! every transaction a node reported committed stays committed, once, at that height, on
-//! every node (a lost acknowledged transaction); after each heal every node reaches one
+//! every node once the nodes have reached the last height seen (a lost acknowledged
+//! transaction); after each heal every node reaches one
 //! block and state root, and commits resume, within [`HEAL_BOUND`]. The longest time
 //! without a new block anywhere is reported. Exit 0 when every invariant held, 1 when one
 //! broke, 2 when the run could not be set up (not root, no `ip`).
@@ -745,8 +746,9 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     stop.store(true, Ordering::Relaxed);
     let submitted = loader.join().unwrap_or(0);
 
-    // The final check: every committed transaction, on every node, where it was.
-    let final_heights = checker.look();
+    // The final check: every committed transaction, on every node, where it was, once
+    // every node has reached the last height a transaction was seen committed at (the
+    // load ran until now, so a node just healed may still be a block or two behind).
     let committed: Vec<(String, u64)> = {
         let seen = checker.seen.lock().unwrap();
         seen.committed
@@ -754,6 +756,15 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             .map(|(k, v)| (k.clone(), *v))
             .collect()
     };
+    let last = committed.iter().map(|(_, h)| *h).max().unwrap_or(0);
+    let settling = Instant::now();
+    let mut final_heights = checker.look();
+    while settling.elapsed() < HEAL_BOUND
+        && !final_heights.iter().all(|h| h.is_some_and(|h| h >= last))
+    {
+        std::thread::sleep(Duration::from_millis(250));
+        final_heights = checker.look();
+    }
     let agent = agent();
     for (id, height) in &committed {
         for (i, url) in checker.urls.iter().enumerate() {
