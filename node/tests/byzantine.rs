@@ -112,14 +112,18 @@ equivocate_proposals = { mode = "always" }
     let validators = net.genesis.validator_set().unwrap();
     let mut evidence: Vec<DoubleVote> = Vec::new();
     for i in HONEST {
+        // The Byzantine validator is still equivocating, so the count can only grow
+        // between reads: the metric before the list is at most its length, after at least.
+        let before = metric(&net, i, "xinbao_evidence");
         let (status, answer) = net.get(i, "/v1/evidence").unwrap();
         assert_eq!(status, 200, "{answer}");
         let pieces: Vec<DoubleVote> =
             serde_json::from_value(answer["evidence"].clone()).expect("evidence JSON");
-        assert_eq!(
-            metric(&net, i, "xinbao_evidence"),
-            pieces.len() as u64,
-            "node {i}"
+        let after = metric(&net, i, "xinbao_evidence");
+        assert!(
+            before <= pieces.len() as u64 && pieces.len() as u64 <= after,
+            "node {i}: metric {before} then {after}, {} pieces listed",
+            pieces.len()
         );
         evidence.extend(pieces);
     }
