@@ -1174,7 +1174,7 @@ mod tests {
 
     #[test]
     fn one_transaction_and_its_receipt_read_alone_as_from_the_whole_block() {
-        let (store, dir, first) = one_block("block-tx");
+        let (store, dir, _) = one_block("block-tx");
         let tx = |nonce: u64, enterprise: &str| {
             ledger::tx::SignedTx::unsigned(ledger::tx::TxBody {
                 chain_id: Id::new("c").unwrap(),
@@ -1186,21 +1186,12 @@ mod tests {
                 }),
             })
         };
-        let block = Block {
-            header: BlockHeader {
-                height: 2,
-                time_ms: 3,
-                previous: first.id(),
-                ..first.header.clone()
-            },
-            txs: vec![tx(1, "e"), tx(2, "a-longer-enterprise-id"), tx(3, "e3")],
-        };
-        let ids = block.tx_ids();
-        let receipts: Vec<Receipt> = ids
+        let txs = vec![tx(1, "e"), tx(2, "a-longer-enterprise-id"), tx(3, "e3")];
+        let receipts: Vec<Receipt> = txs
             .iter()
             .enumerate()
-            .map(|(i, id)| Receipt {
-                tx_id: *id,
+            .map(|(i, tx)| Receipt {
+                tx_id: tx.id(),
                 outcome: if i == 1 {
                     Outcome::Rejected(ledger::Code::UnknownParty)
                 } else {
@@ -1208,35 +1199,7 @@ mod tests {
                 },
             })
             .collect();
-        let certificate = CommitCertificate {
-            height: 2,
-            round: 0,
-            block_id: block.id(),
-            signatures: Vec::new(),
-        };
-        let tip = Tip {
-            height: 2,
-            block_id: block.id(),
-            state_root: block.header.state_root,
-            time_ms: 3,
-        };
-        store
-            .commit(
-                Commit {
-                    block: &block,
-                    certificate: &certificate,
-                    receipts: &receipts,
-                    writes: &WriteSet::new(),
-                    ids: &ids,
-                    changes: &[],
-                    months: &[],
-                    filed: &[],
-                    organisations: &[],
-                    loan_clocks: &[],
-                },
-                tip,
-            )
-            .unwrap();
+        let block = commit_next(&store, txs, &receipts, &WriteSet::new());
         let check = |store: &Store| {
             let outline = store.outline(2).unwrap().unwrap();
             assert_eq!(outline.header, block.header);
@@ -1259,9 +1222,14 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    /// Commits `writes` as the next (empty) block, with the loan clocks' changes the
-    /// chain would compute.
-    fn commit_writes(store: &Store, writes: &WriteSet) {
+    /// Commits `txs` with their `receipts` and `writes` as the next block, with the loan
+    /// clocks' changes the chain would compute.
+    fn commit_next(
+        store: &Store,
+        txs: Vec<ledger::tx::SignedTx>,
+        receipts: &[Receipt],
+        writes: &WriteSet,
+    ) -> Block {
         let tip = store.tip().unwrap().unwrap();
         let previous = store.block(tip.height).unwrap().unwrap();
         let block = Block {
@@ -1271,7 +1239,7 @@ mod tests {
                 previous: previous.id(),
                 ..previous.header.clone()
             },
-            txs: Vec::new(),
+            txs,
         };
         let certificate = CommitCertificate {
             height: block.header.height,
@@ -1291,9 +1259,9 @@ mod tests {
                 Commit {
                     block: &block,
                     certificate: &certificate,
-                    receipts: &[],
+                    receipts,
                     writes,
-                    ids: &[],
+                    ids: &block.tx_ids(),
                     changes: &[],
                     months: &[],
                     filed: &[],
@@ -1303,6 +1271,7 @@ mod tests {
                 next,
             )
             .unwrap();
+        block
     }
 
     #[test]
@@ -1352,7 +1321,7 @@ mod tests {
         for i in 0..60 {
             put(&mut writes, i, &loan(i));
         }
-        commit_writes(&store, &writes);
+        commit_next(&store, Vec::new(), &[], &writes);
         let check = |store: &Store, when: &str| {
             let state = store.state();
             for g in ["g0", "g1"] {
@@ -1389,7 +1358,7 @@ mod tests {
             }
             put(&mut writes, i, &l);
         }
-        commit_writes(&store, &writes);
+        commit_next(&store, Vec::new(), &[], &writes);
         check(&store, "after the second block");
         // Built again from the state, as for a store written before they were kept.
         let keys: Vec<_> = store
