@@ -94,6 +94,14 @@ struct BlockBounds {
     rejected: u32,
 }
 
+/// How many of a block's transactions the rulebook rejected.
+pub fn rejected(receipts: &[Receipt]) -> usize {
+    receipts
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
+        .count()
+}
+
 /// The bytes of item `i` of a list with `bounds`, in a record of `len` bytes.
 fn item_range(bounds: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
     let (start, end) = (*bounds.get(i)? as usize, *bounds.get(i + 1)? as usize);
@@ -376,11 +384,7 @@ impl Store {
         let (block_bytes, tx_bounds) = commit.block.to_bytes_with_bounds();
         let mut receipt_bytes = Vec::new();
         let receipt_bounds = codec::encode_list_with_bounds(commit.receipts, &mut receipt_bytes);
-        let rejected = commit
-            .receipts
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
-            .count() as u32;
+        let rejected = rejected(commit.receipts) as u32;
         batch.insert(height_key(BLOCK, height), block_bytes);
         batch.insert(
             height_key(CERTIFICATE, height),
@@ -504,12 +508,7 @@ impl Store {
         let head: HeaderAndCount = codec::decode_prefix(&bytes).map_err(corrupt)?;
         let rejected = match self.bounds(height)? {
             Some(bounds) => bounds.rejected as usize,
-            None => self
-                .receipts(height)?
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
-                .count(),
+            None => rejected(&self.receipts(height)?.unwrap_or_default()),
         };
         Ok(Some(BlockOutline {
             header: head.header,

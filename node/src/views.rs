@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
 use ledger::api::{ErrorDetail, ReceiptView, SignatureView, TxStatusView};
-use ledger::block::{BlockHeader, BlockId, Outcome, Receipt};
+use ledger::block::{BlockHeader, BlockId, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::state::StateView;
 use ledger::tx::{SignedTx, TxId};
@@ -302,10 +302,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
     let outline = BlockOutline {
         header: block.header.clone(),
         txs: block.txs.len() as u64,
-        rejected: receipts
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
-            .count(),
+        rejected: crate::store::rejected(&receipts),
     };
     let mut doc = block_summary(&shared, &roster, height, &outline)?;
     doc["header"] = serde_json::to_value(&block.header).map_err(internal)?;
