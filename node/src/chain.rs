@@ -439,6 +439,7 @@ impl Chain {
         let filed = self.filed_policies(executed, &after);
         let organisations = organisation_changes(&state, &after, &executed.writes);
         let loan_clocks = loan_clock_changes(&state, &executed.writes);
+        let desk = desk_changes(&state, &after, &executed.writes);
         self.store.commit(
             Commit {
                 block: &executed.block,
@@ -451,6 +452,7 @@ impl Chain {
                 filed: &filed,
                 organisations: &organisations,
                 loan_clocks: &loan_clocks,
+                desk: &desk,
             },
             tip,
         )?;
@@ -515,6 +517,41 @@ pub(crate) fn loan_clock_changes(
             value.as_deref().and_then(crate::store::loan_clock)
         {
             changes.push((programme, late_after, i128::from(fen)));
+        }
+    }
+    changes
+}
+
+/// What `writes` change on the claims desk: each written claim record's places before (on
+/// `before`) taken away and its places after (on `after`) given, but for the places it
+/// keeps.
+pub fn desk_changes(
+    before: &dyn StateView,
+    after: &dyn StateView,
+    writes: &WriteSet,
+) -> Vec<crate::store::DeskChange> {
+    let mut changes = Vec::new();
+    for (key, value) in writes.iter() {
+        if !key.starts_with(keys::CLAIM.as_bytes()) {
+            continue;
+        }
+        let old = before
+            .get(key)
+            .map(|old| crate::store::desk_entries(before, key, &old))
+            .unwrap_or_default();
+        let new = value
+            .as_deref()
+            .map(|new| crate::store::desk_entries(after, key, new))
+            .unwrap_or_default();
+        for entry in &old {
+            if !new.contains(entry) {
+                changes.push((entry.clone(), false));
+            }
+        }
+        for entry in new {
+            if !old.contains(&entry) {
+                changes.push((entry, true));
+            }
         }
     }
     changes

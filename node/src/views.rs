@@ -55,6 +55,8 @@ pub struct ListQuery {
     status: Option<String>,
     /// The claims desk: one insurer's claims.
     insurer: Option<String>,
+    /// The claims desk: one programme's claims.
+    programme: Option<String>,
     /// The validators' view: how many recent blocks.
     window: Option<u64>,
     /// Search: what to look for.
@@ -761,9 +763,20 @@ fn next_due(claim: &Value) -> Option<String> {
     claim.get(field).and_then(Value::as_str).map(str::to_string)
 }
 
-/// `GET /v1/claims?status=open|overdue|late|all&insurer=ID`: the claims desk (R7.5),
-/// overdue claims first, then by the date the next step is due.
+/// The claims desk's figures for one insurer: claims listed, overdue, paid late.
+#[derive(Default)]
+struct DeskFigures {
+    claims: u64,
+    overdue: u64,
+    late: u64,
+}
+
+/// `GET /v1/claims?status=open|overdue|late|all&insurer=ID&programme=ID`: the claims desk
+/// (R7.5), overdue claims first, then by the date the next step is due, then the closed
+/// ones by insurer, programme and id. It reads the open claims and one page of the closed
+/// ones from the store's claims desk, never every claim.
 pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    use crate::store::Desk;
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
     let status = query.status.as_deref().unwrap_or("open");
@@ -772,64 +785,114 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             "status={status:?}: expected open, overdue, late or all"
         )));
     }
-    let state = shared.chain.store().state();
-    let mut items: Vec<Value> = store::scan::<Claim>(&state, keys::CLAIM)
-        .iter()
-        .map(|(id, c)| claim_doc(&state, id, c, date))
-        .filter(|c| {
-            let open = next_due(c).is_some();
-            let is = |key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
-            match status {
-                "open" => open,
-                "overdue" => is("overdue"),
-                "late" => is("late"),
-                _ => true,
+    let chain = shared.chain.store();
+    let state = chain.state();
+    let mut insurer = query.insurer.clone();
+    let programme = query.programme.as_deref();
+    // A programme's claims are filed under its insurer. An unknown programme, or one of
+    // another insurer than the one named, has none.
+    let mut none = false;
+    if let Some(id) = programme {
+        let record = Id::new(id)
+            .ok()
+            .and_then(|id| store::read::<Programme>(&state, &keys::programme(&id)));
+        match record {
+            Some(p)
+                if insurer
+                    .as_deref()
+                    .is_none_or(|i| i == p.terms.insurer.as_str()) =>
+            {
+                insurer = Some(p.terms.insurer.to_string())
             }
-        })
-        .filter(|c| {
-            query
-                .insurer
-                .as_deref()
-                .is_none_or(|i| c.get("insurer").and_then(Value::as_str) == Some(i))
-        })
-        .collect();
-    items.sort_by_key(|c| {
-        (
-            !c.get("overdue").and_then(Value::as_bool).unwrap_or(false),
-            next_due(c).unwrap_or_else(|| "9999-12-31".into()),
-            c.get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        )
-    });
-    let mut per_insurer: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-    for c in &items {
-        let insurer = c
-            .get("insurer")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let entry = per_insurer.entry(insurer).or_default();
-        entry.0 += 1;
-        if c.get("overdue").and_then(Value::as_bool).unwrap_or(false) {
-            entry.1 += 1;
+            _ => none = true,
         }
-        if c.get("late").and_then(Value::as_bool).unwrap_or(false) {
-            entry.2 += 1;
+    }
+    let insurer = insurer.as_deref();
+    let docs = |ids: Vec<Id>| -> Vec<Value> {
+        ids.iter()
+            .filter_map(|id| {
+                let claim = store::read::<Claim>(&state, &keys::claim(id))?;
+                Some(claim_doc(&state, id, &claim, date))
+            })
+            .collect()
+    };
+    let is = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let mut open = Vec::new();
+    if !none && status != "late" {
+        open = docs(
+            chain
+                .desk_claims(Desk::Open, insurer, programme, 0, usize::MAX)
+                .map_err(internal)?,
+        );
+        if status == "overdue" {
+            open.retain(|c| is(c, "overdue"));
         }
+        open.sort_by_key(|c| {
+            (
+                !is(c, "overdue"),
+                next_due(c).unwrap_or_default(),
+                c.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        });
+    }
+    let mut per_insurer: BTreeMap<String, DeskFigures> = BTreeMap::new();
+    for c in &open {
+        let of = c.get("insurer").and_then(Value::as_str).unwrap_or("");
+        let figures = per_insurer.entry(of.to_string()).or_default();
+        figures.claims += 1;
+        figures.overdue += u64::from(is(c, "overdue"));
+    }
+    // The closed claims listed after the open ones: all of them, or those paid late.
+    let closed = match status {
+        "all" => Some(Desk::Closed),
+        "late" => Some(Desk::Late),
+        _ => None,
+    };
+    let mut closed_total = 0;
+    if let (Some(desk), false) = (closed, none) {
+        for (of, n) in chain
+            .desk_counts(desk, insurer, programme)
+            .map_err(internal)?
+        {
+            closed_total += n as usize;
+            per_insurer.entry(of).or_default().claims += n;
+        }
+        for (of, n) in chain
+            .desk_counts(Desk::Late, insurer, programme)
+            .map_err(internal)?
+        {
+            per_insurer.entry(of).or_default().late += n;
+        }
+    }
+    let total = open.len() + closed_total;
+    let (offset, limit) = (query.offset().min(total), query.limit());
+    let mut items: Vec<Value> = open.into_iter().skip(offset).take(limit).collect();
+    if let (Some(desk), true) = (closed, items.len() < limit && offset + items.len() < total) {
+        let from = (offset + items.len()).saturating_sub(total - closed_total);
+        let page = chain
+            .desk_claims(desk, insurer, programme, from, limit - items.len())
+            .map_err(internal)?;
+        items.extend(docs(page));
     }
     let per_insurer: Vec<Value> = per_insurer
         .into_iter()
-        .map(|(insurer, (claims, overdue, late))| {
-            json!({ "insurer": insurer, "claims": claims, "overdue": overdue, "late": late })
+        .map(|(insurer, f)| {
+            json!({ "insurer": insurer, "claims": f.claims, "overdue": f.overdue, "late": f.late })
         })
         .collect();
-    let mut doc = paged(items, &query);
-    doc["date"] = json!(date.to_string());
-    doc["status"] = json!(status);
-    doc["per_insurer"] = Value::Array(per_insurer);
-    Ok(Json(doc).into_response())
+    Ok(Json(json!({
+        "items": items,
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "date": date.to_string(),
+        "status": status,
+        "per_insurer": per_insurer,
+    }))
+    .into_response())
 }
 
 /// `GET /v1/claims/{id}`: one claim, with the transactions that moved it.

@@ -367,6 +367,27 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
     );
     assert_eq!(listed, json!(["clm-b1"]));
     browser.screenshot("claims");
+    // The desk's scopes: the claim's programme and insurer find it, another programme or
+    // insurer does not, and the counts per insurer say it was paid late.
+    let insurer = claim["insurer"].as_str().unwrap();
+    for (query, expected) in [
+        ("status=all&programme=prog-b".to_string(), 1),
+        (format!("status=late&insurer={insurer}&programme=prog-b"), 1),
+        ("status=all&programme=no-such-programme".to_string(), 0),
+        ("status=all&insurer=no-such-insurer".to_string(), 0),
+        ("status=open".to_string(), 0),
+    ] {
+        let (status, desk) = get(node, &format!("/v1/claims?{query}")).unwrap();
+        assert_eq!(status, 200, "{query}: {desk}");
+        assert_eq!(desk["total"], json!(expected), "{query}: {desk}");
+        assert_eq!(desk["items"].as_array().unwrap().len(), expected, "{query}");
+    }
+    let (_, desk) = get(node, "/v1/claims?status=all").unwrap();
+    assert_eq!(
+        desk["per_insurer"],
+        json!([{ "insurer": insurer, "claims": 1, "overdue": 0, "late": 1 }]),
+        "{desk}"
+    );
 
     // The programme: the loss-ratio chart's latest point and its thresholds.
     let (_, programme) = get(node, "/v1/programmes/prog-b").unwrap();

@@ -13,7 +13,7 @@ const I18N = {
     window_note: '最近 {n} 个区块（高度 {from}–{to}）',
     signed_note: '签名按提交证书计：证书只需超过 2/3 的投票权，迟到的票不在其中，计为缺签。',
     live_feed: '实时新区块', recent_blocks: '最近区块', time: '时间', txs: '交易数', rejected: '被拒', proposer: '提议者', signers: '签名者', power: '签名投票权',
-    older: '更早', block: '区块', header: '区块头', certificate: '提交证书', round: '轮次', transactions: '交易', index: '序号', type: '类型', outcome: '结果', code: '代码', meaning: '含义',
+    older: '更早', next_page: '下一页', shown: '显示', block: '区块', header: '区块头', certificate: '提交证书', round: '轮次', transactions: '交易', index: '序号', type: '类型', outcome: '结果', code: '代码', meaning: '含义',
     Accepted: '已接受', Rejected: '已拒绝', tx: '交易', tx_json: '交易内容（JSON）', signatures: '签名', pending: '待打包', committed: '已上链', revoked: '已撤销',
     no_results: '未找到：', results: '搜索结果', kind: '类别',
     programme: '项目', status: '状态', warnings: '预警', premium_written: '保费收入', claims_gross: '赔款总额', loss_ratio: '赔付率', overdue_ratio: '逾期率',
@@ -42,7 +42,7 @@ const I18N = {
     window_note: 'last {n} blocks (heights {from}–{to})',
     signed_note: 'Counted from the commit certificates: a certificate needs only more than 2/3 of the voting power, so a vote that came late is not in it and counts as missed.',
     live_feed: 'Live: new blocks', recent_blocks: 'Recent blocks', time: 'Time', txs: 'Txs', rejected: 'Rejected', proposer: 'Proposer', signers: 'Signers', power: 'Signing power',
-    older: 'Older', block: 'Block', header: 'Header', certificate: 'Commit certificate', round: 'Round', transactions: 'Transactions', index: '#', type: 'Type', outcome: 'Outcome', code: 'Code', meaning: 'Meaning',
+    older: 'Older', next_page: 'Next page', shown: 'Showing', block: 'Block', header: 'Header', certificate: 'Commit certificate', round: 'Round', transactions: 'Transactions', index: '#', type: 'Type', outcome: 'Outcome', code: 'Code', meaning: 'Meaning',
     Accepted: 'Accepted', Rejected: 'Rejected', tx: 'Transaction', tx_json: 'Transaction (JSON)', signatures: 'Signatures', pending: 'Pending', committed: 'Committed', revoked: 'revoked',
     no_results: 'Nothing found for ', results: 'Results', kind: 'Kind',
     programme: 'Programme', status: 'Status', warnings: 'Warnings', premium_written: 'Premium written', claims_gross: 'Claims gross', loss_ratio: 'Loss ratio', overdue_ratio: 'Overdue ratio',
@@ -383,16 +383,21 @@ async function claimsPage(params) {
   const status = params.get('status') || 'open';
   const insurer = params.get('insurer');
   const programme = params.get('programme');
-  const q = new URLSearchParams({ status, limit: '200' });
+  const offset = Number(params.get('offset') || 0);
+  const q = new URLSearchParams({ status, limit: '200', offset: String(offset) });
   if (insurer) q.set('insurer', insurer);
+  if (programme) q.set('programme', programme);
   const data = await api('/v1/claims?' + q.toString());
-  const items = programme ? data.items.filter((c) => c.programme === programme) : data.items;
-  const filter = (st, key) => link('#/claims?status=' + st + (insurer ? '&insurer=' + encodeURIComponent(insurer) : ''), t(key), { class: st === status ? 'active' : null });
+  const items = data.items;
+  const scope = (insurer ? '&insurer=' + encodeURIComponent(insurer) : '') + (programme ? '&programme=' + encodeURIComponent(programme) : '');
+  const filter = (st, key) => link('#/claims?status=' + st + scope, t(key), { class: st === status ? 'active' : null });
   render(
     h('h1', {}, t('claims'), ' ', h('small', {}, t('date'), ' ', data.date)),
     h('div', { class: 'filters' }, filter('open', 'open_claims'), filter('overdue', 'overdue_claims'), filter('late', 'late_claims'), filter('all', 'all_claims')),
     table([t('claim'), t('programme'), t('insurer'), t('bank'), t('status'), t('filed'), t('decision_due'), t('payment_due'), t('overdue'), t('late'), { label: t('loss'), num: true }, '→'],
       items.map(claimRow), { id: 'claims' }),
+    h('div', { class: 'pager' }, t('shown'), ' ', String(data.offset + (items.length ? 1 : 0)), '–', String(data.offset + items.length), ' / ', String(data.total),
+      data.offset + items.length < data.total ? [' ', link('#/claims?status=' + status + scope + '&offset=' + (data.offset + items.length), t('next_page') + ' →')] : null),
     h('h2', {}, t('per_insurer')),
     table([t('insurer'), { label: t('claims'), num: true }, { label: t('overdue'), num: true }, { label: t('late'), num: true }],
       data.per_insurer.map((x) => h('tr', {}, td(link('#/claims?status=' + status + '&insurer=' + encodeURIComponent(x.insurer), x.insurer)), td(x.claims, 'num'), td(x.overdue, 'num'), td(x.late, 'num')))));

@@ -1,0 +1,278 @@
+//! The claims desk (`GET /v1/claims`) on a large store: what the desk's index reads
+//! against reading every claim, as the desk did before it was kept.
+//!
+//! `cargo bench -p node --bench claims_desk [-- CLAIMS [OPEN_PER_MILLE]]` (default
+//! 100,000 claims, 10 ‰ of them open) writes the claims in blocks of 10,000 through
+//! `Store::commit`, as a validator does, then prints the median and the maximum of five
+//! reads of each kind, beside the time to read every claim record once, which is this
+//! machine's cost of the walk the index avoids.
+
+use std::time::{Duration, Instant};
+
+use contracts::store::{keys, Claim, ClaimStatus, Programme, ProgrammeStatus};
+use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate};
+use ledger::state::{Overlay, StateView, WriteSet};
+use ledger::{Date, Fen, Id};
+use node::store::{Commit, Desk, Store, Tip};
+
+const BLOCK_CLAIMS: usize = 10_000;
+const PROGRAMMES: usize = 8;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let claims: usize = args.first().map_or(100_000, |a| a.parse().expect("CLAIMS"));
+    let open_per_mille: usize = args
+        .get(1)
+        .map_or(10, |a| a.parse().expect("OPEN_PER_MILLE"));
+    let dir = std::env::temp_dir().join(format!("xinbao-claims-desk-{}", std::process::id()));
+    let store = Store::open(&dir).expect("a store");
+    let genesis = [9; 32];
+    let mut tip = Tip {
+        height: 0,
+        block_id: BlockId(genesis),
+        state_root: [0; 32],
+        time_ms: 1,
+    };
+    let mut writes = WriteSet::new();
+    for p in 0..PROGRAMMES {
+        let record = programme(p);
+        writes.put(
+            keys::programme(&record.terms.id),
+            ledger::codec::encode(&record),
+        );
+    }
+    store.init_genesis(genesis, &writes, tip).expect("genesis");
+
+    let started = Instant::now();
+    let mut written = 0;
+    while written < claims {
+        let mut writes = WriteSet::new();
+        for i in written..(written + BLOCK_CLAIMS).min(claims) {
+            let open = i % 1000 < open_per_mille;
+            writes.put(claim_key(i), ledger::codec::encode(&claim(i, open)));
+        }
+        written = (written + BLOCK_CLAIMS).min(claims);
+        tip = commit(&store, tip, &writes);
+    }
+    println!(
+        "wrote {claims} claims ({open_per_mille} per mille open) over {PROGRAMMES} programmes \
+         in {} blocks: {:.1} s",
+        tip.height,
+        started.elapsed().as_secs_f64()
+    );
+
+    let state = store.state();
+    let date: Date = "2026-06-30".parse().unwrap();
+    let walk = measure(|| {
+        let all = contracts::store::scan::<Claim>(&state, keys::CLAIM);
+        all.iter()
+            .filter(|(_, c)| contracts::claim::is_overdue(c, date))
+            .count()
+    });
+    let open = measure(|| {
+        let ids = store
+            .desk_claims(Desk::Open, None, None, 0, usize::MAX)
+            .unwrap();
+        read_all(&state, &ids)
+    });
+    let one_insurer = measure(|| {
+        let ids = store
+            .desk_claims(Desk::Open, Some("ins-1"), None, 0, usize::MAX)
+            .unwrap();
+        read_all(&state, &ids)
+    });
+    let deep_page = measure(|| {
+        let ids = store
+            .desk_claims(Desk::Closed, None, None, claims / 2, 200)
+            .unwrap();
+        read_all(&state, &ids)
+    });
+    let late_page = measure(|| {
+        let ids = store.desk_claims(Desk::Late, None, None, 0, 200).unwrap();
+        read_all(&state, &ids)
+    });
+    let counts = measure(|| {
+        [Desk::Closed, Desk::Late]
+            .iter()
+            .map(|d| store.desk_counts(*d, None, None).unwrap().len())
+            .sum()
+    });
+    println!(
+        "read every claim record (the walk the desk avoids): {}",
+        walk
+    );
+    println!(
+        "open claims, all insurers (what status=open reads):  {}",
+        open
+    );
+    println!(
+        "open claims, one insurer:                             {}",
+        one_insurer
+    );
+    println!(
+        "a page of 200 closed claims at offset {}:          {}",
+        claims / 2,
+        deep_page
+    );
+    println!(
+        "the first page of 200 claims paid late:               {}",
+        late_page
+    );
+    println!(
+        "the counts per insurer (closed and late):             {}",
+        counts
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Five runs of `read`: the median and the maximum, and what the last one counted.
+struct Figures {
+    median: Duration,
+    max: Duration,
+    items: usize,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "median {:>8.2} ms, max {:>8.2} ms ({} items)",
+            self.median.as_secs_f64() * 1e3,
+            self.max.as_secs_f64() * 1e3,
+            self.items
+        )
+    }
+}
+
+fn measure(mut read: impl FnMut() -> usize) -> Figures {
+    let mut times = Vec::new();
+    let mut items = 0;
+    for _ in 0..5 {
+        let started = Instant::now();
+        items = std::hint::black_box(read());
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Figures {
+        median: times[2],
+        max: times[4],
+        items,
+    }
+}
+
+fn read_all(state: &dyn StateView, ids: &[Id]) -> usize {
+    ids.iter()
+        .filter_map(|id| contracts::store::read::<Claim>(state, &keys::claim(id)))
+        .count()
+}
+
+fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
+    let block = Block {
+        header: BlockHeader {
+            chain_id: Id::new("bench").unwrap(),
+            height: tip.height + 1,
+            time_ms: tip.time_ms + 1,
+            previous: tip.block_id,
+            tx_root: [0; 32],
+            receipts_root: [0; 32],
+            state_root: [0; 32],
+            validator_set_hash: [0; 32],
+            proposer: ledger::crypto::PublicKey([1; 32]),
+        },
+        txs: Vec::new(),
+    };
+    let state = store.state();
+    let mut after = Overlay::new(&state);
+    after.apply(writes.clone());
+    let desk = node::chain::desk_changes(&state, &after, writes);
+    let next = Tip {
+        height: block.header.height,
+        block_id: block.id(),
+        state_root: block.header.state_root,
+        time_ms: block.header.time_ms,
+    };
+    let certificate = CommitCertificate {
+        height: next.height,
+        round: 0,
+        block_id: next.block_id,
+        signatures: Vec::new(),
+    };
+    store
+        .commit(
+            Commit {
+                block: &block,
+                certificate: &certificate,
+                receipts: &[],
+                writes,
+                ids: &[],
+                changes: &[],
+                months: &[],
+                filed: &[],
+                organisations: &[],
+                loan_clocks: &[],
+                desk: &desk,
+            },
+            next,
+        )
+        .expect("a commit");
+    next
+}
+
+fn programme(p: usize) -> Programme {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../network-configs/stress/ningbo-style.json");
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model).expect("the worked stress model")).unwrap();
+    let mut terms: ledger::action::CreateProgramme =
+        serde_json::from_value(model["programme"].clone()).expect("a CreateProgramme");
+    terms.id = Id::new(format!("prog-{p}")).unwrap();
+    terms.insurer = Id::new(format!("ins-{}", p % 3)).unwrap();
+    Programme {
+        terms,
+        status: ProgrammeStatus::Active,
+        premium_written_fen: Fen::ZERO,
+        claims_gross_fen: Fen::ZERO,
+        warnings: Vec::new(),
+    }
+}
+
+fn claim_key(i: usize) -> Vec<u8> {
+    keys::claim(&Id::new(format!("clm-{i:07}")).unwrap())
+}
+
+/// Claim `i`: open (filed, due in ten days) or closed (paid, every seventh late, or
+/// rejected).
+fn claim(i: usize, open: bool) -> Claim {
+    let filed: Date = "2026-06-01".parse().unwrap();
+    let due = filed.checked_add_days(10 + (i % 40) as u64).unwrap();
+    let status = match (open, i % 5) {
+        (true, _) => ClaimStatus::Filed,
+        (false, 0) => ClaimStatus::Rejected,
+        (false, _) => ClaimStatus::Paid,
+    };
+    Claim {
+        loan: Id::new(format!("loan-{i}")).unwrap(),
+        programme: Id::new(format!("prog-{}", i % PROGRAMMES)).unwrap(),
+        bank: Id::new("bank-1").unwrap(),
+        status,
+        filed,
+        documents: vec![Id::new("doc").unwrap()],
+        documents_requested: false,
+        missing: Vec::new(),
+        completed: Some(filed),
+        decision_due: Some(due),
+        payment_due: Some(due),
+        loss_fen: Fen(1_000_000 + i as u64),
+        settlement: None,
+        decided: (!open).then_some(filed),
+        reject_reason: None,
+        paid: (status == ClaimStatus::Paid).then_some(due),
+        late: status == ClaimStatus::Paid && i % 7 == 0,
+        recovered_fen: Fen::ZERO,
+        recovery: Default::default(),
+    }
+}
