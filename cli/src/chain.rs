@@ -2,12 +2,13 @@
 //! the node endpoints that serve it.
 //!
 //! The node serves, over plain HTTP:
-//! - `GET {URL}/v1/status` → JSON with at least `"height"`, the last committed height;
+//! - `GET {URL}/v1/status` → [`ledger::api::StatusView`]: the last committed height, the
+//!   chain id and the genesis hash;
 //! - `GET {URL}/v1/chain/{height}` → `application/octet-stream`, the canonical encoding of
 //!   one [`ChainEntry`] `{block, certificate, receipts}`, exactly the bytes a chain file
 //!   holds after each entry's length prefix;
-//! - `GET {URL}/v1/tx/{id}` → JSON with `"height"` and `"index"` once the transaction is
-//!   committed.
+//! - `GET {URL}/v1/tx/{id}` → [`ledger::api::TxStatusView`], with the height and index
+//!   once the transaction is committed.
 //!
 //! A node that does not serve `/v1/chain/{height}` (an empty 404) is read through its JSON
 //! block view, `GET {URL}/v1/blocks/{height}` → `{block, certificate, receipts}`, and the
@@ -25,11 +26,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use ledger::api::ReceiptView;
+use ledger::api::{ReceiptView, StatusView, TxStatusView};
 use ledger::block::Receipt;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
-use ledger::Id;
 use serde_json::Value;
 
 use crate::node_client::NodeClient;
@@ -99,29 +99,14 @@ impl NodeChain {
         Ok((status, value))
     }
 
-    /// The node's status document.
-    pub fn status(&self) -> anyhow::Result<Value> {
-        let (status, value) = self.get_json("/v1/status")?;
-        if status != 200 {
-            bail!("GET {}/v1/status: HTTP {status}: {value}", self.base);
-        }
-        Ok(value)
+    /// The node's status.
+    pub fn status(&self) -> anyhow::Result<StatusView> {
+        self.client.status()
     }
 
     /// The node's last committed height.
     pub fn height(&self) -> anyhow::Result<u64> {
-        let value = self.status()?;
-        value
-            .get("height")
-            .and_then(Value::as_u64)
-            .with_context(|| format!("GET {}/v1/status: no \"height\" in {value}", self.base))
-    }
-
-    /// The chain id and genesis hash the node says it runs, when its status names them.
-    fn identity(status: &Value) -> Option<(Id, [u8; 32])> {
-        let chain_id = Id::new(status.get("chain_id")?.as_str()?).ok()?;
-        let hash = hex::decode(status.get("genesis_hash")?.as_str()?).ok()?;
-        Some((chain_id, hash.try_into().ok()?))
+        Ok(self.status()?.height)
     }
 
     /// The canonical bytes of the entry at `height`, checked to decode to that height.
@@ -242,13 +227,10 @@ impl NodeChain {
     pub fn tx_location(&self, id: &TxId) -> anyhow::Result<(u64, usize)> {
         let path = format!("/v1/tx/{id}");
         let (status, value) = self.get_json(&path)?;
-        if status != 200 {
-            bail!("GET {}{path}: HTTP {status}: {value}", self.base);
-        }
-        let height = value.get("height").and_then(Value::as_u64);
-        let index = value.get("index").and_then(Value::as_u64);
-        match (height, index) {
-            (Some(h), Some(i)) => Ok((h, usize::try_from(i)?)),
+        let view: TxStatusView = serde_json::from_value(value.clone())
+            .with_context(|| format!("GET {}{path}: HTTP {status}: {value}", self.base))?;
+        match view {
+            TxStatusView::Committed { height, index, .. } => Ok((height, usize::try_from(index)?)),
             _ => bail!("transaction {id} is not committed (the node says {value})"),
         }
     }
@@ -327,14 +309,8 @@ fn scan_existing(path: &Path) -> anyhow::Result<(ChainHeader, u64, u64)> {
 fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let node = NodeChain::new(&args.node);
     let status = node.status()?;
-    let target = match args.to {
-        Some(to) => to,
-        None => status
-            .get("height")
-            .and_then(Value::as_u64)
-            .with_context(|| format!("GET {}/v1/status: no \"height\" in {status}", args.node))?,
-    };
-    let identity = NodeChain::identity(&status);
+    let target = args.to.unwrap_or(status.height);
+    let (chain_id, genesis_hash) = (status.chain_id, status.genesis_hash);
     let existing = args.out.exists() && std::fs::metadata(&args.out)?.len() > 0;
     let (header, mut writer) = if existing {
         let (header, last, end) = scan_existing(&args.out)?;
@@ -354,32 +330,18 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         // Cut off a torn tail, then append after the last whole entry.
         file.set_len(end)?;
         file.seek(SeekFrom::End(0))?;
-        if let Some((chain_id, genesis_hash)) = &identity {
-            if *chain_id != header.chain_id || *genesis_hash != header.genesis_hash {
-                bail!(
-                    "the node runs chain {chain_id} from genesis {}; {} is of chain {} from genesis {}",
-                    hex::encode(genesis_hash),
-                    args.out.display(),
-                    header.chain_id,
-                    hex::encode(header.genesis_hash)
-                );
-            }
+        if chain_id != header.chain_id || genesis_hash != header.genesis_hash {
+            bail!(
+                "the node runs chain {chain_id} from genesis {}; {} is of chain {} from genesis {}",
+                hex::encode(genesis_hash),
+                args.out.display(),
+                header.chain_id,
+                hex::encode(header.genesis_hash)
+            );
         }
         (header, ChainWriter::append_to(BufWriter::new(file), last))
     } else {
         let from = args.from.unwrap_or(1).max(1);
-        // The chain's identity: as the node's status names it, or else block 1's previous
-        // id, which is the genesis hash. Either way the audit checks it against the genesis.
-        let (chain_id, genesis_hash) = match identity {
-            Some(identity) => identity,
-            None => {
-                let first = node.entry(1)?;
-                (
-                    first.block.header.chain_id.clone(),
-                    first.block.header.previous.0,
-                )
-            }
-        };
         let header = ChainHeader {
             chain_id,
             genesis_hash,

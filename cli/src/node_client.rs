@@ -2,7 +2,7 @@
 //!
 //! Every call has a timeout and every answer a size limit. Answers the node and this
 //! client share a type for are read with it ([`ledger::api`]: errors, receipts, the
-//! status of a transaction); other documents are read as JSON values, so that a field the
+//! node's status, the status of a transaction); other documents are read as JSON values, so that a field the
 //! node adds later does not break a command. Errors keep the node's own code and message,
 //! so the user sees, for instance,
 //! `refused (BadSignature): signature 0 (key …): the signature does not verify`. The
@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use ledger::api::{ErrorBody, TxStatusView};
+use ledger::api::{BatchAnswer, BatchResult, ErrorBody, StatusView, Submitted, TxStatusView};
 use ledger::block::{Outcome, Receipt};
 use ledger::tx::{SignedTx, TxId};
 use serde_json::Value;
@@ -68,42 +68,6 @@ pub enum TxStatus {
     Committed { height: u64, code: Option<String> },
     /// The node does not know it (never received, dropped, or expired).
     Unknown,
-}
-
-/// The parts of `/v1/status` the CLI relies on.
-#[derive(Debug, Clone)]
-pub struct Status {
-    pub chain_id: String,
-    pub height: u64,
-    pub block_id: String,
-    pub state_root: String,
-    pub raw: Value,
-}
-
-fn text_at<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    keys.iter()
-        .find_map(|k| value.get(*k).and_then(Value::as_str))
-}
-
-fn u64_at(value: &Value, keys: &[&str]) -> Option<u64> {
-    keys.iter()
-        .find_map(|k| value.get(*k).and_then(Value::as_u64))
-}
-
-impl Status {
-    pub fn from_json(raw: Value) -> anyhow::Result<Status> {
-        let height = u64_at(&raw, &["height", "latest_height"])
-            .with_context(|| format!("status without a height: {raw}"))?;
-        Ok(Status {
-            chain_id: text_at(&raw, &["chain_id"]).unwrap_or("").to_string(),
-            height,
-            block_id: text_at(&raw, &["latest_block_id", "block_id"])
-                .unwrap_or("")
-                .to_string(),
-            state_root: text_at(&raw, &["state_root"]).unwrap_or("").to_string(),
-            raw,
-        })
-    }
 }
 
 impl TxStatus {
@@ -244,8 +208,11 @@ impl NodeClient {
         )
     }
 
-    pub fn status(&self) -> anyhow::Result<Status> {
-        Status::from_json(self.get("/v1/status")?)
+    /// `GET /v1/status`, read as the node writes it ([`StatusView`]).
+    pub fn status(&self) -> anyhow::Result<StatusView> {
+        let value = self.get("/v1/status")?;
+        serde_json::from_value(value.clone())
+            .with_context(|| format!("{}/v1/status: not a node's status: {value}", self.base))
     }
 
     pub fn status_json(&self) -> anyhow::Result<Value> {
@@ -292,16 +259,14 @@ impl NodeClient {
             .send(body)
             .with_context(|| format!("POST {}", self.url("/v1/tx")))?;
         let answer = self.answer("POST /v1/tx", response)?;
-        let id = match &answer {
-            Value::String(id) => Some(id.as_str()),
-            other => text_at(other, &["id", "tx_id"]),
-        };
+        let Submitted { id } = serde_json::from_value(answer.clone())
+            .with_context(|| format!("the node took the transaction but gave no id: {answer}"))?;
         let expected = tx.id();
-        match id.map(TxId::from_hex) {
-            Some(Ok(id)) if id == expected => Ok(id),
-            Some(Ok(id)) => bail!("the node names the transaction {id}, its id is {expected}"),
-            _ => bail!("the node accepted the transaction but gave no id: {answer}"),
-        }
+        anyhow::ensure!(
+            id == expected,
+            "the node names the transaction {id}, its id is {expected}"
+        );
+        Ok(id)
     }
 
     /// `POST /v1/txs`: many transactions in one request (canonical binary form), each
@@ -316,30 +281,27 @@ impl NodeClient {
             .send(&body[..])
             .with_context(|| format!("POST {}", self.url("/v1/txs")))?;
         let answer = self.answer("POST /v1/txs", response)?;
-        let results = answer["results"]
-            .as_array()
-            .with_context(|| format!("POST /v1/txs: no results in {answer}"))?;
+        let answer: BatchAnswer = serde_json::from_value(answer.clone())
+            .with_context(|| format!("POST /v1/txs: not a batch's answer: {answer}"))?;
         anyhow::ensure!(
-            results.len() == txs.len(),
+            answer.results.len() == txs.len(),
             "POST /v1/txs: {} results for {} transactions",
-            results.len(),
+            answer.results.len(),
             txs.len()
         );
-        results
-            .iter()
+        answer
+            .results
+            .into_iter()
             .zip(txs)
-            .map(|(result, tx)| match text_at(result, &["id"]) {
-                Some(id) => {
-                    let id = TxId::from_hex(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map(|(result, tx)| match result {
+                BatchResult::Taken { id } => {
                     anyhow::ensure!(id == tx.id(), "the node names {id} for {}", tx.id());
                     Ok(Ok(id))
                 }
-                None => Ok(Err(NodeError {
+                BatchResult::Refused { error } => Ok(Err(NodeError {
                     http_status: 200,
-                    code: text_at(&result["error"], &["code"]).map(str::to_string),
-                    message: text_at(&result["error"], &["message"])
-                        .unwrap_or("refused")
-                        .to_string(),
+                    code: Some(error.code),
+                    message: error.message,
                 })),
             })
             .collect()

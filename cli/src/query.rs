@@ -99,9 +99,9 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
                     client.base(),
                     status.height,
                     shown(doc.get("date")),
-                    status.state_root
+                    hex::encode(status.state_root)
                 );
-                let summary = state_summary(&doc, &status.state_root);
+                let summary = state_summary(&doc, &hex::encode(status.state_root));
                 // The figures only: the run's header and its rejected steps are a
                 // scenario's, not a node's.
                 let figures = summary
@@ -165,30 +165,24 @@ fn shown(value: Option<&Value>) -> String {
 }
 
 fn print_status(raw: &Value) -> anyhow::Result<()> {
-    let status = crate::node_client::Status::from_json(raw.clone())?;
+    let status: ledger::api::StatusView = serde_json::from_value(raw.clone())
+        .with_context(|| format!("not a node's status: {raw}"))?;
     println!("chain:        {}", status.chain_id);
     println!("height:       {}", status.height);
-    println!("latest block: {}", status.block_id);
-    println!("state root:   {}", status.state_root);
-    if let Some(validators) = raw.get("validators").and_then(Value::as_array) {
-        println!("validators:   {}", validators.len());
-        for v in validators {
-            match v {
-                Value::Object(_) => println!(
-                    "  {} ({}) power {}",
-                    shown(v.get("consensus_key").or_else(|| v.get("public_key"))),
-                    shown(v.get("org")),
-                    shown(v.get("voting_power"))
-                ),
-                other => println!("  {}", shown(Some(other))),
-            }
-        }
+    println!("latest block: {}", hex::encode(status.latest_block_id));
+    println!("state root:   {}", hex::encode(status.state_root));
+    println!("validators:   {}", status.validators.len());
+    for v in &status.validators {
+        println!(
+            "  {} ({}) power {}",
+            v.consensus_key.to_hex(),
+            v.org,
+            v.voting_power
+        );
     }
-    if let Some(peers) = raw.get("peers").and_then(Value::as_array) {
-        println!("peers:        {}", peers.len());
-        for p in peers {
-            println!("  {}", shown(Some(p)));
-        }
+    println!("peers:        {}", status.peers.len());
+    for p in &status.peers {
+        println!("  {p}");
     }
     Ok(())
 }

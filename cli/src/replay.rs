@@ -137,11 +137,7 @@ fn set_clocks(clients: &[NodeClient], date: Date) -> anyhow::Result<()> {
 /// The date of the node's latest block.
 fn latest_date(client: &NodeClient) -> anyhow::Result<Option<Date>> {
     let status = client.status()?;
-    Ok(status
-        .raw
-        .get("latest_time_ms")
-        .and_then(Value::as_u64)
-        .and_then(|ms| Date::from_unix_ms_cst(ms).ok()))
+    Ok(Date::from_unix_ms_cst(status.latest_time_ms).ok())
 }
 
 /// Replays the scenario `text` through the network of the devnet in `devnet_dir`,
@@ -323,9 +319,7 @@ pub fn run(
     if let Some(expect) = doc.get("expect") {
         scenario::compare("", expect, &result, &mut mismatches);
     }
-    let mut root = [0u8; 32];
-    hex::decode_to_slice(&status.state_root, &mut root)
-        .with_context(|| format!("the node's state root {:?}", status.state_root))?;
+    let root = status.state_root;
     let outcome = Outcome {
         result,
         mismatches,
@@ -341,7 +335,7 @@ pub fn run(
     Ok(NetworkRun {
         outcome,
         height: status.height,
-        state_root: status.state_root,
+        state_root: hex::encode(status.state_root),
     })
 }
 

@@ -745,20 +745,11 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
     let (chain_id, expires_at_height) = match (node, chain_id, expires) {
         (Some(url), None, expires) => {
             let client = NodeClient::new(&url);
-            let status = client.status_json()?;
-            let chain = status["chain_id"]
-                .as_str()
-                .context("the node's status has no chain id")?
-                .to_string();
+            let status = client.status()?;
+            let chain = status.chain_id.to_string();
             let expires = match expires {
                 Some(h) => h.parse().context("--expires-at-height")?,
-                None => {
-                    let height = status["height"].as_u64().context("the node's height")?;
-                    let max = status["params"]["tx_expiry_heights_max"]
-                        .as_u64()
-                        .context("the node's expiry bound")?;
-                    height + max
-                }
+                None => status.height + status.params.tx_expiry_heights_max,
             };
             (chain, expires)
         }

@@ -348,8 +348,8 @@ fn serve_as(entries: Vec<ChainEntry>, identity: Option<(String, String)>) -> Str
     serve_with(entries, identity, true)
 }
 
-/// [`serve`], with a status that names the chain id and genesis hash when given, and the
-/// binary endpoint or not.
+/// [`serve`], with a status that names the chain id and genesis hash given (block 1's
+/// otherwise), and the binary endpoint or not.
 fn serve_with(
     entries: Vec<ChainEntry>,
     identity: Option<(String, String)>,
@@ -375,12 +375,33 @@ fn serve_with(
             let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
             let json = |v: Value| (200, "application/json", v.to_string().into_bytes());
             let (status, kind, body) = if path == "/v1/status" {
-                let mut status = serde_json::json!({"height": entries.len()});
-                if let Some((chain_id, genesis_hash)) = &identity {
-                    status["chain_id"] = Value::from(chain_id.as_str());
-                    status["genesis_hash"] = Value::from(genesis_hash.as_str());
-                }
-                json(status)
+                // The node's status as it writes it: the chain it names is block 1's unless
+                // the test names another.
+                let first = &entries[0].block.header;
+                let last = &entries[entries.len() - 1].block;
+                let (chain_id, genesis_hash) = match &identity {
+                    Some((chain_id, hash)) => (
+                        ledger::Id::new(chain_id.as_str()).unwrap(),
+                        <[u8; 32]>::try_from(hex::decode(hash).unwrap()).unwrap(),
+                    ),
+                    None => (first.chain_id.clone(), first.previous.0),
+                };
+                let status = ledger::api::StatusView {
+                    chain_id,
+                    genesis_hash,
+                    height: entries.len() as u64,
+                    latest_block_id: last.id().0,
+                    latest_time_ms: last.header.time_ms,
+                    state_root: last.header.state_root,
+                    peer_id: String::new(),
+                    validators: Vec::new(),
+                    validator_set_hash: last.header.validator_set_hash,
+                    params: ledger::genesis::Params::default(),
+                    peers: Vec::new(),
+                    mempool_txs: 0,
+                    devnet_clock: false,
+                };
+                json(serde_json::to_value(status).unwrap())
             } else if let Some(h) = path.strip_prefix("/v1/blocks/") {
                 // The JSON block view, as the node's API shapes it.
                 match h
@@ -445,16 +466,27 @@ fn serve_with(
                 json(serde_json::json!({ "changes": changes }))
             } else if let Some(id) = path.strip_prefix("/v1/tx/") {
                 let found = entries.iter().find_map(|e| {
-                    e.block
-                        .txs
-                        .iter()
-                        .position(|t| t.id().to_string() == id)
-                        .map(|i| (e.height(), i))
+                    let i = e.block.txs.iter().position(|t| t.id().to_string() == id)?;
+                    Some((e, i))
                 });
                 match found {
-                    Some((height, index)) => json(serde_json::json!({
-                        "status": "committed", "height": height, "index": index
-                    })),
+                    Some((e, i)) => {
+                        let tx = &e.block.txs[i];
+                        json(
+                            serde_json::to_value(ledger::api::TxStatusView::Committed {
+                                tx_id: tx.id(),
+                                height: e.height(),
+                                index: i as u32,
+                                block_id: e.block.id().to_string(),
+                                time_ms: e.block.header.time_ms,
+                                type_name: tx.body.action.type_name().to_string(),
+                                receipt: ledger::api::ReceiptView::from(&e.receipts[i]),
+                                tx: Box::new(tx.clone()),
+                                signatures: Vec::new(),
+                            })
+                            .unwrap(),
+                        )
+                    }
                     None => (
                         404,
                         "application/json",

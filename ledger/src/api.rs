@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Outcome, Receipt};
 use crate::crypto::PublicKey;
+use crate::genesis::Params;
 use crate::tx::{SignedTx, TxId};
 use crate::{Code, Id};
 
@@ -116,10 +117,66 @@ pub enum TxStatusView {
     },
 }
 
+/// `GET /v1/status`: the node's tip, the roster that decides the next height (R11.5) and
+/// the parameters in force, and what the node itself sees (peers, mempool).
+///
+/// Readers take fields they do not know, so that a node may add some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: Id,
+    #[serde(with = "crate::codec::hex32")]
+    pub genesis_hash: [u8; 32],
+    /// The last committed height.
+    pub height: u64,
+    #[serde(with = "crate::codec::hex32")]
+    pub latest_block_id: [u8; 32],
+    /// The latest block's time, Unix milliseconds.
+    pub latest_time_ms: u64,
+    #[serde(with = "crate::codec::hex32")]
+    pub state_root: [u8; 32],
+    /// This node's libp2p peer id.
+    pub peer_id: String,
+    pub validators: Vec<RosterEntryView>,
+    #[serde(with = "crate::codec::hex32")]
+    pub validator_set_hash: [u8; 32],
+    pub params: Params,
+    /// The peer ids this node is connected to.
+    pub peers: Vec<String>,
+    pub mempool_txs: u64,
+    /// Whether block times follow the devnet clock instead of the wall clock.
+    pub devnet_clock: bool,
+}
+
+/// One member of the roster in [`StatusView`]: a validator, or a follower (power 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntryView {
+    pub org: Id,
+    pub consensus_key: PublicKey,
+    pub voting_power: u64,
+    pub address: String,
+    pub peer_id: String,
+}
+
 /// `POST /v1/tx`: the id of the transaction taken into the pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submitted {
     pub id: TxId,
+}
+
+/// `POST /v1/txs`: one result per transaction, in the order sent, and how many of each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub results: Vec<BatchResult>,
+    pub accepted: u64,
+    pub refused: u64,
+}
+
+/// One transaction of a batch: taken into the pool (`{id}`), or refused (`{error}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchResult {
+    Taken { id: TxId },
+    Refused { error: ErrorDetail },
 }
 
 #[cfg(test)]
@@ -148,5 +205,71 @@ mod tests {
         // An outcome is never assumed.
         let none = serde_json::from_value::<ReceiptView>(serde_json::json!({"tx_id": id.to_hex()}));
         assert!(none.is_err());
+    }
+
+    #[test]
+    fn a_status_gives_hashes_and_keys_in_hex_and_reads_back_whole() {
+        let status = StatusView {
+            chain_id: Id::new("xinbao-test").unwrap(),
+            genesis_hash: [0xab; 32],
+            height: 7,
+            latest_block_id: [1; 32],
+            latest_time_ms: 1_767_225_600_000,
+            state_root: [2; 32],
+            peer_id: "12D3KooW".into(),
+            validators: vec![RosterEntryView {
+                org: Id::new("bank-a").unwrap(),
+                consensus_key: PublicKey([3; 32]),
+                voting_power: 1,
+                address: "/ip4/127.0.0.1/tcp/27000".into(),
+                peer_id: "12D3KooX".into(),
+            }],
+            validator_set_hash: [4; 32],
+            params: Params::default(),
+            peers: vec!["12D3KooX".into()],
+            mempool_txs: 3,
+            devnet_clock: false,
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["genesis_hash"], "ab".repeat(32));
+        assert_eq!(json["latest_block_id"], "01".repeat(32));
+        assert_eq!(json["state_root"], "02".repeat(32));
+        assert_eq!(json["validator_set_hash"], "04".repeat(32));
+        assert_eq!(json["validators"][0]["consensus_key"], "03".repeat(32));
+        assert_eq!(
+            serde_json::from_value::<StatusView>(json.clone()).unwrap(),
+            status
+        );
+        // A field a later node adds is read past; one it needs is not assumed.
+        let mut more = json.clone();
+        more["uptime_ms"] = serde_json::json!(5);
+        assert_eq!(serde_json::from_value::<StatusView>(more).unwrap(), status);
+        let mut less = json;
+        less.as_object_mut().unwrap().remove("height");
+        assert!(serde_json::from_value::<StatusView>(less).is_err());
+    }
+
+    #[test]
+    fn a_batch_answer_tells_a_taken_transaction_from_a_refused_one() {
+        let answer = BatchAnswer {
+            results: vec![
+                BatchResult::Taken { id: TxId([5; 32]) },
+                BatchResult::Refused {
+                    error: ErrorDetail {
+                        code: "Duplicate".into(),
+                        message: "already in the pool".into(),
+                    },
+                },
+            ],
+            accepted: 1,
+            refused: 1,
+        };
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(
+            json["results"][0],
+            serde_json::json!({ "id": "05".repeat(32) })
+        );
+        assert_eq!(json["results"][1]["error"]["code"], "Duplicate");
+        assert_eq!(serde_json::from_value::<BatchAnswer>(json).unwrap(), answer);
     }
 }

@@ -12,7 +12,7 @@
 //! | `GET /v1/events` | server-sent events: a `block` event per committed block |
 //! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation or enterprise |
 //! | `GET /v1/programmes`, `/v1/programmes/{id}` | programmes with terms, thresholds, figures as of the ledger's date and their fund's cap use; one with its figures at every month end |
-//! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
+//! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID&programme=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
 //! | `GET /v1/filings`, `/v1/filings/{insurer}/{product}/{id}` | rate filings with whether each is in force and how many policies were issued under it; one with a page of those policies |
 //! | `GET /v1/organisations` | the members' totals |
 //! | `GET /v1/records/{kind}/{id}` | a policy, loan, fund, organisation or enterprise with the transactions that name it |
@@ -34,6 +34,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ledger::api::{BatchAnswer, BatchResult, ErrorDetail, RosterEntryView, StatusView, Submitted};
 use ledger::export::ChainEntry;
 use serde_json::{json, Value};
 
@@ -158,7 +159,7 @@ async fn submit_tx(
             if let Some(bytes) = bytes {
                 intake::gossip(&shared, bytes);
             }
-            Ok((StatusCode::OK, Json(json!({ "id": id.to_hex() }))).into_response())
+            Ok((StatusCode::OK, Json(Submitted { id })).into_response())
         }
         Err(refusal) => {
             let status = match refusal.code {
@@ -197,7 +198,7 @@ async fn submit_txs(
         .await
         .map_err(internal)?;
     let mut accepted = 0;
-    let mut results = Vec::with_capacity(verdicts.len());
+    let mut results: Vec<BatchResult> = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {
         match verdict {
             Ok(id) => {
@@ -210,18 +211,23 @@ async fn submit_txs(
                 if let Some(bytes) = bytes {
                     intake::gossip(&shared, bytes);
                 }
-                results.push(json!({ "id": id.to_hex() }));
+                results.push(BatchResult::Taken { id });
             }
-            Err(refusal) => results.push(json!({
-                "error": { "code": refusal.code, "message": refusal.message }
-            })),
+            Err(refusal) => results.push(BatchResult::Refused {
+                error: ErrorDetail {
+                    code: refusal.code.to_string(),
+                    message: refusal.message,
+                },
+            }),
         }
     }
-    let refused = results.len() - accepted;
-    Ok(
-        Json(json!({ "results": results, "accepted": accepted, "refused": refused }))
-            .into_response(),
-    )
+    let refused = (results.len() - accepted) as u64;
+    Ok(Json(BatchAnswer {
+        results,
+        accepted: accepted as u64,
+        refused,
+    })
+    .into_response())
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
@@ -229,18 +235,16 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let tip = chain.tip().map_err(internal)?;
     // The roster that decides the next height (R11.5): validators and followers.
     let config = chain.config_at(tip.height + 1).map_err(internal)?;
-    let validators: Vec<Value> = config
+    let validators = config
         .roster
         .entries()
         .iter()
-        .map(|v| {
-            json!({
-                "org": v.org.as_str(),
-                "consensus_key": v.consensus_key.to_hex(),
-                "voting_power": v.voting_power,
-                "address": v.address.as_str(),
-                "peer_id": crate::consensus::peer_id_of(&v.consensus_key).unwrap_or_default(),
-            })
+        .map(|v| RosterEntryView {
+            org: v.org.clone(),
+            consensus_key: v.consensus_key,
+            voting_power: v.voting_power,
+            address: v.address.as_str().to_string(),
+            peer_id: crate::consensus::peer_id_of(&v.consensus_key).unwrap_or_default(),
         })
         .collect();
     let peers = shared
@@ -249,22 +253,22 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         .read()
         .expect("peers lock poisoned")
         .clone();
-    let mempool_txs = shared.mempool.lock().expect("mempool lock poisoned").len();
-    Ok(Json(json!({
-        "chain_id": chain.chain_id().as_str(),
-        "genesis_hash": hex::encode(chain.genesis_hash()),
-        "height": tip.height,
-        "latest_block_id": tip.block_id.to_hex(),
-        "latest_time_ms": tip.time_ms,
-        "state_root": hex::encode(tip.state_root),
-        "peer_id": shared.peer_id,
-        "validators": validators,
-        "validator_set_hash": hex::encode(config.validator_set_hash),
-        "params": config.params,
-        "peers": peers,
-        "mempool_txs": mempool_txs,
-        "devnet_clock": shared.clock.is_devnet(),
-    }))
+    let mempool_txs = shared.mempool.lock().expect("mempool lock poisoned").len() as u64;
+    Ok(Json(StatusView {
+        chain_id: chain.chain_id().clone(),
+        genesis_hash: chain.genesis_hash(),
+        height: tip.height,
+        latest_block_id: tip.block_id.0,
+        latest_time_ms: tip.time_ms,
+        state_root: tip.state_root,
+        peer_id: shared.peer_id.clone(),
+        validators,
+        validator_set_hash: config.validator_set_hash,
+        params: config.params.clone(),
+        peers,
+        mempool_txs,
+        devnet_clock: shared.clock.is_devnet(),
+    })
     .into_response())
 }
 
