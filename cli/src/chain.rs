@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use ledger::api::{ReceiptView, StatusView, TxStatusView};
+use ledger::api::{BlockView, StatusView, TxStatusView};
 use ledger::block::Receipt;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
@@ -152,19 +152,17 @@ impl NodeChain {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(400)]).trim()
             );
         }
-        let doc: Value =
-            serde_json::from_slice(&bytes).with_context(|| format!("GET {url}: not JSON"))?;
-        let part = |key: &str| doc.get(key).cloned().unwrap_or(Value::Null);
-        let block = serde_json::from_value(part("block"))
-            .with_context(|| format!("GET {url}: no readable block"))?;
-        let certificate = serde_json::from_value(part("certificate"))
+        let view: BlockView =
+            serde_json::from_slice(&bytes).with_context(|| format!("GET {url}: not a block"))?;
+        let block = view.block;
+        let certificate = view
+            .certificate
             .with_context(|| format!("GET {url}: no commit certificate"))?;
-        let receipts = part("receipts")
-            .as_array()
-            .with_context(|| format!("GET {url}: no receipts"))?
-            .iter()
-            .map(receipt_from_json)
-            .collect::<Option<Vec<Receipt>>>()
+        let receipts = view
+            .receipts
+            .into_iter()
+            .map(Receipt::try_from)
+            .collect::<Result<Vec<Receipt>, _>>()
             .with_context(|| format!("GET {url}: a receipt is not readable"))?;
         let entry = ChainEntry {
             block,
@@ -234,11 +232,6 @@ impl NodeChain {
             _ => bail!("transaction {id} is not committed (the node says {value})"),
         }
     }
-}
-
-fn receipt_from_json(value: &Value) -> Option<Receipt> {
-    let view: ReceiptView = serde_json::from_value(value.clone()).ok()?;
-    Receipt::try_from(view).ok()
 }
 
 /// Shows progress on standard error at most once per [`PROGRESS_EVERY`].

@@ -24,15 +24,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{bail, Context};
 use clap::Args;
 use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
-use ledger::tx::{SignedTx, TxBody};
+use ledger::tx::{SignedTx, TxBody, TxId};
 use ledger::{Action, Id};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::devnet;
+use crate::netns::Hosts;
+use crate::node_client::{NodeClient, NodeError, TxStatus};
 
 /// How long after a heal every node must agree and commits resume.
 const HEAL_BOUND: Duration = Duration::from_secs(60);
@@ -76,20 +78,6 @@ impl Rng {
     }
 }
 
-fn run_tool(program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .with_context(|| format!("{program} {}", args.join(" ")))?;
-    ensure!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
 fn has(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
@@ -114,87 +102,6 @@ fn faketime_library() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The run's network: a bridge and one namespace per validator; removed on drop.
-struct Hosts {
-    tag: String,
-    bridge: String,
-    subnet: String,
-    names: Vec<String>,
-}
-
-impl Hosts {
-    fn create(count: usize) -> anyhow::Result<Hosts> {
-        let pid = std::process::id();
-        let tag = format!("xc{}", pid % 100_000);
-        let mut hosts = Hosts {
-            bridge: format!("{tag}br"),
-            subnet: format!("10.214.{}", pid % 250),
-            names: Vec::new(),
-            tag,
-        };
-        run_tool("ip", &["link", "add", &hosts.bridge, "type", "bridge"])?;
-        run_tool(
-            "ip",
-            &[
-                "addr",
-                "add",
-                &format!("{}.254/24", hosts.subnet),
-                "dev",
-                &hosts.bridge,
-            ],
-        )?;
-        run_tool("ip", &["link", "set", &hosts.bridge, "up"])?;
-        for i in 1..=count {
-            let ns = format!("{}n{i}", hosts.tag);
-            let outside = format!("{}h{i}", hosts.tag);
-            let inside = format!("{}i{i}", hosts.tag);
-            run_tool("ip", &["netns", "add", &ns])?;
-            hosts.names.push(ns.clone());
-            run_tool(
-                "ip",
-                &[
-                    "link", "add", &outside, "type", "veth", "peer", "name", &inside,
-                ],
-            )?;
-            run_tool("ip", &["link", "set", &inside, "netns", &ns])?;
-            let address = format!("{}.{i}/24", hosts.subnet);
-            run_tool("ip", &["-n", &ns, "addr", "add", &address, "dev", &inside])?;
-            run_tool("ip", &["-n", &ns, "link", "set", &inside, "up"])?;
-            run_tool("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-            run_tool("ip", &["link", "set", &outside, "master", &hosts.bridge])?;
-            run_tool("ip", &["link", "set", &outside, "up"])?;
-        }
-        Ok(hosts)
-    }
-
-    fn ip(&self, i: usize) -> String {
-        format!("{}.{}", self.subnet, i + 1)
-    }
-
-    /// Runs iptables in validator `i`'s namespace.
-    fn iptables(&self, i: usize, args: &[&str]) -> anyhow::Result<()> {
-        let mut all = vec!["netns", "exec", self.names[i].as_str(), "iptables"];
-        all.extend_from_slice(args);
-        run_tool("ip", &all)
-    }
-
-    /// Removes every rule of validator `i`'s namespace.
-    fn heal(&self, i: usize) {
-        let _ = self.iptables(i, &["-F", "INPUT"]);
-        let _ = self.iptables(i, &["-F", "OUTPUT"]);
-    }
-}
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        for (i, ns) in self.names.iter().enumerate() {
-            let _ = run_tool("ip", &["netns", "del", ns]);
-            let _ = run_tool("ip", &["link", "del", &format!("{}h{}", self.tag, i + 1)]);
-        }
-        let _ = run_tool("ip", &["link", "del", &self.bridge]);
-    }
-}
-
 /// The validators' processes.
 struct Nodes {
     dir: PathBuf,
@@ -209,14 +116,12 @@ struct Nodes {
 
 impl Nodes {
     fn start(&mut self, hosts: &Hosts, i: usize) -> anyhow::Result<()> {
-        use std::os::unix::process::CommandExt;
         let config = self.dir.join(&self.manifest.nodes[i].config);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(config.with_file_name("node.log"))?;
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &hosts.names[i]]);
+        let mut command = hosts.command(i, &self.node_bin);
         if let (Some(offset), Some(library)) = (self.skew[i], &self.faketime) {
             // libfaketime preloaded into the node itself (not the `faketime` wrapper,
             // which forks): the process this run signals and kills is the node.
@@ -226,19 +131,11 @@ impl Nodes {
                 .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
         command
-            .arg(&self.node_bin)
             .arg("--config")
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        // SAFETY: only prctl(2), async-signal-safe, runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         self.children[i] = Some(command.spawn().context("starting xinbao-node")?);
         Ok(())
     }
@@ -267,28 +164,6 @@ impl Drop for Nodes {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIME))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn get(agent: &ureq::Agent, url: &str) -> Option<Value> {
-    let mut response = agent.get(url).call().ok()?;
-    if response.status() != 200 {
-        return None;
-    }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_string()
-        .ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// What the checker has seen.
 #[derive(Default)]
 struct Observed {
@@ -307,24 +182,24 @@ struct Observed {
 }
 
 struct Checker {
-    urls: Vec<String>,
-    agent: ureq::Agent,
+    /// One client per node, each request bounded by [`REQUEST_TIME`].
+    nodes: Vec<NodeClient>,
     seen: Mutex<Observed>,
 }
 
 impl Checker {
     fn height(&self, i: usize) -> Option<u64> {
-        get(&self.agent, &format!("{}/v1/status", self.urls[i]))?["height"].as_u64()
+        self.nodes[i].status().ok().map(|s| s.height)
     }
 
     /// Compares node `i`'s new blocks with what the others hold at those heights.
     fn compare(&self, i: usize, height: u64) {
         let from = self.seen.lock().unwrap().checked[i] + 1;
         for h in from..=height {
-            let Some(block) = get(&self.agent, &format!("{}/v1/blocks/{h}", self.urls[i])) else {
+            let Ok(block) = self.nodes[i].block_view(h) else {
                 return;
             };
-            let id = block["block_id"].as_str().unwrap_or_default().to_string();
+            let id = hex::encode(block.summary.block_id);
             let mut seen = self.seen.lock().unwrap();
             match seen.blocks.get(&h) {
                 Some(known) if *known != id => {
@@ -342,7 +217,7 @@ impl Checker {
 
     /// One look at every node: heights, blocks, stalls.
     fn look(&self) -> Vec<Option<u64>> {
-        let heights: Vec<Option<u64>> = (0..self.urls.len()).map(|i| self.height(i)).collect();
+        let heights: Vec<Option<u64>> = (0..self.nodes.len()).map(|i| self.height(i)).collect();
         for (i, h) in heights.iter().enumerate() {
             if let Some(h) = h {
                 self.compare(i, *h);
@@ -389,16 +264,14 @@ fn load(
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
-        let agent = agent();
         let mut nonce = 0u64;
-        let mut pending: Vec<String> = Vec::new();
+        let mut pending: Vec<TxId> = Vec::new();
         let mut submitted = 0;
         let mut turn = 0;
         let mut refusals: BTreeMap<String, u64> = BTreeMap::new();
         while !stop.load(Ordering::Relaxed) {
             turn += 1;
-            let node = turn % checker.urls.len();
-            let url = &checker.urls[node];
+            let node = &checker.nodes[turn % checker.nodes.len()];
             // Within the expiry window of any node, however far behind.
             let expires_at_height = checker.seen.lock().unwrap().top + 500;
             for _ in 0..5 {
@@ -415,28 +288,22 @@ fn load(
                 if tx.sign(&admin).is_err() {
                     continue;
                 }
-                let answer = agent
-                    .post(&format!("{url}/v1/tx"))
-                    .header("Content-Type", "application/octet-stream")
-                    .send(&tx.to_bytes()[..]);
-                let ok = match answer {
-                    Ok(r) if r.status() == 200 => true,
-                    Ok(mut r) => {
-                        let text = r.body_mut().read_to_string().unwrap_or_default();
-                        refusals.entry(text).or_insert(0u64);
-                        false
+                match node.submit_binary(&tx) {
+                    Ok(id) => {
+                        submitted += 1;
+                        pending.push(id);
                     }
-                    Err(_) => false,
-                };
-                if ok {
-                    submitted += 1;
-                    pending.push(tx.id().to_hex());
+                    // A refusal the node answered (not a node that did not answer).
+                    Err(e) if e.downcast_ref::<NodeError>().is_some() => {
+                        *refusals.entry(format!("{e:#}")).or_insert(0u64) += 1;
+                    }
+                    Err(_) => {}
                 }
             }
             // Which of the pending ones a node now reports committed.
-            pending.retain(|id| match get(&agent, &format!("{url}/v1/tx/{id}")) {
-                Some(answer) if answer["status"] == "committed" => {
-                    checker.acknowledged(id, answer["height"].as_u64().unwrap_or(0));
+            pending.retain(|id| match node.tx_status(id) {
+                Ok(TxStatus::Committed { height, .. }) => {
+                    checker.acknowledged(&id.to_hex(), height);
                     false
                 }
                 _ => true,
@@ -497,10 +364,14 @@ fn draw(rng: &mut Rng, n: usize, kinds: &[&str]) -> Fault {
 }
 
 fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
-    let bridge = format!("{}.254", hosts.subnet);
+    let bridge = hosts.bridge_ip();
     let cut = |i: usize, peer: &str| -> anyhow::Result<()> {
-        hosts.iptables(i, &["-A", "INPUT", "-s", peer, "-j", "DROP"])?;
-        hosts.iptables(i, &["-A", "OUTPUT", "-d", peer, "-j", "DROP"])
+        hosts
+            .iptables(i, &["-A", "INPUT", "-s", peer, "-j", "DROP"])
+            .map_err(anyhow::Error::msg)?;
+        hosts
+            .iptables(i, &["-A", "OUTPUT", "-d", peer, "-j", "DROP"])
+            .map_err(anyhow::Error::msg)
     };
     match fault {
         Fault::Kill(i) => nodes.kill(*i),
@@ -508,7 +379,7 @@ fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()>
         Fault::Isolate(i) => {
             for j in 0..nodes.children.len() {
                 if j != *i {
-                    cut(*i, &hosts.ip(j))?;
+                    cut(*i, &hosts.hosts[j].ip)?;
                 }
             }
         }
@@ -516,8 +387,8 @@ fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()>
             for &i in side {
                 for j in 0..nodes.children.len() {
                     if !side.contains(&j) {
-                        cut(i, &hosts.ip(j))?;
-                        cut(j, &hosts.ip(i))?;
+                        cut(i, &hosts.hosts[j].ip)?;
+                        cut(j, &hosts.hosts[i].ip)?;
                     }
                 }
             }
@@ -525,24 +396,26 @@ fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()>
         Fault::Loss(i, pct) => {
             let p = format!("0.{pct:02}");
             for chain in ["INPUT", "OUTPUT"] {
-                hosts.iptables(
-                    *i,
-                    &[
-                        "-A",
-                        chain,
-                        "!",
-                        if chain == "INPUT" { "-s" } else { "-d" },
-                        &bridge,
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        &p,
-                        "-j",
-                        "DROP",
-                    ],
-                )?;
+                hosts
+                    .iptables(
+                        *i,
+                        &[
+                            "-A",
+                            chain,
+                            "!",
+                            if chain == "INPUT" { "-s" } else { "-d" },
+                            &bridge,
+                            "-m",
+                            "statistic",
+                            "--mode",
+                            "random",
+                            "--probability",
+                            &p,
+                            "-j",
+                            "DROP",
+                        ],
+                    )
+                    .map_err(anyhow::Error::msg)?;
             }
         }
         Fault::Skew(i, offset) => {
@@ -607,7 +480,12 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         eprintln!("xinbao chaos needs iproute2 (`ip`): apt-get install iproute2");
         return Ok(ExitCode::from(2));
     }
-    let hosts = match Hosts::create(count) {
+    let pid = std::process::id();
+    let (tag, subnet) = (
+        format!("xc{}", pid % 100_000),
+        format!("10.214.{}", pid % 250),
+    );
+    let hosts = match Hosts::create(&tag, &subnet, count) {
         Ok(hosts) => hosts,
         Err(e) => {
             eprintln!(
@@ -619,7 +497,14 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let mut kinds = vec!["kill", "pause"];
     let mut skipped = Vec::new();
     if Command::new("ip")
-        .args(["netns", "exec", &hosts.names[0], "iptables", "-L", "-n"])
+        .args([
+            "netns",
+            "exec",
+            &hosts.hosts[0].netns,
+            "iptables",
+            "-L",
+            "-n",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -644,7 +529,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             temp.clone()
         }
     };
-    let addresses: Vec<String> = (0..count).map(|i| hosts.ip(i)).collect();
+    let addresses: Vec<String> = hosts.hosts.iter().map(|h| h.ip.clone()).collect();
     let mut params = devnet::devnet_params();
     params.heartbeat_ms = 1_000;
     let manifest = devnet::init_at(
@@ -673,8 +558,12 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         nodes.start(&hosts, i)?;
     }
     let checker = Arc::new(Checker {
-        urls: nodes.manifest.urls(),
-        agent: agent(),
+        nodes: nodes
+            .manifest
+            .urls()
+            .iter()
+            .map(|url| NodeClient::with_timeout(url, REQUEST_TIME))
+            .collect(),
         seen: Mutex::new(Observed {
             checked: vec![0; count],
             ..Observed::default()
@@ -765,15 +654,13 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(250));
         final_heights = checker.look();
     }
-    let agent = agent();
     for (id, height) in &committed {
-        for (i, url) in checker.urls.iter().enumerate() {
-            let answer = get(&agent, &format!("{url}/v1/tx/{id}"));
-            let at = answer.as_ref().and_then(|a| a["height"].as_u64());
-            if at != Some(*height) {
+        let tx_id = TxId::from_hex(id).expect("an id the load generator made");
+        for (i, node) in checker.nodes.iter().enumerate() {
+            let answer = node.tx_status(&tx_id);
+            if !matches!(answer, Ok(TxStatus::Committed { height: at, .. }) if at == *height) {
                 checker.seen.lock().unwrap().lost.push(format!(
-                    "{id}: committed at {height}, node {i} says {:?}",
-                    answer.map(|a| a["status"].clone())
+                    "{id}: committed at {height}, node {i} says {answer:?}"
                 ));
             }
         }

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use clap::Args;
-use serde_json::Value;
 
 use crate::devnet::{self, Network};
 use crate::node_client::NodeClient;
@@ -305,17 +304,9 @@ pub fn agreement(clients: &[NodeClient]) -> anyhow::Result<(u64, bool)> {
     let mut seen: Vec<(String, String)> = Vec::with_capacity(clients.len());
     println!("\nblock {target} on every validator:");
     for client in clients {
-        let block = client.block(target)?;
-        let id = block
-            .get("block_id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let root = block
-            .get("state_root")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let block = client.block_view(target)?;
+        let id = hex::encode(block.summary.block_id);
+        let root = hex::encode(block.state_root);
         let height = client.status()?.height;
         println!(
             "  {:<24} now at height {height:>4}; block {target}: id {}…, state root {}…",

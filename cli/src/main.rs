@@ -19,6 +19,7 @@ mod demo;
 mod devnet;
 mod files;
 mod keys;
+mod netns;
 mod node_client;
 mod query;
 mod replay;

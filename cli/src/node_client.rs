@@ -11,7 +11,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use ledger::api::{BatchAnswer, BatchResult, ErrorBody, StatusView, Submitted, TxStatusView};
+use ledger::api::{
+    BatchAnswer, BatchResult, BlockView, ErrorBody, StatusView, Submitted, TxStatusView,
+};
 use ledger::block::{Outcome, Receipt};
 use ledger::tx::{SignedTx, TxId};
 use serde_json::Value;
@@ -221,6 +223,13 @@ impl NodeClient {
 
     pub fn block(&self, height: u64) -> anyhow::Result<Value> {
         self.get(&format!("/v1/blocks/{height}"))
+    }
+
+    /// `GET /v1/blocks/{height}`, read as the node writes it ([`BlockView`]).
+    pub fn block_view(&self, height: u64) -> anyhow::Result<BlockView> {
+        let value = self.block(height)?;
+        serde_json::from_value(value)
+            .with_context(|| format!("{}/v1/blocks/{height}: not a block", self.base))
     }
 
     /// The R10 document of the current state (`GET /v1/state`).

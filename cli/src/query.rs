@@ -85,7 +85,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&raw)?;
             } else {
-                print_block(&raw);
+                print_block(&raw)?;
             }
         }
         What::State => {
@@ -187,44 +187,42 @@ fn print_status(raw: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_block(raw: &Value) {
-    let header = raw
-        .get("header")
-        .or_else(|| raw.pointer("/block/header"))
-        .unwrap_or(raw);
-    for key in [
-        "height",
-        "time_ms",
-        "previous",
-        "tx_root",
-        "receipts_root",
-        "state_root",
+fn print_block(raw: &Value) -> anyhow::Result<()> {
+    let view: ledger::api::BlockView =
+        serde_json::from_value(raw.clone()).with_context(|| format!("not a block: {raw}"))?;
+    let header = &view.header;
+    let hash = hex::encode;
+    println!("{:<19} {}", "height", header.height);
+    println!("{:<19} {}", "time_ms", header.time_ms);
+    println!("{:<19} {}", "previous", header.previous);
+    println!("{:<19} {}", "tx_root", hash(header.tx_root));
+    println!("{:<19} {}", "receipts_root", hash(header.receipts_root));
+    println!("{:<19} {}", "state_root", hash(header.state_root));
+    println!(
+        "{:<19} {}",
         "validator_set_hash",
-        "proposer",
-    ] {
-        println!("{key:<19} {}", shown(header.get(key)));
+        hash(header.validator_set_hash)
+    );
+    println!("{:<19} {}", "proposer", header.proposer.to_hex());
+    println!("{:<19} {}", "id", hash(view.summary.block_id));
+    println!("transactions        {}", view.block.txs.len());
+    let orgs: Vec<String> = view
+        .signed_by
+        .iter()
+        .map(|s| s.org.as_ref().map_or("—".to_string(), |o| o.to_string()))
+        .collect();
+    println!("{:<19} {}", "signed by", orgs.join(", "));
+    for tx in &view.transactions {
+        println!(
+            "  {} {:<20} {:?}{}",
+            tx.tx_id,
+            tx.type_name,
+            tx.outcome,
+            tx.code
+                .map_or(String::new(), |c| format!(" ({})", c.as_str()))
+        );
     }
-    if let Some(id) = raw.get("id").or_else(|| raw.get("block_id")) {
-        println!("{:<19} {}", "id", shown(Some(id)));
-    }
-    let txs = raw.pointer("/block/txs").and_then(Value::as_array);
-    println!("transactions        {}", txs.map_or(0, Vec::len));
-    if let Some(signers) = raw.get("signed_by").and_then(Value::as_array) {
-        let orgs: Vec<String> = signers.iter().map(|s| shown(s.get("org"))).collect();
-        println!("{:<19} {}", "signed by", orgs.join(", "));
-    }
-    if let Some(list) = raw.get("transactions").and_then(Value::as_array) {
-        for tx in list {
-            println!(
-                "  {} {:<20} {}{}",
-                shown(tx.get("tx_id")),
-                shown(tx.get("type")),
-                shown(tx.get("outcome")),
-                tx.get("code")
-                    .map_or(String::new(), |c| format!(" ({})", shown(Some(c))))
-            );
-        }
-    }
+    Ok(())
 }
 
 /// The readable settlement summary of a network's R10 document, with the node's state

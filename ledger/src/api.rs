@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::block::{Outcome, Receipt};
-use crate::crypto::PublicKey;
+use crate::block::{Block, BlockHeader, CommitCertificate, Outcome, Receipt};
+use crate::crypto::{PublicKey, Signature};
 use crate::genesis::Params;
 use crate::tx::{SignedTx, TxId};
 use crate::{Code, Id};
@@ -115,6 +115,69 @@ pub enum TxStatusView {
         tx_id: TxId,
         error: ErrorDetail,
     },
+}
+
+/// A committed block in a line (`GET /v1/blocks`, the live feed of `GET /v1/events`): its
+/// height, id, time, transactions (and how many were rejected), proposer and signers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockSummaryView {
+    pub height: u64,
+    #[serde(with = "crate::codec::hex32")]
+    pub block_id: [u8; 32],
+    pub time_ms: u64,
+    pub txs: u64,
+    pub rejected: u64,
+    pub proposer: PublicKey,
+    /// The proposer's organisation in the latest roster, if it is in it.
+    pub proposer_org: Option<Id>,
+    /// The round of the commit certificate; `None` while the node holds none.
+    pub round: Option<u32>,
+    pub signers: u64,
+    /// The voting power that signed and the set's total, when the latest validator set
+    /// decided the block (`None` for a block of an earlier set).
+    pub signing_power: Option<u64>,
+    pub total_power: Option<u64>,
+}
+
+/// `GET /v1/blocks/{height}`: the summary, the block with its header, its commit
+/// certificate with each signer's organisation, and every transaction's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    #[serde(flatten)]
+    pub summary: BlockSummaryView,
+    pub header: BlockHeader,
+    #[serde(with = "crate::codec::hex32")]
+    pub state_root: [u8; 32],
+    pub block: Block,
+    pub certificate: Option<CommitCertificate>,
+    pub signed_by: Vec<SignerView>,
+    /// The transactions in block order, each with its type and receipt.
+    pub transactions: Vec<BlockTxView>,
+    pub receipts: Vec<ReceiptView>,
+}
+
+/// One signature of a commit certificate: the validator, its organisation and voting
+/// power in the latest roster (power `None` for a block of an earlier set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerView {
+    pub validator: PublicKey,
+    pub org: Option<Id>,
+    pub voting_power: Option<u64>,
+    pub signature: Signature,
+}
+
+/// One transaction of [`BlockView`]: its place, type and receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockTxView {
+    pub index: u32,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub tx_id: TxId,
+    pub outcome: OutcomeName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<String>,
 }
 
 /// `GET /v1/status`: the node's tip, the roster that decides the next height (R11.5) and

@@ -19,7 +19,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
-use ledger::api::{ErrorDetail, ReceiptView, SignatureView, TxStatusView};
+use ledger::api::{
+    BlockSummaryView, BlockTxView, BlockView, ErrorDetail, ReceiptView, SignatureView, SignerView,
+    TxStatusView,
+};
 use ledger::block::{BlockHeader, BlockId, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::state::StateView;
@@ -188,8 +191,8 @@ impl Roster {
         })
     }
 
-    fn org(&self, key: &PublicKey) -> Option<&str> {
-        self.by_key.get(key).map(|(org, _)| org.as_str())
+    fn org(&self, key: &PublicKey) -> Option<Id> {
+        self.by_key.get(key).map(|(org, _)| org.clone())
     }
 
     /// Whether the block with `header` was decided by this same validator set.
@@ -204,15 +207,14 @@ fn block_summary(
     roster: &Roster,
     height: u64,
     block: &BlockOutline,
-) -> Result<Value, ApiError> {
+) -> Result<BlockSummaryView, ApiError> {
     let store = shared.chain.store();
-    let rejected = block.rejected;
     let certificate = store.certificate(height).map_err(internal)?;
     let same_set = roster.decided(&block.header);
     let (round, signers, signing_power) = match &certificate {
         Some(c) => (
             Some(c.round),
-            c.signatures.len(),
+            c.signatures.len() as u64,
             c.signatures
                 .iter()
                 .filter_map(|s| roster.by_key.get(&s.validator).map(|(_, p)| *p))
@@ -220,20 +222,20 @@ fn block_summary(
         ),
         None => (None, 0, 0),
     };
-    let proposer = &block.header.proposer;
-    Ok(json!({
-        "height": height,
-        "block_id": block.header.id().to_hex(),
-        "time_ms": block.header.time_ms,
-        "txs": block.txs,
-        "rejected": rejected,
-        "proposer": proposer.to_hex(),
-        "proposer_org": roster.org(proposer),
-        "round": round,
-        "signers": signers,
-        "signing_power": same_set.then_some(signing_power),
-        "total_power": same_set.then_some(roster.total_power),
-    }))
+    let proposer = block.header.proposer;
+    Ok(BlockSummaryView {
+        height,
+        block_id: block.header.id().0,
+        time_ms: block.header.time_ms,
+        txs: block.txs,
+        rejected: block.rejected as u64,
+        proposer,
+        proposer_org: roster.org(&proposer),
+        round,
+        signers,
+        signing_power: same_set.then_some(signing_power),
+        total_power: same_set.then_some(roster.total_power),
+    })
 }
 
 /// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first.
@@ -276,29 +278,35 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         .receipts(height)
         .map_err(internal)?
         .unwrap_or_default();
-    let signers: Vec<Value> = certificate
+    let signed_by: Vec<SignerView> = certificate
         .iter()
         .flat_map(|c| &c.signatures)
-        .map(|s| {
-            let power = roster.by_key.get(&s.validator).map(|(_, p)| *p);
-            json!({
-                "validator": s.validator.to_hex(),
-                "org": roster.org(&s.validator),
-                "voting_power": power.filter(|_| same_set),
-                "signature": hex::encode(s.signature.0),
-            })
+        .map(|s| SignerView {
+            validator: s.validator,
+            org: roster.org(&s.validator),
+            voting_power: roster
+                .by_key
+                .get(&s.validator)
+                .map(|(_, p)| *p)
+                .filter(|_| same_set),
+            signature: s.signature,
         })
         .collect();
-    let transactions: Vec<Value> = block
+    let transactions: Vec<BlockTxView> = block
         .txs
         .iter()
         .zip(&receipts)
         .enumerate()
         .map(|(index, (tx, receipt))| {
-            let mut doc = receipt_json(receipt);
-            doc["index"] = json!(index);
-            doc["type"] = json!(tx.body.action.type_name());
-            doc
+            let receipt = ReceiptView::from(receipt);
+            BlockTxView {
+                index: index as u32,
+                type_name: tx.body.action.type_name().to_string(),
+                tx_id: receipt.tx_id,
+                outcome: receipt.outcome,
+                code: receipt.code,
+                meaning: receipt.meaning,
+            }
         })
         .collect();
     let outline = BlockOutline {
@@ -306,15 +314,18 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         txs: block.txs.len() as u64,
         rejected: crate::store::rejected(&receipts),
     };
-    let mut doc = block_summary(&shared, &roster, height, &outline)?;
-    doc["header"] = serde_json::to_value(&block.header).map_err(internal)?;
-    doc["state_root"] = json!(hex::encode(block.header.state_root));
-    doc["block"] = serde_json::to_value(&block).map_err(internal)?;
-    doc["certificate"] = serde_json::to_value(&certificate).map_err(internal)?;
-    doc["signed_by"] = Value::Array(signers);
-    doc["transactions"] = Value::Array(transactions);
-    doc["receipts"] = Value::Array(receipts.iter().map(receipt_json).collect());
-    Ok(Json(doc).into_response())
+    let summary = block_summary(&shared, &roster, height, &outline)?;
+    Ok(Json(BlockView {
+        summary,
+        header: block.header.clone(),
+        state_root: block.header.state_root,
+        certificate,
+        signed_by,
+        transactions,
+        receipts: receipts.iter().map(ReceiptView::from).collect(),
+        block,
+    })
+    .into_response())
 }
 
 /// `GET /v1/tx/{id}`: pending, or committed with its block, its JSON form, each
@@ -468,7 +479,10 @@ pub async fn events(State(shared): State<Arc<Shared>>) -> Response {
                     else {
                         continue;
                     };
-                    let event = Event::default().event("block").data(doc.to_string());
+                    let Ok(doc) = serde_json::to_string(&doc) else {
+                        continue;
+                    };
+                    let event = Event::default().event("block").data(doc);
                     return Some((Ok::<_, Infallible>(event), (shared, committed, sent, queue)));
                 }
                 if committed.changed().await.is_err() {

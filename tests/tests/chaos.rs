@@ -36,6 +36,8 @@ fn faults_across_a_real_network_never_fork_the_chain_or_lose_a_committed_transac
     assert_eq!(report["unrecovered"], serde_json::json!([]), "{report}");
     assert!(report["faults_total"].as_u64().unwrap() >= 3, "{report}");
     assert!(report["committed"].as_u64().unwrap() > 0, "{report}");
+    // Every height was compared across the nodes: a block unread would be a fork unseen.
+    assert_eq!(report["blocks_checked"], report["height"], "{report}");
     assert!(report["longest_stall_ms"].as_u64().is_some());
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Every node it started is gone with it: none of its processes outlives the run.

@@ -156,6 +156,40 @@ fn two_of_four_down_halts_commits_until_they_return() {
     let height = net.height(0).unwrap();
     net.wait_height(&[0, 1, 2, 3], height, Duration::from_secs(20));
     net.assert_same_chain(&[0, 1, 2, 3], height);
+
+    // The CLI reads the node's status and a block with the types the node writes them in.
+    let (_, status) = get(&net.urls[2], "/v1/status").unwrap();
+    let shown = xinbao(&["query", "status", "--node", &net.urls[2]]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown = text(&shown.stdout);
+    for field in ["chain_id", "state_root"] {
+        assert!(
+            shown.contains(status[field].as_str().unwrap()),
+            "{field}: {shown}"
+        );
+    }
+    assert!(shown.contains("validators:   4"), "{shown}");
+    let (_, block) = get(&net.urls[2], "/v1/blocks/1").unwrap();
+    let shown = xinbao(&["query", "block", "1", "--node", &net.urls[2]]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown = text(&shown.stdout);
+    for field in ["block_id", "state_root"] {
+        assert!(
+            shown.contains(block[field].as_str().unwrap()),
+            "{field}: {shown}"
+        );
+    }
+    let signers: Vec<&str> = block["signed_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["org"].as_str().unwrap())
+        .collect();
+    assert!(signers.len() >= 3, "{block}");
+    assert!(
+        shown.contains(&format!("signed by           {}", signers.join(", "))),
+        "{shown}"
+    );
 }
 
 /// Refused at the door, never committed: a key nobody registered, a bad signature,
