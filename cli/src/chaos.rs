@@ -6,8 +6,10 @@
 //! needed; every namespace, link and rule is removed at the end). Under a steady load the
 //! run injects faults drawn from a seed and logged: `kill -9` and restart, SIGSTOP and
 //! SIGCONT, a minority cut off, a split that leaves no side a quorum, random packet loss
-//! (iptables `-m statistic` inside a namespace) and a clock skewed by `faketime`. Each
-//! fault is healed after a while.
+//! (iptables `-m statistic` inside a namespace), every byte to and from a validator
+//! delayed (a proxy of the run's own in each namespace, [`crate::delay`], since this
+//! kernel has no `netem`) and a clock skewed by `faketime`. Each fault is healed after a
+//! while.
 //!
 //! Checked throughout: no two nodes ever hold different blocks at a height (divergence);
 //! every transaction a node reported committed stays committed, once, at that height, on
@@ -32,6 +34,7 @@ use ledger::tx::{SignedTx, TxBody, TxId};
 use ledger::{Action, Id};
 use serde_json::json;
 
+use crate::delay::DelayProxy;
 use crate::devnet;
 use crate::netns::Hosts;
 use crate::node_client::{NodeClient, NodeError, TxStatus};
@@ -326,6 +329,8 @@ enum Fault {
     Isolate(usize),
     Split(Vec<usize>),
     Loss(usize, u32),
+    /// Every byte to and from the validator held this many milliseconds.
+    Delay(usize, u64),
     Skew(usize, &'static str),
 }
 
@@ -337,6 +342,7 @@ impl Fault {
             Fault::Isolate(_) => "partition-minority",
             Fault::Split(_) => "partition-no-quorum",
             Fault::Loss(..) => "packet-loss",
+            Fault::Delay(..) => "delay",
             Fault::Skew(..) => "clock-skew",
         }
     }
@@ -359,11 +365,17 @@ fn draw(rng: &mut Rng, n: usize, kinds: &[&str]) -> Fault {
             Fault::Split(side)
         }
         "packet-loss" => Fault::Loss(victim, 20 + rng.below(30) as u32),
+        "delay" => Fault::Delay(victim, 100 + rng.below(700)),
         _ => Fault::Skew(victim, ["+2s", "-2s", "+1s"][rng.below(3) as usize]),
     }
 }
 
-fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
+fn inject(
+    fault: &Fault,
+    hosts: &Hosts,
+    nodes: &mut Nodes,
+    proxies: &[DelayProxy],
+) -> anyhow::Result<()> {
     let bridge = hosts.bridge_ip();
     let cut = |i: usize, peer: &str| -> anyhow::Result<()> {
         hosts
@@ -418,6 +430,7 @@ fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()>
                     .map_err(anyhow::Error::msg)?;
             }
         }
+        Fault::Delay(i, ms) => proxies[*i].set(Duration::from_millis(*ms)),
         Fault::Skew(i, offset) => {
             nodes.kill(*i);
             nodes.skew[*i] = Some(offset);
@@ -427,7 +440,12 @@ fn inject(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()>
     Ok(())
 }
 
-fn heal(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
+fn heal(
+    fault: &Fault,
+    hosts: &Hosts,
+    nodes: &mut Nodes,
+    proxies: &[DelayProxy],
+) -> anyhow::Result<()> {
     match fault {
         Fault::Kill(i) => nodes.start(hosts, *i)?,
         Fault::Pause(i) => nodes.signal(*i, libc::SIGCONT),
@@ -436,6 +454,7 @@ fn heal(fault: &Fault, hosts: &Hosts, nodes: &mut Nodes) -> anyhow::Result<()> {
                 hosts.heal(i);
             }
         }
+        Fault::Delay(i, _) => proxies[*i].set(Duration::ZERO),
         Fault::Skew(i, _) => {
             nodes.kill(*i);
             nodes.skew[*i] = None;
@@ -510,9 +529,14 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         .status()
         .is_ok_and(|s| s.success())
     {
-        kinds.extend(["partition-minority", "partition-no-quorum", "packet-loss"]);
+        kinds.extend([
+            "partition-minority",
+            "partition-no-quorum",
+            "packet-loss",
+            "delay",
+        ]);
     } else {
-        skipped.push("partitions and packet loss: iptables is not installed");
+        skipped.push("partitions, packet loss and delay: iptables is not installed");
     }
     let faketime = faketime_library();
     if faketime.is_some() {
@@ -553,6 +577,14 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         skew: vec![None; count],
         faketime,
         manifest,
+    };
+    // The delay proxies first, so that every connection crosses them.
+    let proxies = if kinds.contains(&"delay") {
+        (0..count)
+            .map(|i| DelayProxy::start(&hosts, i))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    } else {
+        Vec::new()
     };
     for i in 0..count {
         nodes.start(&hosts, i)?;
@@ -604,13 +636,13 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         let fault = draw(&mut rng, count, &kinds);
         let hold = Duration::from_millis(2_000 + rng.below(4_000));
         let at = started.elapsed().as_secs_f64();
-        inject(&fault, &hosts, &mut nodes)?;
+        inject(&fault, &hosts, &mut nodes, &proxies)?;
         let until = Instant::now() + hold;
         while Instant::now() < until {
             checker.look();
             std::thread::sleep(Duration::from_millis(250));
         }
-        heal(&fault, &hosts, &mut nodes)?;
+        heal(&fault, &hosts, &mut nodes, &proxies)?;
         let healed = converge(&checker, HEAL_BOUND);
         *faults.entry(fault.kind()).or_default() += 1;
         let line = format!(

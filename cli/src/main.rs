@@ -15,6 +15,7 @@ mod bench;
 mod ceremony;
 mod chain;
 mod chaos;
+mod delay;
 mod demo;
 mod devnet;
 mod files;
