@@ -558,20 +558,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     }
     let h = &m.histograms;
     text.push_str(&h.commit_latency_ms.render(
-        "xinbao_commit_latency_ms",
-        "From a transaction's arrival in this node's mempool to its commit, in milliseconds.",
+        "xinbao_commit_latency_seconds",
+        "From a transaction's arrival in this node's mempool to its commit.",
+        1_000,
     ));
     text.push_str(&h.block_execution_ms.render(
-        "xinbao_block_execution_ms",
-        "Executing a block to propose or validate it, in milliseconds.",
+        "xinbao_block_execution_seconds",
+        "Executing a block to propose or validate it.",
+        1_000,
     ));
     text.push_str(&h.block_commit_ms.render(
-        "xinbao_block_commit_ms",
-        "Writing a decided block durably, in milliseconds.",
+        "xinbao_block_commit_seconds",
+        "Writing a decided block durably.",
+        1_000,
     ));
-    text.push_str(
-        &h.block_txs
-            .render("xinbao_block_txs", "Transactions in each committed block."),
-    );
+    text.push_str(&h.block_txs.render(
+        "xinbao_block_txs",
+        "Transactions in each committed block.",
+        1,
+    ));
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }

@@ -101,19 +101,31 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition lines of `name` (cumulative buckets, `+Inf`, sum and count).
-    pub fn render(&self, name: &str, help: &str) -> String {
+    /// The exposition lines of `name` (cumulative buckets, `+Inf`, sum and count), each
+    /// observed value divided by `per_unit` (1000 to show milliseconds as seconds, the
+    /// base unit Prometheus names expect).
+    pub fn render(&self, name: &str, help: &str, per_unit: u64) -> String {
+        let unit = |value: u64| -> String {
+            if per_unit == 1 {
+                value.to_string()
+            } else {
+                (value as f64 / per_unit as f64).to_string()
+            }
+        };
         let mut text = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
         let mut cumulative = 0;
         for (bound, count) in self.bounds.iter().zip(&self.counts) {
             cumulative += count.load(Ordering::Relaxed);
-            text.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+            text.push_str(&format!(
+                "{name}_bucket{{le=\"{}\"}} {cumulative}\n",
+                unit(*bound)
+            ));
         }
         let count = self.count.load(Ordering::Relaxed);
         text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
         text.push_str(&format!(
             "{name}_sum {}\n{name}_count {count}\n",
-            self.sum.load(Ordering::Relaxed)
+            unit(self.sum.load(Ordering::Relaxed))
         ));
         text
     }

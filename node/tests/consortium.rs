@@ -173,5 +173,34 @@ fn commit_survive_a_kill_and_catch_up() {
     assert_eq!(status, 200);
     let (status, metrics) = net.get(3, "/metrics").unwrap();
     assert_eq!(status, 200);
-    assert!(metrics.as_str().unwrap().contains("xinbao_height"));
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("xinbao_height"));
+    // Prometheus' own checker reads the exposition as a scraper would, and lints it.
+    let promtool = std::path::Path::new("/usr/bin/promtool");
+    assert!(
+        promtool.exists(),
+        "promtool is missing: install Debian's prometheus (apt-get install \
+         --no-install-recommends prometheus), as .ci/run does"
+    );
+    let mut check = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
