@@ -410,26 +410,34 @@ fn serve_with(
                     .and_then(|h| entries.get(h.wrapping_sub(1)))
                 {
                     Some(e) => {
-                        let receipts: Vec<Value> = e
-                            .receipts
-                            .iter()
-                            .map(|r| match r.outcome {
-                                ledger::block::Outcome::Accepted => serde_json::json!({
-                                    "tx_id": r.tx_id.to_string(), "outcome": "Accepted"
-                                }),
-                                ledger::block::Outcome::Rejected(code) => serde_json::json!({
-                                    "tx_id": r.tx_id.to_string(), "outcome": "Rejected",
-                                    "code": code.as_str()
-                                }),
-                            })
-                            .collect();
-                        json(serde_json::json!({
-                            "height": e.height(),
-                            "block_id": e.block.id().to_string(),
-                            "block": e.block,
-                            "certificate": e.certificate,
-                            "receipts": receipts,
-                        }))
+                        let header = &e.block.header;
+                        let view = ledger::api::BlockView {
+                            summary: ledger::api::BlockSummaryView {
+                                height: e.height(),
+                                block_id: e.block.id().0,
+                                time_ms: header.time_ms,
+                                txs: e.block.txs.len() as u64,
+                                rejected: 0,
+                                proposer: header.proposer,
+                                proposer_org: None,
+                                round: Some(e.certificate.round),
+                                signers: e.certificate.signatures.len() as u64,
+                                signing_power: None,
+                                total_power: None,
+                            },
+                            header: header.clone(),
+                            state_root: header.state_root,
+                            block: e.block.clone(),
+                            certificate: Some(e.certificate.clone()),
+                            signed_by: Vec::new(),
+                            transactions: Vec::new(),
+                            receipts: e
+                                .receipts
+                                .iter()
+                                .map(ledger::api::ReceiptView::from)
+                                .collect(),
+                        };
+                        json(serde_json::to_value(view).unwrap())
                     }
                     None => (404, "application/json", b"{\"error\":{}}".to_vec()),
                 }
