@@ -371,7 +371,8 @@ async function programmePage(id) {
 }
 
 function claimRow(c) {
-  const due = (c.status === 'Approved') ? c.payment_due : c.decision_due;
+  // The next step's due date while the claim is open; none once paid or rejected.
+  const due = { Filed: c.decision_due, AwaitingDocuments: c.decision_due, Approved: c.payment_due }[c.status];
   return h('tr', { 'data-test': 'claim-row', 'data-claim': c.id, class: c.overdue ? 'bad' : '' },
     td(link('#/claim/' + encodeURIComponent(c.id), c.id)), td(link('#/programme/' + encodeURIComponent(c.programme), c.programme)),
     td(c.insurer || '—'), td(c.bank), td(statusTag(c.status)), td(c.filed), td(c.decision_due || '—'), td(c.payment_due || '—'),
