@@ -514,7 +514,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut kinds = vec!["kill", "pause"];
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     if Command::new("ip")
         .args([
             "netns",
@@ -536,13 +536,13 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             "delay",
         ]);
     } else {
-        skipped.push("partitions, packet loss and delay: iptables is not installed");
+        skipped.push("partitions, packet loss and delay: iptables is not installed".into());
     }
     let faketime = faketime_library();
     if faketime.is_some() {
         kinds.push("clock-skew");
     } else {
-        skipped.push("clock skew: libfaketime is not installed (apt-get install faketime)");
+        skipped.push("clock skew: libfaketime is not installed (apt-get install faketime)".into());
     }
 
     let temp;
@@ -578,14 +578,24 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         faketime,
         manifest,
     };
-    // The delay proxies first, so that every connection crosses them.
-    let proxies = if kinds.contains(&"delay") {
-        (0..count)
+    // The delay proxies first, so that every connection crosses them. Without the nat
+    // table the run goes on without delay, its redirections removed.
+    let mut proxies = Vec::new();
+    if kinds.contains(&"delay") {
+        match (0..count)
             .map(|i| DelayProxy::start(&hosts, i))
-            .collect::<anyhow::Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
+            .collect::<anyhow::Result<Vec<_>>>()
+        {
+            Ok(started) => proxies = started,
+            Err(e) => {
+                for i in 0..count {
+                    let _ = hosts.iptables(i, &["-t", "nat", "-F"]);
+                }
+                kinds.retain(|k| *k != "delay");
+                skipped.push(format!("delay: {e:#}"));
+            }
+        }
+    }
     for i in 0..count {
         nodes.start(&hosts, i)?;
     }

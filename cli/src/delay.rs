@@ -54,9 +54,15 @@ impl DelayProxy {
                     }
                 };
                 let _ = bound.send(listener.local_addr().map(|a| a.port()).map_err(Into::into));
-                for client in listener.incoming().flatten() {
-                    let delay = delay.clone();
-                    std::thread::spawn(move || relay(client, delay));
+                for client in listener.incoming() {
+                    match client {
+                        Ok(client) => {
+                            let delay = delay.clone();
+                            std::thread::spawn(move || relay(client, delay));
+                        }
+                        // Out of descriptors, say: wait rather than spin.
+                        Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                    }
                 }
             })?;
         let port = port
