@@ -29,10 +29,12 @@
 //! second tree, outside the chain.
 //!
 //! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`])
-//! are also held in memory, loaded when the store opens and changed after each commit is
-//! durable: every transaction offered to intake and every transaction of every block is
-//! looked up among them, almost always to find it absent, which costs a walk of sled's
-//! tree. They are bounded by the rulebook (an id is forgotten at its expiry height, at
+//! are also summarised in memory ([`CommittedIds`]), loaded when the store opens and
+//! changed after each commit is durable: every transaction offered to intake and every
+//! transaction of every block is looked up among them, almost always to find it absent,
+//! which in sled costs a walk of the tree. Memory keeps only a count per 8-byte
+//! fingerprint of the id, so "absent" is answered there and "perhaps present" is read from
+//! the disk. They are bounded by the rulebook (an id is forgotten at its expiry height, at
 //! most `tx_expiry_heights_max` heights on), so the memory they take is too.
 //!
 //! sled calls itself beta; nothing outside this file names it, so it can be replaced.
@@ -215,8 +217,48 @@ pub struct Store {
     /// Equivocation this node saw (not chain data: what this node observed, each piece
     /// verifiable by anyone from its signatures), by (height, validator, digest).
     evidence: sled::Tree,
-    /// The state's `txid/<id>` entries, id → value (see the module notes).
-    committed_ids: Arc<RwLock<HashMap<[u8; 32], Vec<u8>>>>,
+    /// The state's `txid/<id>` entries, summarised (see the module notes).
+    committed_ids: Arc<RwLock<CommittedIds>>,
+}
+
+/// How many of the state's `txid/<id>` entries there are for each 8-byte fingerprint of
+/// an id (its first bytes: ids are BLAKE3 hashes). A fingerprint that is not counted
+/// proves the id absent; one that is counted sends the reader to the disk, which is the
+/// authority, so a shared fingerprint costs one read and never a wrong answer.
+///
+/// The counts stay exact because the rulebook writes `txid/<id>` only for an id not yet
+/// committed and deletes only an entry it finds (module notes of `contracts::chain`).
+/// A slot is 12 bytes, against 32 for the id alone, so a full expiry window of
+/// `tx_expiry_heights_max × block_txs_max` ids (5 million with the defaults) fits in
+/// about 120 MiB, and a busy node's usual window in a small part of that.
+#[derive(Default)]
+struct CommittedIds {
+    counts: HashMap<u64, u32>,
+}
+
+impl CommittedIds {
+    fn fingerprint(id: &[u8; 32]) -> u64 {
+        u64::from_le_bytes(id[..8].try_into().expect("eight bytes"))
+    }
+
+    fn add(&mut self, id: &[u8; 32]) {
+        *self.counts.entry(Self::fingerprint(id)).or_default() += 1;
+    }
+
+    fn remove(&mut self, id: &[u8; 32]) {
+        let fingerprint = Self::fingerprint(id);
+        if let Some(count) = self.counts.get_mut(&fingerprint) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&fingerprint);
+            }
+        }
+    }
+
+    /// False when `id` is certainly not committed.
+    fn may_hold(&self, id: &[u8; 32]) -> bool {
+        self.counts.contains_key(&Self::fingerprint(id))
+    }
 }
 
 const BLOCK: u8 = b'b';
@@ -303,11 +345,10 @@ impl Store {
         if main.get(key(META, META_LOAN_CLOCKS))?.is_none() {
             build_loan_clocks(&main)?;
         }
-        let mut ids = HashMap::new();
-        for entry in main.scan_prefix(key(STATE, TXID_PREFIX)) {
-            let (k, v) = entry?;
-            if let Some(id) = committed_id(&k[1..]) {
-                ids.insert(id, v.to_vec());
+        let mut ids = CommittedIds::default();
+        for k in main.scan_prefix(key(STATE, TXID_PREFIX)).keys() {
+            if let Some(id) = committed_id(&k?[1..]) {
+                ids.add(&id);
             }
         }
         let store = Store {
@@ -1010,9 +1051,9 @@ impl Store {
         for (k, value) in writes.iter() {
             let Some(id) = committed_id(k) else { continue };
             match value {
-                Some(v) => ids.insert(id, v.clone()),
+                Some(_) => ids.add(&id),
                 None => ids.remove(&id),
-            };
+            }
         }
     }
 }
@@ -1214,18 +1255,20 @@ impl From<TipRecord> for Tip {
 /// The committed state as a [`StateView`].
 pub struct SledState<'a> {
     tree: &'a sled::Tree,
-    committed_ids: &'a RwLock<HashMap<[u8; 32], Vec<u8>>>,
+    committed_ids: &'a RwLock<CommittedIds>,
 }
 
 impl StateView for SledState<'_> {
     fn get(&self, k: &[u8]) -> Option<Vec<u8>> {
         if let Some(id) = committed_id(k) {
-            return self
+            let absent = !self
                 .committed_ids
                 .read()
                 .expect("no writer panics")
-                .get(&id)
-                .cloned();
+                .may_hold(&id);
+            if absent {
+                return None;
+            }
         }
         self.tree
             .get(key(STATE, k))
@@ -1931,9 +1974,36 @@ mod tests {
     }
 
     #[test]
+    fn a_fingerprint_is_held_until_the_last_id_that_shares_it_is_forgotten() {
+        let mut ids = CommittedIds::default();
+        let one = [1u8; 32];
+        let mut twin = [1u8; 32];
+        twin[31] = 2;
+        assert!(!ids.may_hold(&one));
+        ids.add(&one);
+        assert!(ids.may_hold(&one));
+        assert!(
+            ids.may_hold(&twin),
+            "a shared fingerprint sends the reader to the disk"
+        );
+        assert!(!ids.may_hold(&[3u8; 32]));
+        ids.add(&twin);
+        ids.remove(&one);
+        assert!(ids.may_hold(&twin));
+        ids.remove(&twin);
+        assert!(!ids.may_hold(&twin));
+        assert!(
+            ids.counts.is_empty(),
+            "no slot is kept for a forgotten fingerprint"
+        );
+    }
+
+    #[test]
     fn committed_ids_read_from_memory_match_the_disk_across_reopening() {
         let (store, dir, first) = one_block("ids");
         let id_key = |b: u8| [TXID_PREFIX, &[b; 32][..]].concat();
+        // Ids that share id 1's fingerprint (its first eight bytes).
+        let twin_key = |b: u8| [TXID_PREFIX, &[1; 8][..], &[b; 24][..]].concat();
         let commit = |store: &Store, height: u64, writes: &WriteSet| {
             let mut block = first.clone();
             block.header.height = height;
@@ -1967,6 +2037,7 @@ mod tests {
         let mut writes = WriteSet::new();
         writes.put(id_key(1), vec![9]);
         writes.put(id_key(2), vec![8]);
+        writes.put(twin_key(5), vec![6]);
         // Not an id: a key under the prefix of another length stays on disk only.
         writes.put([TXID_PREFIX, b"short"].concat(), vec![7]);
         commit(&store, 2, &writes);
@@ -1974,6 +2045,9 @@ mod tests {
         assert_eq!(read(&store, &id_key(1)), Some(vec![9]));
         assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
         assert_eq!(read(&store, &id_key(3)), None);
+        assert_eq!(read(&store, &twin_key(5)), Some(vec![6]));
+        // A shared fingerprint is read from the disk, which does not hold this id.
+        assert_eq!(read(&store, &twin_key(6)), None);
         assert_eq!(
             read(&store, &[TXID_PREFIX, b"short"].concat()),
             Some(vec![7])
@@ -1983,6 +2057,8 @@ mod tests {
         forget.delete(id_key(1));
         commit(&store, 3, &forget);
         assert_eq!(read(&store, &id_key(1)), None);
+        // Forgetting one id keeps the one that shared its fingerprint.
+        assert_eq!(read(&store, &twin_key(5)), Some(vec![6]));
         drop(store);
 
         let store = Store::open(&dir).unwrap();
@@ -1990,7 +2066,7 @@ mod tests {
         assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
         // What memory answers is what the disk holds.
         let on_disk: Vec<_> = store.state().scan_prefix(TXID_PREFIX);
-        assert_eq!(on_disk.len(), 2);
+        assert_eq!(on_disk.len(), 3);
         for (k, v) in on_disk {
             assert_eq!(read(&store, &k), Some(v));
         }
