@@ -530,7 +530,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut short = 0u64;
     let mut last_report = Instant::now();
     let load_end = started + Duration::from_secs(args.seconds);
+    // Read half-way, so that what memory grows by in the second half (caches full,
+    // start-up done) can be set against the work done in it.
+    let half_way = started + Duration::from_secs(args.seconds) / 2;
+    let mut middle: Option<(Vec<Reading>, u64)> = None;
     while Instant::now() < load_end {
+        if middle.is_none() && Instant::now() >= half_way {
+            middle = Some((
+                read_nodes(&network, manifest.nodes.len()),
+                seen.len() as u64,
+            ));
+        }
         let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
         let mut batch = Vec::new();
         while offered < due && batch.len() < REQUEST_TXS_MAX {
@@ -614,16 +624,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (Some(b), Some(a)) => Some((a - b) as f64 / ticks / load_secs * 100.0),
         _ => None,
     };
+    let (middle, committed_at_middle) = middle.unwrap_or_else(|| (before.clone(), 0));
     let nodes: Vec<Value> = manifest
         .nodes
         .iter()
-        .zip(before.iter().zip(&after))
-        .map(|(n, (b, a))| {
+        .zip(before.iter().zip(&after).zip(&middle))
+        .map(|(n, ((b, a), m))| {
             json!({
                 "name": n.name,
                 "cpu_percent_of_a_core": cpu_share(b, a).map(|c| (c * 10.0).round() / 10.0),
                 "rss_mib_start": b.rss_kib.map(|k| k / 1024),
+                "rss_mib_half_way": m.rss_kib.map(|k| k / 1024),
                 "rss_mib_end": a.rss_kib.map(|k| k / 1024),
+                "rss_bytes_per_tx_second_half": rss_bytes_per_tx(
+                    m.rss_kib,
+                    a.rss_kib,
+                    committed_in_load.saturating_sub(committed_at_middle)
+                ),
             })
         })
         .collect();
@@ -713,11 +730,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     for n in &nodes {
         println!(
-            "  {:<22}  CPU {}% of a core, RSS {} → {} MiB",
+            "  {:<22}  CPU {}% of a core, RSS {} → {} (half-way) → {} MiB, {} bytes more per transaction committed in the second half",
             n["name"].as_str().unwrap_or(""),
             n["cpu_percent_of_a_core"],
             n["rss_mib_start"],
-            n["rss_mib_end"]
+            n["rss_mib_half_way"],
+            n["rss_mib_end"],
+            n["rss_bytes_per_tx_second_half"]
         );
     }
     if let Some(cpu) = generator_cpu {
@@ -742,6 +761,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What resident memory grew by, in bytes, for each of `committed` transactions (negative
+/// if it shrank); none without both readings or without transactions.
+fn rss_bytes_per_tx(from_kib: Option<u64>, to_kib: Option<u64>, committed: u64) -> Option<i64> {
+    let (from, to) = (from_kib?, to_kib?);
+    if committed == 0 {
+        return None;
+    }
+    Some((to as i64 - from as i64) * 1024 / committed as i64)
 }
 
 /// Exports the chain from `url` and times its verification with the genesis alone.
@@ -774,4 +803,21 @@ fn audit_figures(url: &str, dir: &std::path::Path) -> anyhow::Result<Value> {
         "txs_per_s": (verdict.txs as f64 / seconds).round(),
         "blocks_per_s": (verdict.blocks as f64 / seconds).round(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rss_bytes_per_tx;
+
+    #[test]
+    fn memory_growth_is_counted_per_committed_transaction() {
+        assert_eq!(
+            rss_bytes_per_tx(Some(100 * 1024), Some(101 * 1024), 1024),
+            Some(1024)
+        );
+        assert_eq!(rss_bytes_per_tx(Some(200), Some(100), 1024), Some(-100));
+        assert_eq!(rss_bytes_per_tx(Some(100), Some(200), 0), None);
+        assert_eq!(rss_bytes_per_tx(None, Some(200), 10), None);
+        assert_eq!(rss_bytes_per_tx(Some(100), None, 10), None);
+    }
 }
