@@ -9,8 +9,9 @@
 //! indexes for readers (the console and the API, never the rulebook): `i` block id →
 //! height, `t` (record kind, record id, height, index) → empty, the transactions that name
 //! a record ([`ledger::Action::subjects`]), and `e` month-end date → the programmes'
-//! figures as of that day (`contracts::report::month_figures`, computed on the state
-//! before the first block after the month end, as `audit report` does), `f` (rate
+//! figures as of that day (`contracts::report::month_figures_with`, on the state before
+//! the first block after the month end with the loans' figures from the loan clocks
+//! below: what `audit report` computes from every loan), `f` (rate
 //! filing's state key, policy id) → empty, the policies issued under each filing, `n`
 //! filing's state key → how many (u64), and `o` (organisation, column) → the
 //! organisation's running total of that column of `audit report`'s organisation table
@@ -1546,6 +1547,46 @@ mod tests {
         block
     }
 
+    /// Puts programme records (id, insurer) with the Ningbo-style worked example's terms.
+    fn put_programmes(writes: &mut WriteSet, programmes: &[(&str, &str)]) {
+        use contracts::store::{keys, Programme, ProgrammeStatus};
+        let scenario: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../network-configs/scenarios/a-ningbo-style.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let create = scenario["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["tx"]["type"] == "CreateProgramme")
+            .unwrap();
+        let ledger::Action::CreateProgramme(terms) =
+            serde_json::from_value(create["tx"].clone()).unwrap()
+        else {
+            panic!("not a CreateProgramme");
+        };
+        for (id, insurer) in programmes {
+            let mut terms = terms.clone();
+            terms.id = Id::new(*id).unwrap();
+            terms.insurer = Id::new(*insurer).unwrap();
+            let record = Programme {
+                terms: *terms,
+                status: ProgrammeStatus::Active,
+                premium_written_fen: ledger::Fen::ZERO,
+                claims_gross_fen: ledger::Fen::ZERO,
+                warnings: Vec::new(),
+            };
+            writes.put(
+                keys::programme(&record.terms.id),
+                ledger::codec::encode(&record),
+            );
+        }
+    }
+
     #[test]
     fn a_programmes_loan_clocks_give_the_figures_that_reading_every_loan_gives() {
         use contracts::store::{Loan, LoanStatus};
@@ -1590,12 +1631,38 @@ mod tests {
             );
         };
         let mut writes = WriteSet::new();
+        put_programmes(&mut writes, &[("g0", "ins-a"), ("g1", "ins-a")]);
         for i in 0..60 {
             put(&mut writes, i, &loan(i));
         }
         commit_next(&store, Vec::new(), &[], &writes);
         let check = |store: &Store, when: &str| {
             let state = store.state();
+            // A month end's figures as a node records them, from the clocks, are the
+            // rulebook's, from every loan.
+            let mut day = date("2025-01-31");
+            let mut months_with_overdue = 0;
+            while day < date("2028-01-01") {
+                let by_clocks = contracts::report::month_figures_with(&state, |id, p| {
+                    let (outstanding, overdue) = store.programme_principal(id, day)?;
+                    Ok::<_, StoreError>(contracts::programme::figures_from(p, outstanding, overdue))
+                })
+                .unwrap();
+                assert_eq!(
+                    by_clocks,
+                    contracts::report::month_figures(&state, day),
+                    "{when}: month figures on {day}"
+                );
+                assert_eq!(by_clocks.as_object().unwrap().len(), 2, "{by_clocks}");
+                if by_clocks["g1"]["overdue_principal_fen"] != serde_json::json!(0) {
+                    months_with_overdue += 1;
+                }
+                day = contracts::report::month_end(day.checked_add_days(1).unwrap());
+            }
+            assert!(
+                months_with_overdue > 0,
+                "{when}: no month end with overdue loans"
+            );
             for g in ["g0", "g1"] {
                 let g = Id::new(g).unwrap();
                 let mut day = date("2025-01-01");
@@ -1669,46 +1736,12 @@ mod tests {
 
     #[test]
     fn the_claims_desk_lists_what_reading_every_claim_gives() {
-        use contracts::store::{keys, Claim, ClaimStatus, Programme, ProgrammeStatus};
+        use contracts::store::{keys, Claim, ClaimStatus};
         let (store, dir, _) = one_block("claims-desk");
-        let scenario: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../network-configs/scenarios/a-ningbo-style.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let create = scenario["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["tx"]["type"] == "CreateProgramme")
-            .unwrap();
-        let ledger::Action::CreateProgramme(terms) =
-            serde_json::from_value(create["tx"].clone()).unwrap()
-        else {
-            panic!("not a CreateProgramme");
-        };
         // Three programmes, two of one insurer's; "ins-a" and "ins-ab" share a prefix.
         let programmes = [("g0", "ins-a"), ("g1", "ins-a"), ("g2", "ins-ab")];
         let mut writes = WriteSet::new();
-        for (id, insurer) in programmes {
-            let mut terms = terms.clone();
-            terms.id = Id::new(id).unwrap();
-            terms.insurer = Id::new(insurer).unwrap();
-            let record = Programme {
-                terms: *terms,
-                status: ProgrammeStatus::Active,
-                premium_written_fen: ledger::Fen::ZERO,
-                claims_gross_fen: ledger::Fen::ZERO,
-                warnings: Vec::new(),
-            };
-            writes.put(
-                keys::programme(&record.terms.id),
-                ledger::codec::encode(&record),
-            );
-        }
+        put_programmes(&mut writes, &programmes);
         let statuses = [
             ClaimStatus::Filed,
             ClaimStatus::AwaitingDocuments,
