@@ -378,12 +378,7 @@ impl Chain {
             // The loans' figures from the programmes' loan clocks: a read of a few entries
             // per programme, where reading every loan would stall this commit.
             let figures = contracts::report::month_figures_with(&state, |id, programme| {
-                let (outstanding, overdue) = self.store.programme_principal(id, end)?;
-                Ok::<_, StoreError>(contracts::programme::figures_from(
-                    programme,
-                    outstanding,
-                    overdue,
-                ))
+                self.store.programme_figures(id, programme, end)
             })?;
             months.push((end, serde_json::to_vec(&figures).expect("JSON of figures")));
             match Date::from_days(end.days_since_epoch() + 1) {

@@ -874,6 +874,23 @@ impl Store {
         Ok((outstanding, overdue))
     }
 
+    /// A programme's R5 figures as of `date`, with its loans' figures from the loan clocks
+    /// ([`Store::programme_principal`]): the same figures as `contracts::programme::figures`,
+    /// without reading every loan.
+    pub fn programme_figures(
+        &self,
+        id: &ledger::Id,
+        programme: &contracts::store::Programme,
+        date: Date,
+    ) -> Result<contracts::programme::Figures, StoreError> {
+        let (outstanding, overdue) = self.programme_principal(id, date)?;
+        Ok(contracts::programme::figures_from(
+            programme,
+            outstanding,
+            overdue,
+        ))
+    }
+
     /// The claims on `desk`, of one insurer's or one programme's when they are named (a
     /// programme with its insurer), in (insurer, programme, claim) order: the page from
     /// `offset` of at most `limit`.
@@ -1644,8 +1661,7 @@ mod tests {
             let mut months_with_overdue = 0;
             while day < date("2028-01-01") {
                 let by_clocks = contracts::report::month_figures_with(&state, |id, p| {
-                    let (outstanding, overdue) = store.programme_principal(id, day)?;
-                    Ok::<_, StoreError>(contracts::programme::figures_from(p, outstanding, overdue))
+                    store.programme_figures(id, p, day)
                 })
                 .unwrap();
                 assert_eq!(

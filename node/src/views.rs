@@ -624,22 +624,6 @@ fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result
     Ok(json!({ "items": items, "next": next }))
 }
 
-/// A programme's R5 figures as of `date`, from the node's running sums of its loans
-/// (the same figures as `contracts::programme::figures`, without reading every loan).
-fn programme_figures(
-    store: &crate::store::Store,
-    id: &Id,
-    programme: &Programme,
-    date: Date,
-) -> Result<contracts::programme::Figures, ApiError> {
-    let (outstanding, overdue) = store.programme_principal(id, date).map_err(internal)?;
-    Ok(contracts::programme::figures_from(
-        programme,
-        outstanding,
-        overdue,
-    ))
-}
-
 /// A programme's terms, figures as of `date`, thresholds and its fund's cap usage.
 fn programme_doc(
     store: &crate::store::Store,
@@ -649,7 +633,9 @@ fn programme_doc(
     date: Date,
 ) -> Result<Value, ApiError> {
     let terms = &programme.terms;
-    let figures = programme_figures(store, id, programme, date)?;
+    let figures = store
+        .programme_figures(id, programme, date)
+        .map_err(internal)?;
     let mut doc = contracts::report::programme_detail_with(programme, &figures);
     let t = &terms.triggers;
     // R5.1: a warning is listed at this share of a threshold.
@@ -1175,7 +1161,11 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok_or_else(|| internal("a stored key names no valid id"))?;
         let mut entry = if section == "programmes" {
             let programme: Programme = store::decode_record(value);
-            let figures = programme_figures(shared.chain.store(), &id, &programme, date)?;
+            let figures = shared
+                .chain
+                .store()
+                .programme_figures(&id, &programme, date)
+                .map_err(internal)?;
             contracts::report::programme_json_with(&programme, &figures)
         } else {
             contracts::report::section_entry(&state, date, section, &id, value)
