@@ -7,13 +7,15 @@
 //! reads of each kind, beside the time to read every claim record once, which is this
 //! machine's cost of the walk the index avoids.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use contracts::store::{keys, Claim, ClaimStatus, Programme, ProgrammeStatus};
-use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate};
-use ledger::state::{Overlay, StateView, WriteSet};
+use std::time::Instant;
+
+use common::{commit, measure, store_with_programmes};
+use contracts::store::{keys, Claim, ClaimStatus};
+use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Fen, Id};
-use node::store::{Commit, Desk, Store, Tip};
+use node::store::Desk;
 
 const BLOCK_CLAIMS: usize = 10_000;
 const PROGRAMMES: usize = 8;
@@ -27,24 +29,7 @@ fn main() {
     let open_per_mille: usize = args
         .get(1)
         .map_or(10, |a| a.parse().expect("OPEN_PER_MILLE"));
-    let dir = std::env::temp_dir().join(format!("xinbao-claims-desk-{}", std::process::id()));
-    let store = Store::open(&dir).expect("a store");
-    let genesis = [9; 32];
-    let mut tip = Tip {
-        height: 0,
-        block_id: BlockId(genesis),
-        state_root: [0; 32],
-        time_ms: 1,
-    };
-    let mut writes = WriteSet::new();
-    for p in 0..PROGRAMMES {
-        let record = programme(p);
-        writes.put(
-            keys::programme(&record.terms.id),
-            ledger::codec::encode(&record),
-        );
-    }
-    store.init_genesis(genesis, &writes, tip).expect("genesis");
+    let (store, dir, mut tip) = store_with_programmes("claims-desk", PROGRAMMES);
 
     let started = Instant::now();
     let mut written = 0;
@@ -129,115 +114,10 @@ fn main() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Five runs of `read`: the median and the maximum, and what the last one counted.
-struct Figures {
-    median: Duration,
-    max: Duration,
-    items: usize,
-}
-
-impl std::fmt::Display for Figures {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "median {:>8.2} ms, max {:>8.2} ms ({} items)",
-            self.median.as_secs_f64() * 1e3,
-            self.max.as_secs_f64() * 1e3,
-            self.items
-        )
-    }
-}
-
-fn measure(mut read: impl FnMut() -> usize) -> Figures {
-    let mut times = Vec::new();
-    let mut items = 0;
-    for _ in 0..5 {
-        let started = Instant::now();
-        items = std::hint::black_box(read());
-        times.push(started.elapsed());
-    }
-    times.sort();
-    Figures {
-        median: times[2],
-        max: times[4],
-        items,
-    }
-}
-
 fn read_all(state: &dyn StateView, ids: &[Id]) -> usize {
     ids.iter()
         .filter_map(|id| contracts::store::read::<Claim>(state, &keys::claim(id)))
         .count()
-}
-
-fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
-    let block = Block {
-        header: BlockHeader {
-            chain_id: Id::new("bench").unwrap(),
-            height: tip.height + 1,
-            time_ms: tip.time_ms + 1,
-            previous: tip.block_id,
-            tx_root: [0; 32],
-            receipts_root: [0; 32],
-            state_root: [0; 32],
-            validator_set_hash: [0; 32],
-            proposer: ledger::crypto::PublicKey([1; 32]),
-        },
-        txs: Vec::new(),
-    };
-    let state = store.state();
-    let mut after = Overlay::new(&state);
-    after.apply(writes.clone());
-    let desk = node::chain::desk_changes(&state, &after, writes);
-    let next = Tip {
-        height: block.header.height,
-        block_id: block.id(),
-        state_root: block.header.state_root,
-        time_ms: block.header.time_ms,
-    };
-    let certificate = CommitCertificate {
-        height: next.height,
-        round: 0,
-        block_id: next.block_id,
-        signatures: Vec::new(),
-    };
-    store
-        .commit(
-            Commit {
-                block: &block,
-                certificate: &certificate,
-                receipts: &[],
-                writes,
-                ids: &[],
-                changes: &[],
-                months: &[],
-                filed: &[],
-                organisations: &[],
-                loan_clocks: &[],
-                desk: &desk,
-            },
-            next,
-        )
-        .expect("a commit");
-    next
-}
-
-fn programme(p: usize) -> Programme {
-    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../network-configs/stress/ningbo-style.json");
-    let model: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model).expect("the worked stress model")).unwrap();
-    let mut terms: ledger::action::CreateProgramme =
-        serde_json::from_value(model["programme"].clone()).expect("a CreateProgramme");
-    terms.id = Id::new(format!("prog-{p}")).unwrap();
-    terms.insurer = Id::new(format!("ins-{}", p % 3)).unwrap();
-    Programme {
-        terms,
-        status: ProgrammeStatus::Active,
-        premium_written_fen: Fen::ZERO,
-        claims_gross_fen: Fen::ZERO,
-        warnings: Vec::new(),
-    }
 }
 
 fn claim_key(i: usize) -> Vec<u8> {

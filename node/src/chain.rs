@@ -503,7 +503,7 @@ fn organisation_changes(
 
 /// What `writes` change in the programmes' loan clocks: each written loan record's place
 /// before (on `before`) taken away, its place after added.
-pub(crate) fn loan_clock_changes(
+pub fn loan_clock_changes(
     before: &dyn StateView,
     writes: &WriteSet,
 ) -> Vec<crate::store::LoanClockChange> {
