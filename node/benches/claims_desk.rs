@@ -11,25 +11,20 @@ mod common;
 
 use std::time::Instant;
 
-use common::{commit, measure, store_with_programmes};
+use common::{args, commit, measure, store_with_programmes, PROGRAMMES};
 use contracts::store::{keys, Claim, ClaimStatus};
 use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Fen, Id};
 use node::store::Desk;
 
 const BLOCK_CLAIMS: usize = 10_000;
-const PROGRAMMES: usize = 8;
-
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = args();
     let claims: usize = args.first().map_or(100_000, |a| a.parse().expect("CLAIMS"));
     let open_per_mille: usize = args
         .get(1)
         .map_or(10, |a| a.parse().expect("OPEN_PER_MILLE"));
-    let (store, dir, mut tip) = store_with_programmes("claims-desk", PROGRAMMES);
+    let (store, dir, mut tip) = store_with_programmes("claims-desk");
 
     let started = Instant::now();
     let mut written = 0;

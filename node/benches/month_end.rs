@@ -11,21 +11,16 @@ mod common;
 
 use std::time::Instant;
 
-use common::{commit, measure, store_with_programmes};
+use common::{args, commit, measure, store_with_programmes, PROGRAMMES};
 use contracts::store::{keys, Loan, LoanStatus};
 use ledger::state::WriteSet;
 use ledger::{Date, Fen, Id};
 
 const BLOCK_LOANS: usize = 10_000;
-const PROGRAMMES: usize = 8;
-
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = args();
     let loans: usize = args.first().map_or(100_000, |a| a.parse().expect("LOANS"));
-    let (store, dir, mut tip) = store_with_programmes("month-end", PROGRAMMES);
+    let (store, dir, mut tip) = store_with_programmes("month-end");
 
     let started = Instant::now();
     let mut written = 0;

@@ -10,9 +10,21 @@ use ledger::state::{Overlay, WriteSet};
 use ledger::{Fen, Id};
 use node::store::{Commit, Store, Tip};
 
-/// A new store under the temporary directory whose genesis holds `programmes` programmes
-/// (`prog-0`, `prog-1`, …), with its directory and tip.
-pub fn store_with_programmes(name: &str, programmes: usize) -> (Store, PathBuf, Tip) {
+/// How many programmes the benches' records are spread over.
+pub const PROGRAMMES: usize = 8;
+
+/// The bench's own arguments: those after the program's name, without the flags cargo
+/// passes to every bench (`--bench`).
+pub fn args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect()
+}
+
+/// A new store under the temporary directory whose genesis holds [`PROGRAMMES`]
+/// programmes (`prog-0`, `prog-1`, …), with its directory and tip.
+pub fn store_with_programmes(name: &str) -> (Store, PathBuf, Tip) {
     let dir = std::env::temp_dir().join(format!("xinbao-{name}-{}", std::process::id()));
     let store = Store::open(&dir).expect("a store");
     let genesis = [9; 32];
@@ -23,7 +35,7 @@ pub fn store_with_programmes(name: &str, programmes: usize) -> (Store, PathBuf, 
         time_ms: 1,
     };
     let mut writes = WriteSet::new();
-    for p in 0..programmes {
+    for p in 0..PROGRAMMES {
         let record = programme(p);
         writes.put(
             keys::programme(&record.terms.id),
