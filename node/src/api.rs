@@ -549,6 +549,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "Gossip batches a peer did not acknowledge.",
             load(&m.gossip_send_failures),
         ),
+        (
+            "xinbao_p2p_messages_refused_total",
+            "counter",
+            "Consensus-network messages dropped because their node is not in the roster.",
+            load(&m.p2p_messages_refused),
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {

@@ -183,6 +183,8 @@ pub struct Metrics {
     pub signatures_verified: AtomicU64,
     /// Received gossip batches waiting for intake.
     pub gossip_inbox_batches: AtomicU64,
+    /// Consensus-network messages dropped because their node is not in the roster.
+    pub p2p_messages_refused: AtomicU64,
     pub histograms: Histograms,
 }
 

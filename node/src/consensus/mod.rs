@@ -8,8 +8,11 @@
 //! (validators and followers, DOMAIN.md R11), each pinned by `/p2p/<peer id>`, where the
 //! peer id is derived from the node's consensus key (the libp2p identity *is* the
 //! consensus key), so a node whose key the chain does not name is neither dialled nor
-//! accepted. The roster follows the chain ([`peers`]): when governance adds a node, its
-//! peers connect to it; when it removes one, they disconnect it.
+//! accepted. The engine's network learns who a peer is only after the connection is up,
+//! so the roster gate ([`gate`]) stands between it and the engine and drops what a
+//! stranger says in that window. The roster follows the chain ([`peers`]): when
+//! governance adds a node, its peers connect to it; when it removes one, they disconnect
+//! it.
 //!
 //! Every node runs the engine as a validator of its key. At heights whose validator set
 //! does not hold that key the engine only follows (it verifies, decides and syncs, and
@@ -17,17 +20,15 @@
 //! its change takes effect, and one removed stops, without a restart. The validators and
 //! timing of each height come from committed state ([`crate::chain::Chain::config_at`]).
 //!
-//! Pacing and empty blocks: heights are paced by the engine's `target_time`, set to the
-//! `block_time_ms` parameter of the height, and a proposer proposes a block even when its
-//! mempool is empty. Empty blocks are kept deliberately: the rulebook reads its dates only from block
-//! times, so a chain that stopped when idle would leave dates (a claim's waiting period, a
-//! repayment due date) unreached until someone happened to submit; a steady heartbeat also
-//! shows every member, at a glance, that the consortium is live. The cost is bounded by the
-//! pace: one header and one certificate per `block_time_ms`.
+//! Pacing: heights are paced by the engine's `target_time`, set to the `block_time_ms`
+//! parameter of the height, and a height begins only when there is work or a date to move
+//! on (the heartbeat and the UTC+8 day boundary): [`app`] holds the engine's `Finalized`
+//! reply until then, so an idle consortium writes almost nothing.
 
 pub mod app;
 pub mod codec;
 pub mod context;
+pub mod gate;
 pub mod parts;
 pub mod peers;
 pub mod signing;
@@ -45,8 +46,8 @@ use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::core::{HeightParams, LinearTimeouts};
 use malachitebft_app_channel::app::types::Keypair;
 use malachitebft_app_channel::{
-    ConsensusContext, NetworkContext, NetworkIdentity, NetworkRequest, RequestContext, Signer,
-    SyncContext, WalContext,
+    ConsensusContext, NetworkIdentity, NetworkRequest, RequestContext, Signer, SyncContext,
+    WalContext,
 };
 use tokio::sync::watch;
 use tracing::info;
@@ -179,6 +180,16 @@ pub async fn start(
                 .map_err(|e| anyhow::anyhow!("bootstrap peer {a}: {e}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let bootstrap_ids: Vec<libp2p::PeerId> = bootstrap
+        .iter()
+        .filter_map(|addr| {
+            addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            })
+        })
+        .collect();
+    let roster = settings.gossip_peers.subscribe();
     let book = PeerBook::new(
         own_key,
         peers::wanted(&[&next, &after], &own_key),
@@ -241,31 +252,25 @@ pub async fn start(
         NetworkIdentity::new_validator(settings.moniker, keypair, address.to_string(), proof_bytes);
 
     info!(%peer_id, %address, "starting consensus engine");
+    let registry = malachitebft_app_channel::app::metrics::SharedRegistry::global()
+        .with_moniker(&config.moniker);
+    let (real, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
+        identity,
+        &config.consensus,
+        &config.value_sync,
+        &registry,
+        WireCodec,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the network: {e}"))?;
+    let network = gate::spawn(real, roster, bootstrap_ids, shared.clone()).await?;
     #[cfg(feature = "byzantine")]
     let byzantine = crate::byzantine::Byzantine::from_env()?.map(Arc::new);
     #[cfg(feature = "byzantine")]
-    let attacks = byzantine
-        .as_ref()
-        .filter(|b| b.engine.is_active() || b.replay_votes > 0)
-        .cloned();
-    #[cfg(not(feature = "byzantine"))]
-    let attacks: Option<()> = None;
-    let (channels, _engine) = match attacks {
-        #[cfg(feature = "byzantine")]
-        Some(attacks) => {
+    let network = match &byzantine {
+        Some(attacks) if attacks.engine.is_active() || attacks.replay_votes > 0 => {
             tracing::warn!(?attacks, "Byzantine: the engine misbehaves");
-            let registry = malachitebft_app_channel::app::metrics::SharedRegistry::global()
-                .with_moniker(&config.moniker);
-            let (real, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
-                identity,
-                &config.consensus,
-                &config.value_sync,
-                &registry,
-                WireCodec,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("starting the network: {e}"))?;
-            let mut network = real;
+            let mut network = network;
             if attacks.engine.is_active() {
                 let flip = |mut bytes: [u8; 32]| {
                     bytes[31] ^= 1;
@@ -290,36 +295,23 @@ pub async fn start(
                 network =
                     crate::byzantine::VoteReplay::spawn(network, attacks.replay_votes).await?;
             }
-            malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
-                .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
-                .with_custom_network(network, tx_network)
-                .with_default_sync(SyncContext::new(WireCodec))
-                .with_default_consensus(ConsensusContext::new_validator(
-                    address,
-                    Box::new(verifier),
-                    Box::new(ConsensusSigner::new(key, chain_id)),
-                ))
-                .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
-                .build()
-                .await
-                .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?
+            network
         }
-        _ => malachitebft_app_channel::start_engine(
-            XinbaoContext,
-            config,
-            WalContext::new(settings.wal_path, WireCodec),
-            NetworkContext::new(identity, WireCodec),
-            ConsensusContext::new_validator(
-                address,
-                Box::new(verifier),
-                Box::new(ConsensusSigner::new(key, chain_id)),
-            ),
-            SyncContext::new(WireCodec),
-            RequestContext::new(ENGINE_REQUESTS_MAX),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?,
+        _ => network,
     };
+    let (channels, _engine) = malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
+        .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
+        .with_custom_network(network, tx_network)
+        .with_default_sync(SyncContext::new(WireCodec))
+        .with_default_consensus(ConsensusContext::new_validator(
+            address,
+            Box::new(verifier),
+            Box::new(ConsensusSigner::new(key, chain_id)),
+        ))
+        .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?;
 
     // Keep the peer list for the status endpoint.
     let net_requests = channels.net_requests.clone();

@@ -5,8 +5,9 @@
 //! addresses of its configuration. Each is pinned by its peer id, derived from its
 //! consensus key, and the engine accepts no one else (`persistent_peers_only`). When a
 //! commit changes the rosters, peers that joined are added to the engine's network and
-//! peers that left are removed (which disconnects them); the transaction gossip is given
-//! the same list, with the validators it sends to.
+//! peers that left are removed (which disconnects them); the transaction gossip and the
+//! roster gate ([`super::gate`]) are given the same list, with the validators the gossip
+//! sends to.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -131,22 +132,25 @@ impl PeerBook {
         if wanted == self.current {
             return;
         }
-        for (key, peer) in &wanted {
-            let known = self.current.get(key).map(|p| &p.addr);
+        // The gate and the gossip hear of the change first: a node that joined is
+        // listened to before it is connected, and one that left is no longer listened to
+        // while it is being disconnected.
+        let before = std::mem::replace(&mut self.current, wanted);
+        self.publish();
+        for (key, peer) in &self.current {
+            let known = before.get(key).map(|p| &p.addr);
             if known != Some(&peer.addr) {
                 info!(%key, addr = %peer.addr, "a node joined the roster; connecting");
                 request(net_requests, peer.addr.clone(), true).await;
             }
         }
-        for (key, peer) in &self.current {
-            let kept = wanted.get(key).map(|p| &p.addr);
+        for (key, peer) in &before {
+            let kept = self.current.get(key).map(|p| &p.addr);
             if kept != Some(&peer.addr) && !self.bootstrap.contains(&peer.addr) {
                 info!(%key, addr = %peer.addr, "a node left the roster; disconnecting");
                 request(net_requests, peer.addr.clone(), false).await;
             }
         }
-        self.current = wanted;
-        self.publish();
     }
 }
 
