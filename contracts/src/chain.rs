@@ -43,7 +43,8 @@ use crate::{governance, TxContext};
 /// see the module notes): the keys every transaction of every block is checked against,
 /// which a node may keep in memory as well.
 pub const TXID_PREFIX: &[u8] = b"txid/";
-const TXEXP_PREFIX: &[u8] = b"txexp/";
+/// The prefix of the index of those ids by expiry height (`txexp/<expiry, 8 bytes BE><id>`).
+pub const TXEXP_PREFIX: &[u8] = b"txexp/";
 
 /// Where and when a block executes.
 #[derive(Debug, Clone, PartialEq, Eq)]

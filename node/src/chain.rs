@@ -792,4 +792,91 @@ mod tests {
             Err(ChainError::OtherGenesis { .. })
         ));
     }
+
+    /// The store keeps the rulebook's replay memory in its own form (`store::replay`);
+    /// what it reads back must be what the state holds, key for key, as ids are
+    /// remembered and forgotten, and after reopening.
+    #[test]
+    fn the_replay_memory_read_from_the_store_is_the_states_block_by_block() {
+        use ledger::state::{MemoryStore, StateStore, StateView};
+        let mut f = Fixture::new();
+        let chain = f.chain();
+        let dir = f.dirs[0].clone();
+        let mut memory = MemoryStore::new();
+        memory.apply(&contracts::chain::genesis_state(&f.genesis).0);
+        let tx = |nonce: u64, expires_at_height: u64| {
+            let mut tx = SignedTx::unsigned(TxBody {
+                chain_id: f.genesis.chain_id.clone(),
+                nonce,
+                expires_at_height,
+                action: Action::RegisterStaffKey(StaffKey {
+                    org: Id::new("bank").unwrap(),
+                    public_key: SecretKey::from_seed([nonce as u8; 32]).public_key(),
+                }),
+            });
+            tx.sign(&f.admin).unwrap();
+            tx.verify(&f.genesis.chain_id).unwrap()
+        };
+        let families: [&[u8]; 4] = [b"", b"tx", contracts::chain::TXID_PREFIX, b"txexp/"];
+        let agree = |chain: &Chain, memory: &MemoryStore, ids: &[TxId]| {
+            let store = chain.store();
+            let state = store.state();
+            for prefix in families {
+                assert_eq!(
+                    state.scan_prefix(prefix),
+                    memory.scan_prefix(prefix),
+                    "under {:?}",
+                    String::from_utf8_lossy(prefix)
+                );
+            }
+            for (k, _) in memory.scan_prefix(b"txexp/") {
+                let bucket = &k[..b"txexp/".len() + 8];
+                assert_eq!(state.scan_prefix(bucket), memory.scan_prefix(bucket));
+            }
+            for id in ids {
+                let id_key = [contracts::chain::TXID_PREFIX, &id.0[..]].concat();
+                assert_eq!(state.get(&id_key), memory.get(&id_key), "{id}");
+                for expiry in 0..12u64 {
+                    let k = [b"txexp/", &expiry.to_be_bytes()[..], &id.0[..]].concat();
+                    assert_eq!(state.get(&k), memory.get(&k), "{id} at {expiry}");
+                }
+            }
+        };
+        // Expiry heights that end at several heights, some shared within a block.
+        let plan: [&[u64]; 7] = [&[1, 3, 3], &[2, 4], &[], &[4, 6, 9], &[5], &[], &[7]];
+        let mut ids = Vec::new();
+        let mut nonce = 20;
+        for (i, expiries) in plan.iter().enumerate() {
+            let txs: Vec<VerifiedTx> = expiries
+                .iter()
+                .map(|e| {
+                    nonce += 1;
+                    tx(nonce, *e)
+                })
+                .collect();
+            ids.extend(txs.iter().map(|t| t.id()));
+            let executed = chain
+                .propose(
+                    GENESIS_MS + 1_000 * (i as u64 + 1),
+                    f.validator.public_key(),
+                    txs,
+                )
+                .unwrap();
+            assert_eq!(executed.ids.len(), expiries.len(), "block {}", i + 1);
+            memory.apply(&executed.writes);
+            chain.commit(&executed, &certificate(&executed)).unwrap();
+            agree(&chain, &memory, &ids);
+        }
+        assert!(
+            memory.scan_prefix(contracts::chain::TXID_PREFIX).len() < ids.len(),
+            "some ids were forgotten"
+        );
+        assert!(
+            !memory.scan_prefix(contracts::chain::TXID_PREFIX).is_empty(),
+            "some are still remembered"
+        );
+        drop(chain);
+        let chain = Chain::open(f.genesis.clone(), Store::open(&dir).unwrap()).unwrap();
+        agree(&chain, &memory, &ids);
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Everything a decided height writes lives in one sled tree, each kind of record under a
 //! one-byte prefix: `b` height → canonical block, `c` height → canonical commit
-//! certificate, `r` height → canonical receipts, `x` tx id → (height, index), `g`
+//! certificate, `r` height → canonical receipts, `x` tx id → (height, index, expiry
+//! height), `y` (expiry height, height) → the ids that block remembers until then (the
+//! rulebook's replay memory, `txid/…` and `txexp/…`, kept in this form: [`replay`]), `g`
 //! (height, index) → the accepted governance change's tx id (the index of the
 //! consortium's changes, R11), `s` state key → value (the rulebook's key/value map),
 //! `m` metadata (tip height, tip id, state root, tip time; the genesis hash), and three
@@ -29,8 +31,8 @@
 //! here, since only the chain worker writes.) This node's own proposals are kept in a
 //! second tree, outside the chain.
 //!
-//! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`])
-//! are also summarised in memory ([`CommittedIds`]), loaded when the store opens and
+//! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`],
+//! read from `x` and `y`) are also summarised in memory ([`CommittedIds`]), loaded when the store opens and
 //! changed after each commit is durable: every transaction offered to intake and every
 //! transaction of every block is looked up among them, almost always to find it absent,
 //! which in sled costs a walk of the tree. Memory keeps only a count per 8-byte
@@ -42,6 +44,8 @@
 //! A failing disk is not an operating error the node can work around: reads that fail
 //! stop the process (the state view has no error channel, and answering "absent" for a
 //! record that exists would fork the state root).
+
+mod replay;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -71,6 +75,15 @@ pub struct Tip {
 pub struct TxLocation {
     pub height: u64,
     pub index: u32,
+}
+
+/// What the transaction index (`x`) keeps of a committed transaction: where it is, and the
+/// expiry height it was signed with, which is how long the state remembers its id
+/// ([`replay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+struct TxIndexEntry {
+    location: TxLocation,
+    expires_at_height: u64,
 }
 
 /// A change to a programme's loan clocks: outstanding principal of active loans, summed
@@ -235,6 +248,9 @@ pub struct Store {
 #[derive(Default)]
 struct CommittedIds {
     counts: HashMap<u64, u32>,
+    /// The committed tip's height: an id is remembered while its expiry height is at
+    /// least this ([`replay`]).
+    tip: u64,
 }
 
 impl CommittedIds {
@@ -300,7 +316,7 @@ const META_LAYOUT: &[u8] = b"layout";
 const META_LOAN_CLOCKS: &[u8] = b"loan-clocks";
 /// Present once the claims desk (`q`) has been built from the state.
 const META_CLAIM_DESK: &[u8] = b"claim-desk";
-const LAYOUT: &[u8] = b"xinbao-store/4";
+const LAYOUT: &[u8] = b"xinbao-store/5";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -347,10 +363,16 @@ impl Store {
             build_loan_clocks(&main)?;
         }
         let mut ids = CommittedIds::default();
-        for k in main.scan_prefix(key(STATE, TXID_PREFIX)).keys() {
-            if let Some(id) = committed_id(&k?[1..]) {
+        for entry in main.scan_prefix([replay::BUCKETS]) {
+            let (_, v) = entry?;
+            for id in replay::bucket_ids(&v)? {
                 ids.add(&id);
             }
+        }
+        if let Some(bytes) = main.get(key(META, META_TIP))? {
+            let record: TipRecord = codec::decode_own(&bytes, RECORD_BYTES_MAX)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            ids.tip = record.height;
         }
         let store = Store {
             committed_ids: Arc::new(RwLock::new(ids)),
@@ -439,6 +461,12 @@ impl Store {
         writes: &WriteSet,
         tip: Tip,
     ) -> Result<(), StoreError> {
+        if let Some((k, _)) = writes.iter().find(|(k, _)| replay::is_replay_key(k)) {
+            return Err(StoreError::Corrupt(format!(
+                "a genesis that remembers a transaction: {}",
+                hex::encode(k)
+            )));
+        }
         let mut batch = sled::Batch::default();
         for (k, value) in writes.iter() {
             match value {
@@ -451,7 +479,7 @@ impl Store {
         batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
         self.main.apply_batch(batch)?;
         self.db.flush()?;
-        self.remember_ids(writes);
+        self.remember_ids(writes, tip.height);
         Ok(())
     }
 
@@ -527,6 +555,8 @@ impl Store {
                 tip: current,
             });
         }
+        let (due_keys, due) = self.bucket(height - 1)?;
+        let replay = replay::split(commit.writes, height, commit.ids, &due)?;
         let mut batch = sled::Batch::default();
         let (block_bytes, tx_bounds) = commit.block.to_bytes_with_bounds();
         let mut receipt_bytes = Vec::new();
@@ -547,11 +577,26 @@ impl Store {
             }),
         );
         for (i, id) in commit.ids.iter().enumerate() {
-            let location = TxLocation {
-                height,
-                index: i as u32,
+            let entry = TxIndexEntry {
+                location: TxLocation {
+                    height,
+                    index: i as u32,
+                },
+                // An id not remembered is never present (every tip is above 0).
+                expires_at_height: replay.expiries.get(&id.0).copied().unwrap_or(0),
             };
-            batch.insert(key(TX_INDEX, &id.0), codec::encode(&location));
+            batch.insert(key(TX_INDEX, &id.0), codec::encode(&entry));
+        }
+        for (expiry, ids) in &replay.added {
+            batch.insert(
+                replay::bucket_key(*expiry, height),
+                replay::bucket_value(ids),
+            );
+        }
+        if replay.forgotten.is_some() {
+            for k in due_keys {
+                batch.remove(k);
+            }
         }
         batch.insert(
             key(BLOCK_ID_INDEX, &commit.block.id().0),
@@ -612,6 +657,9 @@ impl Store {
             );
         }
         for (k, value) in commit.writes.iter() {
+            if replay::is_replay_key(k) {
+                continue;
+            }
             match value {
                 Some(v) => batch.insert(key(STATE, k), v.as_slice()),
                 None => batch.remove(key(STATE, k)),
@@ -620,7 +668,7 @@ impl Store {
         batch.insert(key(META, META_TIP), codec::encode(&TipRecord::from(tip)));
         self.main.apply_batch(batch)?;
         self.db.flush()?;
-        self.remember_ids(commit.writes);
+        self.remember_ids(commit.writes, height);
         Ok(())
     }
 
@@ -709,12 +757,19 @@ impl Store {
     }
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
-        match self.main.get(key(TX_INDEX, &id.0))? {
-            None => Ok(None),
-            Some(bytes) => codec::decode_own(&bytes, 64)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
+        Ok(tx_index_entry(&self.main, &id.0)?.map(|e| e.location))
+    }
+
+    /// The records of the expiry bucket of `expiry` and the ids in them, as stored
+    /// ([`replay`]).
+    fn bucket(&self, expiry: u64) -> Result<(Vec<sled::IVec>, Vec<[u8; 32]>), StoreError> {
+        let (mut keys, mut ids) = (Vec::new(), Vec::new());
+        for entry in self.main.scan_prefix(replay::bucket_prefix(expiry)) {
+            let (k, v) = entry?;
+            ids.extend(replay::bucket_ids(&v)?);
+            keys.push(k);
         }
+        Ok((keys, ids))
     }
 
     /// The accepted governance changes (R11) from `from_height` on, in chain order: each
@@ -1063,9 +1118,11 @@ impl Store {
         }
     }
 
-    /// Mirrors the `txid/…` entries of durable `writes` in memory.
-    fn remember_ids(&self, writes: &WriteSet) {
+    /// Mirrors the `txid/…` entries of durable `writes`, which leave the tip at `tip`, in
+    /// memory.
+    fn remember_ids(&self, writes: &WriteSet, tip: u64) {
         let mut ids = self.committed_ids.write().expect("no writer panics");
+        ids.tip = tip;
         for (k, value) in writes.iter() {
             let Some(id) = committed_id(k) else { continue };
             match value {
@@ -1073,6 +1130,16 @@ impl Store {
                 None => ids.remove(&id),
             }
         }
+    }
+}
+
+/// The transaction index's entry of `id`.
+fn tx_index_entry(tree: &sled::Tree, id: &[u8; 32]) -> Result<Option<TxIndexEntry>, StoreError> {
+    match tree.get(key(TX_INDEX, id))? {
+        None => Ok(None),
+        Some(bytes) => codec::decode_own(&bytes, 64)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
     }
 }
 
@@ -1278,15 +1345,18 @@ pub struct SledState<'a> {
 
 impl StateView for SledState<'_> {
     fn get(&self, k: &[u8]) -> Option<Vec<u8>> {
-        if let Some(id) = committed_id(k) {
-            let absent = !self
-                .committed_ids
-                .read()
-                .expect("no writer panics")
-                .may_hold(&id);
-            if absent {
-                return None;
-            }
+        if replay::is_replay_key(k) {
+            let id = replay::id_of(k)?;
+            let tip = {
+                let ids = self.committed_ids.read().expect("no writer panics");
+                if !ids.may_hold(&id) {
+                    return None;
+                }
+                ids.tip
+            };
+            let entry =
+                tx_index_entry(self.tree, &id).expect("state read failed: the disk is failing");
+            return replay::read(k, entry.map(|e| e.expires_at_height), tip);
         }
         self.tree
             .get(key(STATE, k))
@@ -1295,13 +1365,29 @@ impl StateView for SledState<'_> {
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.tree
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = self
+            .tree
             .scan_prefix(key(STATE, prefix))
             .map(|entry| {
                 let (k, v) = entry.expect("state scan failed: the disk is failing");
                 (k[1..].to_vec(), v.to_vec())
             })
-            .collect()
+            .collect();
+        if let Some(buckets) = replay::buckets_under(prefix) {
+            for entry in self.tree.scan_prefix(buckets) {
+                let (k, v) = entry.expect("state scan failed: the disk is failing");
+                let expiry = replay::bucket_expiry(&k).expect("a well-formed expiry bucket");
+                for id in replay::bucket_ids(&v).expect("a well-formed expiry bucket") {
+                    entries.extend(
+                        replay::entries_of(expiry, &id)
+                            .into_iter()
+                            .filter(|(k, _)| k.starts_with(prefix)),
+                    );
+                }
+            }
+            entries.sort_unstable();
+        }
+        entries
     }
 }
 
@@ -2045,81 +2131,5 @@ mod tests {
             ids.counts.is_empty(),
             "no slot is kept for a forgotten fingerprint"
         );
-    }
-
-    #[test]
-    fn committed_ids_read_from_memory_match_the_disk_across_reopening() {
-        let (store, dir, first) = one_block("ids");
-        let id_key = |b: u8| [TXID_PREFIX, &[b; 32][..]].concat();
-        // Ids that share id 1's fingerprint (its first eight bytes).
-        let twin_key = |b: u8| [TXID_PREFIX, &[1; 8][..], &[b; 24][..]].concat();
-        let commit = |store: &Store, height: u64, writes: &WriteSet| {
-            let mut block = first.clone();
-            block.header.height = height;
-            let certificate = CommitCertificate {
-                height,
-                round: 0,
-                block_id: block.id(),
-                signatures: Vec::new(),
-            };
-            let tip = Tip {
-                height,
-                block_id: block.id(),
-                state_root: block.header.state_root,
-                time_ms: 2,
-            };
-            let commit = Commit {
-                block: &block,
-                certificate: &certificate,
-                receipts: &[],
-                writes,
-                ids: &[],
-                changes: &[],
-                months: &[],
-                filed: &[],
-                organisations: &[],
-                loan_clocks: &[],
-                desk: &[],
-            };
-            store.commit(commit, tip).unwrap();
-        };
-        let mut writes = WriteSet::new();
-        writes.put(id_key(1), vec![9]);
-        writes.put(id_key(2), vec![8]);
-        writes.put(twin_key(5), vec![6]);
-        // Not an id: a key under the prefix of another length stays on disk only.
-        writes.put([TXID_PREFIX, b"short"].concat(), vec![7]);
-        commit(&store, 2, &writes);
-        let read = |store: &Store, k: &[u8]| store.state().get(k);
-        assert_eq!(read(&store, &id_key(1)), Some(vec![9]));
-        assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
-        assert_eq!(read(&store, &id_key(3)), None);
-        assert_eq!(read(&store, &twin_key(5)), Some(vec![6]));
-        // A shared fingerprint is read from the disk, which does not hold this id.
-        assert_eq!(read(&store, &twin_key(6)), None);
-        assert_eq!(
-            read(&store, &[TXID_PREFIX, b"short"].concat()),
-            Some(vec![7])
-        );
-
-        let mut forget = WriteSet::new();
-        forget.delete(id_key(1));
-        commit(&store, 3, &forget);
-        assert_eq!(read(&store, &id_key(1)), None);
-        // Forgetting one id keeps the one that shared its fingerprint.
-        assert_eq!(read(&store, &twin_key(5)), Some(vec![6]));
-        drop(store);
-
-        let store = Store::open(&dir).unwrap();
-        assert_eq!(read(&store, &id_key(1)), None);
-        assert_eq!(read(&store, &id_key(2)), Some(vec![8]));
-        // What memory answers is what the disk holds.
-        let on_disk: Vec<_> = store.state().scan_prefix(TXID_PREFIX);
-        assert_eq!(on_disk.len(), 3);
-        for (k, v) in on_disk {
-            assert_eq!(read(&store, &k), Some(v));
-        }
-        drop(store);
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
