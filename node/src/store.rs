@@ -32,10 +32,10 @@
 //! second tree, outside the chain.
 //!
 //! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`],
-//! read from `x` and `y`) are also summarised in memory ([`CommittedIds`]), loaded when the store opens and
-//! changed after each commit is durable: every transaction offered to intake and every
-//! transaction of every block is looked up among them, almost always to find it absent,
-//! which in sled costs a walk of the tree. Memory keeps only a count per 8-byte
+//! read from `x` and `y`) are also summarised in memory ([`CommittedIds`]), loaded when
+//! the store opens and changed after each commit is durable: every transaction offered
+//! to intake and every transaction of every block is looked up among them, almost always
+//! to find it absent, which in sled costs a walk of the tree. Memory keeps only a count per 8-byte
 //! fingerprint of the id, so "absent" is answered there and "perhaps present" is read from
 //! the disk. They are bounded by the rulebook (an id is forgotten at its expiry height, at
 //! most `tx_expiry_heights_max` heights on), so the memory they take is too.
@@ -369,11 +369,6 @@ impl Store {
                 ids.add(&id);
             }
         }
-        if let Some(bytes) = main.get(key(META, META_TIP))? {
-            let record: TipRecord = codec::decode_own(&bytes, RECORD_BYTES_MAX)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            ids.tip = record.height;
-        }
         let store = Store {
             committed_ids: Arc::new(RwLock::new(ids)),
             proposals: db.open_tree("proposals")?,
@@ -381,6 +376,9 @@ impl Store {
             main,
             db,
         };
+        if let Some(tip) = store.tip()? {
+            store.committed_ids.write().expect("no writer panics").tip = tip.height;
+        }
         if store.main.get(key(META, META_CLAIM_DESK))?.is_none() {
             store.build_claim_desk()?;
         }
