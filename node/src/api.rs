@@ -144,11 +144,13 @@ async fn submit_tx(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let tx = intake::parse_one(is_json, &body);
-    // Verification is work for a blocking thread, not for the runtime that serves HTTP.
-    let worker = shared.clone();
-    let result = tokio::task::spawn_blocking(move || tx.and_then(|tx| intake::submit(&worker, tx)))
+    // Verification is the intake thread's work, not the runtime's that serves HTTP.
+    let result = shared
+        .intake
+        .submit(vec![tx])
         .await
-        .map_err(internal)?;
+        .pop()
+        .expect("one verdict per transaction");
     match result {
         Ok(id) => {
             let bytes = shared
@@ -193,10 +195,7 @@ async fn submit_txs(
         };
         error(status, refusal.code, refusal.message)
     })?;
-    let worker = shared.clone();
-    let verdicts = tokio::task::spawn_blocking(move || intake::submit_all(&worker, txs))
-        .await
-        .map_err(internal)?;
+    let verdicts = shared.intake.submit(txs).await;
     let mut accepted = 0;
     let mut results: Vec<BatchResult> = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {
@@ -421,6 +420,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .expect("peers lock poisoned")
         .len();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let state = shared.chain.store().state_stats();
     let lines = [
         (
             "xinbao_height",
@@ -555,6 +555,48 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "Consensus-network messages dropped because their node is not in the roster.",
             load(&m.p2p_messages_refused),
         ),
+        (
+            "xinbao_intake_queue_jobs",
+            "gauge",
+            "Submissions (HTTP requests, gossip batches) waiting for the intake thread.",
+            shared.intake.len() as u64,
+        ),
+        (
+            "xinbao_state_memtable_bytes",
+            "gauge",
+            "Bytes of the state store's writes held in memory, not yet in run files.",
+            state.memtable_bytes as u64,
+        ),
+        (
+            "xinbao_state_runs",
+            "gauge",
+            "Run files of the state store.",
+            state.runs as u64,
+        ),
+        (
+            "xinbao_state_run_bytes",
+            "gauge",
+            "Bytes of the state store's run files.",
+            state.run_bytes,
+        ),
+        (
+            "xinbao_state_run_entries",
+            "gauge",
+            "Entries in the state store's run files (a key in several runs counts in each).",
+            state.run_entries,
+        ),
+        (
+            "xinbao_state_run_memory_bytes",
+            "gauge",
+            "Memory the state store's open runs hold (top indexes and Bloom filters).",
+            state.run_memory as u64,
+        ),
+        (
+            "xinbao_state_cache_bytes",
+            "gauge",
+            "Bytes of run blocks in the state store's cache.",
+            state.cache_bytes as u64,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {
@@ -581,6 +623,11 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     text.push_str(&h.block_txs.render(
         "xinbao_block_txs",
         "Transactions in each committed block.",
+        1,
+    ));
+    text.push_str(&h.intake_batch_txs.render(
+        "xinbao_intake_batch_txs",
+        "Transactions the intake thread checked together, their signatures in one batch.",
         1,
     ));
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()

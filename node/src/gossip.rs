@@ -373,20 +373,12 @@ fn handle_event(
     }
 }
 
-/// Checks received transactions one batch at a time, off the async runtime.
+/// Hands received batches to the intake thread, which checks them with whatever else
+/// waits; refusals are expected (a duplicate, an expired one) and counted by intake.
 async fn intake_worker(shared: Arc<Shared>, mut inbox: mpsc::Receiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
-        let shared = shared.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            // One batch verification for the whole batch; refusals are expected (a
-            // duplicate, an expired one) and counted by intake.
-            let txs = batch.iter().map(|b| crate::intake::decode(b)).collect();
-            let _ = crate::intake::submit_all(&shared, txs);
-        })
-        .await;
-        if let Err(e) = done {
-            warn!("gossip intake failed: {e}");
-        }
+        let txs = batch.iter().map(|b| crate::intake::decode(b)).collect();
+        let _ = shared.intake.submit(txs).await;
     }
 }
 

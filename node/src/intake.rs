@@ -6,8 +6,17 @@
 //! key is a registered, unrevoked key of an organisation (`contracts::orgs_of_keys`).
 //! What passes enters the mempool as a `VerifiedTx`, whose verdict the proposer and the
 //! validators reuse. Refusals carry a stable code for the API.
+//!
+//! Everything offered, by the HTTP API and by the gossip, goes through one queue to one
+//! intake thread ([`Queue`]), which joins whatever submissions are waiting into one check
+//! (up to [`JOINED_TXS_MAX`] transactions): a batch of ed25519 signatures verifies in
+//! about half the time per signature at a thousand as at sixteen, and under load many
+//! small requests wait together. An idle node checks a lone transaction at once.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
 
 use contracts::chain::BlockError;
 use ledger::codec::TX_BYTES_MAX;
@@ -52,12 +61,6 @@ fn block_error_refusal(e: BlockError) -> Refusal {
         _ => "Unavailable",
     };
     Refusal::new(code, e.to_string())
-}
-
-/// Decodes canonical bytes and submits.
-pub fn submit_bytes(shared: &Shared, bytes: &[u8]) -> Result<TxId, Refusal> {
-    let tx = decode(bytes)?;
-    submit(shared, tx)
 }
 
 /// Canonical bytes to a transaction, within the size limit.
@@ -128,20 +131,99 @@ pub fn parse_batch(is_json: bool, body: &[u8]) -> Result<Vec<Result<SignedTx, Re
     }
 }
 
-/// Checks `tx` and puts it in the mempool; returns its id. Does not gossip.
-pub fn submit(shared: &Shared, tx: SignedTx) -> Result<TxId, Refusal> {
-    submit_all(shared, vec![Ok(tx)])
-        .pop()
-        .expect("one verdict per transaction")
+/// Submissions waiting for the intake thread at most; a submitter beyond it waits.
+pub const QUEUE_JOBS_MAX: usize = 1_024;
+/// Most transactions the intake thread checks together.
+pub const JOINED_TXS_MAX: usize = 4_096;
+
+/// One transaction's verdict: its id when taken.
+pub type Verdict = Result<TxId, Refusal>;
+
+/// Transactions submitted together, and where their verdicts go.
+pub struct Job {
+    txs: Vec<Result<SignedTx, Refusal>>,
+    reply: oneshot::Sender<Vec<Verdict>>,
+}
+
+/// The way into the intake thread.
+#[derive(Clone)]
+pub struct Queue {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The queue, and its end for [`start`].
+pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
+    let (jobs, receiver) = mpsc::channel(QUEUE_JOBS_MAX);
+    (Queue { jobs }, receiver)
+}
+
+impl Queue {
+    /// Checks `txs` (an `Err` item keeps its refusal) and puts those that pass in the
+    /// mempool; one verdict each, in order. Does not gossip.
+    pub async fn submit(&self, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Verdict> {
+        let count = txs.len();
+        let (reply, answer) = oneshot::channel();
+        let stopped = || {
+            (0..count)
+                .map(|_| Err(Refusal::new("Unavailable", "the node is stopping")))
+                .collect()
+        };
+        if self.jobs.send(Job { txs, reply }).await.is_err() {
+            return stopped();
+        }
+        answer.await.unwrap_or_else(|_| stopped())
+    }
+
+    /// Jobs waiting.
+    pub fn len(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Starts the intake thread.
+pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("intake".into())
+        .spawn(move || {
+            while let Some(first) = jobs.blocking_recv() {
+                let mut joined = vec![first];
+                let mut count = joined[0].txs.len();
+                while count < JOINED_TXS_MAX {
+                    match jobs.try_recv() {
+                        Ok(job) => {
+                            count += job.txs.len();
+                            joined.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                shared
+                    .metrics
+                    .histograms
+                    .intake_batch_txs
+                    .observe(count as u64);
+                let lengths: Vec<usize> = joined.iter().map(|j| j.txs.len()).collect();
+                let txs = joined
+                    .iter_mut()
+                    .flat_map(|j| std::mem::take(&mut j.txs))
+                    .collect();
+                let mut verdicts = submit_all(&shared, txs).into_iter();
+                for (job, len) in joined.into_iter().zip(lengths) {
+                    let _ = job.reply.send(verdicts.by_ref().take(len).collect());
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// Checks many transactions, their signatures in one batch, and puts those that pass in
 /// the mempool; one verdict each, in order. An `Err` item (it did not decode) keeps its
 /// refusal.
-pub fn submit_all(
-    shared: &Shared,
-    txs: Vec<Result<SignedTx, Refusal>>,
-) -> Vec<Result<TxId, Refusal>> {
+fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Result<TxId, Refusal>> {
     Metrics::add(&shared.metrics.txs_received, txs.len() as u64);
     let mut verdicts: Vec<Option<Result<TxId, Refusal>>> = Vec::with_capacity(txs.len());
     let mut to_verify = Vec::new();

@@ -104,6 +104,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .height
         .store(tip.height, std::sync::atomic::Ordering::Relaxed);
     let (outbox, outbox_rx) = gossip::outbox();
+    let (intake, intake_rx) = crate::intake::queue();
     let (gossip_peers, gossip_peers_rx) = watch::channel(Arc::new(GossipPeers::default()));
     let shared = Arc::new(Shared {
         chain,
@@ -116,10 +117,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         metrics,
         network: NetworkView::default(),
         gossip: outbox,
+        intake,
         peer_id: consensus::peer_id_of(&key.public_key())?,
         committed: watch::channel(tip.height).0,
     });
 
+    crate::intake::start(shared.clone(), intake_rx).context("starting the intake thread")?;
     let listener = tokio::net::TcpListener::bind(&config.http_listen)
         .await
         .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;

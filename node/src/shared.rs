@@ -148,6 +148,8 @@ pub struct Histograms {
     /// Writing a decided block durably.
     pub block_commit_ms: Histogram,
     pub block_txs: Histogram,
+    /// Transactions the intake thread checked together (`intake`).
+    pub intake_batch_txs: Histogram,
 }
 
 impl Default for Histograms {
@@ -157,6 +159,7 @@ impl Default for Histograms {
             block_execution_ms: Histogram::new(MS_BUCKETS),
             block_commit_ms: Histogram::new(MS_BUCKETS),
             block_txs: Histogram::new(TX_BUCKETS),
+            intake_batch_txs: Histogram::new(TX_BUCKETS),
         }
     }
 }
@@ -208,6 +211,8 @@ pub struct Shared {
     pub network: NetworkView,
     /// Transactions this node's staff submitted, for the other validators (see `gossip`).
     pub gossip: Outbox,
+    /// The way into the intake thread, for the API and the gossip.
+    pub intake: crate::intake::Queue,
     pub peer_id: String,
     /// The committed height, announced to readers waiting for new blocks (the API's
     /// event stream).
