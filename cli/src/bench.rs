@@ -8,8 +8,11 @@
 //! `--seconds`, whether or not the network keeps up, in batches (`POST /v1/txs`) spread
 //! over all four validators. The mix is what a programme's members submit: policies
 //! issued (the insurer), repayments (the bank), enterprises flagged (the bank), and rate
-//! filings signed by both the insurer and the regulator. Transactions are signed on the
-//! fly by a producer thread of this process, whose CPU is reported with the rest.
+//! filings signed by both the insurer and the regulator. Every transaction of the load is
+//! signed before the clock starts, on every core (the members' staff sign on machines of
+//! their own, not on the validators'), each with an expiry height that stays inside the
+//! window for when it will be offered; the time that took is reported, and during the
+//! load this process only posts and watches.
 //!
 //! A watcher reads every new block in its binary form (`GET /v1/chain/{h}`) and notes when
 //! each transaction is first committed, and whether any is committed twice. It prints
@@ -23,7 +26,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,6 +61,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 const SENDERS: usize = 4;
 /// Most transactions in one request.
 const REQUEST_TXS_MAX: usize = 2_000;
+/// Most transactions one run signs ahead (about half a kilobyte of memory each).
+const LOAD_TXS_MAX: u64 = 10_000_000;
+/// A transaction of the load expires this many heights after the last height the chain
+/// can have reached when it is offered (heights come at most one per block time).
+const LOAD_EXPIRY_MARGIN: u64 = 100;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -249,40 +256,135 @@ fn read_nodes(network: &Network, count: usize) -> Vec<Reading> {
         .collect()
 }
 
-/// What the load generator does per transaction number: the mix.
-fn load_tx(i: u64, loans: u64, keys: &Keys, expires_at_height: u64) -> anyhow::Result<SignedTx> {
-    let nonce = 1_000_000 + i;
-    match i % 10 {
-        0..=4 => signed(
-            json!({"type": "IssuePolicy", "id": format!("pol-{i}"), "programme": "prog-b",
-                   "enterprise": format!("ent-{i}"), "bank": "bank", "loan_principal_fen": 1_000_000u64,
+/// The actions of the mix, parsed once: each transaction of the load is one of them with
+/// its own ids.
+struct Templates {
+    policy: Action,
+    repayment: Action,
+    flag: Action,
+    filing: Action,
+}
+
+impl Templates {
+    fn new() -> anyhow::Result<Templates> {
+        let parse = |v: Value| -> anyhow::Result<Action> {
+            serde_json::from_value(v.clone()).with_context(|| format!("not an action: {v}"))
+        };
+        Ok(Templates {
+            policy: parse(
+                json!({"type": "IssuePolicy", "id": "pol-0", "programme": "prog-b",
+                   "enterprise": "ent-0", "bank": "bank", "loan_principal_fen": 1_000_000u64,
                    "loan_rate_bps": 565, "term_months": 12, "premium_rate_bps": 200,
-                   "financing_doc_hash": format!("b3:{i}")}),
-            &[&keys.insurer],
-            nonce,
-            expires_at_height,
-        ),
-        5..=7 => signed(
-            json!({"type": "RecordRepayment", "loan": format!("loan-s{}", i % loans),
-                   "amount_fen": 1_000, "reference": format!("R-{i}")}),
-            &[&keys.bank],
-            nonce,
-            expires_at_height,
-        ),
-        8 => signed(
-            json!({"type": "FlagEnterprise", "enterprise": format!("flag-{i}"), "reason": "overdue elsewhere"}),
-            &[&keys.bank],
-            nonce,
-            expires_at_height,
-        ),
-        _ => signed(
-            json!({"type": "FileRate", "insurer": "insurer", "product": "LGI-B", "rates_bps": [200, 250],
-                   "valid_from": "2025-01-01", "valid_to": "2025-12-31", "filing_ref": "F-BENCH"}),
-            &[&keys.insurer, &keys.regulator],
-            nonce,
-            expires_at_height,
-        ),
+                   "financing_doc_hash": "b3:0"}),
+            )?,
+            repayment: parse(json!({"type": "RecordRepayment", "loan": "loan-s0",
+                   "amount_fen": 1_000, "reference": "R-0"}))?,
+            flag: parse(json!({"type": "FlagEnterprise", "enterprise": "flag-0",
+                   "reason": "overdue elsewhere"}))?,
+            filing: parse(
+                json!({"type": "FileRate", "insurer": "insurer", "product": "LGI-B",
+                   "rates_bps": [200, 250], "valid_from": "2025-01-01", "valid_to": "2025-12-31",
+                   "filing_ref": "F-BENCH"}),
+            )?,
+        })
     }
+}
+
+/// What the load generator does per transaction number: the mix.
+fn load_tx(
+    i: u64,
+    loans: u64,
+    keys: &Keys,
+    templates: &Templates,
+    expires_at_height: u64,
+) -> anyhow::Result<SignedTx> {
+    let id = |text: String| Id::new(text).map_err(|e| anyhow::anyhow!("{e}"));
+    let (action, signers): (Action, Vec<&SecretKey>) = match i % 10 {
+        0..=4 => {
+            let mut action = templates.policy.clone();
+            if let Action::IssuePolicy(p) = &mut action {
+                p.id = id(format!("pol-{i}"))?;
+                p.enterprise = id(format!("ent-{i}"))?;
+                p.financing_doc_hash = Some(id(format!("b3:{i}"))?);
+            }
+            (action, vec![&keys.insurer])
+        }
+        5..=7 => {
+            let mut action = templates.repayment.clone();
+            if let Action::RecordRepayment(r) = &mut action {
+                r.loan = id(format!("loan-s{}", i % loans))?;
+                r.reference =
+                    ledger::Text::new(format!("R-{i}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            (action, vec![&keys.bank])
+        }
+        8 => {
+            let mut action = templates.flag.clone();
+            if let Action::FlagEnterprise(f) = &mut action {
+                f.enterprise = id(format!("flag-{i}"))?;
+            }
+            (action, vec![&keys.bank])
+        }
+        _ => (
+            templates.filing.clone(),
+            vec![&keys.insurer, &keys.regulator],
+        ),
+    };
+    let mut tx = SignedTx::unsigned(TxBody {
+        chain_id: Id::new(devnet::CHAIN_ID).expect("a valid chain id"),
+        nonce: 1_000_000 + i,
+        expires_at_height,
+        action,
+    });
+    for key in signers {
+        tx.sign(key)?;
+    }
+    Ok(tx)
+}
+
+/// Signs the whole load on every core: transaction `i` is offered `i / rate` seconds into
+/// the load, when the chain is at most `heights_per_s` heights a second past
+/// `start_height`, so it expires [`LOAD_EXPIRY_MARGIN`] heights after that.
+fn sign_load(
+    total: u64,
+    rate: u64,
+    heights_per_s: f64,
+    start_height: u64,
+    loans: u64,
+    keys: &Keys,
+) -> anyhow::Result<Vec<SignedTx>> {
+    let templates = Templates::new()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let per_thread = total.div_ceil(threads).max(1);
+    let expiry = |i: u64| {
+        let offered_s = i as f64 / rate as f64;
+        start_height + LOAD_EXPIRY_MARGIN + (offered_s * heights_per_s).ceil() as u64
+    };
+    let parts: Vec<anyhow::Result<Vec<SignedTx>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let templates = &templates;
+                scope.spawn(move || {
+                    let range = (t * per_thread).min(total)..((t + 1) * per_thread).min(total);
+                    range
+                        .map(|i| load_tx(i, loans, keys, templates, expiry(i)))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a signing thread panicked")))
+            })
+            .collect()
+    });
+    let mut txs = Vec::with_capacity(total as usize);
+    for part in parts {
+        txs.extend(part?);
+    }
+    Ok(txs)
 }
 
 struct Keys {
@@ -301,6 +403,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     ensure!(
         (1..=3_600).contains(&args.seconds),
         "--seconds between 1 and 3600"
+    );
+    ensure!(
+        args.rate.saturating_mul(args.seconds) <= LOAD_TXS_MAX,
+        "--rate × --seconds is at most {LOAD_TXS_MAX} transactions (each is signed before the load)"
     );
     ensure!(
         (1..=1_000).contains(&args.batch_ms),
@@ -416,35 +522,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    // The load: a producer signs, senders post, a watcher reads the blocks.
+    // The load: signed first, then offered on schedule by senders, while a watcher reads
+    // the blocks.
     let total = args.rate * args.seconds;
-    let height = Arc::new(AtomicU64::new(node.status()?.height));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (to_submit, signed_txs) =
-        mpsc::sync_channel::<SignedTx>((args.rate as usize * 2).max(1_000));
-    let producer = {
-        let height = height.clone();
-        let stop = stop.clone();
-        let loans = args.loans as u64;
-        std::thread::spawn(move || -> anyhow::Result<()> {
-            for i in 0..total {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let expires = height.load(Ordering::Relaxed) + margin;
-                if to_submit.send(load_tx(i, loans, &keys, expires)?).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })
-    };
-    // Let the producer run ahead a little before the clock starts.
-    std::thread::sleep(Duration::from_millis(500));
+    say(&format!("signing {total} transactions …"));
+    let signing = Instant::now();
+    let heights_per_s = 1_000.0 / devnet::BLOCK_TIME_MS as f64;
+    let load = sign_load(
+        total,
+        args.rate,
+        heights_per_s,
+        node.status()?.height,
+        args.loans as u64,
+        &keys,
+    )?;
+    let signing_secs = signing.elapsed().as_secs_f64();
+    let mut load = load.into_iter();
 
     let submitted: Arc<Mutex<BTreeMap<TxId, Instant>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let refused: Arc<Mutex<BTreeMap<String, u64>>> = Arc::new(Mutex::new(BTreeMap::new()));
-    let (to_senders, batches) = mpsc::sync_channel::<(usize, Vec<SignedTx>)>(SENDERS * 4);
+    // Each batch with the moment it was offered, from which its latency counts.
+    let (to_senders, batches) = mpsc::sync_channel::<(usize, Vec<SignedTx>, Instant)>(SENDERS * 4);
     let batches = Arc::new(Mutex::new(batches));
     let senders: Vec<_> = (0..SENDERS)
         .map(|_| {
@@ -454,10 +552,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let clients = clients.clone();
             std::thread::spawn(move || loop {
                 let next = batches.lock().expect("not poisoned").recv();
-                let Ok((target, batch)) = next else {
+                let Ok((target, batch, at)) = next else {
                     return;
                 };
-                let at = Instant::now();
                 match clients[target].submit_many(&batch) {
                     Ok(results) => {
                         let mut map = submitted.lock().expect("not poisoned");
@@ -505,7 +602,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut next_height = start_height + 1;
     let mut watch = |seen: &mut BTreeMap<TxId, Instant>| -> anyhow::Result<u64> {
         let tip = node.status()?.height;
-        height.store(tip, Ordering::Relaxed);
         while next_height <= tip {
             let entry = watcher_node.entry(next_height)?;
             let now = Instant::now();
@@ -542,22 +638,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
-        let mut batch = Vec::new();
-        while offered < due && batch.len() < REQUEST_TXS_MAX {
-            match signed_txs.try_recv() {
-                Ok(tx) => {
-                    batch.push(tx);
-                    offered += 1;
-                }
-                Err(_) => {
-                    short += due - offered;
-                    break;
-                }
-            }
+        // Behind by more than the senders can take in one round: the generator, not the
+        // nodes, is what holds the load back.
+        if due - offered > (REQUEST_TXS_MAX * SENDERS) as u64 {
+            short += 1;
         }
-        if !batch.is_empty() {
+        while offered < due {
+            let batch: Vec<SignedTx> = load
+                .by_ref()
+                .take(((due - offered) as usize).min(REQUEST_TXS_MAX))
+                .collect();
+            offered += batch.len() as u64;
             to_senders
-                .send((target % clients.len(), batch))
+                .send((target % clients.len(), batch, Instant::now()))
                 .context("the senders stopped")?;
             target += 1;
         }
@@ -577,7 +670,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let committed_in_load = seen.len() as u64;
     let after = read_nodes(&network, manifest.nodes.len());
     let own_after = cpu_ticks("self");
-    stop.store(true, Ordering::Relaxed);
     drop(to_senders);
     for sender in senders {
         let _ = sender.join();
@@ -594,8 +686,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         watch(&mut seen)?;
         std::thread::sleep(Duration::from_millis(100));
     }
-    drop(signed_txs);
-    let _ = producer.join();
+    drop(load);
     let end_height = node.status()?.height;
     let disk_after = disk_bytes(&data_dir);
 
@@ -659,6 +750,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "seconds": args.seconds,
         "offered": offered,
         "offered_late_by_the_generator": short > 0,
+        "signing_seconds": (signing_secs * 10.0).round() / 10.0,
         "submitted": submitted.len(),
         "refused": refused,
         "committed": committed_taken,
@@ -739,8 +831,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             n["rss_bytes_per_tx_second_half"]
         );
     }
+    println!(
+        "  signed ahead              {offered} transactions in {signing_secs:.1} s, before the load"
+    );
     if let Some(cpu) = generator_cpu {
-        println!("  load generator            CPU {cpu}% of a core (signing and posting)");
+        println!("  load generator            CPU {cpu}% of a core (posting and watching)");
     }
     println!(
         "  signature verification    {single_rate:.0}/s alone, {batch_rate:.0}/s in batches of {VERIFY_BATCH}, on one core"
