@@ -8,6 +8,7 @@
 //! same order. [`MemoryStore`] is the in-memory store (scenarios, tests, the auditor); the
 //! node keeps the same map in sled behind the same trait.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
@@ -211,29 +212,37 @@ impl StateStore for MemoryStore {
 /// effects of its earlier ones before anything is committed.
 pub struct Overlay<'a, S: StateView + ?Sized> {
     base: &'a S,
-    writes: WriteSet,
+    writes: std::borrow::Cow<'a, WriteSet>,
 }
 
 impl<'a, S: StateView + ?Sized> Overlay<'a, S> {
     pub fn new(base: &'a S) -> Self {
         Overlay {
             base,
-            writes: WriteSet::new(),
+            writes: std::borrow::Cow::Owned(WriteSet::new()),
+        }
+    }
+
+    /// `writes` laid over `base` without copying them (until the overlay is written to).
+    pub fn over(base: &'a S, writes: &'a WriteSet) -> Self {
+        Overlay {
+            base,
+            writes: std::borrow::Cow::Borrowed(writes),
         }
     }
 
     pub fn apply(&mut self, writes: WriteSet) {
-        self.writes.extend(writes);
+        self.writes.to_mut().extend(writes);
     }
 
     /// One write laid over the base.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.put(key, value);
+        self.writes.to_mut().put(key, value);
     }
 
     /// One deletion laid over the base.
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.writes.delete(key);
+        self.writes.to_mut().delete(key);
     }
 
     pub fn writes(&self) -> &WriteSet {
@@ -241,7 +250,7 @@ impl<'a, S: StateView + ?Sized> Overlay<'a, S> {
     }
 
     pub fn into_writes(self) -> WriteSet {
-        self.writes
+        self.writes.into_owned()
     }
 }
 
@@ -304,6 +313,86 @@ impl<S: StateView + ?Sized> StateView for Overlay<'_, S> {
     }
 }
 
+/// A view of `base` that remembers what it reads, for a base that does not change while
+/// the view is in use (the committed state while one block is executed, or stored): a
+/// block's transactions read the same few records over and over (the programme, its rate
+/// filings, the signers' keys), and a second read of one costs a hash lookup, not a
+/// store's. It answers exactly what the base answers, so nothing it feeds can differ.
+/// Prefix scans are remembered only when short; a long one (a programme's loans) is read
+/// from the base each time rather than held.
+pub struct ReadCache<'a, S: StateView + ?Sized> {
+    base: &'a S,
+    values: RefCell<HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>>,
+    scans: RefCell<HashMap<Vec<u8>, Entries, foldhash::fast::RandomState>>,
+}
+
+/// Entries of a prefix scan, key and value, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The longest scan a [`ReadCache`] keeps.
+const CACHED_SCAN_ENTRIES_MAX: usize = 64;
+
+impl<'a, S: StateView + ?Sized> ReadCache<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        ReadCache {
+            base,
+            values: RefCell::default(),
+            scans: RefCell::default(),
+        }
+    }
+}
+
+impl<S: StateView + ?Sized> StateView for ReadCache<'_, S> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let mut found = None;
+        self.read_with(key, &mut |v| found = Some(v.to_vec()));
+        found
+    }
+
+    fn read_with(&self, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+        if let Some(value) = self.values.borrow().get(key) {
+            return match value {
+                Some(v) => {
+                    f(v);
+                    true
+                }
+                None => false,
+            };
+        }
+        let mut value = None;
+        self.base.read_with(key, &mut |v| value = Some(v.to_vec()));
+        let found = match &value {
+            Some(v) => {
+                f(v);
+                true
+            }
+            None => false,
+        };
+        self.values.borrow_mut().insert(key.to_vec(), value);
+        found
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        if let Some(entries) = self.scans.borrow().get(prefix) {
+            return entries.clone();
+        }
+        let entries = self.base.scan_prefix(prefix);
+        if entries.len() <= CACHED_SCAN_ENTRIES_MAX {
+            self.scans
+                .borrow_mut()
+                .insert(prefix.to_vec(), entries.clone());
+        }
+        entries
+    }
+
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) {
+        match self.scans.borrow().get(prefix) {
+            Some(entries) => entries.iter().for_each(|(k, _)| f(k)),
+            None => self.base.for_each_key(prefix, f),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +447,63 @@ mod tests {
         );
         assert_eq!(keys_of(&Overlay::new(&base), b"b"), vec![b"b/1".to_vec()]);
         assert_eq!(base.scan_prefix(b"a/").len(), 2);
+    }
+
+    /// Counts the reads that reach it.
+    struct Counting<'a> {
+        base: &'a MemoryStore,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl StateView for Counting<'_> {
+        fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+            self.reads.set(self.reads.get() + 1);
+            self.base.get(key)
+        }
+
+        fn scan_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+            self.reads.set(self.reads.get() + 1);
+            self.base.scan_prefix(prefix)
+        }
+    }
+
+    #[test]
+    fn a_read_cache_answers_as_its_base_and_reads_each_thing_once() {
+        let mut base = MemoryStore::new();
+        let mut w = WriteSet::new();
+        for i in 0..100u32 {
+            w.put(format!("big/{i:03}").into_bytes(), vec![i as u8]);
+        }
+        w.put(b"a/1".to_vec(), b"one".to_vec());
+        w.put(b"a/2".to_vec(), b"two".to_vec());
+        base.apply(&w);
+        let counting = Counting {
+            base: &base,
+            reads: std::cell::Cell::new(0),
+        };
+        let cache = ReadCache::new(&counting);
+        for _ in 0..3 {
+            for key in [&b"a/1"[..], b"a/2", b"absent", b"big/050"] {
+                assert_eq!(cache.get(key), base.get(key), "{key:?}");
+                let mut lent = None;
+                let found = cache.read_with(key, &mut |v| lent = Some(v.to_vec()));
+                assert_eq!((found, lent), (base.get(key).is_some(), base.get(key)));
+            }
+            assert_eq!(cache.scan_prefix(b"a/"), base.scan_prefix(b"a/"));
+            let mut keys = Vec::new();
+            cache.for_each_key(b"a/", &mut |k| keys.push(k.to_vec()));
+            assert_eq!(keys, vec![b"a/1".to_vec(), b"a/2".to_vec()]);
+        }
+        assert_eq!(
+            counting.reads.get(),
+            5,
+            "four keys and one scan, each read once"
+        );
+        // A long scan is not kept: read from the base each time.
+        for _ in 0..2 {
+            assert_eq!(cache.scan_prefix(b"big/"), base.scan_prefix(b"big/"));
+        }
+        assert_eq!(counting.reads.get(), 7);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use ledger::block::Outcome;
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::genesis::{Genesis, Params};
-use ledger::state::{Hash32, Overlay, StateView, WriteSet};
+use ledger::state::{Hash32, Overlay, ReadCache, StateView, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
 use ledger::{Date, Id};
@@ -223,7 +223,8 @@ impl Chain {
         let height = tip.height + 1;
         let config = self.config_at(height)?;
         let env = self.env(&config, time_ms);
-        let state = self.store.state();
+        let stored = self.store.state();
+        let state = ReadCache::new(&stored);
         let mut txs = Vec::new();
         let mut seen = std::collections::BTreeSet::<TxId>::new();
         for tx in candidates {
@@ -298,7 +299,8 @@ impl Chain {
         }
         let env = self.env(&config, h.time_ms);
         let (txs, signatures_verified) = self.verified(&block, known)?;
-        let executed = execute_block(&self.store.state(), &tip.state_root, &env, &txs)?;
+        let stored = self.store.state();
+        let executed = execute_block(&ReadCache::new(&stored), &tip.state_root, &env, &txs)?;
         check_execution(h, &executed)?;
         Ok(Executed {
             block,
@@ -437,9 +439,9 @@ impl Chain {
         };
         let changes: Vec<usize> = executed.changes.iter().map(|c| c.index).collect();
         let months = self.month_ends_before(header.time_ms)?;
-        let state = self.store.state();
-        let mut after = Overlay::new(&state);
-        after.apply(executed.writes.clone());
+        let stored = self.store.state();
+        let state = ReadCache::new(&stored);
+        let after = Overlay::over(&state, &executed.writes);
         let filed = self.filed_policies(executed, &after);
         let organisations = organisation_changes(&state, &after, &executed.writes);
         let loan_clocks = loan_clock_changes(&state, &executed.writes);

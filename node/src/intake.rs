@@ -268,7 +268,10 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
             .map(|v| v.as_ref().map_or(1, |tx| tx.signers().len() as u64))
             .sum(),
     );
-    let state = chain.store().state();
+    // The signers' key records are read once for the whole batch, not once per
+    // transaction; a block committed meanwhile is caught again when the block is built.
+    let stored = chain.store().state();
+    let state = ledger::state::ReadCache::new(&stored);
     let env = chain.next_env();
     for ((slot, verdict), size) in slots.into_iter().zip(verified).zip(sizes) {
         let result = verdict
