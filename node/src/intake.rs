@@ -13,6 +13,7 @@
 //! about half the time per signature at a thousand as at sixteen, and under load many
 //! small requests wait together. An idle node checks a lone transaction at once.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use contracts::chain::BlockError;
 use ledger::codec::TX_BYTES_MAX;
+use ledger::crypto::PublicKey;
 use ledger::tx::{SignedTx, TxError, TxId};
 
 use crate::mempool::MempoolError;
@@ -231,6 +233,12 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
     let mut slots = Vec::new();
     {
         let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        // What this batch would add, per submitter and in all: a transaction that could
+        // not be kept is refused before its signatures are checked, so that a node under
+        // more load than it can commit spends nothing on what it would drop. (The
+        // submitter is read unverified here; that only ever refuses.)
+        let mut planned: BTreeMap<PublicKey, (usize, usize)> = BTreeMap::new();
+        let mut planned_in_all = (0, 0);
         for tx in txs {
             let checked = tx.and_then(|tx| {
                 let size = tx.to_bytes().len();
@@ -245,6 +253,15 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
                         "Duplicate",
                         "the transaction is already pending",
                     ));
+                }
+                if let Some(first) = tx.signatures.first() {
+                    let mine = planned.entry(first.public_key).or_default();
+                    let more = (mine.0 + 1, mine.1 + size);
+                    let in_all = (planned_in_all.0 + 1, planned_in_all.1 + size);
+                    pool.room(&first.public_key, more, in_all)
+                        .map_err(mempool_refusal)?;
+                    *mine = more;
+                    planned_in_all = in_all;
                 }
                 Ok((tx, size))
             });
@@ -293,13 +310,7 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
                     .lock()
                     .expect("mempool lock poisoned")
                     .insert(tx, size)
-                    .map_err(|e| match e {
-                        MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
-                        MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
-                        MempoolError::SubmitterFull => {
-                            Refusal::new("SubmitterQuota", e.to_string())
-                        }
-                    })?;
+                    .map_err(mempool_refusal)?;
                 Ok(id)
             });
         verdicts[slot] = Some(result);
@@ -311,6 +322,14 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
     let refused = verdicts.iter().filter(|v| v.is_err()).count();
     Metrics::add(&shared.metrics.txs_refused, refused as u64);
     verdicts
+}
+
+fn mempool_refusal(e: MempoolError) -> Refusal {
+    match e {
+        MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
+        MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
+        MempoolError::SubmitterFull => Refusal::new("SubmitterQuota", e.to_string()),
+    }
 }
 
 /// Hands a transaction this node's staff submitted to the gossip, if there is room (see

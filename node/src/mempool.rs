@@ -98,6 +98,32 @@ impl Mempool {
         self.txs.get(id).map(|p| p.tx.clone())
     }
 
+    /// Whether `more` transactions of `submitter` (count, bytes), among `more_in_all`
+    /// newcomers, would fit: [`Mempool::insert`]'s room checks, which intake runs before
+    /// it spends a signature check on a transaction that could not be kept.
+    pub fn room(
+        &self,
+        submitter: &PublicKey,
+        more: (usize, usize),
+        more_in_all: (usize, usize),
+    ) -> Result<(), MempoolError> {
+        if self.txs.len() + more_in_all.0 > MEMPOOL_TXS_MAX
+            || self.bytes + more_in_all.1 > MEMPOOL_BYTES_MAX
+        {
+            return Err(MempoolError::Full);
+        }
+        let (count, bytes) = self
+            .queues
+            .get(submitter)
+            .map_or((0, 0), |q| (q.order.len(), q.bytes));
+        if count + more.0 > MEMPOOL_TXS_MAX / SUBMITTER_SHARE_MAX
+            || bytes + more.1 > MEMPOOL_BYTES_MAX / SUBMITTER_SHARE_MAX
+        {
+            return Err(MempoolError::SubmitterFull);
+        }
+        Ok(())
+    }
+
     pub fn insert(&mut self, tx: VerifiedTx, size: usize) -> Result<(), MempoolError> {
         let id = tx.id();
         if self.txs.contains_key(&id) {
@@ -280,6 +306,37 @@ mod tests {
         pool.after_commit(&[tx_by(1, 1, 10).id()], 1);
         pool.insert(tx_by(1, 2, 10), 1).unwrap();
         assert_eq!(pool.len(), 3);
+    }
+
+    /// What intake asks before checking signatures agrees with what insert then does.
+    #[test]
+    fn room_answers_as_insert_would() {
+        let mut pool = Mempool::new();
+        let key = |seed: u8| SecretKey::from_seed([seed; 32]).public_key();
+        let share = MEMPOOL_BYTES_MAX / SUBMITTER_SHARE_MAX;
+        pool.insert(tx_by(1, 1, 10), share - 10).unwrap();
+        assert_eq!(pool.room(&key(1), (1, 10), (1, 10)), Ok(()));
+        assert_eq!(
+            pool.room(&key(1), (2, 11), (2, 11)),
+            Err(MempoolError::SubmitterFull)
+        );
+        assert_eq!(
+            pool.insert(tx_by(1, 2, 10), 11),
+            Err(MempoolError::SubmitterFull)
+        );
+        assert_eq!(pool.room(&key(2), (1, 10), (1, 10)), Ok(()));
+        assert_eq!(
+            pool.room(&key(2), (1, 10), (MEMPOOL_TXS_MAX, 10)),
+            Err(MempoolError::Full)
+        );
+        assert_eq!(
+            pool.room(&key(2), (1, 10), (1, MEMPOOL_BYTES_MAX)),
+            Err(MempoolError::Full)
+        );
+        assert_eq!(
+            pool.insert(tx_by(2, 1, 10), MEMPOOL_BYTES_MAX),
+            Err(MempoolError::Full)
+        );
     }
 
     #[test]
