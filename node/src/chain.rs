@@ -47,6 +47,10 @@ pub struct Executed {
     pub ids: Vec<TxId>,
     /// Signatures verified to validate the block (those the mempool did not vouch for).
     pub signatures_verified: usize,
+    /// The block's canonical bytes (what is streamed, recorded and stored), encoded once,
+    /// and the bounds of each transaction in them.
+    pub bytes: Arc<Vec<u8>>,
+    pub tx_bounds: Vec<u32>,
 }
 
 /// What consensus runs with at one height.
@@ -250,13 +254,17 @@ impl Chain {
             validator_set_hash: config.validator_set_hash,
             proposer,
         };
+        let block = Block { header, txs };
+        let (bytes, tx_bounds) = block.to_bytes_with_bounds();
         Ok(Executed {
-            block: Block { header, txs },
+            block,
             receipts: executed.receipts,
             writes: executed.writes,
             changes: executed.changes,
             ids,
             signatures_verified: 0,
+            bytes: Arc::new(bytes),
+            tx_bounds,
         })
     }
 
@@ -302,6 +310,7 @@ impl Chain {
         let stored = self.store.state();
         let executed = execute_block(&ReadCache::new(&stored), &tip.state_root, &env, &txs)?;
         check_execution(h, &executed)?;
+        let (bytes, tx_bounds) = block.to_bytes_with_bounds();
         Ok(Executed {
             block,
             receipts: executed.receipts,
@@ -309,6 +318,8 @@ impl Chain {
             changes: executed.changes,
             ids: txs.iter().map(VerifiedTx::id).collect(),
             signatures_verified,
+            bytes: Arc::new(bytes),
+            tx_bounds,
         })
     }
 
@@ -449,6 +460,8 @@ impl Chain {
         self.store.commit(
             Commit {
                 block: &executed.block,
+                block_bytes: &executed.bytes,
+                tx_bounds: &executed.tx_bounds,
                 certificate,
                 receipts: &executed.receipts,
                 writes: &executed.writes,
@@ -743,9 +756,9 @@ mod tests {
             .unwrap()
             .block;
         let store = chain.store();
-        store.save_proposal(1, 0, &block).unwrap();
-        store.save_proposal(1, 1, &block).unwrap();
-        store.save_proposal(2, 0, &block).unwrap();
+        store.save_proposal(1, 0, &block.to_bytes()).unwrap();
+        store.save_proposal(1, 1, &block.to_bytes()).unwrap();
+        store.save_proposal(2, 0, &block.to_bytes()).unwrap();
         assert_eq!(store.proposals_at(1).unwrap().len(), 2);
         assert_eq!(store.proposal(1, 1).unwrap(), Some(block.clone()));
         assert_eq!(store.proposal(1, 2).unwrap(), None);

@@ -222,7 +222,7 @@ impl State {
 
     fn keep(&mut self, executed: Executed) -> (BlockId, Arc<Vec<u8>>) {
         let id = executed.block.id();
-        let bytes = Arc::new(executed.block.to_bytes());
+        let bytes = executed.bytes.clone();
         if self.candidates.len() >= CANDIDATES_MAX && !self.candidates.contains_key(&id) {
             // Keep our own proposals; drop an arbitrary received one.
             let own: Vec<BlockId> = self.built.values().copied().collect();
@@ -332,7 +332,7 @@ impl State {
             .histograms
             .block_execution_ms
             .observe(started.elapsed().as_millis() as u64);
-        store.save_proposal(height, round, &executed.block)?;
+        store.save_proposal(height, round, &executed.bytes)?;
         let txs = executed.block.txs.len();
         let (block_id, bytes) = self.keep(executed);
         info!(height, round, txs, block = %block_id, "proposing block");

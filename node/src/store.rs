@@ -38,7 +38,7 @@
 //! memtable. So a node killed at any instant restarts with either all of a height or none
 //! of it: on open, the batches after the height the state store's runs hold are applied
 //! again from `w`, and those it holds are forgotten by the next commit. This node's own
-//! proposals are kept in a second sled tree, outside the chain.
+//! proposals are kept in files of their own, outside the chain.
 //!
 //! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`],
 //! read from `x` and `y`) are also summarised in memory ([`CommittedIds`]), loaded when
@@ -192,6 +192,10 @@ pub enum StoreError {
 /// Everything one decided height writes.
 pub struct Commit<'a> {
     pub block: &'a Block,
+    /// The block's canonical bytes and the bounds of each transaction in them
+    /// ([`Block::to_bytes_with_bounds`]), encoded once by whoever built or checked it.
+    pub block_bytes: &'a [u8],
+    pub tx_bounds: &'a [u32],
     pub certificate: &'a CommitCertificate,
     pub receipts: &'a [Receipt],
     pub writes: &'a WriteSet,
@@ -262,10 +266,10 @@ pub struct Store {
     state_log: Arc<segments::SegmentLog>,
     /// The chain: blocks, certificates, receipts, indexes, state and metadata.
     main: sled::Tree,
-    /// This node's own proposals by (height, round), kept until the height is committed,
-    /// so that a proposer restarted mid-height proposes the same block again instead of
-    /// signing a second, different one for the same round.
-    proposals: sled::Tree,
+    /// This node's own proposals, a file each named by (height, round), kept until the
+    /// height is committed, so that a proposer restarted mid-height proposes the same
+    /// block again instead of signing a second, different one for the same round.
+    proposals: std::path::PathBuf,
     /// Equivocation this node saw (not chain data: what this node observed, each piece
     /// verifiable by anyone from its signatures), by (height, validator, digest).
     evidence: sled::Tree,
@@ -342,6 +346,8 @@ const STATE_DIR: &str = "state";
 const BLOCKS_DIR: &str = "blocks";
 /// The state log's directory.
 const STATE_LOG_DIR: &str = "state-log";
+/// The directory of this node's own proposals.
+const PROPOSALS_DIR: &str = "proposals";
 /// Segments of the block log close at this size; of the state log at this one.
 /// (Tests close a segment after every height, so that rotation and removal are exercised.)
 const BLOCK_SEGMENT_BYTES: u64 = if cfg!(test) { 1 } else { 256 * 1024 * 1024 };
@@ -440,7 +446,11 @@ impl Store {
         }
         let store = Store {
             committed_ids: Arc::new(RwLock::new(ids)),
-            proposals: db.open_tree("proposals")?,
+            proposals: {
+                let dir = path.join(PROPOSALS_DIR);
+                std::fs::create_dir_all(&dir)?;
+                dir
+            },
             evidence: db.open_tree("evidence")?,
             main,
             db,
@@ -654,18 +664,18 @@ impl Store {
         let (due_keys, due) = self.bucket(height - 1)?;
         let replay = replay::split(commit.writes, height, commit.ids, &due)?;
         let mut batch = sled::Batch::default();
-        let (block_bytes, tx_bounds) = commit.block.to_bytes_with_bounds();
+        let (block_bytes, tx_bounds) = (commit.block_bytes, commit.tx_bounds);
         let mut receipt_bytes = Vec::new();
         let receipt_bounds = codec::encode_list_with_bounds(commit.receipts, &mut receipt_bytes);
         let rejected = rejected(commit.receipts) as u32;
         let bounds = codec::encode(&BlockBounds {
-            txs: tx_bounds,
+            txs: tx_bounds.to_vec(),
             receipts: receipt_bounds,
             rejected,
         });
         let at = self
             .blocks
-            .append(height, &[&block_bytes, &receipt_bytes, &bounds])?;
+            .append(height, &[block_bytes, &receipt_bytes, &bounds])?;
         for (prefix, location) in [BLOCK, RECEIPTS, BLOCK_BOUNDS].into_iter().zip(&at) {
             batch.insert(height_key(prefix, height), &location.to_bytes()[..]);
         }
@@ -1150,45 +1160,64 @@ impl Store {
         }
     }
 
-    /// Records this node's proposal for (height, round) durably, before it is announced.
-    pub fn save_proposal(&self, height: u64, round: u32, block: &Block) -> Result<(), StoreError> {
-        self.proposals
-            .insert(proposal_key(height, round), block.to_bytes())?;
-        self.proposals.flush()?;
+    /// Records this node's proposal for (height, round), its canonical bytes, durably,
+    /// before it is announced: written beside, put on disk, renamed into place.
+    pub fn save_proposal(&self, height: u64, round: u32, bytes: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let name = proposal_name(height, round);
+        let temp = self.proposals.join(format!("{name}.tmp"));
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, self.proposals.join(name))?;
+        std::fs::File::open(&self.proposals)?.sync_all()?;
         Ok(())
     }
 
     /// This node's recorded proposal for (height, round), if any.
     pub fn proposal(&self, height: u64, round: u32) -> Result<Option<Block>, StoreError> {
-        match self.proposals.get(proposal_key(height, round))? {
-            None => Ok(None),
-            Some(bytes) => Block::from_bytes(&bytes)
+        match std::fs::read(self.proposals.join(proposal_name(height, round))) {
+            Ok(bytes) => Block::from_bytes(&bytes)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
+                .map_err(|e| StoreError::Corrupt(format!("a recorded proposal: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// The recorded proposals' (height, round), in order.
+    fn proposal_places(&self) -> Result<Vec<(u64, u32)>, StoreError> {
+        let mut places = Vec::new();
+        for entry in std::fs::read_dir(&self.proposals)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            let Some((h, r)) = name.strip_suffix(".block").and_then(|n| n.split_once('-')) else {
+                continue;
+            };
+            if let (Ok(h), Ok(r)) = (h.parse(), r.parse()) {
+                places.push((h, r));
+            }
+        }
+        places.sort_unstable();
+        Ok(places)
     }
 
     /// Every recorded proposal of `height`, in round order.
     pub fn proposals_at(&self, height: u64) -> Result<Vec<Block>, StoreError> {
-        self.proposals
-            .scan_prefix(height.to_be_bytes())
-            .map(|entry| {
-                let (_, bytes) = entry?;
-                Block::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        let mut blocks = Vec::new();
+        for (h, round) in self.proposal_places()? {
+            if h == height {
+                blocks.extend(self.proposal(h, round)?);
+            }
+        }
+        Ok(blocks)
     }
 
     /// Forgets the proposals of heights up to `height` (they are committed).
     pub fn prune_proposals(&self, height: u64) -> Result<(), StoreError> {
-        let end = (height + 1).to_be_bytes();
-        let keys: Vec<sled::IVec> = self
-            .proposals
-            .range(..end.as_slice())
-            .keys()
-            .collect::<Result<_, _>>()?;
-        for key in keys {
-            self.proposals.remove(key)?;
+        for (h, round) in self.proposal_places()? {
+            if h <= height {
+                std::fs::remove_file(self.proposals.join(proposal_name(h, round)))?;
+            }
         }
         Ok(())
     }
@@ -1412,11 +1441,8 @@ fn change_key(height: u64, index: u32) -> [u8; 12] {
     key
 }
 
-fn proposal_key(height: u64, round: u32) -> [u8; 12] {
-    let mut key = [0u8; 12];
-    key[..8].copy_from_slice(&height.to_be_bytes());
-    key[8..].copy_from_slice(&round.to_be_bytes());
-    key
+fn proposal_name(height: u64, round: u32) -> String {
+    format!("{height:020}-{round:010}.block")
 }
 
 impl From<Tip> for TipRecord {
@@ -1621,10 +1647,13 @@ mod tests {
             state_root: block.header.state_root,
             time_ms: 2,
         };
+        let (block_bytes, tx_bounds) = block.to_bytes_with_bounds();
         store
             .commit(
                 Commit {
                     block: &block,
+                    block_bytes: &block_bytes,
+                    tx_bounds: &tx_bounds,
                     certificate: &certificate,
                     receipts: &[],
                     writes: &WriteSet::new(),
@@ -1886,10 +1915,13 @@ mod tests {
         let mut after = ledger::state::Overlay::new(&state);
         after.apply(writes.clone());
         let desk = crate::chain::desk_changes(&state, &after, writes);
+        let (block_bytes, tx_bounds) = block.to_bytes_with_bounds();
         store
             .commit(
                 Commit {
                     block: &block,
+                    block_bytes: &block_bytes,
+                    tx_bounds: &tx_bounds,
                     certificate: &certificate,
                     receipts,
                     writes,
@@ -2278,10 +2310,13 @@ mod tests {
             state_root: block.header.state_root,
             time_ms: 3,
         };
+        let (block_bytes, tx_bounds) = block.to_bytes_with_bounds();
         store
             .commit(
                 Commit {
                     block: &block,
+                    block_bytes: &block_bytes,
+                    tx_bounds: &tx_bounds,
                     certificate: &certificate,
                     receipts: &[],
                     writes: &WriteSet::new(),

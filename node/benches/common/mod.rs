@@ -99,10 +99,13 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
         block_id: next.block_id,
         signatures: Vec::new(),
     };
+    let (block_bytes, tx_bounds) = block.to_bytes_with_bounds();
     store
         .commit(
             Commit {
                 block: &block,
+                block_bytes: &block_bytes,
+                tx_bounds: &tx_bounds,
                 certificate: &certificate,
                 receipts: &[],
                 writes,
