@@ -1,19 +1,26 @@
-//! Storage, behind the narrow [`Store`] API: sled for what a node writes once per height,
-//! and a log-structured merge tree of its own ([`lsm`]) for what it writes per
-//! transaction.
+//! Storage, behind the narrow [`Store`] API: two append-only segment logs of the node's
+//! own ([`segments`]) for what a node writes in bulk once per height, sled for the small
+//! per-height records and where the logs' records are, and a log-structured merge tree of
+//! the node's own ([`lsm`]) for what it writes per transaction.
 //!
-//! **In sled**, one tree, each kind of record under a one-byte prefix: `b` height →
-//! canonical block, `c` height → canonical commit certificate, `r` height → canonical
-//! receipts, `d` height → the bounds of each transaction and receipt in those records,
-//! `y` (expiry height, height) → the ids that block remembers until then (the rulebook's
-//! replay memory, `txid/…` and `txexp/…`, kept in this form: [`replay`]), `g` (height,
-//! index) → the accepted governance change's tx id (the index of the consortium's
-//! changes, R11), `i` block id → height, `e` month-end date → the programmes' figures as
-//! of that day (`contracts::report::month_figures_with`, on the state before the first
-//! block after the month end with the loans' figures from the loan clocks below: what
-//! `audit report` computes from every loan), `m` metadata (tip height, tip id, state root,
-//! tip time; the genesis hash; the layout), and `w` height → the height's batch of the
-//! state store, kept until the state store's runs hold it.
+//! **In the block log** (directory `blocks/`), one record per height each: the canonical
+//! block, its canonical receipts, and the bounds of each transaction and receipt in those
+//! two records. **In the state log** (directory `state-log/`), each height's batch of the
+//! state store, kept until the state store's runs hold it and then removed a segment at a
+//! time.
+//!
+//! **In sled**, one tree, each kind of record under a one-byte prefix: `b`, `r`, `d`
+//! height → where the block, receipts and bounds are in the block log, `h` height → the
+//! block's outline (header, transaction count, rejected count), `c` height → canonical
+//! commit certificate, `y` (expiry height, height) → the ids that block remembers until
+//! then (the rulebook's replay memory, `txid/…` and `txexp/…`, kept in this form:
+//! [`replay`]), `g` (height, index) → the accepted governance change's tx id (the index of
+//! the consortium's changes, R11), `i` block id → height, `e` month-end date → the
+//! programmes' figures as of that day (`contracts::report::month_figures_with`, on the
+//! state before the first block after the month end with the loans' figures from the loan
+//! clocks below: what `audit report` computes from every loan), and `m` metadata (tip
+//! height, tip id, state root, tip time; the genesis hash; the layout; where each log ends
+//! after the tip's records).
 //!
 //! **In the state store** (directory `state/`), keyed the same way: `s` state key →
 //! value (the rulebook's key/value map), `x` tx id → (height, index, expiry height), and
@@ -32,13 +39,15 @@
 //! microseconds per key on these random keys and kept a record in memory for every page
 //! it ever wrote; the tree costs a few and keeps a Bloom filter.
 //!
-//! **One commit, one durable write.** A decided block, its sled records and its state
-//! store batch (under `w`) are one `sled::Batch`, which sled applies atomically, flushed
-//! before [`Store::commit`] returns; the batch is then applied to the state store's
-//! memtable. So a node killed at any instant restarts with either all of a height or none
-//! of it: on open, the batches after the height the state store's runs hold are applied
-//! again from `w`, and those it holds are forgotten by the next commit. This node's own
-//! proposals are kept in files of their own, outside the chain.
+//! **One commit, one durable write.** A decided block's records are appended to the logs
+//! and synced; then its sled records, with the tip and where the logs now end, are one
+//! `sled::Batch`, which sled applies atomically, flushed before [`Store::commit`]
+//! returns; then its state store batch is applied to the state store's memtable. So a
+//! node killed at any instant restarts with either all of a height or none of it: on
+//! open, each log is cut back to the end sled names (dropping records a crash left after
+//! it, whole or torn), and the state log's batches after the height the state store's
+//! runs hold are applied again. This node's own proposals are kept in files of their
+//! own, outside the chain.
 //!
 //! The state's committed-transaction ids (`txid/…`, [`contracts::chain::TXID_PREFIX`],
 //! read from `x` and `y`) are also summarised in memory ([`CommittedIds`]), loaded when
