@@ -479,3 +479,88 @@ fn a_node_whose_key_the_roster_does_not_name_cannot_take_part() {
         "a node without --devnet-clock must refuse to set its clock"
     );
 }
+
+/// Blocks when there is work: an idle consortium writes no block, then exactly one when
+/// the calendar day turns in UTC+8 (dated with the new day) and one when the heartbeat
+/// is due, and none in between.
+#[test]
+fn an_idle_consortium_writes_a_block_only_for_the_day_turning_and_the_heartbeat() {
+    const DAY_MS: u64 = 86_400_000;
+    const CST_MS: u64 = 8 * 3_600_000;
+    const HEARTBEAT_MS: u64 = 600_000;
+    let _one = serial();
+    let heartbeat = HEARTBEAT_MS.to_string();
+    let mut net = Devnet::init("idle", &["--heartbeat-ms", &heartbeat], true);
+    net.start_all();
+    let all = [0, 1, 2, 3];
+    net.wait_height(&all, 1, START);
+
+    let heights =
+        |net: &Devnet| -> Vec<Option<u64>> { all.iter().map(|i| net.height(*i)).collect() };
+    let stays_at = |net: &Devnet, height: u64, wait: Duration, why: &str| {
+        std::thread::sleep(wait);
+        assert_eq!(heights(net), vec![Some(height); 4], "{why}");
+    };
+    let set_clocks = |net: &Devnet, time_ms: u64| {
+        for url in &net.urls {
+            let (code, body) = post_json(url, "/v1/devnet/clock", &json!({ "time_ms": time_ms }));
+            assert_eq!(code, 200, "{body}");
+        }
+    };
+    let tip_time = |net: &Devnet| -> u64 {
+        get(&net.urls[0], "/v1/status").unwrap().1["latest_time_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    let cst_day = |ms: u64| (ms + CST_MS) / DAY_MS;
+
+    let idle = net.height(0).unwrap();
+    net.wait_height(&all, idle, Duration::from_secs(20));
+    stays_at(
+        &net,
+        idle,
+        Duration::from_secs(6),
+        "an idle consortium wrote a block",
+    );
+
+    // The first second of the next day in UTC+8.
+    let last = tip_time(&net);
+    let next_day = (cst_day(last) + 1) * DAY_MS - CST_MS + 1_000;
+    set_clocks(&net, next_day);
+    net.wait_height(&all, idle + 1, Duration::from_secs(30));
+    let dated = tip_time(&net);
+    assert!(
+        dated >= next_day,
+        "the day's block is dated {dated}, before {next_day}"
+    );
+    assert_eq!(
+        cst_day(dated),
+        cst_day(last) + 1,
+        "the block is not dated the next day"
+    );
+    stays_at(
+        &net,
+        idle + 1,
+        Duration::from_secs(4),
+        "more than one block for one turn of the day",
+    );
+
+    // Half a heartbeat on: nothing is due yet. A whole heartbeat on: one block.
+    set_clocks(&net, dated + HEARTBEAT_MS / 2);
+    stays_at(
+        &net,
+        idle + 1,
+        Duration::from_secs(3),
+        "a block before the heartbeat was due",
+    );
+    set_clocks(&net, dated + HEARTBEAT_MS);
+    net.wait_height(&all, idle + 2, Duration::from_secs(30));
+    assert!(tip_time(&net) >= dated + HEARTBEAT_MS);
+    stays_at(
+        &net,
+        idle + 2,
+        Duration::from_secs(3),
+        "more than one block for one heartbeat",
+    );
+    net.assert_same_chain(&all, idle + 2);
+}

@@ -13,8 +13,9 @@
 //! that holds the key (or its deletion) answers.
 //!
 //! There is no log of its own: the caller keeps each height's batch durably until
-//! [`Lsm::flushed_height`] passes it (the node keeps it in sled, in the same atomic write
-//! as the block), and replays what the runs do not hold on open. The manifest
+//! [`Lsm::flushed_height`] passes it (the node keeps it in its state log, a segment log
+//! synced before the block's sled records are written), and replays what the runs do not
+//! hold on open. The manifest
 //! ([`manifest`]) names the runs and that height, and is replaced atomically after a run
 //! is on disk, so a crash at any instant leaves complete runs and a height to replay from.
 //!
