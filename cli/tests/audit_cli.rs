@@ -27,11 +27,31 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A fresh directory for one test's files, removed when the test passes (kept when it
+/// fails, to be looked at).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("xinbao-audit-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn ningbo() -> ScenarioChain {
@@ -45,7 +65,8 @@ fn s(p: &Path) -> &str {
 #[test]
 fn a_clean_chain_verifies_with_counts_and_rate() {
     let chain = ningbo();
-    let (genesis, file) = chain.write_files(&scratch("clean"));
+    let dir = scratch("clean");
+    let (genesis, file) = chain.write_files(&dir);
     let out = xinbao(&[
         "audit",
         "verify",
@@ -189,7 +210,8 @@ fn the_report_shows_the_examples_figures_in_every_format() {
     for name in testkit::WORKED_EXAMPLES {
         let text = testkit::worked_example(name);
         let chain = testkit::scenario_chain(&text);
-        let (genesis, file) = chain.write_files(&scratch(&format!("report-{name}")));
+        let dir = scratch(&format!("report-{name}"));
+        let (genesis, file) = chain.write_files(&dir);
         let out = xinbao(&[
             "audit",
             "report",
@@ -230,7 +252,8 @@ fn the_report_shows_the_examples_figures_in_every_format() {
 
     // Worked example C: the insurer's cap, a reinsurer and recoveries, in Markdown and CSV.
     let chain = testkit::scenario_chain(&testkit::worked_example("c-guangzhou-style.json"));
-    let (genesis, file) = chain.write_files(&scratch("report-md"));
+    let dir = scratch("report-md");
+    let (genesis, file) = chain.write_files(&dir);
     let out = xinbao(&[
         "audit",
         "report",

@@ -31,7 +31,7 @@ struct Browser {
     driver: Child,
     base: String,
     session: String,
-    _profile: PathBuf,
+    profile: PathBuf,
 }
 
 fn agent() -> ureq::Agent {
@@ -114,7 +114,7 @@ impl Browser {
             driver,
             base,
             session,
-            _profile: profile,
+            profile,
         }
     }
 
@@ -226,6 +226,7 @@ impl Drop for Browser {
             .call();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 

@@ -741,6 +741,7 @@ mod tests {
             }
             assert_eq!(got, expected, "back from {end:?}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -759,6 +760,7 @@ mod tests {
             .step_back()
             .unwrap()
             .is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -792,5 +794,6 @@ mod tests {
             Run::open(&path, 1, 0).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
