@@ -15,9 +15,9 @@
 //! There is no log of its own: the caller keeps each height's batch durably until
 //! [`Lsm::flushed_height`] passes it (the node keeps it in its state log, a segment log
 //! synced before the block's sled records are written), and replays what the runs do not
-//! hold on open. The manifest
-//! ([`manifest`]) names the runs and that height, and is replaced atomically after a run
-//! is on disk, so a crash at any instant leaves complete runs and a height to replay from.
+//! hold on open. The manifest ([`manifest`]) names the runs and that height, and is
+//! replaced atomically after a run is on disk, so a crash at any instant leaves complete
+//! runs and a height to replay from.
 //!
 //! Memory: the memtable and at most [`FROZEN_MAX`] frozen ones, the block cache's budget,
 //! and per run its top index (1/2,000 of its data) and filter (1.25 bytes a key).
