@@ -205,7 +205,7 @@ pub async fn start(
             max_connections_per_ip: CONNECTIONS_PER_IP_MAX,
             ..DiscoveryConfig::default()
         },
-        protocol: PubSubProtocol::default(),
+        protocol: PubSubProtocol::Broadcast,
         protocol_names: ProtocolNames {
             consensus: format!("{tag}/consensus/v1"),
             discovery_kad: format!("{tag}/discovery/kad/v1"),
