@@ -369,3 +369,24 @@ fn verifying_many_at_once_gives_each_the_verdict_of_verifying_it_alone() {
         Err(TxError::BadSignature { index: 1, .. })
     ));
 }
+
+/// Keys, signatures and ids are named in hex in state keys and on the wire: the text
+/// must be lower-case, two digits a byte, and read back to the same bytes.
+#[test]
+fn hex_text_is_lower_case_and_reads_back() {
+    let mut bytes = [0u8; 64];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+    }
+    bytes[0] = 0x00;
+    bytes[1] = 0xff;
+    bytes[2] = 0xa5;
+    let text = ledger::crypto::lower_hex(&bytes);
+    assert_eq!(text, hex::encode(bytes));
+    assert!(text.starts_with("00ffa5"));
+    let signature = Signature(bytes);
+    assert_eq!(Signature::from_hex(&signature.to_hex()).unwrap(), signature);
+    let public = key(3).public_key();
+    assert_eq!(public.to_hex(), hex::encode(public.0));
+    assert_eq!(PublicKey::from_hex(&public.to_hex()).unwrap(), public);
+}

@@ -11,7 +11,7 @@
 //! transactions in arrival order), so one key's backlog does not delay another's single
 //! transaction behind it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ledger::crypto::PublicKey;
 use ledger::tx::{TxId, VerifiedTx};
@@ -59,7 +59,10 @@ struct Queue {
 pub struct Mempool {
     /// Each submitter's transactions in arrival order.
     queues: BTreeMap<PublicKey, Queue>,
-    txs: BTreeMap<TxId, Pending>,
+    /// By id, for lookups only: nothing iterates it, so its order cannot reach a
+    /// proposal. Foldhash, seeded at random per process, so ids cannot be ground to
+    /// collide.
+    txs: HashMap<TxId, Pending, foldhash::fast::RandomState>,
     /// (expiry height, id): what expires first, without looking at the rest.
     by_expiry: BTreeSet<(u64, TxId)>,
     next_seq: u64,
