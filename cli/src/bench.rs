@@ -48,9 +48,12 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Loans set up before the load unless `--loans` says otherwise.
 const LOANS: usize = 200;
 /// Setup transactions in flight at once (well inside the mempool).
-const SETUP_WAVE: usize = 10_000;
-/// The benchmark devnet's blocks: every 500 ms, up to this many transactions by default.
+const SETUP_WAVE: usize = 4_000;
+/// The benchmark devnet's blocks: up to this many transactions by default.
 const BLOCK_TXS_MAX: u32 = 20_000;
+/// The bench's shortest height: a quarter of a second, so that a transaction waits at most
+/// about half a second for its block on an unloaded network.
+const BLOCK_MS: u64 = 250;
 /// How long the verification rates are timed, each.
 const VERIFY_TIME: Duration = Duration::from_secs(2);
 /// Signatures in one timed batch.
@@ -82,6 +85,10 @@ pub struct BenchArgs {
     /// Most transactions in one block.
     #[arg(long, value_name = "N", default_value_t = BLOCK_TXS_MAX)]
     block_txs: u32,
+    /// The shortest height, in milliseconds (the genesis `block_time_ms`): a transaction
+    /// waits up to one height for the next proposal and one more to be committed.
+    #[arg(long, value_name = "MS", default_value_t = BLOCK_MS)]
+    block_ms: u64,
     /// Loans (each with its policy) set up before the load, which repays them: a large
     /// number builds a ledger on which to time the API and the console.
     #[arg(long, value_name = "N", default_value_t = LOANS)]
@@ -422,6 +429,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = root.path.join("devnet");
     let params = Params {
         block_txs_max: args.block_txs,
+        block_time_ms: args.block_ms,
         ..devnet::devnet_params()
     };
     let manifest = devnet::init_with_params(&dir, &devnet::default_orgs(), Some(4), None, params)?;
@@ -527,7 +535,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let total = args.rate * args.seconds;
     say(&format!("signing {total} transactions …"));
     let signing = Instant::now();
-    let heights_per_s = 1_000.0 / devnet::BLOCK_TIME_MS as f64;
+    let heights_per_s = 1_000.0 / args.block_ms as f64;
     let load = sign_load(
         total,
         args.rate,
@@ -744,7 +752,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let doc = json!({
         "validators": 4,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "block_time_ms": devnet::BLOCK_TIME_MS,
+        "block_time_ms": args.block_ms,
         "block_txs_max": args.block_txs,
         "offered_rate": args.rate,
         "seconds": args.seconds,
@@ -778,7 +786,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "xinbao bench: 4 validators on this machine ({} cores), blocks every {} ms of up to {} transactions",
-        doc["cores"], devnet::BLOCK_TIME_MS, args.block_txs
+        doc["cores"], args.block_ms, args.block_txs
     );
     println!(
         "  offered                   {} tx/s for {} s: {} transactions{}",

@@ -147,7 +147,7 @@ async fn submit_tx(
     // Verification is the intake thread's work, not the runtime's that serves HTTP.
     let result = shared
         .intake
-        .submit(vec![tx])
+        .submit(vec![tx], intake::Origin::Staff)
         .await
         .pop()
         .expect("one verdict per transaction");
@@ -167,6 +167,7 @@ async fn submit_tx(
             let status = match refusal.code {
                 "MempoolFull" => StatusCode::SERVICE_UNAVAILABLE,
                 "SubmitterQuota" => StatusCode::TOO_MANY_REQUESTS,
+                "Backlog" => StatusCode::SERVICE_UNAVAILABLE,
                 "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                 "Duplicate" | "AlreadyCommitted" => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
@@ -195,7 +196,7 @@ async fn submit_txs(
         };
         error(status, refusal.code, refusal.message)
     })?;
-    let verdicts = shared.intake.submit(txs).await;
+    let verdicts = shared.intake.submit(txs, intake::Origin::Staff).await;
     let mut accepted = 0;
     let mut results: Vec<BatchResult> = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {

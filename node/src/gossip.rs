@@ -378,7 +378,7 @@ fn handle_event(
 async fn intake_worker(shared: Arc<Shared>, mut inbox: mpsc::Receiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
         let txs = batch.iter().map(|b| crate::intake::decode(b)).collect();
-        let _ = shared.intake.submit(txs).await;
+        let _ = shared.intake.submit(txs, crate::intake::Origin::Peer).await;
     }
 }
 

@@ -142,8 +142,17 @@ pub const JOINED_TXS_MAX: usize = 4_096;
 pub type Verdict = Result<TxId, Refusal>;
 
 /// Transactions submitted together, and where their verdicts go.
+/// Where a submission came from: the backlog bound applies to this member's own staff
+/// only (see `mempool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Staff,
+    Peer,
+}
+
 pub struct Job {
     txs: Vec<Result<SignedTx, Refusal>>,
+    origin: Origin,
     reply: oneshot::Sender<Vec<Verdict>>,
 }
 
@@ -162,7 +171,11 @@ pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
 impl Queue {
     /// Checks `txs` (an `Err` item keeps its refusal) and puts those that pass in the
     /// mempool; one verdict each, in order. Does not gossip.
-    pub async fn submit(&self, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Verdict> {
+    pub async fn submit(
+        &self,
+        txs: Vec<Result<SignedTx, Refusal>>,
+        origin: Origin,
+    ) -> Vec<Verdict> {
         let count = txs.len();
         let (reply, answer) = oneshot::channel();
         let stopped = || {
@@ -170,7 +183,7 @@ impl Queue {
                 .map(|_| Err(Refusal::new("Unavailable", "the node is stopping")))
                 .collect()
         };
-        if self.jobs.send(Job { txs, reply }).await.is_err() {
+        if self.jobs.send(Job { txs, origin, reply }).await.is_err() {
             return stopped();
         }
         answer.await.unwrap_or_else(|_| stopped())
@@ -211,7 +224,12 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
                 let lengths: Vec<usize> = joined.iter().map(|j| j.txs.len()).collect();
                 let txs = joined
                     .iter_mut()
-                    .flat_map(|j| std::mem::take(&mut j.txs))
+                    .flat_map(|j| {
+                        let origin = j.origin;
+                        std::mem::take(&mut j.txs)
+                            .into_iter()
+                            .map(move |tx| (tx, origin))
+                    })
                     .collect();
                 let mut verdicts = submit_all(&shared, txs).into_iter();
                 for (job, len) in joined.into_iter().zip(lengths) {
@@ -225,7 +243,10 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
 /// Checks many transactions, their signatures in one batch, and puts those that pass in
 /// the mempool; one verdict each, in order. An `Err` item (it did not decode) keeps its
 /// refusal.
-fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Result<TxId, Refusal>> {
+fn submit_all(
+    shared: &Shared,
+    txs: Vec<(Result<SignedTx, Refusal>, Origin)>,
+) -> Vec<Result<TxId, Refusal>> {
     Metrics::add(&shared.metrics.txs_received, txs.len() as u64);
     let mut verdicts: Vec<Option<Result<TxId, Refusal>>> = Vec::with_capacity(txs.len());
     let mut to_verify = Vec::new();
@@ -239,7 +260,8 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
         // submitter is read unverified here; that only ever refuses.)
         let mut planned: BTreeMap<PublicKey, (usize, usize)> = BTreeMap::new();
         let mut planned_in_all = (0, 0);
-        for tx in txs {
+        let now = std::time::Instant::now();
+        for (tx, origin) in txs {
             let checked = tx.and_then(|tx| {
                 let size = tx.to_bytes().len();
                 if size > TX_BYTES_MAX {
@@ -260,6 +282,9 @@ fn submit_all(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Resul
                     let in_all = (planned_in_all.0 + 1, planned_in_all.1 + size);
                     pool.room(&first.public_key, more, in_all)
                         .map_err(mempool_refusal)?;
+                    if origin == Origin::Staff {
+                        pool.backlog_room(in_all.0, now).map_err(mempool_refusal)?;
+                    }
                     *mine = more;
                     planned_in_all = in_all;
                 }
@@ -329,6 +354,7 @@ fn mempool_refusal(e: MempoolError) -> Refusal {
         MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
         MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
         MempoolError::SubmitterFull => Refusal::new("SubmitterQuota", e.to_string()),
+        MempoolError::Backlog => Refusal::new("Backlog", e.to_string()),
     }
 }
 

@@ -10,8 +10,16 @@
 //! the others; and proposers draw round-robin across submitters (each submitter's own
 //! transactions in arrival order), so one key's backlog does not delay another's single
 //! transaction behind it.
+//!
+//! Bounded in time, too: a transaction a member's staff submit is refused
+//! ([`MempoolError::Backlog`]) while the pool already holds more than the network
+//! committed in the last [`BACKLOG_MS`] (and more than [`BACKLOG_TXS_FLOOR`]). Past that,
+//! a newcomer would wait behind a queue it cannot shorten; refused at once, its client can
+//! retry or go elsewhere instead of learning seconds later. Transactions from peers are not
+//! held to it: a peer's intake admitted them under the same bound.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use ledger::crypto::PublicKey;
 use ledger::tx::{TxId, VerifiedTx};
@@ -23,6 +31,14 @@ pub const MEMPOOL_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// The share of the pool (of its count and of its bytes) one submitter may hold, as a
 /// divisor: a quarter.
 pub const SUBMITTER_SHARE_MAX: usize = 4;
+/// A staff submission is refused while the pool holds more than the network committed
+/// in this long (see the module notes).
+pub const BACKLOG_MS: u64 = 1_000;
+/// ... but never below this many pending transactions, so that a network starting from
+/// idle, whose recent commit rate says nothing yet, has room to show what it can do.
+pub const BACKLOG_TXS_FLOOR: usize = 4_096;
+/// The commit rate is the transactions committed in this last stretch of time.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
@@ -35,6 +51,8 @@ pub enum MempoolError {
          when some are committed"
     )]
     SubmitterFull,
+    #[error("the network has more pending than it commits in {BACKLOG_MS} ms; retry shortly")]
+    Backlog,
 }
 
 /// One pending transaction.
@@ -67,6 +85,8 @@ pub struct Mempool {
     by_expiry: BTreeSet<(u64, TxId)>,
     next_seq: u64,
     bytes: usize,
+    /// Recent commits (when, how many transactions), newest last, within [`RATE_WINDOW`].
+    commits: VecDeque<(Instant, usize)>,
 }
 
 impl Mempool {
@@ -123,6 +143,31 @@ impl Mempool {
             || bytes + more.1 > MEMPOOL_BYTES_MAX / SUBMITTER_SHARE_MAX
         {
             return Err(MempoolError::SubmitterFull);
+        }
+        Ok(())
+    }
+
+    /// Transactions committed per second over the last [`RATE_WINDOW`].
+    pub fn commit_rate(&self, now: Instant) -> f64 {
+        let recent: usize = self
+            .commits
+            .iter()
+            .filter(|(at, _)| now.saturating_duration_since(*at) <= RATE_WINDOW)
+            .map(|(_, count)| count)
+            .sum();
+        recent as f64 / RATE_WINDOW.as_secs_f64()
+    }
+
+    /// How many transactions the pool may hold before staff submissions are refused.
+    pub fn backlog_txs_max(&self, now: Instant) -> usize {
+        let committed_in_backlog = self.commit_rate(now) * BACKLOG_MS as f64 / 1_000.0;
+        (committed_in_backlog as usize).max(BACKLOG_TXS_FLOOR)
+    }
+
+    /// Whether `more` staff submissions would fit under the backlog bound.
+    pub fn backlog_room(&self, more: usize, now: Instant) -> Result<(), MempoolError> {
+        if self.txs.len() + more > self.backlog_txs_max(now) {
+            return Err(MempoolError::Backlog);
         }
         Ok(())
     }
@@ -224,6 +269,15 @@ impl Mempool {
         committed: &[TxId],
         next_height: u64,
     ) -> Vec<std::time::Instant> {
+        let now = Instant::now();
+        self.commits.push_back((now, committed.len()));
+        while self
+            .commits
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > RATE_WINDOW)
+        {
+            self.commits.pop_front();
+        }
         let arrivals = committed.iter().filter_map(|id| self.remove(id)).collect();
         while let Some(&(expiry, id)) = self.by_expiry.first() {
             if expiry >= next_height {
@@ -262,6 +316,37 @@ mod tests {
         });
         tx.sign(&key).unwrap();
         tx.verify(&chain).unwrap()
+    }
+
+    #[test]
+    fn staff_submissions_are_bounded_by_about_a_second_of_commits() {
+        let mut pool = Mempool::new();
+        let now = Instant::now();
+        // Nothing committed yet: the floor.
+        assert_eq!(pool.backlog_txs_max(now), BACKLOG_TXS_FLOOR);
+        assert_eq!(pool.backlog_room(BACKLOG_TXS_FLOOR, now), Ok(()));
+        assert_eq!(
+            pool.backlog_room(BACKLOG_TXS_FLOOR + 1, now),
+            Err(MempoolError::Backlog)
+        );
+        // 40,000 committed within the window: 20,000 a second.
+        let ids: Vec<TxId> = (0..40_000u32)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&i.to_le_bytes());
+                TxId(id)
+            })
+            .collect();
+        pool.after_commit(&ids, 1);
+        let now = Instant::now();
+        let bound = 20_000 * BACKLOG_MS as usize / 1_000;
+        assert_eq!(pool.backlog_txs_max(now), bound);
+        pool.insert(tx(1, 10), 100).unwrap();
+        assert_eq!(pool.backlog_room(bound - 1, now), Ok(()));
+        assert_eq!(pool.backlog_room(bound, now), Err(MempoolError::Backlog));
+        // A rate older than the window is forgotten.
+        let later = now + RATE_WINDOW + Duration::from_millis(1);
+        assert_eq!(pool.backlog_txs_max(later), BACKLOG_TXS_FLOOR);
     }
 
     #[test]
