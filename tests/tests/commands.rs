@@ -163,3 +163,57 @@ fn demo_replays_a_worked_example_through_a_devnet_and_agrees_with_the_offline_ru
     );
     assert!(stdout.contains("/console/"), "{stdout}");
 }
+
+/// `xinbao bench` as an operator runs it, briefly: every transaction the nodes took is
+/// committed exactly once, none is rejected by the rulebook, and the figures scripts read
+/// are there and agree with each other.
+#[test]
+fn bench_commits_what_it_offers_exactly_once_and_prints_its_figures() {
+    let _one = serial();
+    let bins = binaries();
+    let node_bin = bins.node.to_string_lossy().to_string();
+    let output = xinbao(&[
+        "bench",
+        "--rate",
+        "200",
+        "--seconds",
+        "3",
+        "--json",
+        "--node-bin",
+        &node_bin,
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench failed: {stdout}\n{}",
+        text(&output.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    let offered = doc["offered"].as_u64().expect("offered");
+    let submitted = doc["submitted"].as_u64().expect("submitted");
+    let committed = doc["committed"].as_u64().expect("committed");
+    assert_eq!(offered, 600, "{doc}");
+    // 200 a second is far below what four validators commit: nothing is refused.
+    assert_eq!(submitted, offered, "{doc}");
+    assert_eq!(committed, submitted, "{doc}");
+    assert_eq!(doc["committed_twice"], 0, "{doc}");
+    assert_eq!(doc["rejected_by_the_rulebook"], 0, "{doc}");
+    assert_eq!(doc["block_time_ms"], 250, "{doc}");
+    let p50 = doc["latency_p50_ms"].as_u64().expect("p50");
+    let p99 = doc["latency_p99_ms"].as_u64().expect("p99");
+    let max = doc["latency_max_ms"].as_u64().expect("max");
+    assert!(0 < p50 && p50 <= p99 && p99 <= max, "{doc}");
+    assert!(
+        doc["committed_tx_per_s"].as_f64().expect("tx/s") > 0.0,
+        "{doc}"
+    );
+    assert!(doc["blocks"].as_u64().expect("blocks") > 0, "{doc}");
+    let nodes = doc["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4, "{doc}");
+    assert!(
+        doc["verify_batch_per_s_one_core"]
+            .as_f64()
+            .expect("batch rate")
+            > 0.0
+    );
+}
