@@ -192,7 +192,8 @@ fn bench_commits_what_it_offers_exactly_once_and_prints_its_figures() {
     let offered = doc["offered"].as_u64().expect("offered");
     let submitted = doc["submitted"].as_u64().expect("submitted");
     let committed = doc["committed"].as_u64().expect("committed");
-    assert_eq!(offered, 600, "{doc}");
+    // Offered on a schedule of 20 ms batches: up to 3 s × 200, less a last batch's worth.
+    assert!((550..=600).contains(&offered), "{doc}");
     // 200 a second is far below what four validators commit: nothing is refused.
     assert_eq!(submitted, offered, "{doc}");
     assert_eq!(committed, submitted, "{doc}");
