@@ -382,12 +382,8 @@ impl fmt::Debug for Signature {
 /// signatures are put in hex on the hot path (a key's state record is named by it), where
 /// `hex::encode`'s character-at-a-time collect showed in profiles.
 pub fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex::encode_to_slice(bytes, &mut out).expect("the buffer holds two digits a byte");
     String::from_utf8(out).expect("hex digits are ASCII")
 }
 
