@@ -256,9 +256,11 @@ impl State {
 
     /// Validates `block` with the transactions this node already verified.
     fn validate(&mut self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
+        // The ids are hashed before the pool is locked: intake waits on that lock.
+        let ids: Vec<_> = block.txs.iter().map(|tx| tx.id()).collect();
         let known = {
             let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
-            block.txs.iter().map(|tx| pool.verified(&tx.id())).collect()
+            ids.iter().map(|id| pool.verified(id)).collect()
         };
         let started = std::time::Instant::now();
         let txs = block.txs.len();
