@@ -260,7 +260,7 @@ fn submit_all(
         // submitter is read unverified here; that only ever refuses.)
         let mut planned: BTreeMap<PublicKey, (usize, usize)> = BTreeMap::new();
         let mut planned_in_all = (0, 0);
-        let now = std::time::Instant::now();
+        let backlog_max = pool.backlog_txs_max(std::time::Instant::now());
         for (tx, origin) in txs {
             let checked = tx.and_then(|tx| {
                 let size = tx.to_bytes().len();
@@ -283,7 +283,8 @@ fn submit_all(
                     pool.room(&first.public_key, more, in_all)
                         .map_err(mempool_refusal)?;
                     if origin == Origin::Staff {
-                        pool.backlog_room(in_all.0, now).map_err(mempool_refusal)?;
+                        pool.backlog_room(in_all.0, backlog_max)
+                            .map_err(mempool_refusal)?;
                     }
                     *mine = more;
                     planned_in_all = in_all;

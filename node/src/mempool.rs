@@ -164,9 +164,10 @@ impl Mempool {
         (committed_in_backlog as usize).max(BACKLOG_TXS_FLOOR)
     }
 
-    /// Whether `more` staff submissions would fit under the backlog bound.
-    pub fn backlog_room(&self, more: usize, now: Instant) -> Result<(), MempoolError> {
-        if self.txs.len() + more > self.backlog_txs_max(now) {
+    /// Whether `more` staff submissions would fit under the backlog bound `max` (what
+    /// [`Mempool::backlog_txs_max`] said, read once for a whole batch).
+    pub fn backlog_room(&self, more: usize, max: usize) -> Result<(), MempoolError> {
+        if self.txs.len() + more > max {
             return Err(MempoolError::Backlog);
         }
         Ok(())
@@ -323,10 +324,11 @@ mod tests {
         let mut pool = Mempool::new();
         let now = Instant::now();
         // Nothing committed yet: the floor.
-        assert_eq!(pool.backlog_txs_max(now), BACKLOG_TXS_FLOOR);
-        assert_eq!(pool.backlog_room(BACKLOG_TXS_FLOOR, now), Ok(()));
+        let max = pool.backlog_txs_max(now);
+        assert_eq!(max, BACKLOG_TXS_FLOOR);
+        assert_eq!(pool.backlog_room(BACKLOG_TXS_FLOOR, max), Ok(()));
         assert_eq!(
-            pool.backlog_room(BACKLOG_TXS_FLOOR + 1, now),
+            pool.backlog_room(BACKLOG_TXS_FLOOR + 1, max),
             Err(MempoolError::Backlog)
         );
         // 40,000 committed within the window: 20,000 a second.
@@ -340,10 +342,11 @@ mod tests {
         pool.after_commit(&ids, 1);
         let now = Instant::now();
         let bound = 20_000 * BACKLOG_MS as usize / 1_000;
-        assert_eq!(pool.backlog_txs_max(now), bound);
+        let max = pool.backlog_txs_max(now);
+        assert_eq!(max, bound);
         pool.insert(tx(1, 10), 100).unwrap();
-        assert_eq!(pool.backlog_room(bound - 1, now), Ok(()));
-        assert_eq!(pool.backlog_room(bound, now), Err(MempoolError::Backlog));
+        assert_eq!(pool.backlog_room(bound - 1, max), Ok(()));
+        assert_eq!(pool.backlog_room(bound, max), Err(MempoolError::Backlog));
         // A rate older than the window is forgotten.
         let later = now + RATE_WINDOW + Duration::from_millis(1);
         assert_eq!(pool.backlog_txs_max(later), BACKLOG_TXS_FLOOR);
