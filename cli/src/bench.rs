@@ -60,8 +60,11 @@ const VERIFY_TIME: Duration = Duration::from_secs(2);
 const VERIFY_BATCH: usize = 64;
 /// How long to wait for the last transactions after the load stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Threads that post batches.
-const SENDERS: usize = 4;
+/// Threads that post batches, each waiting for its answer: the staff of the members,
+/// many clients rather than a few, so that a batch is not held in the generator while
+/// another waits for a node's answer (a node under load answers in tens of
+/// milliseconds, and a batch leaves every 20).
+const SENDERS: usize = 16;
 /// Most transactions in one request.
 const REQUEST_TXS_MAX: usize = 2_000;
 /// Most transactions one run signs ahead (about half a kilobyte of memory each).
