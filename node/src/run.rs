@@ -164,16 +164,29 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         api.abort_handle(),
         gossip.abort_handle(),
     ]);
-    tokio::select! {
-        result = &mut engine => result.context("consensus task")?.context("consensus"),
-        result = &mut api => result.context("HTTP API task")?.context("HTTP API"),
-        result = &mut gossip => result.context("gossip task")?.context("transaction gossip"),
+    let ended = tokio::select! {
+        result = &mut engine => return result.context("consensus task")?.context("consensus"),
+        result = &mut api => result.context("HTTP API task").and_then(|r| r.context("HTTP API")),
+        result = &mut gossip => {
+            result.context("gossip task").and_then(|r| r.context("transaction gossip"))
+        }
         _ = tokio::signal::ctrl_c() => {
             info!("interrupted; stopping");
-            Ok(())
+            return Ok(());
         }
+    };
+    // The API or the gossip ended first. The gossip's peer list comes from consensus, so
+    // when consensus stops (a full disk, say) the gossip can notice before the engine's
+    // own task is seen to end: consensus's reason, if it gives one at once, is the one
+    // to report.
+    if let Ok(joined) = tokio::time::timeout(ENGINE_REASON_WAIT, &mut engine).await {
+        joined.context("consensus task")?.context("consensus")?;
     }
+    ended
 }
+
+/// How long a node whose API or gossip ended waits for consensus's reason, if any.
+const ENGINE_REASON_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Stops its tasks when dropped.
 struct AbortOnDrop<const N: usize>([tokio::task::AbortHandle; N]);
