@@ -136,6 +136,8 @@ impl Nodes {
         command
             .arg("--config")
             .arg(&config)
+            .arg("--runtime-threads")
+            .arg(devnet::runtime_threads(self.manifest.nodes.len()).to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
