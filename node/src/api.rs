@@ -165,10 +165,8 @@ async fn submit_tx(
         }
         Err(refusal) => {
             let status = match refusal.code {
-                "MempoolFull" => StatusCode::SERVICE_UNAVAILABLE,
+                "MempoolFull" | "Backlog" | "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                 "SubmitterQuota" => StatusCode::TOO_MANY_REQUESTS,
-                "Backlog" => StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                 "Duplicate" | "AlreadyCommitted" => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
             };

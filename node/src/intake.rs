@@ -141,7 +141,6 @@ pub const JOINED_TXS_MAX: usize = 4_096;
 /// One transaction's verdict: its id when taken.
 pub type Verdict = Result<TxId, Refusal>;
 
-/// Transactions submitted together, and where their verdicts go.
 /// Where a submission came from: the backlog bound applies to this member's own staff
 /// only (see `mempool`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +149,7 @@ pub enum Origin {
     Peer,
 }
 
+/// Transactions submitted together, and where their verdicts go.
 pub struct Job {
     txs: Vec<Result<SignedTx, Refusal>>,
     origin: Origin,
