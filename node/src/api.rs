@@ -145,9 +145,7 @@ async fn submit_tx(
         .is_some_and(|v| v.starts_with("application/json"));
     let tx = intake::parse_one(is_json, &body);
     // Verification is the intake thread's work, not the runtime's that serves HTTP.
-    let result = shared
-        .intake
-        .submit(vec![tx], intake::Origin::Staff)
+    let result = intake::submit_staff(&shared, vec![tx])
         .await
         .pop()
         .expect("one verdict per transaction");
@@ -194,7 +192,7 @@ async fn submit_txs(
         };
         error(status, refusal.code, refusal.message)
     })?;
-    let verdicts = shared.intake.submit(txs, intake::Origin::Staff).await;
+    let verdicts = intake::submit_staff(&shared, txs).await;
     let mut accepted = 0;
     let mut results: Vec<BatchResult> = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {

@@ -374,11 +374,15 @@ fn handle_event(
 }
 
 /// Hands received batches to the intake thread, which checks them with whatever else
-/// waits; refusals are expected (a duplicate, an expired one) and counted by intake.
+/// waits, without waiting for the verdicts: several batches (from several peers) then join
+/// one check, and a batch never waits behind the check of the one before. Refusals are
+/// expected (a duplicate, an expired one) and counted by intake.
 async fn intake_worker(shared: Arc<Shared>, mut inbox: mpsc::Receiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
         let txs = batch.iter().map(|b| crate::intake::decode(b)).collect();
-        let _ = shared.intake.submit(txs, crate::intake::Origin::Peer).await;
+        if !shared.intake.offer(txs, crate::intake::Origin::Peer).await {
+            return;
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 //! node checks a lone transaction at once.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -165,6 +165,8 @@ pub enum Origin {
 pub struct Job {
     txs: Vec<Result<SignedTx, Refusal>>,
     origin: Origin,
+    /// How many of `txs` are staff submissions still to be checked (counted while queued).
+    staff: usize,
     arrived: std::time::Instant,
     reply: oneshot::Sender<Vec<Verdict>>,
 }
@@ -173,12 +175,55 @@ pub struct Job {
 #[derive(Clone)]
 pub struct Queue {
     jobs: mpsc::Sender<Job>,
+    /// Staff transactions in the queue, not yet taken by the intake thread.
+    staff_waiting: Arc<AtomicUsize>,
 }
 
 /// The queue, and its end for [`start`].
 pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
     let (jobs, receiver) = mpsc::channel(QUEUE_JOBS_MAX);
-    (Queue { jobs }, receiver)
+    let queue = Queue {
+        jobs,
+        staff_waiting: Arc::new(AtomicUsize::new(0)),
+    };
+    (queue, receiver)
+}
+
+/// Checks what this node's staff submit (see [`Queue::submit`]), after refusing at once,
+/// with `Backlog`, what would not fit under the backlog bound (see `mempool`) counting the
+/// staff transactions that already wait for the intake thread. When intake lags, a
+/// submission past the bound would otherwise wait in the queue only to be refused, or be
+/// taken behind a queue it cannot shorten; the bound's promise (no more pending than the
+/// network commits in a second) then holds for what waits in the queue too.
+pub async fn submit_staff(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Verdict> {
+    let waiting = shared.intake.staff_waiting();
+    let room = {
+        let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        pool.backlog_txs_max(std::time::Instant::now())
+            .saturating_sub(pool.len() + waiting)
+    };
+    shared
+        .intake
+        .submit(at_the_door(txs, room), Origin::Staff)
+        .await
+}
+
+/// The first `room` transactions of `txs` go on; the others are refused with `Backlog`. An
+/// `Err` item keeps its own refusal and takes no room.
+fn at_the_door(
+    txs: Vec<Result<SignedTx, Refusal>>,
+    mut room: usize,
+) -> Vec<Result<SignedTx, Refusal>> {
+    txs.into_iter()
+        .map(|tx| match tx {
+            Ok(_) if room == 0 => Err(mempool_refusal(MempoolError::Backlog)),
+            Ok(tx) => {
+                room -= 1;
+                Ok(tx)
+            }
+            Err(refusal) => Err(refusal),
+        })
+        .collect()
 }
 
 impl Queue {
@@ -190,6 +235,10 @@ impl Queue {
         origin: Origin,
     ) -> Vec<Verdict> {
         let count = txs.len();
+        let staff = match origin {
+            Origin::Staff => txs.iter().filter(|tx| tx.is_ok()).count(),
+            Origin::Peer => 0,
+        };
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             (0..count)
@@ -199,13 +248,43 @@ impl Queue {
         let job = Job {
             txs,
             origin,
+            staff,
             arrived: std::time::Instant::now(),
             reply,
         };
+        self.staff_waiting.fetch_add(staff, Ordering::Relaxed);
         if self.jobs.send(job).await.is_err() {
+            self.staff_waiting.fetch_sub(staff, Ordering::Relaxed);
             return stopped();
         }
         answer.await.unwrap_or_else(|_| stopped())
+    }
+
+    /// Hands `txs` to the intake thread without waiting for their verdicts (the gossip's
+    /// way in: a peer learns nothing from them, and waiting would let only one received
+    /// batch into each check). Waits only for room in the queue; `false` when the node is
+    /// stopping.
+    pub async fn offer(&self, txs: Vec<Result<SignedTx, Refusal>>, origin: Origin) -> bool {
+        let (reply, _unread) = oneshot::channel();
+        let job = Job {
+            txs,
+            origin,
+            staff: 0,
+            arrived: std::time::Instant::now(),
+            reply,
+        };
+        self.jobs.send(job).await.is_ok()
+    }
+
+    /// Staff transactions waiting for the intake thread.
+    pub fn staff_waiting(&self) -> usize {
+        self.staff_waiting.load(Ordering::Relaxed)
+    }
+
+    /// The intake thread has taken `jobs` out of the queue.
+    fn taken(&self, jobs: &[Job]) {
+        let staff: usize = jobs.iter().map(|job| job.staff).sum();
+        self.staff_waiting.fetch_sub(staff, Ordering::Relaxed);
     }
 
     /// Jobs waiting.
@@ -230,6 +309,7 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
             while let Some(first) = jobs.blocking_recv() {
                 let linger = under_load.then_some(LINGER);
                 let (mut joined, count) = join(first, &mut jobs, &timer, linger);
+                shared.intake.taken(&joined);
                 under_load = count >= LINGER_AFTER_TXS;
                 shared
                     .metrics
@@ -446,9 +526,80 @@ mod tests {
                 .map(|_| Err(Refusal::new("Malformed", "a stand-in item")))
                 .collect(),
             origin: Origin::Staff,
+            staff: 0,
             arrived: Instant::now(),
             reply,
         }
+    }
+
+    fn tx(nonce: u64) -> SignedTx {
+        SignedTx::unsigned(ledger::tx::TxBody {
+            chain_id: ledger::Id::new("door").unwrap(),
+            nonce,
+            expires_at_height: 10,
+            action: ledger::Action::FlagEnterprise(ledger::action::FlagEnterprise {
+                enterprise: ledger::Id::new("ent").unwrap(),
+                reason: ledger::Text::new("test").unwrap(),
+            }),
+        })
+    }
+
+    #[test]
+    fn the_door_lets_through_what_fits_and_refuses_the_rest_as_backlog() {
+        let malformed = Refusal::new("Malformed", "did not decode");
+        let txs = vec![Ok(tx(1)), Err(malformed.clone()), Ok(tx(2)), Ok(tx(3))];
+        let through = at_the_door(txs, 2);
+        assert_eq!(through[0].as_ref().map(SignedTx::id), Ok(tx(1).id()));
+        assert_eq!(through[1], Err(malformed));
+        assert_eq!(through[2].as_ref().map(SignedTx::id), Ok(tx(2).id()));
+        assert_eq!(through[3].as_ref().map_err(|r| r.code), Err("Backlog"));
+        let none = at_the_door(vec![Ok(tx(1))], 0);
+        assert_eq!(none[0].as_ref().map_err(|r| r.code), Err("Backlog"));
+    }
+
+    #[test]
+    fn staff_transactions_count_as_waiting_until_the_intake_takes_them() {
+        let (queue, mut jobs) = queue();
+        let runtime = timer();
+        let submitter = queue.clone();
+        // Nothing answers: the submission stays queued, its verdicts never come.
+        let pending = runtime.spawn(async move {
+            submitter
+                .submit(
+                    vec![Ok(tx(1)), Ok(tx(2)), Err(Refusal::new("Malformed", "x"))],
+                    Origin::Staff,
+                )
+                .await
+        });
+        let job = runtime.block_on(async {
+            loop {
+                if let Ok(job) = jobs.try_recv() {
+                    break job;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        // Counted from before it was queued until taken.
+        assert_eq!(queue.staff_waiting(), 2);
+        assert_eq!(job.staff, 2);
+        queue.taken(std::slice::from_ref(&job));
+        assert_eq!(queue.staff_waiting(), 0);
+        drop(job);
+        let verdicts = runtime.block_on(pending).expect("the submitter finished");
+        assert!(verdicts.iter().all(|v| v.is_err()), "{verdicts:?}");
+    }
+
+    #[test]
+    fn a_peers_batch_is_handed_over_without_waiting_for_its_verdicts() {
+        let (queue, mut jobs) = queue();
+        let runtime = timer();
+        // No intake thread runs, so a submission that waited for verdicts would never end.
+        assert!(runtime.block_on(queue.offer(vec![Ok(tx(1))], Origin::Peer)));
+        let job = jobs.try_recv().expect("the batch is queued");
+        assert_eq!((job.txs.len(), job.origin, job.staff), (1, Origin::Peer, 0));
+        assert_eq!(queue.staff_waiting(), 0);
+        drop(jobs);
+        assert!(!runtime.block_on(queue.offer(vec![Ok(tx(2))], Origin::Peer)));
     }
 
     fn timer() -> tokio::runtime::Runtime {
