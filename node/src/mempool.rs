@@ -12,8 +12,9 @@
 //! transaction behind it.
 //!
 //! Bounded in time, too: a transaction a member's staff submit is refused
-//! ([`MempoolError::Backlog`]) while the pool already holds more than the network
-//! committed in the last [`BACKLOG_MS`] (and more than [`BACKLOG_TXS_FLOOR`]). Past that,
+//! ([`MempoolError::Backlog`]) while the pool (with what waits for intake, see
+//! `intake::submit_staff`) already holds more than the network committed in the last
+//! [`BACKLOG_MS`] (and more than [`BACKLOG_TXS_FLOOR`]). Past that,
 //! a newcomer would wait behind a queue it cannot shorten; refused at once, its client can
 //! retry or go elsewhere instead of learning seconds later. Transactions from peers are not
 //! held to it: a peer's intake admitted them under the same bound.
