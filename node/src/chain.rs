@@ -12,7 +12,7 @@
 //! ([`Chain::config_at`], DOMAIN.md R11.5): those of `tip + 1` and `tip + 2` are known
 //! once `tip` is committed, and never change after that, so they are cached.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use contracts::chain::{
@@ -28,7 +28,7 @@ use ledger::genesis::{Genesis, Params};
 use ledger::state::{Hash32, Overlay, ReadCache, StateView, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
-use ledger::{Date, Id};
+use ledger::{Bps, Date, Id};
 
 use crate::store::{Commit, Store, StoreError, Tip};
 
@@ -416,20 +416,33 @@ impl Chain {
                 _ => None,
             })
             .collect();
+        // A block's policies share a few programmes, rates and one date: each filing is
+        // looked up (a programme record decoded, the filings scanned) once per block.
+        let mut filings: HashMap<(Id, Bps, Date), Option<Vec<u8>>> = HashMap::new();
         issued
             .into_iter()
             .filter_map(|id| {
                 let policy: Policy = contracts::store::read(after, &keys::policy(id))?;
-                let programme: Programme =
-                    contracts::store::read(after, &keys::programme(&policy.programme))?;
-                let (key, _) = contracts::programme::filing_of(
-                    after,
-                    &programme.terms.insurer,
-                    &programme.terms.product,
-                    policy.premium_rate_bps,
-                    policy.issued,
-                )?;
-                Some((key, id.clone()))
+                let filing = filings
+                    .entry((
+                        policy.programme.clone(),
+                        policy.premium_rate_bps,
+                        policy.issued,
+                    ))
+                    .or_insert_with(|| {
+                        let programme: Programme =
+                            contracts::store::read(after, &keys::programme(&policy.programme))?;
+                        let (key, _) = contracts::programme::filing_of(
+                            after,
+                            &programme.terms.insurer,
+                            &programme.terms.product,
+                            policy.premium_rate_bps,
+                            policy.issued,
+                        )?;
+                        Some(key)
+                    })
+                    .clone()?;
+                Some((filing, id.clone()))
             })
             .collect()
     }

@@ -449,6 +449,21 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
         issued > 0,
         "the worked example issues policies under its filing: {filing}"
     );
+    // Every policy was issued under exactly one filing: the filings' counts add up to the
+    // policies in the state.
+    let (_, state) = get(node, "/v1/state").unwrap();
+    let policies = match &state["policies"] {
+        Value::Object(map) => map.len(),
+        Value::Array(list) => list.len(),
+        other => panic!("the state's policies: {other}"),
+    };
+    let under_filings: u64 = filings["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["policies"].as_u64().unwrap())
+        .sum();
+    assert_eq!(under_filings, policies as u64, "{filings}");
     browser.page(&console, "filings");
     assert_eq!(
         browser.run("return document.querySelector('[data-test=filing-row]').getAttribute('data-policies');"),
