@@ -238,26 +238,13 @@ impl Queue {
         origin: Origin,
     ) -> Vec<Verdict> {
         let count = txs.len();
-        let staff = match origin {
-            Origin::Staff => txs.iter().filter(|tx| tx.is_ok()).count(),
-            Origin::Peer => 0,
-        };
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             (0..count)
                 .map(|_| Err(Refusal::new("Unavailable", "the node is stopping")))
                 .collect()
         };
-        let job = Job {
-            txs,
-            origin,
-            staff,
-            arrived: std::time::Instant::now(),
-            reply,
-        };
-        self.staff_waiting.fetch_add(staff, Ordering::Relaxed);
-        if self.jobs.send(job).await.is_err() {
-            self.staff_waiting.fetch_sub(staff, Ordering::Relaxed);
+        if !self.enqueue(txs, origin, reply).await {
             return stopped();
         }
         answer.await.unwrap_or_else(|_| stopped())
@@ -269,14 +256,34 @@ impl Queue {
     /// stopping.
     pub async fn offer(&self, txs: Vec<Result<SignedTx, Refusal>>, origin: Origin) -> bool {
         let (reply, _unread) = oneshot::channel();
+        self.enqueue(txs, origin, reply).await
+    }
+
+    /// Queues `txs` once there is room, counting its staff submissions as waiting until
+    /// the intake thread takes them; `false` when the node is stopping.
+    async fn enqueue(
+        &self,
+        txs: Vec<Result<SignedTx, Refusal>>,
+        origin: Origin,
+        reply: oneshot::Sender<Vec<Verdict>>,
+    ) -> bool {
+        let staff = match origin {
+            Origin::Staff => txs.iter().filter(|tx| tx.is_ok()).count(),
+            Origin::Peer => 0,
+        };
         let job = Job {
             txs,
             origin,
-            staff: 0,
+            staff,
             arrived: std::time::Instant::now(),
             reply,
         };
-        self.jobs.send(job).await.is_ok()
+        self.staff_waiting.fetch_add(staff, Ordering::Relaxed);
+        if self.jobs.send(job).await.is_err() {
+            self.staff_waiting.fetch_sub(staff, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// Staff transactions waiting for the intake thread.
