@@ -197,7 +197,7 @@ pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
 /// staff transactions that already wait for the intake thread. When intake lags, a
 /// submission past the bound would otherwise wait in the queue only to be refused, or be
 /// taken behind a queue it cannot shorten; the bound's promise (no more pending than the
-/// network commits in a second) then holds for what waits in the queue too.
+/// network commits in [`crate::mempool::BACKLOG_MS`]) then holds for what waits in the queue too.
 pub async fn submit_staff(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Verdict> {
     let waiting = shared.intake.staff_waiting();
     let room = {
