@@ -199,7 +199,7 @@ fn bench_commits_what_it_offers_exactly_once_and_prints_its_figures() {
     assert_eq!(committed, submitted, "{doc}");
     assert_eq!(doc["committed_twice"], 0, "{doc}");
     assert_eq!(doc["rejected_by_the_rulebook"], 0, "{doc}");
-    assert_eq!(doc["block_time_ms"], 250, "{doc}");
+    assert_eq!(doc["block_time_ms"], 200, "{doc}");
     let p50 = doc["latency_p50_ms"].as_u64().expect("p50");
     let p99 = doc["latency_p99_ms"].as_u64().expect("p99");
     let max = doc["latency_max_ms"].as_u64().expect("max");
