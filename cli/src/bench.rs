@@ -356,6 +356,18 @@ fn load_tx(
     Ok(tx)
 }
 
+/// How far ahead the bench's genesis lets a transaction expire: as far as the load's
+/// expiries can reach ([`sign_load`] counts heights at their fastest, one per block time,
+/// and a busy chain makes them slower, so a transaction offered late in a long run is
+/// that many heights further ahead of the chain), and never less than the devnet's.
+fn load_expiry_heights_max(seconds: u64, block_ms: u64) -> u64 {
+    let load_heights = (seconds * 1_000).div_ceil(block_ms.max(1));
+    (load_heights + 2 * LOAD_EXPIRY_MARGIN).clamp(
+        devnet::TX_EXPIRY_HEIGHTS_MAX,
+        ledger::genesis::TX_EXPIRY_HEIGHTS_LIMIT,
+    )
+}
+
 /// Signs the whole load on every core: transaction `i` is offered `i / rate` seconds into
 /// the load, when the chain is at most `heights_per_s` heights a second past
 /// `start_height`, so it expires [`LOAD_EXPIRY_MARGIN`] heights after that.
@@ -437,6 +449,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = Params {
         block_txs_max: args.block_txs,
         block_time_ms: args.block_ms,
+        tx_expiry_heights_max: load_expiry_heights_max(args.seconds, args.block_ms),
         ..devnet::devnet_params()
     };
     let manifest = devnet::init_with_params(&dir, &devnet::default_orgs(), Some(4), None, params)?;
@@ -917,7 +930,24 @@ fn audit_figures(url: &str, dir: &std::path::Path) -> anyhow::Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::rss_bytes_per_tx;
+    use super::{load_expiry_heights_max, rss_bytes_per_tx, LOAD_EXPIRY_MARGIN};
+    use crate::devnet::TX_EXPIRY_HEIGHTS_MAX;
+
+    #[test]
+    fn the_genesis_lets_the_whole_load_expire_as_it_was_signed() {
+        // 600 s at a height per 200 ms: 3,000 heights ahead at the most.
+        assert_eq!(
+            load_expiry_heights_max(600, 200),
+            3_000 + 2 * LOAD_EXPIRY_MARGIN
+        );
+        // A short run keeps the devnet's own window.
+        assert_eq!(load_expiry_heights_max(3, 200), TX_EXPIRY_HEIGHTS_MAX);
+        // Never past what a genesis accepts.
+        assert_eq!(
+            load_expiry_heights_max(u64::MAX / 2_000, 1),
+            ledger::genesis::TX_EXPIRY_HEIGHTS_LIMIT
+        );
+    }
 
     #[test]
     fn memory_growth_is_counted_per_committed_transaction() {
