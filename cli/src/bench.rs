@@ -18,7 +18,8 @@
 //! each transaction is first committed, and whether any is committed twice. It prints
 //! figures only: committed transactions per second over the load, commit latency (p50,
 //! p99, max: from submission to being seen committed), each node's CPU share and
-//! resident memory at the start and the end of the load, blocks and bytes per
+//! resident memory at the start and the end of the load, how the whole machine's cores
+//! spent the load (busy, idle, stolen by the hypervisor), blocks and bytes per
 //! transaction on disk, and, measured once the nodes have stopped, how many signatures
 //! one core verifies per second alone and in batches, with the ratio of the committed
 //! rate to each. `--audit` exports the chain and times `audit verify` of it. `--json`
@@ -180,6 +181,59 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The whole machine's CPU time so far, from the first line of `/proc/stat`, in clock
+/// ticks summed over all cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MachineTicks {
+    /// Running anything (user, nice, system, interrupts).
+    busy: u64,
+    /// Idle, or idle waiting for the disk.
+    idle: u64,
+    /// Taken by the hypervisor for other guests while this one had work.
+    stolen: u64,
+}
+
+/// The `cpu` line of `/proc/stat`: `cpu user nice system idle iowait irq softirq steal …`
+/// (guest time is already counted in user).
+fn parse_machine_ticks(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0);
+    if fields.len() < 4 {
+        return None;
+    }
+    Some(MachineTicks {
+        busy: field(0) + field(1) + field(2) + field(5) + field(6),
+        idle: field(3) + field(4),
+        stolen: field(7),
+    })
+}
+
+fn machine_ticks() -> Option<MachineTicks> {
+    parse_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// How the machine's cores spent the time between two readings, in percent of it: busy,
+/// idle, stolen. Says whether the run was held back by the cores being full, and whether
+/// the hypervisor took some of them: figures of two runs compare only when these do.
+fn machine_shares(before: MachineTicks, after: MachineTicks) -> Option<[f64; 3]> {
+    let busy = after.busy.checked_sub(before.busy)?;
+    let idle = after.idle.checked_sub(before.idle)?;
+    let stolen = after.stolen.checked_sub(before.stolen)?;
+    let total = busy + idle + stolen;
+    if total == 0 {
+        return None;
+    }
+    let share = |n: u64| (n as f64 * 1000.0 / total as f64).round() / 10.0;
+    Some([share(busy), share(idle), share(stolen)])
 }
 
 fn clock_ticks_per_s() -> f64 {
@@ -615,6 +669,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let start_height = node.status()?.height;
     let before = read_nodes(&network, manifest.nodes.len());
     let own_before = cpu_ticks("self");
+    let machine_before = machine_ticks();
     say(&format!(
         "offering {} tx/s for {} s to {} validators …",
         args.rate,
@@ -698,6 +753,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let committed_in_load = seen.len() as u64;
     let after = read_nodes(&network, manifest.nodes.len());
     let own_after = cpu_ticks("self");
+    let machine_after = machine_ticks();
     drop(to_senders);
     for sender in senders {
         let _ = sender.join();
@@ -767,6 +823,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (Some(b), Some(a)) => Some(((a - b) as f64 / ticks / load_secs * 1000.0).round() / 10.0),
         _ => None,
     };
+    let machine = machine_before
+        .zip(machine_after)
+        .and_then(|(b, a)| machine_shares(b, a))
+        .map(|[busy, idle, stolen]| {
+            json!({"busy_percent": busy, "idle_percent": idle, "stolen_percent": stolen})
+        });
     let refused = refused.lock().expect("not poisoned").clone();
     let ms = |d: Duration| d.as_millis() as u64;
     let doc = json!({
@@ -794,6 +856,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "disk_bytes_per_tx": disk_after.saturating_sub(disk_before).checked_div(committed_taken).unwrap_or(0),
         "nodes": nodes,
         "generator_cpu_percent_of_a_core": generator_cpu,
+        "machine_cpu_during_load": machine,
         "verify_single_per_s_one_core": single_rate.round(),
         "verify_batch_per_s_one_core": batch_rate.round(),
         "committed_per_single_verification": ((tx_per_s / single_rate) * 1000.0).round() / 1000.0,
@@ -865,6 +928,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(cpu) = generator_cpu {
         println!("  load generator            CPU {cpu}% of a core (posting and watching)");
     }
+    if let Some(m) = doc.get("machine_cpu_during_load").filter(|m| !m.is_null()) {
+        println!(
+            "  machine during the load   {}% busy, {}% idle, {}% stolen by the hypervisor, of all {} cores",
+            m["busy_percent"], m["idle_percent"], m["stolen_percent"], doc["cores"]
+        );
+    }
     println!(
         "  signature verification    {single_rate:.0}/s alone, {batch_rate:.0}/s in batches of {VERIFY_BATCH}, on one core"
     );
@@ -930,7 +999,10 @@ fn audit_figures(url: &str, dir: &std::path::Path) -> anyhow::Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{load_expiry_heights_max, rss_bytes_per_tx, LOAD_EXPIRY_MARGIN};
+    use super::{
+        load_expiry_heights_max, machine_shares, parse_machine_ticks, rss_bytes_per_tx,
+        MachineTicks, LOAD_EXPIRY_MARGIN,
+    };
     use crate::devnet::TX_EXPIRY_HEIGHTS_MAX;
 
     #[test]
@@ -947,6 +1019,36 @@ mod tests {
             load_expiry_heights_max(u64::MAX / 2_000, 1),
             ledger::genesis::TX_EXPIRY_HEIGHTS_LIMIT
         );
+    }
+
+    #[test]
+    fn the_machine_cpu_is_read_from_proc_stat_and_shared_out() {
+        let before = parse_machine_ticks(
+            "cpu  5264883 136272 514052 7545545 31147 0 27352 20615 0 0\n\
+             cpu0 2632441 68136 257026 3772772 15573 0 13676 10307 0 0\n",
+        )
+        .expect("a cpu line");
+        assert_eq!(
+            before,
+            MachineTicks {
+                busy: 5_264_883 + 136_272 + 514_052 + 27_352,
+                idle: 7_545_545 + 31_147,
+                stolen: 20_615,
+            }
+        );
+        // 1,000 ticks: 900 busy (user and softirq), 60 idle, 40 stolen.
+        let after =
+            parse_machine_ticks("cpu  5265683 136272 514052 7545605 31147 0 27452 20655 0 0\n")
+                .expect("a cpu line");
+        assert_eq!(machine_shares(before, after), Some([90.0, 6.0, 4.0]));
+        // No time passed, or the counters went back (another boot): no shares.
+        assert_eq!(machine_shares(before, before), None);
+        assert_eq!(machine_shares(after, before), None);
+        // A kernel without the steal column still reads.
+        let old = parse_machine_ticks("cpu 10 0 5 100\n").expect("four columns");
+        assert_eq!((old.busy, old.idle, old.stolen), (15, 100, 0));
+        assert_eq!(parse_machine_ticks("intr 1 2 3\n"), None);
+        assert_eq!(parse_machine_ticks("cpu 1 2\n"), None);
     }
 
     #[test]
