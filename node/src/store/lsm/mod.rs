@@ -584,6 +584,7 @@ impl Core {
             // Deletions can be dropped when no older run could hold what they delete.
             (inputs, range.end == version.runs.len(), id)
         };
+        let started = std::time::Instant::now();
         let result = self.merge_into(&inputs, bottom, id);
         let mut edits = self.edits.lock().map_err(lock_poisoned)?;
         for run in &inputs {
@@ -621,6 +622,11 @@ impl Core {
             fs::remove_file(self.dir.join(run_file(run.id)))?;
             self.cache.forget_run(run.id);
         }
+        let (level, bytes_in) = (
+            inputs[0].level,
+            inputs.iter().map(|r| r.bytes()).sum::<u64>(),
+        );
+        let bytes_out = runs.iter().find(|r| r.id == id).map_or(0, |r| r.bytes());
         self.install(Version {
             active: old.active.clone(),
             frozen: old.frozen.clone(),
@@ -628,6 +634,16 @@ impl Core {
         });
         drop(edits);
         self.changed.notify_all();
+        // A merge reads and rewrites every byte of its runs on one core: the large ones,
+        // of a deep level, take that core from the node for tens of seconds.
+        tracing::info!(
+            runs = inputs.len(),
+            from_level = level,
+            mib_in = bytes_in / (1024 * 1024),
+            mib_out = bytes_out / (1024 * 1024),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "state store merged runs"
+        );
         Ok(true)
     }
 
