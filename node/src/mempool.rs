@@ -328,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn staff_submissions_are_bounded_by_about_a_second_of_commits() {
+    fn staff_submissions_are_bounded_by_the_backlog_bound_of_commits() {
         let mut pool = Mempool::new();
         let now = Instant::now();
         // Nothing committed yet: the floor.
