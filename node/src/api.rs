@@ -594,6 +594,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "Bytes of run blocks in the state store's cache.",
             state.cache_bytes as u64,
         ),
+        (
+            "xinbao_state_merges_total",
+            "counter",
+            "Merges of run files the state store finished since the node started.",
+            state.merges,
+        ),
+        (
+            "xinbao_state_merged_bytes_total",
+            "counter",
+            "Bytes of run files those merges read (and about as many written).",
+            state.merged_bytes,
+        ),
+        (
+            "xinbao_state_merges_running",
+            "gauge",
+            "Merges of run files under way (each takes a core at a lower priority).",
+            state.merges_running as u64,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {

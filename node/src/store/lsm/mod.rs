@@ -32,7 +32,7 @@ use std::fs;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 
@@ -111,6 +111,11 @@ struct Core {
     /// look again.
     changed: Condvar,
     stop: AtomicBool,
+    /// Merges finished since the tree was opened, and the bytes of the runs they read.
+    merges: AtomicU64,
+    merged_bytes: AtomicU64,
+    /// Merges under way.
+    merges_running: AtomicUsize,
 }
 
 /// The tree; clones share it. The background threads stop when the last clone is dropped.
@@ -153,6 +158,12 @@ pub struct Stats {
     /// Memory the runs hold open (top indexes and filters).
     pub run_memory: usize,
     pub cache_bytes: usize,
+    /// Merges finished since the tree was opened.
+    pub merges: u64,
+    /// Bytes of the runs those merges read (each rewrote about as many).
+    pub merged_bytes: u64,
+    /// Merges under way now.
+    pub merges_running: usize,
 }
 
 fn lock_poisoned<T>(_: T) -> io::Error {
@@ -206,6 +217,9 @@ impl Lsm {
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            merges: AtomicU64::new(0),
+            merged_bytes: AtomicU64::new(0),
+            merges_running: AtomicUsize::new(0),
         });
         let mut threads = Vec::new();
         let flusher = core.clone();
@@ -367,6 +381,9 @@ impl Lsm {
             run_entries: version.runs.iter().map(|r| r.entries()).sum(),
             run_memory: version.runs.iter().map(|r| r.memory()).sum(),
             cache_bytes: core.cache.bytes(),
+            merges: core.merges.load(Ordering::Relaxed),
+            merged_bytes: core.merged_bytes.load(Ordering::Relaxed),
+            merges_running: core.merges_running.load(Ordering::Relaxed),
         }
     }
 
@@ -585,7 +602,9 @@ impl Core {
             (inputs, range.end == version.runs.len(), id)
         };
         let started = std::time::Instant::now();
+        self.merges_running.fetch_add(1, Ordering::Relaxed);
         let result = self.merge_into(&inputs, bottom, id);
+        self.merges_running.fetch_sub(1, Ordering::Relaxed);
         let mut edits = self.edits.lock().map_err(lock_poisoned)?;
         for run in &inputs {
             edits.merging.remove(&run.id);
@@ -627,6 +646,9 @@ impl Core {
             inputs.iter().map(|r| r.bytes()).sum::<u64>(),
         );
         let bytes_out = runs.iter().find(|r| r.id == id).map_or(0, |r| r.bytes());
+        // Counted before the new version shows, so that whoever sees it sees the count.
+        self.merges.fetch_add(1, Ordering::Relaxed);
+        self.merged_bytes.fetch_add(bytes_in, Ordering::Relaxed);
         self.install(Version {
             active: old.active.clone(),
             frozen: old.frozen.clone(),

@@ -184,6 +184,12 @@ fn runs_are_merged_level_by_level_and_deletions_dropped_at_the_bottom() {
         vec![2],
         "16 level-0 runs become 4 of level 1, then 1 of level 2"
     );
+    let stats = lsm.stats();
+    assert_eq!((stats.merges, stats.merges_running), (5, 0));
+    assert!(
+        stats.merged_bytes > stats.run_bytes,
+        "each key was read twice"
+    );
     drop(version);
     // A deletion is kept while an older run may hold the key, dropped when merged with
     // the oldest.
@@ -201,6 +207,7 @@ fn runs_are_merged_level_by_level_and_deletions_dropped_at_the_bottom() {
     // Four level-0 runs merged into a level-1 run; not yet with the oldest (level 2).
     let levels: Vec<u8> = lsm.core().current().runs.iter().map(|r| r.level).collect();
     assert_eq!(levels, vec![1, 2]);
+    assert_eq!(lsm.stats().merges, 6);
     assert_eq!(lsm.get(b"k00").unwrap(), None);
     assert_eq!(lsm.get(b"k01").unwrap(), Some(vec![1]));
     // Only the files the manifest names are left.
