@@ -629,6 +629,7 @@ impl Core {
                 .all(|(a, b)| a.id == b.id),
             "runs being merged stay together"
         );
+        let bytes_out = merged.bytes();
         let mut runs = old.runs[..first].to_vec();
         runs.push(Arc::new(merged));
         runs.extend(old.runs[first + inputs.len()..].iter().cloned());
@@ -645,7 +646,6 @@ impl Core {
             inputs[0].level,
             inputs.iter().map(|r| r.bytes()).sum::<u64>(),
         );
-        let bytes_out = runs.iter().find(|r| r.id == id).map_or(0, |r| r.bytes());
         // Counted before the new version shows, so that whoever sees it sees the count.
         self.merges.fetch_add(1, Ordering::Relaxed);
         self.merged_bytes.fetch_add(bytes_in, Ordering::Relaxed);
