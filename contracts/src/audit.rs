@@ -131,6 +131,14 @@ pub enum AuditFailure {
         stored: usize,
         computed: usize,
     },
+    #[error("height {height}: the header says protocol version {header}, and the version in force at that height is {in_force} (R12.1)")]
+    Version {
+        height: u64,
+        header: u32,
+        in_force: u32,
+    },
+    #[error("height {height}: protocol version {version} is in force, and this program supports versions {}..={} (R12.5): audit the chain with a program that supports it", crate::upgrade::SUPPORTED.start(), crate::upgrade::SUPPORTED.end())]
+    UnsupportedVersion { height: u64, version: u32 },
     #[error("height {height}: {field} in the header is {claimed}, re-execution gives {computed}")]
     RootMismatch {
         height: u64,
@@ -157,6 +165,8 @@ impl AuditFailure {
             | AuditFailure::InvalidBlock { height, .. }
             | AuditFailure::ReceiptMismatch { height, .. }
             | AuditFailure::ReceiptCount { height, .. }
+            | AuditFailure::Version { height, .. }
+            | AuditFailure::UnsupportedVersion { height, .. }
             | AuditFailure::RootMismatch { height, .. } => Some(*height),
         }
     }
@@ -177,6 +187,8 @@ impl AuditFailure {
             AuditFailure::InvalidBlock { .. } => "InvalidBlock",
             AuditFailure::ReceiptMismatch { .. } => "ReceiptMismatch",
             AuditFailure::ReceiptCount { .. } => "ReceiptCount",
+            AuditFailure::Version { .. } => "ProtocolVersion",
+            AuditFailure::UnsupportedVersion { .. } => "UnsupportedVersion",
             AuditFailure::RootMismatch { .. } => "RootMismatch",
         }
     }
@@ -214,6 +226,9 @@ pub struct Verdict {
     pub date: Option<Date>,
     /// Each height from which another validator set decided, with its size (R11.5).
     pub validator_sets: Vec<(u64, usize)>,
+    /// Each protocol version's era as the headers record it: (version, first height),
+    /// the genesis's from height 1 (R12.1).
+    pub eras: Vec<(u32, u64)>,
 }
 
 impl Verdict {
@@ -275,6 +290,7 @@ pub struct Auditor {
     rejected_by_code: BTreeMap<Code, u64>,
     rejected: Vec<RejectedTx>,
     validator_sets: Vec<(u64, usize)>,
+    eras: Vec<(u32, u64)>,
 }
 
 /// What one verified block did, for readers that follow the replay.
@@ -305,6 +321,19 @@ impl Auditor {
             .map_err(|e| AuditFailure::Genesis(GenesisError::ValidatorSet(e)))?;
         let before = chain::genesis_predecessor(genesis)
             .map_err(|e| AuditFailure::Genesis(GenesisError::ValidatorSet(e)))?;
+        if let Err(e) = crate::upgrade::check_genesis(genesis) {
+            return Err(match e {
+                crate::upgrade::GenesisVersionError::Unsupported { version } => {
+                    AuditFailure::UnsupportedVersion { height: 1, version }
+                }
+                _ => AuditFailure::Genesis(GenesisError::BadParam {
+                    name: "obligor_limit_fen",
+                    value: genesis.params.obligor_limit_fen.map_or(0, |f| f.0),
+                    min: 1,
+                    max: u64::MAX,
+                }),
+            });
+        }
         let (writes, root) = chain::genesis_state(genesis);
         let mut state = MemoryStore::new();
         state.apply(&writes);
@@ -324,6 +353,7 @@ impl Auditor {
             rejected_by_code: BTreeMap::new(),
             rejected: Vec::new(),
             validator_sets: Vec::new(),
+            eras: vec![(genesis.protocol_version, 1)],
         })
     }
 
@@ -438,6 +468,23 @@ impl Auditor {
                 detail,
             });
         }
+        // 2b. The protocol version in force at this height, from the state before it
+        // (R12.1, R12.3), which this program must run (R12.5).
+        let in_force = crate::upgrade::version_at(&self.state, height)
+            .expect("the genesis records its protocol version");
+        if !crate::upgrade::SUPPORTED.contains(&in_force) {
+            return Err(AuditFailure::UnsupportedVersion {
+                height,
+                version: in_force,
+            });
+        }
+        if header.protocol_version != in_force {
+            return Err(AuditFailure::Version {
+                height,
+                header: header.protocol_version,
+                in_force,
+            });
+        }
         // 3. Decided by more than 2/3 of the validators of this height (R11.5).
         let block_id = header.id();
         entry
@@ -507,6 +554,9 @@ impl Auditor {
         self.root = executed.state_root;
         self.date = Some(executed.date);
         self.blocks += 1;
+        if self.eras.last().map(|(version, _)| *version) != Some(executed.protocol_version) {
+            self.eras.push((executed.protocol_version, height));
+        }
         // The validators and parameters of the next height, from the state this block left.
         let next = chain::height_config(&self.state, height + 1);
         let validators = next
@@ -546,6 +596,7 @@ impl Auditor {
             state_root: self.root,
             date: self.date,
             validator_sets: self.validator_sets,
+            eras: self.eras,
         })
     }
 }

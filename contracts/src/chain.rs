@@ -28,7 +28,9 @@
 //! committed again anyway. Heights advance by one, so every expiry bucket is emptied
 //! exactly once. It then promotes the consensus configuration scheduled for `h`
 //! ([`governance::promote`], R11.5), so the validators and parameters of every height
-//! follow from the state before it.
+//! follow from the state before it, and takes up an upgrade whose activation height `h`
+//! is ([`upgrade::activate`], R12.3–R12.4). Every transaction of the block executes
+//! under the version then in force, which the header records (R12.1).
 
 use ledger::block::{receipts_root, tx_root, BlockHeader, BlockId, Outcome, Receipt};
 use ledger::genesis::Genesis;
@@ -37,7 +39,7 @@ use ledger::tx::{SignedTx, TxError, TxId, VerifiedTx};
 use ledger::validators::ValidatorSetError;
 use ledger::{codec, Date, Id};
 
-use crate::{governance, TxContext};
+use crate::{governance, upgrade, TxContext};
 
 /// The prefix of the state keys that remember committed transaction ids (`txid/<id>`,
 /// see the module notes): the keys every transaction of every block is checked against,
@@ -69,6 +71,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executed {
     pub date: Date,
+    /// The protocol version the block executed under (R12.1).
+    pub protocol_version: u32,
     pub receipts: Vec<Receipt>,
     /// The accepted governance changes, in block order.
     pub changes: Vec<Change>,
@@ -114,6 +118,8 @@ pub enum BlockError {
     },
     #[error("header does not follow its predecessor: {0}")]
     Link(String),
+    #[error("protocol version {version} is in force at height {height}; this program supports versions {}..={}", upgrade::SUPPORTED.start(), upgrade::SUPPORTED.end())]
+    UnsupportedVersion { version: u32, height: u64 },
 }
 
 /// The state a chain starts from, and its root: the genesis organisations and signing keys
@@ -230,6 +236,17 @@ pub fn execute_block(
     // R11.5: the configuration scheduled for this height takes over.
     let promoted = governance::promote(&overlay, env.height);
     overlay.apply(promoted);
+    // R12.3–R12.4: so does an upgrade that activates here, with its migration.
+    let activated = upgrade::activate(&overlay, env.height);
+    overlay.apply(activated);
+    let version = upgrade::recorded(&overlay)
+        .expect("a network's state records its protocol version from the genesis on");
+    if !upgrade::SUPPORTED.contains(&version) {
+        return Err(BlockError::UnsupportedVersion {
+            version,
+            height: env.height,
+        });
+    }
 
     let mut receipts = Vec::with_capacity(txs.len());
     let mut ids = Vec::with_capacity(txs.len());
@@ -252,6 +269,7 @@ pub fn execute_block(
                     signers,
                     approvers,
                     height: env.height,
+                    version,
                 };
                 match crate::execute(&overlay, &ctx, action) {
                     Ok(writes) => {
@@ -281,6 +299,7 @@ pub fn execute_block(
     let writes = overlay.into_writes();
     Ok(Executed {
         date,
+        protocol_version: version,
         tx_root: tx_root(&ids),
         receipts_root: receipts_root(&receipts),
         state_root: chain_root(previous_root, &writes),
@@ -298,8 +317,16 @@ pub fn height_config(state: &dyn StateView, height: u64) -> governance::Consensu
         .expect("a network's state records its consensus configuration from the genesis on")
 }
 
-/// Checks that `header` records what re-execution gave.
+/// Checks that `header` records what re-execution gave: the version it executed under
+/// (R12.1) and the three roots.
 pub fn check_execution(header: &BlockHeader, executed: &Executed) -> Result<(), BlockError> {
+    if header.protocol_version != executed.protocol_version {
+        return Err(BlockError::HeaderMismatch {
+            field: "protocol_version",
+            claimed: header.protocol_version.to_string(),
+            computed: executed.protocol_version.to_string(),
+        });
+    }
     let fields: [(&'static str, &Hash32, &Hash32); 3] = [
         ("tx_root", &header.tx_root, &executed.tx_root),
         (

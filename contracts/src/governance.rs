@@ -117,6 +117,19 @@ pub fn config_at(state: &dyn StateView, height: u64) -> Option<ConsensusConfig> 
     store::read(state, ACTIVE)
 }
 
+/// Every configuration recorded, with its key: the active one and those scheduled.
+pub(crate) fn configs(state: &dyn StateView) -> Vec<(Vec<u8>, ConsensusConfig)> {
+    let mut configs: Vec<(Vec<u8>, ConsensusConfig)> = state
+        .scan_prefix(AT_PREFIX)
+        .into_iter()
+        .map(|(key, bytes)| (key, store::decode_record(&bytes)))
+        .collect();
+    if let Some(active) = store::read(state, ACTIVE) {
+        configs.push((ACTIVE.to_vec(), active));
+    }
+    configs
+}
+
 /// The start of block `height`: the configuration scheduled for it becomes the active one.
 pub fn promote(state: &dyn StateView, height: u64) -> WriteSet {
     let mut writes = WriteSet::new();
@@ -160,7 +173,7 @@ pub fn approvers_of_keys(state: &dyn StateView, public_keys: &[PublicKey]) -> Ve
 
 /// R11.3, check (3) of every change: the signers are members that may sign (R2.3), and
 /// their admin keys approve it under the rule in force.
-fn approve(work: &Work) -> Result<(), Code> {
+pub(crate) fn approve(work: &Work) -> Result<(), Code> {
     work.check_signers()?;
     let rule = rule(work.view());
     let voters: Vec<(Id, Org)> = store::scan::<Org>(work.view(), keys::ORG)
@@ -222,9 +235,20 @@ pub fn execute(work: &mut Work, height: u64, action: &Action) -> Result<(), Code
         Action::RotateValidatorKey(tx) => rotate_validator_key(work, height, tx),
         Action::SetParams(params) => {
             params.validate().map_err(|_| Code::InvalidField)?;
+            // R13.3: the single-obligor limit exists from version 2 on.
+            let has_limit = work.version >= crate::upgrade::OBLIGOR_LIMIT;
+            ensure(
+                has_limit || params.obligor_limit_fen.is_none(),
+                Code::InvalidField,
+            )?;
             approve(work)?;
             let mut config = latest(work, height);
-            config.params = params.clone();
+            let mut params = params.clone();
+            if has_limit && params.obligor_limit_fen.is_none() {
+                // Not named: the limit stays as it is.
+                params.obligor_limit_fen = config.params.obligor_limit_fen;
+            }
+            config.params = params;
             schedule(work, height, &config);
             Ok(())
         }

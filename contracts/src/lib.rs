@@ -56,6 +56,7 @@ pub mod fund;
 pub mod governance;
 pub mod loan;
 pub mod membership;
+pub mod obligor;
 pub mod policy;
 pub mod programme;
 pub mod report;
@@ -63,6 +64,7 @@ pub mod scenario;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod upgrade;
 
 use ledger::state::{StateView, WriteSet};
 use ledger::{Action, Code, Date, Id};
@@ -74,13 +76,15 @@ pub use report::report;
 /// the network, the step's date in a scenario, R1.6), the organisations that signed it
 /// and those among them whose admin key signed (R11.2; deduplicated here, their order
 /// does not matter), and the height of the block (the step number in a scenario), from
-/// which governance schedules its changes (R11.5).
+/// which governance schedules its changes (R11.5), and the protocol version the block
+/// executes under (R12.1: the version in force at its height).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxContext {
     pub date: Date,
     pub signers: Vec<Id>,
     pub approvers: Vec<Id>,
     pub height: u64,
+    pub version: u32,
 }
 
 /// A rejected scenario step (R10): 1-based step number and its code.
@@ -93,7 +97,7 @@ pub struct Rejected {
 /// Pure and deterministic: reads state, returns the write set, or the rejection code
 /// (then nothing changes).
 pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Result<WriteSet, Code> {
-    let mut work = store::Work::new(state, ctx.date, &ctx.signers, &ctx.approvers);
+    let mut work = store::Work::new(state, ctx);
     let w = &mut work;
     match action {
         Action::FileRate(tx) => programme::file_rate(w, tx),
@@ -125,6 +129,14 @@ pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Resul
         | Action::RotateValidatorKey(_)
         | Action::SetParams(_)
         | Action::SetGovernance(_) => governance::execute(w, ctx.height, action),
+        Action::ScheduleUpgrade(tx) => upgrade::schedule(w, ctx.height, ctx.version, tx),
+        Action::CancelUpgrade(tx) => upgrade::cancel(w, ctx.height, tx),
     }?;
+    // R13.1: from version 2, the retained liabilities follow every policy and loan the
+    // transaction wrote.
+    if ctx.version >= upgrade::OBLIGOR_LIMIT {
+        let moved = obligor::track(state, work.writes());
+        work.apply(moved);
+    }
     Ok(work.into_writes())
 }

@@ -42,6 +42,7 @@ pub fn genesis_writes(genesis: &Genesis) -> WriteSet {
         writes.put(keys::key(key), codec::encode(&record));
     }
     crate::governance::genesis_writes(genesis, &mut writes);
+    crate::upgrade::genesis_writes(genesis, &mut writes);
     writes
 }
 

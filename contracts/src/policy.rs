@@ -60,6 +60,10 @@ pub fn issue_policy(work: &mut Work, tx: &IssuePolicy) -> Result<(), Code> {
         all_in <= u128::from(limits.max_all_in_bps),
         Code::AllInCostAboveCap,
     )?;
+    // R13.2: from version 2, the single-obligor limit.
+    if work.version >= crate::upgrade::OBLIGOR_LIMIT {
+        crate::obligor::check(work, &terms, &tx.enterprise, tx.loan_principal_fen)?;
+    }
     if let Some(hash) = &tx.financing_doc_hash {
         ensure(
             !work.exists(&keys::document(hash)),

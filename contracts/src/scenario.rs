@@ -11,13 +11,18 @@
 //! ([`crate::members_writes`]) and then every accepted step's write set, with
 //! [`ledger::state::chain_root`]: the same chain a network would build with one
 //! transaction per block.
+//!
+//! A file may name its `protocol_version` (R13.4, default 1): the whole run executes under
+//! it. Each step starts like a block at the height of its step number: a configuration a
+//! `SetParams` scheduled for it takes over, and so does an upgrade a `ScheduleUpgrade`
+//! scheduled for it (R12.3), with its migration.
 
 use ledger::state::{chain_root, Hash32, MemoryStore, StateStore};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind};
 use serde_json::Value;
 
 use crate::store::{self, keys, Claim};
-use crate::{execute, members_writes, report, Rejected, TxContext};
+use crate::{execute, governance, members_writes, report, upgrade, Rejected, TxContext};
 
 /// Why a text is not a scenario at all (a step that is wrong is a rejected step instead).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +41,8 @@ pub struct Outcome {
     /// Paths where the result differs from `expect` (empty when it matches or there is none).
     pub mismatches: Vec<String>,
     pub has_expect: bool,
+    /// The protocol version the file names (R13.4): the version of its first step.
+    pub protocol_version: u32,
     pub state_root: Hash32,
     pub description: Option<String>,
     /// The ledger's date at the end (`None` when no step had a well-formed date).
@@ -116,11 +123,45 @@ pub fn parse_step(
     Ok((date, signers, action))
 }
 
+/// R13.4: the protocol version a scenario runs under (default 1), one this program knows.
+pub fn protocol_version_of(doc: &Value) -> Result<u32, ScenarioError> {
+    let Some(value) = doc.get("protocol_version") else {
+        return Ok(1);
+    };
+    let version = value
+        .as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| {
+            ScenarioError::NotAScenario("`protocol_version` is not a version number".to_string())
+        })?;
+    if !upgrade::SUPPORTED.contains(&version) {
+        return Err(ScenarioError::NotAScenario(format!(
+            "protocol version {version}; this program supports versions {}..={}",
+            upgrade::SUPPORTED.start(),
+            upgrade::SUPPORTED.end()
+        )));
+    }
+    Ok(version)
+}
+
+/// What a step starts with, like a block at `height` (the step number): the configuration
+/// scheduled for it, and an upgrade that activates at it.
+fn step_start(store: &MemoryStore, height: u64) -> ledger::state::WriteSet {
+    let mut writes = governance::promote(store, height);
+    let activated = {
+        let view = ledger::state::Overlay::over(store, &writes);
+        upgrade::activate(&view, height)
+    };
+    writes.extend(activated);
+    writes
+}
+
 /// Parse and run a scenario file's text on a fresh in-memory ledger.
 pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     let doc: Value =
         serde_json::from_str(text).map_err(|e| ScenarioError::NotJson(e.to_string()))?;
     let orgs = parse_orgs(&doc)?;
+    let file_version = protocol_version_of(&doc)?;
     let steps = doc
         .get("steps")
         .and_then(Value::as_array)
@@ -135,6 +176,12 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
 
     for (index, step) in steps.iter().enumerate() {
         let number = index as u64 + 1;
+        let start = step_start(&store, number);
+        if !start.is_empty() {
+            store.apply(&start);
+            root = chain_root(&root, &start);
+        }
+        let version = upgrade::recorded(&store).unwrap_or(file_version);
         let latest_before = ledger_date;
         // The ledger date moves to any later well-formed date, accepted step or not.
         if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {
@@ -152,6 +199,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
                     approvers: signers.clone(),
                     signers,
                     height: number,
+                    version,
                 };
                 execute(&store, &ctx, &action)
             }
@@ -190,6 +238,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         result,
         mismatches,
         has_expect,
+        protocol_version: file_version,
         state_root: root,
         description: doc
             .get("description")

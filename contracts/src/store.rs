@@ -21,7 +21,9 @@
 //! | `doc/<financing document hash>`       | policy id        |
 //! | `cal/<year, 4 digits>`                | [`Calendar`]     |
 //!
-//! Governance (R11) keeps its own records beside these: see [`crate::governance`].
+//! Governance (R11) keeps its own records beside these: see [`crate::governance`]; so do
+//! protocol versions (R12, [`crate::upgrade`]) and, from version 2, the retained
+//! liabilities of R13 ([`crate::obligor`]).
 
 use bincode::{Decode, Encode};
 use ledger::action::CreateProgramme;
@@ -478,10 +480,14 @@ pub struct Work<'a> {
     pub signers: Vec<Id>,
     /// The organisations whose admin key signed (R11.2), sorted and deduplicated.
     pub approvers: Vec<Id>,
+    /// The block's height (the step number in a scenario).
+    pub height: u64,
+    /// The protocol version the transaction executes under (R12.1).
+    pub version: u32,
 }
 
 impl<'a> Work<'a> {
-    pub fn new(state: &'a dyn StateView, date: Date, signers: &[Id], approvers: &[Id]) -> Self {
+    pub fn new(state: &'a dyn StateView, ctx: &crate::TxContext) -> Self {
         let sorted = |ids: &[Id]| {
             let mut ids = ids.to_vec();
             ids.sort();
@@ -490,9 +496,11 @@ impl<'a> Work<'a> {
         };
         Work {
             view: Overlay::new(state),
-            date,
-            signers: sorted(signers),
-            approvers: sorted(approvers),
+            date: ctx.date,
+            signers: sorted(&ctx.signers),
+            approvers: sorted(&ctx.approvers),
+            height: ctx.height,
+            version: ctx.version,
         }
     }
 
@@ -522,6 +530,16 @@ impl<'a> Work<'a> {
 
     pub fn into_writes(self) -> WriteSet {
         self.view.into_writes()
+    }
+
+    /// What the transaction has written so far.
+    pub fn writes(&self) -> &WriteSet {
+        self.view.writes()
+    }
+
+    /// Lays more writes over what the transaction has written.
+    pub fn apply(&mut self, writes: WriteSet) {
+        self.view.apply(writes);
     }
 
     /// The kind of a member, or `None` for a name that is not one.

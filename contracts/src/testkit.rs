@@ -53,8 +53,13 @@ pub fn org_key(org: &str) -> SecretKey {
 }
 
 /// A genesis of `orgs`, each with its [`org_key`], and [`VALIDATORS`] validators of power
-/// 1 run by the members that are not auditors, in turn.
+/// 1 run by the members that are not auditors, in turn, under protocol version 1.
 pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
+    genesis_at(orgs, genesis_time_ms, 1)
+}
+
+/// [`genesis`] under protocol `version`, with the parameters that version has.
+pub fn genesis_at(orgs: &[(Id, OrgKind)], genesis_time_ms: u64, version: u32) -> Genesis {
     let runners: Vec<&Id> = orgs
         .iter()
         .filter(|(_, kind)| *kind != OrgKind::Auditor)
@@ -66,6 +71,7 @@ pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
     );
     Genesis {
         chain_id: id(CHAIN_ID),
+        protocol_version: version,
         genesis_time_ms,
         organisations: orgs
             .iter()
@@ -89,6 +95,9 @@ pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
             block_txs_max: 1000,
             tx_expiry_heights_max: 100,
             heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+            upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+            obligor_limit_fen: (version >= crate::upgrade::OBLIGOR_LIMIT)
+                .then_some(crate::obligor::OBLIGOR_LIMIT_FEN_DEFAULT),
         },
         governance: GovernanceRule::default(),
     }
@@ -258,6 +267,7 @@ impl ChainBuilder {
         let mut header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height,
+            protocol_version: executed.protocol_version,
             time_ms,
             previous: self.before.id,
             tx_root: executed.tx_root,
@@ -361,7 +371,8 @@ pub fn scenario_chain(text: &str) -> ScenarioChain {
         .iter()
         .find_map(|s| scenario::parse_date(&s["date"]).ok());
     let genesis_time_ms = first_date.map_or(0, |d| d.unix_ms_cst_noon() as u64 - 60 * 60 * 1000);
-    let mut builder = ChainBuilder::new(genesis(&orgs, genesis_time_ms));
+    let version = scenario::protocol_version_of(&doc).expect("a scenario of a known version");
+    let mut builder = ChainBuilder::new(genesis_at(&orgs, genesis_time_ms, version));
 
     let mut steps_on_chain = Vec::new();
     let mut steps_skipped = Vec::new();

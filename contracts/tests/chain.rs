@@ -47,6 +47,7 @@ fn chain() -> Chain {
     let validator = SecretKey::from_seed([3; 32]);
     let genesis = Genesis {
         chain_id: id("xinbao-test"),
+        protocol_version: 1,
         genesis_time_ms: 0,
         organisations: vec![
             GenesisOrg {
@@ -72,6 +73,8 @@ fn chain() -> Chain {
             block_txs_max: 100,
             tx_expiry_heights_max: 100,
             heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+            upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+            obligor_limit_fen: None,
         },
         governance: GovernanceRule::default(),
     };
@@ -265,6 +268,7 @@ fn a_header_that_does_not_match_re_execution_is_named() {
     let mut header = BlockHeader {
         chain_id: id("xinbao-test"),
         height: 1,
+        protocol_version: 1,
         time_ms: env(1).time_ms,
         previous: BlockId([0; 32]),
         tx_root: executed.tx_root,

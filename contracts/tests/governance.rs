@@ -612,6 +612,8 @@ fn parameters_and_the_rule_change_by_approval() {
         block_txs_max: 50,
         tx_expiry_heights_max: 20,
         heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+        upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+        obligor_limit_fen: None,
     };
     assert_eq!(
         net.run(Action::SetParams(params.clone()), &refs(&approving)),

@@ -1029,6 +1029,7 @@ fn genesis_keys_sign_for_their_orgs() {
     let admin = |b: u8| PublicKey([b; 32]);
     let genesis = Genesis {
         chain_id: id("test"),
+        protocol_version: 1,
         genesis_time_ms: 0,
         organisations: vec![
             GenesisOrg {
@@ -1052,6 +1053,8 @@ fn genesis_keys_sign_for_their_orgs() {
             block_txs_max: 10,
             tx_expiry_heights_max: 10,
             heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+            upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+            obligor_limit_fen: None,
         },
         governance: GovernanceRule::default(),
     };

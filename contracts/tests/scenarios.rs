@@ -43,6 +43,29 @@ fn example_c_guangzhou_style() {
     check("c-guangzhou-style.json");
 }
 
+#[test]
+fn example_d_obligor_limit_under_version_2() {
+    check("d-obligor-limit-v2.json");
+}
+
+/// R13.4: the file's version decides the rules. Under version 1 the same steps know no
+/// single-obligor limit, so the policies version 2 refuses are issued.
+#[test]
+fn example_d_under_version_1_has_no_obligor_limit() {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&scenario_text("d-obligor-limit-v2.json")).unwrap();
+    doc["protocol_version"] = serde_json::json!(1);
+    let outcome = contracts::scenario::run(&doc.to_string()).unwrap();
+    assert_eq!(outcome.protocol_version, 1);
+    let codes: Vec<String> = outcome
+        .rejected
+        .iter()
+        .map(|r| r.code.as_str().to_string())
+        .collect();
+    assert!(!codes.iter().any(|c| c == "ObligorLimitExceeded"), "{codes:?}");
+    assert!(!outcome.mismatches.is_empty(), "version 2's figures differ");
+}
+
 /// Golden vectors: the state roots of the worked examples. Every byte of every record
 /// feeds these, so a change here is a change of the ledger's state format (a new chain),
 /// never an accident. When it is deliberate, replace the values with the new roots.

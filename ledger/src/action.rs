@@ -53,6 +53,9 @@ pub enum Action {
     RotateValidatorKey(RotateValidatorKey),
     SetParams(Params),
     SetGovernance(GovernanceRule),
+    // R12: protocol versions.
+    ScheduleUpgrade(ScheduleUpgrade),
+    CancelUpgrade(CancelUpgrade),
 }
 
 impl Action {
@@ -88,6 +91,8 @@ impl Action {
             Action::RotateValidatorKey(_) => "RotateValidatorKey",
             Action::SetParams(_) => "SetParams",
             Action::SetGovernance(_) => "SetGovernance",
+            Action::ScheduleUpgrade(_) => "ScheduleUpgrade",
+            Action::CancelUpgrade(_) => "CancelUpgrade",
         }
     }
 
@@ -105,6 +110,8 @@ impl Action {
                 | Action::RotateValidatorKey(_)
                 | Action::SetParams(_)
                 | Action::SetGovernance(_)
+                | Action::ScheduleUpgrade(_)
+                | Action::CancelUpgrade(_)
         )
     }
 
@@ -141,7 +148,9 @@ impl Action {
             | Action::SetVotingPower(_)
             | Action::RotateValidatorKey(_)
             | Action::SetParams(_)
-            | Action::SetGovernance(_) => Vec::new(),
+            | Action::SetGovernance(_)
+            | Action::ScheduleUpgrade(_)
+            | Action::CancelUpgrade(_) => Vec::new(),
         }
     }
 
@@ -463,6 +472,19 @@ pub struct RotateValidatorKey {
     pub new_consensus_key: PublicKey,
     #[serde(default)]
     pub address: Option<Text>,
+}
+
+/// R12.3: the next protocol version, in force from `activation_height` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ScheduleUpgrade {
+    pub version: u32,
+    pub activation_height: u64,
+}
+
+/// R12.3: withdraws the pending upgrade to `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct CancelUpgrade {
+    pub version: u32,
 }
 
 #[cfg(test)]

@@ -122,6 +122,9 @@ pub enum TxStatusView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockSummaryView {
     pub height: u64,
+    /// The protocol version the block was executed under (R12.1).
+    #[serde(default = "version_one")]
+    pub protocol_version: u32,
     #[serde(with = "crate::codec::hex32")]
     pub block_id: [u8; 32],
     pub time_ms: u64,
@@ -208,6 +211,34 @@ pub struct StatusView {
     pub mempool_txs: u64,
     /// Whether block times follow the devnet clock instead of the wall clock.
     pub devnet_clock: bool,
+    /// R12: the protocol version in force at the latest block (the genesis's before
+    /// block 1).
+    #[serde(default = "version_one")]
+    pub protocol_version: u32,
+    /// The protocol version in force at the next height: the latest block's, or a
+    /// scheduled upgrade's from its activation height.
+    #[serde(default = "version_one")]
+    pub next_protocol_version: u32,
+    /// The protocol versions this node's program runs (R12.5: what this node says of
+    /// itself, not consensus), so operators see who is ready for an upgrade.
+    #[serde(default)]
+    pub supported_versions: Vec<u32>,
+    /// The upgrade approved and not yet in force.
+    #[serde(default)]
+    pub pending_upgrade: Option<UpgradeView>,
+}
+
+fn version_one() -> u32 {
+    1
+}
+
+/// R12.3: an approved upgrade: the version, the height it governs from, and the block that
+/// scheduled it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeView {
+    pub version: u32,
+    pub activation_height: u64,
+    pub scheduled_height: u64,
 }
 
 /// One member of the roster in [`StatusView`]: a validator, or a follower (power 0).
@@ -292,8 +323,17 @@ mod tests {
             peers: vec!["12D3KooX".into()],
             mempool_txs: 3,
             devnet_clock: false,
+            protocol_version: 1,
+            next_protocol_version: 2,
+            supported_versions: vec![1, 2],
+            pending_upgrade: Some(UpgradeView {
+                version: 2,
+                activation_height: 8,
+                scheduled_height: 3,
+            }),
         };
         let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["pending_upgrade"]["activation_height"], 8);
         assert_eq!(json["genesis_hash"], "ab".repeat(32));
         assert_eq!(json["latest_block_id"], "01".repeat(32));
         assert_eq!(json["state_root"], "02".repeat(32));

@@ -36,6 +36,9 @@ pub struct BlockId(pub [u8; 32]);
 pub struct BlockHeader {
     pub chain_id: Id,
     pub height: u64,
+    /// The protocol version the block was executed under (R12.1): the version in force at
+    /// its height, a function of the state after the block before it.
+    pub protocol_version: u32,
     /// Milliseconds since the Unix epoch, set by the proposer; the rulebook's date is this
     /// time's date in UTC+8.
     pub time_ms: u64,

@@ -62,6 +62,11 @@ codes!(
     DuplicateKey,
     NoValidators,
     TooManyValidators,
+    // R12: protocol versions.
+    UpgradePending,
+    UnknownUpgrade,
+    // R13: version 2.
+    ObligorLimitExceeded,
 );
 
 impl Code {
@@ -99,6 +104,11 @@ impl Code {
             Code::DuplicateKey => "the organisation id or key was used before",
             Code::NoValidators => "the change would leave no validator",
             Code::TooManyValidators => "the change would exceed the validator limit",
+            Code::UpgradePending => "a protocol upgrade is already scheduled",
+            Code::UnknownUpgrade => "no such protocol upgrade is pending",
+            Code::ObligorLimitExceeded => {
+                "the insurer's retained liability on the enterprise would exceed the single-obligor limit"
+            }
         }
     }
 }
@@ -118,10 +128,11 @@ mod tests {
         for code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
         }
-        assert_eq!(Code::ALL.len(), 31);
+        assert_eq!(Code::ALL.len(), 34);
         assert_eq!(Code::ALL[0], Code::Unauthorized);
         assert_eq!(Code::ALL[25], Code::Overflow);
         assert_eq!(Code::ALL[26], Code::NotApproved);
         assert_eq!(Code::ALL[30], Code::TooManyValidators);
+        assert_eq!(Code::ALL[33], Code::ObligorLimitExceeded);
     }
 }

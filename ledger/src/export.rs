@@ -342,6 +342,7 @@ mod tests {
         let header = BlockHeader {
             chain_id: Id::new("xinbao-test").unwrap(),
             height,
+            protocol_version: 1,
             time_ms: 1_000 + height,
             previous: BlockId([height as u8; 32]),
             tx_root: [1; 32],

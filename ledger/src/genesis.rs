@@ -27,7 +27,7 @@ use crate::org::OrgKind;
 use crate::state::Hash32;
 pub use crate::validators::RosterEntry as GenesisValidator;
 use crate::validators::{Roster, RosterError, ValidatorSet, ValidatorSetError, VALIDATORS_MAX};
-use crate::{Bps, Id, Text, BPS_WHOLE};
+use crate::{Bps, Fen, Id, Text, BPS_WHOLE};
 
 /// A genesis file is at most this long.
 pub const GENESIS_BYTES_MAX: u64 = 4 * 1024 * 1024;
@@ -43,6 +43,11 @@ pub const TX_EXPIRY_HEIGHTS_LIMIT: u64 = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Genesis {
     pub chain_id: Id,
+    /// The protocol version of height 1 (R12.1): the rulebook the chain is founded under.
+    /// A chain founded at version N starts from the state the migrations up to N would
+    /// have made of an empty ledger (R12.4).
+    #[serde(default = "first_protocol_version")]
+    pub protocol_version: u32,
     /// Milliseconds since the Unix epoch; block 1's time is after it.
     pub genesis_time_ms: u64,
     pub organisations: Vec<GenesisOrg>,
@@ -82,6 +87,29 @@ pub struct Params {
     /// boundary in UTC+8), so that dated figures move on without traffic.
     #[serde(default = "default_heartbeat_ms")]
     pub heartbeat_ms: u64,
+    /// R12.3: an upgrade activates at least this many heights after the block that
+    /// schedules it, so every operator has time to install a program that supports it.
+    #[serde(default = "default_upgrade_lead_heights")]
+    pub upgrade_lead_heights: u64,
+    /// R13.3: the most retained liability an insurer may hold on one enterprise. It exists
+    /// from protocol version 2 on: absent under version 1, present from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obligor_limit_fen: Option<Fen>,
+}
+
+/// R12.3: the genesis default of `upgrade_lead_heights`.
+pub const UPGRADE_LEAD_HEIGHTS_DEFAULT: u64 = 100;
+/// R12.3: an upgrade is never scheduled closer than this.
+pub const UPGRADE_LEAD_HEIGHTS_MIN: u64 = 3;
+/// The furthest an upgrade's lead may be set: the expiry window's own limit.
+pub const UPGRADE_LEAD_HEIGHTS_LIMIT: u64 = TX_EXPIRY_HEIGHTS_LIMIT;
+
+fn default_upgrade_lead_heights() -> u64 {
+    UPGRADE_LEAD_HEIGHTS_DEFAULT
+}
+
+fn first_protocol_version() -> u32 {
+    1
 }
 
 /// Ten minutes.
@@ -135,6 +163,8 @@ impl Default for Params {
             block_txs_max: 5_000,
             tx_expiry_heights_max: 1_000,
             heartbeat_ms: HEARTBEAT_MS_DEFAULT,
+            upgrade_lead_heights: UPGRADE_LEAD_HEIGHTS_DEFAULT,
+            obligor_limit_fen: None,
         }
     }
 }
@@ -142,6 +172,8 @@ impl Default for Params {
 /// What is wrong with a genesis.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenesisError {
+    #[error("protocol version 0: versions count from 1")]
+    NoProtocolVersion,
     #[error("no organisations")]
     NoOrganisations,
     #[error("{count} organisations, at most {max} are allowed", max = ORGANISATIONS_MAX)]
@@ -236,7 +268,17 @@ impl Params {
             self.heartbeat_ms,
             self.block_time_ms,
             HEARTBEAT_MS_MAX,
-        )
+        )?;
+        check_param(
+            "upgrade_lead_heights",
+            self.upgrade_lead_heights,
+            UPGRADE_LEAD_HEIGHTS_MIN,
+            UPGRADE_LEAD_HEIGHTS_LIMIT,
+        )?;
+        if let Some(limit) = self.obligor_limit_fen {
+            check_param("obligor_limit_fen", limit.0, 1, u64::MAX)?;
+        }
+        Ok(())
     }
 }
 
@@ -264,6 +306,9 @@ impl Genesis {
 
     /// Checks everything a chain needs of its genesis (see [`GenesisError`]).
     pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.protocol_version == 0 {
+            return Err(GenesisError::NoProtocolVersion);
+        }
         if self.organisations.is_empty() {
             return Err(GenesisError::NoOrganisations);
         }
@@ -618,9 +663,12 @@ pub struct MemberNode {
 
 /// The choices of a founding that are not any one member's: when the chain starts, its
 /// parameters and its governance rule (the `--params` file of `xinbao genesis assemble`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisSettings {
+    /// The protocol version the chain is founded under (R12.1). Default 1.
+    #[serde(default = "first_protocol_version")]
+    pub protocol_version: u32,
     /// Milliseconds since the Unix epoch; block 1's time is after it. Default 0.
     #[serde(default)]
     pub genesis_time_ms: u64,
@@ -628,6 +676,18 @@ pub struct GenesisSettings {
     pub params: Params,
     #[serde(default)]
     pub governance: GovernanceRule,
+}
+
+impl Default for GenesisSettings {
+    /// Version 1, time 0, the default parameters and rule.
+    fn default() -> Self {
+        GenesisSettings {
+            protocol_version: first_protocol_version(),
+            genesis_time_ms: 0,
+            params: Params::default(),
+            governance: GovernanceRule::default(),
+        }
+    }
 }
 
 /// Why member files do not make a genesis.
@@ -697,6 +757,7 @@ pub fn assemble(
     validators.sort_by_key(|v| v.consensus_key);
     let genesis = Genesis {
         chain_id,
+        protocol_version: settings.protocol_version,
         genesis_time_ms: settings.genesis_time_ms,
         organisations,
         validators,

@@ -37,6 +37,7 @@ fn validator(org: &str, key: u8, power: u64) -> GenesisValidator {
 fn devnet() -> Genesis {
     Genesis {
         chain_id: id("xinbao-devnet"),
+        protocol_version: 1,
         genesis_time_ms: 1_767_225_600_000,
         organisations: vec![
             org("bank-a", OrgKind::Bank, 1),
@@ -60,6 +61,8 @@ fn devnet() -> Genesis {
             block_txs_max: 1000,
             tx_expiry_heights_max: 600,
             heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+            upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+            obligor_limit_fen: None,
         },
         governance: GovernanceRule::default(),
     }

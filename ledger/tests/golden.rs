@@ -38,6 +38,7 @@ fn golden_header(tx: &SignedTx) -> BlockHeader {
     BlockHeader {
         chain_id: Id::new("xinbao-golden").unwrap(),
         height: 1,
+        protocol_version: 1,
         time_ms: 1_767_225_600_000,
         previous: BlockId([0x01; 32]),
         tx_root: ledger::block::tx_root(&[tx.id()]),
@@ -62,7 +63,9 @@ const SIGNATURE: &str = "9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b9
 const JSON: &str = r#"{"chain_id":"xinbao-golden","nonce":1,"expires_at_height":1000,"action":{"type":"IssuePolicy","id":"pol-1","programme":"prog-a","enterprise":"ent-1","bank":"bank-a","loan_principal_fen":100000000,"loan_rate_bps":565,"term_months":12,"premium_rate_bps":200,"financing_doc_hash":null},"signatures":[{"public_key":"2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12","signature":"9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f9741ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f"}]}"#;
 const EMPTY_ROOT: &str = "b1c60fb8592aafaf38d71030ba438c1ba7c3f79bf0fbfde88538c3fc9c35f244";
 const TX_ROOT: &str = "6fe5402319127c0e2bd901140779f849a0e1367a56b83d09dad76be7df023685";
-const HEADER_ID: &str = "8ee2ad61d6ebc680a9383447cff4af81746b116b55e5942035331e0f82b50dae";
+/// The header carries its protocol version (R12.1) since the header format that
+/// introduced protocol versions: a deliberate change of this vector.
+const HEADER_ID: &str = "f06850ee6b6bc553e23480c849f8a328ee1e8ea7fb5629a20831ab4e93de144f";
 
 #[test]
 fn the_key_signature_scheme_is_standard_ed25519() {

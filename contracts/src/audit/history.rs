@@ -58,6 +58,9 @@ pub struct History {
     next_month_end: Option<Date>,
     rate_refusals: Vec<Value>,
     governance: Vec<Value>,
+    /// R12.3: each accepted `ScheduleUpgrade` not cancelled since, by version: its
+    /// transaction, height and approvers.
+    upgrades: BTreeMap<u32, Value>,
 }
 
 fn fen(amount: Fen) -> Value {
@@ -117,8 +120,19 @@ impl History {
         for (index, (tx, receipt)) in block.txs.iter().zip(&done.executed.receipts).enumerate() {
             let action = &tx.body.action;
             if action.is_governance() {
-                self.governance
-                    .push(governance_event(done, height, index, action, receipt));
+                let event = governance_event(done, height, index, action, receipt);
+                if receipt.outcome == Outcome::Accepted {
+                    match action {
+                        Action::ScheduleUpgrade(tx) => {
+                            self.upgrades.insert(tx.version, event.clone());
+                        }
+                        Action::CancelUpgrade(tx) => {
+                            self.upgrades.remove(&tx.version);
+                        }
+                        _ => {}
+                    }
+                }
+                self.governance.push(event);
             }
             if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) =
                 receipt.outcome
@@ -295,6 +309,7 @@ impl History {
                 "state_root": hex::encode(verdict.state_root),
                 "txs": verdict.txs,
             },
+            "eras": self.eras(verdict),
             "governance": self.governance,
             "organisations": organisations,
             "programmes": programmes_doc,
@@ -310,8 +325,32 @@ impl History {
     }
 }
 
+impl History {
+    /// R12: each protocol version's era, with the accepted `ScheduleUpgrade` that began it
+    /// (none for the genesis's version).
+    fn eras(&self, verdict: &Verdict) -> Vec<Value> {
+        verdict
+            .eras
+            .iter()
+            .map(|(version, first_height)| {
+                let scheduled = self
+                    .upgrades
+                    .get(version)
+                    .filter(|event| event["effective_height"] == json!(first_height));
+                json!({
+                    "version": version,
+                    "first_height": first_height,
+                    "scheduled_by_tx": scheduled.map(|e| e["tx"].clone()),
+                    "scheduled_height": scheduled.map(|e| e["height"].clone()),
+                    "approved_by": scheduled.map_or(json!([]), |e| e["approved_by"].clone()),
+                })
+            })
+            .collect()
+    }
+}
+
 /// One attempted change of the consortium (R11): what, when, approved by whom, and from
-/// which height a roster or parameter change governs.
+/// which height a roster or parameter change (or an upgrade, R12.3) governs.
 fn governance_event(
     done: &BlockDone<'_>,
     height: u64,
@@ -335,10 +374,10 @@ fn governance_event(
         Outcome::Accepted => (
             "accepted",
             Value::Null,
-            json!(if delayed {
-                height + crate::governance::CHANGE_DELAY
-            } else {
-                height
+            json!(match action {
+                Action::ScheduleUpgrade(tx) => tx.activation_height,
+                _ if delayed => height + crate::governance::CHANGE_DELAY,
+                _ => height,
             }),
         ),
         Outcome::Rejected(code) => ("rejected", json!(code.as_str()), Value::Null),

@@ -14,6 +14,8 @@ pub struct Ledger {
     pub root: Hash32,
     /// The transactions run so far: each counts as a block of its own.
     pub height: u64,
+    /// The protocol version the transactions run under (R12.1).
+    pub version: u32,
 }
 
 pub fn d(s: &str) -> Date {
@@ -39,7 +41,14 @@ impl Ledger {
             root: chain_root(&[0; 32], &writes),
             store,
             height: 0,
+            version: 1,
         }
+    }
+
+    /// The same ledger under protocol `version`.
+    pub fn at_version(mut self, version: u32) -> Self {
+        self.version = version;
+        self
     }
 
     /// The standard cast: two banks, an insurer, two governments, a regulator, a
@@ -68,6 +77,7 @@ impl Ledger {
             approvers: signers.clone(),
             signers,
             height: self.height,
+            version: self.version,
         };
         let before = dump(&self.store);
         let root_before = self.root;

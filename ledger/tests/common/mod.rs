@@ -412,22 +412,50 @@ pub fn action() -> impl Strategy<Value = Action> {
             .boxed(),
         params().prop_map(Action::SetParams).boxed(),
         governance_rule().prop_map(Action::SetGovernance).boxed(),
+        (any::<u32>(), any::<u64>())
+            .prop_map(|(version, activation_height)| {
+                Action::ScheduleUpgrade(ScheduleUpgrade {
+                    version,
+                    activation_height,
+                })
+            })
+            .boxed(),
+        any::<u32>()
+            .prop_map(|version| Action::CancelUpgrade(CancelUpgrade { version }))
+            .boxed(),
     ];
     proptest::strategy::Union::new(arms)
 }
 
 /// The number of variants [`action`] draws from; a test checks it covers them all.
-pub const ACTION_VARIANTS: usize = 29;
+pub const ACTION_VARIANTS: usize = 31;
 
 fn params() -> impl Strategy<Value = Params> {
-    (any::<u64>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
-        |(block_time_ms, block_txs_max, tx_expiry_heights_max, heartbeat_ms)| Params {
-            block_time_ms,
-            block_txs_max,
-            tx_expiry_heights_max,
-            heartbeat_ms,
-        },
+    (
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        proptest::option::of(any::<u64>()),
     )
+        .prop_map(
+            |(
+                block_time_ms,
+                block_txs_max,
+                tx_expiry_heights_max,
+                heartbeat_ms,
+                upgrade_lead_heights,
+                obligor_limit_fen,
+            )| Params {
+                block_time_ms,
+                block_txs_max,
+                tx_expiry_heights_max,
+                heartbeat_ms,
+                upgrade_lead_heights,
+                obligor_limit_fen: obligor_limit_fen.map(Fen),
+            },
+        )
 }
 
 fn governance_rule() -> impl Strategy<Value = GovernanceRule> {
@@ -468,6 +496,7 @@ pub fn block_header() -> impl Strategy<Value = BlockHeader> {
     (
         id(),
         any::<u64>(),
+        any::<u32>(),
         any::<u64>(),
         hash32(),
         hash32(),
@@ -480,6 +509,7 @@ pub fn block_header() -> impl Strategy<Value = BlockHeader> {
             |(
                 chain_id,
                 height,
+                protocol_version,
                 time_ms,
                 previous,
                 tx_root,
@@ -491,6 +521,7 @@ pub fn block_header() -> impl Strategy<Value = BlockHeader> {
                 BlockHeader {
                     chain_id,
                     height,
+                    protocol_version,
                     time_ms,
                     previous: BlockId(previous),
                     tx_root,
@@ -577,6 +608,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
     );
     (
         id(),
+        any::<u32>(),
         any::<u64>(),
         orgs,
         validators,
@@ -587,6 +619,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
         .prop_map(
             |(
                 chain_id,
+                protocol_version,
                 genesis_time_ms,
                 organisations,
                 validators,
@@ -596,6 +629,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
             )| {
                 Genesis {
                     chain_id,
+                    protocol_version,
                     genesis_time_ms,
                     organisations,
                     validators,
