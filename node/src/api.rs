@@ -34,8 +34,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ledger::api::{BatchAnswer, BatchResult, ErrorDetail, RosterEntryView, StatusView, Submitted};
+use ledger::api::{
+    BatchAnswer, BatchResult, ErrorDetail, RosterEntryView, StatusView, Submitted, UpgradeView,
+};
 use ledger::export::ChainEntry;
+use ledger::Action;
 use serde_json::{json, Value};
 
 use crate::intake;
@@ -250,6 +253,11 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         .expect("peers lock poisoned")
         .clone();
     let mempool_txs = shared.mempool.lock().expect("mempool lock poisoned").len() as u64;
+    let pending_upgrade = chain.pending_upgrade().map(|p| UpgradeView {
+        version: p.version,
+        activation_height: p.activation_height,
+        scheduled_height: p.scheduled_height,
+    });
     Ok(Json(StatusView {
         chain_id: chain.chain_id().clone(),
         genesis_hash: chain.genesis_hash(),
@@ -264,6 +272,10 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         peers,
         mempool_txs,
         devnet_clock: shared.clock.is_devnet(),
+        protocol_version: chain.version_at(tip.height).map_err(internal)?,
+        next_protocol_version: chain.version_at(tip.height + 1).map_err(internal)?,
+        supported_versions: chain.supported_versions().collect(),
+        pending_upgrade,
     })
     .into_response())
 }
@@ -310,15 +322,77 @@ async fn governance(
             .block_tx(location.height, location.index)
             .map_err(internal)?
             .map(|(tx, _)| tx.body.action);
-        list.push(json!({
+        let mut change = json!({
             "height": location.height,
             "index": location.index,
             "tx_id": id.to_hex(),
             "type": action.as_ref().map(|a| a.type_name()),
             "changes_validators": action.as_ref().is_some_and(|a| a.roster_change().is_some()),
+        });
+        match &action {
+            Some(Action::ScheduleUpgrade(tx)) => {
+                change["version"] = json!(tx.version);
+                change["activation_height"] = json!(tx.activation_height);
+            }
+            Some(Action::CancelUpgrade(tx)) => change["version"] = json!(tx.version),
+            _ => {}
+        }
+        list.push(change);
+    }
+    Ok(Json(json!({ "changes": list, "protocol": protocol_view(&shared)? })).into_response())
+}
+
+/// R12: the version in force, the upgrade pending, and every era with the accepted
+/// `ScheduleUpgrade` that began it (none for the genesis's).
+fn protocol_view(shared: &Shared) -> Result<Value, ApiError> {
+    let chain = &shared.chain;
+    let tip = chain.tip().map_err(internal)?;
+    let store = chain.store();
+    let state = store.state();
+    let scheduling_tx = |height: u64, version: u32| -> Result<Option<String>, ApiError> {
+        for (location, id) in store.governance_changes(height, 64).map_err(internal)? {
+            if location.height != height {
+                break;
+            }
+            let action = store
+                .block_tx(location.height, location.index)
+                .map_err(internal)?
+                .map(|(tx, _)| tx.body.action);
+            if matches!(action, Some(Action::ScheduleUpgrade(tx)) if tx.version == version) {
+                return Ok(Some(id.to_hex()));
+            }
+        }
+        Ok(None)
+    };
+    let mut eras = Vec::new();
+    for era in contracts::upgrade::eras(&state) {
+        let tx = match era.scheduled_height {
+            Some(height) => scheduling_tx(height, era.version)?,
+            None => None,
+        };
+        eras.push(json!({
+            "version": era.version,
+            "first_height": era.first_height,
+            "scheduled_height": era.scheduled_height,
+            "scheduled_by_tx": tx,
         }));
     }
-    Ok(Json(json!({ "changes": list })).into_response())
+    let pending = match chain.pending_upgrade() {
+        Some(p) => json!({
+            "version": p.version,
+            "activation_height": p.activation_height,
+            "scheduled_height": p.scheduled_height,
+            "scheduled_by_tx": scheduling_tx(p.scheduled_height, p.version)?,
+        }),
+        None => Value::Null,
+    };
+    Ok(json!({
+        "version": chain.version_at(tip.height).map_err(internal)?,
+        "next_version": chain.version_at(tip.height + 1).map_err(internal)?,
+        "supported_versions": chain.supported_versions().collect::<Vec<u32>>(),
+        "pending": pending,
+        "eras": eras,
+    }))
 }
 
 /// Equivocation this node saw, in height order from `from_height`.
@@ -418,12 +492,33 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .len();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let state = shared.chain.store().state_stats();
+    let chain = &shared.chain;
+    let tip_height = chain.tip().map(|tip| tip.height).unwrap_or(0);
+    let version = |height: u64| chain.version_at(height).map_or(0, u64::from);
     let lines = [
         (
             "xinbao_height",
             "gauge",
             "Height of the latest committed block.",
             load(&m.height),
+        ),
+        (
+            "xinbao_protocol_version",
+            "gauge",
+            "Protocol version in force at the latest committed block.",
+            version(tip_height),
+        ),
+        (
+            "xinbao_protocol_version_next",
+            "gauge",
+            "Protocol version in force at the next height (a scheduled upgrade's from its activation height).",
+            version(tip_height + 1),
+        ),
+        (
+            "xinbao_protocol_version_supported_max",
+            "gauge",
+            "Newest protocol version this node's program runs.",
+            u64::from(*chain.supported_versions().end()),
         ),
         (
             "xinbao_mempool_txs",

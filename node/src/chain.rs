@@ -20,6 +20,7 @@ use contracts::chain::{
     BlockError, Change, Predecessor,
 };
 use contracts::store::{keys, Policy, Programme};
+use contracts::upgrade;
 use ledger::action::Action;
 use ledger::block::Outcome;
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
@@ -81,6 +82,9 @@ pub struct Chain {
     genesis: Genesis,
     genesis_hash: Hash32,
     store: Store,
+    /// The newest protocol version this node runs: the program's, or lower when the
+    /// operator says so (never higher).
+    version_max: u32,
     /// Configurations of heights up to `tip + CHANGE_DELAY`, which never change.
     configs: Mutex<BTreeMap<u64, Arc<HeightConfig>>>,
 }
@@ -88,10 +92,27 @@ pub struct Chain {
 /// Most cached height configurations.
 const CONFIGS_CACHED_MAX: usize = 8;
 
+/// R12.5: the protocol version in force at a height is one this program does not run. The
+/// node stops before it proposes, votes on or executes anything of that height, and its
+/// store stays as it was, so a program that supports the version continues from there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "protocol version {version} is in force from height {height}, and this program supports \
+     protocol versions 1 to {supported}: install a xinbao-node that supports version {version} \
+     and start it again (its store is as it was)"
+)]
+pub struct UnsupportedVersion {
+    pub version: u32,
+    pub height: u64,
+    pub supported: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Unsupported(#[from] UnsupportedVersion),
     #[error("the data directory belongs to another genesis ({stored}); this one is {expected}")]
     OtherGenesis { stored: String, expected: String },
     #[error("genesis: {0}")]
@@ -101,10 +122,31 @@ pub enum ChainError {
 impl Chain {
     /// Opens the chain on `store`, writing the genesis state if the store is new.
     pub fn open(genesis: Genesis, store: Store) -> Result<Chain, ChainError> {
+        Chain::open_supporting(genesis, store, upgrade::NEWEST)
+    }
+
+    /// [`Chain::open`] for a node that runs protocol versions up to `version_max` only (at
+    /// most the program's newest). A genesis of a later version is refused before the
+    /// store is written.
+    pub fn open_supporting(
+        genesis: Genesis,
+        store: Store,
+        version_max: u32,
+    ) -> Result<Chain, ChainError> {
+        let version_max = version_max.min(upgrade::NEWEST);
         let genesis_hash = genesis.hash();
         genesis
             .validator_set()
             .map_err(|e| ChainError::Genesis(e.to_string()))?;
+        if genesis.protocol_version > version_max {
+            return Err(UnsupportedVersion {
+                version: genesis.protocol_version,
+                height: 1,
+                supported: version_max,
+            }
+            .into());
+        }
+        upgrade::check_genesis(&genesis).map_err(|e| ChainError::Genesis(e.to_string()))?;
         match store.genesis_hash()? {
             Some(stored) if stored != genesis_hash => {
                 return Err(ChainError::OtherGenesis {
@@ -128,8 +170,53 @@ impl Chain {
             genesis,
             genesis_hash,
             store,
+            version_max,
             configs: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The protocol versions this node runs (R12.2): 1 up to its newest.
+    pub fn supported_versions(&self) -> std::ops::RangeInclusive<u32> {
+        *upgrade::SUPPORTED.start()..=self.version_max
+    }
+
+    /// The protocol version in force at `height`, which must be at most one above the
+    /// tip (R12.3: a function of the state after the block before it).
+    pub fn version_at(&self, height: u64) -> Result<u32, StoreError> {
+        let tip = self.tip()?.height;
+        assert!(
+            height <= tip + 1,
+            "the protocol version of height {height} is not known at tip {tip}"
+        );
+        if height <= tip && height > 0 {
+            let outline = self.store.outline(height)?;
+            if let Some(outline) = outline {
+                return Ok(outline.header.protocol_version);
+            }
+        }
+        let state = self.store.state();
+        Ok(upgrade::version_at(&state, height.max(1))
+            .expect("a network's state records its protocol version from the genesis on"))
+    }
+
+    /// The upgrade approved and not yet in force, if any.
+    pub fn pending_upgrade(&self) -> Option<upgrade::Pending> {
+        upgrade::pending(&self.store.state())
+    }
+
+    /// R12.5: whether this node runs the version in force at `height` (at most one above
+    /// the tip).
+    pub fn check_supported(&self, height: u64) -> Result<(), ChainError> {
+        let version = self.version_at(height)?;
+        if version > self.version_max {
+            return Err(UnsupportedVersion {
+                version,
+                height,
+                supported: self.version_max,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// The consensus configuration of `height`, which must be at most
@@ -246,6 +333,7 @@ impl Chain {
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height,
+            protocol_version: executed.protocol_version,
             time_ms,
             previous: tip.block_id,
             tx_root: executed.tx_root,
@@ -614,6 +702,7 @@ mod tests {
             let validator = SecretKey::from_seed([2; 32]);
             let genesis = Genesis {
                 chain_id: Id::new("chain-test").unwrap(),
+                protocol_version: 1,
                 genesis_time_ms: GENESIS_MS,
                 organisations: vec![GenesisOrg {
                     id: Id::new("bank").unwrap(),
@@ -632,6 +721,8 @@ mod tests {
                     block_txs_max: 10,
                     tx_expiry_heights_max: 100,
                     heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+                    upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+                    obligor_limit_fen: None,
                 },
                 governance: ledger::genesis::GovernanceRule::default(),
             };

@@ -84,7 +84,7 @@ pub enum Request {
     Check {
         block: Box<Block>,
         drift_reference_ms: Option<u64>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<anyhow::Result<Result<(), String>>>,
     },
     Commit {
         certificate: CommitCertificate,
@@ -144,7 +144,9 @@ impl Worker {
         .await?
     }
 
-    /// `Ok` when the block is valid on the tip (and is then held as a candidate).
+    /// `Ok` when the block is valid on the tip (and is then held as a candidate). The outer
+    /// error stops the node: a block of a protocol version this program does not run is
+    /// neither valid nor invalid to it (R12.5).
     pub async fn check(
         &self,
         block: Block,
@@ -155,7 +157,7 @@ impl Worker {
             drift_reference_ms,
             reply,
         })
-        .await
+        .await?
     }
 
     pub async fn commit(&self, certificate: CommitCertificate) -> anyhow::Result<Committed> {
@@ -298,6 +300,8 @@ impl State {
             "asked to propose height {height} on tip {}",
             tip.height
         );
+        // R12.5: never propose under rules this program does not run.
+        chain.check_supported(height)?;
         let store = chain.store();
         if let Some(block) = store.proposal(height, round)? {
             // Proposed before a restart: the same block again, never a second one.
@@ -342,18 +346,28 @@ impl State {
         Ok(Proposed { block_id, bytes })
     }
 
-    fn check(&mut self, block: Block, now_ms: Option<u64>) -> Result<(), String> {
+    fn check(
+        &mut self,
+        block: Block,
+        now_ms: Option<u64>,
+    ) -> anyhow::Result<Result<(), String>> {
         let id = block.id();
         if self.candidates.contains_key(&id) {
-            return Ok(());
+            return Ok(Ok(()));
         }
-        match self.validate(block, now_ms) {
+        // R12.5: a block of the next height is not even looked at under rules this program
+        // does not run (a later height is refused by the links anyway).
+        let tip = self.shared.chain.tip()?;
+        if block.header.height == tip.height + 1 {
+            self.shared.chain.check_supported(block.header.height)?;
+        }
+        Ok(match self.validate(block, now_ms) {
             Ok(executed) => {
                 self.keep(executed);
                 Ok(())
             }
             Err(e) => Err(e.to_string()),
-        }
+        })
     }
 
     fn commit(&mut self, certificate: &CommitCertificate) -> anyhow::Result<Committed> {

@@ -1,5 +1,9 @@
-//! `xinbao-node --config FILE [--devnet-clock] [--runtime-threads N]`: a validator of a
-//! xinbao consortium.
+//! `xinbao-node --config FILE [--devnet-clock] [--runtime-threads N]
+//! [--max-protocol-version N]`: a validator of a xinbao consortium.
+//!
+//! Exit codes: 0 when interrupted, 3 when the protocol version in force at the next height
+//! is one this program does not run (R12.5: install a program that does, and start it
+//! again), 1 for every other reason to stop.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +28,17 @@ struct Args {
     /// on switching between threads with their share of its cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     runtime_threads: Option<u16>,
+    /// Run protocol versions up to N only (default: the newest this program supports; it
+    /// can only be lowered). The node stops, with exit code 3, where a later version takes
+    /// effect: how an operator rehearses an upgrade, and how tests start a node that has
+    /// not been upgraded.
+    #[arg(long, value_name = "N")]
+    max_protocol_version: Option<u32>,
 }
+
+/// The exit code of a node that stops because the protocol version in force is one it does
+/// not run (R12.5).
+const EXIT_UNSUPPORTED_VERSION: u8 = 3;
 
 /// mimalloc: execution, intake and the store allocate and free small records at a high
 /// rate, which it serves faster than the platform's allocator. It is built without
@@ -58,12 +72,23 @@ fn main() -> ExitCode {
     let result = runtime.block_on(node::run::run(node::run::Options {
         config: args.config,
         devnet_clock: args.devnet_clock,
+        protocol_version_max: args.max_protocol_version,
     }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xinbao-node: {e:#}");
-            ExitCode::FAILURE
+            let unsupported = e
+                .chain()
+                .any(|cause| match cause.downcast_ref::<node::chain::ChainError>() {
+                    Some(node::chain::ChainError::Unsupported(_)) => true,
+                    _ => cause.is::<node::chain::UnsupportedVersion>(),
+                });
+            if unsupported {
+                ExitCode::from(EXIT_UNSUPPORTED_VERSION)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

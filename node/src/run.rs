@@ -23,6 +23,9 @@ use crate::store::Store;
 pub struct Options {
     pub config: PathBuf,
     pub devnet_clock: bool,
+    /// The newest protocol version to run (R12.5): the program's own by default; an
+    /// operator or a test may lower it, never raise it.
+    pub protocol_version_max: Option<u32>,
 }
 
 /// What a node listens on for an address that peers dial: the same port on every
@@ -59,14 +62,25 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let store = Store::open(&config.data_dir.join("db"))?;
     let genesis_time_ms = genesis.genesis_time_ms;
     let chain_id = genesis.chain_id.clone();
-    let chain = Chain::open(genesis, store)?;
+    let newest = contracts::upgrade::NEWEST;
+    let version_max = options.protocol_version_max.unwrap_or(newest);
+    anyhow::ensure!(
+        (1..=newest).contains(&version_max),
+        "--max-protocol-version {version_max}: this program supports protocol versions 1 to {newest}"
+    );
+    let chain = Chain::open_supporting(genesis, store, version_max)?;
     let tip = chain.tip()?;
     info!(
         chain_id = %chain.chain_id(),
         height = tip.height,
         state_root = %hex::encode(tip.state_root),
+        protocol_version = chain.version_at(tip.height)?,
+        protocol_versions_supported = ?chain.supported_versions(),
         "chain opened"
     );
+    // R12.5: a node restarted on a program that still lacks the version in force stops
+    // again at once, before anything starts.
+    chain.check_supported(tip.height + 1)?;
 
     // Where to listen: the configuration's addresses, else this node's roster address.
     let own_address = chain

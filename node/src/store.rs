@@ -382,7 +382,7 @@ const META_LAYOUT: &[u8] = b"layout";
 /// Where the block log and the state log end after the tip's records.
 const META_BLOCKS_END: &[u8] = b"blocks-end";
 const META_STATE_LOG_END: &[u8] = b"state-log-end";
-const LAYOUT: &[u8] = b"xinbao-store/7";
+const LAYOUT: &[u8] = b"xinbao-store/8";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -1634,6 +1634,7 @@ mod tests {
             header: BlockHeader {
                 chain_id: Id::new("c").unwrap(),
                 height: 1,
+                protocol_version: 1,
                 time_ms: 2,
                 previous: BlockId(genesis_hash),
                 tx_root: [0; 32],
@@ -1901,6 +1902,7 @@ mod tests {
         let block = Block {
             header: BlockHeader {
                 height: tip.height + 1,
+                protocol_version: 1,
                 time_ms: tip.time_ms + 1,
                 previous: previous.id(),
                 ..previous.header.clone()
@@ -2295,6 +2297,7 @@ mod tests {
         let block = Block {
             header: BlockHeader {
                 height: 2,
+                protocol_version: 1,
                 time_ms: 3,
                 previous: first.id(),
                 ..first.header.clone()

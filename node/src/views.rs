@@ -225,6 +225,7 @@ fn block_summary(
     let proposer = block.header.proposer;
     Ok(BlockSummaryView {
         height,
+        protocol_version: block.header.protocol_version,
         block_id: block.header.id().0,
         time_ms: block.header.time_ms,
         txs: block.txs,

@@ -72,6 +72,7 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
         header: BlockHeader {
             chain_id: Id::new("bench").unwrap(),
             height: tip.height + 1,
+            protocol_version: 1,
             time_ms: tip.time_ms + 1,
             previous: tip.block_id,
             tx_root: [0; 32],

@@ -234,6 +234,7 @@ impl App {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let next = Height(self.tip_height() + 1);
+                self.shared.chain.check_supported(next.0)?;
                 info!(height = %next, "consensus ready");
                 let _ = reply.send((next, self.params_at(next.0)?));
             }
@@ -631,6 +632,12 @@ impl App {
                     state_root = %hex::encode(tip.state_root),
                     "committed"
                 );
+                // R12.5: the next height may be of a version this program does not run;
+                // then the node stops here, before the engine is told to start it.
+                if let Err(e) = self.shared.chain.check_supported(tip.height + 1) {
+                    error!("{e}");
+                    return Err(e.into());
+                }
             }
             Committed::AlreadyStored => {}
             Committed::NotHeld => {

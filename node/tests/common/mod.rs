@@ -127,6 +127,7 @@ impl Devnet {
         }
         let genesis = Genesis {
             chain_id: Id::new(format!("{name}-chain")).unwrap(),
+            protocol_version: 1,
             genesis_time_ms: now_ms() - 60_000,
             organisations,
             validators,
@@ -136,6 +137,8 @@ impl Devnet {
                 block_txs_max: 1_000,
                 tx_expiry_heights_max: 10_000,
                 heartbeat_ms,
+                upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+                obligor_limit_fen: None,
             },
             governance: GovernanceRule::default(),
         };
