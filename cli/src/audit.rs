@@ -279,6 +279,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             "founders_approved": approvals.complete(),
             "founders_missing": approvals.missing.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
             "validator_sets": verdict.validator_sets.iter().map(|(h, n)| json!({"from_height": h, "validators": n})).collect::<Vec<_>>(),
+            "eras": verdict.eras.iter().map(|(v, h)| json!({"protocol_version": v, "from_height": h})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -323,6 +324,9 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         for (height, count) in &verdict.validator_sets {
             println!("  from height {height}: {count} validators, as governance changed them");
         }
+    }
+    for (version, height) in &verdict.eras {
+        println!("  from height {height}: protocol version {version}");
     }
     println!(
         "  checked in {seconds:.3} s: {:.0} transactions/s, {:.0} blocks/s",
@@ -654,6 +658,41 @@ fn list(v: &Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
+/// R12: the protocol eras, each with the upgrade that began it and its approvers.
+fn eras_markdown(doc: &Value, s: &mut String) {
+    let eras = list(field(doc, "eras"));
+    if eras.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Protocol eras\n");
+    let _ = writeln!(
+        s,
+        "| version | from height | scheduled at height | scheduled by tx | approved by |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---|---|");
+    for era in &eras {
+        let approvers: Vec<String> = list(field(era, "approved_by")).iter().map(text).collect();
+        let scheduled = |key: &str| match field(era, key) {
+            Value::Null => "genesis".to_string(),
+            v => text(v),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            text(field(era, "version")),
+            text(field(era, "first_height")),
+            scheduled("scheduled_height"),
+            scheduled("scheduled_by_tx"),
+            if approvers.is_empty() {
+                "—".to_string()
+            } else {
+                approvers.join(", ")
+            },
+        );
+    }
+    let _ = writeln!(s);
+}
+
 fn markdown(doc: &Value) -> String {
     let mut s = String::new();
     let chain = field(doc, "chain");
@@ -804,6 +843,7 @@ fn markdown(doc: &Value) -> String {
         let _ = writeln!(s);
     }
 
+    eras_markdown(doc, &mut s);
     let governance = list(field(doc, "governance"));
     if !governance.is_empty() {
         let _ = writeln!(s, "## Governance\n");

@@ -506,7 +506,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         tx_expiry_heights_max: load_expiry_heights_max(args.seconds, args.block_ms),
         ..devnet::devnet_params()
     };
-    let manifest = devnet::init_with_params(&dir, &devnet::default_orgs(), Some(4), None, params)?;
+    let manifest = devnet::init_with_params(
+        &dir,
+        &devnet::default_orgs(),
+        Some(4),
+        None,
+        params,
+        contracts::upgrade::NEWEST,
+    )?;
     say("starting 4 validators …");
     let mut network = Network::start(&dir, &node_bin, true)?;
     network.wait_ready(READY_TIMEOUT)?;

@@ -31,7 +31,7 @@ use anyhow::{ensure, Context};
 use clap::{Args, Subcommand};
 use ledger::crypto::SecretKey;
 use ledger::genesis::{
-    assemble, ApproveOutcome, Genesis, GenesisFile, GenesisSettings, MemberFile, MemberNode,
+    assemble, ApproveOutcome, Genesis, GenesisFile, GenesisSettings, MemberFile, MemberNode, Params,
     GENESIS_BYTES_MAX, MEMBER_BYTES_MAX, MEMBER_FORMAT,
 };
 use ledger::{Id, OrgKind, Text};
@@ -94,11 +94,17 @@ pub struct AssembleArgs {
     #[arg(long = "member", required = true, num_args = 1..)]
     pub members: Vec<PathBuf>,
     /// The genesis time, parameters and governance rule: a JSON file
-    /// `{"genesis_time_ms", "params": {"block_time_ms", "block_txs_max",
-    /// "tx_expiry_heights_max"}, "governance": {"threshold_bps", "regulator_required"}}`,
-    /// every part optional.
+    /// `{"protocol_version", "genesis_time_ms", "params": {"block_time_ms", "block_txs_max",
+    /// "tx_expiry_heights_max", "heartbeat_ms", "upgrade_lead_heights",
+    /// "obligor_limit_fen"}, "governance": {"threshold_bps", "regulator_required"}}`, every
+    /// part optional.
     #[arg(long)]
     pub params: Option<PathBuf>,
+    /// The protocol version the chain is founded under (R12.1); default: the `--params`
+    /// file's, else the newest this program supports. From version 2 the parameters carry
+    /// the single-obligor limit (`obligor_limit_fen`, default 500,000,000 fen).
+    #[arg(long, value_name = "N")]
+    pub protocol_version: Option<u32>,
     /// Where to write the genesis (an existing file is not overwritten).
     #[arg(long)]
     pub out: PathBuf,
@@ -355,17 +361,34 @@ pub fn read_member(path: &Path) -> anyhow::Result<MemberFile> {
         .with_context(|| format!("{}: not a member file ({MEMBER_FORMAT})", path.display()))
 }
 
-fn read_settings(path: Option<&Path>) -> anyhow::Result<GenesisSettings> {
+/// The settings file, and whether it names its protocol version.
+fn read_settings(path: Option<&Path>) -> anyhow::Result<(GenesisSettings, bool)> {
     let Some(path) = path else {
-        return Ok(GenesisSettings::default());
+        return Ok((GenesisSettings::default(), false));
     };
     let bytes = files::read_bounded(path, 64 * 1024)?;
-    serde_json::from_slice(&bytes).with_context(|| {
+    let settings = serde_json::from_slice(&bytes).with_context(|| {
         format!(
             "{}: expected {{\"genesis_time_ms\", \"params\": {{…}}, \"governance\": {{…}}}}",
             path.display()
         )
-    })
+    })?;
+    let names_version = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .is_ok_and(|doc| doc.get("protocol_version").is_some());
+    Ok((settings, names_version))
+}
+
+/// `params` as a chain founded at `version` has them (R13.3): from version 2 on with the
+/// single-obligor limit (its default where none is given), before it without.
+pub fn params_of_version(mut params: Params, version: u32) -> Params {
+    if version >= contracts::upgrade::OBLIGOR_LIMIT {
+        params
+            .obligor_limit_fen
+            .get_or_insert(contracts::obligor::OBLIGOR_LIMIT_FEN_DEFAULT);
+    } else {
+        params.obligor_limit_fen = None;
+    }
+    params
 }
 
 /// The genesis of `members`, approved by each of `admins` (a devnet's founders all at
@@ -377,6 +400,7 @@ pub fn assemble_and_approve(
     admins: &[&SecretKey],
 ) -> anyhow::Result<GenesisFile> {
     let genesis = assemble(chain_id.clone(), members, settings)?;
+    contracts::upgrade::check_genesis(&genesis)?;
     let mut file = GenesisFile::unapproved(genesis);
     for admin in admins {
         file.approve(admin)?;
@@ -392,8 +416,17 @@ fn genesis_assemble(args: &AssembleArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| read_member(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let settings = read_settings(args.params.as_deref())?;
+    let (mut settings, names_version) = read_settings(args.params.as_deref())?;
+    if let Some(version) = args.protocol_version {
+        settings.protocol_version = version;
+    } else if !names_version {
+        settings.protocol_version = contracts::upgrade::NEWEST;
+    }
+    if settings.params.obligor_limit_fen.is_none() {
+        settings.params = params_of_version(settings.params, settings.protocol_version);
+    }
     let genesis = assemble(chain_id, &members, &settings)?;
+    contracts::upgrade::check_genesis(&genesis)?;
     ensure!(
         !args.out.exists(),
         "{} exists; choose another name (a genesis is never overwritten)",
@@ -405,8 +438,9 @@ fn genesis_assemble(args: &AssembleArgs) -> anyhow::Result<ExitCode> {
     let g = &file.genesis;
     println!("genesis {}", hex::encode(g.hash()));
     println!(
-        "  chain {}: {} organisations, {} validators, {} followers",
+        "  chain {}, protocol version {}: {} organisations, {} validators, {} followers",
         g.chain_id,
+        g.protocol_version,
         g.organisations.len(),
         g.validators.iter().filter(|v| v.voting_power > 0).count(),
         g.validators.iter().filter(|v| v.voting_power == 0).count(),

@@ -564,6 +564,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         Some(count),
         None,
         params,
+        contracts::upgrade::NEWEST,
         Some(&addresses),
     )?;
     let node_bin = devnet::node_binary(args.node_bin.as_deref())?;

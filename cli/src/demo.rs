@@ -230,7 +230,8 @@ fn one_example(
     let scenario_path = root.join(format!("{name}.json"));
     std::fs::write(&scenario_path, text)?;
     let orgs = devnet::orgs_of_scenario(&scenario_path)?;
-    let manifest = devnet::init(&dir, &orgs, None, None)?;
+    let version = devnet::version_of_scenario(&scenario_path)?;
+    let manifest = devnet::init(&dir, &orgs, None, None, version)?;
     eprintln!(
         "starting {} validators ({}) …",
         manifest.nodes.len(),

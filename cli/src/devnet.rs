@@ -94,6 +94,15 @@ pub struct InitArgs {
     /// each day boundary, and whenever there is work); default ten minutes.
     #[arg(long, value_name = "MS")]
     pub heartbeat_ms: Option<u64>,
+    /// The protocol version the chain is founded under (R12.1); default: the scenario's
+    /// `protocol_version` with `--orgs-from` (1 where it names none), else the newest this
+    /// program supports.
+    #[arg(long, value_name = "N")]
+    pub protocol_version: Option<u32>,
+    /// How many heights ahead an upgrade must be scheduled at least (R12.3, at least 3);
+    /// default 100.
+    #[arg(long, value_name = "HEIGHTS")]
+    pub upgrade_lead_heights: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -171,17 +180,35 @@ impl Manifest {
 pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevnetCommand::Init(args) => {
-            let orgs = match &args.orgs_from {
-                Some(path) => orgs_of_scenario(path)?,
-                None => default_orgs(),
+            let (orgs, scenario_version) = match &args.orgs_from {
+                Some(path) => (orgs_of_scenario(path)?, Some(version_of_scenario(path)?)),
+                None => (default_orgs(), None),
             };
+            // R12.1: the version asked for, else the scenario's, else the newest.
+            let version = args
+                .protocol_version
+                .or(scenario_version)
+                .unwrap_or(contracts::upgrade::NEWEST);
             let params = Params {
                 heartbeat_ms: args.heartbeat_ms.unwrap_or(devnet_params().heartbeat_ms),
+                upgrade_lead_heights: args
+                    .upgrade_lead_heights
+                    .unwrap_or(devnet_params().upgrade_lead_heights),
                 ..devnet_params()
             };
-            let manifest =
-                init_with_params(&args.dir, &orgs, args.validators, args.base_port, params)?;
-            println!("devnet {} in {}", manifest.chain_id, args.dir.display());
+            let manifest = init_with_params(
+                &args.dir,
+                &orgs,
+                args.validators,
+                args.base_port,
+                params,
+                version,
+            )?;
+            println!(
+                "devnet {} in {}, protocol version {version}",
+                manifest.chain_id,
+                args.dir.display()
+            );
             println!("organisations (admin keys):");
             for org in &manifest.orgs {
                 println!(
@@ -245,6 +272,14 @@ pub fn orgs_of_scenario(path: &Path) -> anyhow::Result<Vec<(Id, OrgKind)>> {
         .collect()
 }
 
+/// The `protocol_version` of a scenario file (R13.4: 1 where it names none).
+pub fn version_of_scenario(path: &Path) -> anyhow::Result<u32> {
+    let bytes = crate::files::read_bounded(path, 16 * 1024 * 1024)?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
+    contracts::scenario::protocol_version_of(&doc).with_context(|| format!("{}", path.display()))
+}
+
 /// A block of `count` consecutive loopback ports that are free now, from `start` or, if
 /// none, from a spot that differs between runs.
 fn free_ports(count: usize, start: Option<u16>) -> anyhow::Result<u16> {
@@ -285,8 +320,16 @@ pub fn init(
     orgs: &[(Id, OrgKind)],
     validators: Option<usize>,
     base_port: Option<u16>,
+    protocol_version: u32,
 ) -> anyhow::Result<Manifest> {
-    init_with_params(dir, orgs, validators, base_port, devnet_params())
+    init_with_params(
+        dir,
+        orgs,
+        validators,
+        base_port,
+        devnet_params(),
+        protocol_version,
+    )
 }
 
 /// The devnet's parameters: a block every 500 ms, up to 5,000 transactions.
@@ -296,6 +339,8 @@ pub fn devnet_params() -> Params {
         block_txs_max: BLOCK_TXS_MAX,
         tx_expiry_heights_max: TX_EXPIRY_HEIGHTS_MAX,
         heartbeat_ms: ledger::genesis::HEARTBEAT_MS_DEFAULT,
+        upgrade_lead_heights: ledger::genesis::UPGRADE_LEAD_HEIGHTS_DEFAULT,
+        obligor_limit_fen: None,
     }
 }
 
@@ -306,8 +351,17 @@ pub fn init_with_params(
     validators: Option<usize>,
     base_port: Option<u16>,
     params: Params,
+    protocol_version: u32,
 ) -> anyhow::Result<Manifest> {
-    init_at(dir, orgs, validators, base_port, params, None)
+    init_at(
+        dir,
+        orgs,
+        validators,
+        base_port,
+        params,
+        protocol_version,
+        None,
+    )
 }
 
 /// Validator `i`'s ports on a host of its own (`hosts`): HTTP, then p2p (and gossip after).
@@ -323,6 +377,7 @@ pub fn init_at(
     validators: Option<usize>,
     base_port: Option<u16>,
     params: Params,
+    protocol_version: u32,
     hosts: Option<&[String]>,
 ) -> anyhow::Result<Manifest> {
     ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
@@ -450,8 +505,9 @@ pub fn init_at(
         .expect("a date")
         .unix_ms_cst_noon() as u64;
     let settings = GenesisSettings {
+        protocol_version,
         genesis_time_ms,
-        params,
+        params: crate::ceremony::params_of_version(params, protocol_version),
         governance: GovernanceRule::default(),
     };
     let chain_id = Id::new(CHAIN_ID).expect("a valid chain id");

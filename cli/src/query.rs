@@ -251,6 +251,10 @@ pub fn state_summary(doc: &Value, state_root_hex: &str) -> String {
         result: doc.clone(),
         mismatches: Vec::new(),
         has_expect: false,
+        protocol_version: doc
+            .get("protocol_version")
+            .and_then(Value::as_u64)
+            .map_or(1, |v| v as u32),
         state_root: root,
         description: None,
         date,

@@ -324,6 +324,7 @@ pub fn run(
         result,
         mismatches,
         has_expect: offline.has_expect,
+        protocol_version: offline.protocol_version,
         state_root: root,
         description: offline.description.clone(),
         date: ledger_date,

@@ -479,6 +479,21 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
                 Kind::Count("heights"),
                 "how far ahead a transaction may expire",
             ),
+            opt(
+                "heartbeat_ms",
+                Kind::Count("milliseconds"),
+                "how often an idle consortium still makes a block (default ten minutes)",
+            ),
+            opt(
+                "upgrade_lead_heights",
+                Kind::Count("heights"),
+                "how far ahead an upgrade must be scheduled, at least 3 (default 100)",
+            ),
+            opt(
+                "obligor_limit_fen",
+                Kind::Fen,
+                "R13.3, from protocol version 2: the most retained liability an insurer may hold on one enterprise (unchanged when not given)",
+            ),
         ],
     ),
     (
@@ -496,6 +511,23 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
                 "whether a regulator must be among them",
             ),
         ],
+    ),
+    (
+        "ScheduleUpgrade",
+        "R12.3: the next protocol version, from an activation height on",
+        &[
+            req("version", Kind::Count("version"), "the version in force plus one"),
+            req(
+                "activation_height",
+                Kind::Count("height"),
+                "the new version's first height: at least upgrade_lead_heights after the block that commits this",
+            ),
+        ],
+    ),
+    (
+        "CancelUpgrade",
+        "R12.3: withdraw the pending upgrade before its activation height",
+        &[req("version", Kind::Count("version"), "the pending upgrade's version")],
     ),
 ];
 
@@ -663,12 +695,44 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
     let action: Action = serde_json::from_value(Value::Object(root)).map_err(|e| {
         anyhow::anyhow!("the rulebook would reject this {type_name}: InvalidField ({e})")
     })?;
+    // R12.3: whether an upgrade's version and height fit depends on the chain (the version
+    // in force, the lead); here only what is wrong on any chain.
+    match &action {
+        Action::ScheduleUpgrade(tx) => {
+            ensure!(
+                tx.version >= 2,
+                "the rulebook would reject this {type_name}: InvalidField (R12.3): version 1 is \
+                 where every chain starts; an upgrade names the version in force plus one"
+            );
+            if !contracts::upgrade::SUPPORTED.contains(&tx.version) {
+                eprintln!(
+                    "warning: this program runs protocol versions up to {}; every node must run \
+                     a program that supports version {} before height {}, or it stops there",
+                    contracts::upgrade::NEWEST,
+                    tx.version,
+                    tx.activation_height
+                );
+            }
+            return Ok(action);
+        }
+        Action::CancelUpgrade(tx) => {
+            ensure!(
+                tx.version >= 2,
+                "the rulebook would reject this {type_name}: UnknownUpgrade (R12.3): no upgrade \
+                 to version {} can be pending",
+                tx.version
+            );
+            return Ok(action);
+        }
+        _ => {}
+    }
     // R2.4 (1) on an empty ledger: a malformed field fails before anything else can.
     let ctx = contracts::TxContext {
         date: Date::from_ymd(2000, 1, 1).expect("a date"),
         signers: Vec::new(),
         approvers: Vec::new(),
         height: 1,
+        version: contracts::upgrade::NEWEST,
     };
     match contracts::execute(&MemoryStore::new(), &ctx, &action) {
         Err(code @ (Code::InvalidField | Code::SharesMustSumTo10000)) => bail!(
@@ -800,7 +864,7 @@ mod tests {
 
     #[test]
     fn every_action_type_is_in_the_table_with_the_json_field_names() {
-        assert_eq!(TYPES.len(), 29);
+        assert_eq!(TYPES.len(), 31);
         for (name, _, fields) in TYPES {
             for field in *fields {
                 assert!(

@@ -423,6 +423,10 @@ fn serve_with(
                     peers: Vec::new(),
                     mempool_txs: 0,
                     devnet_clock: false,
+                    protocol_version: last.header.protocol_version,
+                    next_protocol_version: last.header.protocol_version,
+                    supported_versions: vec![1, 2],
+                    pending_upgrade: None,
                 };
                 json(serde_json::to_value(status).unwrap())
             } else if let Some(h) = path.strip_prefix("/v1/blocks/") {
@@ -437,6 +441,7 @@ fn serve_with(
                         let view = ledger::api::BlockView {
                             summary: ledger::api::BlockSummaryView {
                                 height: e.height(),
+                                protocol_version: header.protocol_version,
                                 block_id: e.block.id().0,
                                 time_ms: header.time_ms,
                                 txs: e.block.txs.len() as u64,

@@ -72,6 +72,10 @@ pub struct StressArgs {
     /// report: replay it with `xinbao scenario run`, offline or through a devnet.
     #[arg(long, value_name = "N")]
     pub export_path: Option<u64>,
+    /// The protocol version the rulebook runs under (R12.1); default: the newest this
+    /// program supports.
+    #[arg(long, value_name = "N", default_value_t = contracts::upgrade::NEWEST)]
+    pub protocol_version: u32,
 }
 
 /// One design: a label and its model.
@@ -194,7 +198,7 @@ pub fn run_design(
     gathered.sort_by_key(|(i, _)| *i);
     let results: Vec<PathResult> = gathered.into_iter().map(|(_, r)| r).collect();
     let txs = results.iter().map(|r| r.txs).sum();
-    let report = report::build(model, &results, seed);
+    let report = report::build(model, &results, seed, base.version);
     Run {
         results,
         report,
@@ -226,7 +230,10 @@ pub fn run(args: StressArgs) -> anyhow::Result<ExitCode> {
     let designs = designs(&args.models, &args.vary)?;
     let bases: Vec<Base> = designs
         .iter()
-        .map(|d| Base::new(&d.model).with_context(|| format!("design {}", d.label)))
+        .map(|d| {
+            Base::new(&d.model, args.protocol_version)
+                .with_context(|| format!("design {}", d.label))
+        })
         .collect::<anyhow::Result<_>>()?;
 
     if let Some(n) = args.export_path {
@@ -349,8 +356,8 @@ fn heading(designs: &[Design], args: &StressArgs) -> String {
         ));
     }
     out.push_str(&format!(
-        "{} paths, seed {}. Losses are after recoveries; the banks' include rejected claims.\n\n",
-        args.paths, args.seed
+        "{} paths, seed {}, protocol version {}. Losses are after recoveries; the banks' include rejected claims.\n\n",
+        args.paths, args.seed, args.protocol_version
     ));
     out
 }

@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use anyhow::bail;
+use anyhow::{bail, ensure};
 use contracts::store::{self, keys, Claim, ClaimStatus, Fund, Loan, Programme};
 use contracts::{execute, members_writes, TxContext};
 use ledger::action::{
@@ -47,6 +47,8 @@ struct Parties {
 /// and its opening balance, and the programme.
 #[derive(Debug, Clone)]
 pub struct Base {
+    /// The protocol version every path runs under (R12.1).
+    pub version: u32,
     store: MemoryStore,
     setup: Vec<Step>,
     parties: Parties,
@@ -66,7 +68,13 @@ impl Base {
     /// Set the programme up on a fresh ledger. Any set-up transaction the rulebook refuses,
     /// and any segment whose smallest or largest loan it would refuse, is an error with its
     /// code: such a model could not run on the network either.
-    pub fn new(model: &Model) -> anyhow::Result<Base> {
+    pub fn new(model: &Model, version: u32) -> anyhow::Result<Base> {
+        ensure!(
+            contracts::upgrade::SUPPORTED.contains(&version),
+            "protocol version {version}: this program supports versions {}..={}",
+            contracts::upgrade::SUPPORTED.start(),
+            contracts::upgrade::SUPPORTED.end()
+        );
         let terms = &model.programme;
         let mut orgs: Vec<(Id, OrgKind)> = vec![(terms.government.clone(), OrgKind::Government)];
         orgs.extend(terms.banks.iter().map(|b| (b.clone(), OrgKind::Bank)));
@@ -90,6 +98,7 @@ impl Base {
         let mut store = MemoryStore::new();
         store.apply(&members_writes(&orgs));
         let mut base = Base {
+            version,
             store,
             setup: Vec::new(),
             parties,
@@ -142,6 +151,7 @@ impl Base {
                 signers: by.clone(),
                 approvers: Vec::new(),
                 height: base.setup.len() as u64 + 1,
+                version,
             };
             match execute(&base.store, &ctx, &action) {
                 Ok(writes) => base.store.apply(&writes),
@@ -183,6 +193,7 @@ impl Base {
                     signers: vec![terms.insurer.clone()],
                     approvers: Vec::new(),
                     height: 0,
+                    version,
                 };
                 if let Err(code) = execute(&base.store, &ctx, &Action::IssuePolicy(probe)) {
                     bail!(
@@ -398,6 +409,7 @@ impl Runner<'_> {
             signers: by.to_vec(),
             approvers: Vec::new(),
             height: self.height,
+            version: self.base.version,
         };
         let outcome = execute(&self.store, &ctx, &action);
         if let Some(steps) = &mut self.steps {
@@ -767,5 +779,10 @@ pub fn scenario_json(base: &Base, steps: &[Step], description: String) -> Value 
             })
         })
         .collect();
-    json!({ "description": description, "orgs": base.orgs_json(), "steps": steps })
+    json!({
+        "description": description,
+        "protocol_version": base.version,
+        "orgs": base.orgs_json(),
+        "steps": steps
+    })
 }

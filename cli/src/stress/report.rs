@@ -86,7 +86,7 @@ fn share(count: usize, of: usize) -> f64 {
 }
 
 /// The report of one design's paths.
-pub fn build(model: &Model, results: &[PathResult], seed: u64) -> Value {
+pub fn build(model: &Model, results: &[PathResult], seed: u64, protocol_version: u32) -> Value {
     let n = results.len();
     let col = |f: &dyn Fn(&PathResult) -> u64| -> Vec<u64> { results.iter().map(f).collect() };
     let mut losses = Map::new();
@@ -197,6 +197,7 @@ pub fn build(model: &Model, results: &[PathResult], seed: u64) -> Value {
         "description": model.description,
         "paths": n,
         "seed": seed,
+        "protocol_version": protocol_version,
         "start": model.start.to_string(),
         "end": model.end().to_string(),
         "horizon_months": model.horizon_months,

@@ -57,7 +57,7 @@ fn model(doc: &Value) -> Model {
 
 fn run(doc: &Value, paths: u64, seed: u64, threads: usize) -> super::Run {
     let m = model(doc);
-    let base = Base::new(&m).expect("the rulebook accepts the set-up");
+    let base = Base::new(&m, contracts::upgrade::NEWEST).expect("the rulebook accepts the set-up");
     run_design(&m, &base, paths, seed, threads, &AtomicU64::new(0))
 }
 
@@ -324,7 +324,7 @@ fn an_exported_path_replays_to_the_same_figures() {
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     set_field(&mut doc, "portfolio.originations_per_month", json!(12)).unwrap();
     let m = model(&doc);
-    let base = Base::new(&m).unwrap();
+    let base = Base::new(&m, contracts::upgrade::NEWEST).unwrap();
     let draws = draw::draw_path(&m, 3, 7);
     let (result, steps) = path::run_path(&m, &base, &draws, true);
     let steps = steps.unwrap();
@@ -410,11 +410,11 @@ fn a_model_the_programme_would_refuse_is_refused_with_the_rulebooks_code() {
         json!(250),
     )
     .unwrap();
-    let error = Base::new(&model(&doc)).unwrap_err().to_string();
+    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST).unwrap_err().to_string();
     assert!(error.contains("RateNotFiled"), "{error}");
     let mut doc = plain_model();
     set_field(&mut doc, "programme.split.fund_bps", json!(1)).unwrap();
-    let error = Base::new(&model(&doc)).unwrap_err().to_string();
+    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST).unwrap_err().to_string();
     assert!(
         error.contains("CreateProgramme") && error.contains("SharesMustSumTo10000"),
         "{error}"
