@@ -31,8 +31,8 @@ use anyhow::{ensure, Context};
 use clap::{Args, Subcommand};
 use ledger::crypto::SecretKey;
 use ledger::genesis::{
-    assemble, ApproveOutcome, Genesis, GenesisFile, GenesisSettings, MemberFile, MemberNode, Params,
-    GENESIS_BYTES_MAX, MEMBER_BYTES_MAX, MEMBER_FORMAT,
+    assemble, ApproveOutcome, Genesis, GenesisFile, GenesisSettings, MemberFile, MemberNode,
+    Params, GENESIS_BYTES_MAX, MEMBER_BYTES_MAX, MEMBER_FORMAT,
 };
 use ledger::{Id, OrgKind, Text};
 use serde_json::json;

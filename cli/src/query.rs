@@ -101,7 +101,11 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
                     shown(doc.get("date")),
                     hex::encode(status.state_root)
                 );
-                let summary = state_summary(&doc, &hex::encode(status.state_root));
+                let summary = state_summary(
+                    &doc,
+                    &hex::encode(status.state_root),
+                    status.protocol_version,
+                );
                 // The figures only: the run's header and its rejected steps are a
                 // scenario's, not a node's.
                 let figures = summary
@@ -171,6 +175,31 @@ fn print_status(raw: &Value) -> anyhow::Result<()> {
     println!("height:       {}", status.height);
     println!("latest block: {}", hex::encode(status.latest_block_id));
     println!("state root:   {}", hex::encode(status.state_root));
+    println!(
+        "protocol:     version {} (next height: {}); this node runs {}",
+        status.protocol_version,
+        status.next_protocol_version,
+        status
+            .supported_versions
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(up) = &status.pending_upgrade {
+        println!(
+            "upgrade:      version {} from height {} (scheduled at height {})",
+            up.version, up.activation_height, up.scheduled_height
+        );
+    }
+    println!(
+        "params:       upgrade lead {} heights{}",
+        status.params.upgrade_lead_heights,
+        status
+            .params
+            .obligor_limit_fen
+            .map_or(String::new(), |f| format!(", obligor limit {f} yuan"))
+    );
     println!("validators:   {}", status.validators.len());
     for v in &status.validators {
         println!(
@@ -193,6 +222,7 @@ fn print_block(raw: &Value) -> anyhow::Result<()> {
     let header = &view.header;
     let hash = hex::encode;
     println!("{:<19} {}", "height", header.height);
+    println!("{:<19} {}", "protocol_version", header.protocol_version);
     println!("{:<19} {}", "time_ms", header.time_ms);
     println!("{:<19} {}", "previous", header.previous);
     println!("{:<19} {}", "tx_root", hash(header.tx_root));
@@ -227,7 +257,7 @@ fn print_block(raw: &Value) -> anyhow::Result<()> {
 
 /// The readable settlement summary of a network's R10 document, with the node's state
 /// root in place of the offline runner's.
-pub fn state_summary(doc: &Value, state_root_hex: &str) -> String {
+pub fn state_summary(doc: &Value, state_root_hex: &str, protocol_version: u32) -> String {
     let mut root = [0u8; 32];
     let _ = hex::decode_to_slice(state_root_hex, &mut root);
     let date = doc
@@ -251,10 +281,7 @@ pub fn state_summary(doc: &Value, state_root_hex: &str) -> String {
         result: doc.clone(),
         mismatches: Vec::new(),
         has_expect: false,
-        protocol_version: doc
-            .get("protocol_version")
-            .and_then(Value::as_u64)
-            .map_or(1, |v| v as u32),
+        protocol_version,
         state_root: root,
         description: None,
         date,

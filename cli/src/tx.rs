@@ -37,7 +37,8 @@ pub enum TxCommand {
     /// from --node URL (its chain id, and an expiry as far ahead as it allows) or from
     /// --chain-id ID --expires-at-height H. The fields are checked as the rulebook checks a
     /// transaction's form (InvalidField) before anyone signs.
-    #[command(disable_help_flag = true)]
+    // `--version` is a field (ScheduleUpgrade, CancelUpgrade), not the program's version.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
     New {
         /// The transaction type, e.g. AddValidator; `list` or none lists them.
         #[arg(value_name = "TYPE", allow_hyphen_values = true)]

@@ -198,3 +198,69 @@ fn submitting_to_a_node_that_does_not_answer_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// R12.1: a devnet is founded at the newest version by default, at a scenario's own with
+/// `--orgs-from`, and at any supported version asked for; never at one this program lacks.
+#[test]
+fn init_founds_the_chain_at_the_version_asked_for_or_the_scenarios() {
+    let version_of = |args: &[&str]| -> Genesis {
+        let dir = fresh_dir("version");
+        let mut all = vec!["devnet", "init", "--dir", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = xinbao(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let genesis = Genesis::load(&dir.join("genesis.json")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        genesis
+    };
+    let newest = version_of(&[]);
+    assert_eq!(newest.protocol_version, contracts::upgrade::NEWEST);
+    assert_eq!(
+        newest.params.obligor_limit_fen,
+        Some(contracts::obligor::OBLIGOR_LIMIT_FEN_DEFAULT)
+    );
+    let v1 = version_of(&["--protocol-version", "1", "--upgrade-lead-heights", "7"]);
+    assert_eq!(v1.protocol_version, 1);
+    assert_eq!(
+        v1.params.obligor_limit_fen, None,
+        "version 1 has no such parameter"
+    );
+    assert_eq!(v1.params.upgrade_lead_heights, 7);
+    let a = scenario("a-ningbo-style.json");
+    assert_eq!(version_of(&["--orgs-from", &a]).protocol_version, 1);
+    let d = scenario("d-obligor-limit-v2.json");
+    assert_eq!(version_of(&["--orgs-from", &d]).protocol_version, 2);
+    assert_eq!(
+        version_of(&["--orgs-from", &d, "--protocol-version", "1"]).protocol_version,
+        1
+    );
+
+    let dir = fresh_dir("version-9");
+    let out = xinbao(&[
+        "devnet",
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--protocol-version",
+        "9",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("protocol version 9"), "{err}");
+    let out = xinbao(&[
+        "devnet",
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--upgrade-lead-heights",
+        "2",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("upgrade_lead_heights"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

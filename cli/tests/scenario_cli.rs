@@ -132,3 +132,32 @@ fn replaying_through_a_node_finds_the_default_devnet_or_says_how_to_name_one() {
     assert!(dir.join("other/devnet.json").is_file());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// R13.4: a file runs under the version it names, and says which; one this program does not
+/// know is not a scenario it can run.
+#[test]
+fn a_scenario_runs_under_its_protocol_version() {
+    let file = example("d-obligor-limit-v2.json");
+    let out = xinbao(&["scenario", "run", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("protocol version 2"), "{text}");
+    assert!(text.contains("ObligorLimitExceeded"), "{text}");
+
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    doc["protocol_version"] = serde_json::json!(99);
+    let dir = std::env::temp_dir().join(format!("xinbao-scenario-v99-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("v99.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = xinbao(&["scenario", "run", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("protocol version 99"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -328,9 +328,10 @@ pub fn summary(outcome: &Outcome) -> String {
     }
     let _ = writeln!(
         s,
-        "  {} steps, {} rejected; state root {}",
+        "  {} steps, {} rejected, protocol version {}; state root {}",
         outcome.steps,
         outcome.rejected.len(),
+        outcome.protocol_version,
         hex::encode(outcome.state_root)
     );
 

@@ -62,7 +62,10 @@ fn example_d_under_version_1_has_no_obligor_limit() {
         .iter()
         .map(|r| r.code.as_str().to_string())
         .collect();
-    assert!(!codes.iter().any(|c| c == "ObligorLimitExceeded"), "{codes:?}");
+    assert!(
+        !codes.iter().any(|c| c == "ObligorLimitExceeded"),
+        "{codes:?}"
+    );
     assert!(!outcome.mismatches.is_empty(), "version 2's figures differ");
 }
 

@@ -211,11 +211,17 @@ fn an_upgrade_is_checked_in_r11_order_and_one_is_pending_at_a_time() {
         rejected(Code::UpgradePending)
     );
     // Cancelling names the pending one.
-    assert_eq!(net.run(cancel(3), &APPROVERS), rejected(Code::UnknownUpgrade));
+    assert_eq!(
+        net.run(cancel(3), &APPROVERS),
+        rejected(Code::UnknownUpgrade)
+    );
     assert_eq!(net.run(cancel(2), &["bank"]), rejected(Code::NotApproved));
     assert_eq!(net.run(cancel(2), &APPROVERS), Outcome::Accepted);
     assert_eq!(upgrade::pending(net.builder.state()), None);
-    assert_eq!(net.run(cancel(2), &APPROVERS), rejected(Code::UnknownUpgrade));
+    assert_eq!(
+        net.run(cancel(2), &APPROVERS),
+        rejected(Code::UnknownUpgrade)
+    );
     // A cancelled upgrade never takes effect.
     net.run_to(at + 2);
     assert_eq!(net.version_of(at), 1);
@@ -244,10 +250,16 @@ fn the_lead_is_a_parameter_of_at_least_three_heights() {
         rejected(Code::InvalidField)
     );
     let next = net.builder.next_height();
-    assert_eq!(net.run(schedule(2, next + 3), &APPROVERS), Outcome::Accepted);
+    assert_eq!(
+        net.run(schedule(2, next + 3), &APPROVERS),
+        Outcome::Accepted
+    );
     // A cancel must commit before the activation height: at it, the upgrade is in force.
     net.run_to(next + 3);
-    assert_eq!(net.run(cancel(2), &APPROVERS), rejected(Code::UnknownUpgrade));
+    assert_eq!(
+        net.run(cancel(2), &APPROVERS),
+        rejected(Code::UnknownUpgrade)
+    );
     assert_eq!(net.version_of(next + 3), 2);
 }
 
@@ -304,7 +316,10 @@ fn version_two_takes_effect_at_its_height_with_its_migration() {
     );
 
     // R13.2: the limit now bites, after AllInCostAboveCap and before the document check.
-    assert_eq!(net.issue("p5", "big", 1), rejected(Code::ObligorLimitExceeded));
+    assert_eq!(
+        net.issue("p5", "big", 1),
+        rejected(Code::ObligorLimitExceeded)
+    );
     let room = 500_000_000 - retained(100_000_000);
     // The largest principal whose retained exposure fits the room left.
     let (mut low, mut high) = (0u64, 2_000_000_000u64);
@@ -332,6 +347,7 @@ fn version_two_takes_effect_at_its_height_with_its_migration() {
         ),
         Outcome::Accepted
     );
+    let repaid_at = net.height();
     let tracked = obligor::retained_liability(net.builder.state(), &id("ins"), &id("big"));
     assert!(tracked.0 < big, "{tracked:?} < {big}");
     assert_eq!(
@@ -359,6 +375,19 @@ fn version_two_takes_effect_at_its_height_with_its_migration() {
         net.issue("p8", "fresh", 1_000),
         rejected(Code::ObligorLimitExceeded)
     );
+
+    // A settlement of either era proves with the genesis alone.
+    for (height, index) in [(1u64, 0usize), (repaid_at, 0)] {
+        let entry = &net.builder.entries[height as usize - 1];
+        assert!(
+            !entry.block.txs.is_empty(),
+            "height {height} holds a transaction"
+        );
+        let proof = ledger::proof::TxProof::from_entry(entry, index).unwrap();
+        let proven = proof.verify(&net.builder.genesis).unwrap();
+        assert_eq!(proven.height, height);
+    }
+    assert_eq!(net.version_of(repaid_at), 2);
 
     // One program replays both eras from the genesis alone, and says where each began.
     let verdict = net.verify().unwrap();
@@ -496,10 +525,7 @@ fn a_chain_founded_at_version_two_has_the_limit_from_its_genesis() {
     // Version 2 is in force from the genesis on: an upgrade now names version 3.
     let next = net.builder.next_height();
     assert_eq!(
-        net.run(
-            schedule(2, next + UPGRADE_LEAD_HEIGHTS_DEFAULT),
-            &APPROVERS
-        ),
+        net.run(schedule(2, next + UPGRADE_LEAD_HEIGHTS_DEFAULT), &APPROVERS),
         rejected(Code::InvalidField)
     );
 }

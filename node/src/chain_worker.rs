@@ -346,11 +346,7 @@ impl State {
         Ok(Proposed { block_id, bytes })
     }
 
-    fn check(
-        &mut self,
-        block: Block,
-        now_ms: Option<u64>,
-    ) -> anyhow::Result<Result<(), String>> {
+    fn check(&mut self, block: Block, now_ms: Option<u64>) -> anyhow::Result<Result<(), String>> {
         let id = block.id();
         if self.candidates.contains_key(&id) {
             return Ok(Ok(()));

@@ -78,12 +78,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xinbao-node: {e:#}");
-            let unsupported = e
-                .chain()
-                .any(|cause| match cause.downcast_ref::<node::chain::ChainError>() {
-                    Some(node::chain::ChainError::Unsupported(_)) => true,
-                    _ => cause.is::<node::chain::UnsupportedVersion>(),
-                });
+            let unsupported =
+                e.chain().any(
+                    |cause| match cause.downcast_ref::<node::chain::ChainError>() {
+                        Some(node::chain::ChainError::Unsupported(_)) => true,
+                        _ => cause.is::<node::chain::UnsupportedVersion>(),
+                    },
+                );
             if unsupported {
                 ExitCode::from(EXIT_UNSUPPORTED_VERSION)
             } else {

@@ -410,11 +410,15 @@ fn a_model_the_programme_would_refuse_is_refused_with_the_rulebooks_code() {
         json!(250),
     )
     .unwrap();
-    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST).unwrap_err().to_string();
+    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("RateNotFiled"), "{error}");
     let mut doc = plain_model();
     set_field(&mut doc, "programme.split.fund_bps", json!(1)).unwrap();
-    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST).unwrap_err().to_string();
+    let error = Base::new(&model(&doc), contracts::upgrade::NEWEST)
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains("CreateProgramme") && error.contains("SharesMustSumTo10000"),
         "{error}"

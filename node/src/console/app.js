@@ -31,6 +31,8 @@ const I18N = {
     premiums_written: '保费收入', premiums_on_loans: '贷款保费', subsidies: '保费补贴', claims_paid: '赔付支出', claims_received: '赔款收入', fund_compensation: '基金补偿', reinsurance: '再保险', losses_retained: '自担损失', recoveries: '追偿',
     changes: '变更', changes_validators: '改变验证节点', first_vote: '第一票', second_vote: '第二票', validator: '验证节点', none: '无',
     record: '记录', flagged: '已列入黑名单', enterprise: '企业', policy: '保单', principal: '本金', term: '期限（月）', issued: '签发日', premium: '保费', subsidy: '补贴', insured: '保险金额',
+    protocol_version: '协议版本', next_version: '下一高度版本', supported_versions: '本节点支持', pending_upgrade: '待生效升级', eras: '协议版本时期',
+    version: '版本', activation_height: '生效高度', first_height: '起始高度', scheduled_height: '排期高度', scheduled_by: '排期交易', from_height: '自高度 {h} 起',
     error: '出错了', live: '实时', connected: '已连接', reconnecting: '重连中',
     footer: '只读控制台：数据来自本节点，未保存任何私钥。',
   },
@@ -60,6 +62,8 @@ const I18N = {
     premiums_written: 'Premiums written', premiums_on_loans: 'Premiums on loans', subsidies: 'Subsidies paid', claims_paid: 'Claims paid', claims_received: 'Claims received', fund_compensation: 'Fund compensation', reinsurance: 'Reinsurance', losses_retained: 'Losses retained', recoveries: 'Recoveries',
     changes: 'Changes', changes_validators: 'Changes validators', first_vote: 'First vote', second_vote: 'Second vote', validator: 'Validator', none: 'none',
     record: 'Record', flagged: 'Flagged', enterprise: 'Enterprise', policy: 'Policy', principal: 'Principal', term: 'Term (months)', issued: 'Issued', premium: 'Premium', subsidy: 'Subsidy', insured: 'Insured amount',
+    protocol_version: 'Protocol version', next_version: 'Next height\'s version', supported_versions: 'This node runs', pending_upgrade: 'Pending upgrade', eras: 'Protocol eras',
+    version: 'Version', activation_height: 'Activation height', first_height: 'From height', scheduled_height: 'Scheduled at', scheduled_by: 'Scheduled by', from_height: 'from height {h}',
     error: 'Something went wrong', live: 'Live', connected: 'connected', reconnecting: 'reconnecting',
     footer: 'Read-only console: the data come from this node, which keeps no private key here.',
   },
@@ -176,7 +180,10 @@ async function networkPage() {
       card(t('height'), link('#/block/' + status.height, status.height), { 'data-test': 'height' }),
       card(t('block_rate'), rate),
       card(t('mempool'), status.mempool_txs),
-      card(t('peers'), status.peers.length)),
+      card(t('peers'), status.peers.length),
+      card(t('protocol_version'), String(status.protocol_version), { 'data-test': 'protocol-version' }),
+      card(t('supported_versions'), status.supported_versions.join(', ')),
+      status.pending_upgrade ? card(t('pending_upgrade'), 'v' + status.pending_upgrade.version + ' · ' + t('from_height', { h: status.pending_upgrade.activation_height }), { 'data-test': 'pending-upgrade' }) : null),
     h('h2', {}, t('validators'), ' ', h('small', {}, t('window_note', { n: vals.window, from: vals.from_height, to: vals.height }))),
     table([t('org'), t('key'), { label: t('voting_power'), num: true }, { label: t('last_signed'), num: true },
       { label: t('signed'), num: true }, { label: t('proposed'), num: true }, { label: t('missed'), num: true }], rows, { id: 'validators' }),
@@ -192,11 +199,11 @@ function blockRow(b) {
   return h('tr', { 'data-test': 'block-row', 'data-height': b.height },
     td(link('#/block/' + b.height, b.height), 'num'), td(when(b.time_ms)), td(b.txs, 'num'),
     td(h('span', { class: b.rejected ? 'warn' : '' }, b.rejected), 'num'), td(b.proposer_org || short(b.proposer)),
-    td(b.signers, 'num'), td(power(b), 'num'),
+    td(b.signers, 'num'), td(power(b), 'num'), td(b.protocol_version, 'num'),
     td(h('span', { class: 'mono' }, short(b.block_id))));
 }
 const blockHeaders = () => [{ label: t('height'), num: true }, t('time'), { label: t('txs'), num: true }, { label: t('rejected'), num: true },
-  t('proposer'), { label: t('signers'), num: true }, { label: t('power'), num: true }, 'id'];
+  t('proposer'), { label: t('signers'), num: true }, { label: t('power'), num: true }, { label: t('version'), num: true }, 'id'];
 
 async function blocksPage(params) {
   const before = params.get('before');
@@ -224,7 +231,7 @@ async function blocksPage(params) {
 async function blockPage(height) {
   const b = await api('/v1/blocks/' + encodeURIComponent(height));
   const hd = b.header;
-  const headerRows = ['chain_id', 'height', 'time_ms', 'previous', 'tx_root', 'receipts_root', 'state_root', 'validator_set_hash', 'proposer']
+  const headerRows = ['chain_id', 'height', 'protocol_version', 'time_ms', 'previous', 'tx_root', 'receipts_root', 'state_root', 'validator_set_hash', 'proposer']
     .map((k) => h('tr', {}, h('th', {}, k), td(k === 'time_ms' ? when(hd[k]) : h('span', { class: 'mono' }, String(hd[k])))));
   const sigRows = b.signed_by.map((sg) => h('tr', { 'data-test': 'signer', 'data-org': sg.org || '' },
     td(sg.org || '—'), td(h('span', { class: 'mono' }, sg.validator)), td(sg.voting_power === null ? '—' : sg.voting_power, 'num')));
@@ -235,7 +242,8 @@ async function blockPage(height) {
   render(
     h('h1', {}, t('block'), ' ', b.height),
     h('div', { class: 'cards' }, card(t('time'), when(b.time_ms)), card(t('proposer'), b.proposer_org || short(b.proposer)),
-      card(t('txs'), b.txs), card(t('power'), power(b))),
+      card(t('txs'), b.txs), card(t('power'), power(b)),
+      card(t('protocol_version'), String(hd.protocol_version), { 'data-test': 'block-version' })),
     h('div', { class: 'pager' }, b.height > 1 ? link('#/block/' + (b.height - 1), '← ' + (b.height - 1)) : null, ' ', link('#/block/' + (b.height + 1), (b.height + 1) + ' →')),
     h('h2', {}, t('header')), h('table', {}, h('tbody', {}, headerRows, h('tr', {}, h('th', {}, 'block_id'), td(h('span', { class: 'mono' }, b.block_id))))),
     h('h2', {}, t('certificate'), ' (', t('round'), ' ', String(b.round), ')'),
@@ -488,9 +496,29 @@ async function recordPage(kind, id) {
 
 async function governancePage() {
   const data = await api('/v1/governance');
+  const p = data.protocol;
+  const txLink = (id) => id ? link('#/tx/' + id, short(id), { class: 'mono' }) : '—';
+  const pending = p.pending
+    ? table([t('version'), { label: t('activation_height'), num: true }, { label: t('scheduled_height'), num: true }, t('scheduled_by')],
+      [h('tr', { 'data-test': 'pending-upgrade' }, td(p.pending.version, 'num'), td(p.pending.activation_height, 'num'),
+        td(link('#/block/' + p.pending.scheduled_height, p.pending.scheduled_height), 'num'), td(txLink(p.pending.scheduled_by_tx)))])
+    : h('p', {}, t('none'));
+  const eras = p.eras.map((e) => h('tr', { 'data-test': 'era-row', 'data-version': e.version },
+    td(e.version, 'num'), td(link('#/block/' + e.first_height, e.first_height), 'num'),
+    td(e.scheduled_height === null ? '—' : link('#/block/' + e.scheduled_height, e.scheduled_height), 'num'), td(txLink(e.scheduled_by_tx))));
+  const what = (c) => c.version === undefined ? c.type
+    : c.type + ' v' + c.version + (c.activation_height === undefined ? '' : ' · ' + t('from_height', { h: c.activation_height }));
   render(h('h1', {}, t('governance')),
+    h('div', { class: 'cards' },
+      card(t('protocol_version'), String(p.version), { 'data-test': 'protocol-version' }),
+      card(t('next_version'), String(p.next_version)),
+      card(t('supported_versions'), p.supported_versions.join(', '))),
+    h('h2', {}, t('pending_upgrade')), pending,
+    h('h2', {}, t('eras')),
+    table([{ label: t('version'), num: true }, { label: t('first_height'), num: true }, { label: t('scheduled_height'), num: true }, t('scheduled_by')], eras, { id: 'eras' }),
+    h('h2', {}, t('changes')),
     table([t('block'), t('type'), t('changes_validators'), 'id'],
-      data.changes.map((c) => h('tr', { 'data-test': 'change-row' }, td(link('#/block/' + c.height, c.height + ' #' + c.index)), td(c.type), td(yn(c.changes_validators)),
+      data.changes.map((c) => h('tr', { 'data-test': 'change-row' }, td(link('#/block/' + c.height, c.height + ' #' + c.index)), td(what(c)), td(yn(c.changes_validators)),
         td(link('#/tx/' + c.tx_id, short(c.tx_id), { class: 'mono' }))))));
 }
 

@@ -422,3 +422,85 @@ pub fn tx_file(dir: &Path, name: &str, chain_id: &str, nonce: u64, action: Value
     std::fs::write(&path, serde_json::to_vec_pretty(&tx).unwrap()).unwrap();
     path
 }
+
+/// Starting a validator with more command-line arguments, and watching a validator's
+/// process end on its own.
+impl Devnet {
+    /// Starts validator `i` with `extra` arguments after `--config CONFIG` (for instance
+    /// `--max-protocol-version 1`).
+    pub fn start_with(&mut self, i: usize, extra: &[&str]) {
+        assert!(self.children[i].is_none(), "validator {i} already runs");
+        self.children[i] = Some(spawn_node_with(
+            &self.config(i),
+            &self.log_path(i),
+            self.devnet_clock,
+            extra,
+        ));
+    }
+
+    /// The exit status of validator `i` if its process has ended (it is then no longer
+    /// counted as running, so that it can be started again); `None` while it runs or when
+    /// it was not started.
+    pub fn try_exit(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        let child = self.children[i].as_mut()?;
+        let status = child.try_wait().expect("wait for a validator")?;
+        self.children[i] = None;
+        Some(status)
+    }
+
+    /// Waits for validator `i`'s process to end on its own and returns its exit status;
+    /// panics with the tail of its log when it still runs after `timeout`.
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> std::process::ExitStatus {
+        assert!(self.children[i].is_some(), "validator {i} does not run");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit(i) {
+                return status;
+            }
+            if Instant::now() > deadline {
+                eprintln!(
+                    "---- validator {i} log (tail) ----\n{}",
+                    self.log_tail(i, 30)
+                );
+                panic!("validator {i} still runs after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The last `lines` lines of validator `i`'s log.
+    pub fn log_tail(&self, i: usize, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// [`spawn_node`] with `extra` arguments after `--config CONFIG`.
+pub fn spawn_node_with(config: &Path, log: &Path, devnet_clock: bool, extra: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut command = Command::new(&binaries().node);
+    command
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    if devnet_clock {
+        command.arg("--devnet-clock");
+    }
+    // SAFETY: only prctl(2), async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command.spawn().expect("start xinbao-node")
+}
