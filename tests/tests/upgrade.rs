@@ -371,7 +371,13 @@ fn a_governed_upgrade_takes_effect_at_its_height_under_load() {
 
     // 4. An upgrade approved by the bank alone: committed as NotApproved, nothing pending.
     let tip = net.height(0).unwrap();
-    let short = schedule_upgrade(&net, "upgrade-short", 2, tip + 30, std::slice::from_ref(&bank));
+    let short = schedule_upgrade(
+        &net,
+        "upgrade-short",
+        2,
+        tip + 30,
+        std::slice::from_ref(&bank),
+    );
     assert_eq!(short.code.as_deref(), Some("NotApproved"), "{}", short.out);
     net.wait_height(&ALL, short.height, WAIT);
     for i in ALL {
