@@ -196,6 +196,16 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
                     .unwrap_or(devnet_params().upgrade_lead_heights),
                 ..devnet_params()
             };
+            // Refused before anything is written, so a wrong flag leaves no directory behind.
+            ensure!(
+                contracts::upgrade::SUPPORTED.contains(&version),
+                "--protocol-version {version}: this program supports protocol versions {}..={}",
+                contracts::upgrade::SUPPORTED.start(),
+                contracts::upgrade::SUPPORTED.end()
+            );
+            params
+                .validate()
+                .map_err(|e| anyhow::anyhow!("the devnet's parameters: {e}"))?;
             let manifest = init_with_params(
                 &args.dir,
                 &orgs,

@@ -250,7 +250,8 @@ fn init_founds_the_chain_at_the_version_asked_for_or_the_scenarios() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("protocol version 9"), "{err}");
+    assert!(err.contains("--protocol-version 9"), "{err}");
+    assert!(!dir.exists(), "a refused init writes nothing");
     let out = xinbao(&[
         "devnet",
         "init",
@@ -262,5 +263,5 @@ fn init_founds_the_chain_at_the_version_asked_for_or_the_scenarios() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("upgrade_lead_heights"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!dir.exists(), "a refused init writes nothing");
 }
