@@ -38,6 +38,8 @@ pub enum Kind {
     BpsList,
     Choice(&'static [&'static str]),
     Address,
+    /// R14.3: `KIND=GRADE,GRADE@ISSUER,ISSUER;KIND=…`, or the JSON list itself.
+    Eligibility,
 }
 
 impl Kind {
@@ -59,6 +61,9 @@ impl Kind {
             Kind::BpsList => "basis points, separated by commas".into(),
             Kind::Choice(options) => format!("one of {}", options.join(", ")),
             Kind::Address => "a p2p address, /ip4/A.B.C.D/tcp/PORT or /dns4/HOST/tcp/PORT".into(),
+            Kind::Eligibility => "entries KIND=GRADE,GRADE@ISSUER,ISSUER separated by ';' \
+                 (or the JSON list [{\"kind\", \"grades\", \"issuers\"}])"
+                .into(),
         }
     }
 }
@@ -257,6 +262,11 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
                 "opening.claims_gross_fen",
                 Kind::Fen,
                 "claims before the ledger",
+            ),
+            opt(
+                "eligibility",
+                Kind::Eligibility,
+                "R14.3, from protocol version 3: the attestations a policy's enterprise needs",
             ),
         ],
     ),
@@ -529,6 +539,29 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
         "R12.3: withdraw the pending upgrade before its activation height",
         &[req("version", Kind::Count("version"), "the pending upgrade's version")],
     ),
+    (
+        "Attest",
+        "R14.1, from protocol version 3: a graded fact about an enterprise (its issuer signs)",
+        &[
+            req("id", Kind::Id, "the attestation"),
+            req("issuer", Kind::Id, "the member that states it"),
+            req("enterprise", Kind::Id, "the enterprise"),
+            req("kind", Kind::Id, "what it is about, e.g. tax-credit"),
+            req("grade", Kind::Id, "the grade, e.g. A"),
+            req(
+                "facts_hash",
+                Kind::Id,
+                "the hash of the facts, which stay with the issuer",
+            ),
+            req("valid_from", Kind::Date, "first day it holds"),
+            req("valid_to", Kind::Date, "last day it holds"),
+        ],
+    ),
+    (
+        "RevokeAttestation",
+        "R14.2, from protocol version 3: an attestation counts for nothing from now on (its issuer signs)",
+        &[req("id", Kind::Id, "the attestation")],
+    ),
 ];
 
 /// The fields of a type.
@@ -641,7 +674,33 @@ fn value_of(field: &Field, text: &str) -> anyhow::Result<Value> {
             );
             Value::String(text.to_string())
         }
+        Kind::Eligibility => eligibility_value(text).map_err(|why| bad(&why))?,
     })
+}
+
+/// R14.3's list from its compact form (`KIND=GRADES@ISSUERS;…`) or its JSON form.
+fn eligibility_value(text: &str) -> Result<Value, String> {
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text).map_err(|e| format!("not a JSON list: {e}"));
+    }
+    let entries = text
+        .split(';')
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let (kind, rest) = entry
+                .split_once('=')
+                .ok_or("an entry is KIND=GRADES@ISSUERS")?;
+            let (grades, issuers) = rest
+                .split_once('@')
+                .ok_or("an entry is KIND=GRADES@ISSUERS")?;
+            Ok(serde_json::json!({
+                "kind": kind.trim(),
+                "grades": list(grades),
+                "issuers": list(issuers),
+            }))
+        })
+        .collect::<Result<Vec<Value>, String>>()?;
+    Ok(Value::Array(entries))
 }
 
 /// Builds the action's JSON form from `--field value` pairs and checks it as the rulebook
@@ -864,7 +923,7 @@ mod tests {
 
     #[test]
     fn every_action_type_is_in_the_table_with_the_json_field_names() {
-        assert_eq!(TYPES.len(), 31);
+        assert_eq!(TYPES.len(), 33);
         for (name, _, fields) in TYPES {
             for field in *fields {
                 assert!(

@@ -48,6 +48,7 @@
 //! [`mod@report`] and [`scenario`] (R10).
 
 pub mod arith;
+pub mod attest;
 pub mod audit;
 pub mod calendar;
 pub mod chain;
@@ -131,6 +132,14 @@ pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Resul
         | Action::SetGovernance(_) => governance::execute(w, ctx.height, action),
         Action::ScheduleUpgrade(tx) => upgrade::schedule(w, ctx.height, ctx.version, tx),
         Action::CancelUpgrade(tx) => upgrade::cancel(w, ctx.height, tx),
+        // R14.5: attestations exist from version 3 on.
+        Action::Attest(_) | Action::RevokeAttestation(_)
+            if ctx.version < upgrade::ATTESTATIONS =>
+        {
+            Err(Code::InvalidField)
+        }
+        Action::Attest(tx) => attest::attest(w, tx),
+        Action::RevokeAttestation(tx) => attest::revoke(w, tx),
     }?;
     // R13.1: from version 2, the retained liabilities follow every policy and loan the
     // transaction wrote.

@@ -35,6 +35,12 @@ pub fn issue_policy(work: &mut Work, tx: &IssuePolicy) -> Result<(), Code> {
         !work.exists(&keys::flag(&tx.enterprise)),
         Code::EnterpriseFlagged,
     )?;
+    // R14.4: from version 3, right after EnterpriseFlagged, the eligibility is met.
+    let qualified = if work.version >= crate::upgrade::ATTESTATIONS {
+        crate::attest::find_qualifying(work, &terms, &tx.enterprise, date)?
+    } else {
+        Vec::new()
+    };
     let limits = terms.limits;
     ensure(
         tx.loan_principal_fen <= limits.max_loan_fen,
@@ -115,6 +121,7 @@ pub fn issue_policy(work: &mut Work, tx: &IssuePolicy) -> Result<(), Code> {
     };
     work.put(keys::policy(&tx.id), &policy);
     work.put(keys::programme(&tx.programme), &programme);
+    crate::attest::record_qualified(work, &tx.id, &qualified);
     Ok(())
 }
 

@@ -115,6 +115,14 @@ fn parties(tx: &CreateProgramme) -> Vec<&Id> {
 pub fn create_programme(work: &mut Work, tx: &CreateProgramme) -> Result<(), Code> {
     // (1)
     check_terms(tx)?;
+    if let Some(entries) = &tx.eligibility {
+        // R14.5: before version 3 the key itself is refused, even empty.
+        ensure(
+            work.version >= crate::upgrade::ATTESTATIONS,
+            Code::InvalidField,
+        )?;
+        crate::attest::check_eligibility_fields(entries)?;
+    }
     // (2)
     work.expect_org(&tx.government, OrgKind::Government)?;
     let fund: Fund = work.get(&keys::fund(&tx.fund)).ok_or(Code::UnknownFund)?;
@@ -125,6 +133,8 @@ pub fn create_programme(work: &mut Work, tx: &CreateProgramme) -> Result<(), Cod
     if let Some(reinsurer) = &tx.reinsurer {
         work.expect_org(reinsurer, OrgKind::Reinsurer)?;
     }
+    // R14.3: the eligibility's issuers, after the programme's other parties.
+    crate::attest::check_eligibility_issuers(work, tx)?;
     // (3)
     work.authorise(&parties(tx), &[])?;
     // (4)

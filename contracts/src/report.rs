@@ -167,6 +167,18 @@ pub fn overdue_claims(state: &dyn StateView, date: Date) -> Vec<Id> {
 
 /// The R10 document (see the module notes).
 pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value {
+    let version = crate::upgrade::recorded(state).unwrap_or(1);
+    report_under(state, date, rejected, version)
+}
+
+/// [`report`] as protocol `version` shapes it: from version 3 with the attestations
+/// (R14.6), before it without the key.
+pub fn report_under(
+    state: &dyn StateView,
+    date: Date,
+    rejected: &[Rejected],
+    version: u32,
+) -> Value {
     let programmes = by_id(store::scan::<Programme>(state, keys::PROGRAMME), |id, p| {
         programme_json(state, id, p, date)
     });
@@ -188,7 +200,7 @@ pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value
         .iter()
         .map(|r| json!({"code": r.code.as_str(), "step": r.step}))
         .collect();
-    json!({
+    let mut doc = json!({
         "claims": claims,
         "date": date.to_string(),
         "funds": funds,
@@ -197,12 +209,37 @@ pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value
         "policies": policies,
         "programmes": programmes,
         "rejected": rejected,
+    });
+    // R14.6: from version 3.
+    if version >= crate::upgrade::ATTESTATIONS {
+        doc["attestations"] = Value::Object(
+            crate::attest::all(state)
+                .into_iter()
+                .map(|(id, a)| (id.to_string(), attestation_json(&a)))
+                .collect(),
+        );
+    }
+    doc
+}
+
+/// R14.6: one attestation in the R10 document.
+pub fn attestation_json(a: &crate::attest::Attestation) -> Value {
+    json!({
+        "issuer": a.issuer.as_str(),
+        "enterprise": a.enterprise.as_str(),
+        "kind": a.kind.as_str(),
+        "grade": a.grade.as_str(),
+        "valid_from": a.valid_from.to_string(),
+        "valid_to": a.valid_to.to_string(),
+        "revoked": a.revoked_on.is_some(),
     })
 }
 
 /// The sections of [`report`] that hold one entry per record, each with the state prefix
 /// of its records, for readers that page through them.
-pub const SECTIONS: [(&str, &str); 5] = [
+pub const SECTIONS: [(&str, &str); 6] = [
+    // R14.6: the state holds none before version 3.
+    ("attestations", crate::attest::RECORD),
     ("claims", keys::CLAIM),
     ("funds", keys::FUND),
     ("loans", keys::LOAN),
@@ -220,6 +257,7 @@ pub fn section_entry(
     value: &[u8],
 ) -> Option<Value> {
     Some(match section {
+        "attestations" => attestation_json(&store::decode_record(value)),
         "claims" => claim_json(&store::decode_record(value)),
         "funds" => fund_json(&store::decode_record(value)),
         "loans" => loan_json(&store::decode_record(value), date),

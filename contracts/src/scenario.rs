@@ -214,13 +214,16 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         }
     }
 
+    // The document as the version in force at the end shapes it (R14.6).
+    let version = upgrade::recorded(&store).unwrap_or(file_version);
     let result = match ledger_date {
-        Some(date) => report(&store, date, &rejected),
+        Some(date) => report::report_under(&store, date, &rejected, version),
         None => {
-            let mut doc = report(
+            let mut doc = report::report_under(
                 &store,
                 Date::from_days(0).expect("the epoch is a date"),
                 &rejected,
+                version,
             );
             doc["date"] = Value::Null;
             doc

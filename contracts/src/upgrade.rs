@@ -29,12 +29,14 @@ use crate::obligor;
 use crate::store::{self, ensure, Work};
 
 /// The versions this program executes, checks and replays (R12.2).
-pub const SUPPORTED: RangeInclusive<u32> = 1..=2;
+pub const SUPPORTED: RangeInclusive<u32> = 1..=3;
 /// The newest version this program knows: what a new chain is founded under by default.
 pub const NEWEST: u32 = *SUPPORTED.end();
 
 /// R13: the version that brings the single-obligor limit.
 pub const OBLIGOR_LIMIT: u32 = 2;
+/// R14: the version that brings shared credit attestations (no migration, R14.5).
+pub const ATTESTATIONS: u32 = 3;
 
 const VERSION: &[u8] = b"gov/version";
 const PENDING: &[u8] = b"gov/upgrade";

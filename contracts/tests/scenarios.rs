@@ -48,6 +48,30 @@ fn example_d_obligor_limit_under_version_2() {
     check("d-obligor-limit-v2.json");
 }
 
+#[test]
+fn example_e_attestations_under_version_3() {
+    check("e-attestations-v3.json");
+}
+
+/// R14.5: the same steps under version 2 know no attestations and no eligibility.
+#[test]
+fn example_e_under_version_2_refuses_attestations() {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&scenario_text("e-attestations-v3.json")).unwrap();
+    doc["protocol_version"] = serde_json::json!(2);
+    let outcome = contracts::scenario::run(&doc.to_string()).unwrap();
+    assert!(outcome.result.get("attestations").is_none());
+    let types = &outcome.step_types;
+    for r in &outcome.rejected {
+        let step_type = &types[r.step as usize - 1];
+        if step_type == "Attest" || step_type == "RevokeAttestation" {
+            assert_eq!(r.code.as_str(), "InvalidField", "step {}", r.step);
+        }
+    }
+    // The programme that names eligibility is refused, so no policy is issued.
+    assert_eq!(outcome.result["policies"], serde_json::json!({}));
+}
+
 /// R13.4: the file's version decides the rules. Under version 1 the same steps know no
 /// single-obligor limit, so the policies version 2 refuses are issued.
 #[test]
@@ -71,21 +95,23 @@ fn example_d_under_version_1_has_no_obligor_limit() {
 
 /// Golden vectors: the state roots of the worked examples. Every byte of every record
 /// feeds these, so a change here is a change of the ledger's state format (a new chain),
-/// never an accident. When it is deliberate, replace the values with the new roots.
+/// never an accident. When it is deliberate, replace the values with the new roots. (They
+/// last changed when a programme's terms gained R14's `eligibility`: the record of every
+/// programme encodes it, absent or not.)
 #[test]
 fn state_roots_are_pinned() {
     for (name, root) in [
         (
             "a-ningbo-style.json",
-            "dd4ecb23bdb466bf903447981c0a34b64a16189123c53ea33db066e5e3d86995",
+            "e08563758f9fa189b578291eeff30db8f1c6070b3515135ce8b4a99802b25484",
         ),
         (
             "b-yunnan-style.json",
-            "c11aaa096a2020ab565945aaa043c5da9b4da2b9ca247edf524829242b6c341b",
+            "388eeef40300aa9fe8cf10d333c2185f37cac619c7e8a4543f5f4dc45fc38065",
         ),
         (
             "c-guangzhou-style.json",
-            "5a6fb332489c9d1e93a0204d366a773c1784d943d615d7b63c96624a4ebec378",
+            "ef3776dbc81e0f7e31c69a12a9f53cb599e6c697905f3a3ac3cf13789b48dd43",
         ),
     ] {
         let outcome = contracts::scenario::run(&scenario_text(name)).unwrap();

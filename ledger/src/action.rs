@@ -56,6 +56,9 @@ pub enum Action {
     // R12: protocol versions.
     ScheduleUpgrade(ScheduleUpgrade),
     CancelUpgrade(CancelUpgrade),
+    // R14 (version 3): shared credit attestations.
+    Attest(Attest),
+    RevokeAttestation(AttestationRef),
 }
 
 impl Action {
@@ -93,6 +96,8 @@ impl Action {
             Action::SetGovernance(_) => "SetGovernance",
             Action::ScheduleUpgrade(_) => "ScheduleUpgrade",
             Action::CancelUpgrade(_) => "CancelUpgrade",
+            Action::Attest(_) => "Attest",
+            Action::RevokeAttestation(_) => "RevokeAttestation",
         }
     }
 
@@ -117,7 +122,7 @@ impl Action {
 
     /// The records this action names directly, as (kind, id): what a reader's index of
     /// "the transactions of a record" files it under. Kinds are `programme`, `policy`,
-    /// `loan`, `claim`, `fund`, `enterprise` and `org`.
+    /// `loan`, `claim`, `fund`, `enterprise`, `org` and `attestation`.
     pub fn subjects(&self) -> Vec<(&'static str, &Id)> {
         match self {
             Action::FileRate(a) => vec![("org", &a.insurer)],
@@ -143,6 +148,12 @@ impl Action {
             Action::RemoveOrganisation(a) => vec![("org", &a.org)],
             Action::RotateAdminKey(a) => vec![("org", &a.org)],
             Action::AddValidator(a) => vec![("org", &a.org)],
+            Action::Attest(a) => vec![
+                ("attestation", &a.id),
+                ("enterprise", &a.enterprise),
+                ("org", &a.issuer),
+            ],
+            Action::RevokeAttestation(a) => vec![("attestation", &a.id)],
             Action::SetCalendar(_)
             | Action::RemoveValidator(_)
             | Action::SetVotingPower(_)
@@ -231,6 +242,19 @@ pub struct CreateProgramme {
     pub claims: ClaimTerms,
     #[serde(default)]
     pub opening: Opening,
+    /// R14.3 (version 3): the attestations a policy's enterprise needs. Absent is not
+    /// empty: before version 3 a programme that names the key at all is refused (R14.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligibility: Option<Vec<Eligibility>>,
+}
+
+/// R14.3: one condition of a programme: an attestation of `kind`, graded one of `grades`,
+/// issued by one of `issuers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Eligibility {
+    pub kind: Id,
+    pub grades: Vec<Id>,
+    pub issuers: Vec<Id>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -485,6 +509,26 @@ pub struct ScheduleUpgrade {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct CancelUpgrade {
     pub version: u32,
+}
+
+/// R14.1: a graded fact about an enterprise, stated by `issuer`; only the facts' hash is
+/// on the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct Attest {
+    pub id: Id,
+    pub issuer: Id,
+    pub enterprise: Id,
+    pub kind: Id,
+    pub grade: Id,
+    pub facts_hash: Id,
+    pub valid_from: Date,
+    pub valid_to: Date,
+}
+
+/// R14.2: `RevokeAttestation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct AttestationRef {
+    pub id: Id,
 }
 
 #[cfg(test)]

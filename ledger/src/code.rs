@@ -67,6 +67,9 @@ codes!(
     UnknownUpgrade,
     // R13: version 2.
     ObligorLimitExceeded,
+    // R14: version 3.
+    NotAttested,
+    UnknownAttestation,
 );
 
 impl Code {
@@ -109,6 +112,10 @@ impl Code {
             Code::ObligorLimitExceeded => {
                 "the insurer's retained liability on the enterprise would exceed the single-obligor limit"
             }
+            Code::NotAttested => {
+                "the enterprise lacks an attestation the programme's eligibility requires"
+            }
+            Code::UnknownAttestation => "no such attestation",
         }
     }
 }
@@ -128,7 +135,7 @@ mod tests {
         for code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
         }
-        assert_eq!(Code::ALL.len(), 34);
+        assert_eq!(Code::ALL.len(), 36);
         assert_eq!(Code::ALL[0], Code::Unauthorized);
         assert_eq!(Code::ALL[25], Code::Overflow);
         assert_eq!(Code::ALL[26], Code::NotApproved);

@@ -5,22 +5,23 @@
 //! | `POST /v1/tx` | JSON file form (`Content-Type: application/json`) or canonical bytes → `{id}`; refusals `{error: {code, message}}` |
 //! | `POST /v1/txs` | many at once: a JSON array of file forms, or (`application/octet-stream`) the canonical encoding of a list of canonical transactions → `{results: [{id} or {error}], accepted, refused}` |
 //! | `GET /v1/tx/{id}` | `{status: "pending"}`, `{status: "committed", height, index, block_id, time_ms, type, receipt: {tx_id, outcome, code?, meaning?}, tx, signatures: [{public_key, org, revoked}]}`, or 404 `{status: "unknown", error}` (`ledger::api::TxStatusView`) |
-//! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers |
+//! | `GET /v1/status` | chain id, genesis hash, height, latest block id, state root, the roster and parameters of the next height, peers; the protocol version at the tip and the next height, the versions this node runs, a pending upgrade (R12) |
 //! | `GET /v1/blocks?before=H&limit=N` | committed blocks newest first: height, id, time, transactions, rejected, proposer and its organisation, signers and signing power |
 //! | `GET /v1/blocks/{height}` | block (header hashes in hex), block id, time, state root, certificate, receipts; `signed_by`: the signers with their organisations; each transaction's type and receipt |
 //! | `GET /v1/validators?window=N` | the validators of the next height with the last height each signed, and how many of the last N blocks each signed, proposed and missed |
 //! | `GET /v1/events` | server-sent events: a `block` event per committed block |
-//! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation or enterprise |
+//! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation, enterprise or attestation |
 //! | `GET /v1/programmes`, `/v1/programmes/{id}` | programmes with terms, thresholds, figures as of the ledger's date and their fund's cap use; one with its figures at every month end |
 //! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID&programme=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
 //! | `GET /v1/filings`, `/v1/filings/{insurer}/{product}/{id}` | rate filings with whether each is in force and how many policies were issued under it; one with a page of those policies |
 //! | `GET /v1/organisations` | the members' totals |
-//! | `GET /v1/records/{kind}/{id}` | a policy, loan, fund, organisation or enterprise with the transactions that name it |
+//! | `GET /v1/records/{kind}/{id}` | a policy (with the attestations that qualified it, R14.4), loan, fund, organisation, enterprise or attestation with the transactions that name it |
+//! | `GET /v1/enterprises/{id}/attestations?offset=N&limit=N` | an enterprise's attestations (R14), paged |
 //! | `GET /v1/openapi.json` | the OpenAPI description of all of this (`openapi.json`) |
 //! | `GET /`, `/console/` | the console ([`crate::console`]) |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date, whole or `?section=S&after=ID&limit=N` a page at a time |
-//! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type |
+//! | `GET /v1/governance?from_height=H&limit=N` | the accepted changes of the consortium (R11): height, index, tx id, type (an upgrade's version and activation height); `protocol`: the version in force, the pending upgrade and every era (R12) |
 //! | `GET /v1/evidence?from_height=H&limit=N` | `{evidence: [{first, second}]}`: double votes this node saw, each two signed votes of one validator (verifiable with the genesis alone: `xinbao audit report --evidence`) |
 //! | `POST /v1/devnet/clock` | `{time_ms}`: sets the devnet clock (refused without `--devnet-clock`) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus text |
@@ -103,6 +104,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/filings/{insurer}/{product}/{id}", get(views::filing))
         .route("/v1/organisations", get(views::organisations))
         .route("/v1/records/{kind}/{id}", get(views::record))
+        .route(
+            "/v1/enterprises/{id}/attestations",
+            get(views::enterprise_attestations),
+        )
         .route("/v1/chain/{height}", get(chain_entry))
         .route("/v1/state", get(views::state))
         .route("/v1/governance", get(governance))

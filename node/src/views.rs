@@ -563,6 +563,13 @@ pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
                 results.push(hit(kind, id.as_str(), record_path(kind, &id)));
             }
         }
+        if contracts::attest::get(&state, &id).is_some() {
+            results.push(hit(
+                "attestation",
+                id.as_str(),
+                record_path("attestation", &id),
+            ));
+        }
         if store
             .has_subject("enterprise", id.as_str())
             .map_err(internal)?
@@ -647,6 +654,8 @@ fn programme_doc(
     doc["period_start"] = json!(terms.period_start.to_string());
     doc["period_end"] = json!(terms.period_end.to_string());
     doc["reinsurance_quota_bps"] = json!(terms.reinsurance_quota_bps);
+    // R14.3: what a policy's enterprise needs (absent before version 3).
+    doc["eligibility"] = serde_json::to_value(&terms.eligibility).unwrap_or(Value::Null);
     doc["triggers"] = serde_json::to_value(terms.triggers).unwrap_or(Value::Null);
     doc["thresholds"] = json!({
         "loss_ratio_warn_bps": warn(t.suspend_loss_ratio_bps),
@@ -1059,6 +1068,25 @@ pub async fn record(
             doc["term_months"] = json!(p.term_months);
             doc["issued"] = json!(p.issued.to_string());
             doc["loan"] = json!(p.loan.as_ref().map(Id::as_str));
+            // R14.4: the attestations that met the programme's eligibility on its issue date.
+            doc["qualified_by"] = json!(contracts::attest::qualified(&state, &id)
+                .unwrap_or_default()
+                .iter()
+                .map(|(kind, attestation)| {
+                    let mut entry = contracts::attest::get(&state, attestation)
+                        .map(|a| contracts::report::attestation_json(&a))
+                        .unwrap_or_else(|| json!({}));
+                    entry["kind"] = json!(kind.as_str());
+                    entry["id"] = json!(attestation.as_str());
+                    entry
+                })
+                .collect::<Vec<_>>());
+            doc
+        }),
+        "attestation" => contracts::attest::get(&state, &id).map(|a| {
+            let mut doc = contracts::report::attestation_json(&a);
+            doc["facts_hash"] = json!(a.facts_hash.as_str());
+            doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
             doc
         }),
         "loan" => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
@@ -1072,7 +1100,9 @@ pub async fn record(
             .map(|o| json!({ "kind": contracts::report::kind_name(o.kind) })),
         "enterprise" => {
             let flag = store::read::<contracts::store::Flag>(&state, &keys::flag(&id));
+            let attestations = contracts::attest::ids_of_enterprise(&state, &id).len();
             let known = flag.is_some()
+                || attestations > 0
                 || shared
                     .chain
                     .store()
@@ -1083,6 +1113,7 @@ pub async fn record(
                     "flagged": flag.is_some(),
                     "flag_reason": flag.as_ref().map(|f| f.reason.as_str()),
                     "flagged_since": flag.as_ref().map(|f| f.since.to_string()),
+                    "attestations": attestations,
                 })
             })
         }
@@ -1097,7 +1128,7 @@ pub async fn record(
             return Err(error(
                 StatusCode::BAD_REQUEST,
                 "BadKind",
-                format!("{kind:?}: expected policy, loan, fund, org or enterprise"),
+                format!("{kind:?}: expected policy, loan, fund, org, enterprise or attestation"),
             ))
         }
     };
@@ -1109,6 +1140,41 @@ pub async fn record(
     doc["date"] = json!(date.to_string());
     doc["txs"] = record_txs(&shared, &kind, &id, &query)?;
     Ok(Json(doc).into_response())
+}
+
+/// `GET /v1/enterprises/{id}/attestations` (R14): the enterprise's attestations in (kind,
+/// id) order, a page at a time (`offset`, `limit`), each as the R10 document shows it with
+/// its id, facts hash and revocation date.
+pub async fn enterprise_attestations(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: ListQueryResult,
+) -> ApiResult {
+    let query = list_query(query)?;
+    let id = parse_id(&id)?;
+    let state = shared.chain.store().state();
+    let ids = contracts::attest::ids_of_enterprise(&state, &id);
+    let total = ids.len();
+    let items: Vec<Value> = ids
+        .iter()
+        .skip(query.offset())
+        .take(query.limit())
+        .filter_map(|attestation| {
+            let a = contracts::attest::get(&state, attestation)?;
+            let mut doc = contracts::report::attestation_json(&a);
+            doc["id"] = json!(attestation.as_str());
+            doc["facts_hash"] = json!(a.facts_hash.as_str());
+            doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
+            Some(doc)
+        })
+        .collect();
+    Ok(Json(json!({
+        "enterprise": id.as_str(),
+        "total": total,
+        "offset": query.offset(),
+        "items": items,
+    }))
+    .into_response())
 }
 
 /// Most records `GET /v1/state` gives as one document; a larger state is read a section

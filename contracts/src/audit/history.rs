@@ -61,6 +61,10 @@ pub struct History {
     /// R12.3: each accepted `ScheduleUpgrade` not cancelled since, by version: its
     /// transaction, height and approvers.
     upgrades: BTreeMap<u32, Value>,
+    /// R14: each policy issued under version 3 with the attestations that met its
+    /// programme's eligibility, and each revocation.
+    qualified: Vec<Value>,
+    revocations: Vec<Value>,
 }
 
 fn fen(amount: Fen) -> Value {
@@ -134,6 +138,17 @@ impl History {
                 }
                 self.governance.push(event);
             }
+            let attestation_event =
+                matches!(action, Action::IssuePolicy(_) | Action::RevokeAttestation(_))
+                    && block.header.protocol_version >= crate::upgrade::ATTESTATIONS;
+            if attestation_event && receipt.outcome == Outcome::Accepted {
+                let view = after.get_or_insert_with(|| {
+                    let mut overlay = Overlay::new(before);
+                    overlay.apply(done.executed.writes.clone());
+                    overlay
+                });
+                self.observe_attestations(done, height, action, receipt, view);
+            }
             if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) =
                 receipt.outcome
             {
@@ -190,6 +205,62 @@ impl History {
                 what: action.type_name().to_string(),
                 detail,
             });
+        }
+    }
+
+    /// R14: a policy issued under version 3 and the attestations recorded as meeting its
+    /// programme's eligibility on its issue date; a revocation and what it revoked.
+    fn observe_attestations(
+        &mut self,
+        done: &BlockDone<'_>,
+        height: u64,
+        action: &Action,
+        receipt: &ledger::block::Receipt,
+        after: &dyn ledger::state::StateView,
+    ) {
+        if done.entry.block.header.protocol_version < crate::upgrade::ATTESTATIONS {
+            return;
+        }
+        match action {
+            Action::IssuePolicy(p) => {
+                let met: Vec<Value> = crate::attest::qualified(after, &p.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(kind, id)| {
+                        let a = crate::attest::get(after, id);
+                        json!({
+                            "kind": kind.as_str(),
+                            "attestation": id.as_str(),
+                            "issuer": a.as_ref().map(|a| a.issuer.to_string()),
+                            "grade": a.as_ref().map(|a| a.grade.to_string()),
+                            "valid_from": a.as_ref().map(|a| a.valid_from.to_string()),
+                            "valid_to": a.as_ref().map(|a| a.valid_to.to_string()),
+                        })
+                    })
+                    .collect();
+                self.qualified.push(json!({
+                    "policy": p.id.as_str(),
+                    "programme": p.programme.as_str(),
+                    "enterprise": p.enterprise.as_str(),
+                    "date": done.date.to_string(),
+                    "height": height,
+                    "tx": receipt.tx_id.to_string(),
+                    "met_by": met,
+                }));
+            }
+            Action::RevokeAttestation(r) => {
+                let a = crate::attest::get(after, &r.id);
+                self.revocations.push(json!({
+                    "attestation": r.id.as_str(),
+                    "issuer": a.as_ref().map(|a| a.issuer.to_string()),
+                    "enterprise": a.as_ref().map(|a| a.enterprise.to_string()),
+                    "kind": a.as_ref().map(|a| a.kind.to_string()),
+                    "date": done.date.to_string(),
+                    "height": height,
+                    "tx": receipt.tx_id.to_string(),
+                }));
+            }
+            _ => {}
         }
     }
 
@@ -308,6 +379,10 @@ impl History {
                 "rejected_by_code": rejected_by_code,
                 "state_root": hex::encode(verdict.state_root),
                 "txs": verdict.txs,
+            },
+            "attestations": {
+                "policies": self.qualified,
+                "revocations": self.revocations,
             },
             "eras": self.eras(verdict),
             "governance": self.governance,

@@ -104,7 +104,7 @@ impl Ledger {
     }
 
     pub fn report(&self, date: &str) -> Value {
-        report(&self.store, d(date), &[])
+        contracts::report::report_under(&self.store, d(date), &[], self.version)
     }
 }
 
@@ -174,7 +174,12 @@ pub const PROGRAMME_SIGNERS: &[&str] = &["gov", "bank", "ins"];
 
 /// A ledger with a rate filing, a funded fund and a programme (with `patch`).
 pub fn with_programme(patch: Value) -> Ledger {
-    let mut l = Ledger::standard();
+    with_programme_at(1, patch)
+}
+
+/// [`with_programme`] under protocol `version`.
+pub fn with_programme_at(version: u32, patch: Value) -> Ledger {
+    let mut l = Ledger::standard().at_version(version);
     l.ok("2025-01-02", &["ins", "reg"], file_rate());
     l.ok(
         "2025-01-02",

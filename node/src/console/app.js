@@ -31,6 +31,8 @@ const I18N = {
     premiums_written: '保费收入', premiums_on_loans: '贷款保费', subsidies: '保费补贴', claims_paid: '赔付支出', claims_received: '赔款收入', fund_compensation: '基金补偿', reinsurance: '再保险', losses_retained: '自担损失', recoveries: '追偿',
     changes: '变更', changes_validators: '改变验证节点', first_vote: '第一票', second_vote: '第二票', validator: '验证节点', none: '无',
     record: '记录', flagged: '已列入黑名单', enterprise: '企业', policy: '保单', principal: '本金', term: '期限（月）', issued: '签发日', premium: '保费', subsidy: '补贴', insured: '保险金额',
+    attestation: '信用证明', attestations: '信用证明', eligibility: '准入条件', grades: '等级', issuers: '出具机构', grade: '等级', issuer: '出具机构',
+    valid_from: '生效日', valid_to: '到期日', qualified_by: '签发时满足条件的证明', no_eligibility: '无准入条件',
     protocol_version: '协议版本', next_version: '下一高度版本', supported_versions: '本节点支持', pending_upgrade: '待生效升级', eras: '协议版本时期',
     version: '版本', activation_height: '生效高度', first_height: '起始高度', scheduled_height: '排期高度', scheduled_by: '排期交易', from_height: '自高度 {h} 起',
     error: '出错了', live: '实时', connected: '已连接', reconnecting: '重连中',
@@ -62,6 +64,8 @@ const I18N = {
     premiums_written: 'Premiums written', premiums_on_loans: 'Premiums on loans', subsidies: 'Subsidies paid', claims_paid: 'Claims paid', claims_received: 'Claims received', fund_compensation: 'Fund compensation', reinsurance: 'Reinsurance', losses_retained: 'Losses retained', recoveries: 'Recoveries',
     changes: 'Changes', changes_validators: 'Changes validators', first_vote: 'First vote', second_vote: 'Second vote', validator: 'Validator', none: 'none',
     record: 'Record', flagged: 'Flagged', enterprise: 'Enterprise', policy: 'Policy', principal: 'Principal', term: 'Term (months)', issued: 'Issued', premium: 'Premium', subsidy: 'Subsidy', insured: 'Insured amount',
+    attestation: 'Attestation', attestations: 'Attestations', eligibility: 'Eligibility', grades: 'Grades', issuers: 'Issuers', grade: 'Grade', issuer: 'Issuer',
+    valid_from: 'Valid from', valid_to: 'Valid to', qualified_by: 'Attestations that qualified it on its issue date', no_eligibility: 'No eligibility conditions',
     protocol_version: 'Protocol version', next_version: 'Next height\'s version', supported_versions: 'This node runs', pending_upgrade: 'Pending upgrade', eras: 'Protocol eras',
     version: 'Version', activation_height: 'Activation height', first_height: 'From height', scheduled_height: 'Scheduled at', scheduled_by: 'Scheduled by', from_height: 'from height {h}',
     error: 'Something went wrong', live: 'Live', connected: 'connected', reconnecting: 'reconnecting',
@@ -375,8 +379,21 @@ async function programmePage(id) {
     h('h2', {}, t('split')),
     h('p', {}, t('bank_share'), ' ', pct(p.split.bank_bps), ' · ', t('insurer_share'), ' ', pct(p.split.insurer_bps), ' · ', t('fund_share'), ' ', pct(p.split.fund_bps)),
     h('p', {}, t('government'), ': ', p.government, ' · ', t('insurer'), ': ', p.insurer, ' · ', t('banks'), ': ', p.banks.join(', '), ' · ', t('reinsurer'), ': ', p.reinsurer || t('none')),
+    h('h2', {}, t('eligibility')),
+    p.eligibility && p.eligibility.length
+      ? table([t('kind'), t('grades'), t('issuers')], p.eligibility.map((e) => h('tr', { 'data-test': 'eligibility-row' },
+        td(e.kind), td(e.grades.join(', ')), td(e.issuers.join(', ')))), { id: 'eligibility' })
+      : h('p', {}, t('no_eligibility')),
     h('p', {}, link('#/claims?status=all&programme=' + encodeURIComponent(p.id), t('claims') + ' →')));
 }
+
+// R14: attestations as rows, each linked to its record.
+function attestationRows(list) {
+  return list.map((a) => h('tr', { 'data-test': 'attestation-row', 'data-id': a.id },
+    td(link('#/record/attestation/' + encodeURIComponent(a.id), a.id)), td(a.kind), td(a.grade), td(a.issuer),
+    td(a.valid_from), td(a.valid_to), td(a.revoked ? h('span', { class: 'bad' }, t('revoked') + (a.revoked_on ? ' ' + a.revoked_on : '')) : '')));
+}
+const attestationHeaders = () => ['id', t('kind'), t('grade'), t('issuer'), t('valid_from'), t('valid_to'), ''];
 
 function claimRow(c) {
   // The next step's due date while the claim is open; none once paid or rejected.
@@ -483,7 +500,14 @@ async function orgsPage() {
 
 async function recordPage(kind, id) {
   const r = await api('/v1/records/' + encodeURIComponent(kind) + '/' + encodeURIComponent(id));
-  const skip = new Set(['txs', 'id', 'record_kind', 'date']);
+  const skip = new Set(['txs', 'id', 'record_kind', 'date', 'qualified_by']);
+  let extra = null;
+  if (kind === 'policy' && r.qualified_by && r.qualified_by.length) {
+    extra = [h('h2', {}, t('qualified_by')), table(attestationHeaders(), attestationRows(r.qualified_by), { id: 'qualified-by' })];
+  } else if (kind === 'enterprise' && r.attestations) {
+    const list = await api('/v1/enterprises/' + encodeURIComponent(id) + '/attestations?limit=100');
+    extra = [h('h2', {}, t('attestations'), ' (', String(list.total), ')'), table(attestationHeaders(), attestationRows(list.items), { id: 'attestations' })];
+  }
   const rows = Object.keys(r).filter((k) => !skip.has(k)).map((k) => {
     let v = r[k];
     if (k.endsWith('_fen')) v = yuan(v);
@@ -491,7 +515,7 @@ async function recordPage(kind, id) {
     else if (v !== null && typeof v === 'object') v = JSON.stringify(v);
     return h('tr', {}, h('th', {}, k), td(v === null ? '—' : String(v)));
   });
-  render(h('h1', {}, t(kind), ' ', r.id), h('table', {}, h('tbody', {}, rows)), h('h2', {}, t('transactions')), txList(r.txs));
+  render(h('h1', {}, t(kind), ' ', r.id), h('table', {}, h('tbody', {}, rows)), extra, h('h2', {}, t('transactions')), txList(r.txs));
 }
 
 async function governancePage() {
