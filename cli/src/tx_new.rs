@@ -1027,5 +1027,74 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("whole number"));
+
+        // R14.3: eligibility in its compact form or as JSON, checked before anyone signs.
+        let mut with = programme("2000");
+        with.push((
+            "eligibility".into(),
+            "tax-credit=A,B@tax-bureau; no-default=clean@bank-a".into(),
+        ));
+        let Action::CreateProgramme(p) = build_action("CreateProgramme", &with).unwrap() else {
+            panic!()
+        };
+        let entries = p.eligibility.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].kind.as_str(), "tax-credit");
+        assert_eq!(entries[0].grades.len(), 2);
+        assert_eq!(entries[1].issuers[0].as_str(), "bank-a");
+        let mut json_form = programme("2000");
+        json_form.push((
+            "eligibility".into(),
+            r#"[{"kind": "tax-credit", "grades": ["A"], "issuers": ["tax-bureau"]}]"#.into(),
+        ));
+        assert!(build_action("CreateProgramme", &json_form).is_ok());
+        for bad in ["tax-credit=A", "tax-credit=@tax-bureau", "x=A@t;x=B@t"] {
+            let mut wrong = programme("2000");
+            wrong.push(("eligibility".into(), bad.into()));
+            assert!(build_action("CreateProgramme", &wrong).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_attestation_and_an_upgrade_are_written_from_flags() {
+        let attest = |from: &str, to: &str| {
+            build_action(
+                "Attest",
+                &pairs(&[
+                    ("id", "att-1"),
+                    ("issuer", "tax-bureau"),
+                    ("enterprise", "ent-1"),
+                    ("kind", "tax-credit"),
+                    ("grade", "A"),
+                    ("facts-hash", "sha256:00"),
+                    ("valid-from", from),
+                    ("valid-to", to),
+                ]),
+            )
+        };
+        assert!(matches!(
+            attest("2025-01-01", "2025-12-31").unwrap(),
+            Action::Attest(_)
+        ));
+        let err = attest("2026-01-01", "2025-12-31").unwrap_err();
+        assert!(err.to_string().contains("InvalidField"), "{err}");
+        let upgrade = build_action(
+            "ScheduleUpgrade",
+            &pairs(&[("version", "2"), ("activation-height", "500")]),
+        )
+        .unwrap();
+        assert_eq!(
+            upgrade,
+            Action::ScheduleUpgrade(ledger::action::ScheduleUpgrade {
+                version: 2,
+                activation_height: 500
+            })
+        );
+        let err = build_action(
+            "ScheduleUpgrade",
+            &pairs(&[("version", "1"), ("activation-height", "500")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("InvalidField"), "{err}");
     }
 }

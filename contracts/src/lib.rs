@@ -133,9 +133,7 @@ pub fn execute(state: &dyn StateView, ctx: &TxContext, action: &Action) -> Resul
         Action::ScheduleUpgrade(tx) => upgrade::schedule(w, ctx.height, ctx.version, tx),
         Action::CancelUpgrade(tx) => upgrade::cancel(w, ctx.height, tx),
         // R14.5: attestations exist from version 3 on.
-        Action::Attest(_) | Action::RevokeAttestation(_)
-            if ctx.version < upgrade::ATTESTATIONS =>
-        {
+        Action::Attest(_) | Action::RevokeAttestation(_) if ctx.version < upgrade::ATTESTATIONS => {
             Err(Code::InvalidField)
         }
         Action::Attest(tx) => attest::attest(w, tx),

@@ -129,7 +129,11 @@ fn a_programmes_eligibility_is_checked_with_its_terms() {
     );
     // Empty asks for nothing.
     l.ok(date, PROGRAMME_SIGNERS, with(json!([])));
-    l.ok(date, &["ins"], policy(json!({"id": "p0", "programme": "prog2"})));
+    l.ok(
+        date,
+        &["ins"],
+        policy(json!({"id": "p0", "programme": "prog2"})),
+    );
 }
 
 #[test]
@@ -137,7 +141,10 @@ fn a_policy_needs_every_entry_met_on_its_issue_date() {
     let mut l = with_programme_at(3, eligible());
     let date = "2025-02-01";
     // Nothing attested yet.
-    assert_eq!(l.tx(date, &["ins"], policy(json!({}))), Err(Code::NotAttested));
+    assert_eq!(
+        l.tx(date, &["ins"], policy(json!({}))),
+        Err(Code::NotAttested)
+    );
     l.ok(date, &["gov2"], attest("tax-a", "gov2", "ent", "tax", "A"));
     assert_eq!(
         l.tx(date, &["ins"], policy(json!({}))),
@@ -145,15 +152,32 @@ fn a_policy_needs_every_entry_met_on_its_issue_date() {
         "one entry of two"
     );
     // The right kind by the wrong issuer, then the wrong grade: still not met.
-    l.ok(date, &["gov"], attest("def-gov", "gov", "ent", "default", "clean"));
-    assert_eq!(l.tx(date, &["ins"], policy(json!({}))), Err(Code::NotAttested));
-    l.ok(date, &["bank"], attest("def-dirty", "bank", "ent", "default", "dirty"));
-    assert_eq!(l.tx(date, &["ins"], policy(json!({}))), Err(Code::NotAttested));
+    l.ok(
+        date,
+        &["gov"],
+        attest("def-gov", "gov", "ent", "default", "clean"),
+    );
+    assert_eq!(
+        l.tx(date, &["ins"], policy(json!({}))),
+        Err(Code::NotAttested)
+    );
+    l.ok(
+        date,
+        &["bank"],
+        attest("def-dirty", "bank", "ent", "default", "dirty"),
+    );
+    assert_eq!(
+        l.tx(date, &["ins"], policy(json!({}))),
+        Err(Code::NotAttested)
+    );
     // Valid only from later: not met on the issue date.
     let mut later = attest("def-later", "bank", "ent", "default", "clean");
     later["valid_from"] = json!("2025-03-01");
     l.ok(date, &["bank"], later);
-    assert_eq!(l.tx(date, &["ins"], policy(json!({}))), Err(Code::NotAttested));
+    assert_eq!(
+        l.tx(date, &["ins"], policy(json!({}))),
+        Err(Code::NotAttested)
+    );
     l.ok("2025-03-01", &["ins"], policy(json!({"id": "p1"})));
     let qualified = contracts::attest::qualified(&l.store, &id("p1")).unwrap();
     assert_eq!(
@@ -190,7 +214,9 @@ fn a_policy_needs_every_entry_met_on_its_issue_date() {
         l.tx(
             "2025-03-02",
             &["ins"],
-            policy(json!({"id": "p3", "enterprise": "bare2", "loan_principal_fen": 999_999_999_999u64}))
+            policy(
+                json!({"id": "p3", "enterprise": "bare2", "loan_principal_fen": 999_999_999_999u64})
+            )
         ),
         Err(Code::NotAttested),
         "before LoanAboveCap"

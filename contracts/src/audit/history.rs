@@ -138,9 +138,11 @@ impl History {
                 }
                 self.governance.push(event);
             }
-            let attestation_event =
-                matches!(action, Action::IssuePolicy(_) | Action::RevokeAttestation(_))
-                    && block.header.protocol_version >= crate::upgrade::ATTESTATIONS;
+            let attestation_event = matches!(
+                action,
+                Action::IssuePolicy(_) | Action::RevokeAttestation(_)
+            ) && block.header.protocol_version
+                >= crate::upgrade::ATTESTATIONS;
             if attestation_event && receipt.outcome == Outcome::Accepted {
                 let view = after.get_or_insert_with(|| {
                     let mut overlay = Overlay::new(before);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use contracts::scenario::parse_action;
-use contracts::{execute, members_writes, report, TxContext};
+use contracts::{execute, members_writes, TxContext};
 use ledger::state::{chain_root, Hash32, MemoryStore, StateStore, StateView};
 use ledger::{Code, Date, Id, OrgKind};
 use serde_json::{json, Value};

@@ -150,7 +150,20 @@ fn create_programme() -> impl Strategy<Value = CreateProgramme> {
             claims_gross_fen: b,
         }),
     );
-    (parties, terms).prop_map(
+    let eligibility = proptest::option::of(proptest::collection::vec(
+        (
+            id(),
+            proptest::collection::vec(id(), 0..3),
+            proptest::collection::vec(id(), 0..3),
+        )
+            .prop_map(|(kind, grades, issuers)| Eligibility {
+                kind,
+                grades,
+                issuers,
+            }),
+        0..3,
+    ));
+    (parties, terms, eligibility).prop_map(
         |(
             (
                 id,
@@ -175,6 +188,7 @@ fn create_programme() -> impl Strategy<Value = CreateProgramme> {
                 claims,
                 opening,
             ),
+            eligibility,
         )| CreateProgramme {
             id,
             name,
@@ -195,6 +209,7 @@ fn create_programme() -> impl Strategy<Value = CreateProgramme> {
             triggers,
             claims,
             opening,
+            eligibility,
         },
     )
 }
@@ -423,12 +438,30 @@ pub fn action() -> impl Strategy<Value = Action> {
         any::<u32>()
             .prop_map(|version| Action::CancelUpgrade(CancelUpgrade { version }))
             .boxed(),
+        ((id(), id(), id(), id(), id(), id()), date(), date())
+            .prop_map(
+                |((id, issuer, enterprise, kind, grade, facts_hash), valid_from, valid_to)| {
+                    Action::Attest(Attest {
+                        id,
+                        issuer,
+                        enterprise,
+                        kind,
+                        grade,
+                        facts_hash,
+                        valid_from,
+                        valid_to,
+                    })
+                },
+            )
+            .boxed(),
+        id().prop_map(|id| Action::RevokeAttestation(AttestationRef { id }))
+            .boxed(),
     ];
     proptest::strategy::Union::new(arms)
 }
 
 /// The number of variants [`action`] draws from; a test checks it covers them all.
-pub const ACTION_VARIANTS: usize = 31;
+pub const ACTION_VARIANTS: usize = 33;
 
 fn params() -> impl Strategy<Value = Params> {
     (
