@@ -110,6 +110,10 @@ pub struct BenchArgs {
     /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
     #[arg(long, value_name = "PATH")]
     node_bin: Option<std::path::PathBuf>,
+    /// The protocol version the devnet is founded under (R12): the rulebook each
+    /// transaction is executed with; default the newest this program supports.
+    #[arg(long, value_name = "N", default_value_t = contracts::upgrade::NEWEST)]
+    protocol_version: u32,
 }
 
 /// Signs `action` with `signers`.
@@ -477,6 +481,13 @@ struct Keys {
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     ensure!(args.rate >= 1, "--rate must be at least 1");
     ensure!(
+        contracts::upgrade::SUPPORTED.contains(&args.protocol_version),
+        "--protocol-version {}: this program supports protocol versions {}..={}",
+        args.protocol_version,
+        contracts::upgrade::SUPPORTED.start(),
+        contracts::upgrade::SUPPORTED.end()
+    );
+    ensure!(
         (1..=1_000_000).contains(&args.loans),
         "--loans between 1 and 1000000"
     );
@@ -512,7 +523,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(4),
         None,
         params,
-        contracts::upgrade::NEWEST,
+        args.protocol_version,
     )?;
     say("starting 4 validators …");
     let mut network = Network::start(&dir, &node_bin, true)?;
@@ -840,6 +851,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let ms = |d: Duration| d.as_millis() as u64;
     let doc = json!({
         "validators": 4,
+        "protocol_version": args.protocol_version,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "block_time_ms": args.block_ms,
         "block_txs_max": args.block_txs,
@@ -875,8 +887,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "xinbao bench: 4 validators on this machine ({} cores), blocks every {} ms of up to {} transactions",
-        doc["cores"], args.block_ms, args.block_txs
+        "xinbao bench: 4 validators on this machine ({} cores), blocks every {} ms of up to {} transactions, protocol version {}",
+        doc["cores"], args.block_ms, args.block_txs, args.protocol_version
     );
     println!(
         "  offered                   {} tx/s for {} s: {} transactions{}",

@@ -158,6 +158,14 @@ pub fn run(
         .context("no `steps` array")?;
     let manifest = Manifest::load(devnet_dir)?;
     check_members(&doc, &manifest)?;
+    // R13.4: the steps run under the scenario's version, so the network must be in it.
+    let in_force = node.status()?.next_protocol_version;
+    ensure!(
+        in_force == offline.protocol_version,
+        "the scenario is of protocol version {}, and the network runs version {in_force}: make a \
+         devnet of its version with `xinbao devnet init --orgs-from FILE`, or upgrade this one first",
+        offline.protocol_version
+    );
     let clients: Vec<NodeClient> = manifest.urls().iter().map(|u| NodeClient::new(u)).collect();
     let chain_id = Id::new(manifest.chain_id.as_str()).context("the devnet's chain id")?;
 

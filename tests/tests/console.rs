@@ -325,6 +325,11 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
         "return [...document.querySelectorAll('[data-test=signer]')].map(r => r.getAttribute('data-org')).sort();",
     );
     assert_eq!(shown, json!(api_signers), "the signers of block {tip}");
+    // R12: the block's protocol version, as its header records it.
+    assert_eq!(
+        browser.text("[data-test=block-version] .value"),
+        block["header"]["protocol_version"].to_string()
+    );
     browser.screenshot("block");
 
     // The claim: found by search, with its split, due dates and lateness.
@@ -479,8 +484,25 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
     let rows = browser.run("return document.querySelectorAll('[data-test=filing-policy]').length;");
     assert_eq!(rows, json!(issued));
     browser.screenshot("filing");
+    // Governance: the version in force and its era from the genesis on, as the API has them.
+    browser.page(&console, "governance");
+    let (_, governance) = get(node, "/v1/governance").unwrap();
+    assert_eq!(
+        browser.text("[data-test=protocol-version] .value"),
+        governance["protocol"]["version"].to_string()
+    );
+    let eras = browser.run(
+        "return [...document.querySelectorAll('[data-test=era-row]')].map(r => Number(r.getAttribute('data-version')));",
+    );
+    let api_eras: Vec<Value> = governance["protocol"]["eras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["version"].clone())
+        .collect();
+    assert_eq!(eras, json!(api_eras));
+    assert!(!api_eras.is_empty(), "the genesis's era");
     for route in [
-        "governance",
         "evidence",
         "record/loan/loan-b1",
         "search/nothing-by-this-name",
