@@ -508,7 +508,7 @@ fn hit(kind: &str, id: &str, path: String) -> Value {
 }
 
 /// `GET /v1/search?q=TEXT`: what TEXT names — a transaction or block id, a height, or a
-/// programme, policy, loan, claim, fund, organisation or enterprise id.
+/// programme, policy, loan, claim, fund, organisation, enterprise or attestation id.
 pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let text = query.q.clone().unwrap_or_default();
@@ -1083,12 +1083,7 @@ pub async fn record(
                 .collect::<Vec<_>>());
             doc
         }),
-        "attestation" => contracts::attest::get(&state, &id).map(|a| {
-            let mut doc = contracts::report::attestation_json(&a);
-            doc["facts_hash"] = json!(a.facts_hash.as_str());
-            doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
-            doc
-        }),
+        "attestation" => contracts::attest::get(&state, &id).map(|a| attestation_doc(&id, &a)),
         "loan" => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
             let mut doc = contracts::report::loan_json(&l, date);
             doc["policy"] = json!(l.policy.as_str());
@@ -1142,6 +1137,16 @@ pub async fn record(
     Ok(Json(doc).into_response())
 }
 
+/// An attestation as the R10 document shows it, with its id, facts hash and revocation
+/// date.
+fn attestation_doc(id: &Id, a: &contracts::attest::Attestation) -> Value {
+    let mut doc = contracts::report::attestation_json(a);
+    doc["id"] = json!(id.as_str());
+    doc["facts_hash"] = json!(a.facts_hash.as_str());
+    doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
+    doc
+}
+
 /// `GET /v1/enterprises/{id}/attestations` (R14): the enterprise's attestations in (kind,
 /// id) order, a page at a time (`offset`, `limit`), each as the R10 document shows it with
 /// its id, facts hash and revocation date.
@@ -1161,11 +1166,7 @@ pub async fn enterprise_attestations(
         .take(query.limit())
         .filter_map(|attestation| {
             let a = contracts::attest::get(&state, attestation)?;
-            let mut doc = contracts::report::attestation_json(&a);
-            doc["id"] = json!(attestation.as_str());
-            doc["facts_hash"] = json!(a.facts_hash.as_str());
-            doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
-            Some(doc)
+            Some(attestation_doc(attestation, &a))
         })
         .collect();
     Ok(Json(json!({

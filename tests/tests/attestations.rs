@@ -10,17 +10,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{get, post_json, scenario_path, serial, text, xinbao, Devnet};
-use ledger::action::FlagEnterprise;
+use common::txs::{self, ok, s, Committed};
+use common::{get, scenario_path, serial, text, xinbao, Devnet};
 use ledger::crypto::SecretKey;
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id, Text};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -29,30 +27,9 @@ const EXAMPLE: &str = "e-attestations-v3.json";
 /// The organisations that vote (R11.3): every one of the example's but the auditor.
 const VOTERS: [&str; 5] = ["bank-e", "ins-e", "gov-e", "reg", "tax-bureau"];
 
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// `xinbao ARGS`, which must succeed; its standard output.
-fn ok(args: &[&str]) -> String {
-    let out = xinbao(args);
-    assert!(
-        out.status.success(),
-        "xinbao {} failed ({:?}):\n{}{}",
-        args.join(" "),
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 /// `GET path` from validator `i`, which must answer 200.
 fn fetch(net: &Devnet, i: usize, path: &str) -> Value {
-    let (code, answer) =
-        get(&net.urls[i], path).unwrap_or_else(|| panic!("validator {i} does not answer {path}"));
-    assert_eq!(code, 200, "validator {i} {path}: {answer}");
-    answer
+    txs::fetch(&net.urls[i], path)
 }
 
 fn all(net: &Devnet) -> Vec<usize> {
@@ -98,106 +75,12 @@ fn run_clocks(urls: Vec<String>, start_ms: u64, stop: Arc<AtomicBool>) -> JoinHa
     })
 }
 
-/// Until `stop`: bank-e flags enterprises `load-N`, each through the next node in turn;
-/// the ids of the transactions the nodes took.
-fn run_load(urls: Vec<String>, key: SecretKey, stop: Arc<AtomicBool>) -> JoinHandle<Vec<String>> {
-    std::thread::spawn(move || {
-        let mut taken = Vec::new();
-        let mut n = 0u64;
-        while !stop.load(Ordering::SeqCst) {
-            n += 1;
-            let url = &urls[n as usize % urls.len()];
-            let Some(height) = get(url, "/v1/status").and_then(|(_, s)| s["height"].as_u64())
-            else {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            };
-            let mut tx = SignedTx::unsigned(TxBody {
-                chain_id: Id::new(CHAIN).unwrap(),
-                nonce: n,
-                expires_at_height: height + 500,
-                action: Action::FlagEnterprise(FlagEnterprise {
-                    enterprise: Id::new(format!("load-{n}")).unwrap(),
-                    reason: Text::new("load").unwrap(),
-                }),
-            });
-            tx.sign(&key).unwrap();
-            let (code, answer) = post_json(url, "/v1/tx", &serde_json::to_value(&tx).unwrap());
-            if code == 200 {
-                taken.push(answer["id"].as_str().unwrap().to_string());
-            }
-            std::thread::sleep(Duration::from_millis(80));
-        }
-        taken
-    })
-}
-
-/// A transaction committed through `xinbao tx submit --wait`.
-#[derive(Debug)]
-struct Committed {
-    id: String,
-    height: u64,
-    /// `None` when accepted, else the rulebook's code.
-    code: Option<String>,
-    out: String,
-}
-
-/// Signs `file` with each of `keys`, submits it to `url` and waits for its block.
-fn sign_and_commit(file: &Path, keys: &[PathBuf], url: &str) -> Committed {
-    for key in keys {
-        ok(&["tx", "sign", s(file), "--key", s(key)]);
-    }
-    let shown: Value = serde_json::from_str(&ok(&["tx", "show", s(file), "--json"])).unwrap();
-    let id = shown["tx_id"].as_str().unwrap().to_string();
-    let out = xinbao(&[
-        "tx",
-        "submit",
-        s(file),
-        "--node",
-        url,
-        "--wait",
-        "--timeout",
-        "90",
-    ]);
-    let printed = text(&out.stdout) + &text(&out.stderr);
-    let height: u64 = printed
-        .split("committed at height ")
-        .nth(1)
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|h| h.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{} was not committed: {printed}", file.display()));
-    let code = printed
-        .split("rejected by the rulebook (")
-        .nth(1)
-        .map(|rest| rest.split(')').next().unwrap().to_string());
-    Committed {
-        id,
-        height,
-        code,
-        out: printed,
-    }
-}
-
 /// `xinbao tx new ScheduleUpgrade --version V --activation-height H`, approved by every
 /// voter's admin key, committed through validator 0; it must be accepted in time.
 fn schedule_upgrade(net: &Devnet, version: u32, activation: u64) -> Committed {
     let file = net.dir.join(format!("upgrade-{version}.json"));
-    let (v, h) = (version.to_string(), activation.to_string());
-    ok(&[
-        "tx",
-        "new",
-        "ScheduleUpgrade",
-        "--version",
-        &v,
-        "--activation-height",
-        &h,
-        "--node",
-        &net.urls[0],
-        "--out",
-        s(&file),
-    ]);
     let keys: Vec<PathBuf> = VOTERS.iter().map(|org| net.admin_key(org)).collect();
-    let done = sign_and_commit(&file, &keys, &net.urls[0]);
+    let done = txs::schedule_upgrade(&file, version, activation, &keys, &net.urls[0]);
     assert!(done.code.is_none(), "upgrade to {version}: {}", done.out);
     assert!(
         done.height + 6 <= activation,
@@ -323,7 +206,8 @@ fn a_devnet_upgraded_twice_under_load_replays_the_version_3_example() {
     let stop = Arc::new(AtomicBool::new(false));
     let clocks = run_clocks(net.urls.clone(), genesis_ms + 1, stop.clone());
     let bank = SecretKey::read_file(&net.admin_key("bank-e")).unwrap();
-    let load = run_load(net.urls.clone(), bank, stop.clone());
+    let taken: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let load = txs::run_load(net.urls.clone(), CHAIN, bank, stop.clone(), taken.clone());
 
     // 2. Version 2, then version 3, each approved by every voter 15 heights ahead.
     let mut activations = Vec::new();
@@ -372,7 +256,8 @@ fn a_devnet_upgraded_twice_under_load_replays_the_version_3_example() {
     // 3. The load stops; every transaction a node took is committed and accepted, on
     // every node.
     stop.store(true, Ordering::SeqCst);
-    let taken = load.join().unwrap();
+    load.join().unwrap();
+    let taken = taken.lock().unwrap().clone();
     clocks.join().unwrap();
     assert!(taken.len() > 20, "only {} load transactions", taken.len());
     let deadline = Instant::now() + WAIT;

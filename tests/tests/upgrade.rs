@@ -11,18 +11,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{get, post_json, serial, text, xinbao, Devnet};
-use ledger::action::FlagEnterprise;
+use common::txs::{self, ok, s, sign_and_commit, Committed};
+use common::{get, serial, text, xinbao, Devnet};
 use ledger::crypto::SecretKey;
 use ledger::export::{ChainEntry, ChainReader, ChainWriter};
-use ledger::tx::{SignedTx, TxBody};
-use ledger::{Action, Id, Text};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -34,24 +31,6 @@ const NEW: [usize; 3] = [0, 1, 2];
 const ALL: [usize; 4] = [0, 1, 2, 3];
 /// R13.3: the limit the version-2 migration sets.
 const OBLIGOR_LIMIT_FEN: u64 = 500_000_000;
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// `xinbao ARGS`, which must succeed; its standard output.
-fn ok(args: &[&str]) -> String {
-    let out = xinbao(args);
-    assert!(
-        out.status.success(),
-        "xinbao {} failed ({:?}):\n{}{}",
-        args.join(" "),
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 fn status(net: &Devnet, i: usize) -> Value {
     let (code, status) =
@@ -65,22 +44,6 @@ fn block(net: &Devnet, i: usize, height: u64) -> Value {
         .unwrap_or_else(|| panic!("validator {i} does not answer"));
     assert_eq!(code, 200, "validator {i} has no block {height}: {block}");
     block
-}
-
-/// A transaction committed through `xinbao tx submit --wait`.
-#[derive(Debug)]
-struct Committed {
-    id: String,
-    height: u64,
-    /// `None` when accepted, else the rulebook's code.
-    code: Option<String>,
-    out: String,
-}
-
-impl Committed {
-    fn accepted(&self) -> bool {
-        self.code.is_none()
-    }
 }
 
 /// A fresh nonce for every transaction file this test writes.
@@ -103,70 +66,14 @@ fn tx_json(net: &Devnet, name: &str, via: usize, action: Value) -> PathBuf {
     path
 }
 
-/// Signs `file` with each of `keys` in turn (`xinbao tx sign`), submits it to `via` and
-/// waits for it to be committed; the receipt the node then serves agrees with what the
-/// command printed.
-fn sign_and_commit(net: &Devnet, file: &Path, keys: &[PathBuf], via: usize) -> Committed {
-    for key in keys {
-        ok(&["tx", "sign", s(file), "--key", s(key)]);
-    }
-    let shown: Value = serde_json::from_str(&ok(&["tx", "show", s(file), "--json"])).unwrap();
-    let id = shown["tx_id"].as_str().unwrap().to_string();
-    let url = &net.urls[via];
-    let out: Output = xinbao(&[
-        "tx",
-        "submit",
-        s(file),
-        "--node",
-        url,
-        "--wait",
-        "--timeout",
-        "90",
-    ]);
-    let printed = text(&out.stdout) + &text(&out.stderr);
-    let height: u64 = printed
-        .split("committed at height ")
-        .nth(1)
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|h| h.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{} was not committed: {printed}", file.display()));
-    let code = printed
-        .split("rejected by the rulebook (")
-        .nth(1)
-        .map(|rest| rest.split(')').next().unwrap().to_string());
-    if code.is_none() {
-        assert!(
-            out.status.success() && printed.contains("accepted"),
-            "{printed}"
-        );
-    } else {
-        assert_eq!(out.status.code(), Some(1), "{printed}");
-    }
-    let (_, receipt) = get(url, &format!("/v1/tx/{id}")).expect("the node answers");
-    assert_eq!(receipt["status"], "committed", "{receipt}");
-    assert_eq!(receipt["height"], height, "{receipt}");
-    match &code {
-        None => assert_eq!(receipt["receipt"]["outcome"], "Accepted", "{receipt}"),
-        Some(code) => {
-            assert_eq!(receipt["receipt"]["outcome"], "Rejected", "{receipt}");
-            assert_eq!(receipt["receipt"]["code"], code.as_str(), "{receipt}");
-        }
-    }
-    Committed {
-        id,
-        height,
-        code,
-        out: printed,
-    }
-}
-
 /// `action` in a transaction file signed by `keys`, committed through `via`.
 fn commit(net: &Devnet, name: &str, action: Value, keys: &[PathBuf], via: usize) -> Committed {
     let file = tx_json(net, name, via, action);
-    sign_and_commit(net, &file, keys, via)
+    sign_and_commit(&file, keys, &net.urls[via])
 }
 
-/// `xinbao tx new ScheduleUpgrade --version V --activation-height H`, signed by `keys`.
+/// `xinbao tx new ScheduleUpgrade --version V --activation-height H` as `name`.json,
+/// signed by `keys` and committed through validator 0.
 fn schedule_upgrade(
     net: &Devnet,
     name: &str,
@@ -175,24 +82,7 @@ fn schedule_upgrade(
     keys: &[PathBuf],
 ) -> Committed {
     let file = net.dir.join(format!("{name}.json"));
-    let (version, activation) = (version.to_string(), activation.to_string());
-    // `--version` right after the type, as the README writes it: a field of the
-    // transaction, not the program's version flag.
-    ok(&[
-        "tx",
-        "new",
-        "ScheduleUpgrade",
-        "--version",
-        &version,
-        "--activation-height",
-        &activation,
-        "--node",
-        &net.urls[0],
-        "--out",
-        s(&file),
-    ]);
-    assert!(file.is_file(), "xinbao tx new wrote no {}", file.display());
-    sign_and_commit(net, &file, keys, 0)
+    txs::schedule_upgrade(&file, version, activation, keys, &net.urls[0])
 }
 
 fn policy(id: &str, enterprise: &str, principal: u64) -> Value {
@@ -332,42 +222,13 @@ fn a_governed_upgrade_takes_effect_at_its_height_under_load() {
     // 3. A steady load: the bank flags enterprises, through the three nodes that stay up.
     let stop = Arc::new(AtomicBool::new(false));
     let taken: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let load = {
-        let stop = stop.clone();
-        let taken = taken.clone();
-        let urls: Vec<String> = NEW.iter().map(|&i| net.urls[i].clone()).collect();
-        let key = SecretKey::read_file(&bank).unwrap();
-        std::thread::spawn(move || {
-            let mut n = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                n += 1;
-                let url = &urls[n as usize % urls.len()];
-                let Some(height) = get(url, "/v1/status").and_then(|(_, s)| s["height"].as_u64())
-                else {
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                };
-                let mut tx = SignedTx::unsigned(TxBody {
-                    chain_id: Id::new(CHAIN).unwrap(),
-                    nonce: n,
-                    expires_at_height: height + 500,
-                    action: Action::FlagEnterprise(FlagEnterprise {
-                        enterprise: Id::new(format!("load-{n}")).unwrap(),
-                        reason: Text::new("load").unwrap(),
-                    }),
-                });
-                tx.sign(&key).unwrap();
-                let (code, answer) = post_json(url, "/v1/tx", &serde_json::to_value(&tx).unwrap());
-                if code == 200 {
-                    taken
-                        .lock()
-                        .unwrap()
-                        .push(answer["id"].as_str().unwrap().to_string());
-                }
-                std::thread::sleep(Duration::from_millis(80));
-            }
-        })
-    };
+    let load = txs::run_load(
+        NEW.iter().map(|&i| net.urls[i].clone()).collect(),
+        CHAIN,
+        SecretKey::read_file(&bank).unwrap(),
+        stop.clone(),
+        taken.clone(),
+    );
 
     // 4. An upgrade approved by the bank alone: committed as NotApproved, nothing pending.
     let tip = net.height(0).unwrap();

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod txs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -367,6 +368,11 @@ impl Drop for Devnet {
 /// Starts `xinbao-node --config CONFIG`, its output appended to `log`; the kernel kills it
 /// if this test process dies.
 pub fn spawn_node(config: &Path, log: &Path, devnet_clock: bool) -> Child {
+    spawn_node_with(config, log, devnet_clock, &[])
+}
+
+/// [`spawn_node`] with `extra` arguments after `--config CONFIG`.
+pub fn spawn_node_with(config: &Path, log: &Path, devnet_clock: bool, extra: &[&str]) -> Child {
     use std::os::unix::process::CommandExt;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -377,6 +383,7 @@ pub fn spawn_node(config: &Path, log: &Path, devnet_clock: bool) -> Child {
     command
         .arg("--config")
         .arg(config)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
@@ -474,33 +481,4 @@ impl Devnet {
         let tail: Vec<&str> = log.lines().rev().take(lines).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
-}
-
-/// [`spawn_node`] with `extra` arguments after `--config CONFIG`.
-pub fn spawn_node_with(config: &Path, log: &Path, devnet_clock: bool, extra: &[&str]) -> Child {
-    use std::os::unix::process::CommandExt;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut command = Command::new(&binaries().node);
-    command
-        .arg("--config")
-        .arg(config)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    if devnet_clock {
-        command.arg("--devnet-clock");
-    }
-    // SAFETY: only prctl(2), async-signal-safe, runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    command.spawn().expect("start xinbao-node")
 }
