@@ -78,58 +78,121 @@ pub fn check(
     )
 }
 
+/// What R13.1 needs of a programme: its insurer, and the terms of its retained share.
+struct Share {
+    insurer: Id,
+    terms: CreateProgramme,
+}
+
+/// The programmes read while one write set is tracked, each decoded once.
+struct Programmes<'a> {
+    state: &'a dyn StateView,
+    read: BTreeMap<Id, Share>,
+}
+
+impl<'a> Programmes<'a> {
+    fn new(state: &'a dyn StateView) -> Self {
+        Programmes {
+            state,
+            read: BTreeMap::new(),
+        }
+    }
+
+    /// A programme's insurer and terms never change once it is created.
+    fn share(&mut self, id: &Id) -> &Share {
+        let state = self.state;
+        self.read.entry(id.clone()).or_insert_with(|| {
+            let programme: Programme =
+                store::read(state, &keys::programme(id)).expect("a policy's programme is recorded");
+            Share {
+                insurer: programme.terms.insurer.clone(),
+                terms: programme.terms,
+            }
+        })
+    }
+}
+
+/// R13.1's `E` of a loan: its outstanding principal while it is `Active`, else nothing.
+fn loan_exposure(loan: &Loan) -> Fen {
+    match loan.status {
+        LoanStatus::Active => loan.outstanding_principal_fen,
+        LoanStatus::Repaid | LoanStatus::Claimed => Fen::ZERO,
+    }
+}
+
 /// A policy's part of its insurer's retained liability on its enterprise, with the key
 /// it counts under: R13.1's `E` is the principal until the loan is disbursed, the loan's
 /// outstanding principal while it is `Active`, and nothing once it is repaid or claimed.
-fn exposure_of(state: &dyn StateView, policy: &Policy) -> (Vec<u8>, Fen) {
-    let programme: Programme = store::read(state, &keys::programme(&policy.programme))
-        .expect("a policy's programme is recorded");
+fn exposure_of(
+    state: &dyn StateView,
+    programmes: &mut Programmes<'_>,
+    policy: &Policy,
+) -> (Vec<u8>, Fen) {
     let exposure = match &policy.loan {
         None => policy.loan_principal_fen,
         Some(loan) => {
             let loan: Loan =
                 store::read(state, &keys::loan(loan)).expect("a policy's loan is recorded");
-            match loan.status {
-                LoanStatus::Active => loan.outstanding_principal_fen,
-                LoanStatus::Repaid | LoanStatus::Claimed => Fen::ZERO,
-            }
+            loan_exposure(&loan)
         }
     };
+    let share = programmes.share(&policy.programme);
     (
-        key(&programme.terms.insurer, &policy.enterprise),
-        retained_exposure(exposure, &programme.terms),
+        key(&share.insurer, &policy.enterprise),
+        retained_exposure(exposure, &share.terms),
     )
 }
 
 /// The writes that move the retained liabilities by what `writes` (one accepted
 /// transaction's, on `before`) changed of policies and loans.
+///
+/// A written policy record is compared with itself before (a new policy, or one whose loan
+/// was just disbursed); a written loan whose policy record was not written is compared with
+/// itself before (a repayment, a claim), which needs neither the policy nor a second read
+/// of the loan: the loan names its programme and enterprise.
 pub fn track(before: &dyn StateView, writes: &WriteSet) -> WriteSet {
-    let mut policies = BTreeSet::new();
+    let after = Overlay::over(before, writes);
+    let mut programmes_before = Programmes::new(before);
+    let mut programmes_after = Programmes::new(&after);
+    let mut moves: BTreeMap<Vec<u8>, i128> = BTreeMap::new();
+    let mut add = |(key, fen): (Vec<u8>, Fen), sign: i128| {
+        *moves.entry(key).or_default() += sign * i128::from(fen.0);
+    };
+    let mut policies_written = BTreeSet::new();
     for (key, value) in writes.iter() {
         if let Some(id) = key.strip_prefix(keys::POLICY.as_bytes()) {
-            policies.insert(id.to_vec());
-        } else if key.starts_with(keys::LOAN.as_bytes()) {
-            let record = value.clone().or_else(|| before.get(key));
-            if let Some(bytes) = record {
-                let loan: Loan = store::decode_record(&bytes);
-                policies.insert(loan.policy.as_str().as_bytes().to_vec());
+            policies_written.insert(id.to_vec());
+            if let Some(policy) = store::read::<Policy>(before, key) {
+                add(exposure_of(before, &mut programmes_before, &policy), -1);
+            }
+            if let Some(bytes) = value {
+                let policy: Policy = store::decode_record(bytes);
+                add(exposure_of(&after, &mut programmes_after, &policy), 1);
             }
         }
     }
-    let after = Overlay::over(before, writes);
-    let mut moves: BTreeMap<Vec<u8>, i128> = BTreeMap::new();
-    for id in policies {
-        let mut policy_key = keys::POLICY.as_bytes().to_vec();
-        policy_key.extend_from_slice(&id);
-        let was: Option<Policy> = store::read(before, &policy_key);
-        let is: Option<Policy> = store::read(&after, &policy_key);
-        for (policy, sign) in [(was, -1i128), (is, 1i128)] {
-            if let Some(policy) = policy {
-                let state: &dyn StateView = if sign < 0 { before } else { &after };
-                let (key, fen) = exposure_of(state, &policy);
-                *moves.entry(key).or_default() += sign * i128::from(fen.0);
-            }
+    for (key, value) in writes.iter() {
+        if !key.starts_with(keys::LOAN.as_bytes()) {
+            continue;
         }
+        let was: Option<Loan> = store::read(before, key);
+        let is: Option<Loan> = value.as_deref().map(store::decode_record);
+        let Some(loan) = is.as_ref().or(was.as_ref()) else {
+            continue;
+        };
+        if policies_written.contains(loan.policy.as_str().as_bytes()) {
+            // Counted with its policy above.
+            continue;
+        }
+        let share = programmes_after.share(&loan.programme);
+        let key = self::key(&share.insurer, &loan.enterprise);
+        let retained = |loan: &Option<Loan>| {
+            loan.as_ref().map_or(Fen::ZERO, |l| {
+                retained_exposure(loan_exposure(l), &share.terms)
+            })
+        };
+        let delta = i128::from(retained(&is).0) - i128::from(retained(&was).0);
+        *moves.entry(key).or_default() += delta;
     }
     let mut out = WriteSet::new();
     for (key, delta) in moves {
@@ -155,9 +218,10 @@ pub fn track(before: &dyn StateView, writes: &WriteSet) -> WriteSet {
 /// the ledger.
 pub fn rebuild(state: &dyn StateView) -> WriteSet {
     let mut sums: BTreeMap<Vec<u8>, u128> = BTreeMap::new();
+    let mut programmes = Programmes::new(state);
     for (_, bytes) in state.scan_prefix(keys::POLICY.as_bytes()) {
         let policy: Policy = store::decode_record(&bytes);
-        let (key, fen) = exposure_of(state, &policy);
+        let (key, fen) = exposure_of(state, &mut programmes, &policy);
         *sums.entry(key).or_default() += u128::from(fen.0);
     }
     let mut writes = WriteSet::new();

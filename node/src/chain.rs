@@ -576,10 +576,20 @@ impl Chain {
             },
             tip,
         )?;
-        self.configs
-            .lock()
-            .expect("config cache lock poisoned")
-            .retain(|h, _| *h > tip.height);
+        // A block that takes up an upgrade may have migrated the parameters of the heights
+        // already scheduled (R12.4: version 2 sets the single-obligor limit in each): what
+        // was cached of them is read again. Nothing consensus runs with changes that way.
+        let upgraded = header.height > 1
+            && self
+                .store
+                .outline(header.height - 1)?
+                .is_some_and(|before| before.header.protocol_version != header.protocol_version);
+        let mut configs = self.configs.lock().expect("config cache lock poisoned");
+        if upgraded {
+            configs.clear();
+        } else {
+            configs.retain(|h, _| *h > tip.height);
+        }
         Ok(tip)
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::AtomicU64;
 
+use ledger::state::StateView;
 use serde_json::{json, Value};
 
 use super::draw::{self, normal_cdf, normal_quantile};
@@ -467,4 +468,47 @@ fn numbered_ids_are_the_prefix_and_the_decimal_number() {
     for n in [0, 7, 10, 1008, 99_999, u32::MAX] {
         assert_eq!(path::numbered('l', n).as_str(), format!("l{n}"));
     }
+}
+
+/// R13: on whole paths of the worked model (issues, repayments, defaults, claims paid and
+/// recovered), the retained liabilities the rulebook keeps moving are the ones a rebuild
+/// from the policies and loans gives, at the end of every path.
+#[test]
+fn the_kept_retained_liabilities_equal_a_rebuild_on_whole_paths() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../network-configs/stress/ningbo-style.json"
+    ))
+    .unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    set_field(&mut doc, "portfolio.originations_per_month", json!(12)).unwrap();
+    let m = model(&doc);
+    let base = Base::new(&m, contracts::upgrade::OBLIGOR_LIMIT).unwrap();
+    let mut claimed = 0;
+    for n in 0..6 {
+        let draws = draw::draw_path(&m, 5, n);
+        let (result, steps) = path::run_path(&m, &base, &draws, true);
+        claimed += result.claims_approved;
+        let scenario = path::scenario_json(&base, &steps.unwrap(), format!("path {n}"));
+        assert_eq!(
+            scenario["protocol_version"],
+            contracts::upgrade::OBLIGOR_LIMIT
+        );
+        let outcome = contracts::scenario::run(&scenario.to_string()).unwrap();
+        let kept: Vec<(Vec<u8>, Option<Vec<u8>>)> = outcome
+            .store
+            .scan_prefix(b"oblig/")
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        let rebuilt: Vec<(Vec<u8>, Option<Vec<u8>>)> = contracts::obligor::rebuild(&outcome.store)
+            .into_entries()
+            .collect();
+        assert!(!kept.is_empty(), "path {n} holds active loans");
+        assert_eq!(kept, rebuilt, "path {n}");
+    }
+    assert!(
+        claimed > 0,
+        "the paths claim loans, which then count for nothing"
+    );
 }
