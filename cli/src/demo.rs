@@ -1,9 +1,9 @@
 //! `xinbao demo`: the consortium at work on this machine, from nothing.
 //!
-//! For each worked example (the three files of `network-configs/scenarios/`, built into
+//! For each worked example (the five files of `network-configs/scenarios/`, built into
 //! the command, or the files given with `--scenario`): a fresh devnet of the example's
-//! organisations (at least four validators, each its own `xinbao-node` process, with a
-//! devnet clock) in a temporary directory; the example replayed through it step by step;
+//! organisations, founded at the example's protocol version (at least four validators,
+//! each its own `xinbao-node` process, with a devnet clock) in a temporary directory; the example replayed through it step by step;
 //! its settlement as the network holds it; proof that every validator holds the same
 //! block and state root at the same height; and the check that the network's result
 //! document is the offline runner's, byte for byte as JSON. The demo ends by printing
@@ -22,8 +22,10 @@ use clap::Args;
 use crate::devnet::{self, Network};
 use crate::node_client::NodeClient;
 
-/// The worked examples, as committed.
-const WORKED_EXAMPLES: [(&str, &str); 3] = [
+/// The worked examples, as committed: three programmes under the rulebook's version 1,
+/// then the single-obligor limit of version 2 and the attestations of version 3, each on a
+/// devnet founded at its version.
+const WORKED_EXAMPLES: [(&str, &str); 5] = [
     (
         "a-ningbo-style",
         include_str!("../../network-configs/scenarios/a-ningbo-style.json"),
@@ -36,6 +38,14 @@ const WORKED_EXAMPLES: [(&str, &str); 3] = [
         "c-guangzhou-style",
         include_str!("../../network-configs/scenarios/c-guangzhou-style.json"),
     ),
+    (
+        "d-obligor-limit-v2",
+        include_str!("../../network-configs/scenarios/d-obligor-limit-v2.json"),
+    ),
+    (
+        "e-attestations-v3",
+        include_str!("../../network-configs/scenarios/e-attestations-v3.json"),
+    ),
 ];
 
 /// How long a devnet may take to start committing.
@@ -45,7 +55,7 @@ const AGREE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Replay these scenario files instead of the three worked examples.
+    /// Replay these scenario files instead of the five worked examples.
     #[arg(long, value_name = "FILE")]
     scenario: Vec<PathBuf>,
     /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
