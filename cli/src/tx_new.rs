@@ -803,6 +803,53 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
     }
 }
 
+/// R12.3, against the chain a node describes: an upgrade names the version in force plus
+/// one, at least the lead ahead, while none is pending; a cancel names the pending one.
+/// The rulebook decides when the transaction commits; this only spares the approvers a
+/// signature on a change that could not be accepted now.
+fn upgrade_fits(action: &Action, status: &ledger::api::StatusView) -> anyhow::Result<()> {
+    let in_force = status.next_protocol_version;
+    match action {
+        Action::ScheduleUpgrade(tx) => {
+            ensure!(
+                tx.version == in_force + 1,
+                "the rulebook would reject this ScheduleUpgrade: InvalidField (R12.3): version \
+                 {in_force} is in force, so an upgrade names version {}",
+                in_force + 1
+            );
+            let earliest = status.height + 1 + status.params.upgrade_lead_heights;
+            ensure!(
+                tx.activation_height >= earliest,
+                "the rulebook would reject this ScheduleUpgrade: InvalidField (R12.3): the \
+                 activation height must be at least upgrade_lead_heights ({}) after the block \
+                 that commits it: {earliest} or later",
+                status.params.upgrade_lead_heights
+            );
+            if let Some(pending) = &status.pending_upgrade {
+                bail!(
+                    "the rulebook would reject this ScheduleUpgrade: UpgradePending (R12.3): \
+                     version {} is scheduled from height {}",
+                    pending.version,
+                    pending.activation_height
+                );
+            }
+        }
+        Action::CancelUpgrade(tx) => {
+            ensure!(
+                status
+                    .pending_upgrade
+                    .as_ref()
+                    .is_some_and(|p| p.version == tx.version),
+                "the rulebook would reject this CancelUpgrade: UnknownUpgrade (R12.3): no \
+                 upgrade to version {} is pending",
+                tx.version
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// `tx new` arguments: the type, then `--name value` pairs, options included.
 pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitCode> {
     let Some(type_name) = type_name.filter(|t| t != "list") else {
@@ -869,6 +916,7 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
         (Some(url), None, expires) => {
             let client = NodeClient::new(&url);
             let status = client.status()?;
+            upgrade_fits(&action, &status)?;
             let chain = status.chain_id.to_string();
             let expires = match expires {
                 Some(h) => h.parse().context("--expires-at-height")?,
@@ -1053,6 +1101,49 @@ mod tests {
             wrong.push(("eligibility".into(), bad.into()));
             assert!(build_action("CreateProgramme", &wrong).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_upgrade_is_checked_against_the_chain_the_node_describes() {
+        let status = |pending: serde_json::Value| -> ledger::api::StatusView {
+            serde_json::from_value(serde_json::json!({
+                "chain_id": "c", "genesis_hash": "00".repeat(32), "height": 100,
+                "latest_block_id": "00".repeat(32), "latest_time_ms": 0,
+                "state_root": "00".repeat(32), "peer_id": "p", "validators": [],
+                "validator_set_hash": "00".repeat(32),
+                "params": {"block_time_ms": 500, "block_txs_max": 10, "tx_expiry_heights_max": 100,
+                           "upgrade_lead_heights": 10},
+                "peers": [], "mempool_txs": 0, "devnet_clock": false,
+                "protocol_version": 1, "next_protocol_version": 1, "supported_versions": [1, 2],
+                "pending_upgrade": pending,
+            }))
+            .unwrap()
+        };
+        let schedule = |version, activation_height| {
+            Action::ScheduleUpgrade(ledger::action::ScheduleUpgrade {
+                version,
+                activation_height,
+            })
+        };
+        let idle = status(Value::Null);
+        assert!(upgrade_fits(&schedule(2, 111), &idle).is_ok());
+        let err = upgrade_fits(&schedule(2, 110), &idle).unwrap_err();
+        assert!(err.to_string().contains("111 or later"), "{err}");
+        let err = upgrade_fits(&schedule(3, 200), &idle).unwrap_err();
+        assert!(err.to_string().contains("names version 2"), "{err}");
+        let cancel = Action::CancelUpgrade(ledger::action::CancelUpgrade { version: 2 });
+        assert!(upgrade_fits(&cancel, &idle)
+            .unwrap_err()
+            .to_string()
+            .contains("UnknownUpgrade"));
+        let busy = status(serde_json::json!(
+            {"version": 2, "activation_height": 150, "scheduled_height": 90}
+        ));
+        assert!(upgrade_fits(&schedule(2, 200), &busy)
+            .unwrap_err()
+            .to_string()
+            .contains("UpgradePending"));
+        assert!(upgrade_fits(&cancel, &busy).is_ok());
     }
 
     #[test]
