@@ -776,6 +776,11 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
         }
         Action::CancelUpgrade(tx) => {
             ensure!(
+                tx.version >= 1,
+                "the rulebook would reject this {type_name}: InvalidField (R12.3): versions \
+                 count from 1"
+            );
+            ensure!(
                 tx.version >= 2,
                 "the rulebook would reject this {type_name}: UnknownUpgrade (R12.3): no upgrade \
                  to version {} can be pending",

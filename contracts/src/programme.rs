@@ -113,16 +113,16 @@ fn parties(tx: &CreateProgramme) -> Vec<&Id> {
 
 /// R5: signed by the government, every bank listed, the insurer and the reinsurer if any.
 pub fn create_programme(work: &mut Work, tx: &CreateProgramme) -> Result<(), Code> {
-    // (1)
-    check_terms(tx)?;
+    // (1) R14.5: before version 3 the eligibility key itself is refused, even empty; its
+    // fields are `InvalidField`, which R2.4 puts before `SharesMustSumTo10000`.
     if let Some(entries) = &tx.eligibility {
-        // R14.5: before version 3 the key itself is refused, even empty.
         ensure(
             work.version >= crate::upgrade::ATTESTATIONS,
             Code::InvalidField,
         )?;
         crate::attest::check_eligibility_fields(entries)?;
     }
+    check_terms(tx)?;
     // (2)
     work.expect_org(&tx.government, OrgKind::Government)?;
     let fund: Fund = work.get(&keys::fund(&tx.fund)).ok_or(Code::UnknownFund)?;

@@ -182,6 +182,16 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
             root = chain_root(&root, &start);
         }
         let version = upgrade::recorded(&store).unwrap_or(file_version);
+        // R12.5: a program that lacks the version in force refuses to go on, as a node
+        // and an auditor do.
+        if !upgrade::SUPPORTED.contains(&version) {
+            return Err(ScenarioError::NotAScenario(format!(
+                "protocol version {version} takes effect at step {number}; this program \
+                 supports versions {}..={}",
+                upgrade::SUPPORTED.start(),
+                upgrade::SUPPORTED.end()
+            )));
+        }
         let latest_before = ledger_date;
         // The ledger date moves to any later well-formed date, accepted step or not.
         if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {

@@ -43,6 +43,11 @@ fn before_version_3_attestations_and_eligibility_are_invalid() {
             "even empty, the key is refused before version 3"
         );
         assert!(l.report(date).get("attestations").is_none());
+        // R2.4 (1): InvalidField comes before SharesMustSumTo10000.
+        let mut both = programme(json!({"id": "prog3",
+            "split": {"bank_bps": 5000, "insurer_bps": 4000, "fund_bps": 0}}));
+        both["eligibility"] = json!([]);
+        assert_eq!(l.tx(date, PROGRAMME_SIGNERS, both), Err(Code::InvalidField));
     }
 }
 
@@ -120,6 +125,13 @@ fn a_programmes_eligibility_is_checked_with_its_terms() {
             with(json!([{"kind": "tax", "grades": ["A"], "issuers": ["nobody"]}]))
         ),
         Err(Code::UnknownParty)
+    );
+    let mut shares = with(json!([{"kind": "tax", "grades": [], "issuers": ["gov2"]}]));
+    shares["split"] = json!({"bank_bps": 5000, "insurer_bps": 4000, "fund_bps": 0});
+    assert_eq!(
+        l.tx(date, PROGRAMME_SIGNERS, shares),
+        Err(Code::InvalidField),
+        "before SharesMustSumTo10000"
     );
     let mut unknown_bank = with(json!([{"kind": "tax", "grades": ["A"], "issuers": ["gov2"]}]));
     unknown_bank["banks"] = json!(["nobank"]);

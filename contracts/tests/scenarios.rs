@@ -72,6 +72,36 @@ fn example_e_under_version_2_refuses_attestations() {
     assert_eq!(outcome.result["policies"], serde_json::json!({}));
 }
 
+/// R12.5: offline too, a program does not run a version it lacks: a scenario whose steps
+/// schedule one is refused where it would take effect.
+#[test]
+fn a_scenario_that_upgrades_past_this_program_is_refused_there() {
+    let newest = contracts::upgrade::NEWEST;
+    let params = serde_json::json!({"type": "SetParams", "block_time_ms": 500,
+        "block_txs_max": 10, "tx_expiry_heights_max": 100, "upgrade_lead_heights": 3});
+    let doc = serde_json::json!({
+        "protocol_version": newest,
+        "orgs": [{"id": "bank", "kind": "Bank"}, {"id": "reg", "kind": "Regulator"}],
+        "steps": [
+            {"date": "2025-01-01", "by": ["bank", "reg"], "tx": params},
+            {"date": "2025-01-01", "by": ["bank"], "tx": {"type": "UnflagEnterprise", "enterprise": "e"}},
+            {"date": "2025-01-01", "by": ["bank", "reg"],
+             "tx": {"type": "ScheduleUpgrade", "version": newest + 1, "activation_height": 6}},
+            {"date": "2025-01-01", "by": ["bank"], "tx": {"type": "UnflagEnterprise", "enterprise": "e"}},
+            {"date": "2025-01-01", "by": ["bank"], "tx": {"type": "UnflagEnterprise", "enterprise": "e"}},
+            {"date": "2025-01-01", "by": ["bank"], "tx": {"type": "UnflagEnterprise", "enterprise": "e"}},
+        ]
+    });
+    let err = contracts::scenario::run(&doc.to_string()).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "protocol version {} takes effect at step 6",
+            newest + 1
+        )),
+        "{err}"
+    );
+}
+
 /// R13.4: the file's version decides the rules. Under version 1 the same steps know no
 /// single-obligor limit, so the policies version 2 refuses are issued.
 #[test]
