@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::netns::{Host, Hosts};
+use common::txs::{ok, s};
 use common::{binaries, get, serial, text, xinbao};
 use ledger::action::FlagEnterprise;
 use ledger::crypto::SecretKey;
@@ -43,24 +44,6 @@ fn fresh_dir() -> PathBuf {
 
 fn run(args: &[&str]) -> Output {
     xinbao(args)
-}
-
-/// `xinbao ARGS`, which must succeed; its standard output.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "xinbao {} failed ({:?}):\n{}{}",
-        args.join(" "),
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// One organisation's node in its namespace.
