@@ -500,7 +500,7 @@ fn genesis_verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "missing"
             };
-            json!({"org": o.id.as_str(), "kind": o.kind, "admin_key": o.admin_key.to_hex(), "approval": state})
+            json!({"org": o.id.as_str(), "kind": o.kind, "admin_key": o.admin_key.to_string(), "approval": state})
         })
         .collect();
     if args.json {

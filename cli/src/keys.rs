@@ -1,15 +1,15 @@
-//! `xinbao keys`: ed25519 key files.
+//! `xinbao keys`: ed25519 and SM2 key files.
 //!
-//! A key pair is two files beside each other: `NAME.secret` (hex of the 32-byte seed,
-//! owner-only permissions) and `NAME.public` (hex of the public key). Neither is ever
-//! overwritten.
+//! A key pair is two files beside each other: `NAME.secret` (`ALGORITHM:` and the hex of
+//! the 32-byte secret, owner-only permissions) and `NAME.public` (the public key's text
+//! form, `ed25519:HEX` or `sm2:HEX`). Neither is ever overwritten.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use ledger::crypto::{PublicKey, SecretKey};
+use ledger::crypto::{Algorithm, PublicKey, SecretKey};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -20,6 +20,10 @@ pub enum KeysCommand {
         /// Path stem of the key files, e.g. `keys/bank-a-alice`.
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
+        /// The signature algorithm: the one the chain's crypto suite uses (`ed25519` for
+        /// `ed25519-blake3`, `sm2` for `sm2-sm3`).
+        #[arg(long, value_name = "ALGORITHM", default_value = "ed25519")]
+        algorithm: Algorithm,
     },
     /// Print the public key of a key file (PATH.secret, PATH.public, or the stem PATH).
     Show {
@@ -30,7 +34,7 @@ pub enum KeysCommand {
 
 pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     match command {
-        KeysCommand::New { out } => new(&out),
+        KeysCommand::New { out, algorithm } => new(&out, algorithm),
         KeysCommand::Show { path } => {
             println!("{}", public_key_of(&path)?);
             Ok(ExitCode::SUCCESS)
@@ -44,7 +48,7 @@ fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn new(stem: &Path) -> anyhow::Result<ExitCode> {
+fn new(stem: &Path, algorithm: Algorithm) -> anyhow::Result<ExitCode> {
     let secret_path = with_suffix(stem, ".secret");
     let public_path = with_suffix(stem, ".public");
     for path in [&secret_path, &public_path] {
@@ -55,7 +59,7 @@ fn new(stem: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let secret = SecretKey::generate();
+    let secret = SecretKey::generate_for(algorithm);
     secret.write_new_file(&secret_path)?;
     let public = secret.public_key();
     let write_public = || -> std::io::Result<()> {

@@ -202,12 +202,7 @@ fn print_status(raw: &Value) -> anyhow::Result<()> {
     );
     println!("validators:   {}", status.validators.len());
     for v in &status.validators {
-        println!(
-            "  {} ({}) power {}",
-            v.consensus_key.to_hex(),
-            v.org,
-            v.voting_power
-        );
+        println!("  {} ({}) power {}", v.consensus_key, v.org, v.voting_power);
     }
     println!("peers:        {}", status.peers.len());
     for p in &status.peers {

@@ -396,7 +396,7 @@ fn show(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(key, verdict)| {
                 json!({
-                    "public_key": key.to_hex(),
+                    "public_key": key.to_string(),
                     "valid": verdict.is_ok(),
                     "error": verdict.err().map(|e| e.to_string()),
                 })

@@ -600,15 +600,15 @@ pub fn types_help() -> String {
 }
 
 fn key_value(text: &str) -> anyhow::Result<String> {
-    if let Ok(key) = PublicKey::from_hex(text.trim()) {
-        return Ok(key.to_hex());
+    if let Ok(key) = PublicKey::parse(text) {
+        return Ok(key.to_string());
     }
     let path = std::path::Path::new(text);
     ensure!(
         path.extension().is_some_and(|e| e == "public"),
-        "{text:?} is neither 64 hex digits nor a .public key file"
+        "{text:?} is neither a public key (ed25519:HEX, sm2:HEX or 64 hex digits) nor a .public key file"
     );
-    Ok(PublicKey::read_file(path)?.to_hex())
+    Ok(PublicKey::read_file(path)?.to_string())
 }
 
 fn list(text: &str) -> Vec<&str> {

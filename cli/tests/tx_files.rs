@@ -39,10 +39,19 @@ const UNSIGNED: &str = r#"{
 "#;
 
 fn new_key(dir: &Path, stem: &str) -> String {
-    let out = xinbao(dir, &["keys", "new", "--out", stem]);
+    new_key_of(dir, stem, "ed25519")
+}
+
+fn new_key_of(dir: &Path, stem: &str, algorithm: &str) -> String {
+    let out = xinbao(
+        dir,
+        &["keys", "new", "--out", stem, "--algorithm", algorithm],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let public = stdout(&out).trim().to_owned();
-    assert_eq!(public.len(), 64);
+    let digits = if algorithm == "sm2" { 130 } else { 64 };
+    assert!(public.starts_with(&format!("{algorithm}:")), "{public}");
+    assert_eq!(public.len(), algorithm.len() + 1 + digits, "{public}");
     public
 }
 
@@ -90,6 +99,20 @@ fn keys_are_written_privately_shown_and_never_overwritten() {
     assert_eq!(
         std::fs::read(dir.join("bank-a.secret")).unwrap(),
         secret_before
+    );
+    // An SM2 key: its files and its text name the algorithm.
+    let sm2 = new_key_of(&dir, "bank-b", "sm2");
+    assert!(std::fs::read_to_string(dir.join("bank-b.secret"))
+        .unwrap()
+        .starts_with("sm2:"));
+    let shown = xinbao(&dir, &["keys", "show", "bank-b.secret"]);
+    assert_eq!(stdout(&shown).trim(), sm2);
+    let unknown = xinbao(&dir, &["keys", "new", "--out", "c", "--algorithm", "rsa"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("expected ed25519 or sm2"),
+        "{}",
+        stderr(&unknown)
     );
 }
 

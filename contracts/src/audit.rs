@@ -116,7 +116,7 @@ pub enum AuditFailure {
         body: String,
     },
     #[error("height {height}: invalid block: {error}")]
-    InvalidBlock { height: u64, error: BlockError },
+    InvalidBlock { height: u64, error: Box<BlockError> },
     #[error("height {height}: receipt {index} (tx {tx}) is stored as {stored}, re-execution gives {computed}")]
     ReceiptMismatch {
         height: u64,
@@ -507,9 +507,17 @@ impl Auditor {
             time_ms: header.time_ms,
             tx_expiry_heights_max: self.tx_expiry_heights_max,
         };
-        let txs = verified.map_err(|error| AuditFailure::InvalidBlock { height, error })?;
-        let executed = chain::execute_block(&self.state, &self.root, &env, &txs)
-            .map_err(|error| AuditFailure::InvalidBlock { height, error })?;
+        let txs = verified.map_err(|error| AuditFailure::InvalidBlock {
+            height,
+            error: Box::new(error),
+        })?;
+        let executed =
+            chain::execute_block(&self.state, &self.root, &env, &txs).map_err(|error| {
+                AuditFailure::InvalidBlock {
+                    height,
+                    error: Box::new(error),
+                }
+            })?;
         // 6. Receipts, then roots.
         compare_receipts(height, &entry.receipts, &executed.receipts)?;
         chain::check_execution(header, &executed).map_err(|error| match error {
@@ -523,7 +531,10 @@ impl Auditor {
                 claimed,
                 computed,
             },
-            error => AuditFailure::InvalidBlock { height, error },
+            error => AuditFailure::InvalidBlock {
+                height,
+                error: Box::new(error),
+            },
         })?;
 
         on_block(

@@ -200,8 +200,12 @@ pub(crate) fn approve(work: &Work) -> Result<(), Code> {
     )
 }
 
-/// R11.4 (1): a key must be a point that can verify (not malformed, not of small order).
+/// R11.4 (1): a key must be of the chain's signature algorithm (`WrongAlgorithm`) and a
+/// point that can verify (not malformed, not of small order: `InvalidField`).
 fn well_formed_key(key: &PublicKey) -> Result<(), Code> {
+    if key.algorithm() != ledger::crypto::CHAIN_KEY_ALGORITHM {
+        return Err(Code::WrongAlgorithm);
+    }
     key.check().map_err(|_| Code::InvalidField)
 }
 

@@ -61,9 +61,15 @@ pub fn orgs_of_keys(state: &dyn StateView, public_keys: &[PublicKey]) -> Result<
     Ok(orgs)
 }
 
-/// `RegisterStaffKey`: signed by the organisation; a key registered before, to anyone and
-/// even if revoked since, is `DuplicateId`.
+/// `RegisterStaffKey`: signed by the organisation; a key of another algorithm than the
+/// chain's is `WrongAlgorithm`; a key registered before, to anyone and even if revoked
+/// since, is `DuplicateId`.
 pub fn register_staff_key(work: &mut Work, tx: &StaffKey) -> Result<(), Code> {
+    // (1) a key of the chain's signature algorithm.
+    ensure(
+        tx.public_key.algorithm() == ledger::crypto::CHAIN_KEY_ALGORITHM,
+        Code::WrongAlgorithm,
+    )?;
     // (2)
     ensure(work.org_kind(&tx.org).is_some(), Code::UnknownParty)?;
     // (3)

@@ -275,7 +275,7 @@ fn a_header_that_does_not_match_re_execution_is_named() {
         receipts_root: executed.receipts_root,
         state_root: executed.state_root,
         validator_set_hash: [0; 32],
-        proposer: PublicKey([0; 32]),
+        proposer: PublicKey::Ed25519([0; 32]),
     };
     assert_eq!(check_execution(&header, &executed), Ok(()));
     header.state_root[0] ^= 1;

@@ -10,7 +10,7 @@ use ledger::action::{
     SetVotingPower, StaffKey, ValidatorRef,
 };
 use ledger::block::Outcome;
-use ledger::crypto::{PublicKey, SecretKey};
+use ledger::crypto::{Algorithm, PublicKey, SecretKey};
 use ledger::export::ChainEntry;
 use ledger::genesis::{GovernanceRule, Params};
 use ledger::vote::CertificateError;
@@ -222,9 +222,16 @@ fn ids_and_keys_are_never_reused() {
     let weak = Action::AdmitOrganisation(AdmitOrganisation {
         org: id("bank2"),
         kind: OrgKind::Bank,
-        admin_key: PublicKey([0; 32]),
+        admin_key: PublicKey::Ed25519([0; 32]),
     });
     assert_eq!(net.run(weak, &a), rejected(Code::InvalidField));
+    // A well-formed key of another algorithm than the chain's: refused with its own code.
+    let sm2 = Action::AdmitOrganisation(AdmitOrganisation {
+        org: id("bank2"),
+        kind: OrgKind::Bank,
+        admin_key: SecretKey::from_seed_for(Algorithm::Sm2, [51; 32]).public_key(),
+    });
+    assert_eq!(net.run(sm2, &a), rejected(Code::WrongAlgorithm));
     assert!(net.verify().is_ok());
 }
 

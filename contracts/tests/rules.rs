@@ -975,12 +975,18 @@ fn huge_claim_terms_are_overflow() {
 #[test]
 fn staff_keys() {
     let mut l = Ledger::standard();
-    let key = PublicKey([7; 32]);
-    let register = |org: &str, k: &PublicKey| json!({"type": "RegisterStaffKey", "org": org, "public_key": k.to_hex()});
+    let key = PublicKey::Ed25519([7; 32]);
+    let register = |org: &str, k: &PublicKey| json!({"type": "RegisterStaffKey", "org": org, "public_key": k.to_string()});
     let revoke = |org: &str, k: &PublicKey| json!({"type": "RevokeStaffKey", "org": org, "public_key": k.to_hex()});
     assert_eq!(
         l.tx("2025-01-01", &["bank"], register("zz", &key)),
         Err(Code::UnknownParty)
+    );
+    // A key of another algorithm than the chain's, before anything else is looked at.
+    let sm2 = ledger::crypto::SecretKey::from_seed_for(ledger::crypto::Algorithm::Sm2, [7; 32]);
+    assert_eq!(
+        l.tx("2025-01-01", &["ins"], register("zz", &sm2.public_key())),
+        Err(Code::WrongAlgorithm)
     );
     assert_eq!(
         l.tx("2025-01-01", &["ins"], register("bank", &key)),
@@ -1000,7 +1006,11 @@ fn staff_keys() {
         Err(Code::InvalidField)
     );
     assert_eq!(
-        l.tx("2025-01-01", &["bank"], revoke("bank", &PublicKey([8; 32]))),
+        l.tx(
+            "2025-01-01",
+            &["bank"],
+            revoke("bank", &PublicKey::Ed25519([8; 32]))
+        ),
         Err(Code::InvalidField)
     );
     l.ok("2025-01-01", &["bank"], revoke("bank", &key));
@@ -1018,7 +1028,7 @@ fn staff_keys() {
         Err(Code::DuplicateId)
     );
     assert_eq!(
-        contracts::orgs_of_keys(&l.store, &[PublicKey([9; 32])]),
+        contracts::orgs_of_keys(&l.store, &[PublicKey::Ed25519([9; 32])]),
         Err(Code::Unauthorized)
     );
 }
@@ -1026,7 +1036,7 @@ fn staff_keys() {
 #[test]
 fn genesis_keys_sign_for_their_orgs() {
     use ledger::genesis::{Genesis, GenesisOrg, GenesisStaffKey, GovernanceRule, Params};
-    let admin = |b: u8| PublicKey([b; 32]);
+    let admin = |b: u8| PublicKey::Ed25519([b; 32]);
     let genesis = Genesis {
         chain_id: id("test"),
         protocol_version: 1,

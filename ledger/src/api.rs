@@ -313,7 +313,7 @@ mod tests {
             peer_id: "12D3KooW".into(),
             validators: vec![RosterEntryView {
                 org: Id::new("bank-a").unwrap(),
-                consensus_key: PublicKey([3; 32]),
+                consensus_key: PublicKey::Ed25519([3; 32]),
                 voting_power: 1,
                 address: "/ip4/127.0.0.1/tcp/27000".into(),
                 peer_id: "12D3KooX".into(),
@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(json["latest_block_id"], "01".repeat(32));
         assert_eq!(json["state_root"], "02".repeat(32));
         assert_eq!(json["validator_set_hash"], "04".repeat(32));
-        assert_eq!(json["validators"][0]["consensus_key"], "03".repeat(32));
+        assert_eq!(
+            json["validators"][0]["consensus_key"],
+            format!("ed25519:{}", "03".repeat(32))
+        );
         assert_eq!(
             serde_json::from_value::<StatusView>(json.clone()).unwrap(),
             status

@@ -70,6 +70,8 @@ codes!(
     // R14: version 3.
     NotAttested,
     UnknownAttestation,
+    // Keys.
+    WrongAlgorithm,
 );
 
 impl Code {
@@ -116,6 +118,7 @@ impl Code {
                 "the enterprise lacks an attestation the programme's eligibility requires"
             }
             Code::UnknownAttestation => "no such attestation",
+            Code::WrongAlgorithm => "a key is not of the chain's signature algorithm",
         }
     }
 }
@@ -135,7 +138,8 @@ mod tests {
         for code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
         }
-        assert_eq!(Code::ALL.len(), 36);
+        assert_eq!(Code::ALL.len(), 37);
+        assert_eq!(Code::ALL[36], Code::WrongAlgorithm);
         assert_eq!(Code::ALL[0], Code::Unauthorized);
         assert_eq!(Code::ALL[25], Code::Overflow);
         assert_eq!(Code::ALL[26], Code::NotApproved);

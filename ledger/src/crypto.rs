@@ -1,42 +1,113 @@
-//! Keys and signatures: ed25519, with domain separation, and one verification rule that
-//! single and batch verification share.
+//! Keys and signatures: ed25519 and SM2, with domain separation, and one verification
+//! rule per algorithm that single and batch verification share.
 //!
 //! Every signature in xinbao is over `domain ‖ message`, with the domain taken from
 //! [`domain`], so a signature made for one purpose (a transaction) can never be replayed
-//! as another (a consensus vote).
+//! as another (a consensus vote). A key names its algorithm ([`Algorithm`]) in its binary
+//! and its text form (`ed25519:…`, `sm2:04…`); a signature is 64 bytes under both, and is
+//! read as its key's algorithm says.
 //!
-//! The rule is ZIP-215 (ed25519-zebra), after one check of our own: the public key must be
-//! a point that is not of small order ([`PublicKey::check`]). ZIP-215 requires the scalar
-//! to be reduced (`s < ℓ`, so a signature cannot be altered into a second valid one),
-//! accepts any encoding of `R` that decodes, and checks the cofactored equation
-//! `[8][s]B = [8]R + [8][k]A`. Its batch equation is the same equation summed with random
-//! weights, so a batch of valid signatures always passes and [`verify_batch`] gives every
-//! signature the verdict [`PublicKey::verify`] gives it: two honest nodes, one verifying
-//! alone and one in batches, can never disagree about a block. (The random weights come
-//! from the operating system; they decide nothing but the speed, except with probability
-//! 2⁻¹²⁸ per invalid batch.) Every signature an honest RFC 8032 signer makes verifies
-//! under both this rule and ed25519-dalek's `verify_strict`; this rule accepts, besides,
-//! signatures only their key's holder could make (a small-order or non-canonical `R`).
-//! This replaced `verify_strict` as a deliberate protocol change.
+//! **ed25519.** The rule is ZIP-215 (ed25519-zebra), after one check of our own: the
+//! public key must be a point that is not of small order ([`PublicKey::check`]). ZIP-215
+//! requires the scalar to be reduced (`s < ℓ`, so a signature cannot be altered into a
+//! second valid one), accepts any encoding of `R` that decodes, and checks the cofactored
+//! equation `[8][s]B = [8]R + [8][k]A`. Its batch equation is the same equation summed with
+//! random weights, so a batch of valid signatures always passes and [`verify_batch`] gives
+//! every signature the verdict [`PublicKey::verify`] gives it: two honest nodes, one
+//! verifying alone and one in batches, can never disagree about a block. (The random
+//! weights come from the operating system; they decide nothing but the speed, except with
+//! probability 2⁻¹²⁸ per invalid batch.) Every signature an honest RFC 8032 signer makes
+//! verifies under both this rule and ed25519-dalek's `verify_strict`; this rule accepts,
+//! besides, signatures only their key's holder could make (a small-order or non-canonical
+//! `R`).
 //!
-//! A secret key lives in a file holding the hex of its 32-byte seed, created with
-//! owner-only permissions and never overwritten.
+//! **SM2** (GB/T 32918.2, RustCrypto's `sm2`). The key is an uncompressed SEC1 point
+//! (65 bytes, `04 ‖ x ‖ y`) on the curve and not the identity; the signature is `r ‖ s`,
+//! each 32 bytes big-endian in `[1, n-1]`; the signed value is SM3 over `Z_A ‖ M`, where
+//! `M` is `domain ‖ message` and `Z_A` binds the key and the distinguishing identifier
+//! [`SM2_DISTID`] (GM/T 0009's default), so any SM2 implementation given the same
+//! identifier verifies xinbao's signatures and xinbao verifies theirs. SM2 has no batch
+//! equation: [`verify_batch`] checks SM2 signatures one at a time (the caller spreads a
+//! block's over the cores). Signing is deterministic (the nonce is derived from the secret
+//! and the digest, RFC 6979's way), which GB/T 32918 allows and which makes a lost random
+//! source harmless.
+//!
+//! A secret key lives in a file holding `ALGORITHM:` and the hex of its 32 bytes (the
+//! ed25519 seed, or the SM2 scalar), created with owner-only permissions and never
+//! overwritten; a file of bare hex is an ed25519 seed, as files were before keys named
+//! their algorithm.
 
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
 
-use ed25519_dalek::Signer;
+use ed25519_dalek::Signer as _;
+use sm2::dsa::signature::{Signer as _, Verifier as _};
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-/// An ed25519 public key: 32 bytes, hex in text form.
+/// The distinguishing identifier every SM2 signature in xinbao is made and checked with:
+/// GM/T 0009's default, `1234567812345678`. Another implementation must be given the same
+/// (OpenSSL 3: `-pkeyopt distid:1234567812345678`).
+pub const SM2_DISTID: &str = "1234567812345678";
+
+/// The signature algorithm of every chain's keys: chains sign with ed25519 (the crypto
+/// suite `ed25519-blake3`). A key of another algorithm is refused wherever a key enters a
+/// chain: as a transaction's signer (`WrongAlgorithm` at intake), in a genesis, and in a
+/// governance change (R11.4's key checks, code `WrongAlgorithm`).
+pub const CHAIN_KEY_ALGORITHM: Algorithm = Algorithm::Ed25519;
+
+/// A signature algorithm.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Ed25519,
+    Sm2,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 2] = [Algorithm::Ed25519, Algorithm::Sm2];
+
+    /// The name in text forms: `ed25519` or `sm2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Ed25519 => "ed25519",
+            Algorithm::Sm2 => "sm2",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = KeyError;
+    fn from_str(text: &str) -> Result<Self, KeyError> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| KeyError::UnknownAlgorithm(text.to_owned()))
+    }
+}
+
+/// A public key: an ed25519 point (32 bytes) or an SM2 point (65 bytes, uncompressed SEC1).
+/// Its text form is `ed25519:HEX` or `sm2:HEX`; bare hex of 32 bytes reads as ed25519.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
 )]
 #[serde(try_from = "String", into = "String")]
-pub struct PublicKey(pub [u8; 32]);
+pub enum PublicKey {
+    Ed25519([u8; 32]),
+    Sm2([u8; 65]),
+}
 
 /// The domains of every signature and every hash that must not be confused with another.
 ///
@@ -77,7 +148,7 @@ pub mod domain {
 /// Why a signature was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("the public key is not a valid ed25519 point")]
+    #[error("the public key is not a valid point of its algorithm")]
     MalformedKey,
     #[error("the public key has small order (a weak key)")]
     WeakKey,
@@ -95,106 +166,200 @@ pub enum KeyError {
     },
     #[error("{path}: already exists; refusing to overwrite a key file")]
     Exists { path: PathBuf },
-    #[error("{path}: expected the hex of 32 bytes (64 hex digits)")]
-    Format { path: PathBuf },
-    #[error("expected the hex of 32 bytes (64 hex digits)")]
-    Hex,
+    #[error("{path}: {reason}")]
+    Format { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Text(String),
+    #[error("unknown algorithm {0:?}: expected ed25519 or sm2")]
+    UnknownAlgorithm(String),
 }
 
 impl PublicKey {
-    /// Checks `signature` over `domain ‖ message` (see the module notes for the rule).
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            PublicKey::Ed25519(_) => Algorithm::Ed25519,
+            PublicKey::Sm2(_) => Algorithm::Sm2,
+        }
+    }
+
+    /// The key's bytes: the ed25519 point, or the SM2 point's SEC1 encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            PublicKey::Ed25519(bytes) => bytes,
+            PublicKey::Sm2(bytes) => bytes,
+        }
+    }
+
+    /// Checks `signature` over `domain ‖ message` (see the module notes for the rules).
     pub fn verify(
         &self,
         domain: &[u8],
         message: &[u8],
         signature: &Signature,
     ) -> Result<(), VerifyError> {
-        self.check()?;
-        let key = ed25519_zebra::VerificationKey::try_from(self.0)
-            .map_err(|_| VerifyError::MalformedKey)?;
-        key.verify(
-            &ed25519_zebra::Signature::from(signature.0),
-            &signed_message(domain, message),
-        )
-        .map_err(|_| VerifyError::BadSignature)
-    }
-
-    /// Whether this is a point that can verify anything: decodes and is not of small order.
-    /// A pure function of the key's bytes; the keys found good lately are remembered
-    /// ([`GOOD_KEYS_MAX`]), since the same few keys sign almost every transaction and a
-    /// point's decompression is a large part of a verification.
-    pub fn check(&self) -> Result<(), VerifyError> {
-        if good_keys().lock().is_ok_and(|keys| keys.contains(&self.0)) {
-            return Ok(());
-        }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| VerifyError::MalformedKey)?;
-        if key.is_weak() {
-            return Err(VerifyError::WeakKey);
-        }
-        if let Ok(mut keys) = good_keys().lock() {
-            if keys.len() >= GOOD_KEYS_MAX {
-                keys.clear();
+        match self {
+            PublicKey::Ed25519(bytes) => {
+                self.check()?;
+                let key = ed25519_zebra::VerificationKey::try_from(*bytes)
+                    .map_err(|_| VerifyError::MalformedKey)?;
+                key.verify(
+                    &ed25519_zebra::Signature::from(signature.0),
+                    &signed_message(domain, message),
+                )
+                .map_err(|_| VerifyError::BadSignature)
             }
-            keys.insert(self.0);
+            PublicKey::Sm2(bytes) => {
+                let key = sm2_verifying_key(bytes)?;
+                let signature = sm2::dsa::Signature::from_slice(&signature.0)
+                    .map_err(|_| VerifyError::BadSignature)?;
+                key.verify(&signed_message(domain, message), &signature)
+                    .map_err(|_| VerifyError::BadSignature)
+            }
         }
-        Ok(())
     }
 
-    /// Reads a public key file (hex of 32 bytes, surrounding whitespace ignored).
+    /// Whether this is a point that can verify anything: for ed25519, decodes and is not
+    /// of small order; for SM2, is an uncompressed point on the curve. A pure function of
+    /// the key's bytes; the keys found good lately are remembered ([`GOOD_KEYS_MAX`]),
+    /// since the same few keys sign almost every transaction and a point's decompression
+    /// (and SM2's `Z_A`) is a large part of a verification.
+    pub fn check(&self) -> Result<(), VerifyError> {
+        match self {
+            PublicKey::Ed25519(bytes) => {
+                if good_keys().lock().is_ok_and(|keys| keys.contains(bytes)) {
+                    return Ok(());
+                }
+                let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                    .map_err(|_| VerifyError::MalformedKey)?;
+                if key.is_weak() {
+                    return Err(VerifyError::WeakKey);
+                }
+                if let Ok(mut keys) = good_keys().lock() {
+                    if keys.len() >= GOOD_KEYS_MAX {
+                        keys.clear();
+                    }
+                    keys.insert(*bytes);
+                }
+                Ok(())
+            }
+            PublicKey::Sm2(bytes) => sm2_verifying_key(bytes).map(|_| ()),
+        }
+    }
+
+    /// Reads a public key file (the text form, surrounding whitespace ignored).
     pub fn read_file(path: &Path) -> Result<PublicKey, KeyError> {
         let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
             path: path.to_owned(),
             source,
         })?;
-        PublicKey::from_hex(&text).map_err(|_| KeyError::Format {
+        PublicKey::parse(&text).map_err(|e| KeyError::Format {
             path: path.to_owned(),
+            reason: e.to_string(),
         })
     }
 
+    /// The hex of [`PublicKey::as_bytes`], without the algorithm: the name of the key's
+    /// state records (the lengths of the two algorithms' keys differ, so the names do).
     pub fn to_hex(&self) -> String {
-        lower_hex(&self.0)
+        lower_hex(self.as_bytes())
     }
 
-    pub fn from_hex(text: &str) -> Result<Self, hex::FromHexError> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut bytes)?;
-        Ok(PublicKey(bytes))
+    /// Reads the text form: `ed25519:HEX`, `sm2:HEX`, or bare hex of 32 bytes (ed25519).
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let text = text.trim();
+        let (algorithm, digits) = match text.split_once(':') {
+            Some((name, digits)) => (name.parse()?, digits),
+            None => (Algorithm::Ed25519, text),
+        };
+        let bad = |what: &str| KeyError::Text(format!("{algorithm} public key: {what}"));
+        match algorithm {
+            Algorithm::Ed25519 => {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(digits, &mut bytes)
+                    .map_err(|_| bad("expected the hex of 32 bytes (64 hex digits)"))?;
+                Ok(PublicKey::Ed25519(bytes))
+            }
+            Algorithm::Sm2 => {
+                let mut bytes = [0u8; 65];
+                hex::decode_to_slice(digits, &mut bytes).map_err(|_| {
+                    bad("expected the hex of an uncompressed SEC1 point (130 hex digits, 04…)")
+                })?;
+                Ok(PublicKey::Sm2(bytes))
+            }
+        }
     }
 }
 
 impl TryFrom<String> for PublicKey {
-    type Error = hex::FromHexError;
+    type Error = KeyError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        PublicKey::from_hex(&value)
+        PublicKey::parse(&value)
     }
 }
 
 impl From<PublicKey> for String {
     fn from(key: PublicKey) -> String {
-        key.to_hex()
+        key.to_string()
     }
 }
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        write!(f, "{}:{}", self.algorithm(), self.to_hex())
     }
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", &self.to_hex()[..16])
+        let hex = self.to_hex();
+        let shown = match self {
+            PublicKey::Ed25519(_) => &hex[..16],
+            // Past the SEC1 tag, so keys differ where they are shown.
+            PublicKey::Sm2(_) => &hex[2..18],
+        };
+        write!(f, "PublicKey({}:{shown})", self.algorithm())
     }
 }
 
-/// Most keys [`PublicKey::check`] remembers as good; beyond it the memory starts afresh.
+/// Most keys [`PublicKey::check`] remembers as good, per algorithm; beyond it the memory
+/// starts afresh.
 pub const GOOD_KEYS_MAX: usize = 4_096;
+
+type Memory<K, V> = std::sync::Mutex<std::collections::BTreeMap<K, V>>;
 
 fn good_keys() -> &'static std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>> {
     static KEYS: std::sync::OnceLock<std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>>> =
         std::sync::OnceLock::new();
     KEYS.get_or_init(Default::default)
+}
+
+/// The SM2 verifying key of `bytes` (its point decoded and its `Z_A` computed), from the
+/// memory of recent keys or made afresh; refused if `bytes` is not an uncompressed point
+/// on the curve.
+fn sm2_verifying_key(bytes: &[u8; 65]) -> Result<Arc<sm2::dsa::VerifyingKey>, VerifyError> {
+    static KEYS: std::sync::OnceLock<Memory<[u8; 65], Arc<sm2::dsa::VerifyingKey>>> =
+        std::sync::OnceLock::new();
+    let memory = KEYS.get_or_init(Default::default);
+    if let Some(key) = memory.lock().ok().and_then(|keys| keys.get(bytes).cloned()) {
+        return Ok(key);
+    }
+    // Only the uncompressed form: one key, one byte string (a compressed or hybrid
+    // encoding of the same point would be a second name for it).
+    if bytes[0] != 0x04 {
+        return Err(VerifyError::MalformedKey);
+    }
+    let key = Arc::new(
+        sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, bytes)
+            .map_err(|_| VerifyError::MalformedKey)?,
+    );
+    if let Ok(mut keys) = memory.lock() {
+        if keys.len() >= GOOD_KEYS_MAX {
+            keys.clear();
+        }
+        keys.insert(*bytes, key.clone());
+    }
+    Ok(key)
 }
 
 /// One signature to check in a batch: `signature` by `key` over `domain ‖ message`.
@@ -207,20 +372,27 @@ pub struct Check<'a> {
 }
 
 /// Verifies `checks` together; each verdict is the one [`PublicKey::verify`] gives (see
-/// the module notes). The whole batch is one multi-scalar multiplication; only when it
-/// fails are the signatures checked one by one, to name the bad ones.
+/// the module notes). The ed25519 signatures are one multi-scalar multiplication; only
+/// when it fails are they checked one by one, to name the bad ones. SM2 signatures are
+/// checked one by one.
 pub fn verify_batch(checks: &[Check<'_>]) -> Vec<Result<(), VerifyError>> {
     let mut verdicts: Vec<Result<(), VerifyError>> = vec![Ok(()); checks.len()];
     let mut batch = ed25519_zebra::batch::Verifier::new();
     let mut queued = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
+        let PublicKey::Ed25519(key) = check.key else {
+            verdicts[i] = check
+                .key
+                .verify(check.domain, check.message, check.signature);
+            continue;
+        };
         if let Err(e) = check.key.check() {
             verdicts[i] = Err(e);
             continue;
         }
         let message = signed_message(check.domain, check.message);
         batch.queue((
-            ed25519_zebra::VerificationKeyBytes::from(check.key.0),
+            ed25519_zebra::VerificationKeyBytes::from(*key),
             ed25519_zebra::Signature::from(check.signature.0),
             &message[..],
         ));
@@ -250,47 +422,150 @@ fn signed_message(domain: &[u8], message: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// An ed25519 secret key (the 32-byte seed). It never prints, and is wiped from memory
-/// when dropped (ed25519-dalek's `zeroize`).
+/// SM3 (GB/T 32905) of `bytes`.
+pub fn sm3(bytes: &[u8]) -> [u8; 32] {
+    use sm3::Digest;
+    sm3::Sm3::digest(bytes).into()
+}
+
+/// A secret key: an ed25519 seed or an SM2 scalar. It never prints, and is wiped from
+/// memory when dropped (the algorithms' crates zeroize their secrets).
 #[derive(Clone)]
-pub struct SecretKey(ed25519_dalek::SigningKey);
+pub enum SecretKey {
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+    Sm2(Box<sm2::dsa::SigningKey>),
+}
 
 /// The usual name for a secret key together with its public key: the secret key derives
 /// its public key, so one type serves both.
 pub type Keypair = SecretKey;
 
 impl SecretKey {
-    /// A fresh key from the operating system's randomness.
+    /// A fresh ed25519 key from the operating system's randomness.
     pub fn generate() -> SecretKey {
-        SecretKey(ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng))
+        SecretKey::generate_for(Algorithm::Ed25519)
     }
 
-    /// The key with this seed: for tests, golden vectors and throwaway devnet keys.
+    /// A fresh key of `algorithm` from the operating system's randomness.
+    pub fn generate_for(algorithm: Algorithm) -> SecretKey {
+        loop {
+            let mut seed = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+            // An SM2 scalar must be in [1, n-2]; a draw outside (probability about
+            // 2⁻³²) is drawn again.
+            let key = SecretKey::from_bytes(algorithm, &seed);
+            seed.fill(0);
+            if let Ok(key) = key {
+                return key;
+            }
+        }
+    }
+
+    /// The ed25519 key with this seed: for tests, golden vectors and throwaway devnet keys.
     pub fn from_seed(seed: [u8; 32]) -> SecretKey {
-        SecretKey(ed25519_dalek::SigningKey::from_bytes(&seed))
+        SecretKey::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    }
+
+    /// A key of `algorithm` derived from `seed` alone: for tests and throwaway devnet
+    /// keys. ed25519 takes the seed as it is; SM2 takes the first SM3 of `seed ‖ counter`
+    /// that is a valid scalar.
+    pub fn from_seed_for(algorithm: Algorithm, seed: [u8; 32]) -> SecretKey {
+        match algorithm {
+            Algorithm::Ed25519 => SecretKey::from_seed(seed),
+            Algorithm::Sm2 => (0u32..)
+                .find_map(|counter| {
+                    let mut input = seed.to_vec();
+                    input.extend_from_slice(&counter.to_be_bytes());
+                    SecretKey::from_bytes(Algorithm::Sm2, &sm3(&input)).ok()
+                })
+                .expect("some counter gives a valid scalar"),
+        }
+    }
+
+    /// The key of `algorithm` whose secret is `bytes`: the ed25519 seed, or the SM2 scalar
+    /// big-endian, which must be in [1, n-2] (GB/T 32918.1: `1 + d` must be invertible).
+    pub fn from_bytes(algorithm: Algorithm, bytes: &[u8; 32]) -> Result<SecretKey, KeyError> {
+        match algorithm {
+            Algorithm::Ed25519 => Ok(SecretKey::from_seed(*bytes)),
+            Algorithm::Sm2 => {
+                let key = sm2::dsa::SigningKey::from_slice(SM2_DISTID, bytes).map_err(|_| {
+                    KeyError::Text("an SM2 secret must be a scalar in [1, n-2]".into())
+                })?;
+                let d = *key.as_nonzero_scalar().as_ref();
+                if bool::from((d + sm2::Scalar::ONE).is_zero()) {
+                    return Err(KeyError::Text(
+                        "an SM2 secret must be a scalar in [1, n-2]".into(),
+                    ));
+                }
+                Ok(SecretKey::Sm2(Box::new(key)))
+            }
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            SecretKey::Ed25519(_) => Algorithm::Ed25519,
+            SecretKey::Sm2(_) => Algorithm::Sm2,
+        }
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key().to_bytes())
+        match self {
+            SecretKey::Ed25519(key) => PublicKey::Ed25519(key.verifying_key().to_bytes()),
+            SecretKey::Sm2(key) => {
+                let point = key.verifying_key().to_sec1_bytes();
+                PublicKey::Sm2(
+                    point
+                        .as_ref()
+                        .try_into()
+                        .expect("an uncompressed SM2 point is 65 bytes"),
+                )
+            }
+        }
     }
 
-    /// Signs `domain ‖ message` (ed25519 is deterministic: the same inputs give the same
-    /// signature).
+    /// Signs `domain ‖ message` (both algorithms sign deterministically here: the same
+    /// inputs give the same signature).
     pub fn sign(&self, domain: &[u8], message: &[u8]) -> Signature {
-        Signature(self.0.sign(&signed_message(domain, message)).to_bytes())
+        let message = signed_message(domain, message);
+        match self {
+            SecretKey::Ed25519(key) => Signature(key.sign(&message).to_bytes()),
+            SecretKey::Sm2(key) => {
+                let signature: sm2::dsa::Signature = key.sign(&message);
+                Signature(
+                    signature.to_bytes()[..]
+                        .try_into()
+                        .expect("an SM2 signature is 64 bytes"),
+                )
+            }
+        }
     }
 
-    /// The text form of the key file: the hex of the seed.
+    /// The text form of the key file: `ALGORITHM:` and the hex of the secret.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0.to_bytes())
+        let secret = match self {
+            SecretKey::Ed25519(key) => hex::encode(key.to_bytes()),
+            SecretKey::Sm2(key) => hex::encode(key.to_bytes()),
+        };
+        format!("{}:{secret}", self.algorithm())
     }
 
+    /// Reads the key file's text: `ed25519:HEX`, `sm2:HEX` or bare hex (an ed25519 seed).
     pub fn from_hex(text: &str) -> Result<SecretKey, KeyError> {
-        let mut seed = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| KeyError::Hex)?;
-        let key = SecretKey::from_seed(seed);
-        seed.fill(0);
-        Ok(key)
+        let text = text.trim();
+        let (algorithm, digits) = match text.split_once(':') {
+            Some((name, digits)) => (name.parse()?, digits),
+            None => (Algorithm::Ed25519, text),
+        };
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(digits, &mut secret).map_err(|_| {
+            KeyError::Text(format!(
+                "{algorithm} secret key: expected the hex of 32 bytes (64 hex digits)"
+            ))
+        })?;
+        let key = SecretKey::from_bytes(algorithm, &secret);
+        secret.fill(0);
+        key
     }
 
     /// Reads a secret key file.
@@ -299,8 +574,9 @@ impl SecretKey {
             path: path.to_owned(),
             source,
         })?;
-        SecretKey::from_hex(&text).map_err(|_| KeyError::Format {
+        SecretKey::from_hex(&text).map_err(|e| KeyError::Format {
             path: path.to_owned(),
+            reason: e.to_string(),
         })
     }
 
@@ -340,7 +616,7 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// An ed25519 signature: 64 bytes, hex in text form.
+/// A signature: 64 bytes, hex in text form: ed25519's `R ‖ s`, or SM2's `r ‖ s`.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
 )]

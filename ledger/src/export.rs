@@ -349,7 +349,7 @@ mod tests {
             receipts_root: [2; 32],
             state_root: [3; 32],
             validator_set_hash: [4; 32],
-            proposer: PublicKey([5; 32]),
+            proposer: PublicKey::Ed25519([5; 32]),
         };
         ChainEntry {
             certificate: CommitCertificate {

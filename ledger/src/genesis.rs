@@ -188,6 +188,12 @@ pub enum GenesisError {
     DuplicateOrganisation(Id),
     #[error("key {0} is used twice (admin, staff and consensus keys must all differ)")]
     DuplicateKey(PublicKey),
+    #[error("key {key} of {owner} is not {expected}, the chain's signature algorithm")]
+    WrongAlgorithm {
+        owner: String,
+        key: PublicKey,
+        expected: crate::crypto::Algorithm,
+    },
     #[error("key {key} of {owner}: {reason}")]
     BadKey {
         owner: String,
@@ -346,6 +352,13 @@ impl Genesis {
 
         let mut keys = BTreeSet::new();
         let mut check_key = |key: &PublicKey, owner: String| {
+            if key.algorithm() != crate::crypto::CHAIN_KEY_ALGORITHM {
+                return Err(GenesisError::WrongAlgorithm {
+                    owner,
+                    key: *key,
+                    expected: crate::crypto::CHAIN_KEY_ALGORITHM,
+                });
+            }
             key.check().map_err(|reason| GenesisError::BadKey {
                 owner,
                 key: *key,

@@ -17,7 +17,10 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
-use crate::crypto::{domain, verify_batch, Check, PublicKey, SecretKey, Signature, VerifyError};
+use crate::crypto::{
+    domain, verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, VerifyError,
+    CHAIN_KEY_ALGORITHM,
+};
 use crate::{Action, Id};
 
 /// A transaction carries at most this many signatures.
@@ -114,6 +117,12 @@ pub enum TxError {
         index: usize,
         key: PublicKey,
         reason: VerifyError,
+    },
+    #[error("signature {index}: key {key} is not {expected}, the chain's signature algorithm")]
+    WrongAlgorithm {
+        index: usize,
+        key: PublicKey,
+        expected: Algorithm,
     },
     #[error("transaction bytes: {0}")]
     Codec(#[from] CodecError),
@@ -226,6 +235,13 @@ impl SignedTx {
             });
         }
         for (index, s) in self.signatures.iter().enumerate() {
+            if s.public_key.algorithm() != CHAIN_KEY_ALGORITHM {
+                return Err(TxError::WrongAlgorithm {
+                    index,
+                    key: s.public_key,
+                    expected: CHAIN_KEY_ALGORITHM,
+                });
+            }
             if self.signatures[..index]
                 .iter()
                 .any(|earlier| earlier.public_key == s.public_key)

@@ -286,7 +286,7 @@ mod tests {
     fn node(byte: u8, org: &str, power: u64) -> RosterEntry {
         RosterEntry {
             org: Id::new(org).unwrap(),
-            consensus_key: PublicKey([byte; 32]),
+            consensus_key: PublicKey::Ed25519([byte; 32]),
             voting_power: power,
             address: Text::new(format!("/ip4/10.0.0.{byte}/tcp/27000")).unwrap(),
         }
@@ -295,7 +295,10 @@ mod tests {
     #[test]
     fn roster_changes_and_their_refusals() {
         let roster = Roster::new(vec![node(3, "c", 1), node(1, "a", 1), node(2, "b", 0)]).unwrap();
-        assert_eq!(roster.entries()[0].consensus_key, PublicKey([1; 32]));
+        assert_eq!(
+            roster.entries()[0].consensus_key,
+            PublicKey::Ed25519([1; 32])
+        );
         let set = roster.validator_set().unwrap();
         assert_eq!(set.len(), 2, "a follower is not a validator");
 
@@ -303,35 +306,42 @@ mod tests {
         assert_eq!(added.validator_set().unwrap().total_voting_power(), 4);
         assert_eq!(
             roster.apply(&RosterChange::Add(node(1, "d", 1))),
-            Err(RosterError::DuplicateKey(PublicKey([1; 32])))
+            Err(RosterError::DuplicateKey(PublicKey::Ed25519([1; 32])))
         );
         assert_eq!(
-            roster.apply(&RosterChange::Remove(PublicKey([9; 32]))),
-            Err(RosterError::UnknownValidator(PublicKey([9; 32])))
+            roster.apply(&RosterChange::Remove(PublicKey::Ed25519([9; 32]))),
+            Err(RosterError::UnknownValidator(PublicKey::Ed25519([9; 32])))
         );
         let promoted = roster
             .apply(&RosterChange::SetPower {
-                consensus_key: PublicKey([2; 32]),
+                consensus_key: PublicKey::Ed25519([2; 32]),
                 voting_power: 5,
             })
             .unwrap();
         assert_eq!(promoted.validator_set().unwrap().len(), 3);
         let rotated = roster
             .apply(&RosterChange::Rotate {
-                consensus_key: PublicKey([1; 32]),
-                new_consensus_key: PublicKey([7; 32]),
+                consensus_key: PublicKey::Ed25519([1; 32]),
+                new_consensus_key: PublicKey::Ed25519([7; 32]),
                 address: None,
             })
             .unwrap();
-        assert!(rotated.get(&PublicKey([1; 32])).is_none());
-        assert_eq!(rotated.get(&PublicKey([7; 32])).unwrap().org.as_str(), "a");
+        assert!(rotated.get(&PublicKey::Ed25519([1; 32])).is_none());
+        assert_eq!(
+            rotated
+                .get(&PublicKey::Ed25519([7; 32]))
+                .unwrap()
+                .org
+                .as_str(),
+            "a"
+        );
         assert_eq!(
             roster.apply(&RosterChange::Rotate {
-                consensus_key: PublicKey([1; 32]),
-                new_consensus_key: PublicKey([3; 32]),
+                consensus_key: PublicKey::Ed25519([1; 32]),
+                new_consensus_key: PublicKey::Ed25519([3; 32]),
                 address: None,
             }),
-            Err(RosterError::DuplicateKey(PublicKey([3; 32])))
+            Err(RosterError::DuplicateKey(PublicKey::Ed25519([3; 32])))
         );
         let without_a = roster
             .apply(&RosterChange::RemoveOrg(Id::new("a").unwrap()))
@@ -339,12 +349,12 @@ mod tests {
         assert_eq!(without_a.entries().len(), 2);
         let only_c = Roster::new(vec![node(3, "c", 1), node(2, "b", 0)]).unwrap();
         assert_eq!(
-            only_c.apply(&RosterChange::Remove(PublicKey([3; 32]))),
+            only_c.apply(&RosterChange::Remove(PublicKey::Ed25519([3; 32]))),
             Err(RosterError::NoValidators)
         );
         assert_eq!(
             only_c.apply(&RosterChange::SetPower {
-                consensus_key: PublicKey([3; 32]),
+                consensus_key: PublicKey::Ed25519([3; 32]),
                 voting_power: 0,
             }),
             Err(RosterError::NoValidators)
@@ -357,7 +367,7 @@ mod tests {
 
     fn v(byte: u8, power: u64) -> Validator {
         Validator {
-            consensus_key: PublicKey([byte; 32]),
+            consensus_key: PublicKey::Ed25519([byte; 32]),
             voting_power: power,
         }
     }
@@ -370,8 +380,8 @@ mod tests {
         let c = ValidatorSet::new(vec![v(3, 2), v(1, 1), v(2, 1)]).unwrap();
         assert_ne!(a.hash(), c.hash());
         assert_eq!(c.total_voting_power(), 4);
-        assert_eq!(c.voting_power(&PublicKey([3; 32])), Some(2));
-        assert_eq!(c.voting_power(&PublicKey([4; 32])), None);
+        assert_eq!(c.voting_power(&PublicKey::Ed25519([3; 32])), Some(2));
+        assert_eq!(c.voting_power(&PublicKey::Ed25519([4; 32])), None);
     }
 
     #[test]
@@ -392,11 +402,11 @@ mod tests {
         assert_eq!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty));
         assert_eq!(
             ValidatorSet::new(vec![v(1, 1), v(1, 2)]),
-            Err(ValidatorSetError::Duplicate(PublicKey([1; 32])))
+            Err(ValidatorSetError::Duplicate(PublicKey::Ed25519([1; 32])))
         );
         assert_eq!(
             ValidatorSet::new(vec![v(1, 0)]),
-            Err(ValidatorSetError::ZeroPower(PublicKey([1; 32])))
+            Err(ValidatorSetError::ZeroPower(PublicKey::Ed25519([1; 32])))
         );
         assert_eq!(
             ValidatorSet::new(vec![v(1, u64::MAX), v(2, 1)]),

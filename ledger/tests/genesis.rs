@@ -1,6 +1,6 @@
 //! Genesis validation, hashing and loading.
 
-use ledger::crypto::{PublicKey, SecretKey, VerifyError};
+use ledger::crypto::{Algorithm, PublicKey, SecretKey, VerifyError};
 use ledger::genesis::{
     assemble, ApprovalError, ApproveOutcome, AssembleError, Genesis, GenesisError, GenesisFile,
     GenesisLoadError, GenesisOrg, GenesisSettings, GenesisStaffKey, GenesisValidator,
@@ -164,11 +164,22 @@ fn each_defect_is_named() {
             GenesisError::EmptyAddress(pk(14)),
         ),
         (
-            Box::new(|g| g.organisations[0].admin_key = PublicKey([0; 32])),
+            Box::new(|g| g.organisations[0].admin_key = PublicKey::Ed25519([0; 32])),
             GenesisError::BadKey {
                 owner: "organisation bank-a (admin)".into(),
-                key: PublicKey([0; 32]),
+                key: PublicKey::Ed25519([0; 32]),
                 reason: VerifyError::WeakKey,
+            },
+        ),
+        (
+            Box::new(|g| {
+                g.organisations[0].admin_key =
+                    SecretKey::from_seed_for(Algorithm::Sm2, [1; 32]).public_key()
+            }),
+            GenesisError::WrongAlgorithm {
+                owner: "organisation bank-a (admin)".into(),
+                key: SecretKey::from_seed_for(Algorithm::Sm2, [1; 32]).public_key(),
+                expected: Algorithm::Ed25519,
             },
         ),
         (

@@ -60,12 +60,14 @@ const BODY_BYTES: &str =
 const TX_ID: &str = "dbf76d9a8aabe96db4ec4da3d739f45c0b61987e83d8780eee53140a586bff04";
 const SIGNATURE: &str = "9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f974\
 1ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f";
-const JSON: &str = r#"{"chain_id":"xinbao-golden","nonce":1,"expires_at_height":1000,"action":{"type":"IssuePolicy","id":"pol-1","programme":"prog-a","enterprise":"ent-1","bank":"bank-a","loan_principal_fen":100000000,"loan_rate_bps":565,"term_months":12,"premium_rate_bps":200,"financing_doc_hash":null},"signatures":[{"public_key":"2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12","signature":"9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f9741ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f"}]}"#;
+const JSON: &str = r#"{"chain_id":"xinbao-golden","nonce":1,"expires_at_height":1000,"action":{"type":"IssuePolicy","id":"pol-1","programme":"prog-a","enterprise":"ent-1","bank":"bank-a","loan_principal_fen":100000000,"loan_rate_bps":565,"term_months":12,"premium_rate_bps":200,"financing_doc_hash":null},"signatures":[{"public_key":"ed25519:2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12","signature":"9e39c086214fd50b0808764aebde7903d7a06ddfec21029b9d2e7b90b4e4f9741ee783e59d17336cf857b013faa3d32b4942a361239a1d34b21f0ea212a0e90f"}]}"#;
 const EMPTY_ROOT: &str = "b1c60fb8592aafaf38d71030ba438c1ba7c3f79bf0fbfde88538c3fc9c35f244";
 const TX_ROOT: &str = "6fe5402319127c0e2bd901140779f849a0e1367a56b83d09dad76be7df023685";
 /// The header carries its protocol version (R12.1) since the header format that
-/// introduced protocol versions: a deliberate change of this vector.
-const HEADER_ID: &str = "f06850ee6b6bc553e23480c849f8a328ee1e8ea7fb5629a20831ab4e93de144f";
+/// introduced protocol versions, and its proposer's key names its algorithm (a tag before
+/// the key's bytes) since the format that brought SM2 keys: deliberate changes of this
+/// vector.
+const HEADER_ID: &str = "3227f64b3e6b7f4e2928244bd88cb46929802547af9ce7a42ed496e8c55bcdb2";
 
 #[test]
 fn the_key_signature_scheme_is_standard_ed25519() {
@@ -99,8 +101,9 @@ fn golden_transaction() {
         *blake3::hash(&hex::decode(BODY_BYTES).unwrap()).as_bytes()
     );
     assert_eq!(tx.signatures[0].signature.to_hex(), SIGNATURE);
-    // The whole transaction: body, then one (key, signature).
-    let tx_bytes = format!("{BODY_BYTES}0100000000000000{PUBLIC_KEY}{SIGNATURE}");
+    // The whole transaction: body, then one (key, signature); the key is its algorithm's
+    // tag (0, ed25519, as a little-endian u32) and its bytes.
+    let tx_bytes = format!("{BODY_BYTES}010000000000000000000000{PUBLIC_KEY}{SIGNATURE}");
     assert_eq!(hex::encode(tx.to_bytes()), tx_bytes);
     assert_eq!(
         SignedTx::from_bytes(&hex::decode(&tx_bytes).unwrap()).unwrap(),

@@ -2,7 +2,7 @@
 
 use ed25519_dalek::Verifier;
 use ledger::action::{Action, FundTopUp};
-use ledger::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
+use ledger::crypto::{domain, Algorithm, PublicKey, SecretKey, Signature, VerifyError};
 use ledger::tx::{SignOutcome, SignedTx, TxBody, TxError, TxSignature, TX_SIGNATURES_MAX};
 use ledger::{Fen, Id, Text};
 
@@ -203,7 +203,7 @@ fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
     forged[..32].copy_from_slice(&identity);
     let mut tx = SignedTx::unsigned(body());
     tx.signatures.push(TxSignature {
-        public_key: PublicKey(identity),
+        public_key: PublicKey::Ed25519(identity),
         signature: Signature(forged),
     });
     let message = [domain::TX, &tx.id().0[..]].concat();
@@ -217,7 +217,7 @@ fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
         tx.verify_signatures(&chain()),
         Err(TxError::BadSignature {
             index: 0,
-            key: PublicKey(identity),
+            key: PublicKey::Ed25519(identity),
             reason: VerifyError::WeakKey
         })
     );
@@ -227,7 +227,7 @@ fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
 fn an_all_zero_key_is_refused() {
     let mut tx = SignedTx::unsigned(body());
     tx.signatures.push(TxSignature {
-        public_key: PublicKey([0; 32]),
+        public_key: PublicKey::Ed25519([0; 32]),
         signature: Signature([0; 64]),
     });
     assert!(matches!(
@@ -239,7 +239,10 @@ fn an_all_zero_key_is_refused() {
         })
     ));
     // (0, 0) encodes a point of order 4.
-    assert_eq!(PublicKey([0; 32]).check(), Err(VerifyError::WeakKey));
+    assert_eq!(
+        PublicKey::Ed25519([0; 32]).check(),
+        Err(VerifyError::WeakKey)
+    );
 }
 
 #[test]
@@ -247,7 +250,10 @@ fn a_key_that_is_not_a_point_is_refused() {
     // y = 2 is not the y-coordinate of any curve point.
     let mut bytes = [0u8; 32];
     bytes[0] = 2;
-    assert_eq!(PublicKey(bytes).check(), Err(VerifyError::MalformedKey));
+    assert_eq!(
+        PublicKey::Ed25519(bytes).check(),
+        Err(VerifyError::MalformedKey)
+    );
 }
 
 #[test]
@@ -386,7 +392,44 @@ fn hex_text_is_lower_case_and_reads_back() {
     assert!(text.starts_with("00ffa5"));
     let signature = Signature(bytes);
     assert_eq!(Signature::from_hex(&signature.to_hex()).unwrap(), signature);
+    for algorithm in Algorithm::ALL {
+        let public = SecretKey::from_seed_for(algorithm, [3; 32]).public_key();
+        assert_eq!(public.to_hex(), hex::encode(public.as_bytes()));
+        assert_eq!(
+            public.to_string(),
+            format!("{algorithm}:{}", public.to_hex())
+        );
+        assert_eq!(PublicKey::parse(&public.to_string()).unwrap(), public);
+    }
+    // Bare hex of 32 bytes is an ed25519 key, as text was before keys named their algorithm.
     let public = key(3).public_key();
-    assert_eq!(public.to_hex(), hex::encode(public.0));
-    assert_eq!(PublicKey::from_hex(&public.to_hex()).unwrap(), public);
+    assert_eq!(PublicKey::parse(&public.to_hex()).unwrap(), public);
+}
+
+/// The chain signs with ed25519: a transaction signed (validly) with an SM2 key is refused
+/// before any signature is checked, alone and in a batch.
+#[test]
+fn a_key_of_another_algorithm_is_refused() {
+    let mut tx = SignedTx::unsigned(body());
+    tx.sign(&key(1)).unwrap();
+    let sm2 = SecretKey::from_seed_for(Algorithm::Sm2, [2; 32]);
+    tx.sign(&sm2).unwrap();
+    assert_eq!(
+        tx.signature_verdicts()[1],
+        (sm2.public_key(), Ok(())),
+        "the SM2 signature itself verifies"
+    );
+    let expected = TxError::WrongAlgorithm {
+        index: 1,
+        key: sm2.public_key(),
+        expected: Algorithm::Ed25519,
+    };
+    assert_eq!(tx.verify_signatures(&chain()), Err(expected.clone()));
+    assert_eq!(
+        SignedTx::verify_all(vec![tx], &chain())
+            .pop()
+            .unwrap()
+            .unwrap_err(),
+        expected
+    );
 }

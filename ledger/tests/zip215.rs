@@ -89,7 +89,7 @@ fn vector(case: &Case) -> Vector {
     let mut signature = [0u8; 64];
     hex::decode_to_slice(case.signature, &mut signature).unwrap();
     Vector {
-        key: PublicKey(key),
+        key: PublicKey::Ed25519(key),
         signature: Signature(signature),
         message: hex::decode(case.message).unwrap(),
     }
@@ -196,7 +196,7 @@ fn every_small_order_key_is_refused_before_the_rule_is_asked() {
     for text in encodings {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(text, &mut bytes).unwrap();
-        let key = PublicKey(bytes);
+        let key = PublicKey::Ed25519(bytes);
         // s = 0 and R = the key itself: valid under ZIP-215 for a small-order key.
         let mut signature = [0u8; 64];
         signature[..32].copy_from_slice(&bytes);

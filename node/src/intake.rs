@@ -58,6 +58,7 @@ fn tx_error_code(e: &TxError) -> &'static str {
         TxError::TooManySignatures { .. } => "TooManySignatures",
         TxError::DuplicateSigner(_) => "DuplicateSigner",
         TxError::BadSignature { .. } => "BadSignature",
+        TxError::WrongAlgorithm { .. } => "WrongAlgorithm",
         TxError::Codec(_) => "Malformed",
     }
 }

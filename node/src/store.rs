@@ -382,7 +382,7 @@ const META_LAYOUT: &[u8] = b"layout";
 /// Where the block log and the state log end after the tip's records.
 const META_BLOCKS_END: &[u8] = b"blocks-end";
 const META_STATE_LOG_END: &[u8] = b"state-log-end";
-const LAYOUT: &[u8] = b"xinbao-store/8";
+const LAYOUT: &[u8] = b"xinbao-store/9";
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct TipRecord {
@@ -1237,7 +1237,7 @@ impl Store {
         for piece in evidence {
             let json = serde_json::to_vec(piece).expect("evidence serialises");
             let mut key = piece.height().to_be_bytes().to_vec();
-            key.extend_from_slice(&piece.validator().0);
+            key.extend_from_slice(piece.validator().as_bytes());
             key.extend_from_slice(blake3::hash(&json).as_bytes());
             if self.evidence.insert(key, json)?.is_none() {
                 new += 1;
@@ -1641,7 +1641,7 @@ mod tests {
                 receipts_root: [0; 32],
                 state_root: [5; 32],
                 validator_set_hash: [0; 32],
-                proposer: PublicKey([1; 32]),
+                proposer: PublicKey::Ed25519([1; 32]),
             },
             txs: Vec::new(),
         };

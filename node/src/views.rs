@@ -441,7 +441,7 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
             let s = seen.remove(&v.consensus_key).unwrap_or_default();
             json!({
                 "org": v.org.as_str(),
-                "consensus_key": v.consensus_key.to_hex(),
+                "consensus_key": v.consensus_key.to_string(),
                 "voting_power": v.voting_power,
                 "address": v.address.as_str(),
                 "last_signed": s.last_signed,

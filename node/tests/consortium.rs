@@ -86,6 +86,23 @@ fn commit_survive_a_kill_and_catch_up() {
     let (status, answer) = net.post(0, "/v1/tx", "application/octet-stream", &forged.to_bytes());
     assert_eq!(status, 400);
     assert_eq!(answer["error"]["code"], "BadSignature", "{answer}");
+    // A valid signature by a key of another algorithm than the chain's (SM2 on an ed25519
+    // chain), as JSON.
+    let other_algorithm = {
+        let mut tx = staff_key_tx(&net, 0, 0, 5, 1_000);
+        tx.signatures.clear();
+        tx.sign(&SecretKey::generate_for(ledger::crypto::Algorithm::Sm2))
+            .unwrap();
+        tx
+    };
+    let (status, answer) = net.post(
+        0,
+        "/v1/tx",
+        "application/json",
+        &serde_json::to_vec(&other_algorithm).unwrap(),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "WrongAlgorithm", "{answer}");
     let unregistered = {
         let mut tx = staff_key_tx(&net, 0, 0, 4, 1_000);
         tx.signatures.clear();

@@ -48,7 +48,11 @@ pub fn bps() -> impl Strategy<Value = u64> {
 }
 
 pub fn public_key() -> impl Strategy<Value = PublicKey> {
-    any::<[u8; 32]>().prop_map(PublicKey)
+    prop_oneof![
+        any::<[u8; 32]>().prop_map(PublicKey::Ed25519),
+        proptest::collection::vec(any::<u8>(), 65)
+            .prop_map(|bytes| PublicKey::Sm2(bytes.try_into().expect("65 bytes"))),
+    ]
 }
 
 pub fn signature() -> impl Strategy<Value = Signature> {

@@ -79,7 +79,7 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
             receipts_root: [0; 32],
             state_root: [0; 32],
             validator_set_hash: [0; 32],
-            proposer: ledger::crypto::PublicKey([1; 32]),
+            proposer: ledger::crypto::PublicKey::Ed25519([1; 32]),
         },
         txs: Vec::new(),
     };

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ledger::block::{Block, BlockId, CommitCertificate, CommitSignature};
-use ledger::crypto::{PublicKey, Signature};
+use ledger::crypto::Signature;
 use ledger::evidence::{DoubleVote, SignedVote};
 use malachitebft_app_channel::app::consensus::Role;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
@@ -502,7 +502,7 @@ impl App {
                 return None;
             }
         };
-        let proposer_key = PublicKey(proposer.0);
+        let proposer_key = proposer.0;
         if config.validators.voting_power(&proposer_key).is_none() {
             warn!(%proposer, %height, "proposal parts from a non-validator");
             return None;
@@ -551,7 +551,7 @@ impl App {
         // A fresh proposal (no proof-of-lock round) must name its own publisher as the
         // proposer in the header, so no one can attribute a block to another validator; a
         // re-proposal carries the header of the round that first proposed it.
-        let misattributed = a.pol_round.is_nil() && a.block.header.proposer.0 != a.proposer.0;
+        let misattributed = a.pol_round.is_nil() && a.block.header.proposer != a.proposer.0;
         let validity = if misattributed {
             warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "proposal names another validator as its proposer");
             Metrics::add(&self.shared.metrics.proposals_invalid, 1);
@@ -611,7 +611,7 @@ impl App {
                 .commit_signatures
                 .iter()
                 .map(|s| CommitSignature {
-                    validator: PublicKey(s.address.0),
+                    validator: s.address.0,
                     signature: Signature(s.signature.0),
                 })
                 .collect(),
@@ -715,7 +715,7 @@ fn engine_certificate(cert: &CommitCertificate) -> ExtendedCommitCertificate<Xin
             .iter()
             .map(|s| {
                 ExtendedCommitSignature::new(
-                    Address(s.validator.0),
+                    Address(s.validator),
                     super::signing::ConsensusSignature(s.signature.0),
                     None,
                 )
@@ -732,8 +732,8 @@ pub fn engine_validator_set(
         set.validators()
             .iter()
             .map(|v| super::context::Validator {
-                address: Address(v.consensus_key.0),
-                public_key: ConsensusPublicKey(v.consensus_key.0),
+                address: Address(v.consensus_key),
+                public_key: ConsensusPublicKey(v.consensus_key),
                 voting_power: v.voting_power,
             })
             .collect(),
@@ -757,7 +757,7 @@ fn ledger_vote(
             mc::NilOrVal::Nil => None,
             mc::NilOrVal::Val(hash) => Some(BlockId(hash.0)),
         },
-        voter: PublicKey(v.validator.0),
+        voter: v.validator.0,
         signature: Signature(vote.signature.0),
     })
 }

@@ -223,7 +223,7 @@ mod tests {
             round: Round::new(1),
             value_id: BlockHash([3; 32]),
             commit_signatures: vec![ExtendedCommitSignature::new(
-                Address([1; 32]),
+                Address(ledger::crypto::PublicKey::Ed25519([1; 32])),
                 ConsensusSignature([2; 64]),
                 None,
             )],

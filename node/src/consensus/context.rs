@@ -9,6 +9,7 @@
 use std::fmt;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::crypto::PublicKey;
 use malachitebft_core_types::{
     self as mc, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType,
 };
@@ -54,19 +55,22 @@ impl mc::Height for Height {
     }
 }
 
-/// A validator's address: its ed25519 consensus public key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
-pub struct Address(pub [u8; 32]);
+/// A validator's address: its consensus public key (on the wire, the key's canonical
+/// encoding, which names its algorithm).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address(pub PublicKey);
+
+super::signing::borsh_as_key!(Address);
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Address({})", &hex::encode(self.0)[..16])
+        write!(f, "Address({:?})", self.0)
     }
 }
 

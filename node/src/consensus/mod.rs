@@ -113,15 +113,21 @@ impl malachitebft_app_channel::app::config::NodeConfig for EngineConfig {
 
 /// The libp2p identity of a consensus key.
 pub fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(key.to_hex(), &mut seed)?;
-    let keypair = Keypair::ed25519_from_bytes(seed)?;
-    Ok(keypair)
+    let SecretKey::Ed25519(signing) = key else {
+        anyhow::bail!(
+            "a {} consensus key cannot be a libp2p identity; only ed25519 keys can",
+            key.algorithm()
+        );
+    };
+    Ok(Keypair::ed25519_from_bytes(signing.to_bytes())?)
 }
 
 /// The libp2p peer id of a validator's consensus key.
 pub fn peer_id_of(key: &ledger::crypto::PublicKey) -> anyhow::Result<String> {
-    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)?;
+    let ledger::crypto::PublicKey::Ed25519(bytes) = key else {
+        anyhow::bail!("a {} key has no libp2p peer id", key.algorithm());
+    };
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(bytes)?;
     Ok(libp2p::identity::PublicKey::from(public)
         .to_peer_id()
         .to_base58())
@@ -243,7 +249,7 @@ pub async fn start(
     let keypair = libp2p_keypair(&key)?;
     let peer_id = keypair.public().to_peer_id();
     let proof = signer
-        .sign_validator_proof(own_key.0.to_vec(), peer_id.to_bytes())
+        .sign_validator_proof(ledger::codec::encode(&own_key), peer_id.to_bytes())
         .await
         .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
     let proof_bytes = malachitebft_codec::Codec::encode(&WireCodec, &proof)?;

@@ -211,7 +211,7 @@ mod tests {
             height: Height(height),
             round: Round::new(0),
             pol_round: Round::Nil,
-            proposer: Address([7; 32]),
+            proposer: Address(ledger::crypto::PublicKey::Ed25519([7; 32])),
         }
     }
 

@@ -29,16 +29,43 @@ use super::context::{Address, BlockHash, Height, Proposal, Vote, XinbaoContext};
 )]
 pub struct ConsensusSignature(pub [u8; 64]);
 
-/// A 32-byte ed25519 public key.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize,
-)]
-pub struct ConsensusPublicKey(pub [u8; 32]);
+/// A consensus public key, of either algorithm.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct ConsensusPublicKey(pub PublicKey);
+
+/// The longest canonical encoding of a public key (an SM2 point and its tag), with room.
+pub const KEY_BYTES_MAX: usize = 128;
+
+/// Borsh for a newtype over [`PublicKey`]: the key's canonical encoding (which names its
+/// algorithm) as a length-prefixed byte string, decoded strictly by the ledger's codec.
+macro_rules! borsh_as_key {
+    ($name:ident) => {
+        impl borsh::BorshSerialize for $name {
+            fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+                borsh::BorshSerialize::serialize(&ledger::codec::encode(&self.0), writer)
+            }
+        }
+
+        impl borsh::BorshDeserialize for $name {
+            fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+                let bytes: Vec<u8> = borsh::BorshDeserialize::deserialize_reader(reader)?;
+                ledger::codec::decode(&bytes, $crate::consensus::signing::KEY_BYTES_MAX)
+                    .map($name)
+                    .map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                    })
+            }
+        }
+    };
+}
+pub(crate) use borsh_as_key;
+
+borsh_as_key!(ConsensusPublicKey);
 
 #[derive(Debug, thiserror::Error)]
-#[error("expected {expected} bytes, got {got}")]
+#[error("expected {expected}, got {got} bytes")]
 pub struct KeyLengthError {
-    expected: usize,
+    expected: &'static str,
     got: usize,
 }
 
@@ -56,7 +83,7 @@ impl SigningScheme for Ed25519Scheme {
             .try_into()
             .map(ConsensusSignature)
             .map_err(|_| KeyLengthError {
-                expected: 64,
+                expected: "64 bytes",
                 got: bytes.len(),
             })
     }
@@ -66,17 +93,16 @@ impl SigningScheme for Ed25519Scheme {
     }
 
     fn decode_public_key(bytes: &[u8]) -> Result<ConsensusPublicKey, KeyLengthError> {
-        bytes
-            .try_into()
+        codec::decode(bytes, KEY_BYTES_MAX)
             .map(ConsensusPublicKey)
             .map_err(|_| KeyLengthError {
-                expected: 32,
+                expected: "the canonical encoding of a public key",
                 got: bytes.len(),
             })
     }
 
     fn encode_public_key(public_key: &ConsensusPublicKey) -> Vec<u8> {
-        public_key.0.to_vec()
+        codec::encode(&public_key.0)
     }
 }
 
@@ -125,7 +151,7 @@ pub fn vote_message(chain_id: &Id, vote: &Vote) -> Option<Vec<u8>> {
         height: vote.height.0,
         round: vote.round.as_u32()?,
         block_id,
-        voter: PublicKey(vote.validator.0),
+        voter: vote.validator.0,
     };
     Some(body.sign_bytes())
 }
@@ -170,7 +196,8 @@ pub fn verify_message(
     message: &[u8],
     signature: &ConsensusSignature,
 ) -> bool {
-    PublicKey(public_key.0)
+    public_key
+        .0
         .verify(domain::CONSENSUS, message, &Signature(signature.0))
         .is_ok()
 }
@@ -187,11 +214,11 @@ impl ConsensusSigner {
     }
 
     pub fn public_key(&self) -> ConsensusPublicKey {
-        ConsensusPublicKey(self.key.public_key().0)
+        ConsensusPublicKey(self.key.public_key())
     }
 
     pub fn address(&self) -> Address {
-        Address(self.key.public_key().0)
+        Address(self.key.public_key())
     }
 
     fn sign_message(&self, message: &[u8]) -> ConsensusSignature {
@@ -316,7 +343,7 @@ impl Verifier<XinbaoContext> for ConsensusVerifier {
         &self,
         proof: &ValidatorProof<XinbaoContext>,
     ) -> Result<VerificationResult, SigningError> {
-        let Ok(public_key) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
+        let Ok(public_key) = codec::decode(&proof.public_key, KEY_BYTES_MAX) else {
             return Ok(VerificationResult::Invalid);
         };
         Ok(VerificationResult::from_bool(verify_message(

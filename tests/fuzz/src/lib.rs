@@ -297,7 +297,7 @@ fn sync_seed(entry: &ChainEntry) -> Vec<u8> {
         round: Round::new(0),
         value_id: BlockHash(entry.block.id().0),
         commit_signatures: vec![ExtendedCommitSignature::new(
-            Address(key.public_key().0),
+            Address(key.public_key()),
             node::consensus::signing::ConsensusSignature([7; 64]),
             None,
         )],
@@ -320,7 +320,7 @@ fn wire_seeds(target: &str, entry: &ChainEntry) -> Vec<Vec<u8>> {
     use node::consensus::context::{Address, BlockHash, Height};
     use node::consensus::parts::{split, Init};
     let key = contracts::testkit::validator_key(0);
-    let proposer = Address(key.public_key().0);
+    let proposer = Address(key.public_key());
     let init = Init {
         height: Height(1),
         round: Round::new(0),
