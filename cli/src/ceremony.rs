@@ -459,8 +459,8 @@ fn load_file(path: &Path) -> anyhow::Result<GenesisFile> {
 
 fn genesis_sign(args: &SignArgs) -> anyhow::Result<ExitCode> {
     let mut file = load_file(&args.genesis)?;
-    let key = SecretKey::read_file(&args.key)?;
-    let outcome = file.approve(&key)?;
+    let key = crate::keys::signer_of(&args.key)?;
+    let outcome = file.approve(key.as_ref())?;
     let org = file
         .genesis
         .founders()

@@ -3,13 +3,18 @@
 //! A key pair is two files beside each other: `NAME.secret` (`ALGORITHM:` and the hex of
 //! the 32-byte secret, owner-only permissions) and `NAME.public` (the public key's text
 //! form, `ed25519:HEX` or `sm2:HEX`). Neither is ever overwritten.
+//!
+//! Wherever a key path goes, a `pkcs11:` URI (RFC 7512) may name a key held in a
+//! cryptographic module instead (`ledger::pkcs11`): `keys new --out URI` makes the key
+//! inside the module, and signing asks the module to sign.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use ledger::crypto::{Algorithm, PublicKey, SecretKey};
+use ledger::crypto::{Algorithm, PublicKey, SecretKey, Signer};
+use ledger::pkcs11;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -17,17 +22,19 @@ pub enum KeysCommand {
     ///
     /// Writes OUT.secret (owner-only permissions) and OUT.public; refuses if either exists.
     New {
-        /// Path stem of the key files, e.g. `keys/bank-a-alice`.
-        #[arg(long, value_name = "PATH")]
+        /// Path stem of the key files, e.g. `keys/bank-a-alice`; or a `pkcs11:` URI, to make
+        /// the key inside a cryptographic module (it never leaves it).
+        #[arg(long, value_name = "PATH|URI")]
         out: PathBuf,
         /// The signature algorithm: the one the chain's crypto suite uses (`ed25519` for
         /// `ed25519-blake3`, `sm2` for `sm2-sm3`).
         #[arg(long, value_name = "ALGORITHM", default_value = "ed25519")]
         algorithm: Algorithm,
     },
-    /// Print the public key of a key file (PATH.secret, PATH.public, or the stem PATH).
+    /// Print the public key of a key file (PATH.secret, PATH.public, or the stem PATH), or
+    /// of a module's key (a `pkcs11:` URI).
     Show {
-        #[arg(value_name = "PATH")]
+        #[arg(value_name = "PATH|URI")]
         path: PathBuf,
     },
 }
@@ -49,6 +56,12 @@ fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
 }
 
 fn new(stem: &Path, algorithm: Algorithm) -> anyhow::Result<ExitCode> {
+    if let Some(uri) = pkcs11::uri_of(stem) {
+        let public = pkcs11::ModuleKey::generate(&pkcs11::KeyUri::parse(uri)?, algorithm)?;
+        println!("{public}");
+        eprintln!("made the key in the module; its secret never leaves it");
+        return Ok(ExitCode::SUCCESS);
+    }
     let secret_path = with_suffix(stem, ".secret");
     let public_path = with_suffix(stem, ".public");
     for path in [&secret_path, &public_path] {
@@ -83,6 +96,9 @@ fn new(stem: &Path, algorithm: Algorithm) -> anyhow::Result<ExitCode> {
 
 /// The public key a path names: a `.secret` file, a `.public` file, or their stem.
 pub fn public_key_of(path: &Path) -> anyhow::Result<PublicKey> {
+    if let Some(uri) = pkcs11::uri_of(path) {
+        return Ok(pkcs11::open(uri)?.public_key());
+    }
     let extension = path.extension().and_then(|e| e.to_str());
     if path.is_file() {
         return match extension {
@@ -114,6 +130,15 @@ pub fn public_key_of(path: &Path) -> anyhow::Result<PublicKey> {
             public_path.display()
         ),
     }
+}
+
+/// The signer a key argument names: a module's key (a `pkcs11:` URI), a `.secret` file, or
+/// the stem of one.
+pub fn signer_of(path: &Path) -> anyhow::Result<Box<dyn Signer>> {
+    if let Some(uri) = pkcs11::uri_of(path) {
+        return Ok(Box::new(pkcs11::open(uri)?));
+    }
+    Ok(Box::new(secret_key_of(path)?))
 }
 
 /// The secret key a path names: a `.secret` file, or the stem of one.

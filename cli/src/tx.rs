@@ -323,10 +323,10 @@ fn unknown_field(
 }
 
 fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {
-    let key = crate::keys::secret_key_of(key_path)?;
+    let key = crate::keys::signer_of(key_path)?;
     let mut tx = read_tx_file(path)?;
     let outcome = tx
-        .sign(&key)
+        .sign(key.as_ref())
         .with_context(|| format!("{}: cannot sign", path.display()))?;
     if tx.to_bytes().len() > TX_BYTES_MAX {
         bail!(

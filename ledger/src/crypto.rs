@@ -428,6 +428,39 @@ pub fn sm3(bytes: &[u8]) -> [u8; 32] {
     sm3::Sm3::digest(bytes).into()
 }
 
+/// Why a [`Signer`] could not sign: a module refused, was unreachable, or answered with a
+/// signature that does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SignerError(pub String);
+
+/// One key that signs `domain ‖ message`: a [`SecretKey`] in memory, or a key held in a
+/// cryptographic module (`pkcs11`), whose secret never enters this process.
+pub trait Signer: Send + Sync {
+    fn public_key(&self) -> PublicKey;
+    fn try_sign(&self, domain: &[u8], message: &[u8]) -> Result<Signature, SignerError>;
+}
+
+impl Signer for SecretKey {
+    fn public_key(&self) -> PublicKey {
+        SecretKey::public_key(self)
+    }
+
+    fn try_sign(&self, domain: &[u8], message: &[u8]) -> Result<Signature, SignerError> {
+        Ok(self.sign(domain, message))
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn public_key(&self) -> PublicKey {
+        (**self).public_key()
+    }
+
+    fn try_sign(&self, domain: &[u8], message: &[u8]) -> Result<Signature, SignerError> {
+        (**self).try_sign(domain, message)
+    }
+}
+
 /// A secret key: an ed25519 seed or an SM2 scalar. It never prints, and is wiped from
 /// memory when dropped (the algorithms' crates zeroize their secrets).
 #[derive(Clone)]

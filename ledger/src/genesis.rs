@@ -22,7 +22,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::crypto::{domain, PublicKey, SecretKey, Signature, VerifyError};
+use crate::crypto::{domain, PublicKey, Signature, VerifyError};
 use crate::org::OrgKind;
 use crate::state::Hash32;
 pub use crate::validators::RosterEntry as GenesisValidator;
@@ -475,6 +475,8 @@ pub enum ApprovalError {
     Invalid { org: Id, reason: String },
     #[error("key {0} is not the admin key of a founding organisation of this genesis")]
     NotAFounder(PublicKey),
+    #[error("signing the approval: {0}")]
+    Signing(crate::crypto::SignerError),
 }
 
 fn list(ids: &[Id]) -> String {
@@ -555,9 +557,12 @@ impl GenesisFile {
         hash
     }
 
-    /// Adds the approval of the founder whose admin key is `key`. Signing twice changes
-    /// nothing (ed25519 is deterministic).
-    pub fn approve(&mut self, key: &SecretKey) -> Result<ApproveOutcome, ApprovalError> {
+    /// Adds the approval of the founder whose admin key is `key`. Approving twice changes
+    /// nothing: a founder's valid approval of this very genesis is kept.
+    pub fn approve<S: crate::crypto::Signer + ?Sized>(
+        &mut self,
+        key: &S,
+    ) -> Result<ApproveOutcome, ApprovalError> {
         let public_key = key.public_key();
         let founder = self
             .genesis
@@ -565,14 +570,24 @@ impl GenesisFile {
             .find(|o| o.admin_key == public_key)
             .ok_or(ApprovalError::NotAFounder(public_key))?;
         let hash = self.genesis.hash();
+        let message = Self::approval_message(&hash);
+        let kept = self.approvals.iter().any(|a| {
+            a.org == founder.id
+                && a.public_key == public_key
+                && public_key
+                    .verify(domain::GENESIS, message, &a.signature)
+                    .is_ok()
+        });
+        if kept {
+            return Ok(ApproveOutcome::AlreadyApproved);
+        }
         let approval = Approval {
             org: founder.id.clone(),
             public_key,
-            signature: key.sign(domain::GENESIS, Self::approval_message(&hash)),
+            signature: key
+                .try_sign(domain::GENESIS, message)
+                .map_err(ApprovalError::Signing)?,
         };
-        if self.approvals.contains(&approval) {
-            return Ok(ApproveOutcome::AlreadyApproved);
-        }
         // One approval per founder: a stale one (of an earlier draft) is replaced.
         self.approvals.retain(|a| a.org != approval.org);
         self.approvals.push(approval);

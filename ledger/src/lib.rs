@@ -22,6 +22,8 @@ pub mod ids;
 pub mod merkle;
 pub mod money;
 pub mod org;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod proof;
 pub mod state;
 pub mod tx;

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{
-    domain, verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, VerifyError,
-    CHAIN_KEY_ALGORITHM,
+    domain, verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, Signer, SignerError,
+    VerifyError, CHAIN_KEY_ALGORITHM,
 };
 use crate::{Action, Id};
 
@@ -124,6 +124,8 @@ pub enum TxError {
         key: PublicKey,
         expected: Algorithm,
     },
+    #[error("signing: {0}")]
+    Signing(#[from] SignerError),
     #[error("transaction bytes: {0}")]
     Codec(#[from] CodecError),
 }
@@ -172,19 +174,26 @@ impl SignedTx {
         self.body.id()
     }
 
-    /// Adds `key`'s signature (see the module notes for signing twice).
-    pub fn sign(&mut self, key: &SecretKey) -> Result<SignOutcome, TxError> {
+    /// Adds `key`'s signature (see the module notes for signing twice). A key that already
+    /// signed this body is not asked again (a module's signature may differ each time).
+    pub fn sign<S: Signer + ?Sized>(&mut self, key: &S) -> Result<SignOutcome, TxError> {
         let public_key = key.public_key();
-        let signature = self.id().sign(key);
-        if let Some(existing) = self
+        let id = self.id();
+        let existing = self
             .signatures
-            .iter_mut()
-            .find(|s| s.public_key == public_key)
-        {
-            if existing.signature == signature {
+            .iter()
+            .position(|s| s.public_key == public_key);
+        if let Some(at) = existing {
+            if id
+                .verify(&public_key, &self.signatures[at].signature)
+                .is_ok()
+            {
                 return Ok(SignOutcome::AlreadySigned);
             }
-            existing.signature = signature;
+        }
+        let signature = key.try_sign(domain::TX, &id.0)?;
+        if let Some(at) = existing {
+            self.signatures[at].signature = signature;
             return Ok(SignOutcome::Replaced);
         }
         if self.signatures.len() >= TX_SIGNATURES_MAX {

@@ -59,6 +59,8 @@ fn tx_error_code(e: &TxError) -> &'static str {
         TxError::DuplicateSigner(_) => "DuplicateSigner",
         TxError::BadSignature { .. } => "BadSignature",
         TxError::WrongAlgorithm { .. } => "WrongAlgorithm",
+        // Only a signer makes this; a node never signs a client's transaction.
+        TxError::Signing(_) => "Malformed",
         TxError::Codec(_) => "Malformed",
     }
 }
