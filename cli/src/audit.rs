@@ -26,6 +26,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use contracts::audit::history::History;
 use contracts::audit::{AuditFailure, Auditor, Verdict};
 use ledger::block::Outcome;
+use ledger::crypto::Suite;
 use ledger::evidence::DoubleVote;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader};
 use ledger::genesis::Genesis;
@@ -164,6 +165,7 @@ fn open_source(
     // The node's word is not taken for the genesis: block 1 must follow this one.
     let header = ChainHeader {
         chain_id: genesis.chain_id.clone(),
+        crypto_suite: genesis.crypto_suite,
         genesis_hash: genesis.hash(),
         first_height: 1,
     };
@@ -429,14 +431,17 @@ fn equivocations(
     Value::Array(items)
 }
 
-fn find_in_file(path: &Path, id: &TxId) -> anyhow::Result<(ChainEntry, usize)> {
+/// The entry of a chain file that holds transaction `id`, its index there, and the file's
+/// crypto suite.
+fn find_in_file(path: &Path, id: &TxId) -> anyhow::Result<(ChainEntry, usize, Suite)> {
     let file = File::open(path).with_context(|| format!("{}", path.display()))?;
     let reader =
         ChainReader::open(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
+    let suite = reader.header().crypto_suite;
     for entry in reader {
         let entry = entry.with_context(|| format!("{}", path.display()))?;
-        if let Some(index) = entry.block.txs.iter().position(|tx| tx.id() == *id) {
-            return Ok((entry, index));
+        if let Some(index) = entry.block.txs.iter().position(|tx| tx.id(suite) == *id) {
+            return Ok((entry, index, suite));
         }
     }
     bail!("transaction {id} is not in {}", path.display())
@@ -445,16 +450,16 @@ fn find_in_file(path: &Path, id: &TxId) -> anyhow::Result<(ChainEntry, usize)> {
 fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     let id = TxId::try_from(args.tx.trim().to_string())
         .map_err(|e| anyhow::anyhow!("--tx {}: {e}", args.tx))?;
-    let (entry, index) = match (&args.chain, &args.node) {
+    let (entry, index, suite) = match (&args.chain, &args.node) {
         (Some(path), _) => find_in_file(path, &id)?,
         (None, Some(url)) => {
             let node = NodeChain::new(url);
             let (height, index) = node.tx_location(&id)?;
-            (node.entry(height)?, index)
+            (node.entry(height)?, index, node.status()?.crypto_suite)
         }
         (None, None) => bail!("give --chain FILE or --node URL"),
     };
-    let proof = TxProof::from_entry(&entry, index).with_context(|| {
+    let proof = TxProof::from_entry(suite, &entry, index).with_context(|| {
         format!(
             "block {} has no transaction {index} with a receipt",
             entry.height()
@@ -463,15 +468,17 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     // After governance changed the validators, the proof carries each change before its
     // block, so it checks with the genesis alone.
     let changes = match (&args.chain, &args.node) {
-        (Some(path), _) => roster_changes_in_file(path, entry.height())?,
+        (Some(path), _) => roster_changes_in_file(suite, path, entry.height())?,
         (None, Some(url)) => {
             let node = NodeChain::new(url);
             let mut proofs = Vec::new();
             for (height, index) in node.roster_changes_below(entry.height())? {
                 let change_entry = node.entry(height)?;
-                proofs.push(TxProof::from_entry(&change_entry, index).with_context(|| {
-                    format!("block {height} has no transaction {index} with a receipt")
-                })?);
+                proofs.push(
+                    TxProof::from_entry(suite, &change_entry, index).with_context(|| {
+                        format!("block {height} has no transaction {index} with a receipt")
+                    })?,
+                );
             }
             proofs
         }
@@ -479,10 +486,10 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     };
     let carried = changes.len();
     let proof = proof.with_validator_changes(changes);
-    if proof.tx.id() != id {
+    if proof.tx.id(suite) != id {
         bail!(
             "the block's transaction {index} is {}, not {id}",
-            proof.tx.id()
+            proof.tx.id(suite)
         );
     }
     if let Some(path) = &args.genesis {
@@ -513,7 +520,7 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The proofs of the accepted roster changes of a chain file below `height`.
-fn roster_changes_in_file(path: &Path, height: u64) -> anyhow::Result<Vec<TxProof>> {
+fn roster_changes_in_file(suite: Suite, path: &Path, height: u64) -> anyhow::Result<Vec<TxProof>> {
     let file = File::open(path).with_context(|| format!("{}", path.display()))?;
     let reader =
         ChainReader::open(BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
@@ -523,7 +530,7 @@ fn roster_changes_in_file(path: &Path, height: u64) -> anyhow::Result<Vec<TxProo
         if entry.height() >= height {
             break;
         }
-        proofs.extend(TxProof::roster_changes_of(&entry));
+        proofs.extend(TxProof::roster_changes_of(suite, &entry));
     }
     Ok(proofs)
 }

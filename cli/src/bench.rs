@@ -995,6 +995,7 @@ fn audit_figures(url: &str, dir: &std::path::Path) -> anyhow::Result<Value> {
     }
     let header = ledger::export::ChainHeader {
         chain_id: genesis.chain_id.clone(),
+        crypto_suite: genesis.crypto_suite,
         genesis_hash: genesis.hash(),
         first_height: 1,
     };

@@ -303,7 +303,8 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let node = NodeChain::new(&args.node);
     let status = node.status()?;
     let target = args.to.unwrap_or(status.height);
-    let (chain_id, genesis_hash) = (status.chain_id, status.genesis_hash);
+    let (chain_id, genesis_hash, crypto_suite) =
+        (status.chain_id, status.genesis_hash, status.crypto_suite);
     let existing = args.out.exists() && std::fs::metadata(&args.out)?.len() > 0;
     let (header, mut writer) = if existing {
         let (header, last, end) = scan_existing(&args.out)?;
@@ -323,7 +324,10 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         // Cut off a torn tail, then append after the last whole entry.
         file.set_len(end)?;
         file.seek(SeekFrom::End(0))?;
-        if chain_id != header.chain_id || genesis_hash != header.genesis_hash {
+        if chain_id != header.chain_id
+            || genesis_hash != header.genesis_hash
+            || crypto_suite != header.crypto_suite
+        {
             bail!(
                 "the node runs chain {chain_id} from genesis {}; {} is of chain {} from genesis {}",
                 hex::encode(genesis_hash),
@@ -337,6 +341,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         let from = args.from.unwrap_or(1).max(1);
         let header = ChainHeader {
             chain_id,
+            crypto_suite,
             genesis_hash,
             first_height: from,
         };

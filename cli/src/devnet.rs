@@ -516,6 +516,7 @@ pub fn init_at(
         .unix_ms_cst_noon() as u64;
     let settings = GenesisSettings {
         protocol_version,
+        crypto_suite: Default::default(),
         genesis_time_ms,
         params: crate::ceremony::params_of_version(params, protocol_version),
         governance: GovernanceRule::default(),

@@ -270,7 +270,7 @@ impl NodeClient {
         let answer = self.answer("POST /v1/tx", response)?;
         let Submitted { id } = serde_json::from_value(answer.clone())
             .with_context(|| format!("the node took the transaction but gave no id: {answer}"))?;
-        let expected = tx.id();
+        let expected = tx.id(tx.signers_suite().unwrap_or_default());
         anyhow::ensure!(
             id == expected,
             "the node names the transaction {id}, its id is {expected}"
@@ -304,7 +304,8 @@ impl NodeClient {
             .zip(txs)
             .map(|(result, tx)| match result {
                 BatchResult::Taken { id } => {
-                    anyhow::ensure!(id == tx.id(), "the node names {id} for {}", tx.id());
+                    let ours = tx.id(tx.signers_suite().unwrap_or_default());
+                    anyhow::ensure!(id == ours, "the node names {id} for {ours}");
                     Ok(Ok(id))
                 }
                 BatchResult::Refused { error } => Ok(Err(NodeError {

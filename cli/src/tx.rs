@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use ledger::codec::TX_BYTES_MAX;
+use ledger::crypto::Suite;
 use ledger::tx::{SignOutcome, SignedTx, TxError};
 use serde_json::json;
 
@@ -77,6 +78,10 @@ pub enum TxCommand {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// The chain's crypto suite, which the id is the hash of; a signed file's keys
+        /// say it themselves. Default ed25519-blake3.
+        #[arg(long, value_name = "SUITE")]
+        crypto_suite: Option<Suite>,
     },
     /// Submit a signed transaction file to a node and print its id.
     ///
@@ -120,7 +125,11 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
         TxCommand::New { type_name, args } => crate::tx_new::run(type_name, args),
         TxCommand::Sign { file, key } => sign(&file, &key),
-        TxCommand::Show { file, json } => show(&file, json),
+        TxCommand::Show {
+            file,
+            json,
+            crypto_suite,
+        } => show(&file, json, crypto_suite),
         TxCommand::Submit(args) => submit(&args),
         TxCommand::Send { key, submit: args } => {
             for file in &args.files {
@@ -348,7 +357,7 @@ fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {
         "{}: {what} by {}; tx {}; {} signature(s)",
         path.display(),
         key.public_key(),
-        tx.id(),
+        tx.id(Suite::of(key.public_key().algorithm())),
         tx.signatures.len()
     );
     for (key, verdict) in tx.signature_verdicts() {
@@ -378,15 +387,18 @@ fn action_lines(tx: &SignedTx) -> Vec<String> {
     lines
 }
 
-fn show(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+fn show(path: &Path, as_json: bool, suite: Option<Suite>) -> anyhow::Result<ExitCode> {
     let tx = read_tx_file(path)?;
-    let id = tx.id();
+    // The id is the suite's hash of the body: the suite the signers' keys imply, or the
+    // one asked for.
+    let suite = tx.signers_suite().or(suite).unwrap_or_default();
+    let id = tx.id(suite);
     let verdicts = tx.signature_verdicts();
     let all_valid = verdicts.iter().all(|(_, v)| v.is_ok());
     // The whole-transaction checks beyond each signature's verdict (a key twice, too
     // many); the chain id cannot be judged without a genesis, and an unsigned file is not
     // a fault.
-    let problem = match tx.verify_signatures(&tx.body.chain_id) {
+    let problem = match tx.verify_signatures(&tx.body.chain_id, suite) {
         Ok(_) | Err(TxError::Unsigned | TxError::BadSignature { .. }) => None,
         Err(error) => Some(error.to_string()),
     };
@@ -405,6 +417,7 @@ fn show(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
         let report = json!({
             "file": path.display().to_string(),
             "tx_id": id.to_hex(),
+            "crypto_suite": suite.as_str(),
             "chain_id": tx.body.chain_id.as_str(),
             "nonce": tx.body.nonce,
             "expires_at_height": tx.body.expires_at_height,
@@ -423,7 +436,7 @@ fn show(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
         println!("chain: {}", tx.body.chain_id);
         println!("nonce: {}", tx.body.nonce);
         println!("expires at height: {}", tx.body.expires_at_height);
-        println!("tx id: {id}");
+        println!("tx id: {id} ({suite})");
         if verdicts.is_empty() {
             println!("signatures: none");
         } else {

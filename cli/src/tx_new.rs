@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, ensure, Context};
-use ledger::crypto::PublicKey;
+use ledger::crypto::{PublicKey, Suite};
 use ledger::state::MemoryStore;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Code, Date, Id};
@@ -599,6 +599,15 @@ pub fn types_help() -> String {
     text
 }
 
+/// The suite an action's keys imply (each suite has one algorithm); the default suite for
+/// an action that names no key.
+fn suite_of(action: &Action) -> Suite {
+    action
+        .keys()
+        .first()
+        .map_or_else(Suite::default, |k| Suite::of(k.algorithm()))
+}
+
 fn key_value(text: &str) -> anyhow::Result<String> {
     if let Ok(key) = PublicKey::parse(text) {
         return Ok(key.to_string());
@@ -797,6 +806,8 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
         approvers: Vec::new(),
         height: 1,
         version: contracts::upgrade::NEWEST,
+        // The suite the action's own keys imply: the chain's suite is judged by the node.
+        suite: suite_of(&action),
     };
     match contracts::execute(&MemoryStore::new(), &ctx, &action) {
         Err(code @ (Code::InvalidField | Code::SharesMustSumTo10000)) => bail!(
@@ -953,7 +964,12 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
                 path.display()
             );
             std::fs::write(&path, text).with_context(|| format!("{}", path.display()))?;
-            println!("{}: {} {}, unsigned", path.display(), type_name, tx.id());
+            println!(
+                "{}: {} {}, unsigned",
+                path.display(),
+                type_name,
+                tx.id(suite_of(&tx.body.action))
+            );
             println!(
                 "each organisation that must sign: xinbao tx sign {} --key KEY",
                 path.display()

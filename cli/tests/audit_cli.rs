@@ -11,6 +11,8 @@ use std::sync::Arc;
 use contracts::testkit::{self, ScenarioChain};
 use ledger::export::ChainEntry;
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn xinbao(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xinbao"))
@@ -309,7 +311,7 @@ fn a_proof_checks_with_the_genesis_alone_and_an_altered_one_does_not() {
                 && e.receipts[0].outcome == ledger::block::Outcome::Accepted
         })
         .unwrap();
-    let id = entry.block.txs[0].id().to_string();
+    let id = entry.block.txs[0].id(SUITE).to_string();
     let proof = dir.join("proof.json");
     let out = xinbao(&[
         "audit",
@@ -411,9 +413,10 @@ fn serve_with(
                 };
                 let status = ledger::api::StatusView {
                     chain_id,
+                    crypto_suite: SUITE,
                     genesis_hash,
                     height: entries.len() as u64,
-                    latest_block_id: last.id().0,
+                    latest_block_id: last.id(SUITE).0,
                     latest_time_ms: last.header.time_ms,
                     state_root: last.header.state_root,
                     peer_id: String::new(),
@@ -442,7 +445,7 @@ fn serve_with(
                             summary: ledger::api::BlockSummaryView {
                                 height: e.height(),
                                 protocol_version: header.protocol_version,
-                                block_id: e.block.id().0,
+                                block_id: e.block.id(SUITE).0,
                                 time_ms: header.time_ms,
                                 txs: e.block.txs.len() as u64,
                                 rejected: 0,
@@ -492,7 +495,7 @@ fn serve_with(
                         let action = &tx.body.action;
                         if action.is_governance() && r.outcome == ledger::block::Outcome::Accepted {
                             changes.push(serde_json::json!({
-                                "height": e.height(), "index": i, "tx_id": tx.id().to_string(),
+                                "height": e.height(), "index": i, "tx_id": tx.id(SUITE).to_string(),
                                 "type": action.type_name(),
                                 "changes_validators": action.roster_change().is_some(),
                             }));
@@ -502,7 +505,11 @@ fn serve_with(
                 json(serde_json::json!({ "changes": changes }))
             } else if let Some(id) = path.strip_prefix("/v1/tx/") {
                 let found = entries.iter().find_map(|e| {
-                    let i = e.block.txs.iter().position(|t| t.id().to_string() == id)?;
+                    let i = e
+                        .block
+                        .txs
+                        .iter()
+                        .position(|t| t.id(SUITE).to_string() == id)?;
                     Some((e, i))
                 });
                 match found {
@@ -510,10 +517,10 @@ fn serve_with(
                         let tx = &e.block.txs[i];
                         json(
                             serde_json::to_value(ledger::api::TxStatusView::Committed {
-                                tx_id: tx.id(),
+                                tx_id: tx.id(SUITE),
                                 height: e.height(),
                                 index: i as u32,
-                                block_id: e.block.id().to_string(),
+                                block_id: e.block.id(SUITE).to_string(),
                                 time_ms: e.block.header.time_ms,
                                 type_name: tx.body.action.type_name().to_string(),
                                 receipt: ledger::api::ReceiptView::from(&e.receipts[i]),
@@ -646,7 +653,7 @@ fn export_from_a_node_resumes_and_verifies_and_proves() {
     assert!(stdout(&out).contains("VERIFIED"));
 
     // Prove a transaction the node holds, then check it offline.
-    let id = chain.entries[10].block.txs[0].id().to_string();
+    let id = chain.entries[10].block.txs[0].id(SUITE).to_string();
     let proof = dir.join("node-proof.json");
     let out = xinbao(&[
         "audit",

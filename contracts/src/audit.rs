@@ -85,6 +85,11 @@ pub enum AuditFailure {
     Genesis(GenesisError),
     #[error("the chain file is of chain {file}, the genesis is of chain {genesis}")]
     WrongChain { file: Id, genesis: Id },
+    #[error("the chain file is of the crypto suite {file}, the genesis names {genesis}")]
+    WrongSuite {
+        file: ledger::crypto::Suite,
+        genesis: ledger::crypto::Suite,
+    },
     #[error("the chain file starts at height {first_height}; an audit replays from height 1")]
     StartsLate { first_height: u64 },
     #[error(
@@ -154,6 +159,7 @@ impl AuditFailure {
         match self {
             AuditFailure::Genesis(_)
             | AuditFailure::WrongChain { .. }
+            | AuditFailure::WrongSuite { .. }
             | AuditFailure::StartsLate { .. }
             | AuditFailure::GenesisMismatch { .. } => None,
             AuditFailure::ValidatorsNotGenesis { .. } => Some(1),
@@ -176,6 +182,7 @@ impl AuditFailure {
         match self {
             AuditFailure::Genesis(_) => "GenesisInvalid",
             AuditFailure::WrongChain { .. } => "WrongChain",
+            AuditFailure::WrongSuite { .. } => "WrongSuite",
             AuditFailure::StartsLate { .. } => "StartsLate",
             AuditFailure::ValidatorsNotGenesis { .. } => "ValidatorsNotGenesis",
             AuditFailure::GenesisMismatch { .. } => "GenesisMismatch",
@@ -311,6 +318,12 @@ impl Auditor {
                 genesis: genesis.chain_id.clone(),
             });
         }
+        if file.crypto_suite != genesis.crypto_suite {
+            return Err(AuditFailure::WrongSuite {
+                file: file.crypto_suite,
+                genesis: genesis.crypto_suite,
+            });
+        }
         if file.first_height != 1 {
             return Err(AuditFailure::StartsLate {
                 first_height: file.first_height,
@@ -419,7 +432,11 @@ impl Auditor {
         entry: &ChainEntry,
         on_block: impl FnOnce(&MemoryStore, &BlockDone<'_>),
     ) -> Result<(), AuditFailure> {
-        let verified = chain::verify_txs(&self.genesis.chain_id, &entry.block.txs);
+        let verified = chain::verify_txs(
+            &self.genesis.chain_id,
+            self.genesis.crypto_suite,
+            &entry.block.txs,
+        );
         self.push_verified(entry, verified, on_block)
     }
 
@@ -486,13 +503,14 @@ impl Auditor {
             });
         }
         // 3. Decided by more than 2/3 of the validators of this height (R11.5).
-        let block_id = header.id();
+        let suite = self.genesis.crypto_suite;
+        let block_id = header.id(suite);
         entry
             .certificate
             .verify(&self.genesis.chain_id, height, &block_id, &self.validators)
             .map_err(|error| AuditFailure::Certificate { height, error })?;
         // 4. The certified header commits to exactly these transactions.
-        let body_root = entry.block.tx_root();
+        let body_root = entry.block.tx_root(suite);
         if body_root != header.tx_root {
             return Err(AuditFailure::TransactionsNotCertified {
                 height,
@@ -506,6 +524,7 @@ impl Auditor {
             height,
             time_ms: header.time_ms,
             tx_expiry_heights_max: self.tx_expiry_heights_max,
+            suite,
         };
         let txs = verified.map_err(|error| AuditFailure::InvalidBlock {
             height,
@@ -579,7 +598,8 @@ impl Auditor {
         }
         self.validators = validators;
         self.tx_expiry_heights_max = next.params.tx_expiry_heights_max;
-        self.before = Predecessor::following(header, self.validators.hash());
+        let suite = self.genesis.crypto_suite;
+        self.before = Predecessor::following(suite, header, self.validators.hash(suite));
         Ok(())
     }
 
@@ -666,6 +686,7 @@ pub fn replay<E: fmt::Display>(
     mut progress: impl FnMut(&Progress),
 ) -> Result<(), AuditFailure> {
     let chain_id = &auditor.genesis.chain_id.clone();
+    let suite = auditor.genesis.crypto_suite;
     let verifiers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, VERIFIERS_MAX);
@@ -680,7 +701,7 @@ pub fn replay<E: fmt::Display>(
                     let done: VerifiedChunk = chunk
                         .into_iter()
                         .map(|entry| {
-                            let txs = chain::verify_txs(chain_id, &entry.block.txs);
+                            let txs = chain::verify_txs(chain_id, suite, &entry.block.txs);
                             (entry, txs)
                         })
                         .collect();

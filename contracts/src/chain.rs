@@ -56,6 +56,8 @@ pub struct BlockEnv {
     pub time_ms: u64,
     /// A transaction may expire at most this many heights after the block's.
     pub tx_expiry_heights_max: u64,
+    /// The chain's crypto suite: the hash of the block's roots.
+    pub suite: ledger::crypto::Suite,
 }
 
 /// An accepted change of the consortium (R11) in a block, and who approved it.
@@ -128,7 +130,7 @@ pub enum BlockError {
 /// `root(0) = chain_root(genesis hash, genesis writes)`.
 pub fn genesis_state(genesis: &Genesis) -> (WriteSet, Hash32) {
     let writes = crate::genesis_writes(genesis);
-    let root = chain_root(&genesis.hash(), &writes);
+    let root = chain_root(genesis.crypto_suite, &genesis.hash(), &writes);
     (writes, root)
 }
 
@@ -149,17 +151,21 @@ fn txexp_bucket(expiry: u64) -> Vec<u8> {
     key
 }
 
-/// Verifies the signatures of a block's transactions for `chain_id`, all in one batch;
-/// the first that fails makes the block invalid.
-pub fn verify_txs(chain_id: &Id, txs: &[SignedTx]) -> Result<Vec<VerifiedTx>, BlockError> {
-    SignedTx::verify_all(txs.to_vec(), chain_id)
+/// Verifies the signatures of a block's transactions for `chain_id` and its suite, all in
+/// one batch; the first that fails makes the block invalid.
+pub fn verify_txs(
+    chain_id: &Id,
+    suite: ledger::crypto::Suite,
+    txs: &[SignedTx],
+) -> Result<Vec<VerifiedTx>, BlockError> {
+    SignedTx::verify_all(txs.to_vec(), chain_id, suite)
         .into_iter()
         .zip(txs)
         .enumerate()
         .map(|(index, (verdict, tx))| {
             verdict.map_err(|reason| BlockError::BadTransaction {
                 index,
-                id: tx.id(),
+                id: tx.id(suite),
                 reason,
             })
         })
@@ -270,6 +276,7 @@ pub fn execute_block(
                     approvers,
                     height: env.height,
                     version,
+                    suite: env.suite,
                 };
                 match crate::execute(&overlay, &ctx, action) {
                     Ok(writes) => {
@@ -300,9 +307,9 @@ pub fn execute_block(
     Ok(Executed {
         date,
         protocol_version: version,
-        tx_root: tx_root(&ids),
-        receipts_root: receipts_root(&receipts),
-        state_root: chain_root(previous_root, &writes),
+        tx_root: tx_root(env.suite, &ids),
+        receipts_root: receipts_root(env.suite, &receipts),
+        state_root: chain_root(env.suite, previous_root, &writes),
         receipts,
         changes,
         writes,
@@ -419,11 +426,15 @@ pub fn genesis_predecessor(genesis: &Genesis) -> Result<Predecessor, ValidatorSe
 impl Predecessor {
     /// What the block after `header` must follow, given the hash of the validator set
     /// of the next height (R11.5: [`height_config`] on the state after `header`'s block).
-    pub fn following(header: &BlockHeader, next_validator_set_hash: Hash32) -> Predecessor {
+    pub fn following(
+        suite: ledger::crypto::Suite,
+        header: &BlockHeader,
+        next_validator_set_hash: Hash32,
+    ) -> Predecessor {
         Predecessor {
             chain_id: header.chain_id.clone(),
             height: header.height,
-            id: header.id(),
+            id: header.id(suite),
             time_ms: header.time_ms,
             validator_set_hash: next_validator_set_hash,
         }

@@ -202,8 +202,8 @@ pub(crate) fn approve(work: &Work) -> Result<(), Code> {
 
 /// R11.4 (1): a key must be of the chain's signature algorithm (`WrongAlgorithm`) and a
 /// point that can verify (not malformed, not of small order: `InvalidField`).
-fn well_formed_key(key: &PublicKey) -> Result<(), Code> {
-    if key.algorithm() != ledger::crypto::CHAIN_KEY_ALGORITHM {
+fn well_formed_key(work: &Work, key: &PublicKey) -> Result<(), Code> {
+    if key.algorithm() != work.suite.algorithm() {
         return Err(Code::WrongAlgorithm);
     }
     key.check().map_err(|_| Code::InvalidField)
@@ -277,7 +277,7 @@ fn register_key(work: &mut Work, org: &Id, key: &PublicKey) {
 
 fn admit_organisation(work: &mut Work, tx: &AdmitOrganisation) -> Result<(), Code> {
     // (1)
-    well_formed_key(&tx.admin_key)?;
+    well_formed_key(work, &tx.admin_key)?;
     // (3)
     approve(work)?;
     // (4) an organisation id is never reused, nor is a key.
@@ -326,7 +326,7 @@ fn remove_organisation(work: &mut Work, height: u64, tx: &OrgRef) -> Result<(), 
 
 fn rotate_admin_key(work: &mut Work, tx: &RotateAdminKey) -> Result<(), Code> {
     // (1)
-    well_formed_key(&tx.admin_key)?;
+    well_formed_key(work, &tx.admin_key)?;
     // (2)
     ensure(work.org_kind(&tx.org).is_some(), Code::UnknownParty)?;
     // (3)
@@ -362,7 +362,7 @@ fn add_validator(work: &mut Work, height: u64, action: &Action) -> Result<(), Co
         unreachable!("add_validator takes AddValidator")
     };
     // (1)
-    well_formed_key(&tx.consensus_key)?;
+    well_formed_key(work, &tx.consensus_key)?;
     ensure(!tx.address.as_str().trim().is_empty(), Code::InvalidField)?;
     // (2)
     node_org(work, &tx.org, tx.voting_power)?;
@@ -417,7 +417,7 @@ fn set_voting_power(work: &mut Work, height: u64, tx: &SetVotingPower) -> Result
 
 fn rotate_validator_key(work: &mut Work, height: u64, tx: &RotateValidatorKey) -> Result<(), Code> {
     // (1)
-    well_formed_key(&tx.new_consensus_key)?;
+    well_formed_key(work, &tx.new_consensus_key)?;
     if let Some(address) = &tx.address {
         ensure(!address.as_str().trim().is_empty(), Code::InvalidField)?;
     }

@@ -86,6 +86,8 @@ pub struct TxContext {
     pub approvers: Vec<Id>,
     pub height: u64,
     pub version: u32,
+    /// The chain's crypto suite: the algorithm of its keys, the hash of its filing ids.
+    pub suite: ledger::crypto::Suite,
 }
 
 /// A rejected scenario step (R10): 1-based step number and its code.

@@ -67,7 +67,7 @@ pub fn orgs_of_keys(state: &dyn StateView, public_keys: &[PublicKey]) -> Result<
 pub fn register_staff_key(work: &mut Work, tx: &StaffKey) -> Result<(), Code> {
     // (1) a key of the chain's signature algorithm.
     ensure(
-        tx.public_key.algorithm() == ledger::crypto::CHAIN_KEY_ALGORITHM,
+        tx.public_key.algorithm() == work.suite.algorithm(),
         Code::WrongAlgorithm,
     )?;
     // (2)

@@ -30,7 +30,7 @@ pub fn file_rate(work: &mut Work, tx: &FileRate) -> Result<(), Code> {
         filing_ref: tx.filing_ref.clone(),
     };
     // Keyed by the filing's own hash: refiling the same terms changes nothing.
-    let key = keys::rate(&tx.insurer, &tx.product, &codec::hash(tx));
+    let key = keys::rate(&tx.insurer, &tx.product, &codec::hash(work.suite, tx));
     work.put(key, &filing);
     Ok(())
 }

@@ -157,6 +157,10 @@ fn step_start(store: &MemoryStore, height: u64) -> ledger::state::WriteSet {
 }
 
 /// Parse and run a scenario file's text on a fresh in-memory ledger.
+/// The suite of a scenario run offline: it signs nothing, and its state root is the run's
+/// own fingerprint of the state (the rulebook does not depend on the suite).
+const OFFLINE_SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
+
 pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     let doc: Value =
         serde_json::from_str(text).map_err(|e| ScenarioError::NotJson(e.to_string()))?;
@@ -170,7 +174,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     let mut store = MemoryStore::new();
     let genesis = members_writes(&orgs);
     store.apply(&genesis);
-    let mut root = chain_root(&[0; 32], &genesis);
+    let mut root = chain_root(OFFLINE_SUITE, &[0; 32], &genesis);
     let mut ledger_date: Option<Date> = None;
     let mut rejected = Vec::new();
 
@@ -179,7 +183,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         let start = step_start(&store, number);
         if !start.is_empty() {
             store.apply(&start);
-            root = chain_root(&root, &start);
+            root = chain_root(OFFLINE_SUITE, &root, &start);
         }
         let version = upgrade::recorded(&store).unwrap_or(file_version);
         // R12.5: a program that lacks the version in force refuses to go on, as a node
@@ -210,6 +214,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
                     signers,
                     height: number,
                     version,
+                    suite: OFFLINE_SUITE,
                 };
                 execute(&store, &ctx, &action)
             }
@@ -218,7 +223,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         match outcome {
             Ok(writes) => {
                 store.apply(&writes);
-                root = chain_root(&root, &writes);
+                root = chain_root(OFFLINE_SUITE, &root, &writes);
             }
             Err(code) => rejected.push(Rejected { step: number, code }),
         }

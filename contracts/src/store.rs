@@ -484,6 +484,8 @@ pub struct Work<'a> {
     pub height: u64,
     /// The protocol version the transaction executes under (R12.1).
     pub version: u32,
+    /// The chain's crypto suite.
+    pub suite: ledger::crypto::Suite,
 }
 
 impl<'a> Work<'a> {
@@ -501,6 +503,7 @@ impl<'a> Work<'a> {
             approvers: sorted(&ctx.approvers),
             height: ctx.height,
             version: ctx.version,
+            suite: ctx.suite,
         }
     }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, CommitSignature};
-use ledger::crypto::{PublicKey, SecretKey};
+use ledger::crypto::{PublicKey, SecretKey, Suite};
 use ledger::export::{ChainEntry, ChainHeader, ChainWriter};
 use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Params};
 use ledger::state::{Hash32, MemoryStore, StateStore};
@@ -38,18 +38,28 @@ pub fn id(s: &str) -> Id {
     Id::new(s).expect("a valid id")
 }
 
-/// Validator `i`'s consensus key.
+/// Validator `i`'s consensus key (ed25519).
 pub fn validator_key(i: usize) -> SecretKey {
-    SecretKey::from_seed([0xa0 + i as u8; 32])
+    validator_key_in(Suite::Ed25519Blake3, i)
+}
+
+/// Validator `i`'s consensus key on a chain of `suite`.
+pub fn validator_key_in(suite: Suite, i: usize) -> SecretKey {
+    SecretKey::from_seed_for(suite.algorithm(), [0xa0 + i as u8; 32])
 }
 
 /// The admin key of organisation `org` (also used, unregistered, for names that are not
-/// members).
+/// members), ed25519.
 pub fn org_key(org: &str) -> SecretKey {
+    org_key_in(Suite::Ed25519Blake3, org)
+}
+
+/// The admin key of organisation `org` on a chain of `suite`.
+pub fn org_key_in(suite: Suite, org: &str) -> SecretKey {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"xinbao testkit organisation key ");
     hasher.update(org.as_bytes());
-    SecretKey::from_seed(*hasher.finalize().as_bytes())
+    SecretKey::from_seed_for(suite.algorithm(), *hasher.finalize().as_bytes())
 }
 
 /// A genesis of `orgs`, each with its [`org_key`], and [`VALIDATORS`] validators of power
@@ -60,6 +70,16 @@ pub fn genesis(orgs: &[(Id, OrgKind)], genesis_time_ms: u64) -> Genesis {
 
 /// [`genesis`] under protocol `version`, with the parameters that version has.
 pub fn genesis_at(orgs: &[(Id, OrgKind)], genesis_time_ms: u64, version: u32) -> Genesis {
+    genesis_in(orgs, genesis_time_ms, version, Suite::Ed25519Blake3)
+}
+
+/// [`genesis_at`] on a chain of crypto suite `suite`, its keys of the suite's algorithm.
+pub fn genesis_in(
+    orgs: &[(Id, OrgKind)],
+    genesis_time_ms: u64,
+    version: u32,
+    suite: Suite,
+) -> Genesis {
     let runners: Vec<&Id> = orgs
         .iter()
         .filter(|(_, kind)| *kind != OrgKind::Auditor)
@@ -72,19 +92,20 @@ pub fn genesis_at(orgs: &[(Id, OrgKind)], genesis_time_ms: u64, version: u32) ->
     Genesis {
         chain_id: id(CHAIN_ID),
         protocol_version: version,
+        crypto_suite: suite,
         genesis_time_ms,
         organisations: orgs
             .iter()
             .map(|(org, kind)| GenesisOrg {
                 id: org.clone(),
                 kind: *kind,
-                admin_key: org_key(org.as_str()).public_key(),
+                admin_key: org_key_in(suite, org.as_str()).public_key(),
             })
             .collect(),
         validators: (0..VALIDATORS)
             .map(|i| GenesisValidator {
                 org: runners[i % runners.len()].clone(),
-                consensus_key: validator_key(i).public_key(),
+                consensus_key: validator_key_in(suite, i).public_key(),
                 voting_power: 1,
                 address: Text::new(format!("/ip4/127.0.0.1/tcp/{}", 27000 + i)).unwrap(),
             })
@@ -176,8 +197,9 @@ impl ChainBuilder {
         let mut state = MemoryStore::new();
         state.apply(&writes);
         let before = chain::genesis_predecessor(&genesis).expect("a valid genesis");
+        let suite = genesis.crypto_suite;
         let consensus_keys = (0..VALIDATORS)
-            .map(validator_key)
+            .map(|i| validator_key_in(suite, i))
             .map(|key| (key.public_key(), key))
             .collect();
         ChainBuilder {
@@ -232,9 +254,10 @@ impl ChainBuilder {
             height,
             time_ms,
             tx_expiry_heights_max: config.params.tx_expiry_heights_max,
+            suite: self.genesis.crypto_suite,
         };
-        let verified =
-            chain::verify_txs(&self.genesis.chain_id, &txs).expect("test transactions verify");
+        let verified = chain::verify_txs(&self.genesis.chain_id, env.suite, &txs)
+            .expect("test transactions verify");
         let executed = chain::execute_block(&self.state, &self.root, &env, &verified)
             .expect("a test block executes");
         // The validators take turns: from validator `height mod n` on, as many as sign.
@@ -277,12 +300,13 @@ impl ChainBuilder {
             proposer: in_turn[0].consensus_key,
         };
         alter(&mut header);
-        let certificate = certify(&self.genesis.chain_id, height, header.id(), &keys);
+        let suite = self.genesis.crypto_suite;
+        let certificate = certify(&self.genesis.chain_id, height, header.id(suite), &keys);
         self.state.apply(&executed.writes);
         self.root = executed.state_root;
         let next = chain::height_config(&self.state, height + 1);
         let next_set = next.roster.validator_set().expect("a workable set");
-        self.before = Predecessor::following(&header, next_set.hash());
+        self.before = Predecessor::following(suite, &header, next_set.hash(suite));
         self.entries.push(ChainEntry {
             block: Block { header, txs },
             certificate,
@@ -301,6 +325,7 @@ impl ChainBuilder {
 pub fn file_header(genesis: &Genesis) -> ChainHeader {
     ChainHeader {
         chain_id: genesis.chain_id.clone(),
+        crypto_suite: genesis.crypto_suite,
         genesis_hash: genesis.hash(),
         first_height: 1,
     }
@@ -353,6 +378,11 @@ impl ScenarioChain {
 
 /// Replays scenario `text` as a chain (see the module notes).
 pub fn scenario_chain(text: &str) -> ScenarioChain {
+    scenario_chain_in(text, Suite::Ed25519Blake3)
+}
+
+/// [`scenario_chain`] on a chain of crypto suite `suite`.
+pub fn scenario_chain_in(text: &str, suite: Suite) -> ScenarioChain {
     let doc: Value = serde_json::from_str(text).expect("a scenario is JSON");
     let orgs: Vec<(Id, OrgKind)> = doc["orgs"]
         .as_array()
@@ -372,7 +402,7 @@ pub fn scenario_chain(text: &str) -> ScenarioChain {
         .find_map(|s| scenario::parse_date(&s["date"]).ok());
     let genesis_time_ms = first_date.map_or(0, |d| d.unix_ms_cst_noon() as u64 - 60 * 60 * 1000);
     let version = scenario::protocol_version_of(&doc).expect("a scenario of a known version");
-    let mut builder = ChainBuilder::new(genesis_at(&orgs, genesis_time_ms, version));
+    let mut builder = ChainBuilder::new(genesis_in(&orgs, genesis_time_ms, version, suite));
 
     let mut steps_on_chain = Vec::new();
     let mut steps_skipped = Vec::new();
@@ -398,9 +428,12 @@ pub fn scenario_chain(text: &str) -> ScenarioChain {
         };
         latest = Some((date, same_day));
         let time_ms = date.unix_ms_cst_noon() as u64 + same_day * 1000;
-        let mut keys: Vec<SecretKey> = signers.iter().map(|s| org_key(s.as_str())).collect();
+        let mut keys: Vec<SecretKey> = signers
+            .iter()
+            .map(|s| org_key_in(suite, s.as_str()))
+            .collect();
         if keys.is_empty() {
-            keys.push(org_key("nobody"));
+            keys.push(org_key_in(suite, "nobody"));
         }
         let height = builder.next_height();
         let tx = signed_tx(number, height + EXPIRY_HEIGHTS, action, &keys);

@@ -10,6 +10,8 @@ use ledger::genesis::Genesis;
 use ledger::vote::CertificateError;
 use ledger::{Action, Code, Date};
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn example(name: &str) -> ScenarioChain {
     testkit::scenario_chain(&testkit::worked_example(name))
@@ -211,7 +213,7 @@ fn a_forged_precommit_signature_is_refused() {
 #[test]
 fn a_signature_of_someone_not_a_validator_is_refused() {
     let failure = tampered(|entries| {
-        let id = entries[3].block.id();
+        let id = entries[3].block.id(SUITE);
         let outsider = testkit::certify(
             &testkit::id(testkit::CHAIN_ID),
             4,
@@ -329,9 +331,9 @@ fn blocks_of_many_transactions_verify_and_prove_each_transaction() {
 
     for entry in &builder.entries {
         for index in 0..entry.block.txs.len() {
-            let proof = ledger::proof::TxProof::from_entry(entry, index).unwrap();
+            let proof = ledger::proof::TxProof::from_entry(SUITE, entry, index).unwrap();
             let proven = proof.verify(&chain.genesis).unwrap();
-            assert_eq!(proven.tx_id, entry.block.txs[index].id());
+            assert_eq!(proven.tx_id, entry.block.txs[index].id(SUITE));
             assert_eq!(proven.outcome, entry.receipts[index].outcome);
         }
     }
@@ -344,7 +346,7 @@ fn blocks_of_many_transactions_verify_and_prove_each_transaction() {
         .find(|(_, e)| e.receipts.len() >= 2)
         .unwrap();
     entry.receipts.swap(0, 1);
-    let tx = entry.block.txs[0].id().to_string();
+    let tx = entry.block.txs[0].id(SUITE).to_string();
     let failure = audit(&chain.genesis, &builder.file_header(), &entries).unwrap_err();
     assert!(
         matches!(&failure, AuditFailure::ReceiptMismatch { height, index: 0, .. } if *height == at as u64 + 1),
@@ -568,12 +570,15 @@ fn a_transaction_committed_twice_is_an_invalid_block_even_when_certified() {
     let header = BlockHeader {
         height: 4,
         time_ms: last.time_ms + 1000,
-        previous: last.id(),
-        tx_root: ledger::block::tx_root(&replay.iter().map(|t| t.id()).collect::<Vec<_>>()),
+        previous: last.id(SUITE),
+        tx_root: ledger::block::tx_root(
+            SUITE,
+            &replay.iter().map(|t| t.id(SUITE)).collect::<Vec<_>>(),
+        ),
         ..last
     };
     let keys: Vec<_> = (0..3).map(testkit::validator_key).collect();
-    let certificate = testkit::certify(&header.chain_id, 4, header.id(), &keys);
+    let certificate = testkit::certify(&header.chain_id, 4, header.id(SUITE), &keys);
     entries.push(ChainEntry {
         block: Block {
             header,
@@ -624,11 +629,11 @@ fn a_settlement_proof_checks_with_the_genesis_alone_and_no_altered_byte_passes()
         .enumerate()
         .find(|(_, e)| e.block.txs[0].body.action.type_name() == "ConfirmClaimPayment")
         .expect("the example pays a claim");
-    let proof = TxProof::from_entry(entry, 0).unwrap();
+    let proof = TxProof::from_entry(SUITE, entry, 0).unwrap();
     let proven = proof.verify(&chain.genesis).unwrap();
     assert_eq!(proven.height, i as u64 + 1);
     assert_eq!(proven.outcome, Outcome::Accepted);
-    assert_eq!(proven.tx_id, entry.block.txs[0].id());
+    assert_eq!(proven.tx_id, entry.block.txs[0].id(SUITE));
     assert_eq!(proven.signers.len(), 1);
     assert_eq!(proven.signers[0].1, Some(testkit::id("ins-a")));
 

@@ -11,6 +11,8 @@ use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Par
 use ledger::state::{chain_root, MemoryStore, StateStore};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn id(s: &str) -> Id {
     Id::new(s).unwrap()
@@ -24,13 +26,13 @@ fn execute(
     env: &BlockEnv,
     txs: &[SignedTx],
 ) -> Result<contracts::chain::Executed, BlockError> {
-    let verified = verify_txs(&env.chain_id, txs)?;
+    let verified = verify_txs(&env.chain_id, SUITE, txs)?;
     execute_block(state, root, env, &verified)
 }
 
 /// What intake does before a transaction reaches the pool.
 fn intake(state: &MemoryStore, env: &BlockEnv, tx: &SignedTx) -> Result<(), BlockError> {
-    let verified = verify_txs(&env.chain_id, std::slice::from_ref(tx))?;
+    let verified = verify_txs(&env.chain_id, SUITE, std::slice::from_ref(tx))?;
     admit(state, env, &verified[0])
 }
 
@@ -46,6 +48,7 @@ fn chain() -> Chain {
     let bank = SecretKey::from_seed([2; 32]);
     let validator = SecretKey::from_seed([3; 32]);
     let genesis = Genesis {
+        crypto_suite: SUITE,
         chain_id: id("xinbao-test"),
         protocol_version: 1,
         genesis_time_ms: 0,
@@ -80,7 +83,7 @@ fn chain() -> Chain {
     };
     let mut store = MemoryStore::new();
     let (writes, root) = genesis_state(&genesis);
-    assert_eq!(root, chain_root(&genesis.hash(), &writes));
+    assert_eq!(root, chain_root(SUITE, &genesis.hash(), &writes));
     store.apply(&writes);
     Chain {
         gov,
@@ -92,6 +95,7 @@ fn chain() -> Chain {
 
 fn env(height: u64) -> BlockEnv {
     BlockEnv {
+        suite: SUITE,
         chain_id: id("xinbao-test"),
         height,
         // 2025-03-01 midday in UTC+8
@@ -168,7 +172,7 @@ fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
     let tx = signed(create_fund(), 1, 2, &[&c.gov]);
     let executed = execute(&c.store, &c.root, &env(1), std::slice::from_ref(&tx)).unwrap();
     c.store.apply(&executed.writes);
-    assert!(is_committed(&c.store, &tx.id()));
+    assert!(is_committed(&c.store, &tx.id(SUITE)));
 
     // The same id again, in a later block or twice in one block: the block is invalid.
     let again = execute(
@@ -203,10 +207,10 @@ fn a_transaction_is_committed_once_and_forgotten_after_its_expiry() {
     ));
     let empty2 = execute(&c.store, &executed.state_root, &env(2), &[]).unwrap();
     c.store.apply(&empty2.writes);
-    assert!(is_committed(&c.store, &tx.id()));
+    assert!(is_committed(&c.store, &tx.id(SUITE)));
     let empty3 = execute(&c.store, &empty2.state_root, &env(3), &[]).unwrap();
     c.store.apply(&empty3.writes);
-    assert!(!is_committed(&c.store, &tx.id()));
+    assert!(!is_committed(&c.store, &tx.id(SUITE)));
 }
 
 #[test]

@@ -15,6 +15,8 @@ use ledger::export::ChainEntry;
 use ledger::genesis::{GovernanceRule, Params};
 use ledger::vote::CertificateError;
 use ledger::{Action, Code, Fen, Id, OrgKind, Text};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 const T0: u64 = 1_767_225_600_000; // 2026-01-01
@@ -348,7 +350,7 @@ fn a_removed_validator_no_longer_counts_and_colluding_old_validators_are_caught(
     let extra = testkit::certify(
         &net.builder.genesis.chain_id,
         entries[later].height(),
-        entries[later].block.id(),
+        entries[later].block.id(SUITE),
         &[validator_key(3)],
     );
     entries[later]
@@ -786,11 +788,11 @@ fn a_proof_after_a_change_carries_the_changes_and_checks_with_the_genesis_alone(
     let target = entries.last().unwrap();
     let changes: Vec<TxProof> = entries[..entries.len() - 1]
         .iter()
-        .flat_map(TxProof::roster_changes_of)
+        .flat_map(|e| TxProof::roster_changes_of(SUITE, e))
         .collect();
     assert_eq!(changes.len(), 2);
 
-    let bare = TxProof::from_entry(target, 0).unwrap();
+    let bare = TxProof::from_entry(SUITE, target, 0).unwrap();
     assert_eq!(
         bare.verify(&net.builder.genesis),
         Err(ProofError::ValidatorsNotGenesis)

@@ -7,6 +7,8 @@ use common::*;
 use ledger::crypto::PublicKey;
 use ledger::Code;
 use serde_json::json;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 /// The claim on `loan` filed once interest is 90 days past due (first instalment
 /// 2025-02-10, unpaid).
@@ -1038,6 +1040,7 @@ fn genesis_keys_sign_for_their_orgs() {
     use ledger::genesis::{Genesis, GenesisOrg, GenesisStaffKey, GovernanceRule, Params};
     let admin = |b: u8| PublicKey::Ed25519([b; 32]);
     let genesis = Genesis {
+        crypto_suite: SUITE,
         chain_id: id("test"),
         protocol_version: 1,
         genesis_time_ms: 0,

@@ -14,6 +14,8 @@ use ledger::genesis::{Params, UPGRADE_LEAD_HEIGHTS_DEFAULT};
 use ledger::state::{StateStore, StateView};
 use ledger::{Action, Code, Fen, Id, OrgKind};
 use serde_json::json;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 const T0: u64 = 1_767_225_600_000; // 2026-01-01
@@ -383,7 +385,7 @@ fn version_two_takes_effect_at_its_height_with_its_migration() {
             !entry.block.txs.is_empty(),
             "height {height} holds a transaction"
         );
-        let proof = ledger::proof::TxProof::from_entry(entry, index).unwrap();
+        let proof = ledger::proof::TxProof::from_entry(SUITE, entry, index).unwrap();
         let proven = proof.verify(&net.builder.genesis).unwrap();
         assert_eq!(proven.height, height);
     }
@@ -483,6 +485,7 @@ fn a_block_of_the_new_era_executed_under_the_old_rules_is_caught() {
     old_rules.apply(&forget);
     let config = height_config(&old_rules, at);
     let env = BlockEnv {
+        suite: SUITE,
         chain_id: net.builder.genesis.chain_id.clone(),
         height: at,
         time_ms: T0 + at * DAY_MS,

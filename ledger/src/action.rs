@@ -165,6 +165,20 @@ impl Action {
         }
     }
 
+    /// The keys the action names (staff, admin and consensus keys).
+    pub fn keys(&self) -> Vec<PublicKey> {
+        match self {
+            Action::RegisterStaffKey(t) | Action::RevokeStaffKey(t) => vec![t.public_key],
+            Action::AdmitOrganisation(t) => vec![t.admin_key],
+            Action::RotateAdminKey(t) => vec![t.admin_key],
+            Action::AddValidator(t) => vec![t.consensus_key],
+            Action::RemoveValidator(t) => vec![t.consensus_key],
+            Action::SetVotingPower(t) => vec![t.consensus_key],
+            Action::RotateValidatorKey(t) => vec![t.consensus_key, t.new_consensus_key],
+            _ => Vec::new(),
+        }
+    }
+
     /// What this action does to the roster of nodes, if anything: the one mapping that the
     /// rulebook and a proof checker share.
     pub fn roster_change(&self) -> Option<RosterChange> {

@@ -190,6 +190,9 @@ pub struct BlockTxView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusView {
     pub chain_id: Id,
+    /// The chain's crypto suite (its genesis's).
+    #[serde(default)]
+    pub crypto_suite: crate::crypto::Suite,
     #[serde(with = "crate::codec::hex32")]
     pub genesis_hash: [u8; 32],
     /// The last committed height.
@@ -305,6 +308,7 @@ mod tests {
     fn a_status_gives_hashes_and_keys_in_hex_and_reads_back_whole() {
         let status = StatusView {
             chain_id: Id::new("xinbao-test").unwrap(),
+            crypto_suite: crate::crypto::Suite::Sm2Sm3,
             genesis_hash: [0xab; 32],
             height: 7,
             latest_block_id: [1; 32],
@@ -334,6 +338,7 @@ mod tests {
         };
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["pending_upgrade"]["activation_height"], 8);
+        assert_eq!(json["crypto_suite"], "sm2-sm3");
         assert_eq!(json["genesis_hash"], "ab".repeat(32));
         assert_eq!(json["latest_block_id"], "01".repeat(32));
         assert_eq!(json["state_root"], "02".repeat(32));

@@ -8,7 +8,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError, BLOCK_BYTES_MAX};
-use crate::crypto::{PublicKey, Signature};
+use crate::crypto::{PublicKey, Signature, Suite};
 use crate::merkle;
 use crate::state::Hash32;
 use crate::tx::{SignedTx, TxId};
@@ -98,32 +98,32 @@ pub struct CommitSignature {
 }
 
 impl BlockHeader {
-    /// blake3 of the canonical header.
-    pub fn id(&self) -> BlockId {
-        BlockId(codec::hash(self))
+    /// The suite's hash of the canonical header.
+    pub fn id(&self, suite: Suite) -> BlockId {
+        BlockId(codec::hash(suite, self))
     }
 }
 
 impl Block {
-    pub fn id(&self) -> BlockId {
-        self.header.id()
+    pub fn id(&self, suite: Suite) -> BlockId {
+        self.header.id(suite)
     }
 
     /// The transaction ids in block order: the leaves of [`Block::tx_root`].
-    pub fn tx_ids(&self) -> Vec<TxId> {
-        self.txs.iter().map(SignedTx::id).collect()
+    pub fn tx_ids(&self, suite: Suite) -> Vec<TxId> {
+        self.txs.iter().map(|tx| tx.id(suite)).collect()
     }
 
     /// Merkle root of the transaction ids, in block order.
-    pub fn tx_root(&self) -> Hash32 {
-        tx_root(&self.tx_ids())
+    pub fn tx_root(&self, suite: Suite) -> Hash32 {
+        tx_root(suite, &self.tx_ids(suite))
     }
 
     /// The inclusion proof of transaction `index` under [`Block::tx_root`]; check it with
-    /// [`merkle::verify`]`(tx_root, tx_id, index, txs.len(), proof)`.
-    pub fn tx_proof(&self, index: usize) -> Option<Vec<Hash32>> {
-        let leaves: Vec<Hash32> = self.txs.iter().map(|tx| tx.id().0).collect();
-        merkle::prove(&leaves, index)
+    /// [`merkle::verify`]`(suite, tx_root, tx_id, index, txs.len(), proof)`.
+    pub fn tx_proof(&self, suite: Suite, index: usize) -> Option<Vec<Hash32>> {
+        let leaves: Vec<Hash32> = self.txs.iter().map(|tx| tx.id(suite).0).collect();
+        merkle::prove(suite, &leaves, index)
     }
 
     /// The canonical bytes.
@@ -147,29 +147,29 @@ impl Block {
 }
 
 /// Merkle root of transaction ids, in block order.
-pub fn tx_root(ids: &[TxId]) -> Hash32 {
+pub fn tx_root(suite: Suite, ids: &[TxId]) -> Hash32 {
     let leaves: Vec<Hash32> = ids.iter().map(|id| id.0).collect();
-    merkle::root(&leaves)
+    merkle::root(suite, &leaves)
 }
 
 impl Receipt {
-    /// blake3 of the canonical receipt: its leaf in [`receipts_root`].
-    pub fn hash(&self) -> Hash32 {
-        codec::hash(self)
+    /// The suite's hash of the canonical receipt: its leaf in [`receipts_root`].
+    pub fn hash(&self, suite: Suite) -> Hash32 {
+        codec::hash(suite, self)
     }
 }
 
 /// Merkle root of the receipts' hashes, in block order.
-pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
-    let leaves: Vec<Hash32> = receipts.iter().map(Receipt::hash).collect();
-    merkle::root(&leaves)
+pub fn receipts_root(suite: Suite, receipts: &[Receipt]) -> Hash32 {
+    let leaves: Vec<Hash32> = receipts.iter().map(|r| r.hash(suite)).collect();
+    merkle::root(suite, &leaves)
 }
 
 /// The inclusion proof of receipt `index` under [`receipts_root`]; its leaf is
 /// [`Receipt::hash`].
-pub fn receipt_proof(receipts: &[Receipt], index: usize) -> Option<Vec<Hash32>> {
-    let leaves: Vec<Hash32> = receipts.iter().map(Receipt::hash).collect();
-    merkle::prove(&leaves, index)
+pub fn receipt_proof(suite: Suite, receipts: &[Receipt], index: usize) -> Option<Vec<Hash32>> {
+    let leaves: Vec<Hash32> = receipts.iter().map(|r| r.hash(suite)).collect();
+    merkle::prove(suite, &leaves, index)
 }
 
 impl CommitCertificate {

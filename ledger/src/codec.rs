@@ -133,9 +133,9 @@ pub fn decode_prefix<'a, T: bincode::BorrowDecode<'a, ()>>(
         .map_err(|e| CodecError::Malformed(describe(&e)))
 }
 
-/// blake3 of the canonical bytes of `value`.
-pub fn hash<T: Encode>(value: &T) -> [u8; 32] {
-    *blake3::hash(&encode(value)).as_bytes()
+/// The suite's hash (blake3 or SM3) of the canonical bytes of `value`.
+pub fn hash<T: Encode>(suite: crate::crypto::Suite, value: &T) -> [u8; 32] {
+    suite.hash(&encode(value))
 }
 
 /// The text form of a 32-byte hash in JSON: 64 lowercase hex digits (a field attribute,

@@ -54,11 +54,123 @@ use serde::{Deserialize, Serialize};
 /// (OpenSSL 3: `-pkeyopt distid:1234567812345678`).
 pub const SM2_DISTID: &str = "1234567812345678";
 
-/// The signature algorithm of every chain's keys: chains sign with ed25519 (the crypto
-/// suite `ed25519-blake3`). A key of another algorithm is refused wherever a key enters a
+/// A chain's crypto suite, fixed in its genesis for the chain's whole life: the algorithm
+/// of every signature the protocol makes or checks, and the hash of every id, root and
+/// proof. A key of another algorithm than the suite's is refused wherever a key enters a
 /// chain: as a transaction's signer (`WrongAlgorithm` at intake), in a genesis, and in a
 /// governance change (R11.4's key checks, code `WrongAlgorithm`).
-pub const CHAIN_KEY_ALGORITHM: Algorithm = Algorithm::Ed25519;
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Default,
+    Serialize,
+    Deserialize,
+    Encode,
+    Decode,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Suite {
+    /// ed25519 signatures (ZIP-215), blake3 hashes.
+    #[default]
+    Ed25519Blake3,
+    /// SM2 signatures (GB/T 32918, identifier [`SM2_DISTID`]), SM3 hashes (GB/T 32905).
+    Sm2Sm3,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 2] = [Suite::Ed25519Blake3, Suite::Sm2Sm3];
+
+    /// The name in text forms: `ed25519-blake3` or `sm2-sm3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suite::Ed25519Blake3 => "ed25519-blake3",
+            Suite::Sm2Sm3 => "sm2-sm3",
+        }
+    }
+
+    /// The suite whose keys are of `algorithm` (one suite per algorithm).
+    pub fn of(algorithm: Algorithm) -> Suite {
+        match algorithm {
+            Algorithm::Ed25519 => Suite::Ed25519Blake3,
+            Algorithm::Sm2 => Suite::Sm2Sm3,
+        }
+    }
+
+    /// The signature algorithm of the suite's keys.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Suite::Ed25519Blake3 => Algorithm::Ed25519,
+            Suite::Sm2Sm3 => Algorithm::Sm2,
+        }
+    }
+
+    /// The suite's hash of `bytes`.
+    pub fn hash(self, bytes: &[u8]) -> [u8; 32] {
+        let mut hasher = self.hasher();
+        hasher.update(bytes);
+        hasher.finalize()
+    }
+
+    /// An incremental hasher of the suite's hash.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Suite::Ed25519Blake3 => Hasher::Blake3(Box::default()),
+            Suite::Sm2Sm3 => Hasher::Sm3(Default::default()),
+        }
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Suite {
+    type Err = KeyError;
+    fn from_str(text: &str) -> Result<Self, KeyError> {
+        Suite::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                KeyError::Text(format!(
+                    "unknown crypto suite {text:?}: expected ed25519-blake3 or sm2-sm3"
+                ))
+            })
+    }
+}
+
+/// An incremental hash of a [`Suite`]: blake3 or SM3.
+#[derive(Clone)]
+pub enum Hasher {
+    Blake3(Box<blake3::Hasher>),
+    Sm3(sm3::Sm3),
+}
+
+impl Hasher {
+    pub fn update(&mut self, bytes: &[u8]) -> &mut Self {
+        match self {
+            Hasher::Blake3(hasher) => {
+                hasher.update(bytes);
+            }
+            Hasher::Sm3(hasher) => sm3::Digest::update(hasher, bytes),
+        }
+        self
+    }
+
+    pub fn finalize(self) -> [u8; 32] {
+        match self {
+            Hasher::Blake3(hasher) => *hasher.finalize().as_bytes(),
+            Hasher::Sm3(hasher) => sm3::Digest::finalize(hasher).into(),
+        }
+    }
+}
 
 /// A signature algorithm.
 #[derive(

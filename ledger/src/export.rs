@@ -4,8 +4,9 @@
 //! Layout (all integers little-endian):
 //!
 //! ```text
-//! "XINBAOCHAIN1"                  12 bytes of magic, the format's name and version
-//! u32 length ‖ ChainHeader        canonical encoding: chain id, genesis hash, first height
+//! "XINBAOCHAIN2"                  12 bytes of magic, the format's name and version
+//! u32 length ‖ ChainHeader        canonical encoding: chain id, crypto suite, genesis hash,
+//!                                 first height
 //! u32 length ‖ ChainEntry         canonical encoding: {block, certificate, receipts}
 //! u32 length ‖ ChainEntry         … one per height, in height order, to the end of the file
 //! ```
@@ -32,7 +33,7 @@ use crate::state::Hash32;
 use crate::Id;
 
 /// The first bytes of every chain file: the format's name and version.
-pub const MAGIC: &[u8; 12] = b"XINBAOCHAIN1";
+pub const MAGIC: &[u8; 12] = b"XINBAOCHAIN2";
 /// The file header record is at most this long.
 pub const HEADER_BYTES_MAX: usize = 1024;
 /// One entry (block, certificate and receipts together) is at most this long: the
@@ -44,6 +45,8 @@ pub const ENTRY_BYTES_MAX: usize = BLOCK_BYTES_MAX;
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct ChainHeader {
     pub chain_id: Id,
+    /// The chain's crypto suite: the hash of every id and root in the file.
+    pub crypto_suite: crate::crypto::Suite,
     /// The hash of the genesis the chain started from ([`crate::genesis::Genesis::hash`]).
     pub genesis_hash: Hash32,
     /// The height of the first entry; 1 for a whole history.
@@ -355,7 +358,7 @@ mod tests {
             certificate: CommitCertificate {
                 height,
                 round: 0,
-                block_id: header.id(),
+                block_id: header.id(crate::crypto::Suite::Ed25519Blake3),
                 signatures: vec![],
             },
             block: Block {
@@ -371,6 +374,7 @@ mod tests {
 
     fn file(entries: u64) -> Vec<u8> {
         let header = ChainHeader {
+            crypto_suite: crate::crypto::Suite::Ed25519Blake3,
             chain_id: Id::new("xinbao-test").unwrap(),
             genesis_hash: [7; 32],
             first_height: 1,
@@ -409,10 +413,12 @@ mod tests {
     #[test]
     fn the_file_header_bytes_are_fixed() {
         // Changing these bytes changes the file format: a new magic is needed.
-        let mut expected = b"XINBAOCHAIN1".to_vec();
-        expected.extend_from_slice(&59u32.to_le_bytes());
+        let mut expected = b"XINBAOCHAIN2".to_vec();
+        expected.extend_from_slice(&63u32.to_le_bytes());
         expected.extend_from_slice(&11u64.to_le_bytes());
         expected.extend_from_slice(b"xinbao-test");
+        // The crypto suite: 0, ed25519-blake3, as a little-endian u32.
+        expected.extend_from_slice(&0u32.to_le_bytes());
         expected.extend_from_slice(&[7; 32]);
         expected.extend_from_slice(&1u64.to_le_bytes());
         assert_eq!(file(0), expected);

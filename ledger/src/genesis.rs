@@ -48,6 +48,10 @@ pub struct Genesis {
     /// have made of an empty ledger (R12.4).
     #[serde(default = "first_protocol_version")]
     pub protocol_version: u32,
+    /// The chain's crypto suite, for its whole life: `ed25519-blake3` (when absent) or
+    /// `sm2-sm3`. Every key in the genesis is of its algorithm.
+    #[serde(default)]
+    pub crypto_suite: crate::crypto::Suite,
     /// Milliseconds since the Unix epoch; block 1's time is after it.
     pub genesis_time_ms: u64,
     pub organisations: Vec<GenesisOrg>,
@@ -305,9 +309,10 @@ impl Genesis {
         serde_json::to_string_pretty(self).expect("a genesis always serialises")
     }
 
-    /// blake3 of the canonical encoding: the chain's identity, and block 1's `previous`.
+    /// The chain's suite's hash of the canonical encoding: the chain's identity, and block
+    /// 1's `previous`.
     pub fn hash(&self) -> Hash32 {
-        codec::hash(self)
+        codec::hash(self.crypto_suite, self)
     }
 
     /// Checks everything a chain needs of its genesis (see [`GenesisError`]).
@@ -352,11 +357,11 @@ impl Genesis {
 
         let mut keys = BTreeSet::new();
         let mut check_key = |key: &PublicKey, owner: String| {
-            if key.algorithm() != crate::crypto::CHAIN_KEY_ALGORITHM {
+            if key.algorithm() != self.crypto_suite.algorithm() {
                 return Err(GenesisError::WrongAlgorithm {
                     owner,
                     key: *key,
-                    expected: crate::crypto::CHAIN_KEY_ALGORITHM,
+                    expected: self.crypto_suite.algorithm(),
                 });
             }
             key.check().map_err(|reason| GenesisError::BadKey {
@@ -442,7 +447,7 @@ impl Genesis {
 
     /// The hash of the validator set of height 1: the `validator_set_hash` of block 1.
     pub fn validator_set_hash(&self) -> Result<Hash32, ValidatorSetError> {
-        Ok(self.validator_set()?.hash())
+        Ok(self.validator_set()?.hash(self.crypto_suite))
     }
 }
 
@@ -697,6 +702,10 @@ pub struct GenesisSettings {
     /// The protocol version the chain is founded under (R12.1). Default 1.
     #[serde(default = "first_protocol_version")]
     pub protocol_version: u32,
+    /// The chain's crypto suite, for its whole life: `ed25519-blake3` (when absent) or
+    /// `sm2-sm3`. Every key in the genesis is of its algorithm.
+    #[serde(default)]
+    pub crypto_suite: crate::crypto::Suite,
     /// Milliseconds since the Unix epoch; block 1's time is after it. Default 0.
     #[serde(default)]
     pub genesis_time_ms: u64,
@@ -711,6 +720,7 @@ impl Default for GenesisSettings {
     fn default() -> Self {
         GenesisSettings {
             protocol_version: first_protocol_version(),
+            crypto_suite: crate::crypto::Suite::default(),
             genesis_time_ms: 0,
             params: Params::default(),
             governance: GovernanceRule::default(),
@@ -786,6 +796,7 @@ pub fn assemble(
     let genesis = Genesis {
         chain_id,
         protocol_version: settings.protocol_version,
+        crypto_suite: settings.crypto_suite,
         genesis_time_ms: settings.genesis_time_ms,
         organisations,
         validators,

@@ -2,55 +2,56 @@
 //! inclusion proofs.
 //!
 //! The rules, fixed once because roots go into block headers:
-//! - a leaf hashes as `blake3(MERKLE_LEAF ‖ leaf)`, an interior node as
-//!   `blake3(MERKLE_NODE ‖ left ‖ right)`; the two prefixes differ and have the same
+//! - `H` is the chain's suite's hash (blake3 or SM3);
+//! - a leaf hashes as `H(MERKLE_LEAF ‖ leaf)`, an interior node as
+//!   `H(MERKLE_NODE ‖ left ‖ right)`; the two prefixes differ and have the same
 //!   length, so a node can never pose as a leaf or the reverse;
 //! - levels are built pairwise from the left; an odd node at the end of a level is carried
 //!   up unchanged (never duplicated, so two different lists never share a root);
-//! - the root is `blake3(MERKLE_ROOT ‖ count as u64 little-endian ‖ top)`, so it commits to
-//!   the number of leaves; the root of the empty list is `blake3(MERKLE_ROOT ‖ 0u64)`.
+//! - the root is `H(MERKLE_ROOT ‖ count as u64 little-endian ‖ top)`, so it commits to
+//!   the number of leaves; the root of the empty list is `H(MERKLE_ROOT ‖ 0u64)`.
 //!
 //! A proof for leaf `index` of `count` is the list of sibling hashes from the bottom up,
 //! skipping the levels where the node was carried up. The verifier needs the leaf, its
 //! index and the count; a proof is at most [`PROOF_LEN_MAX`] hashes.
 
-use crate::crypto::domain;
+use crate::crypto::{domain, Suite};
 use crate::state::Hash32;
 
 /// Enough for 2^64 leaves.
 pub const PROOF_LEN_MAX: usize = 64;
 
-fn hash_leaf(leaf: &Hash32) -> Hash32 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(domain::MERKLE_LEAF);
-    hasher.update(leaf);
-    *hasher.finalize().as_bytes()
+fn hash_leaf(suite: Suite, leaf: &Hash32) -> Hash32 {
+    let mut hasher = suite.hasher();
+    hasher.update(domain::MERKLE_LEAF).update(leaf);
+    hasher.finalize()
 }
 
-fn hash_node(left: &Hash32, right: &Hash32) -> Hash32 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(domain::MERKLE_NODE);
-    hasher.update(left);
-    hasher.update(right);
-    *hasher.finalize().as_bytes()
+fn hash_node(suite: Suite, left: &Hash32, right: &Hash32) -> Hash32 {
+    let mut hasher = suite.hasher();
+    hasher
+        .update(domain::MERKLE_NODE)
+        .update(left)
+        .update(right);
+    hasher.finalize()
 }
 
-fn hash_root(count: u64, top: Option<&Hash32>) -> Hash32 {
-    let mut hasher = blake3::Hasher::new();
+fn hash_root(suite: Suite, count: u64, top: Option<&Hash32>) -> Hash32 {
+    let mut hasher = suite.hasher();
     hasher.update(domain::MERKLE_ROOT);
     hasher.update(&count.to_le_bytes());
     if let Some(top) = top {
         hasher.update(top);
     }
-    *hasher.finalize().as_bytes()
+    hasher.finalize()
 }
 
 /// The next level up: pairs hashed, an odd last node carried up.
-fn level_up(level: &[Hash32]) -> Vec<Hash32> {
+fn level_up(suite: Suite, level: &[Hash32]) -> Vec<Hash32> {
     level
         .chunks(2)
         .map(|pair| match pair {
-            [left, right] => hash_node(left, right),
+            [left, right] => hash_node(suite, left, right),
             [single] => *single,
             _ => unreachable!("chunks(2) yields one or two items"),
         })
@@ -58,43 +59,50 @@ fn level_up(level: &[Hash32]) -> Vec<Hash32> {
 }
 
 /// The root of `leaves` (see the module notes).
-pub fn root(leaves: &[Hash32]) -> Hash32 {
+pub fn root(suite: Suite, leaves: &[Hash32]) -> Hash32 {
     let count = leaves.len() as u64;
     if leaves.is_empty() {
-        return hash_root(0, None);
+        return hash_root(suite, 0, None);
     }
-    let mut level: Vec<Hash32> = leaves.iter().map(hash_leaf).collect();
+    let mut level: Vec<Hash32> = leaves.iter().map(|leaf| hash_leaf(suite, leaf)).collect();
     while level.len() > 1 {
-        level = level_up(&level);
+        level = level_up(suite, &level);
     }
-    hash_root(count, Some(&level[0]))
+    hash_root(suite, count, Some(&level[0]))
 }
 
 /// The proof that `leaves[index]` is in the tree, or `None` if `index` is out of range.
-pub fn prove(leaves: &[Hash32], index: usize) -> Option<Vec<Hash32>> {
+pub fn prove(suite: Suite, leaves: &[Hash32], index: usize) -> Option<Vec<Hash32>> {
     if index >= leaves.len() {
         return None;
     }
     let mut proof = Vec::new();
-    let mut level: Vec<Hash32> = leaves.iter().map(hash_leaf).collect();
+    let mut level: Vec<Hash32> = leaves.iter().map(|leaf| hash_leaf(suite, leaf)).collect();
     let mut i = index;
     while level.len() > 1 {
         let sibling = i ^ 1;
         if sibling < level.len() {
             proof.push(level[sibling]);
         }
-        level = level_up(&level);
+        level = level_up(suite, &level);
         i /= 2;
     }
     Some(proof)
 }
 
 /// Whether `proof` shows that `leaf` is leaf `index` of the `count` leaves under `root`.
-pub fn verify(root: &Hash32, leaf: &Hash32, index: u64, count: u64, proof: &[Hash32]) -> bool {
+pub fn verify(
+    suite: Suite,
+    root: &Hash32,
+    leaf: &Hash32,
+    index: u64,
+    count: u64,
+    proof: &[Hash32],
+) -> bool {
     if index >= count || proof.len() > PROOF_LEN_MAX {
         return false;
     }
-    let mut node = hash_leaf(leaf);
+    let mut node = hash_leaf(suite, leaf);
     let mut i = index;
     let mut width = count;
     let mut siblings = proof.iter();
@@ -105,15 +113,15 @@ pub fn verify(root: &Hash32, leaf: &Hash32, index: u64, count: u64, proof: &[Has
                 return false;
             };
             node = if i % 2 == 0 {
-                hash_node(&node, sibling)
+                hash_node(suite, &node, sibling)
             } else {
-                hash_node(sibling, &node)
+                hash_node(suite, sibling, &node)
             };
         }
         i /= 2;
         width = width.div_ceil(2);
     }
-    siblings.next().is_none() && hash_root(count, Some(&node)) == *root
+    siblings.next().is_none() && hash_root(suite, count, Some(&node)) == *root
 }
 
 #[cfg(test)]
@@ -129,73 +137,110 @@ mod tests {
 
     #[test]
     fn empty_and_single_roots_are_defined_and_distinct() {
-        let empty = root(&[]);
-        assert_eq!(empty, hash_root(0, None));
-        let one = root(&leaves(1));
-        assert_ne!(empty, one);
-        assert_eq!(one, hash_root(1, Some(&hash_leaf(&leaves(1)[0]))));
-        assert_eq!(prove(&[], 0), None);
-        assert!(!verify(&empty, &[0; 32], 0, 0, &[]));
+        for s in Suite::ALL {
+            let empty = root(s, &[]);
+            assert_eq!(empty, hash_root(s, 0, None));
+            let one = root(s, &leaves(1));
+            assert_ne!(empty, one);
+            assert_eq!(one, hash_root(s, 1, Some(&hash_leaf(s, &leaves(1)[0]))));
+            assert_eq!(prove(s, &[], 0), None);
+            assert!(!verify(s, &empty, &[0; 32], 0, 0, &[]));
+        }
     }
 
     #[test]
     fn every_leaf_proves_at_its_index_only() {
-        for n in 1..=33usize {
-            let l = leaves(n);
-            let r = root(&l);
-            for i in 0..n {
-                let proof = prove(&l, i).unwrap();
-                assert!(verify(&r, &l[i], i as u64, n as u64, &proof), "n={n} i={i}");
-                for j in 0..n {
-                    if j != i {
-                        assert!(
-                            !verify(&r, &l[i], j as u64, n as u64, &proof),
-                            "n={n} i={i} j={j}"
-                        );
+        for s in Suite::ALL {
+            for n in 1..=33usize {
+                let l = leaves(n);
+                let r = root(s, &l);
+                for i in 0..n {
+                    let proof = prove(s, &l, i).unwrap();
+                    assert!(
+                        verify(s, &r, &l[i], i as u64, n as u64, &proof),
+                        "n={n} i={i}"
+                    );
+                    for j in 0..n {
+                        if j != i {
+                            assert!(
+                                !verify(s, &r, &l[i], j as u64, n as u64, &proof),
+                                "n={n} i={i} j={j}"
+                            );
+                        }
+                    }
+                    for m in 1..=34u64 {
+                        if m != n as u64 {
+                            assert!(
+                                !verify(s, &r, &l[i], i as u64, m, &proof),
+                                "n={n} i={i} m={m}"
+                            );
+                        }
                     }
                 }
-                for m in 1..=34u64 {
-                    if m != n as u64 {
-                        assert!(!verify(&r, &l[i], i as u64, m, &proof), "n={n} i={i} m={m}");
-                    }
-                }
+                assert_eq!(prove(s, &l, n), None);
             }
-            assert_eq!(prove(&l, n), None);
         }
     }
 
     #[test]
     fn wrong_leaf_root_or_proof_fails() {
-        let l = leaves(7);
-        let r = root(&l);
-        let proof = prove(&l, 3).unwrap();
-        assert!(verify(&r, &l[3], 3, 7, &proof));
-        assert!(!verify(&r, &l[4], 3, 7, &proof), "wrong leaf");
-        assert!(
-            !verify(&root(&leaves(8)), &l[3], 3, 7, &proof),
-            "wrong root"
-        );
-        let mut bent = proof.clone();
-        bent[0][0] ^= 1;
-        assert!(!verify(&r, &l[3], 3, 7, &bent), "altered sibling");
-        assert!(!verify(&r, &l[3], 3, 7, &proof[1..]), "short proof");
-        let mut long = proof.clone();
-        long.push([0; 32]);
-        assert!(!verify(&r, &l[3], 3, 7, &long), "long proof");
-        assert!(!verify(&r, &l[3], 7, 7, &proof), "index past the end");
+        for s in Suite::ALL {
+            let l = leaves(7);
+            let r = root(s, &l);
+            let proof = prove(s, &l, 3).unwrap();
+            assert!(verify(s, &r, &l[3], 3, 7, &proof));
+            assert!(!verify(s, &r, &l[4], 3, 7, &proof), "wrong leaf");
+            assert!(
+                !verify(s, &root(s, &leaves(8)), &l[3], 3, 7, &proof),
+                "wrong root"
+            );
+            let mut bent = proof.clone();
+            bent[0][0] ^= 1;
+            assert!(!verify(s, &r, &l[3], 3, 7, &bent), "altered sibling");
+            assert!(!verify(s, &r, &l[3], 3, 7, &proof[1..]), "short proof");
+            let mut long = proof.clone();
+            long.push([0; 32]);
+            assert!(!verify(s, &r, &l[3], 3, 7, &long), "long proof");
+            assert!(!verify(s, &r, &l[3], 7, 7, &proof), "index past the end");
+        }
+    }
+
+    #[test]
+    fn the_suites_give_different_roots_of_the_same_leaves() {
+        let l = leaves(5);
+        assert_ne!(root(Suite::Ed25519Blake3, &l), root(Suite::Sm2Sm3, &l));
+        let proof = prove(Suite::Sm2Sm3, &l, 2).unwrap();
+        assert!(verify(
+            Suite::Sm2Sm3,
+            &root(Suite::Sm2Sm3, &l),
+            &l[2],
+            2,
+            5,
+            &proof
+        ));
+        assert!(!verify(
+            Suite::Ed25519Blake3,
+            &root(Suite::Sm2Sm3, &l),
+            &l[2],
+            2,
+            5,
+            &proof
+        ));
     }
 
     #[test]
     fn a_node_cannot_pose_as_a_leaf() {
-        // The top node of a two-leaf tree offered as a single leaf gives another root.
-        let l = leaves(2);
-        let node = hash_node(&hash_leaf(&l[0]), &hash_leaf(&l[1]));
-        assert_ne!(root(&[node]), root(&l));
-        // The odd leaf is carried up, not duplicated: [a, b, c] and [a, b, c, c] differ.
-        let mut three = leaves(3);
-        let r3 = root(&three);
-        three.push(three[2]);
-        assert_ne!(r3, root(&three));
+        for s in Suite::ALL {
+            // The top node of a two-leaf tree offered as a single leaf gives another root.
+            let l = leaves(2);
+            let node = hash_node(s, &hash_leaf(s, &l[0]), &hash_leaf(s, &l[1]));
+            assert_ne!(root(s, &[node]), root(s, &l));
+            // The odd leaf is carried up, not duplicated: [a, b, c] and [a, b, c, c] differ.
+            let mut three = leaves(3);
+            let r3 = root(s, &three);
+            three.push(three[2]);
+            assert_ne!(r3, root(s, &three));
+        }
     }
 
     proptest! {
@@ -211,17 +256,19 @@ mod tests {
             raw in proptest::collection::vec(any::<[u8; 32]>(), 1..80),
             pick in any::<proptest::sample::Index>(),
             flip in any::<proptest::sample::Index>(),
+            suite in 0..2usize,
         ) {
+            let s = Suite::ALL[suite];
             let i = pick.index(raw.len());
-            let r = root(&raw);
-            let proof = prove(&raw, i).unwrap();
-            prop_assert!(verify(&r, &raw[i], i as u64, raw.len() as u64, &proof));
+            let r = root(s, &raw);
+            let proof = prove(s, &raw, i).unwrap();
+            prop_assert!(verify(s, &r, &raw[i], i as u64, raw.len() as u64, &proof));
             let mut other = raw[i];
             other[flip.index(32)] ^= 0x80;
-            prop_assert!(!verify(&r, &other, i as u64, raw.len() as u64, &proof));
+            prop_assert!(!verify(s, &r, &other, i as u64, raw.len() as u64, &proof));
             let mut changed = raw.clone();
             changed[i] = other;
-            prop_assert_ne!(root(&changed), r);
+            prop_assert_ne!(root(s, &changed), r);
         }
     }
 }

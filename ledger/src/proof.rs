@@ -26,19 +26,23 @@
 //! What a proof cannot show without the chain is which organisation a key that was
 //! registered after the genesis signs for; keys listed in the genesis are named.
 //!
-//! File form (JSON): `{"format": "xinbao-tx-proof/2", "chain_id", "height", "block_id",
-//! "tx_id", "index", "outcome", "tx": {the transaction's JSON form}, "validator_changes":
-//! [{"height", "tx_id", "type"}], "proof": hex}` where `proof` is the canonical encoding
-//! of the [`TxProof`] and is what is checked; the other fields are there to be read, and
-//! a file whose readable fields differ from its proof is refused. A proof of format
-//! `xinbao-tx-proof/1` (no validator changes) is read too.
+//! Every id, root and path is of the chain's crypto suite, which the proof names and the
+//! genesis must name too.
+//!
+//! File form (JSON): `{"format": "xinbao-tx-proof/3", "crypto_suite", "chain_id",
+//! "height", "block_id", "tx_id", "index", "outcome", "tx": {the transaction's JSON form},
+//! "validator_changes": [{"height", "tx_id", "type"}], "proof": hex}` where `proof` is the
+//! canonical encoding of the [`TxProof`] and is what is checked; the other fields are there
+//! to be read, and a file whose readable fields differ from its proof is refused. Proofs of
+//! the formats before keys named their algorithm (`xinbao-tx-proof/1` and `/2`) cannot be
+//! read; `xinbao audit prove` makes them again from the chain.
 
 use bincode::{Decode, Encode};
 use serde_json::{json, Value};
 
 use crate::block::{receipt_proof, BlockHeader, BlockId, CommitCertificate, Outcome, Receipt};
-use crate::codec::{self, CodecError, TX_BYTES_MAX};
-use crate::crypto::PublicKey;
+use crate::codec::{self, CodecError};
+use crate::crypto::{PublicKey, Suite};
 use crate::export::ChainEntry;
 use crate::genesis::{Genesis, GenesisError};
 use crate::merkle;
@@ -49,14 +53,9 @@ use crate::vote::CertificateError;
 use crate::{Date, Id};
 
 /// The `format` of a proof file.
-pub const PROOF_FORMAT: &str = "xinbao-tx-proof/2";
-/// The format before proofs carried validator changes; still read.
-pub const PROOF_FORMAT_V1: &str = "xinbao-tx-proof/1";
+pub const PROOF_FORMAT: &str = "xinbao-tx-proof/3";
 /// The most validator changes one proof carries.
 pub const PROOF_CHANGES_MAX: usize = 1024;
-/// One transaction's proof in binary form is at most this long: a transaction, a
-/// header, a certificate of up to 256 signatures and two paths.
-const ONE_PROOF_BYTES_MAX: usize = TX_BYTES_MAX + 64 * 1024;
 /// A proof in binary form is at most this long.
 pub const PROOF_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// A proof file is at most this long.
@@ -64,6 +63,8 @@ pub const PROOF_FILE_BYTES_MAX: usize = 8 * PROOF_BYTES_MAX;
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct TxProof {
+    /// The chain's crypto suite: the hash of every id, root and path below.
+    pub suite: Suite,
     pub header: BlockHeader,
     pub certificate: CommitCertificate,
     pub tx: SignedTx,
@@ -91,6 +92,8 @@ pub enum ProofError {
     FieldMismatch(&'static str),
     #[error("the genesis file is not valid: {0}")]
     Genesis(GenesisError),
+    #[error("the proof is of the crypto suite {proof}, the genesis names {genesis}")]
+    WrongSuite { proof: Suite, genesis: Suite },
     #[error("the proof is of chain {proof}, the genesis is of chain {genesis}")]
     WrongChain { proof: Id, genesis: Id },
     #[error("the block names other validators than the genesis's, and the proof carries no validator change")]
@@ -142,18 +145,19 @@ fn outcome_json(outcome: &Outcome) -> Value {
 impl TxProof {
     /// The proof of transaction `index` of a stored entry; `None` when there is no such
     /// transaction or its receipt is missing.
-    pub fn from_entry(entry: &ChainEntry, index: usize) -> Option<TxProof> {
+    pub fn from_entry(suite: Suite, entry: &ChainEntry, index: usize) -> Option<TxProof> {
         let block = &entry.block;
         let tx = block.txs.get(index)?.clone();
         let receipt = entry.receipts.get(index)?.clone();
         Some(TxProof {
+            suite,
             header: block.header.clone(),
             certificate: entry.certificate.clone(),
             tx,
             index: index as u64,
             count: block.txs.len() as u64,
-            tx_path: block.tx_proof(index)?,
-            receipt_path: receipt_proof(&entry.receipts, index)?,
+            tx_path: block.tx_proof(suite, index)?,
+            receipt_path: receipt_proof(suite, &entry.receipts, index)?,
             receipt,
             validator_changes: Vec::new(),
         })
@@ -161,7 +165,7 @@ impl TxProof {
 
     /// The proofs of the accepted roster changes of a stored entry, in block order: what
     /// a proof of a later block carries (see the module notes).
-    pub fn roster_changes_of(entry: &ChainEntry) -> Vec<TxProof> {
+    pub fn roster_changes_of(suite: Suite, entry: &ChainEntry) -> Vec<TxProof> {
         entry
             .block
             .txs
@@ -171,7 +175,7 @@ impl TxProof {
             .filter(|(_, (tx, receipt))| {
                 receipt.outcome == Outcome::Accepted && tx.body.action.roster_change().is_some()
             })
-            .filter_map(|(index, _)| TxProof::from_entry(entry, index))
+            .filter_map(|(index, _)| TxProof::from_entry(suite, entry, index))
             .collect()
     }
 
@@ -195,10 +199,11 @@ impl TxProof {
     /// The readable fields of the file form, derived from the proof.
     fn readable(&self) -> Vec<(&'static str, Value)> {
         vec![
+            ("crypto_suite", json!(self.suite.as_str())),
             ("chain_id", json!(self.header.chain_id.as_str())),
             ("height", json!(self.header.height)),
-            ("block_id", json!(self.header.id().to_string())),
-            ("tx_id", json!(self.tx.id().to_string())),
+            ("block_id", json!(self.header.id(self.suite).to_string())),
+            ("tx_id", json!(self.tx.id(self.suite).to_string())),
             ("index", json!(self.index)),
             ("outcome", outcome_json(&self.receipt.outcome)),
             (
@@ -213,7 +218,7 @@ impl TxProof {
                         .map(|c| {
                             json!({
                                 "height": c.header.height,
-                                "tx_id": c.tx.id().to_string(),
+                                "tx_id": c.tx.id(self.suite).to_string(),
                                 "type": c.tx.body.action.type_name(),
                             })
                         })
@@ -245,7 +250,7 @@ impl TxProof {
         let doc: Value =
             serde_json::from_slice(text).map_err(|e| ProofError::Format(e.to_string()))?;
         let format = doc.get("format").and_then(Value::as_str);
-        if format != Some(PROOF_FORMAT) && format != Some(PROOF_FORMAT_V1) {
+        if format != Some(PROOF_FORMAT) {
             return Err(ProofError::Format(format!(
                 "its format is not {PROOF_FORMAT}"
             )));
@@ -262,16 +267,8 @@ impl TxProof {
         }
         let bytes = hex::decode(hex_text)
             .map_err(|e| ProofError::Format(format!("`proof` is not hex: {e}")))?;
-        let proof = if format == Some(PROOF_FORMAT_V1) {
-            // Format 1 encoded the proof without validator changes.
-            TxProofV1::decode(&bytes)?
-        } else {
-            TxProof::from_bytes(&bytes)?
-        };
+        let proof = TxProof::from_bytes(&bytes)?;
         for (key, value) in proof.readable() {
-            if key == "validator_changes" && format == Some(PROOF_FORMAT_V1) {
-                continue;
-            }
             if doc.get(key) != Some(&value) {
                 return Err(ProofError::FieldMismatch(key));
             }
@@ -282,6 +279,12 @@ impl TxProof {
     /// Checks the proof against `genesis` (see the module notes).
     pub fn verify(&self, genesis: &Genesis) -> Result<ProvenTx, ProofError> {
         genesis.validate().map_err(ProofError::Genesis)?;
+        if self.suite != genesis.crypto_suite {
+            return Err(ProofError::WrongSuite {
+                proof: self.suite,
+                genesis: genesis.crypto_suite,
+            });
+        }
         if self.header.chain_id != genesis.chain_id {
             return Err(ProofError::WrongChain {
                 proof: self.header.chain_id.clone(),
@@ -311,8 +314,11 @@ impl TxProof {
             if !change.validator_changes.is_empty() {
                 return Err(fail("carries validator changes of its own".into()));
             }
+            if change.suite != self.suite {
+                return Err(fail(format!("is of the crypto suite {}", change.suite)));
+            }
             let validators = roster_at(&mut roster, &mut pending, change.header.height)?;
-            check_validator_set(&change.header, &validators, index > 0)?;
+            check_validator_set(self.suite, &change.header, &validators, index > 0)?;
             change
                 .verify_with(&genesis.chain_id, &validators)
                 .map_err(|e| fail(e.to_string()))?;
@@ -334,10 +340,10 @@ impl TxProof {
                 Some((h, r)) if *h == from => *r = next,
                 _ => pending.push((from, next)),
             }
-            applied.push((change.header.height, change.tx.id()));
+            applied.push((change.header.height, change.tx.id(self.suite)));
         }
         let validators = roster_at(&mut roster, &mut pending, self.header.height)?;
-        check_validator_set(&self.header, &validators, !applied.is_empty())?;
+        check_validator_set(self.suite, &self.header, &validators, !applied.is_empty())?;
         let mut proven = self.verify_with(&genesis.chain_id, &validators)?;
         proven.validator_changes = applied;
         let org_of = |key: &PublicKey| {
@@ -367,11 +373,12 @@ impl TxProof {
         validators: &ValidatorSet,
     ) -> Result<ProvenTx, ProofError> {
         let header = &self.header;
-        let block_id = header.id();
+        let suite = self.suite;
+        let block_id = header.id(suite);
         self.certificate
             .verify(chain_id, header.height, &block_id, validators)
             .map_err(ProofError::Certificate)?;
-        let tx_id = self.tx.id();
+        let tx_id = self.tx.id(suite);
         if self.receipt.tx_id != tx_id {
             return Err(ProofError::ReceiptNotForTx {
                 receipt: self.receipt.tx_id,
@@ -379,6 +386,7 @@ impl TxProof {
             });
         }
         if !merkle::verify(
+            suite,
             &header.tx_root,
             &tx_id.0,
             self.index,
@@ -391,8 +399,9 @@ impl TxProof {
             });
         }
         if !merkle::verify(
+            suite,
             &header.receipts_root,
-            &self.receipt.hash(),
+            &self.receipt.hash(suite),
             self.index,
             self.count,
             &self.receipt_path,
@@ -404,7 +413,7 @@ impl TxProof {
         }
         let keys = self
             .tx
-            .verify_signatures(chain_id)
+            .verify_signatures(chain_id, suite)
             .map_err(ProofError::Signature)?;
         Ok(ProvenTx {
             chain_id: chain_id.clone(),
@@ -439,11 +448,12 @@ fn roster_at(
 /// those are the genesis validators, and a header naming others is of another
 /// consortium, or of one whose changes the proof does not carry.
 fn check_validator_set(
+    suite: Suite,
     header: &BlockHeader,
     validators: &ValidatorSet,
     changes_carried: bool,
 ) -> Result<(), ProofError> {
-    if header.validator_set_hash == validators.hash() {
+    if header.validator_set_hash == validators.hash(suite) {
         Ok(())
     } else if !changes_carried {
         Err(ProofError::ValidatorsNotGenesis)
@@ -451,37 +461,7 @@ fn check_validator_set(
         Err(ProofError::ValidatorsNotDerived {
             height: header.height,
             claimed: hex::encode(header.validator_set_hash),
-            derived: hex::encode(validators.hash()),
-        })
-    }
-}
-
-/// The binary form of a format-1 proof: a [`TxProof`] without validator changes.
-#[derive(Encode, Decode)]
-struct TxProofV1 {
-    header: BlockHeader,
-    certificate: CommitCertificate,
-    tx: SignedTx,
-    index: u64,
-    count: u64,
-    tx_path: Vec<Hash32>,
-    receipt: Receipt,
-    receipt_path: Vec<Hash32>,
-}
-
-impl TxProofV1 {
-    fn decode(bytes: &[u8]) -> Result<TxProof, CodecError> {
-        let v1: TxProofV1 = codec::decode(bytes, ONE_PROOF_BYTES_MAX)?;
-        Ok(TxProof {
-            header: v1.header,
-            certificate: v1.certificate,
-            tx: v1.tx,
-            index: v1.index,
-            count: v1.count,
-            tx_path: v1.tx_path,
-            receipt: v1.receipt,
-            receipt_path: v1.receipt_path,
-            validator_changes: Vec::new(),
+            derived: hex::encode(validators.hash(suite)),
         })
     }
 }

@@ -97,12 +97,13 @@ impl WriteSet {
 }
 
 /// The state root after applying `writes` on top of `previous` (see the module notes).
-pub fn chain_root(previous: &Hash32, writes: &WriteSet) -> Hash32 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(crate::crypto::domain::STATE);
-    hasher.update(previous);
-    hasher.update(&crate::codec::encode(writes));
-    *hasher.finalize().as_bytes()
+pub fn chain_root(suite: crate::crypto::Suite, previous: &Hash32, writes: &WriteSet) -> Hash32 {
+    let mut hasher = suite.hasher();
+    hasher
+        .update(crate::crypto::domain::STATE)
+        .update(previous)
+        .update(&crate::codec::encode(writes));
+    hasher.finalize()
 }
 
 /// The whole state in memory: values by key in a hash map for point reads, and the keys
@@ -510,11 +511,13 @@ mod tests {
     fn root_depends_on_every_write_and_on_history() {
         let mut w = WriteSet::new();
         w.put(b"k".to_vec(), b"v".to_vec());
-        let r1 = chain_root(&[0; 32], &w);
+        let s = crate::crypto::Suite::Ed25519Blake3;
+        let r1 = chain_root(s, &[0; 32], &w);
         let mut w2 = WriteSet::new();
         w2.put(b"k".to_vec(), b"V".to_vec());
-        assert_ne!(r1, chain_root(&[0; 32], &w2));
-        assert_ne!(r1, chain_root(&[1; 32], &w));
-        assert_eq!(r1, chain_root(&[0; 32], &w));
+        assert_ne!(r1, chain_root(s, &[0; 32], &w2));
+        assert_ne!(r1, chain_root(s, &[1; 32], &w));
+        assert_eq!(r1, chain_root(s, &[0; 32], &w));
+        assert_ne!(r1, chain_root(crate::crypto::Suite::Sm2Sm3, &[0; 32], &w));
     }
 }

@@ -1,13 +1,14 @@
 //! Transactions (DESIGN.md "Transactions").
 //!
 //! `SignedTx { body, signatures }`. The body is the chain id, a nonce, an expiry height
-//! and the action. Its id is blake3 of the canonical body bytes; each signature is over
-//! `"xinbao/tx/v1" ‖ id`. The JSON file form that people pass around and sign in turn is
+//! and the action. Its id is the chain's suite's hash (blake3 or SM3) of the canonical body
+//! bytes; each signature is over `"xinbao/tx/v1" ‖ id`. The JSON file form that people pass around and sign in turn is
 //! `{chain_id, nonce, expires_at_height, action: {type, …}, signatures: [{public_key, signature}]}`.
 //!
-//! Signing a transaction twice with the same key is idempotent: ed25519 is deterministic,
-//! so the same key over the same body gives the same signature and the list is unchanged.
-//! A key's earlier signature over a since-changed body is replaced.
+//! Signing a transaction twice with the same key is idempotent: a key whose signature over
+//! this body is already there is not asked again. A key's earlier signature over a
+//! since-changed body is replaced. A key signs the id its own suite gives (an SM2 key the
+//! SM3 id): each suite has one algorithm.
 //!
 //! A [`VerifiedTx`] can only come from [`SignedTx::verify`]: holding one means the chain
 //! id matched and every signature verified under distinct keys. Which organisations those
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, CodecError, TX_BYTES_MAX};
 use crate::crypto::{
     domain, verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, Signer, SignerError,
-    VerifyError, CHAIN_KEY_ALGORITHM,
+    Suite, VerifyError,
 };
 use crate::{Action, Id};
 
@@ -142,9 +143,9 @@ pub enum SignOutcome {
 }
 
 impl TxBody {
-    /// blake3 of the canonical bytes.
-    pub fn id(&self) -> TxId {
-        TxId(codec::hash(self))
+    /// The suite's hash of the canonical bytes.
+    pub fn id(&self, suite: Suite) -> TxId {
+        TxId(codec::hash(suite, self))
     }
 }
 
@@ -169,16 +170,24 @@ impl SignedTx {
         }
     }
 
-    /// The id of the body; signatures are not part of it.
-    pub fn id(&self) -> TxId {
-        self.body.id()
+    /// The suite its signatures imply: each suite has one algorithm, so the first signer's
+    /// key names it; `None` for an unsigned transaction.
+    pub fn signers_suite(&self) -> Option<Suite> {
+        self.signatures
+            .first()
+            .map(|s| Suite::of(s.public_key.algorithm()))
+    }
+
+    /// The id of the body under `suite`; signatures are not part of it.
+    pub fn id(&self, suite: Suite) -> TxId {
+        self.body.id(suite)
     }
 
     /// Adds `key`'s signature (see the module notes for signing twice). A key that already
     /// signed this body is not asked again (a module's signature may differ each time).
     pub fn sign<S: Signer + ?Sized>(&mut self, key: &S) -> Result<SignOutcome, TxError> {
         let public_key = key.public_key();
-        let id = self.id();
+        let id = self.id(Suite::of(public_key.algorithm()));
         let existing = self
             .signatures
             .iter()
@@ -210,11 +219,14 @@ impl SignedTx {
 
     /// Each signature's own verdict, in order, without the whole-transaction checks: what
     /// a person looking at a half-signed file wants to see.
+    /// Each key is checked over the id of its own suite.
     pub fn signature_verdicts(&self) -> Vec<(PublicKey, Result<(), VerifyError>)> {
-        let id = self.id();
         self.signatures
             .iter()
-            .map(|s| (s.public_key, id.verify(&s.public_key, &s.signature)))
+            .map(|s| {
+                let id = self.id(Suite::of(s.public_key.algorithm()));
+                (s.public_key, id.verify(&s.public_key, &s.signature))
+            })
             .collect()
     }
 
@@ -223,12 +235,17 @@ impl SignedTx {
     /// Refused: another chain's transaction, no signature, more than
     /// [`TX_SIGNATURES_MAX`], a key that signs twice, and any signature that does not
     /// verify strictly.
-    pub fn verify_signatures(&self, chain_id: &Id) -> Result<Vec<PublicKey>, TxError> {
-        self.verify_signatures_of(chain_id, &self.id())
+    pub fn verify_signatures(
+        &self,
+        chain_id: &Id,
+        suite: Suite,
+    ) -> Result<Vec<PublicKey>, TxError> {
+        self.verify_signatures_of(chain_id, suite, &self.id(suite))
     }
 
-    /// The checks that need no signature verified: chain, count, distinct keys.
-    fn check_shape(&self, chain_id: &Id) -> Result<(), TxError> {
+    /// The checks that need no signature verified: chain, count, keys of the suite's
+    /// algorithm, distinct keys.
+    fn check_shape(&self, chain_id: &Id, suite: Suite) -> Result<(), TxError> {
         if &self.body.chain_id != chain_id {
             return Err(TxError::WrongChain {
                 expected: chain_id.clone(),
@@ -244,11 +261,11 @@ impl SignedTx {
             });
         }
         for (index, s) in self.signatures.iter().enumerate() {
-            if s.public_key.algorithm() != CHAIN_KEY_ALGORITHM {
+            if s.public_key.algorithm() != suite.algorithm() {
                 return Err(TxError::WrongAlgorithm {
                     index,
                     key: s.public_key,
-                    expected: CHAIN_KEY_ALGORITHM,
+                    expected: suite.algorithm(),
                 });
             }
             if self.signatures[..index]
@@ -261,8 +278,13 @@ impl SignedTx {
         Ok(())
     }
 
-    fn verify_signatures_of(&self, chain_id: &Id, id: &TxId) -> Result<Vec<PublicKey>, TxError> {
-        self.check_shape(chain_id)?;
+    fn verify_signatures_of(
+        &self,
+        chain_id: &Id,
+        suite: Suite,
+        id: &TxId,
+    ) -> Result<Vec<PublicKey>, TxError> {
+        self.check_shape(chain_id, suite)?;
         for (index, s) in self.signatures.iter().enumerate() {
             id.verify(&s.public_key, &s.signature)
                 .map_err(|reason| TxError::BadSignature {
@@ -275,18 +297,24 @@ impl SignedTx {
     }
 
     /// [`SignedTx::verify_signatures`], keeping the result as proof.
-    pub fn verify(self, chain_id: &Id) -> Result<VerifiedTx, TxError> {
-        let id = self.id();
-        let signers = self.verify_signatures_of(chain_id, &id)?;
+    pub fn verify(self, chain_id: &Id, suite: Suite) -> Result<VerifiedTx, TxError> {
+        let id = self.id(suite);
+        let signers = self.verify_signatures_of(chain_id, suite, &id)?;
         Ok(VerifiedTx::new(self, id, signers))
     }
 
     /// Verifies many transactions at once: every signature of every one in one batch
     /// ([`verify_batch`]), each transaction's verdict the one [`SignedTx::verify`] gives.
-    pub fn verify_all(txs: Vec<SignedTx>, chain_id: &Id) -> Vec<Result<VerifiedTx, TxError>> {
-        let ids: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
-        let shapes: Vec<Result<(), TxError>> =
-            txs.iter().map(|tx| tx.check_shape(chain_id)).collect();
+    pub fn verify_all(
+        txs: Vec<SignedTx>,
+        chain_id: &Id,
+        suite: Suite,
+    ) -> Vec<Result<VerifiedTx, TxError>> {
+        let ids: Vec<TxId> = txs.iter().map(|tx| tx.id(suite)).collect();
+        let shapes: Vec<Result<(), TxError>> = txs
+            .iter()
+            .map(|tx| tx.check_shape(chain_id, suite))
+            .collect();
         let mut checks = Vec::new();
         let mut owners = Vec::new();
         for (t, tx) in txs.iter().enumerate() {

@@ -111,12 +111,14 @@ impl ValidatorSet {
         u128::from(power) * 3 > u128::from(self.total_voting_power) * 2
     }
 
-    /// `blake3(VALIDATOR_SET ‖ canonical bytes of the validators in canonical order)`.
-    pub fn hash(&self) -> Hash32 {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(domain::VALIDATOR_SET);
-        hasher.update(&codec::encode(&self.validators));
-        *hasher.finalize().as_bytes()
+    /// `H(VALIDATOR_SET ‖ canonical bytes of the validators in canonical order)`, `H` the
+    /// suite's hash.
+    pub fn hash(&self, suite: crate::crypto::Suite) -> Hash32 {
+        let mut hasher = suite.hasher();
+        hasher
+            .update(domain::VALIDATOR_SET)
+            .update(&codec::encode(&self.validators));
+        hasher.finalize()
     }
 }
 
@@ -282,6 +284,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Suite;
 
     fn node(byte: u8, org: &str, power: u64) -> RosterEntry {
         RosterEntry {
@@ -376,9 +379,9 @@ mod tests {
     fn order_does_not_change_the_hash_and_power_does() {
         let a = ValidatorSet::new(vec![v(1, 1), v(2, 1), v(3, 1)]).unwrap();
         let b = ValidatorSet::new(vec![v(3, 1), v(1, 1), v(2, 1)]).unwrap();
-        assert_eq!(a.hash(), b.hash());
+        assert_eq!(a.hash(Suite::Ed25519Blake3), b.hash(Suite::Ed25519Blake3));
         let c = ValidatorSet::new(vec![v(3, 2), v(1, 1), v(2, 1)]).unwrap();
-        assert_ne!(a.hash(), c.hash());
+        assert_ne!(a.hash(Suite::Ed25519Blake3), c.hash(Suite::Ed25519Blake3));
         assert_eq!(c.total_voting_power(), 4);
         assert_eq!(c.voting_power(&PublicKey::Ed25519([3; 32])), Some(2));
         assert_eq!(c.voting_power(&PublicKey::Ed25519([4; 32])), None);

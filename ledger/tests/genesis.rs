@@ -1,6 +1,6 @@
 //! Genesis validation, hashing and loading.
 
-use ledger::crypto::{Algorithm, PublicKey, SecretKey, VerifyError};
+use ledger::crypto::{Algorithm, PublicKey, SecretKey, Suite, VerifyError};
 use ledger::genesis::{
     assemble, ApprovalError, ApproveOutcome, AssembleError, Genesis, GenesisError, GenesisFile,
     GenesisLoadError, GenesisOrg, GenesisSettings, GenesisStaffKey, GenesisValidator,
@@ -8,6 +8,8 @@ use ledger::genesis::{
 };
 use ledger::validators::ValidatorSetError;
 use ledger::{Id, OrgKind, Text};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn pk(n: u8) -> PublicKey {
     SecretKey::from_seed([n; 32]).public_key()
@@ -38,6 +40,7 @@ fn devnet() -> Genesis {
     Genesis {
         chain_id: id("xinbao-devnet"),
         protocol_version: 1,
+        crypto_suite: Suite::Ed25519Blake3,
         genesis_time_ms: 1_767_225_600_000,
         organisations: vec![
             org("bank-a", OrgKind::Bank, 1),
@@ -378,7 +381,7 @@ fn hashes_change_with_content_not_with_validator_order() {
     let mut heavier = g.clone();
     heavier.validators[0].voting_power = 2;
     assert_ne!(g.validator_set_hash(), heavier.validator_set_hash());
-    assert_eq!(g.hash(), ledger::codec::hash(&g));
+    assert_eq!(g.hash(), ledger::codec::hash(SUITE, &g));
 
     let mut other_rule = g.clone();
     other_rule.governance.threshold_bps = 5_000;

@@ -13,6 +13,8 @@ use ledger::crypto::{
 };
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Fen, Id, Text};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn unhex<const N: usize>(text: &str) -> [u8; N] {
     let mut out = [0u8; N];
@@ -250,7 +252,7 @@ fn transaction_message() -> Vec<u8> {
             reference: Text::new("interop").unwrap(),
         }),
     });
-    [domain::TX, &tx.id().0[..]].concat()
+    [domain::TX, &tx.id(SUITE).0[..]].concat()
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -10,6 +10,8 @@ use ledger::crypto::SecretKey;
 use ledger::merkle;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Code, Fen, Id};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const SEED: [u8; 32] = [0x42; 32];
 
@@ -41,11 +43,14 @@ fn golden_header(tx: &SignedTx) -> BlockHeader {
         protocol_version: 1,
         time_ms: 1_767_225_600_000,
         previous: BlockId([0x01; 32]),
-        tx_root: ledger::block::tx_root(&[tx.id()]),
-        receipts_root: receipts_root(&[Receipt {
-            tx_id: tx.id(),
-            outcome: Outcome::Rejected(Code::RateNotFiled),
-        }]),
+        tx_root: ledger::block::tx_root(SUITE, &[tx.id(SUITE)]),
+        receipts_root: receipts_root(
+            SUITE,
+            &[Receipt {
+                tx_id: tx.id(SUITE),
+                outcome: Outcome::Rejected(Code::RateNotFiled),
+            }],
+        ),
         state_root: [0x02; 32],
         validator_set_hash: [0x03; 32],
         proposer: SecretKey::from_seed(SEED).public_key(),
@@ -95,9 +100,9 @@ fn golden_transaction() {
     let tx = golden_tx();
     assert_eq!(SecretKey::from_seed(SEED).public_key().to_hex(), PUBLIC_KEY);
     assert_eq!(hex::encode(ledger::codec::encode(&tx.body)), BODY_BYTES);
-    assert_eq!(tx.id().to_hex(), TX_ID);
+    assert_eq!(tx.id(SUITE).to_hex(), TX_ID);
     assert_eq!(
-        tx.id().0,
+        tx.id(SUITE).0,
         *blake3::hash(&hex::decode(BODY_BYTES).unwrap()).as_bytes()
     );
     assert_eq!(tx.signatures[0].signature.to_hex(), SIGNATURE);
@@ -114,7 +119,7 @@ fn golden_transaction() {
     assert_eq!(from_json, tx);
     let chain = Id::new("xinbao-golden").unwrap();
     assert_eq!(
-        from_json.verify_signatures(&chain).unwrap()[0].to_hex(),
+        from_json.verify_signatures(&chain, SUITE).unwrap()[0].to_hex(),
         PUBLIC_KEY
     );
 }
@@ -122,16 +127,16 @@ fn golden_transaction() {
 #[test]
 fn golden_roots_and_block_id() {
     let tx = golden_tx();
-    assert_eq!(hex::encode(merkle::root(&[])), EMPTY_ROOT);
+    assert_eq!(hex::encode(merkle::root(SUITE, &[])), EMPTY_ROOT);
     let header = golden_header(&tx);
     let block = Block {
         header: header.clone(),
         txs: vec![tx],
     };
-    assert_eq!(hex::encode(block.tx_root()), TX_ROOT);
-    assert_eq!(block.tx_root(), header.tx_root);
-    assert_eq!(header.id().to_hex(), HEADER_ID);
-    assert_eq!(block.id(), header.id());
+    assert_eq!(hex::encode(block.tx_root(SUITE)), TX_ROOT);
+    assert_eq!(block.tx_root(SUITE), header.tx_root);
+    assert_eq!(header.id(SUITE).to_hex(), HEADER_ID);
+    assert_eq!(block.id(SUITE), header.id(SUITE));
 }
 
 #[test]
@@ -147,7 +152,7 @@ fn block_and_receipt_proofs_check_against_the_header() {
         .iter()
         .enumerate()
         .map(|(i, tx)| Receipt {
-            tx_id: tx.id(),
+            tx_id: tx.id(SUITE),
             outcome: if i == 1 {
                 Outcome::Rejected(Code::FundInsufficient)
             } else {
@@ -156,43 +161,49 @@ fn block_and_receipt_proofs_check_against_the_header() {
         })
         .collect();
     let mut header = golden_header(&txs[0]);
-    header.tx_root = ledger::block::tx_root(&txs.iter().map(SignedTx::id).collect::<Vec<_>>());
-    header.receipts_root = receipts_root(&receipts);
+    header.tx_root = ledger::block::tx_root(
+        SUITE,
+        &txs.iter().map(|tx| tx.id(SUITE)).collect::<Vec<_>>(),
+    );
+    header.receipts_root = receipts_root(SUITE, &receipts);
     let block = Block { header, txs };
-    assert_eq!(block.tx_root(), block.header.tx_root);
+    assert_eq!(block.tx_root(SUITE), block.header.tx_root);
     for i in 0..3 {
-        let proof = block.tx_proof(i).unwrap();
-        let id = block.txs[i].id().0;
+        let proof = block.tx_proof(SUITE, i).unwrap();
+        let id = block.txs[i].id(SUITE).0;
         assert!(merkle::verify(
+            SUITE,
             &block.header.tx_root,
             &id,
             i as u64,
             3,
-            &proof
+            &proof,
         ));
-        let proof = receipt_proof(&receipts, i).unwrap();
-        let leaf = receipts[i].hash();
+        let proof = receipt_proof(SUITE, &receipts, i).unwrap();
+        let leaf = receipts[i].hash(SUITE);
         assert!(merkle::verify(
+            SUITE,
             &block.header.receipts_root,
             &leaf,
             i as u64,
             3,
-            &proof
+            &proof,
         ));
         // A receipt with another outcome is not the one committed.
         let mut forged = receipts[i].clone();
         forged.outcome = Outcome::Rejected(Code::Unauthorized);
         assert!(!merkle::verify(
+            SUITE,
             &block.header.receipts_root,
-            &forged.hash(),
+            &forged.hash(SUITE),
             i as u64,
             3,
-            &proof
+            &proof,
         ));
     }
-    assert_eq!(block.tx_proof(3), None);
+    assert_eq!(block.tx_proof(SUITE, 3), None);
     // The order of transactions is part of the root.
     let mut swapped = block.clone();
     swapped.txs.swap(0, 1);
-    assert_ne!(swapped.tx_root(), block.header.tx_root);
+    assert_ne!(swapped.tx_root(SUITE), block.header.tx_root);
 }

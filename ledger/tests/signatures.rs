@@ -5,6 +5,8 @@ use ledger::action::{Action, FundTopUp};
 use ledger::crypto::{domain, Algorithm, PublicKey, SecretKey, Signature, VerifyError};
 use ledger::tx::{SignOutcome, SignedTx, TxBody, TxError, TxSignature, TX_SIGNATURES_MAX};
 use ledger::{Fen, Id, Text};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn chain() -> Id {
     Id::new("xinbao-test").unwrap()
@@ -50,10 +52,10 @@ fn two_signers_verify_in_order() {
     let mut tx = SignedTx::unsigned(body());
     assert_eq!(tx.sign(&key(1)).unwrap(), SignOutcome::Added);
     assert_eq!(tx.sign(&key(2)).unwrap(), SignOutcome::Added);
-    let signers = tx.verify_signatures(&chain()).unwrap();
+    let signers = tx.verify_signatures(&chain(), SUITE).unwrap();
     assert_eq!(signers, vec![key(1).public_key(), key(2).public_key()]);
-    let verified = tx.clone().verify(&chain()).unwrap();
-    assert_eq!(verified.id(), tx.id());
+    let verified = tx.clone().verify(&chain(), SUITE).unwrap();
+    assert_eq!(verified.id(), tx.id(SUITE));
     assert_eq!(verified.signers(), &signers[..]);
     assert_eq!(verified.tx(), &tx);
 }
@@ -67,10 +69,10 @@ fn signing_twice_with_one_key_is_idempotent() {
     assert_eq!(tx, before);
     // After the body changes, signing again replaces the stale signature.
     tx.body.nonce += 1;
-    assert!(tx.verify_signatures(&chain()).is_err());
+    assert!(tx.verify_signatures(&chain(), SUITE).is_err());
     assert_eq!(tx.sign(&key(1)).unwrap(), SignOutcome::Replaced);
     assert_eq!(tx.signatures.len(), 1);
-    assert!(tx.verify_signatures(&chain()).is_ok());
+    assert!(tx.verify_signatures(&chain(), SUITE).is_ok());
 }
 
 #[test]
@@ -80,7 +82,7 @@ fn the_signature_is_over_the_domain_and_the_id() {
         tx.sign(&key(1)).unwrap();
         tx
     };
-    let id = tx.id();
+    let id = tx.id(SUITE);
     let expected = key(1).sign(domain::TX, &id.0);
     assert_eq!(tx.signatures[0].signature, expected);
     // The same key over the bare id, or under another domain, gives another signature.
@@ -100,13 +102,13 @@ fn wrong_chain_is_refused() {
     tx.sign(&key(1)).unwrap();
     let other = Id::new("another-chain").unwrap();
     assert_eq!(
-        tx.verify_signatures(&other),
+        tx.verify_signatures(&other, SUITE),
         Err(TxError::WrongChain {
             expected: other.clone(),
             found: chain()
         })
     );
-    assert!(tx.verify(&other).is_err());
+    assert!(tx.verify(&other, SUITE).is_err());
 }
 
 #[test]
@@ -118,7 +120,7 @@ fn tampered_body_is_refused() {
     };
     top_up.amount_fen = Fen(top_up.amount_fen.0 + 1);
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::BadSignature {
             index: 0,
             key: key(1).public_key(),
@@ -135,7 +137,7 @@ fn wrong_key_is_refused() {
     // Key 2's signature presented as key 3's.
     tx.signatures[1].public_key = key(3).public_key();
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::BadSignature {
             index: 1,
             key: key(3).public_key(),
@@ -154,7 +156,7 @@ fn same_key_twice_is_refused() {
     let again = tx.signatures[0].clone();
     tx.signatures.push(again);
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::DuplicateSigner(key(1).public_key()))
     );
 }
@@ -162,7 +164,10 @@ fn same_key_twice_is_refused() {
 #[test]
 fn no_signature_is_refused() {
     let tx = SignedTx::unsigned(body());
-    assert_eq!(tx.verify_signatures(&chain()), Err(TxError::Unsigned));
+    assert_eq!(
+        tx.verify_signatures(&chain(), SUITE),
+        Err(TxError::Unsigned)
+    );
 }
 
 #[test]
@@ -172,7 +177,7 @@ fn too_many_signatures_are_refused() {
         tx.sign(&SecretKey::from_seed([n as u8 + 1; 32])).unwrap();
     }
     assert_eq!(
-        tx.verify_signatures(&chain()).unwrap().len(),
+        tx.verify_signatures(&chain(), SUITE).unwrap().len(),
         TX_SIGNATURES_MAX
     );
     assert!(matches!(
@@ -186,7 +191,7 @@ fn too_many_signatures_are_refused() {
     };
     tx.signatures.push(extra);
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::TooManySignatures {
             count: TX_SIGNATURES_MAX + 1
         })
@@ -206,7 +211,7 @@ fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
         public_key: PublicKey::Ed25519(identity),
         signature: Signature(forged),
     });
-    let message = [domain::TX, &tx.id().0[..]].concat();
+    let message = [domain::TX, &tx.id(SUITE).0[..]].concat();
     let lax = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
     assert!(
         lax.verify(&message, &ed25519_dalek::Signature::from_bytes(&forged))
@@ -214,7 +219,7 @@ fn a_small_order_key_is_refused_though_lax_verification_accepts_it() {
         "the forgery works against lax verification"
     );
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::BadSignature {
             index: 0,
             key: PublicKey::Ed25519(identity),
@@ -231,7 +236,7 @@ fn an_all_zero_key_is_refused() {
         signature: Signature([0; 64]),
     });
     assert!(matches!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::BadSignature {
             index: 0,
             reason: VerifyError::WeakKey,
@@ -260,7 +265,7 @@ fn a_key_that_is_not_a_point_is_refused() {
 fn a_non_canonical_signature_is_refused() {
     let mut tx = SignedTx::unsigned(body());
     tx.sign(&key(1)).unwrap();
-    assert!(tx.verify_signatures(&chain()).is_ok());
+    assert!(tx.verify_signatures(&chain(), SUITE).is_ok());
     // s + ℓ is the same scalar mod ℓ: the lax equation still holds, the encoding is not
     // canonical, and accepting it would give a second valid signature for free.
     let mut bytes = tx.signatures[0].signature.0;
@@ -268,7 +273,7 @@ fn a_non_canonical_signature_is_refused() {
     bytes[32..].copy_from_slice(&add_le(&s, &ELL));
     tx.signatures[0].signature = Signature(bytes);
     assert_eq!(
-        tx.verify_signatures(&chain()),
+        tx.verify_signatures(&chain(), SUITE),
         Err(TxError::BadSignature {
             index: 0,
             key: key(1).public_key(),
@@ -362,9 +367,13 @@ fn verifying_many_at_once_gives_each_the_verdict_of_verifying_it_alone() {
     let all = vec![good, bad, foreign, twice, unsigned, other];
     let alone: Vec<Result<Vec<PublicKey>, TxError>> = all
         .iter()
-        .map(|tx| tx.clone().verify(&chain()).map(|v| v.signers().to_vec()))
+        .map(|tx| {
+            tx.clone()
+                .verify(&chain(), SUITE)
+                .map(|v| v.signers().to_vec())
+        })
         .collect();
-    let together: Vec<Result<Vec<PublicKey>, TxError>> = SignedTx::verify_all(all, &chain())
+    let together: Vec<Result<Vec<PublicKey>, TxError>> = SignedTx::verify_all(all, &chain(), SUITE)
         .into_iter()
         .map(|v| v.map(|v| v.signers().to_vec()))
         .collect();
@@ -424,9 +433,9 @@ fn a_key_of_another_algorithm_is_refused() {
         key: sm2.public_key(),
         expected: Algorithm::Ed25519,
     };
-    assert_eq!(tx.verify_signatures(&chain()), Err(expected.clone()));
+    assert_eq!(tx.verify_signatures(&chain(), SUITE), Err(expected.clone()));
     assert_eq!(
-        SignedTx::verify_all(vec![tx], &chain())
+        SignedTx::verify_all(vec![tx], &chain(), SUITE)
             .pop()
             .unwrap()
             .unwrap_err(),

@@ -265,6 +265,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     });
     Ok(Json(StatusView {
         chain_id: chain.chain_id().clone(),
+        crypto_suite: chain.suite(),
         genesis_hash: chain.genesis_hash(),
         height: tip.height,
         latest_block_id: tip.block_id.0,

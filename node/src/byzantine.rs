@@ -126,15 +126,16 @@ impl Byzantine {
     /// the id to give the engine as this node's value.
     pub fn proposal(
         &self,
+        suite: ledger::crypto::Suite,
         height: u64,
         round: u32,
         block: &Block,
     ) -> Option<([u8; 32], Vec<Publish>)> {
         let bad = self.proposal_at(height, round)?;
         tracing::warn!(height, round, ?bad, "Byzantine: proposing badly");
-        let honest = block.id().0;
+        let honest = block.id(suite).0;
         let stream = |block: &Block| Publish {
-            hash: block.id().0,
+            hash: block.id(suite).0,
             bytes: block.to_bytes(),
             second: false,
             truncated: false,
@@ -165,12 +166,12 @@ impl Byzantine {
                 } else {
                     changed.txs.push(self_signed(&changed, height + 10, true));
                 }
-                changed.header.tx_root = changed.tx_root();
+                changed.header.tx_root = changed.tx_root(suite);
                 vec![stream(&changed)]
             }
             BadProposal::ExpiredTx => {
                 changed.txs.push(self_signed(&changed, height - 1, false));
-                changed.header.tx_root = changed.tx_root();
+                changed.header.tx_root = changed.tx_root(suite);
                 vec![stream(&changed)]
             }
             BadProposal::GarbageParts => {

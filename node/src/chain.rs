@@ -154,7 +154,7 @@ impl Chain {
                     expected: hex::encode(genesis_hash),
                 })
             }
-            Some(_) => store.check_tip()?,
+            Some(_) => store.check_tip(genesis.crypto_suite)?,
             None => {
                 let (writes, state_root) = genesis_state(&genesis);
                 let tip = Tip {
@@ -238,7 +238,7 @@ impl Chain {
             .expect("the rulebook never leaves a roster without validators");
         let entry = Arc::new(HeightConfig {
             height,
-            validator_set_hash: validators.hash(),
+            validator_set_hash: validators.hash(self.suite()),
             validators,
             roster: config.roster,
             params: config.params,
@@ -267,6 +267,11 @@ impl Chain {
         &self.genesis.chain_id
     }
 
+    /// The chain's crypto suite (its genesis's, for its whole life).
+    pub fn suite(&self) -> ledger::crypto::Suite {
+        self.genesis.crypto_suite
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -280,6 +285,7 @@ impl Chain {
 
     fn env(&self, config: &HeightConfig, time_ms: u64) -> BlockEnv {
         BlockEnv {
+            suite: self.suite(),
             chain_id: self.genesis.chain_id.clone(),
             height: config.height,
             time_ms,
@@ -436,16 +442,15 @@ impl Chain {
                 unknown.push(tx.clone());
             }
         }
-        let verified = contracts::chain::verify_txs(&self.genesis.chain_id, &unknown).map_err(
-            |e| match e {
+        let verified = contracts::chain::verify_txs(&self.genesis.chain_id, self.suite(), &unknown)
+            .map_err(|e| match e {
                 BlockError::BadTransaction { index, id, reason } => BlockError::BadTransaction {
                     index: slots[index],
                     id,
                     reason,
                 },
                 other => other,
-            },
-        )?;
+            })?;
         let signatures: usize = verified.iter().map(|t| t.signers().len()).sum();
         for (slot, tx) in slots.into_iter().zip(verified) {
             known[slot] = Some(tx);
@@ -545,7 +550,7 @@ impl Chain {
         let header = &executed.block.header;
         let tip = Tip {
             height: header.height,
-            block_id: header.id(),
+            block_id: header.id(self.suite()),
             state_root: header.state_root,
             time_ms: header.time_ms,
         };
@@ -690,6 +695,8 @@ pub fn desk_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// The suite of the chains these tests make.
+    const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
     use ledger::action::StaffKey;
     use ledger::block::CommitCertificate;
     use ledger::crypto::SecretKey;
@@ -711,6 +718,7 @@ mod tests {
             let admin = SecretKey::from_seed([1; 32]);
             let validator = SecretKey::from_seed([2; 32]);
             let genesis = Genesis {
+                crypto_suite: SUITE,
                 chain_id: Id::new("chain-test").unwrap(),
                 protocol_version: 1,
                 genesis_time_ms: GENESIS_MS,
@@ -766,7 +774,7 @@ mod tests {
                 }),
             });
             tx.sign(signer).unwrap();
-            tx.verify(&self.genesis.chain_id).unwrap()
+            tx.verify(&self.genesis.chain_id, SUITE).unwrap()
         }
     }
 
@@ -784,7 +792,7 @@ mod tests {
         CommitCertificate {
             height: executed.block.header.height,
             round: 0,
-            block_id: executed.block.id(),
+            block_id: executed.block.id(SUITE),
             signatures: Vec::new(),
         }
     }
@@ -944,7 +952,7 @@ mod tests {
                 }),
             });
             tx.sign(&f.admin).unwrap();
-            tx.verify(&f.genesis.chain_id).unwrap()
+            tx.verify(&f.genesis.chain_id, SUITE).unwrap()
         };
         let families: [&[u8]; 4] = [b"", b"tx", contracts::chain::TXID_PREFIX, b"txexp/"];
         let agree = |chain: &Chain, memory: &MemoryStore, ids: &[TxId]| {

@@ -223,7 +223,7 @@ impl State {
     }
 
     fn keep(&mut self, executed: Executed) -> (BlockId, Arc<Vec<u8>>) {
-        let id = executed.block.id();
+        let id = executed.block.id(self.shared.chain.suite());
         let bytes = executed.bytes.clone();
         if self.candidates.len() >= CANDIDATES_MAX && !self.candidates.contains_key(&id) {
             // Keep our own proposals; drop an arbitrary received one.
@@ -259,7 +259,11 @@ impl State {
     /// Validates `block` with the transactions this node already verified.
     fn validate(&mut self, block: Block, now_ms: Option<u64>) -> Result<Executed, InvalidBlock> {
         // The ids are hashed before the pool is locked: intake waits on that lock.
-        let ids: Vec<_> = block.txs.iter().map(|tx| tx.id()).collect();
+        let ids: Vec<_> = block
+            .txs
+            .iter()
+            .map(|tx| tx.id(self.shared.chain.suite()))
+            .collect();
         let known = {
             let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
             ids.iter().map(|id| pool.verified(id)).collect()
@@ -347,7 +351,7 @@ impl State {
     }
 
     fn check(&mut self, block: Block, now_ms: Option<u64>) -> anyhow::Result<Result<(), String>> {
-        let id = block.id();
+        let id = block.id(self.shared.chain.suite());
         if self.candidates.contains_key(&id) {
             return Ok(Ok(()));
         }
@@ -372,7 +376,7 @@ impl State {
         let chain = &shared.chain;
         let tip = chain.tip()?;
         if height <= tip.height {
-            let stored = chain.store().block(height)?.map(|b| b.id());
+            let stored = chain.store().block(height)?.map(|b| b.id(chain.suite()));
             anyhow::ensure!(
                 stored == Some(certificate.block_id),
                 "decided block {} at height {height} differs from the stored one",
@@ -383,7 +387,7 @@ impl State {
         if !self.candidates.contains_key(&certificate.block_id) {
             // After a restart the decided block may be one this node proposed earlier.
             for block in chain.store().proposals_at(height)? {
-                if block.id() == certificate.block_id {
+                if block.id(self.shared.chain.suite()) == certificate.block_id {
                     match self.validate(block, None) {
                         Ok(executed) => {
                             self.keep(executed);

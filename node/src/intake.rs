@@ -427,7 +427,7 @@ fn submit_all(
                         format!("{size} bytes, at most {TX_BYTES_MAX}"),
                     ));
                 }
-                if pool.contains(&tx.id()) {
+                if pool.contains(&tx.id(shared.chain.suite())) {
                     return Err(Refusal::new(
                         "Duplicate",
                         "the transaction is already pending",
@@ -460,7 +460,7 @@ fn submit_all(
         }
     }
     let chain = &shared.chain;
-    let verified = SignedTx::verify_all(to_verify, chain.chain_id());
+    let verified = SignedTx::verify_all(to_verify, chain.chain_id(), shared.chain.suite());
     Metrics::add(
         &shared.metrics.signatures_verified,
         verified
@@ -530,6 +530,8 @@ pub fn gossip(shared: &Shared, bytes: Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// The suite of the chains these tests make.
+    const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
     use std::time::{Duration, Instant};
 
     fn job(txs: usize) -> Job {
@@ -562,9 +564,15 @@ mod tests {
         let malformed = Refusal::new("Malformed", "did not decode");
         let txs = vec![Ok(tx(1)), Err(malformed.clone()), Ok(tx(2)), Ok(tx(3))];
         let through = at_the_door(txs, 2);
-        assert_eq!(through[0].as_ref().map(SignedTx::id), Ok(tx(1).id()));
+        assert_eq!(
+            through[0].as_ref().map(|t| t.id(SUITE)),
+            Ok(tx(1).id(SUITE))
+        );
         assert_eq!(through[1], Err(malformed));
-        assert_eq!(through[2].as_ref().map(SignedTx::id), Ok(tx(2).id()));
+        assert_eq!(
+            through[2].as_ref().map(|t| t.id(SUITE)),
+            Ok(tx(2).id(SUITE))
+        );
         assert_eq!(through[3].as_ref().map_err(|r| r.code), Err("Backlog"));
         let none = at_the_door(vec![Ok(tx(1))], 0);
         assert_eq!(none[0].as_ref().map_err(|r| r.code), Err("Backlog"));

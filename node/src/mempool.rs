@@ -301,6 +301,8 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// The suite of the chains these tests make.
+    const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
     use ledger::action::StaffKey;
     use ledger::crypto::SecretKey;
     use ledger::tx::{SignedTx, TxBody};
@@ -324,7 +326,7 @@ mod tests {
             }),
         });
         tx.sign(&key).unwrap();
-        tx.verify(&chain).unwrap()
+        tx.verify(&chain, SUITE).unwrap()
     }
 
     #[test]

@@ -602,7 +602,7 @@ impl Store {
     /// decodes, is the tip's block, carries its state root and time, has its
     /// certificate and receipts, and links to the block before it. A database that fails
     /// this is refused rather than served.
-    pub fn check_tip(&self) -> Result<(), StoreError> {
+    pub fn check_tip(&self, suite: ledger::crypto::Suite) -> Result<(), StoreError> {
         let Some(tip) = self.tip()? else {
             return Ok(());
         };
@@ -618,10 +618,10 @@ impl Store {
         let Some(block) = self.block(tip.height)? else {
             return refuse("its block is missing".into());
         };
-        if block.id() != tip.block_id {
+        if block.id(suite) != tip.block_id {
             return refuse(format!(
                 "the block there is {}, the tip says {}",
-                block.id(),
+                block.id(suite),
                 tip.block_id
             ));
         }
@@ -642,7 +642,7 @@ impl Store {
         }
         if tip.height > 1 {
             match self.block(tip.height - 1)? {
-                Some(previous) if previous.id() == block.header.previous => {}
+                Some(previous) if previous.id(suite) == block.header.previous => {}
                 _ => return refuse("the block before it is missing or does not link".into()),
             }
         }
@@ -726,7 +726,7 @@ impl Store {
             }
         }
         batch.insert(
-            key(BLOCK_ID_INDEX, &commit.block.id().0),
+            key(BLOCK_ID_INDEX, &commit.certificate.block_id.0),
             &height.to_be_bytes()[..],
         );
         for (i, tx) in commit.block.txs.iter().enumerate() {
@@ -1601,6 +1601,8 @@ impl StoreState<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// The suite of the chains these tests make.
+    const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
     use ledger::block::BlockHeader;
     use ledger::crypto::PublicKey;
     use ledger::Id;
@@ -1648,12 +1650,12 @@ mod tests {
         let certificate = CommitCertificate {
             height: 1,
             round: 0,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             signatures: Vec::new(),
         };
         let tip = Tip {
             height: 1,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             state_root: block.header.state_root,
             time_ms: 2,
         };
@@ -1684,7 +1686,9 @@ mod tests {
     #[test]
     fn a_tip_that_its_chain_does_not_end_with_is_refused() {
         let (store, dir, block) = one_block("tip");
-        store.check_tip().unwrap();
+        store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap();
         // Points the block of height 1 at `bytes`, appended to the block log.
         let put_block = |bytes: &[u8]| {
             let at = store.blocks.append(1, &[bytes]).unwrap()[0];
@@ -1696,27 +1700,40 @@ mod tests {
 
         // The tip's block gone.
         let place = store.main.remove(height_key(BLOCK, 1)).unwrap().unwrap();
-        let err = store.check_tip().unwrap_err().to_string();
+        let err = store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("block is missing"), "{err}");
         assert!(err.contains("Move the data directory away"), "{err}");
         store.main.insert(height_key(BLOCK, 1), place).unwrap();
-        store.check_tip().unwrap();
+        store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap();
 
         // Another block under the tip's height.
         let mut other = block.clone();
         other.header.time_ms += 1;
         put_block(&other.to_bytes());
-        let err = store.check_tip().unwrap_err().to_string();
+        let err = store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("the tip says"), "{err}");
 
         // Bytes that do not decode.
         put_block(&[0xff; 40]);
-        let err = store.check_tip().unwrap_err().to_string();
+        let err = store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("the database is corrupted"), "{err}");
 
         // A record damaged on disk.
         put_block(&block.to_bytes());
-        store.check_tip().unwrap();
+        store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap();
         let at =
             segments::Location::from_bytes(&store.main.get(height_key(BLOCK, 1)).unwrap().unwrap())
                 .unwrap();
@@ -1729,7 +1746,10 @@ mod tests {
         std::os::unix::fs::FileExt::read_exact_at(&file, &mut byte, at.offset + 10).unwrap();
         byte[0] ^= 0xa5;
         std::os::unix::fs::FileExt::write_all_at(&file, &byte, at.offset + 10).unwrap();
-        let err = store.check_tip().unwrap_err().to_string();
+        let err = store
+            .check_tip(ledger::crypto::Suite::Ed25519Blake3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("the database is corrupted"), "{err}");
         assert!(err.contains("checksum"), "{err}");
         drop(store);
@@ -1858,7 +1878,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, tx)| Receipt {
-                tx_id: tx.id(),
+                tx_id: tx.id(SUITE),
                 outcome: if i == 1 {
                     Outcome::Rejected(ledger::Code::UnknownParty)
                 } else {
@@ -1904,7 +1924,7 @@ mod tests {
                 height: tip.height + 1,
                 protocol_version: 1,
                 time_ms: tip.time_ms + 1,
-                previous: previous.id(),
+                previous: previous.id(SUITE),
                 ..previous.header.clone()
             },
             txs,
@@ -1912,12 +1932,12 @@ mod tests {
         let certificate = CommitCertificate {
             height: block.header.height,
             round: 0,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             signatures: Vec::new(),
         };
         let next = Tip {
             height: block.header.height,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             state_root: block.header.state_root,
             time_ms: block.header.time_ms,
         };
@@ -1936,7 +1956,7 @@ mod tests {
                     certificate: &certificate,
                     receipts,
                     writes,
-                    ids: &block.tx_ids(),
+                    ids: &block.tx_ids(SUITE),
                     changes: &[],
                     months: &[],
                     filed: &[],
@@ -2299,16 +2319,16 @@ mod tests {
                 height: 2,
                 protocol_version: 1,
                 time_ms: 3,
-                previous: first.id(),
+                previous: first.id(SUITE),
                 ..first.header.clone()
             },
             txs: vec![claim("c1"), claim("c10"), claim("c1")],
         };
-        let ids = block.tx_ids();
+        let ids = block.tx_ids(SUITE);
         let certificate = CommitCertificate {
             height: 2,
             round: 0,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             signatures: Vec::new(),
         };
         let date = |text: &str| text.parse::<Date>().unwrap();
@@ -2318,7 +2338,7 @@ mod tests {
         ];
         let tip = Tip {
             height: 2,
-            block_id: block.id(),
+            block_id: block.id(SUITE),
             state_root: block.header.state_root,
             time_ms: 3,
         };
@@ -2352,8 +2372,8 @@ mod tests {
             )
             .unwrap();
 
-        assert_eq!(store.height_of(&first.id()).unwrap(), Some(1));
-        assert_eq!(store.height_of(&block.id()).unwrap(), Some(2));
+        assert_eq!(store.height_of(&first.id(SUITE)).unwrap(), Some(1));
+        assert_eq!(store.height_of(&block.id(SUITE)).unwrap(), Some(2));
         assert_eq!(store.height_of(&BlockId([9; 32])).unwrap(), None);
 
         let at = |height, index| TxLocation { height, index };

@@ -226,7 +226,7 @@ fn block_summary(
     Ok(BlockSummaryView {
         height,
         protocol_version: block.header.protocol_version,
-        block_id: block.header.id().0,
+        block_id: block.header.id(shared.chain.suite()).0,
         time_ms: block.header.time_ms,
         txs: block.txs,
         rejected: block.rejected as u64,
@@ -354,7 +354,7 @@ pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
             tx_id: id,
             height: location.height,
             index: location.index,
-            block_id: block.header.id().to_hex(),
+            block_id: block.header.id(shared.chain.suite()).to_hex(),
             time_ms: block.header.time_ms,
             type_name: tx.body.action.type_name().to_string(),
             receipt: ReceiptView::from(&receipt),

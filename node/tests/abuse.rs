@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use common::Devnet;
 use ledger::tx::SignedTx;
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 /// Sends `request` on a fresh connection and reads the answer to its end.
 fn raw(addr: &str, request: &[u8]) -> (u16, String) {
@@ -223,7 +225,7 @@ fn the_api_holds_under_abuse_and_keeps_committing_other_clients_transactions() {
         let tx = net.staff_key_tx(1, 100 + nonce);
         let (status, answer) = net.post(0, "/v1/tx", "application/octet-stream", &tx.to_bytes());
         assert_eq!(status, 200, "{answer}");
-        ids.push(tx.id().to_hex());
+        ids.push(tx.id(SUITE).to_hex());
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in &ids {
@@ -250,7 +252,7 @@ fn the_api_holds_under_abuse_and_keeps_committing_other_clients_transactions() {
     eprintln!("flood: {flooded} junk and duplicate requests answered");
     assert!(flooded > 100, "the flood did not run: {flooded} requests");
     // The duplicate committed once.
-    let id = SignedTx::from_bytes(&duplicate).unwrap().id().to_hex();
+    let id = SignedTx::from_bytes(&duplicate).unwrap().id(SUITE).to_hex();
     let (_, answer) = net.get(0, &format!("/v1/tx/{id}")).unwrap();
     assert_eq!(answer["status"], "committed", "{answer}");
 }

@@ -12,6 +12,8 @@ use ledger::export::ChainEntry;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 fn staff_key_tx(net: &Devnet, org: usize, signer: usize, nonce: u64, expires: u64) -> SignedTx {
     let mut tx = SignedTx::unsigned(TxBody {
@@ -60,7 +62,7 @@ fn commit_survive_a_kill_and_catch_up() {
     );
     assert_eq!(status, 200, "{answer}");
     let accepted_id = answer["id"].as_str().unwrap().to_string();
-    assert_eq!(accepted_id, accepted.id().to_hex());
+    assert_eq!(accepted_id, accepted.id(SUITE).to_hex());
 
     // ... one it rejects (the insurer's admin signs for the bank), as canonical bytes to node 2.
     let rejected = staff_key_tx(&net, 0, 1, 2, 1_000);
@@ -171,7 +173,7 @@ fn commit_survive_a_kill_and_catch_up() {
         let entry = ChainEntry::from_bytes(&bytes).unwrap();
         assert_eq!(entry.height(), target);
         assert_eq!(
-            entry.block.id().to_hex(),
+            entry.block.id(SUITE).to_hex(),
             net.block(0, target)["block_id"].as_str().unwrap()
         );
         entry
@@ -179,7 +181,7 @@ fn commit_survive_a_kill_and_catch_up() {
             .verify(
                 &net.genesis.chain_id,
                 target,
-                &entry.block.id(),
+                &entry.block.id(SUITE),
                 &validators,
             )
             .unwrap();

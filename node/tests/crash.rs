@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::Devnet;
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const KILLS: usize = 4;
 
@@ -67,7 +69,7 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
                 &tx.to_bytes(),
             );
             assert_eq!(status, 200, "{answer}");
-            submitted.push((tx.id().to_hex(), (nonce % 3) as usize));
+            submitted.push((tx.id(SUITE).to_hex(), (nonce % 3) as usize));
         }
         std::thread::sleep(Duration::from_millis(rng.next() % 1_500));
         net.kill(victim);

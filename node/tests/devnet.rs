@@ -8,6 +8,8 @@ use std::time::Duration;
 use common::Devnet;
 use ledger::block::{BlockId, CommitCertificate};
 use serde_json::json;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 #[test]
 fn four_validators_decide_the_same_blocks() {
@@ -194,7 +196,7 @@ fn an_idle_consortium_makes_blocks_only_for_work_its_heartbeat_or_a_new_day() {
     let submitted = std::time::Instant::now();
     let (status, answer) = net.post(3, "/v1/tx", "application/octet-stream", &tx.to_bytes());
     assert_eq!(status, 200, "{answer}");
-    let id = tx.id().to_hex();
+    let id = tx.id(SUITE).to_hex();
     loop {
         let (_, status) = net.get(0, &format!("/v1/tx/{id}")).unwrap();
         if status["status"] == "committed" {

@@ -10,6 +10,8 @@ use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const TXS: u64 = 1_000;
 
@@ -35,7 +37,7 @@ fn a_thousand_transactions_are_committed_once_each() {
         let node = (nonce % 4) as usize;
         let (status, answer) = net.post(node, "/v1/tx", "application/octet-stream", &tx.to_bytes());
         assert_eq!(status, 200, "{answer}");
-        ids.push(tx.id().to_hex());
+        ids.push(tx.id(SUITE).to_hex());
     }
     let submitted = started.elapsed();
 

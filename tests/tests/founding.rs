@@ -24,6 +24,8 @@ use ledger::export::{ChainReader, ChainWriter};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id, Text};
 use serde_json::{json, Value};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const WAIT: Duration = Duration::from_secs(120);
 const CHAIN: &str = "xinbao-pilot";
@@ -802,7 +804,7 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let extra = contracts::testkit::certify(
         &Id::new(CHAIN).unwrap(),
         counted[at].height(),
-        counted[at].block.id(),
+        counted[at].block.id(SUITE),
         &[ins_key],
     );
     counted[at].certificate.signatures.extend(extra.signatures);

@@ -23,6 +23,10 @@ use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
 use serde_json::{json, Value};
 
 use super::draw::{Behaviour, LoanPlan, PathDraws};
+
+/// The stress test runs the rulebook offline: it signs nothing, so any suite gives the
+/// same figures.
+const OFFLINE_SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 use super::model::Model;
 
 /// A transaction as a scenario step (for `--export-path`).
@@ -152,6 +156,7 @@ impl Base {
                 approvers: Vec::new(),
                 height: base.setup.len() as u64 + 1,
                 version,
+                suite: OFFLINE_SUITE,
             };
             match execute(&base.store, &ctx, &action) {
                 Ok(writes) => base.store.apply(&writes),
@@ -194,6 +199,7 @@ impl Base {
                     approvers: Vec::new(),
                     height: 0,
                     version,
+                    suite: OFFLINE_SUITE,
                 };
                 if let Err(code) = execute(&base.store, &ctx, &Action::IssuePolicy(probe)) {
                     bail!(
@@ -410,6 +416,7 @@ impl Runner<'_> {
             approvers: Vec::new(),
             height: self.height,
             version: self.base.version,
+            suite: OFFLINE_SUITE,
         };
         let outcome = execute(&self.store, &ctx, &action);
         if let Some(steps) = &mut self.steps {

@@ -8,6 +8,8 @@ use contracts::{execute, members_writes, TxContext};
 use ledger::state::{chain_root, Hash32, MemoryStore, StateStore, StateView};
 use ledger::{Code, Date, Id, OrgKind};
 use serde_json::{json, Value};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 pub struct Ledger {
     pub store: MemoryStore,
@@ -38,7 +40,7 @@ impl Ledger {
         let mut store = MemoryStore::new();
         store.apply(&writes);
         Ledger {
-            root: chain_root(&[0; 32], &writes),
+            root: chain_root(SUITE, &[0; 32], &writes),
             store,
             height: 0,
             version: 1,
@@ -73,6 +75,7 @@ impl Ledger {
         let signers: Vec<Id> = by.iter().map(|s| id(s)).collect();
         self.height += 1;
         let ctx = TxContext {
+            suite: SUITE,
             date: d(date),
             approvers: signers.clone(),
             signers,
@@ -84,7 +87,7 @@ impl Ledger {
         match execute(&self.store, &ctx, &action) {
             Ok(writes) => {
                 self.store.apply(&writes);
-                self.root = chain_root(&self.root, &writes);
+                self.root = chain_root(SUITE, &self.root, &writes);
                 Ok(())
             }
             Err(code) => {

@@ -5,7 +5,7 @@ use ledger::action::*;
 use ledger::block::{
     Block, BlockHeader, BlockId, CommitCertificate, CommitSignature, Outcome, Receipt,
 };
-use ledger::crypto::{PublicKey, Signature};
+use ledger::crypto::{PublicKey, Signature, Suite};
 use ledger::genesis::{
     Genesis, GenesisOrg, GenesisStaffKey, GenesisValidator, GovernanceRule, Params,
 };
@@ -644,7 +644,10 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
         0..4,
     );
     (
-        id(),
+        (
+            id(),
+            prop_oneof![Just(Suite::Ed25519Blake3), Just(Suite::Sm2Sm3)],
+        ),
         any::<u32>(),
         any::<u64>(),
         orgs,
@@ -655,7 +658,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
     )
         .prop_map(
             |(
-                chain_id,
+                (chain_id, crypto_suite),
                 protocol_version,
                 genesis_time_ms,
                 organisations,
@@ -667,6 +670,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
                 Genesis {
                     chain_id,
                     protocol_version,
+                    crypto_suite,
                     genesis_time_ms,
                     organisations,
                     validators,

@@ -9,6 +9,8 @@ use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate};
 use ledger::state::{Overlay, WriteSet};
 use ledger::{Fen, Id};
 use node::store::{Commit, Store, Tip};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 /// How many programmes the benches' records are spread over.
 pub const PROGRAMMES: usize = 8;
@@ -90,7 +92,7 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
     let loan_clocks = node::chain::loan_clock_changes(&state, writes);
     let next = Tip {
         height: block.header.height,
-        block_id: block.id(),
+        block_id: block.id(SUITE),
         state_root: block.header.state_root,
         time_ms: block.header.time_ms,
     };

@@ -267,7 +267,12 @@ impl App {
                 #[cfg(feature = "byzantine")]
                 if let Some(byzantine) = self.byzantine.clone() {
                     let block = Block::from_bytes(&proposed.bytes)?;
-                    let turn = byzantine.proposal(height.0, round.as_u32().unwrap_or(0), &block);
+                    let turn = byzantine.proposal(
+                        self.shared.chain.suite(),
+                        height.0,
+                        round.as_u32().unwrap_or(0),
+                        &block,
+                    );
                     if let Some((reported, publish)) = turn {
                         let _ = reply.send(LocallyProposedValue::new(
                             height,
@@ -519,7 +524,8 @@ impl App {
                 return None;
             }
         };
-        if block.id().0 != block_hash.0 || block.header.height != height.0 {
+        if block.id(self.shared.chain.suite()).0 != block_hash.0 || block.header.height != height.0
+        {
             warn!(%proposer, %height, "proposal parts do not match their signed block id");
             return None;
         }
@@ -547,7 +553,7 @@ impl App {
     /// Has the worker re-execute an assembled block of the next height; the engine's
     /// verdict.
     async fn check(&mut self, a: Assembled) -> anyhow::Result<ProposedValue<XinbaoContext>> {
-        let hash = BlockHash(a.block.id().0);
+        let hash = BlockHash(a.block.id(self.shared.chain.suite()).0);
         // A fresh proposal (no proof-of-lock round) must name its own publisher as the
         // proposer in the header, so no one can attribute a block to another validator; a
         // re-proposal carries the header of the round that first proposed it.
@@ -667,14 +673,16 @@ impl App {
         if block.header.height != height.0 {
             return Ok(SyncedValueOutcome::PeerFault);
         }
-        let hash = BlockHash(block.id().0);
+        let hash = BlockHash(block.id(self.shared.chain.suite()).0);
         let tip = match self.shared.chain.tip() {
             Ok(tip) => tip,
             Err(_) => return Ok(SyncedValueOutcome::LocalTransientError),
         };
         let validity = if height.0 <= tip.height {
             match self.shared.chain.store().block(height.0) {
-                Ok(Some(stored)) => Validity::from_bool(stored.id().0 == hash.0),
+                Ok(Some(stored)) => {
+                    Validity::from_bool(stored.id(self.shared.chain.suite()).0 == hash.0)
+                }
                 _ => return Ok(SyncedValueOutcome::LocalTransientError),
             }
         } else if height.0 == tip.height + 1 {

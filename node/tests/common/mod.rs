@@ -15,6 +15,8 @@ use ledger::tx::{SignedTx, TxBody};
 use ledger::Action;
 use ledger::{Id, OrgKind, Text};
 use serde_json::Value;
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 pub const ORGS: [(&str, OrgKind); 4] = [
     ("bank", OrgKind::Bank),
@@ -126,6 +128,7 @@ impl Devnet {
             http.push(format!("127.0.0.1:{}", free_port()));
         }
         let genesis = Genesis {
+            crypto_suite: SUITE,
             chain_id: Id::new(format!("{name}-chain")).unwrap(),
             protocol_version: 1,
             genesis_time_ms: now_ms() - 60_000,
@@ -347,7 +350,7 @@ impl Devnet {
                 let (status, answer) =
                     self.post(i, "/v1/tx", "application/octet-stream", &tx.to_bytes());
                 assert_eq!(status, 200, "{answer}");
-                tx.id().to_hex()
+                tx.id(SUITE).to_hex()
             })
             .collect()
     }

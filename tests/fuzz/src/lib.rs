@@ -24,6 +24,8 @@ use malachitebft_sync::{Request, Response, Status};
 use node::consensus::codec::WireCodec;
 use node::consensus::context::{ProposalPart, XinbaoContext};
 use node::consensus::parts::{Streams, STREAM_BYTES_MAX};
+/// The suite of the chains these tests make.
+const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 /// A target's body.
 pub type Target = fn(&[u8]);
@@ -70,7 +72,7 @@ pub fn tx_bytes(data: &[u8]) {
     if let Ok(tx) = SignedTx::from_bytes(data) {
         assert_eq!(tx.to_bytes(), data, "accepted bytes are canonical");
         let chain_id = tx.body.chain_id.clone();
-        let _ = tx.verify(&chain_id);
+        let _ = tx.verify(&chain_id, SUITE);
     }
 }
 
@@ -78,8 +80,8 @@ pub fn tx_bytes(data: &[u8]) {
 pub fn block_bytes(data: &[u8]) {
     if let Ok(block) = Block::from_bytes(data) {
         assert_eq!(block.to_bytes(), data, "accepted bytes are canonical");
-        let _ = block.id();
-        let _ = contracts::chain::verify_txs(&block.header.chain_id, &block.txs);
+        let _ = block.id(SUITE);
+        let _ = contracts::chain::verify_txs(&block.header.chain_id, SUITE, &block.txs);
     }
 }
 
@@ -90,7 +92,7 @@ pub fn certificate_bytes(data: &[u8]) {
         let genesis = &example().genesis;
         let validators = genesis.validator_set().expect("the example's validators");
         let block = &example().entries[0].block;
-        let _ = certificate.verify(&genesis.chain_id, 1, &block.id(), &validators);
+        let _ = certificate.verify(&genesis.chain_id, 1, &block.id(SUITE), &validators);
     }
 }
 
@@ -251,7 +253,8 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "certificate_bytes" => vec![example.entries[0].certificate.to_bytes()],
         "chain_file" => vec![example.file.clone()],
         "proof" => {
-            let proof = TxProof::from_entry(&example.entries[0], 0).expect("a first transaction");
+            let proof =
+                TxProof::from_entry(SUITE, &example.entries[0], 0).expect("a first transaction");
             vec![proof.to_bytes(), proof.to_json().into_bytes()]
         }
         "wire" | "proposal_parts" => wire_seeds(target, &example.entries[0]),
@@ -295,7 +298,7 @@ fn sync_seed(entry: &ChainEntry) -> Vec<u8> {
     let certificate = ExtendedCommitCertificate {
         height: Height(1),
         round: Round::new(0),
-        value_id: BlockHash(entry.block.id().0),
+        value_id: BlockHash(entry.block.id(SUITE).0),
         commit_signatures: vec![ExtendedCommitSignature::new(
             Address(key.public_key()),
             node::consensus::signing::ConsensusSignature([7; 64]),
@@ -327,7 +330,7 @@ fn wire_seeds(target: &str, entry: &ChainEntry) -> Vec<Vec<u8>> {
         pol_round: Round::Nil,
         proposer,
     };
-    let hash = BlockHash(entry.block.id().0);
+    let hash = BlockHash(entry.block.id(SUITE).0);
     let signature = node::consensus::signing::ConsensusSignature([0; 64]);
     let messages = split(init, &entry.block.to_bytes(), hash, signature);
     let encoded: Vec<Vec<u8>> = messages
