@@ -114,7 +114,7 @@ pub struct AssembleArgs {
 pub struct SignArgs {
     /// The genesis file; the approval is added to it.
     pub genesis: PathBuf,
-    /// The founder's admin key (`admin.secret`).
+    /// The founder's admin key (`admin.secret`), or a `pkcs11:` URI naming it in a module.
     #[arg(long)]
     pub key: PathBuf,
 }

@@ -61,7 +61,7 @@ pub enum TxCommand {
         /// The transaction file (JSON).
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// Your secret key file (PATH.secret, or its stem).
+        /// Your secret key file (PATH.secret, or its stem), or a `pkcs11:` URI.
         #[arg(long, value_name = "PATH")]
         key: PathBuf,
     },
@@ -93,7 +93,7 @@ pub enum TxCommand {
     Submit(SubmitArgs),
     /// Sign a transaction file with your key (in place, as `tx sign`), then submit it.
     Send {
-        /// Your secret key file (PATH.secret, or its stem).
+        /// Your secret key file (PATH.secret, or its stem), or a `pkcs11:` URI.
         #[arg(long, value_name = "PATH")]
         key: PathBuf,
         #[command(flatten)]
@@ -132,13 +132,13 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         } => show(&file, json, crypto_suite),
         TxCommand::Submit(args) => submit(&args),
         TxCommand::Send { key, submit: args } => {
+            if args.files.iter().any(|file| file.as_os_str() == "-") {
+                bail!("tx send signs files; sign a stream's transactions first, then tx submit -");
+            }
+            // One signer for every file: a module is opened and logged into once.
+            let signer = crate::keys::signer_of(&key)?;
             for file in &args.files {
-                if file.as_os_str() == "-" {
-                    bail!(
-                        "tx send signs files; sign a stream's transactions first, then tx submit -"
-                    );
-                }
-                sign(file, &key)?;
+                sign_with(file, signer.as_ref())?;
             }
             submit(&args)
         }
@@ -332,10 +332,13 @@ fn unknown_field(
 }
 
 fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {
-    let key = crate::keys::signer_of(key_path)?;
+    sign_with(path, crate::keys::signer_of(key_path)?.as_ref())
+}
+
+fn sign_with(path: &Path, key: &dyn ledger::crypto::Signer) -> anyhow::Result<ExitCode> {
     let mut tx = read_tx_file(path)?;
     let outcome = tx
-        .sign(key.as_ref())
+        .sign(key)
         .with_context(|| format!("{}: cannot sign", path.display()))?;
     if tx.to_bytes().len() > TX_BYTES_MAX {
         bail!(
@@ -389,9 +392,9 @@ fn action_lines(tx: &SignedTx) -> Vec<String> {
 
 fn show(path: &Path, as_json: bool, suite: Option<Suite>) -> anyhow::Result<ExitCode> {
     let tx = read_tx_file(path)?;
-    // The id is the suite's hash of the body: the suite the signers' keys imply, or the
-    // one asked for.
-    let suite = tx.signers_suite().or(suite).unwrap_or_default();
+    // The id is the suite's hash of the body: the suite asked for, else the one the
+    // signers' keys imply (a signer of another suite is then a problem shown below).
+    let suite = suite.or(tx.signers_suite()).unwrap_or_default();
     let id = tx.id(suite);
     let verdicts = tx.signature_verdicts();
     let all_valid = verdicts.iter().all(|(_, v)| v.is_ok());

@@ -964,11 +964,12 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
                 path.display()
             );
             std::fs::write(&path, text).with_context(|| format!("{}", path.display()))?;
+            let suite = suite_of(&tx.body.action);
             println!(
-                "{}: {} {}, unsigned",
+                "{}: {} {} (its id on an {suite} chain), unsigned",
                 path.display(),
                 type_name,
-                tx.id(suite_of(&tx.body.action))
+                tx.id(suite)
             );
             println!(
                 "each organisation that must sign: xinbao tx sign {} --key KEY",

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use contracts::testkit::{self, ScenarioChain};
 use ledger::export::ChainEntry;
 use serde_json::Value;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

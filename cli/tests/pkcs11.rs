@@ -128,6 +128,27 @@ fn a_key_made_in_softhsm2_signs_a_transaction_it_never_leaves() {
         stdout(&twice)
     );
     assert_eq!(std::fs::read(hsm.dir.join("tx.json")).unwrap(), before);
+
+    // tx send signs several files with one opening of the module (no node answers on
+    // this port, so the submission after the signing fails, and says so).
+    for name in ["a.json", "b.json"] {
+        std::fs::write(hsm.dir.join(name), UNSIGNED.replace("41", "42")).unwrap();
+    }
+    let sent = hsm.xinbao(&[
+        "tx",
+        "send",
+        "--key",
+        &uri,
+        "--node",
+        "http://127.0.0.1:9",
+        "a.json",
+        "b.json",
+    ]);
+    assert!(!stderr(&sent).contains("panicked"), "{}", stderr(&sent));
+    for name in ["a.json", "b.json"] {
+        let report = show(&hsm, name);
+        assert_eq!(report["signatures"][0]["valid"], true, "{name}: {report}");
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@ use ledger::genesis::Genesis;
 use ledger::vote::CertificateError;
 use ledger::{Action, Code, Date};
 use serde_json::Value;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

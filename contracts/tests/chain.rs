@@ -11,6 +11,7 @@ use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Par
 use ledger::state::{chain_root, MemoryStore, StateStore};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Code, Date, Fen, Id, OrgKind, Text};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -15,6 +15,7 @@ use ledger::export::ChainEntry;
 use ledger::genesis::{GovernanceRule, Params};
 use ledger::vote::CertificateError;
 use ledger::{Action, Code, Fen, Id, OrgKind, Text};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

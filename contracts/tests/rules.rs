@@ -7,6 +7,7 @@ use common::*;
 use ledger::crypto::PublicKey;
 use ledger::Code;
 use serde_json::json;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -14,6 +14,7 @@ use ledger::genesis::{Params, UPGRADE_LEAD_HEIGHTS_DEFAULT};
 use ledger::state::{StateStore, StateView};
 use ledger::{Action, Code, Fen, Id, OrgKind};
 use serde_json::json;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

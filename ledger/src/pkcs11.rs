@@ -45,7 +45,7 @@ const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const SM2_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d];
 
 /// What a `pkcs11:` URI says.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct KeyUri {
     pub token: Option<String>,
     pub object: Option<String>,
@@ -55,6 +55,37 @@ pub struct KeyUri {
     pub pin_value: Option<String>,
     pub pin_source: Option<PathBuf>,
     pub mechanism: Option<u64>,
+    /// The token's manufacturer, model and serial number, when the URI names them.
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+}
+
+impl std::fmt::Debug for KeyUri {
+    /// Never shows the PIN.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyUri")
+            .field("token", &self.token)
+            .field("object", &self.object)
+            .field("id", &self.id)
+            .field("slot_id", &self.slot_id)
+            .field("module_path", &self.module_path)
+            .field("pin_value", &self.pin_value.as_ref().map(|_| "…"))
+            .field("pin_source", &self.pin_source)
+            .field("mechanism", &self.mechanism)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `text` with the value of any `pin-value` replaced, for messages.
+fn redacted(text: &str) -> String {
+    match text.split_once("pin-value=") {
+        None => text.to_owned(),
+        Some((before, after)) => {
+            let rest = after.find('&').map_or("", |at| &after[at..]);
+            format!("{before}pin-value=…{rest}")
+        }
+    }
 }
 
 /// Why a module key could not be opened, made or used.
@@ -98,7 +129,8 @@ impl KeyUri {
     /// Reads an RFC 7512 URI (the attributes xinbao uses; others are refused, so a typing
     /// mistake is not silently ignored).
     pub fn parse(text: &str) -> Result<KeyUri, Pkcs11Error> {
-        let bad = |why: &str| Pkcs11Error::Uri(format!("{text}: {why}"));
+        let shown = redacted(text);
+        let bad = |why: &str| Pkcs11Error::Uri(format!("{shown}: {why}"));
         let rest = text
             .trim()
             .strip_prefix("pkcs11:")
@@ -118,8 +150,19 @@ impl KeyUri {
                     let digits = utf8(value).ok_or_else(|| bad("slot-id"))?;
                     uri.slot_id = Some(digits.parse().map_err(|_| bad("slot-id"))?);
                 }
-                // RFC 7512 lets a URI say the object's kind; xinbao always wants the key pair.
-                "type" => {}
+                "manufacturer" => {
+                    uri.manufacturer = Some(utf8(value).ok_or_else(|| bad("manufacturer"))?)
+                }
+                "model" => uri.model = Some(utf8(value).ok_or_else(|| bad("model"))?),
+                "serial" => uri.serial = Some(utf8(value).ok_or_else(|| bad("serial"))?),
+                // RFC 7512 lets a URI say the object's kind (xinbao always wants the key
+                // pair) and describe the library and slot (the module path names them).
+                "type"
+                | "library-manufacturer"
+                | "library-description"
+                | "library-version"
+                | "slot-description"
+                | "slot-manufacturer" => {}
                 other => return Err(bad(&format!("unknown attribute {other:?}"))),
             }
         }
@@ -137,10 +180,13 @@ impl KeyUri {
                     uri.pin_source = Some(PathBuf::from(path));
                 }
                 "x-mechanism" => {
-                    let digits = value.trim_start_matches("0x");
-                    uri.mechanism =
-                        Some(u64::from_str_radix(digits, 16).map_err(|_| bad("x-mechanism"))?);
+                    let number = match value.strip_prefix("0x").or(value.strip_prefix("0X")) {
+                        Some(digits) => u64::from_str_radix(digits, 16),
+                        None => value.parse(),
+                    };
+                    uri.mechanism = Some(number.map_err(|_| bad("x-mechanism"))?);
                 }
+                "module-name" => {}
                 other => return Err(bad(&format!("unknown query attribute {other:?}"))),
             }
         }
@@ -198,8 +244,11 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let digits = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(digits, 16).ok()?);
+            let digits = bytes.get(i + 1..i + 3)?;
+            if !digits.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -209,24 +258,46 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A logged-in session on the token a URI names.
-fn open_session(uri: &KeyUri) -> Result<(Pkcs11, Session), Pkcs11Error> {
+/// A logged-in session on the token a URI names: read-write to make a key, read-only to
+/// sign with one.
+fn open_session(uri: &KeyUri, writable: bool) -> Result<(Pkcs11, Session), Pkcs11Error> {
     let module = Pkcs11::new(uri.module()?)?;
-    module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    match module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        // A library still loaded from an earlier opening in this process is initialised.
+        Err(cryptoki::error::Error::Pkcs11(
+            cryptoki::error::RvError::CryptokiAlreadyInitialized,
+            _,
+        ))
+        | Ok(()) => {}
+        Err(e) => return Err(e.into()),
+    }
     let mut chosen = None;
     for slot in module.get_slots_with_initialized_token()? {
         if uri.slot_id.is_some_and(|id| id != slot.id()) {
             continue;
         }
-        let label = module.get_token_info(slot)?.label().trim_end().to_owned();
-        if uri.token.as_ref().is_none_or(|token| *token == label) {
+        let info = module.get_token_info(slot)?;
+        let matches = |wanted: &Option<String>, found: &str| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.as_str() == found.trim_end())
+        };
+        if matches(&uri.token, info.label())
+            && matches(&uri.manufacturer, info.manufacturer_id())
+            && matches(&uri.model, info.model())
+            && matches(&uri.serial, info.serial_number())
+        {
             chosen = Some(slot);
             break;
         }
     }
     let slot = chosen
         .ok_or_else(|| Pkcs11Error::NoToken(uri.token.clone().unwrap_or_else(|| "(any)".into())))?;
-    let session = module.open_rw_session(slot)?;
+    let session = if writable {
+        module.open_rw_session(slot)?
+    } else {
+        module.open_ro_session(slot)?
+    };
     session.login(UserType::User, Some(&uri.pin()?))?;
     Ok((module, session))
 }
@@ -250,7 +321,7 @@ impl std::fmt::Debug for ModuleKey {
 impl ModuleKey {
     /// Opens the key a URI names: logs in, finds the private key and reads the public key.
     pub fn open(uri: &KeyUri) -> Result<ModuleKey, Pkcs11Error> {
-        let (module, session) = open_session(uri)?;
+        let (module, session) = open_session(uri, false)?;
         let one = |class: ObjectClass| -> Result<ObjectHandle, Pkcs11Error> {
             let found = session.find_objects(&uri.template(class))?;
             let class = if class == ObjectClass::PRIVATE_KEY {
@@ -299,7 +370,7 @@ impl ModuleKey {
                  the module vendor's tools and name it in the URI"
             )));
         }
-        let (_module, session) = open_session(uri)?;
+        let (_module, session) = open_session(uri, true)?;
         if !session
             .find_objects(&uri.template(ObjectClass::PRIVATE_KEY))?
             .is_empty()
@@ -360,7 +431,14 @@ fn read_public_key(session: &Session, handle: ObjectHandle) -> Result<PublicKey,
         }
     }
     let point = point.ok_or_else(|| Pkcs11Error::Unsupported("the key has no EC point".into()))?;
-    let point = unwrap_octet_string(&point).unwrap_or(&point);
+    // A raw point of the right length is taken as it is (an SM2 point `04 3f …` would
+    // otherwise read as an OCTET STRING of 63 bytes); anything else is unwrapped.
+    let raw = point.len() == 32 || (point.len() == 65 && point[0] == 0x04);
+    let point = if raw {
+        &point[..]
+    } else {
+        unwrap_octet_string(&point).unwrap_or(&point)
+    };
     let unsupported =
         || Pkcs11Error::Unsupported("the key is neither ed25519 nor SM2 (sm2p256v1)".into());
     let key = if key_type == Some(KeyType::EC_EDWARDS) {
@@ -495,6 +573,11 @@ mod tests {
         );
         assert_eq!(uri.pin_source.as_deref(), Some(Path::new("/run/pin")));
         assert_eq!(uri.mechanism, Some(0x8000_0e01));
+        let decimal =
+            KeyUri::parse("pkcs11:object=a;model=SoftHSM%20v2;serial=123?x-mechanism=42").unwrap();
+        assert_eq!(decimal.mechanism, Some(42));
+        assert_eq!(decimal.model.as_deref(), Some("SoftHSM v2"));
+        assert_eq!(decimal.serial.as_deref(), Some("123"));
         for bad in [
             "pkcs11:token=x",
             "file:key",
@@ -502,9 +585,19 @@ mod tests {
             "pkcs11:object=a?pin=1",
             "pkcs11:object=%zz",
             "pkcs11:object=a;slot-id=x",
+            "pkcs11:object=%+1",
+            "pkcs11:object=a?x-mechanism=0xzz",
         ] {
             assert!(KeyUri::parse(bad).is_err(), "{bad}");
         }
+        // The PIN never shows: not in an error, not in Debug.
+        let error = KeyUri::parse("pkcs11:object=a?pin-value=4711&x-mechanism=zz")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("4711"), "{error}");
+        assert!(error.contains("pin-value=…&x-mechanism=zz"), "{error}");
+        let uri = KeyUri::parse("pkcs11:object=a?pin-value=4711").unwrap();
+        assert!(!format!("{uri:?}").contains("4711"));
     }
 
     #[test]

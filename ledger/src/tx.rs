@@ -187,7 +187,16 @@ impl SignedTx {
     /// signed this body is not asked again (a module's signature may differ each time).
     pub fn sign<S: Signer + ?Sized>(&mut self, key: &S) -> Result<SignOutcome, TxError> {
         let public_key = key.public_key();
-        let id = self.id(Suite::of(public_key.algorithm()));
+        let suite = Suite::of(public_key.algorithm());
+        // Every signer of one transaction is of one suite: a chain accepts no other.
+        if let Some(expected) = self.signers_suite().filter(|s| *s != suite) {
+            return Err(TxError::WrongAlgorithm {
+                index: self.signatures.len(),
+                key: public_key,
+                expected: expected.algorithm(),
+            });
+        }
+        let id = self.id(suite);
         let existing = self
             .signatures
             .iter()
@@ -199,16 +208,15 @@ impl SignedTx {
             {
                 return Ok(SignOutcome::AlreadySigned);
             }
+        } else if self.signatures.len() >= TX_SIGNATURES_MAX {
+            return Err(TxError::TooManySignatures {
+                count: self.signatures.len() + 1,
+            });
         }
         let signature = key.try_sign(domain::TX, &id.0)?;
         if let Some(at) = existing {
             self.signatures[at].signature = signature;
             return Ok(SignOutcome::Replaced);
-        }
-        if self.signatures.len() >= TX_SIGNATURES_MAX {
-            return Err(TxError::TooManySignatures {
-                count: self.signatures.len() + 1,
-            });
         }
         self.signatures.push(TxSignature {
             public_key,

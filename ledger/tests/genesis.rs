@@ -8,6 +8,7 @@ use ledger::genesis::{
 };
 use ledger::validators::ValidatorSetError;
 use ledger::{Id, OrgKind, Text};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -13,6 +13,7 @@ use ledger::crypto::{
 };
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Fen, Id, Text};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

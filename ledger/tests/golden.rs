@@ -10,6 +10,7 @@ use ledger::crypto::SecretKey;
 use ledger::merkle;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Code, Fen, Id};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

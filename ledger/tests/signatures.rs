@@ -2,9 +2,10 @@
 
 use ed25519_dalek::Verifier;
 use ledger::action::{Action, FundTopUp};
-use ledger::crypto::{domain, Algorithm, PublicKey, SecretKey, Signature, VerifyError};
+use ledger::crypto::{domain, Algorithm, PublicKey, SecretKey, Signature, Suite, VerifyError};
 use ledger::tx::{SignOutcome, SignedTx, TxBody, TxError, TxSignature, TX_SIGNATURES_MAX};
 use ledger::{Fen, Id, Text};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
@@ -422,7 +423,19 @@ fn a_key_of_another_algorithm_is_refused() {
     let mut tx = SignedTx::unsigned(body());
     tx.sign(&key(1)).unwrap();
     let sm2 = SecretKey::from_seed_for(Algorithm::Sm2, [2; 32]);
-    tx.sign(&sm2).unwrap();
+    // A signer never adds a key of another suite than the signers' before it ...
+    let refused = TxError::WrongAlgorithm {
+        index: 1,
+        key: sm2.public_key(),
+        expected: Algorithm::Ed25519,
+    };
+    assert_eq!(tx.sign(&sm2), Err(refused));
+    assert_eq!(tx.signatures.len(), 1);
+    // ... but a file can be made with one, valid over its own suite's id.
+    tx.signatures.push(TxSignature {
+        public_key: sm2.public_key(),
+        signature: sm2.sign(domain::TX, &tx.id(Suite::Sm2Sm3).0),
+    });
     assert_eq!(
         tx.signature_verdicts()[1],
         (sm2.public_key(), Ok(())),

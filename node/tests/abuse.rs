@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::Devnet;
 use ledger::tx::SignedTx;
 use serde_json::Value;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -12,6 +12,7 @@ use ledger::export::ChainEntry;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
 use serde_json::Value;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::Devnet;
 use ledger::block::{BlockId, CommitCertificate};
 use serde_json::json;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

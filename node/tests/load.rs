@@ -10,6 +10,7 @@ use ledger::action::StaffKey;
 use ledger::crypto::SecretKey;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -24,6 +24,7 @@ use ledger::export::{ChainReader, ChainWriter};
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id, Text};
 use serde_json::{json, Value};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

@@ -8,6 +8,7 @@ use contracts::{execute, members_writes, TxContext};
 use ledger::state::{chain_root, Hash32, MemoryStore, StateStore, StateView};
 use ledger::{Code, Date, Id, OrgKind};
 use serde_json::{json, Value};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

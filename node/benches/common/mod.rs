@@ -9,6 +9,7 @@ use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate};
 use ledger::state::{Overlay, WriteSet};
 use ledger::{Fen, Id};
 use node::store::{Commit, Store, Tip};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

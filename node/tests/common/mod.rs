@@ -15,6 +15,7 @@ use ledger::tx::{SignedTx, TxBody};
 use ledger::Action;
 use ledger::{Id, OrgKind, Text};
 use serde_json::Value;
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 

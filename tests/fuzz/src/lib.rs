@@ -24,6 +24,7 @@ use malachitebft_sync::{Request, Response, Status};
 use node::consensus::codec::WireCodec;
 use node::consensus::context::{ProposalPart, XinbaoContext};
 use node::consensus::parts::{Streams, STREAM_BYTES_MAX};
+
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
