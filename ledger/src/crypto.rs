@@ -44,7 +44,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use ed25519_dalek::Signer as _;
-use sm2::dsa::signature::{Signer as _, Verifier as _};
+use sm2::dsa::signature::Signer as _;
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -323,10 +323,11 @@ impl PublicKey {
             }
             PublicKey::Sm2(bytes) => {
                 let key = sm2_verifying_key(bytes)?;
-                let signature = sm2::dsa::Signature::from_slice(&signature.0)
-                    .map_err(|_| VerifyError::BadSignature)?;
-                key.verify(&signed_message(domain, message), &signature)
-                    .map_err(|_| VerifyError::BadSignature)
+                if key.verifies(&signed_message(domain, message), &signature.0) {
+                    Ok(())
+                } else {
+                    Err(VerifyError::BadSignature)
+                }
             }
         }
     }
@@ -446,25 +447,17 @@ fn good_keys() -> &'static std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>
     KEYS.get_or_init(Default::default)
 }
 
-/// The SM2 verifying key of `bytes` (its point decoded and its `Z_A` computed), from the
-/// memory of recent keys or made afresh; refused if `bytes` is not an uncompressed point
-/// on the curve.
-fn sm2_verifying_key(bytes: &[u8; 65]) -> Result<Arc<sm2::dsa::VerifyingKey>, VerifyError> {
-    static KEYS: std::sync::OnceLock<Memory<[u8; 65], Arc<sm2::dsa::VerifyingKey>>> =
+/// The SM2 key of `bytes` (its point decoded and its `Z_A` computed), from the memory of
+/// recent keys or made afresh; refused if `bytes` is not an uncompressed point on the
+/// curve.
+fn sm2_verifying_key(bytes: &[u8; 65]) -> Result<Arc<crate::gm::Sm2Key>, VerifyError> {
+    static KEYS: std::sync::OnceLock<Memory<[u8; 65], Arc<crate::gm::Sm2Key>>> =
         std::sync::OnceLock::new();
     let memory = KEYS.get_or_init(Default::default);
     if let Some(key) = memory.lock().ok().and_then(|keys| keys.get(bytes).cloned()) {
         return Ok(key);
     }
-    // Only the uncompressed form: one key, one byte string (a compressed or hybrid
-    // encoding of the same point would be a second name for it).
-    if bytes[0] != 0x04 {
-        return Err(VerifyError::MalformedKey);
-    }
-    let key = Arc::new(
-        sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, bytes)
-            .map_err(|_| VerifyError::MalformedKey)?,
-    );
+    let key = Arc::new(crate::gm::Sm2Key::new(bytes).ok_or(VerifyError::MalformedKey)?);
     if let Ok(mut keys) = memory.lock() {
         if keys.len() >= GOOD_KEYS_MAX {
             keys.clear();

@@ -18,6 +18,7 @@ pub mod date;
 pub mod evidence;
 pub mod export;
 pub mod genesis;
+pub mod gm;
 pub mod ids;
 pub mod merkle;
 pub mod money;

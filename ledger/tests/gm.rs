@@ -404,3 +404,53 @@ fn openssl_signatures_verify_here_and_ours_verify_in_openssl() {
     assert!(!verify("distid:1234567812345679").status.success());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn z_a_of_the_gbt_32918_example_key_is_the_published_one() {
+    assert_eq!(
+        hex::encode(ledger::gm::z_a(&unhex(EXAMPLE_PUBLIC))),
+        "b2e14c5c79c6df5b85f4fe7ed8db7a262b9da7e07ccb0ea9f4747b8ccda8a4f3"
+    );
+}
+
+/// xinbao's variable-time SM2 verifier gives every verdict RustCrypto's constant-time
+/// verifier gives: valid signatures, each byte of a signature or a message altered, a
+/// signature checked under another key, and r or s out of range.
+#[test]
+fn the_fast_sm2_verifier_agrees_with_the_crates() {
+    use sm2::dsa::signature::Verifier;
+    let mut seed = [0u8; 32];
+    for round in 0u8..24 {
+        seed[0] = round;
+        let key = SecretKey::from_seed_for(Algorithm::Sm2, seed);
+        let other = SecretKey::from_seed_for(Algorithm::Sm2, [round ^ 0xff; 32]);
+        let PublicKey::Sm2(point) = key.public_key() else {
+            unreachable!("an SM2 key")
+        };
+        let theirs = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, &point).unwrap();
+        let message: Vec<u8> = (0..(round as usize * 7)).map(|i| i as u8 ^ round).collect();
+        let signature = key.sign(b"", &message);
+        let mut cases = vec![(message.clone(), signature)];
+        for at in [0, 17, 31, 32, 50, 63] {
+            let mut altered = signature;
+            altered.0[at] ^= 1 << (round % 8);
+            cases.push((message.clone(), altered));
+        }
+        if !message.is_empty() {
+            let mut altered = message.clone();
+            altered[round as usize % message.len()] ^= 0x40;
+            cases.push((altered, signature));
+        }
+        let mut r_zero = signature;
+        r_zero.0[..32].fill(0);
+        cases.push((message.clone(), r_zero));
+        cases.push((message.clone(), other.sign(b"", &message)));
+        for (m, s) in cases {
+            let crate_verdict = sm2::dsa::Signature::from_slice(&s.0)
+                .is_ok_and(|parsed| theirs.verify(&m, &parsed).is_ok());
+            let ours = key.public_key().verify(b"", &m, &s).is_ok();
+            assert_eq!(ours, crate_verdict, "round {round}: {}", hex::encode(s.0));
+        }
+        assert!(key.public_key().verify(b"", &message, &signature).is_ok());
+    }
+}
