@@ -112,15 +112,16 @@ impl Suite {
 
     /// The suite's hash of `bytes`.
     pub fn hash(self, bytes: &[u8]) -> [u8; 32] {
-        let mut hasher = self.hasher();
-        hasher.update(bytes);
-        hasher.finalize()
+        match self {
+            Suite::Ed25519Blake3 => *blake3::hash(bytes).as_bytes(),
+            Suite::Sm2Sm3 => sm3(bytes),
+        }
     }
 
     /// An incremental hasher of the suite's hash.
     pub fn hasher(self) -> Hasher {
         match self {
-            Suite::Ed25519Blake3 => Hasher::Blake3(Box::default()),
+            Suite::Ed25519Blake3 => Hasher::Blake3(blake3::Hasher::new()),
             Suite::Sm2Sm3 => Hasher::Sm3(Default::default()),
         }
     }
@@ -146,10 +147,13 @@ impl FromStr for Suite {
     }
 }
 
-/// An incremental hash of a [`Suite`]: blake3 or SM3.
+/// An incremental hash of a [`Suite`]: blake3 or SM3. It lives on the stack for one hash
+/// (every transaction id, Merkle node and root is one), so blake3's large state is kept
+/// unboxed rather than allocated each time.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Hasher {
-    Blake3(Box<blake3::Hasher>),
+    Blake3(blake3::Hasher),
     Sm3(sm3::Sm3),
 }
 
