@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use clap::Args;
-use ledger::crypto::{verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature};
+use ledger::crypto::{verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, Suite};
 use ledger::genesis::Params;
 use ledger::tx::{SignedTx, TxBody, TxId};
 use ledger::{Action, Date, Id};
@@ -114,6 +114,10 @@ pub struct BenchArgs {
     /// transaction is executed with; default the newest this program supports.
     #[arg(long, value_name = "N", default_value_t = contracts::upgrade::NEWEST)]
     protocol_version: u32,
+    /// The devnet's crypto suite: ed25519-blake3, or sm2-sm3 (every transaction and vote
+    /// an SM2 signature, every hash SM3).
+    #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
+    crypto_suite: Suite,
 }
 
 /// Signs `action` with `signers`.
@@ -534,13 +538,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         tx_expiry_heights_max: load_expiry_heights_max(args.seconds, args.block_ms),
         ..devnet::devnet_params()
     };
-    let manifest = devnet::init_with_params(
+    let manifest = devnet::init(
         &dir,
         &devnet::default_orgs(),
-        Some(4),
-        None,
-        params,
-        args.protocol_version,
+        &devnet::Founding {
+            validators: Some(4),
+            params,
+            crypto_suite: args.crypto_suite,
+            ..devnet::Founding::new(args.protocol_version)
+        },
     )?;
     say("starting 4 validators …");
     let mut network = Network::start(&dir, &node_bin, true)?;

@@ -10,6 +10,8 @@
 //! DIR/consensus.key                the validator's consensus key (mode 0600); with
 //!                                  --no-validator, DIR/node.key: the key of a follower
 //!                                  node, which follows the chain and votes in nothing
+//! DIR/transport.key                under --crypto-suite sm2-sm3: the node's ed25519 p2p
+//!                                  key, which its SM2 consensus key binds (mode 0600)
 //! DIR/node.toml                    the node's configuration; it reads DIR/genesis.json
 //! DIR/member.json                  public: organisation, kind, admin key, the node's key,
 //!                                  voting power and p2p address
@@ -29,11 +31,12 @@ use std::process::ExitCode;
 
 use anyhow::{ensure, Context};
 use clap::{Args, Subcommand};
-use ledger::crypto::SecretKey;
+use ledger::crypto::{Algorithm, SecretKey, Suite};
 use ledger::genesis::{
-    assemble, ApproveOutcome, Genesis, GenesisFile, GenesisSettings, MemberFile, MemberNode,
-    Params, GENESIS_BYTES_MAX, MEMBER_BYTES_MAX, MEMBER_FORMAT,
+    assemble, ApproveOutcome, AssembleError, Genesis, GenesisError, GenesisFile, GenesisSettings,
+    MemberFile, MemberNode, Params, GENESIS_BYTES_MAX, MEMBER_BYTES_MAX, MEMBER_FORMAT,
 };
+use ledger::validators::TransportKey;
 use ledger::{Id, OrgKind, Text};
 use serde_json::json;
 
@@ -72,6 +75,10 @@ pub struct MemberInitArgs {
     /// The validator's voting power.
     #[arg(long, default_value_t = 1, conflicts_with = "no_validator")]
     pub voting_power: u64,
+    /// The crypto suite of the chain being founded: its keys are made for it
+    /// (ed25519-blake3, or sm2-sm3 for SM2 keys).
+    #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
+    pub crypto_suite: Suite,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +112,11 @@ pub struct AssembleArgs {
     /// the single-obligor limit (`obligor_limit_fen`, default 500,000,000 fen).
     #[arg(long, value_name = "N")]
     pub protocol_version: Option<u32>,
+    /// The chain's crypto suite, for its whole life: ed25519-blake3 or sm2-sm3; default:
+    /// the `--params` file's `crypto_suite`, else ed25519-blake3. Every member's keys
+    /// must be of its algorithm.
+    #[arg(long, value_name = "SUITE")]
+    pub crypto_suite: Option<Suite>,
     /// Where to write the genesis (an existing file is not overwritten).
     #[arg(long)]
     pub out: PathBuf,
@@ -209,6 +221,8 @@ pub struct NodeFiles<'a> {
     pub comment: &'a str,
     pub genesis: &'a str,
     pub key: &'a str,
+    /// The node's transport key, when it has one.
+    pub transport_key: Option<&'a str>,
     pub http_listen: &'a str,
     pub p2p_listen: &'a str,
 }
@@ -221,6 +235,7 @@ pub fn node_config(files: &NodeFiles<'_>) -> String {
          data_dir = \"data\"\n\
          genesis = \"{genesis}\"\n\
          consensus_key = \"{key}\"\n\
+         {transport}\
          http_listen = \"{http}\"\n\
          p2p_listen = \"{p2p}\"\n\
          # The transaction gossip listens on the p2p port + 1. A node that joins after the\n\
@@ -230,6 +245,10 @@ pub fn node_config(files: &NodeFiles<'_>) -> String {
         moniker = files.moniker,
         genesis = files.genesis,
         key = files.key,
+        transport = files
+            .transport_key
+            .map(|t| format!("transport_key = \"{t}\"\n"))
+            .unwrap_or_default(),
         http = files.http_listen,
         p2p = files.p2p_listen,
     )
@@ -248,16 +267,37 @@ fn ensure_empty_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a new key to `path` (owner-only) and its public key beside it when
-/// `public_path` is given; returns the key.
-pub fn new_key(path: &Path, public_path: Option<&Path>) -> anyhow::Result<SecretKey> {
-    let key = SecretKey::generate();
+/// Writes a new key of `algorithm` to `path` (owner-only) and its public key beside it
+/// when `public_path` is given; returns the key.
+pub fn new_key(
+    path: &Path,
+    public_path: Option<&Path>,
+    algorithm: Algorithm,
+) -> anyhow::Result<SecretKey> {
+    let key = SecretKey::generate_for(algorithm);
     key.write_new_file(path)?;
     if let Some(public_path) = public_path {
         std::fs::write(public_path, format!("{}\n", key.public_key()))
             .with_context(|| format!("{}", public_path.display()))?;
     }
     Ok(key)
+}
+
+/// The transport key's file beside a node's configuration.
+pub const TRANSPORT_KEY_FILE: &str = "transport.key";
+
+/// For a consensus key that libp2p cannot use (SM2): a new ed25519 transport key in
+/// `dir`/[`TRANSPORT_KEY_FILE`], bound by `consensus`. None for an ed25519 consensus key,
+/// which is its node's p2p identity itself.
+pub fn new_transport_key(
+    dir: &Path,
+    consensus: &SecretKey,
+) -> anyhow::Result<Option<TransportKey>> {
+    if consensus.algorithm() == Algorithm::Ed25519 {
+        return Ok(None);
+    }
+    let key = new_key(&dir.join(TRANSPORT_KEY_FILE), None, Algorithm::Ed25519)?;
+    Ok(Some(TransportKey::bind(consensus, key.public_key())?))
 }
 
 /// One organisation's part of a founding, in `dir` (see the module notes); what both
@@ -269,6 +309,7 @@ pub fn new_member(
     p2p_address: &str,
     http_listen: &str,
     voting_power: u64,
+    suite: Suite,
 ) -> anyhow::Result<MemberFile> {
     let address = P2pAddress::parse(p2p_address)?;
     ensure!(
@@ -276,13 +317,19 @@ pub fn new_member(
         "an auditor votes in nothing: use --no-validator"
     );
     ensure_empty_dir(dir)?;
-    let admin = new_key(&dir.join("admin.secret"), Some(&dir.join("admin.public")))?;
+    let algorithm = suite.algorithm();
+    let admin = new_key(
+        &dir.join("admin.secret"),
+        Some(&dir.join("admin.public")),
+        algorithm,
+    )?;
     let key_file = if voting_power > 0 {
         "consensus.key"
     } else {
         "node.key"
     };
-    let node_key = new_key(&dir.join(key_file), None)?;
+    let node_key = new_key(&dir.join(key_file), None, algorithm)?;
+    let transport = new_transport_key(dir, &node_key)?;
     let comment = if voting_power > 0 {
         format!("The validator node of {org} (written by `xinbao member init`).")
     } else {
@@ -293,6 +340,7 @@ pub fn new_member(
         comment: &comment,
         genesis: "genesis.json",
         key: key_file,
+        transport_key: transport.map(|_| TRANSPORT_KEY_FILE),
         http_listen,
         p2p_listen: &address.listen(),
     });
@@ -306,6 +354,7 @@ pub fn new_member(
             consensus_key: node_key.public_key(),
             voting_power,
             address: Text::new(p2p_address).context("the p2p address")?,
+            transport,
         }],
     };
     std::fs::write(dir.join("member.json"), file.to_json() + "\n")?;
@@ -332,6 +381,7 @@ fn member_init(args: &MemberInitArgs) -> anyhow::Result<ExitCode> {
         &args.p2p_address,
         &args.http_listen,
         power,
+        args.crypto_suite,
     )?;
     let d = args.dir.display();
     println!("member {org} ({kind:?}) in {d}");
@@ -344,6 +394,12 @@ fn member_init(args: &MemberInitArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         println!("  follower key   {} (votes in nothing)", node.consensus_key);
+    }
+    if let Some(transport) = &node.transport {
+        println!(
+            "  transport key  {} (its p2p identity, bound by its consensus key)",
+            transport.key
+        );
     }
     println!("  p2p address    {}", node.address.as_str());
     println!("send {d}/member.json to the founders; keep every other file here, and secret.");
@@ -425,7 +481,17 @@ fn genesis_assemble(args: &AssembleArgs) -> anyhow::Result<ExitCode> {
     if settings.params.obligor_limit_fen.is_none() {
         settings.params = params_of_version(settings.params, settings.protocol_version);
     }
-    let genesis = assemble(chain_id, &members, &settings)?;
+    if let Some(suite) = args.crypto_suite {
+        settings.crypto_suite = suite;
+    }
+    let suite = settings.crypto_suite;
+    let genesis = assemble(chain_id, &members, &settings).map_err(|e| match e {
+        AssembleError::Invalid(GenesisError::WrongAlgorithm { .. }) => anyhow::anyhow!(
+            "{e}: the member files were made for another crypto suite than {suite} (member \
+             init --crypto-suite and genesis assemble --crypto-suite must agree)"
+        ),
+        e => e.into(),
+    })?;
     contracts::upgrade::check_genesis(&genesis)?;
     ensure!(
         !args.out.exists(),
@@ -438,9 +504,11 @@ fn genesis_assemble(args: &AssembleArgs) -> anyhow::Result<ExitCode> {
     let g = &file.genesis;
     println!("genesis {}", hex::encode(g.hash()));
     println!(
-        "  chain {}, protocol version {}: {} organisations, {} validators, {} followers",
+        "  chain {}, protocol version {}, crypto suite {}: {} organisations, {} validators, \
+         {} followers",
         g.chain_id,
         g.protocol_version,
+        g.crypto_suite,
         g.organisations.len(),
         g.validators.iter().filter(|v| v.voting_power > 0).count(),
         g.validators.iter().filter(|v| v.voting_power == 0).count(),

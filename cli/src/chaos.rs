@@ -558,14 +558,15 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let addresses: Vec<String> = hosts.hosts.iter().map(|h| h.ip.clone()).collect();
     let mut params = devnet::devnet_params();
     params.heartbeat_ms = 1_000;
-    let manifest = devnet::init_at(
+    let manifest = devnet::init(
         &dir,
         &devnet::default_orgs(),
-        Some(count),
-        None,
-        params,
-        contracts::upgrade::NEWEST,
-        Some(&addresses),
+        &devnet::Founding {
+            validators: Some(count),
+            params,
+            hosts: Some(addresses),
+            ..devnet::Founding::new(contracts::upgrade::NEWEST)
+        },
     )?;
     let node_bin = devnet::node_binary(args.node_bin.as_deref())?;
     let genesis = manifest.genesis(&dir)?;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use clap::Args;
+use ledger::crypto::Suite;
 
 use crate::devnet::{self, Network};
 use crate::node_client::NodeClient;
@@ -65,6 +66,10 @@ pub struct DemoArgs {
     /// genesis, logs), until Ctrl-C, so that its console can be opened in a browser.
     #[arg(long)]
     keep: bool,
+    /// The crypto suite the examples' devnets are founded with: ed25519-blake3, or sm2-sm3
+    /// (SM2 signatures, SM3 hashes). The rulebook's figures do not depend on it.
+    #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
+    crypto_suite: Suite,
 }
 
 /// A temporary directory removed when dropped (unless kept).
@@ -136,7 +141,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut running = Vec::new();
     for (index, (name, text)) in examples.iter().enumerate() {
         eprintln!("\n== [{}/{}] {name} ==", index + 1, examples.len());
-        match one_example(&root.path, &node_bin, name, text) {
+        match one_example(&root.path, &node_bin, args.crypto_suite, name, text) {
             Ok((verdict, network)) => {
                 verdicts.push(verdict);
                 running.push((name.clone(), network));
@@ -233,6 +238,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 fn one_example(
     root: &Path,
     node_bin: &Path,
+    suite: Suite,
     name: &str,
     text: &str,
 ) -> anyhow::Result<(Verdict, Network)> {
@@ -241,7 +247,14 @@ fn one_example(
     std::fs::write(&scenario_path, text)?;
     let orgs = devnet::orgs_of_scenario(&scenario_path)?;
     let version = devnet::version_of_scenario(&scenario_path)?;
-    let manifest = devnet::init(&dir, &orgs, None, None, version)?;
+    let manifest = devnet::init(
+        &dir,
+        &orgs,
+        &devnet::Founding {
+            crypto_suite: suite,
+            ..devnet::Founding::new(version)
+        },
+    )?;
     eprintln!(
         "starting {} validators ({}) …",
         manifest.nodes.len(),

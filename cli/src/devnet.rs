@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use clap::{Args, Subcommand};
-use ledger::crypto::SecretKey;
+use ledger::crypto::{SecretKey, Suite};
 use ledger::genesis::{
     Genesis, GenesisSettings, GovernanceRule, MemberFile, MemberNode, Params, MEMBER_FORMAT,
 };
@@ -103,6 +103,10 @@ pub struct InitArgs {
     /// default 100.
     #[arg(long, value_name = "HEIGHTS")]
     pub upgrade_lead_heights: Option<u64>,
+    /// The chain's crypto suite, for its whole life: ed25519-blake3 or sm2-sm3 (SM2
+    /// signatures and SM3 hashes; each node then has an ed25519 transport key too).
+    #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
+    pub crypto_suite: Suite,
 }
 
 #[derive(Debug, Args)]
@@ -206,18 +210,19 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
             params
                 .validate()
                 .map_err(|e| anyhow::anyhow!("the devnet's parameters: {e}"))?;
-            let manifest = init_with_params(
-                &args.dir,
-                &orgs,
-                args.validators,
-                args.base_port,
+            let founding = Founding {
+                validators: args.validators,
+                base_port: args.base_port,
                 params,
-                version,
-            )?;
+                crypto_suite: args.crypto_suite,
+                ..Founding::new(version)
+            };
+            let manifest = init(&args.dir, &orgs, &founding)?;
             println!(
-                "devnet {} in {}, protocol version {version}",
+                "devnet {} in {}, protocol version {version}, crypto suite {}",
                 manifest.chain_id,
-                args.dir.display()
+                args.dir.display(),
+                args.crypto_suite
             );
             println!("organisations (admin keys):");
             for org in &manifest.orgs {
@@ -324,22 +329,35 @@ fn free_ports(count: usize, start: Option<u16>) -> anyhow::Result<u16> {
     bail!("no block of {count} free loopback ports found")
 }
 
-/// Writes a new devnet into `dir` (see the module notes).
-pub fn init(
-    dir: &Path,
-    orgs: &[(Id, OrgKind)],
-    validators: Option<usize>,
-    base_port: Option<u16>,
-    protocol_version: u32,
-) -> anyhow::Result<Manifest> {
-    init_with_params(
-        dir,
-        orgs,
-        validators,
-        base_port,
-        devnet_params(),
-        protocol_version,
-    )
+/// What a devnet is founded with: `devnet init`'s choices, and the bench's and the chaos
+/// test's.
+#[derive(Debug, Clone)]
+pub struct Founding {
+    /// How many validators; default one per non-auditor organisation, at least
+    /// [`VALIDATORS_MIN`].
+    pub validators: Option<usize>,
+    /// The first port (HTTP APIs from here, then p2p); default a free block of ports.
+    pub base_port: Option<u16>,
+    pub params: Params,
+    pub protocol_version: u32,
+    pub crypto_suite: Suite,
+    /// Validator `i` listens on the address `hosts[i]` (a host or network namespace of
+    /// its own) at [`HOST_HTTP_PORT`] and [`HOST_P2P_PORT`] instead of on loopback ports.
+    pub hosts: Option<Vec<String>>,
+}
+
+impl Founding {
+    /// The devnet's parameters at `protocol_version`, ed25519-blake3, on loopback.
+    pub fn new(protocol_version: u32) -> Founding {
+        Founding {
+            validators: None,
+            base_port: None,
+            params: devnet_params(),
+            protocol_version,
+            crypto_suite: Suite::default(),
+            hosts: None,
+        }
+    }
 }
 
 /// The devnet's parameters: a block every 500 ms, up to 5,000 transactions.
@@ -354,42 +372,14 @@ pub fn devnet_params() -> Params {
     }
 }
 
-/// [`init`] with other parameters (the benchmark's larger blocks).
-pub fn init_with_params(
-    dir: &Path,
-    orgs: &[(Id, OrgKind)],
-    validators: Option<usize>,
-    base_port: Option<u16>,
-    params: Params,
-    protocol_version: u32,
-) -> anyhow::Result<Manifest> {
-    init_at(
-        dir,
-        orgs,
-        validators,
-        base_port,
-        params,
-        protocol_version,
-        None,
-    )
-}
-
 /// Validator `i`'s ports on a host of its own (`hosts`): HTTP, then p2p (and gossip after).
 pub const HOST_HTTP_PORT: u16 = 28000;
 pub const HOST_P2P_PORT: u16 = 27000;
 
-/// [`init_with_params`]; with `hosts`, validator `i` listens on the address `hosts[i]`
-/// (a host or network namespace of its own) at [`HOST_HTTP_PORT`] and [`HOST_P2P_PORT`]
-/// instead of on loopback ports.
-pub fn init_at(
-    dir: &Path,
-    orgs: &[(Id, OrgKind)],
-    validators: Option<usize>,
-    base_port: Option<u16>,
-    params: Params,
-    protocol_version: u32,
-    hosts: Option<&[String]>,
-) -> anyhow::Result<Manifest> {
+/// Writes a new devnet into `dir` (see the module notes).
+pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::Result<Manifest> {
+    let hosts = founding.hosts.as_deref();
+    let suite = founding.crypto_suite;
     ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
@@ -407,7 +397,9 @@ pub fn init_at(
         !runners.is_empty(),
         "every organisation is an auditor: nobody runs a validator"
     );
-    let count = validators.unwrap_or(runners.len().max(VALIDATORS_MIN));
+    let count = founding
+        .validators
+        .unwrap_or(runners.len().max(VALIDATORS_MIN));
     ensure!(
         count >= runners.len(),
         "{count} validators are too few: each of the {} non-auditor organisations runs one",
@@ -426,7 +418,7 @@ pub fn init_at(
     // Per validator: an HTTP port, then a p2p port and the gossip port after it.
     let base = match hosts {
         Some(_) => 0,
-        None => free_ports(3 * count, base_port)?,
+        None => free_ports(3 * count, founding.base_port)?,
     };
 
     for sub in ["keys", "nodes", "members"] {
@@ -441,6 +433,7 @@ pub fn init_at(
         let key = crate::ceremony::new_key(
             &dir.join(&secret),
             Some(&dir.join(format!("keys/{id}.public"))),
+            suite.algorithm(),
         )?;
         admins.push(key);
         org_entries.push(OrgEntry {
@@ -463,7 +456,9 @@ pub fn init_at(
         let p2p = format!("/ip4/{ip}/tcp/{p2p_port}");
         let node_dir = dir.join("nodes").join(&name);
         std::fs::create_dir_all(&node_dir)?;
-        let key = crate::ceremony::new_key(&node_dir.join("consensus.key"), None)?;
+        let key =
+            crate::ceremony::new_key(&node_dir.join("consensus.key"), None, suite.algorithm())?;
+        let transport = crate::ceremony::new_transport_key(&node_dir, &key)?;
         let http = format!("{ip}:{http_port}");
         let config = crate::ceremony::node_config(&crate::ceremony::NodeFiles {
             moniker: &name,
@@ -472,6 +467,7 @@ pub fn init_at(
             ),
             genesis: "../../genesis.json",
             key: "consensus.key",
+            transport_key: transport.map(|_| crate::ceremony::TRANSPORT_KEY_FILE),
             http_listen: &http,
             p2p_listen: &p2p,
         });
@@ -491,6 +487,7 @@ pub fn init_at(
             consensus_key: key.public_key(),
             voting_power: 1,
             address: Text::new(&p2p).context("a p2p address")?,
+            transport,
         });
         nodes.push(entry);
     }
@@ -515,10 +512,13 @@ pub fn init_at(
         .expect("a date")
         .unix_ms_cst_noon() as u64;
     let settings = GenesisSettings {
-        protocol_version,
-        crypto_suite: Default::default(),
+        protocol_version: founding.protocol_version,
+        crypto_suite: suite,
         genesis_time_ms,
-        params: crate::ceremony::params_of_version(params, protocol_version),
+        params: crate::ceremony::params_of_version(
+            founding.params.clone(),
+            founding.protocol_version,
+        ),
         governance: GovernanceRule::default(),
     };
     let chain_id = Id::new(CHAIN_ID).expect("a valid chain id");

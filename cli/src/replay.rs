@@ -180,6 +180,7 @@ pub fn run(
         );
     }
 
+    let algorithm = node.status()?.crypto_suite.algorithm();
     let mut keys: Vec<(String, SecretKey)> = Vec::new();
     for org in &manifest.orgs {
         if let Some(key) = manifest.admin_key(devnet_dir, &org.id)? {
@@ -244,7 +245,7 @@ pub fn run(
                 }
                 None => {
                     unregistered = true;
-                    tx.sign(&SecretKey::generate())?;
+                    tx.sign(&SecretKey::generate_for(algorithm))?;
                 }
             }
         }

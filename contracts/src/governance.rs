@@ -31,7 +31,7 @@ use ledger::action::{
 use ledger::crypto::PublicKey;
 use ledger::genesis::{Genesis, GovernanceRule, Params};
 use ledger::state::{StateView, WriteSet};
-use ledger::validators::{Roster, RosterChange, RosterError};
+use ledger::validators::{Roster, RosterChange, RosterError, TransportError, TransportKey};
 use ledger::{codec, Action, Code, Id, OrgKind};
 
 use crate::store::{self, ensure, keys, KeyRecord, Org, Work};
@@ -209,6 +209,21 @@ fn well_formed_key(work: &Work, key: &PublicKey) -> Result<(), Code> {
     key.check().map_err(|_| Code::InvalidField)
 }
 
+/// R11.4 (1) for a node's transport key: required for a consensus key that is not
+/// ed25519, an ed25519 key when present (`WrongAlgorithm` otherwise), and signed by the
+/// consensus key (`InvalidField` for a missing or bad binding).
+fn well_formed_transport(
+    consensus_key: &PublicKey,
+    transport: Option<&TransportKey>,
+) -> Result<(), Code> {
+    TransportKey::check(consensus_key, transport).map_err(|e| match e {
+        TransportError::NotEd25519(_) => Code::WrongAlgorithm,
+        TransportError::Missing(_) | TransportError::BadKey(_) | TransportError::BadBinding(_) => {
+            Code::InvalidField
+        }
+    })
+}
+
 fn roster_code(e: RosterError) -> Code {
     match e {
         RosterError::UnknownValidator(_) => Code::UnknownValidator,
@@ -363,6 +378,7 @@ fn add_validator(work: &mut Work, height: u64, action: &Action) -> Result<(), Co
     };
     // (1)
     well_formed_key(work, &tx.consensus_key)?;
+    well_formed_transport(&tx.consensus_key, tx.transport.as_ref())?;
     ensure(!tx.address.as_str().trim().is_empty(), Code::InvalidField)?;
     // (2)
     node_org(work, &tx.org, tx.voting_power)?;
@@ -418,6 +434,7 @@ fn set_voting_power(work: &mut Work, height: u64, tx: &SetVotingPower) -> Result
 fn rotate_validator_key(work: &mut Work, height: u64, tx: &RotateValidatorKey) -> Result<(), Code> {
     // (1)
     well_formed_key(work, &tx.new_consensus_key)?;
+    well_formed_transport(&tx.new_consensus_key, tx.new_transport.as_ref())?;
     if let Some(address) = &tx.address {
         ensure(!address.as_str().trim().is_empty(), Code::InvalidField)?;
     }
@@ -441,6 +458,7 @@ fn rotate_validator_key(work: &mut Work, height: u64, tx: &RotateValidatorKey) -
             consensus_key: tx.consensus_key,
             new_consensus_key: tx.new_consensus_key,
             address: tx.address.clone(),
+            transport: tx.new_transport,
         },
     )?;
     work.put_raw(used_consensus_key(&tx.new_consensus_key), Vec::new());

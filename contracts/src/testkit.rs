@@ -20,6 +20,7 @@ use ledger::export::{ChainEntry, ChainHeader, ChainWriter};
 use ledger::genesis::{Genesis, GenesisOrg, GenesisValidator, GovernanceRule, Params};
 use ledger::state::{Hash32, MemoryStore, StateStore};
 use ledger::tx::{SignedTx, TxBody};
+use ledger::validators::TransportKey;
 use ledger::vote::{VoteBody, VoteKind};
 use ledger::{Action, Date, Id, OrgKind, Text};
 use serde_json::Value;
@@ -46,6 +47,19 @@ pub fn validator_key(i: usize) -> SecretKey {
 /// Validator `i`'s consensus key on a chain of `suite`.
 pub fn validator_key_in(suite: Suite, i: usize) -> SecretKey {
     SecretKey::from_seed_for(suite.algorithm(), [0xa0 + i as u8; 32])
+}
+
+/// Validator `i`'s ed25519 transport key.
+pub fn transport_key(i: usize) -> SecretKey {
+    SecretKey::from_seed([0xc0 + i as u8; 32])
+}
+
+/// The transport binding validator `i` with `consensus` key needs: its [`transport_key`]
+/// bound by it when that is not ed25519, none otherwise.
+pub fn transport_of(consensus: &SecretKey, i: usize) -> Option<TransportKey> {
+    (consensus.algorithm() != ledger::crypto::Algorithm::Ed25519).then(|| {
+        TransportKey::bind(consensus, transport_key(i).public_key()).expect("a key in memory signs")
+    })
 }
 
 /// The admin key of organisation `org` (also used, unregistered, for names that are not
@@ -108,6 +122,7 @@ pub fn genesis_in(
                 consensus_key: validator_key_in(suite, i).public_key(),
                 voting_power: 1,
                 address: Text::new(format!("/ip4/127.0.0.1/tcp/{}", 27000 + i)).unwrap(),
+                transport: transport_of(&validator_key_in(suite, i), i),
             })
             .collect(),
         staff_keys: vec![],

@@ -70,6 +70,7 @@ fn chain() -> Chain {
             consensus_key: validator.public_key(),
             voting_power: 1,
             address: Text::new("/ip4/127.0.0.1/tcp/1").unwrap(),
+            transport: None,
         }],
         staff_keys: vec![],
         params: Params {

@@ -119,6 +119,7 @@ fn add_validator(org: &str, key: &SecretKey, power: u64) -> Action {
         consensus_key: key.public_key(),
         voting_power: power,
         address: Text::new("/dns4/node.example/tcp/27000").unwrap(),
+        transport: None,
     })
 }
 
@@ -487,6 +488,7 @@ fn rotated_keys_sign_and_the_old_ones_do_not() {
         consensus_key: validator_key(1).public_key(),
         new_consensus_key: replacement.public_key(),
         address: Some(Text::new("/ip4/10.0.0.9/tcp/27000").unwrap()),
+        new_transport: None,
     });
     assert_eq!(
         net.run(rotate_node, &[&new_bank_admin, &ins, &gov, &reg]),
@@ -586,6 +588,7 @@ fn nodes_of_the_wrong_organisation_or_shape_are_refused() {
         consensus_key: new_key(42).public_key(),
         voting_power: 1,
         address: Text::new(" ").unwrap(),
+        transport: None,
     });
     assert_eq!(net.run(blank, &a), rejected(Code::InvalidField));
     assert_eq!(

@@ -168,3 +168,182 @@ fn a_key_of_the_other_suite_is_refused_in_a_block_and_in_governance() {
         Err(ledger::Code::WrongAlgorithm)
     );
 }
+
+/// R11.4 (1) on an SM2 chain: a node's SM2 consensus key needs an ed25519 transport key
+/// that it signed; without one, with one of another algorithm or with a binding another
+/// key made, the change is refused; a rotation binds a new transport key, and the audit
+/// checks the chain.
+#[test]
+fn sm2_nodes_join_and_rotate_with_a_bound_transport_key() {
+    use contracts::chain::height_config;
+    use ledger::action::{AddValidator, RotateValidatorKey};
+    use ledger::block::Outcome;
+    use ledger::crypto::SecretKey;
+    use ledger::validators::TransportKey;
+    use ledger::{Code, Id, OrgKind, Text};
+
+    const T0: u64 = 1_767_225_600_000;
+    let orgs: Vec<(Id, OrgKind)> = [
+        ("bank", OrgKind::Bank),
+        ("ins", OrgKind::Insurer),
+        ("gov", OrgKind::Government),
+        ("reg", OrgKind::Regulator),
+    ]
+    .iter()
+    .map(|(n, k)| (testkit::id(n), *k))
+    .collect();
+    let genesis = testkit::genesis_in(&orgs, T0, 1, Suite::Sm2Sm3);
+    assert!(genesis
+        .validators
+        .iter()
+        .all(|v| v.transport.is_some_and(|t| t.key.algorithm() == Algorithm::Ed25519)));
+    let admins: Vec<SecretKey> = ["bank", "ins", "gov", "reg"]
+        .iter()
+        .map(|o| testkit::org_key_in(Suite::Sm2Sm3, o))
+        .collect();
+    let mut builder = testkit::ChainBuilder::new(genesis);
+    let mut nonce = 0;
+    let mut run = |builder: &mut testkit::ChainBuilder, action: Action| -> Outcome {
+        nonce += 1;
+        let height = builder.next_height();
+        let tx = testkit::signed_tx(nonce, height + 10, action, &admins);
+        let time = T0 + height * 86_400_000;
+        builder.push_block(time, vec![tx]).receipts[0].outcome
+    };
+
+    let node = SecretKey::from_seed_for(Algorithm::Sm2, [0x51; 32]);
+    let transport = SecretKey::from_seed([0x52; 32]);
+    let replacement = SecretKey::from_seed_for(Algorithm::Sm2, [0x54; 32]);
+    builder.learn_key(node.clone());
+    builder.learn_key(replacement.clone());
+    let add = |transport: Option<TransportKey>| {
+        Action::AddValidator(AddValidator {
+            org: testkit::id("bank"),
+            consensus_key: node.public_key(),
+            voting_power: 1,
+            address: Text::new("/ip4/10.0.0.5/tcp/27000").unwrap(),
+            transport,
+        })
+    };
+    let bound = TransportKey::bind(&node, transport.public_key()).unwrap();
+    let stranger = SecretKey::from_seed_for(Algorithm::Sm2, [0x53; 32]);
+    let cases = [
+        (None, Code::InvalidField),
+        (
+            Some(TransportKey::bind(&stranger, transport.public_key()).unwrap()),
+            Code::InvalidField,
+        ),
+        (
+            Some(TransportKey {
+                key: stranger.public_key(),
+                signature: bound.signature,
+            }),
+            Code::WrongAlgorithm,
+        ),
+        (
+            Some(TransportKey {
+                key: testkit::transport_key(0).public_key(),
+                ..bound
+            }),
+            Code::InvalidField,
+        ),
+    ];
+    for (transport, code) in cases {
+        assert_eq!(
+            run(&mut builder, add(transport)),
+            Outcome::Rejected(code),
+            "{transport:?}"
+        );
+    }
+    // Another node's transport key, bound by this one: one network identity for two
+    // nodes is refused.
+    let taken = TransportKey::bind(&node, testkit::transport_key(0).public_key()).unwrap();
+    assert_eq!(
+        run(&mut builder, add(Some(taken))),
+        Outcome::Rejected(Code::DuplicateKey)
+    );
+    assert_eq!(run(&mut builder, add(Some(bound))), Outcome::Accepted);
+
+    // A rotation: the new SM2 key must bind a transport key of its own.
+    let rotate = |new_transport: Option<TransportKey>| {
+        Action::RotateValidatorKey(RotateValidatorKey {
+            consensus_key: node.public_key(),
+            new_consensus_key: replacement.public_key(),
+            address: None,
+            new_transport,
+        })
+    };
+    assert_eq!(
+        run(&mut builder, rotate(None)),
+        Outcome::Rejected(Code::InvalidField)
+    );
+    assert_eq!(
+        run(&mut builder, rotate(Some(bound))),
+        Outcome::Rejected(Code::InvalidField),
+        "the old key's binding does not carry over"
+    );
+    let rebound = TransportKey::bind(&replacement, transport.public_key()).unwrap();
+    assert_eq!(run(&mut builder, rotate(Some(rebound))), Outcome::Accepted);
+    let height = builder.next_height() + 2;
+    for _ in 0..3 {
+        let time = builder.last_time_ms() + 1_000;
+        builder.push_block(time, Vec::new());
+    }
+    let config = height_config(builder.state(), height);
+    let entry = config.roster.get(&replacement.public_key()).unwrap();
+    assert_eq!(entry.transport, Some(rebound));
+    assert_eq!(entry.network_key(), transport.public_key());
+    assert!(config.roster.get(&node.public_key()).is_none());
+    assert!(verify_chain(
+        &builder.genesis,
+        &builder.file_header(),
+        builder.entries.iter().cloned().map(Ok::<_, String>),
+        |_| {},
+    )
+    .is_ok());
+}
+
+/// A genesis's nodes: an SM2 consensus key without a transport key, or with one it did not
+/// bind, is refused; an ed25519 node may have one (a consensus key in a hardware module).
+#[test]
+fn a_genesis_node_needs_a_transport_key_its_consensus_key_bound() {
+    use ledger::genesis::GenesisError;
+    use ledger::validators::{TransportError, TransportKey};
+    use ledger::{Id, OrgKind};
+
+    let orgs: Vec<(Id, OrgKind)> = vec![(testkit::id("bank"), OrgKind::Bank)];
+    let sm2 = testkit::genesis_in(&orgs, 0, 1, Suite::Sm2Sm3);
+    assert_eq!(sm2.validate(), Ok(()));
+    let mut missing = sm2.clone();
+    missing.validators[1].transport = None;
+    assert!(
+        matches!(
+            missing.validate(),
+            Err(GenesisError::BadTransport {
+                reason: TransportError::Missing(Algorithm::Sm2),
+                ..
+            })
+        ),
+        "{:?}",
+        missing.validate()
+    );
+    let mut swapped = sm2.clone();
+    swapped.validators[1].transport = sm2.validators[2].transport;
+    assert!(matches!(
+        swapped.validate(),
+        Err(GenesisError::BadTransport {
+            reason: TransportError::BadBinding(_),
+            ..
+        })
+    ));
+
+    let mut ed = testkit::genesis_in(&orgs, 0, 1, Suite::Ed25519Blake3);
+    assert!(ed.validators.iter().all(|v| v.transport.is_none()));
+    let transport = testkit::transport_key(0).public_key();
+    ed.validators[0].transport =
+        Some(TransportKey::bind(&testkit::validator_key(0), transport).unwrap());
+    assert_eq!(ed.validate(), Ok(()));
+    let roster = ed.roster().unwrap();
+    let node = roster.get(&testkit::validator_key(0).public_key()).unwrap();
+    assert_eq!(node.network_key(), transport);
+}

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::PublicKey;
 use crate::genesis::{GovernanceRule, Params};
-use crate::validators::{RosterChange, RosterEntry};
+use crate::validators::{RosterChange, RosterEntry, TransportKey};
 use crate::{Bps, Date, Fen, Id, OrgKind, Text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -189,6 +189,7 @@ impl Action {
                 consensus_key: tx.consensus_key,
                 voting_power: tx.voting_power,
                 address: tx.address.clone(),
+                transport: tx.transport,
             })),
             Action::RemoveValidator(tx) => Some(RosterChange::Remove(tx.consensus_key)),
             Action::SetVotingPower(tx) => Some(RosterChange::SetPower {
@@ -199,6 +200,7 @@ impl Action {
                 consensus_key: tx.consensus_key,
                 new_consensus_key: tx.new_consensus_key,
                 address: tx.address.clone(),
+                transport: tx.new_transport,
             }),
             _ => None,
         }
@@ -488,6 +490,10 @@ pub struct AddValidator {
     pub consensus_key: PublicKey,
     pub voting_power: u64,
     pub address: Text,
+    /// The node's ed25519 transport key, bound by its consensus key: required when that
+    /// key is not ed25519.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportKey>,
 }
 
 /// R11.4: `RemoveValidator`.
@@ -510,6 +516,10 @@ pub struct RotateValidatorKey {
     pub new_consensus_key: PublicKey,
     #[serde(default)]
     pub address: Option<Text>,
+    /// The node's transport key bound by the new consensus key: required when that key
+    /// is not ed25519.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_transport: Option<TransportKey>,
 }
 
 /// R12.3: the next protocol version, in force from `activation_height` on.

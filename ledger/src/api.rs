@@ -252,6 +252,9 @@ pub struct RosterEntryView {
     pub voting_power: u64,
     pub address: String,
     pub peer_id: String,
+    /// The ed25519 key its p2p transport uses, when that is not its consensus key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_key: Option<PublicKey>,
 }
 
 /// `POST /v1/tx`: the id of the transaction taken into the pool.
@@ -321,6 +324,7 @@ mod tests {
                 voting_power: 1,
                 address: "/ip4/127.0.0.1/tcp/27000".into(),
                 peer_id: "12D3KooX".into(),
+                transport_key: None,
             }],
             validator_set_hash: [4; 32],
             params: Params::default(),

@@ -247,6 +247,9 @@ pub mod domain {
     pub const STATE: &[u8] = b"xinbao/state/v1";
     /// A founder's approval of a genesis: over `GENESIS ‖ genesis hash` (DOMAIN.md R11.1).
     pub const GENESIS: &[u8] = b"xinbao/genesis/v1";
+    /// A consensus key's binding of its node's transport key: over `TRANSPORT ‖ key`
+    /// (see `validators::TransportKey`).
+    pub const TRANSPORT: &[u8] = b"xinbao/transport/v1";
 
     /// Every domain, for the distinctness check.
     pub const ALL: &[&[u8]] = &[
@@ -258,6 +261,7 @@ pub mod domain {
         VALIDATOR_SET,
         STATE,
         GENESIS,
+        TRANSPORT,
     ];
 }
 

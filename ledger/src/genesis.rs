@@ -26,7 +26,9 @@ use crate::crypto::{domain, PublicKey, Signature, VerifyError};
 use crate::org::OrgKind;
 use crate::state::Hash32;
 pub use crate::validators::RosterEntry as GenesisValidator;
-use crate::validators::{Roster, RosterError, ValidatorSet, ValidatorSetError, VALIDATORS_MAX};
+use crate::validators::{
+    Roster, RosterError, TransportKey, ValidatorSet, ValidatorSetError, VALIDATORS_MAX,
+};
 use crate::{Bps, Fen, Id, Text, BPS_WHOLE};
 
 /// A genesis file is at most this long.
@@ -203,6 +205,11 @@ pub enum GenesisError {
         owner: String,
         key: PublicKey,
         reason: VerifyError,
+    },
+    #[error("validator {key}: {reason}")]
+    BadTransport {
+        key: PublicKey,
+        reason: crate::validators::TransportError,
     },
     #[error("validator {key} names organisation {org}, which is not in the genesis")]
     UnknownValidatorOrg { key: PublicKey, org: Id },
@@ -415,6 +422,12 @@ impl Genesis {
             if v.address.as_str().trim().is_empty() {
                 return Err(GenesisError::EmptyAddress(v.consensus_key));
             }
+            TransportKey::check(&v.consensus_key, v.transport.as_ref()).map_err(|reason| {
+                GenesisError::BadTransport {
+                    key: v.consensus_key,
+                    reason,
+                }
+            })?;
         }
         self.validator_set().map_err(|e| match e {
             ValidatorSetError::Empty => GenesisError::NoValidators,
@@ -692,6 +705,10 @@ pub struct MemberNode {
     pub voting_power: u64,
     /// A libp2p multiaddr peers dial: `/ip4/A.B.C.D/tcp/PORT` or `/dns4/HOST/tcp/PORT`.
     pub address: Text,
+    /// The node's ed25519 transport key bound by its consensus key: required when that
+    /// key is not ed25519.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<crate::validators::TransportKey>,
 }
 
 /// The choices of a founding that are not any one member's: when the chain starts, its
@@ -790,6 +807,7 @@ pub fn assemble(
             consensus_key: node.consensus_key,
             voting_power: node.voting_power,
             address: node.address.clone(),
+            transport: node.transport,
         }));
     }
     validators.sort_by_key(|v| v.consensus_key);

@@ -16,7 +16,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::crypto::{domain, PublicKey};
+use crate::crypto::{domain, Algorithm, PublicKey, Signature, Signer, SignerError, VerifyError};
 use crate::state::Hash32;
 use crate::{Id, Text};
 
@@ -122,18 +122,91 @@ impl ValidatorSet {
     }
 }
 
+/// The ed25519 key a node's p2p transport authenticates with when that is not its
+/// consensus key, bound to the node by its consensus key's signature over
+/// `TRANSPORT ‖ encoded key`.
+///
+/// libp2p identities are ed25519 keys, so a node whose consensus key is SM2 (an
+/// `sm2-sm3` chain) must have one; a node whose ed25519 consensus key lives in a
+/// hardware module, where the transport cannot use it, may have one. Peers pin a node
+/// by its transport key when it has one, and by its consensus key otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct TransportKey {
+    pub key: PublicKey,
+    pub signature: Signature,
+}
+
+/// Why a node's transport key is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("a {0} consensus key cannot be a p2p identity: the node needs an ed25519 transport key bound to it")]
+    Missing(Algorithm),
+    #[error("the transport key is {0}; transport keys are ed25519")]
+    NotEd25519(Algorithm),
+    #[error("the transport key: {0}")]
+    BadKey(VerifyError),
+    #[error("the consensus key's signature binding the transport key: {0}")]
+    BadBinding(VerifyError),
+}
+
+impl TransportKey {
+    /// `key` bound by the consensus key that `consensus` holds.
+    pub fn bind(consensus: &dyn Signer, key: PublicKey) -> Result<TransportKey, SignerError> {
+        let signature = consensus.try_sign(domain::TRANSPORT, &codec::encode(&key))?;
+        Ok(TransportKey { key, signature })
+    }
+
+    /// Whether `transport` is an acceptable transport for a node of `consensus_key`:
+    /// required when that key is not ed25519; when present, an ed25519 key that the
+    /// consensus key signed.
+    pub fn check(
+        consensus_key: &PublicKey,
+        transport: Option<&TransportKey>,
+    ) -> Result<(), TransportError> {
+        let Some(transport) = transport else {
+            return match consensus_key.algorithm() {
+                Algorithm::Ed25519 => Ok(()),
+                other => Err(TransportError::Missing(other)),
+            };
+        };
+        if transport.key.algorithm() != Algorithm::Ed25519 {
+            return Err(TransportError::NotEd25519(transport.key.algorithm()));
+        }
+        transport.key.check().map_err(TransportError::BadKey)?;
+        consensus_key
+            .verify(
+                domain::TRANSPORT,
+                &codec::encode(&transport.key),
+                &transport.signature,
+            )
+            .map_err(TransportError::BadBinding)
+    }
+}
+
 /// One node the consortium admits: a validator, or a follower when its power is 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct RosterEntry {
     /// The member organisation that runs this node.
     pub org: Id,
-    /// The ed25519 key that signs its votes and proposals, and its network identity.
+    /// The key that signs its votes and proposals (of the chain's algorithm), and its
+    /// network identity unless it has a transport key.
     pub consensus_key: PublicKey,
     /// 0 for a follower, which votes in nothing.
     pub voting_power: u64,
     /// Where peers reach it: a libp2p multiaddr such as `/ip4/10.0.0.1/tcp/27000` or
     /// `/dns4/node.bank.example/tcp/27000`.
     pub address: Text,
+    /// Its p2p identity when that is not the consensus key (see [`TransportKey`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportKey>,
+}
+
+impl RosterEntry {
+    /// The ed25519 key its p2p transport authenticates with: the transport key if it has
+    /// one, else the consensus key.
+    pub fn network_key(&self) -> PublicKey {
+        self.transport.map_or(self.consensus_key, |t| t.key)
+    }
 }
 
 /// Every node the consortium admits, in canonical order (by consensus key), keys distinct.
@@ -156,6 +229,9 @@ pub enum RosterChange {
         new_consensus_key: PublicKey,
         /// The new address, when the node also moves.
         address: Option<Text>,
+        /// The transport key bound by the new consensus key (the old binding was signed
+        /// by the old key, so it does not carry over).
+        transport: Option<TransportKey>,
     },
     /// An organisation leaves: every node it runs leaves with it.
     RemoveOrg(Id),
@@ -177,9 +253,10 @@ pub enum RosterError {
 }
 
 impl Roster {
-    /// A roster of `entries` in any order; `DuplicateKey` if a key appears twice. An empty
-    /// roster or one without validators is a roster (offline scenarios start empty); a
-    /// change is what must leave a workable one.
+    /// A roster of `entries` in any order; `DuplicateKey` if a consensus key appears
+    /// twice, or two nodes would have one network identity. An empty roster or one without
+    /// validators is a roster (offline scenarios start empty); a change is what must leave
+    /// a workable one.
     pub fn new(mut entries: Vec<RosterEntry>) -> Result<Roster, RosterError> {
         if entries.len() > VALIDATORS_MAX {
             return Err(RosterError::TooMany);
@@ -188,6 +265,12 @@ impl Roster {
         for pair in entries.windows(2) {
             if pair[0].consensus_key == pair[1].consensus_key {
                 return Err(RosterError::DuplicateKey(pair[0].consensus_key));
+            }
+        }
+        let mut network = std::collections::BTreeSet::new();
+        for entry in &entries {
+            if !network.insert(entry.network_key()) {
+                return Err(RosterError::DuplicateKey(entry.network_key()));
             }
         }
         Ok(Roster { entries })
@@ -253,6 +336,7 @@ impl Roster {
                 consensus_key,
                 new_consensus_key,
                 address,
+                transport,
             } => {
                 let i = self
                     .position(consensus_key)
@@ -261,6 +345,7 @@ impl Roster {
                     return Err(RosterError::DuplicateKey(*new_consensus_key));
                 }
                 entries[i].consensus_key = *new_consensus_key;
+                entries[i].transport = *transport;
                 if let Some(address) = address {
                     entries[i].address = address.clone();
                 }
@@ -292,6 +377,7 @@ mod tests {
             consensus_key: PublicKey::Ed25519([byte; 32]),
             voting_power: power,
             address: Text::new(format!("/ip4/10.0.0.{byte}/tcp/27000")).unwrap(),
+            transport: None,
         }
     }
 
@@ -327,6 +413,7 @@ mod tests {
                 consensus_key: PublicKey::Ed25519([1; 32]),
                 new_consensus_key: PublicKey::Ed25519([7; 32]),
                 address: None,
+                transport: None,
             })
             .unwrap();
         assert!(rotated.get(&PublicKey::Ed25519([1; 32])).is_none());
@@ -343,6 +430,7 @@ mod tests {
                 consensus_key: PublicKey::Ed25519([1; 32]),
                 new_consensus_key: PublicKey::Ed25519([3; 32]),
                 address: None,
+                transport: None,
             }),
             Err(RosterError::DuplicateKey(PublicKey::Ed25519([3; 32])))
         );

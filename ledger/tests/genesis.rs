@@ -34,6 +34,7 @@ fn validator(org: &str, key: u8, power: u64) -> GenesisValidator {
         consensus_key: pk(key),
         voting_power: power,
         address: Text::new(format!("/ip4/127.0.0.1/tcp/{}", 27000 + u32::from(key))).unwrap(),
+        transport: None,
     }
 }
 
@@ -251,6 +252,7 @@ fn member(name: &str, kind: OrgKind, admin: u8, node: Option<(u8, u64)>) -> Memb
                 consensus_key: pk(key),
                 voting_power: power,
                 address: Text::new(format!("/dns4/{name}.example/tcp/27000")).unwrap(),
+                transport: None,
             })
             .collect(),
     }

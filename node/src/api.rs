@@ -248,7 +248,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
             consensus_key: v.consensus_key,
             voting_power: v.voting_power,
             address: v.address.as_str().to_string(),
-            peer_id: crate::consensus::peer_id_of(&v.consensus_key).unwrap_or_default(),
+            peer_id: crate::consensus::peer_id_of(&v.network_key()).unwrap_or_default(),
+            transport_key: v.transport.map(|t| t.key),
         })
         .collect();
     let peers = shared

@@ -732,6 +732,7 @@ mod tests {
                     consensus_key: validator.public_key(),
                     voting_power: 1,
                     address: Text::new("/ip4/127.0.0.1/tcp/1").unwrap(),
+                    transport: None,
                 }],
                 staff_keys: Vec::new(),
                 params: Params {

@@ -4,14 +4,17 @@
 //! moniker = "bank"                       # a name for logs
 //! data_dir = "data"                      # blocks, state and the consensus WAL
 //! genesis = "genesis.json"               # approved by every founder (R11.1)
-//! consensus_key = "consensus.key"        # hex of the 32-byte ed25519 seed, mode 0600
+//! consensus_key = "consensus.key"        # the key file (`ed25519:HEX` or `sm2:HEX`), mode 0600
+//! transport_key = "transport.key"        # optional: the ed25519 p2p key the roster binds
 //! http_listen = "127.0.0.1:28000"        # the HTTP API, for this organisation's staff
 //! p2p_listen = "/ip4/0.0.0.0/tcp/27000"  # optional: default, the node's roster address
 //! gossip_listen = "/ip4/0.0.0.0/tcp/27001" # optional: default, the p2p port + 1
 //! bootstrap_peers = ["/ip4/10.0.0.2/tcp/27000/p2p/12D3Koo…"] # optional extra peers
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
-//! the node's identity on the network too; a follower's key votes in nothing.
+//! the node's identity on the network too, unless the roster binds a transport key to it
+//! (required when the consensus key is SM2, which libp2p cannot use); a follower's key
+//! votes in nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +38,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub genesis: PathBuf,
     pub consensus_key: PathBuf,
+    #[serde(default)]
+    pub transport_key: Option<PathBuf>,
     #[serde(default = "default_http_listen")]
     pub http_listen: String,
     #[serde(default)]
@@ -69,6 +74,11 @@ impl Config {
             &mut config.genesis,
             &mut config.consensus_key,
         ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(p) = &mut config.transport_key {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

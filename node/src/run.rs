@@ -42,6 +42,39 @@ fn listen_of(address: &Multiaddr) -> Multiaddr {
         .collect()
 }
 
+/// The node's p2p identity: the configuration's transport key, else its consensus key;
+/// when the roster holds the node, the key it pins the node by.
+fn transport_keypair(
+    config: &Config,
+    key: &ledger::crypto::SecretKey,
+    own_entry: Option<&ledger::validators::RosterEntry>,
+) -> anyhow::Result<libp2p::identity::Keypair> {
+    let transport_key = config
+        .transport_key
+        .as_deref()
+        .map(read_secret_key)
+        .transpose()?;
+    let transport = transport_key.as_ref().unwrap_or(key);
+    if let Some(entry) = own_entry {
+        let pinned = entry.network_key();
+        anyhow::ensure!(
+            pinned == transport.public_key(),
+            "the roster pins this node by the key {pinned}, but its {} is {}: {}",
+            if transport_key.is_some() {
+                "transport_key"
+            } else {
+                "consensus key (no transport_key is set)"
+            },
+            transport.public_key(),
+            match &config.transport_key {
+                Some(path) => format!("check {}", path.display()),
+                None => "set transport_key to the key the roster binds".to_string(),
+            }
+        );
+    }
+    consensus::libp2p_keypair(transport)
+}
+
 pub async fn run(options: Options) -> anyhow::Result<()> {
     #[cfg(not(feature = "byzantine"))]
     anyhow::ensure!(
@@ -83,11 +116,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     chain.check_supported(tip.height + 1)?;
 
     // Where to listen: the configuration's addresses, else this node's roster address.
-    let own_address = chain
+    let own_entry = chain
         .config_at(tip.height + 1)?
         .roster
         .get(&key.public_key())
+        .cloned();
+    let own_address = own_entry
+        .as_ref()
         .map(|node| node.address.as_str().to_string());
+    let transport = transport_keypair(&config, &key, own_entry.as_ref())?;
     let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
         (Some(listen), _) => listen
             .parse()
@@ -132,7 +169,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         network: NetworkView::default(),
         gossip: outbox,
         intake,
-        peer_id: consensus::peer_id_of(&key.public_key())?,
+        peer_id: transport.public().to_peer_id().to_base58(),
         committed: watch::channel(tip.height).0,
     });
 
@@ -147,7 +184,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let gossip = gossip::run(
         shared.clone(),
         GossipSettings {
-            keypair: consensus::libp2p_keypair(&key)?,
+            keypair: transport.clone(),
             listen: gossip_listen,
             protocol: format!("{tag}/txs/v1"),
         },
@@ -163,6 +200,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             wal_path: config.data_dir.join("wal").join("consensus.wal"),
             bootstrap: config.bootstrap_peers.clone(),
             gossip_peers,
+            transport,
         },
     );
 

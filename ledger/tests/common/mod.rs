@@ -406,6 +406,7 @@ pub fn action() -> impl Strategy<Value = Action> {
                     consensus_key,
                     voting_power,
                     address,
+                    transport: None,
                 })
             })
             .boxed(),
@@ -426,6 +427,7 @@ pub fn action() -> impl Strategy<Value = Action> {
                     consensus_key,
                     new_consensus_key,
                     address,
+                    new_transport: None,
                 })
             })
             .boxed(),
@@ -635,6 +637,7 @@ pub fn genesis() -> impl Strategy<Value = Genesis> {
                 consensus_key,
                 voting_power,
                 address,
+                transport: None,
             },
         ),
         0..5,

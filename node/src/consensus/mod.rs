@@ -80,6 +80,8 @@ pub struct EngineSettings {
     pub bootstrap: Vec<String>,
     /// Where the roster's nodes are published for the transaction gossip.
     pub gossip_peers: watch::Sender<Arc<GossipPeers>>,
+    /// The node's p2p identity: its transport key, or its ed25519 consensus key.
+    pub transport: Keypair,
 }
 
 #[derive(Clone, Debug)]
@@ -111,18 +113,23 @@ impl malachitebft_app_channel::app::config::NodeConfig for EngineConfig {
     }
 }
 
-/// The libp2p identity of a consensus key.
+/// The libp2p identity of an ed25519 key: the node's transport key, or its consensus key
+/// when it has none.
 pub fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
     let SecretKey::Ed25519(signing) = key else {
         anyhow::bail!(
-            "a {} consensus key cannot be a libp2p identity; only ed25519 keys can",
+            "a {} key cannot be a libp2p identity; only ed25519 keys can (a node whose \
+             consensus key is {} has an ed25519 transport key: transport_key in its \
+             configuration)",
+            key.algorithm(),
             key.algorithm()
         );
     };
     Ok(Keypair::ed25519_from_bytes(signing.to_bytes())?)
 }
 
-/// The libp2p peer id of a validator's consensus key.
+/// The libp2p peer id of an ed25519 key (a roster entry's
+/// [`network_key`](ledger::validators::RosterEntry::network_key)).
 pub fn peer_id_of(key: &ledger::crypto::PublicKey) -> anyhow::Result<String> {
     let ledger::crypto::PublicKey::Ed25519(bytes) = key else {
         anyhow::bail!("a {} key has no libp2p peer id", key.algorithm());
@@ -246,7 +253,7 @@ pub async fn start(
 
     let signer = Arc::new(ConsensusSigner::new(key.clone(), chain_id.clone()));
     let verifier = ConsensusVerifier::new(chain_id.clone());
-    let keypair = libp2p_keypair(&key)?;
+    let keypair = settings.transport;
     let peer_id = keypair.public().to_peer_id();
     let proof = signer
         .sign_validator_proof(ledger::codec::encode(&own_key), peer_id.to_bytes())

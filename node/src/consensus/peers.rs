@@ -3,7 +3,7 @@
 //! The peers of a node are every node of the rosters of the next two heights (those known
 //! from committed state, R11.5), validators and followers alike, plus the bootstrap
 //! addresses of its configuration. Each is pinned by its peer id, derived from its
-//! consensus key, and the engine accepts no one else (`persistent_peers_only`). When a
+//! transport key if the roster binds one to it and from its consensus key otherwise, and the engine accepts no one else (`persistent_peers_only`). When a
 //! commit changes the rosters, peers that joined are added to the engine's network and
 //! peers that left are removed (which disconnects them); the transaction gossip and the
 //! roster gate ([`super::gate`]) are given the same list, with the validators the gossip
@@ -32,7 +32,8 @@ pub struct Peer {
     pub validator: bool,
 }
 
-/// The pinned multiaddr of a roster address: `ADDRESS/p2p/PEER_ID`.
+/// The pinned multiaddr of a roster address: `ADDRESS/p2p/PEER_ID`, the peer id that of
+/// the node's network key.
 pub fn pinned(address: &str, key: &PublicKey) -> anyhow::Result<(Multiaddr, libp2p::PeerId)> {
     let peer_id = super::peer_id_of(key)?.parse::<libp2p::PeerId>()?;
     let addr = format!("{}/p2p/{peer_id}", address.trim_end_matches('/')).parse::<Multiaddr>()?;
@@ -48,7 +49,7 @@ pub fn wanted(configs: &[&HeightConfig], own: &PublicKey) -> BTreeMap<PublicKey,
                 continue;
             }
             let validator = node.voting_power > 0;
-            match pinned(node.address.as_str(), &node.consensus_key) {
+            match pinned(node.address.as_str(), &node.network_key()) {
                 Ok((addr, peer_id)) => {
                     let entry = peers.entry(node.consensus_key).or_insert(Peer {
                         addr,

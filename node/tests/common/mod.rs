@@ -117,6 +117,7 @@ impl Devnet {
                 consensus_key: consensus.public_key(),
                 voting_power: 1,
                 address: Text::new(format!("/ip4/127.0.0.1/tcp/{p2p}")).unwrap(),
+                transport: None,
             });
             let node_dir = dir.join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir).unwrap();
