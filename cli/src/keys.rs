@@ -31,19 +31,55 @@ pub enum KeysCommand {
         #[arg(long, value_name = "ALGORITHM", default_value = "ed25519")]
         algorithm: Algorithm,
     },
-    /// Print the public key of a key file (PATH.secret, PATH.public, or the stem PATH), or
-    /// of a module's key (a `pkcs11:` URI).
+    /// Print the public key of a key file (PATH.secret, PATH.public, or the stem PATH), of
+    /// a module's key (a `pkcs11:` URI), or of an SM2 SubjectPublicKeyInfo in DER
+    /// (PATH.der, as `openssl pkey -pubout -outform DER` writes it).
     Show {
         #[arg(value_name = "PATH|URI")]
         path: PathBuf,
+        /// Also write an SM2 key as a DER SubjectPublicKeyInfo to this file, for OpenSSL
+        /// and other SM2 tools (`openssl pkeyutl -verify -pubin -keyform DER -inkey FILE`).
+        #[arg(long, value_name = "FILE")]
+        der: Option<PathBuf>,
+    },
+    /// Bind a node's ed25519 transport key (its p2p identity) to its consensus key, and
+    /// print the binding (`{"key", "signature"}`) for the roster: `tx new AddValidator …
+    /// --transport FILE`, `RotateValidatorKey … --new-transport FILE`.
+    ///
+    /// A node needs one when its consensus key cannot be its p2p identity: an SM2 key, or
+    /// a key in a cryptographic module. The node's configuration then names the transport
+    /// key (`transport_key = "transport.key"`).
+    BindTransport {
+        /// The node's consensus key: its key file, or a `pkcs11:` URI (the module signs).
+        #[arg(long, value_name = "PATH|URI")]
+        consensus_key: PathBuf,
+        /// The transport key file; made (ed25519, owner-only) when it does not exist.
+        #[arg(long, value_name = "PATH")]
+        transport_key: PathBuf,
+        /// Also write the binding to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
 pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     match command {
+        KeysCommand::BindTransport {
+            consensus_key,
+            transport_key,
+            out,
+        } => bind_transport(&consensus_key, &transport_key, out.as_deref()),
         KeysCommand::New { out, algorithm } => new(&out, algorithm),
-        KeysCommand::Show { path } => {
-            println!("{}", public_key_of(&path)?);
+        KeysCommand::Show { path, der } => {
+            let key = public_key_of(&path)?;
+            println!("{key}");
+            if let Some(out) = der {
+                let PublicKey::Sm2(point) = key else {
+                    bail!("--der: {key} is not an SM2 key (only SM2 keys are written as DER)");
+                };
+                crate::files::replace(&out, &ledger::gm::public_key_der(&point))?;
+                eprintln!("wrote {}", out.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -94,6 +130,41 @@ fn new(stem: &Path, algorithm: Algorithm) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn bind_transport(
+    consensus_key: &Path,
+    transport_path: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let consensus = signer_of(consensus_key)?;
+    let transport = if transport_path.exists() {
+        SecretKey::read_file(transport_path)?
+    } else {
+        let key = SecretKey::generate_for(Algorithm::Ed25519);
+        key.write_new_file(transport_path)?;
+        eprintln!(
+            "made the transport key {} (keep it private)",
+            transport_path.display()
+        );
+        key
+    };
+    anyhow::ensure!(
+        transport.algorithm() == Algorithm::Ed25519,
+        "{}: a transport key is ed25519, not {}",
+        transport_path.display(),
+        transport.algorithm()
+    );
+    let binding =
+        ledger::validators::TransportKey::bind(consensus.as_ref(), transport.public_key())?;
+    ledger::validators::TransportKey::check(&consensus.public_key(), Some(&binding))?;
+    let text = serde_json::to_string_pretty(&binding)? + "\n";
+    if let Some(out) = out {
+        crate::files::replace(out, text.as_bytes())?;
+        eprintln!("wrote {}", out.display());
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The public key a path names: a `.secret` file, a `.public` file, or their stem.
 pub fn public_key_of(path: &Path) -> anyhow::Result<PublicKey> {
     if let Some(uri) = pkcs11::uri_of(path) {
@@ -103,6 +174,20 @@ pub fn public_key_of(path: &Path) -> anyhow::Result<PublicKey> {
     if path.is_file() {
         return match extension {
             Some("public") => Ok(PublicKey::read_file(path)?),
+            Some("der") => {
+                let der = crate::files::read_bounded(path, 1024)?;
+                let point = ledger::gm::public_key_from_der(&der).with_context(|| {
+                    format!(
+                        "{}: not an SM2 SubjectPublicKeyInfo in DER (id-ecPublicKey on \
+                         sm2p256v1, an uncompressed point)",
+                        path.display()
+                    )
+                })?;
+                let key = PublicKey::Sm2(point);
+                key.check()
+                    .with_context(|| format!("{}: {key}", path.display()))?;
+                Ok(key)
+            }
             _ => Ok(SecretKey::read_file(path)?.public_key()),
         };
     }

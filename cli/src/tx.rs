@@ -65,6 +65,40 @@ pub enum TxCommand {
         #[arg(long, value_name = "PATH")]
         key: PathBuf,
     },
+    /// Write the bytes a signer signs: `xinbao/tx/v1` followed by the transaction's id
+    /// under the chain's suite, for a signature made outside xinbao (OpenSSL, a USB key's
+    /// own tool) and added with `tx add-signature`.
+    ///
+    /// An SM2 signer signs them as GB/T 32918 says, with SM3 and the identifier
+    /// 1234567812345678 (`openssl pkeyutl -sign -rawin -digest sm3 -pkeyopt
+    /// distid:1234567812345678 -in FILE`); an ed25519 signer signs them as they are.
+    Message {
+        /// The transaction file (JSON).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to write the bytes; default: their hex on standard output.
+        #[arg(long, value_name = "OUT")]
+        out: Option<PathBuf>,
+        /// The chain's crypto suite; a signed file's keys say it themselves. Default
+        /// ed25519-blake3.
+        #[arg(long, value_name = "SUITE")]
+        crypto_suite: Option<Suite>,
+    },
+    /// Add a signature made outside xinbao over `tx message`'s bytes, in place; it is
+    /// checked before it is added.
+    AddSignature {
+        /// The transaction file (JSON).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The signer's public key: its text (`sm2:04…`, `ed25519:…`), a key file, or an
+        /// SM2 SubjectPublicKeyInfo in DER (PATH.der).
+        #[arg(long, value_name = "KEY|PATH")]
+        public_key: String,
+        /// The signature: the hex of its 64 bytes (`r ‖ s`), or a file holding it in DER
+        /// (`SEQUENCE {r, s}`, what OpenSSL writes).
+        #[arg(long, value_name = "HEX|PATH")]
+        signature: String,
+    },
     /// Show a transaction file: its action, id and whether each signature verifies.
     ///
     /// Exit status: 0 when every signature present verifies (an unsigned file included),
@@ -125,6 +159,16 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
         TxCommand::New { type_name, args } => crate::tx_new::run(type_name, args),
         TxCommand::Sign { file, key } => sign(&file, &key),
+        TxCommand::Message {
+            file,
+            out,
+            crypto_suite,
+        } => message(&file, out.as_deref(), crypto_suite),
+        TxCommand::AddSignature {
+            file,
+            public_key,
+            signature,
+        } => add_signature(&file, &public_key, &signature),
         TxCommand::Show {
             file,
             json,
@@ -329,6 +373,87 @@ fn unknown_field(
             .find_map(|(i, (value, known))| unknown_field(value, known, &format!("{at}[{i}]"))),
         _ => None,
     }
+}
+
+fn message(path: &Path, out: Option<&Path>, suite: Option<Suite>) -> anyhow::Result<ExitCode> {
+    let tx = read_tx_file(path)?;
+    let suite = match (suite, tx.signers_suite()) {
+        (Some(asked), Some(signed)) if asked != signed => bail!(
+            "{}: its signers are of the {signed} suite, not {asked}",
+            path.display()
+        ),
+        (asked, signed) => asked.or(signed).unwrap_or_default(),
+    };
+    let bytes = [ledger::crypto::domain::TX, &tx.id(suite).0[..]].concat();
+    match out {
+        Some(out) => {
+            files::replace(out, &bytes)?;
+            eprintln!(
+                "wrote the {} bytes to sign ({suite}) to {}",
+                bytes.len(),
+                out.display()
+            );
+        }
+        None => println!("{}", hex::encode(&bytes)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A signature made elsewhere, which signs only the message it was made for.
+struct MadeElsewhere {
+    public_key: ledger::crypto::PublicKey,
+    signature: ledger::crypto::Signature,
+}
+
+impl ledger::crypto::Signer for MadeElsewhere {
+    fn public_key(&self) -> ledger::crypto::PublicKey {
+        self.public_key
+    }
+
+    fn try_sign(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+    ) -> Result<ledger::crypto::Signature, ledger::crypto::SignerError> {
+        self.public_key
+            .verify(domain, message, &self.signature)
+            .map_err(|e| {
+                ledger::crypto::SignerError(format!(
+                    "the signature does not verify over this transaction's message with {}: \
+                     {e} (was it made over `xinbao tx message`'s bytes, with SM3 and the \
+                     identifier {}?)",
+                    self.public_key,
+                    ledger::crypto::SM2_DISTID
+                ))
+            })?;
+        Ok(self.signature)
+    }
+}
+
+fn add_signature(path: &Path, public_key: &str, signature: &str) -> anyhow::Result<ExitCode> {
+    let public_key = match ledger::crypto::PublicKey::parse(public_key) {
+        Ok(key) => key,
+        Err(_) => crate::keys::public_key_of(Path::new(public_key))
+            .with_context(|| format!("--public-key {public_key}: neither a key nor a key file"))?,
+    };
+    let raw: [u8; 64] = match ledger::crypto::Signature::from_hex(signature) {
+        Ok(signature) => signature.0,
+        Err(_) => {
+            let der = files::read_bounded(Path::new(signature), 128).with_context(|| {
+                format!("--signature {signature}: neither 128 hex digits nor a file")
+            })?;
+            ledger::gm::signature_from_der(&der).with_context(|| {
+                format!("{signature}: not a signature in DER (SEQUENCE {{INTEGER r, INTEGER s}})")
+            })?
+        }
+    };
+    sign_with(
+        path,
+        &MadeElsewhere {
+            public_key,
+            signature: ledger::crypto::Signature(raw),
+        },
+    )
 }
 
 fn sign(path: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {

@@ -38,6 +38,8 @@ pub enum Kind {
     BpsList,
     Choice(&'static [&'static str]),
     Address,
+    /// A node's transport key bound by its consensus key (`keys bind-transport`).
+    Transport,
     /// R14.3: `KIND=GRADE,GRADE@ISSUER,ISSUER;KIND=…`, or the JSON list itself.
     Eligibility,
 }
@@ -52,7 +54,12 @@ impl Kind {
             Kind::Count(unit) => format!("a whole number of {unit}"),
             Kind::Bool => "true or false".into(),
             Kind::Date => "a date, YYYY-MM-DD".into(),
-            Kind::Key => "an ed25519 public key: 64 hex digits, or a .public file".into(),
+            Kind::Key => "a public key: ed25519:HEX or sm2:04HEX (bare 64 hex digits: ed25519), \
+                 or a .public file"
+                .into(),
+            Kind::Transport => "the node's transport key binding: the file `xinbao keys \
+                 bind-transport` wrote, or its JSON {\"key\", \"signature\"}"
+                .into(),
             Kind::Organisation => {
                 "Bank, Insurer, Government, Regulator, Reinsurer or Auditor".into()
             }
@@ -446,6 +453,11 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
             req("consensus_key", Kind::Key, "its consensus key"),
             req("voting_power", Kind::Count("votes"), "its voting power"),
             req("address", Kind::Address, "where peers reach it"),
+            opt(
+                "transport",
+                Kind::Transport,
+                "its ed25519 transport key, bound by the consensus key (required for an SM2 key)",
+            ),
         ],
     ),
     (
@@ -468,6 +480,11 @@ pub const TYPES: &[(&str, &str, &[Field])] = &[
             req("consensus_key", Kind::Key, "the current key"),
             req("new_consensus_key", Kind::Key, "the new key"),
             opt("address", Kind::Address, "its new address, if it moves"),
+            opt(
+                "new_transport",
+                Kind::Transport,
+                "its transport key, bound by the new key (required for an SM2 key)",
+            ),
         ],
     ),
     (
@@ -608,6 +625,19 @@ fn suite_of(action: &Action) -> Suite {
         .map_or_else(Suite::default, |k| Suite::of(k.algorithm()))
 }
 
+/// A transport binding given as its JSON or as a file holding it, checked for form.
+fn transport_value(text: &str) -> anyhow::Result<Value> {
+    let json = if text.trim_start().starts_with('{') {
+        text.to_string()
+    } else {
+        let bytes = crate::files::read_bounded(std::path::Path::new(text), 4096)?;
+        String::from_utf8(bytes).context("not UTF-8")?
+    };
+    let binding: ledger::validators::TransportKey =
+        serde_json::from_str(&json).context("expected {\"key\", \"signature\"}")?;
+    Ok(serde_json::to_value(binding)?)
+}
+
 fn key_value(text: &str) -> anyhow::Result<String> {
     if let Ok(key) = PublicKey::parse(text) {
         return Ok(key.to_string());
@@ -655,6 +685,7 @@ fn value_of(field: &Field, text: &str) -> anyhow::Result<Value> {
         },
         Kind::Date => date(text)?,
         Kind::Key => Value::String(key_value(text).map_err(|e| bad(&e.to_string()))?),
+        Kind::Transport => transport_value(text).map_err(|e| bad(&format!("{e:#}")))?,
         Kind::Organisation => {
             Value::String(crate::ceremony::parse_kind(text).map(|k| format!("{k:?}"))?)
         }

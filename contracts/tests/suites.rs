@@ -193,10 +193,9 @@ fn sm2_nodes_join_and_rotate_with_a_bound_transport_key() {
     .map(|(n, k)| (testkit::id(n), *k))
     .collect();
     let genesis = testkit::genesis_in(&orgs, T0, 1, Suite::Sm2Sm3);
-    assert!(genesis
-        .validators
-        .iter()
-        .all(|v| v.transport.is_some_and(|t| t.key.algorithm() == Algorithm::Ed25519)));
+    assert!(genesis.validators.iter().all(|v| v
+        .transport
+        .is_some_and(|t| t.key.algorithm() == Algorithm::Ed25519)));
     let admins: Vec<SecretKey> = ["bank", "ins", "gov", "reg"]
         .iter()
         .map(|o| testkit::org_key_in(Suite::Sm2Sm3, o))

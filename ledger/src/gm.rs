@@ -109,3 +109,116 @@ pub fn z_a(point: &[u8; 65]) -> [u8; 32] {
     hasher.update(&point[1..]);
     hasher.finalize().into()
 }
+
+/// The DER prefix of an SM2 SubjectPublicKeyInfo: `id-ecPublicKey` with the named curve
+/// `sm2p256v1` (1.2.156.10197.1.301), then the 65-byte point as a BIT STRING.
+const SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00,
+];
+
+/// An SM2 public key (an uncompressed point) as a DER SubjectPublicKeyInfo: what
+/// `openssl pkey -pubin -inform DER` reads and `openssl pkey -pubout -outform DER` writes.
+pub fn public_key_der(point: &[u8; 65]) -> Vec<u8> {
+    [&SPKI_PREFIX[..], &point[..]].concat()
+}
+
+/// The point of an SM2 SubjectPublicKeyInfo in DER; None for anything else (another
+/// curve or algorithm, a compressed point, trailing bytes).
+pub fn public_key_from_der(der: &[u8]) -> Option<[u8; 65]> {
+    let point = der.strip_prefix(&SPKI_PREFIX[..])?;
+    let point: [u8; 65] = point.try_into().ok()?;
+    (point[0] == 0x04).then_some(point)
+}
+
+/// A signature `r ‖ s` as DER `SEQUENCE { INTEGER r, INTEGER s }`, the form OpenSSL and
+/// most SM2 tools read and write.
+pub fn signature_der(raw: &[u8; 64]) -> Vec<u8> {
+    let integer = |half: &[u8]| {
+        let digits = &half[half.iter().take_while(|&&b| b == 0).count().min(31)..];
+        let pad = usize::from(digits[0] >= 0x80);
+        let mut out = vec![0x02, (digits.len() + pad) as u8];
+        out.extend(std::iter::repeat_n(0, pad));
+        out.extend_from_slice(digits);
+        out
+    };
+    let body = [integer(&raw[..32]), integer(&raw[32..])].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+/// `r ‖ s` from DER `SEQUENCE { INTEGER r, INTEGER s }`, strictly: minimal, non-negative
+/// integers of at most 32 bytes, and nothing after. None otherwise.
+pub fn signature_from_der(der: &[u8]) -> Option<[u8; 64]> {
+    let (&[0x30, len], body) = der.split_first_chunk::<2>()? else {
+        return None;
+    };
+    if usize::from(len) != body.len() {
+        return None;
+    }
+    let mut raw = [0u8; 64];
+    let mut rest = body;
+    for half in raw.chunks_exact_mut(32) {
+        let (&[0x02, len], after) = rest.split_first_chunk::<2>()? else {
+            return None;
+        };
+        let len = usize::from(len);
+        if len == 0 || len > after.len() {
+            return None;
+        }
+        let (digits, next) = after.split_at(len);
+        let negative = digits[0] & 0x80 != 0;
+        let padded = len > 1 && digits[0] == 0 && digits[1] & 0x80 == 0;
+        if negative || padded {
+            return None;
+        }
+        let digits = if digits[0] == 0 && len > 1 {
+            &digits[1..]
+        } else {
+            digits
+        };
+        if digits.len() > 32 {
+            return None;
+        }
+        half[32 - digits.len()..].copy_from_slice(digits);
+        rest = next;
+    }
+    rest.is_empty().then_some(raw)
+}
+
+#[cfg(test)]
+mod der_tests {
+    use super::*;
+
+    #[test]
+    fn signatures_round_trip_through_der_and_malformed_der_is_refused() {
+        let mut cases = vec![[0u8; 64], [0xff; 64], [0x7f; 64]];
+        let mut mixed = [0u8; 64];
+        mixed[31] = 1;
+        mixed[32] = 0x80;
+        cases.push(mixed);
+        for raw in cases {
+            let der = signature_der(&raw);
+            assert_eq!(signature_from_der(&der), Some(raw), "{der:02x?}");
+        }
+        let good = signature_der(&[0x11; 64]);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let mut negative = good.clone();
+        negative[4] = 0x91;
+        let padded = [
+            &[0x30, 0x46, 0x02, 0x21, 0x00][..],
+            &[0x11; 32],
+            &[0x02, 0x21, 0x00],
+            &[0x11; 32],
+        ]
+        .concat();
+        for bad in [&good[..good.len() - 1], &trailing, &negative, &padded, &[]] {
+            assert_eq!(signature_from_der(bad), None, "{bad:02x?}");
+        }
+        let point = [4u8; 65];
+        assert_eq!(public_key_from_der(&public_key_der(&point)), Some(point));
+        let mut compressed = public_key_der(&point);
+        compressed[26] = 2;
+        assert_eq!(public_key_from_der(&compressed), None);
+    }
+}

@@ -274,46 +274,6 @@ fn must(output: std::process::Output) -> std::process::Output {
     output
 }
 
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` → `r ‖ s`.
-fn der_to_raw(der: &[u8]) -> [u8; 64] {
-    assert_eq!(der[0], 0x30);
-    let mut at = 2;
-    let mut out = [0u8; 64];
-    for half in 0..2 {
-        assert_eq!(der[at], 0x02);
-        let len = der[at + 1] as usize;
-        let digits = &der[at + 2..at + 2 + len];
-        let digits = &digits[digits.len().saturating_sub(32)..];
-        out[half * 32 + 32 - digits.len()..half * 32 + 32].copy_from_slice(digits);
-        at += 2 + len;
-    }
-    out
-}
-
-/// `r ‖ s` → DER `SEQUENCE { INTEGER r, INTEGER s }`.
-fn raw_to_der(raw: &[u8; 64]) -> Vec<u8> {
-    let integer = |bytes: &[u8]| {
-        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
-        let mut digits = if trimmed.first().is_some_and(|&b| b >= 0x80) {
-            vec![0]
-        } else {
-            vec![]
-        };
-        digits.extend(trimmed);
-        let mut out = vec![0x02, digits.len() as u8];
-        out.extend(digits);
-        out
-    };
-    let body = [integer(&raw[..32]), integer(&raw[32..])].concat();
-    [vec![0x30, body.len() as u8], body].concat()
-}
-
-/// The SubjectPublicKeyInfo of an SM2 point: id-ecPublicKey with the curve sm2p256v1.
-fn spki(point: &[u8]) -> Vec<u8> {
-    let prefix = unhex::<26>("3059301306072a8648ce3d020106082a811ccf5501822d034200");
-    [&prefix[..], point].concat()
-}
-
 #[test]
 fn openssl_signatures_verify_here_and_ours_verify_in_openssl() {
     let dir = tempdir("openssl");
@@ -341,7 +301,10 @@ fn openssl_signatures_verify_here_and_ours_verify_in_openssl() {
     ));
     let der = std::fs::read(dir.join("theirs.der")).unwrap();
     let their_key = PublicKey::Sm2(der[der.len() - 65..].try_into().unwrap());
-    assert_eq!(&der[..26], &spki(their_key.as_bytes())[..26]);
+    assert_eq!(
+        ledger::gm::public_key_from_der(&der).map(PublicKey::Sm2),
+        Some(their_key)
+    );
     for (id, file) in [
         (distid.as_str(), "theirs.sig"),
         ("distid:ALICE123@YAHOO.COM", "other-id.sig"),
@@ -365,14 +328,15 @@ fn openssl_signatures_verify_here_and_ours_verify_in_openssl() {
             ],
         ));
     }
-    let signature = Signature(der_to_raw(&std::fs::read(dir.join("theirs.sig")).unwrap()));
+    let der_signature = |file: &str| {
+        Signature(ledger::gm::signature_from_der(&std::fs::read(dir.join(file)).unwrap()).unwrap())
+    };
+    let signature = der_signature("theirs.sig");
     assert_eq!(
         their_key.verify(domain::TX, &message[domain::TX.len()..], &signature),
         Ok(())
     );
-    let other_id = Signature(der_to_raw(
-        &std::fs::read(dir.join("other-id.sig")).unwrap(),
-    ));
+    let other_id = der_signature("other-id.sig");
     assert_eq!(
         their_key.verify(domain::TX, &message[domain::TX.len()..], &other_id),
         Err(VerifyError::BadSignature),
@@ -382,8 +346,15 @@ fn openssl_signatures_verify_here_and_ours_verify_in_openssl() {
     // Our key and signature, checked by OpenSSL.
     let ours = SecretKey::generate_for(Algorithm::Sm2);
     let signature = ours.sign(domain::TX, &message[domain::TX.len()..]);
-    std::fs::write(dir.join("ours.der"), spki(ours.public_key().as_bytes())).unwrap();
-    std::fs::write(dir.join("ours.sig"), raw_to_der(&signature.0)).unwrap();
+    let PublicKey::Sm2(point) = ours.public_key() else {
+        unreachable!("an SM2 key")
+    };
+    std::fs::write(dir.join("ours.der"), ledger::gm::public_key_der(&point)).unwrap();
+    std::fs::write(
+        dir.join("ours.sig"),
+        ledger::gm::signature_der(&signature.0),
+    )
+    .unwrap();
     let verify = |id: &str| {
         openssl(
             &dir,

@@ -4,7 +4,8 @@
 //! moniker = "bank"                       # a name for logs
 //! data_dir = "data"                      # blocks, state and the consensus WAL
 //! genesis = "genesis.json"               # approved by every founder (R11.1)
-//! consensus_key = "consensus.key"        # the key file (`ed25519:HEX` or `sm2:HEX`), mode 0600
+//! consensus_key = "consensus.key"        # the key file (`ed25519:HEX` or `sm2:HEX`), mode 0600,
+//!                                        # or a `pkcs11:` URI naming a key in a module
 //! transport_key = "transport.key"        # optional: the ed25519 p2p key the roster binds
 //! http_listen = "127.0.0.1:28000"        # the HTTP API, for this organisation's staff
 //! p2p_listen = "/ip4/0.0.0.0/tcp/27000"  # optional: default, the node's roster address
@@ -19,7 +20,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ledger::crypto::SecretKey;
+use std::sync::Arc;
+
+use ledger::crypto::{SecretKey, Signer};
 use serde::Deserialize;
 
 /// The configuration file is at most this long.
@@ -69,11 +72,12 @@ impl Config {
             "at most {BOOTSTRAP_PEERS_MAX} bootstrap peers"
         );
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [
-            &mut config.data_dir,
-            &mut config.genesis,
-            &mut config.consensus_key,
-        ] {
+        let consensus_key = (ledger::pkcs11::uri_of(&config.consensus_key).is_none())
+            .then_some(&mut config.consensus_key);
+        for p in [&mut config.data_dir, &mut config.genesis]
+            .into_iter()
+            .chain(consensus_key)
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -85,6 +89,18 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The node's consensus key: a key in a cryptographic module when `path` is a `pkcs11:`
+/// URI (it signs every vote there), else a key file; the file's key is also returned, as
+/// the p2p identity of a node without a transport key.
+pub fn read_consensus_key(path: &Path) -> anyhow::Result<(Arc<dyn Signer>, Option<SecretKey>)> {
+    if let Some(uri) = ledger::pkcs11::uri_of(path) {
+        let key = ledger::pkcs11::open(uri).context("the consensus key's module")?;
+        return Ok((Arc::new(key), None));
+    }
+    let key = read_secret_key(path)?;
+    Ok((Arc::new(key.clone()), Some(key)))
 }
 
 /// Reads a secret key file, refusing one that others can read or write.

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::chain::Chain;
-use crate::config::{read_secret_key, Config};
+use crate::config::{read_consensus_key, read_secret_key, Config};
 use crate::consensus::{self, EngineSettings};
 use crate::gossip::{self, GossipPeers, GossipSettings};
 use crate::mempool::Mempool;
@@ -46,7 +46,7 @@ fn listen_of(address: &Multiaddr) -> Multiaddr {
 /// when the roster holds the node, the key it pins the node by.
 fn transport_keypair(
     config: &Config,
-    key: &ledger::crypto::SecretKey,
+    key_file: Option<&ledger::crypto::SecretKey>,
     own_entry: Option<&ledger::validators::RosterEntry>,
 ) -> anyhow::Result<libp2p::identity::Keypair> {
     let transport_key = config
@@ -54,7 +54,13 @@ fn transport_keypair(
         .as_deref()
         .map(read_secret_key)
         .transpose()?;
-    let transport = transport_key.as_ref().unwrap_or(key);
+    let Some(transport) = transport_key.as_ref().or(key_file) else {
+        anyhow::bail!(
+            "the consensus key is in a module, where the p2p transport cannot use it: set \
+             transport_key in {} to the ed25519 key the roster binds to it",
+            "the node's configuration"
+        );
+    };
     if let Some(entry) = own_entry {
         let pinned = entry.network_key();
         anyhow::ensure!(
@@ -88,7 +94,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     file.check_approved()
         .with_context(|| format!("{}", config.genesis.display()))?;
     let genesis = file.genesis;
-    let key = read_secret_key(&config.consensus_key)?;
+    let (key, key_file) = read_consensus_key(&config.consensus_key)?;
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -124,7 +130,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let own_address = own_entry
         .as_ref()
         .map(|node| node.address.as_str().to_string());
-    let transport = transport_keypair(&config, &key, own_entry.as_ref())?;
+    let transport = transport_keypair(&config, key_file.as_ref(), own_entry.as_ref())?;
     let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
         (Some(listen), _) => listen
             .parse()

@@ -307,6 +307,12 @@ fn the_console_shows_the_chain_and_the_business_in_a_real_browser() {
     browser.screenshot("network");
 
     let (_, status) = get(node, "/v1/status").unwrap();
+    // The chain's crypto suite, as the status names it.
+    assert_eq!(status["crypto_suite"], "ed25519-blake3");
+    assert_eq!(
+        browser.text("[data-test=crypto-suite] .value"),
+        "ed25519 / BLAKE3"
+    );
     let tip = status["height"].as_u64().unwrap();
     let (_, block) = get(node, &format!("/v1/blocks/{tip}")).unwrap();
     let mut api_signers: Vec<String> = block["signed_by"]

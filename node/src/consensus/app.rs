@@ -420,7 +420,10 @@ impl App {
             pol_round,
             proposer: self.signer.address(),
         };
-        let signature = self.signer.sign_part_fin(height, round, hash);
+        let signature = self
+            .signer
+            .sign_part_fin(height, round, hash)
+            .map_err(|e| anyhow::anyhow!("signing the proposal's final part: {e}"))?;
         for message in parts::split(init, bytes, hash, signature) {
             channels
                 .network
@@ -447,7 +450,10 @@ impl App {
             proposer: self.signer.address(),
         };
         let hash = BlockHash(publish.hash);
-        let signature = self.signer.sign_part_fin(height, round, hash);
+        let signature = self
+            .signer
+            .sign_part_fin(height, round, hash)
+            .map_err(|e| anyhow::anyhow!("signing the proposal's final part: {e}"))?;
         let mut messages = parts::split(init, &publish.bytes, hash, signature);
         if publish.truncated {
             // Without the last chunk, the final part and the end of the stream.

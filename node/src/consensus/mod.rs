@@ -169,7 +169,7 @@ pub fn protocol_tag(genesis_hash: &[u8; 32]) -> String {
 /// Starts the engine and the application loop; returns when either stops.
 pub async fn start(
     shared: Arc<Shared>,
-    key: SecretKey,
+    key: Arc<dyn ledger::crypto::Signer>,
     settings: EngineSettings,
 ) -> anyhow::Result<()> {
     let chain_id = shared.chain.chain_id().clone();

@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::block::BlockId;
 use ledger::codec;
+use std::sync::Arc;
+
 use ledger::crypto::{domain, PublicKey, SecretKey, Signature};
 use ledger::vote::{VoteBody, VoteKind};
 use ledger::Id;
@@ -202,27 +204,39 @@ pub fn verify_message(
         .is_ok()
 }
 
-/// Holds the consensus key; signs votes, proposals, final parts and the validator proof.
+/// Holds the consensus key (in memory, or in a cryptographic module); signs votes,
+/// proposals, final parts and the validator proof.
 pub struct ConsensusSigner {
-    key: SecretKey,
+    key: Arc<dyn ledger::crypto::Signer>,
+    public_key: PublicKey,
     chain_id: Id,
 }
 
 impl ConsensusSigner {
-    pub fn new(key: SecretKey, chain_id: Id) -> Self {
-        ConsensusSigner { key, chain_id }
+    pub fn new(key: Arc<dyn ledger::crypto::Signer>, chain_id: Id) -> Self {
+        let public_key = key.public_key();
+        ConsensusSigner {
+            key,
+            public_key,
+            chain_id,
+        }
     }
 
     pub fn public_key(&self) -> ConsensusPublicKey {
-        ConsensusPublicKey(self.key.public_key())
+        ConsensusPublicKey(self.public_key)
     }
 
     pub fn address(&self) -> Address {
-        Address(self.key.public_key())
+        Address(self.public_key)
     }
 
-    fn sign_message(&self, message: &[u8]) -> ConsensusSignature {
-        ConsensusSignature(self.key.sign(domain::CONSENSUS, message).0)
+    /// A module that cannot sign (unplugged, logged out) fails the signature, and the
+    /// engine goes on without this node's vote until it can again.
+    fn sign_message(&self, message: &[u8]) -> Result<ConsensusSignature, SigningError> {
+        self.key
+            .try_sign(domain::CONSENSUS, message)
+            .map(|signature| ConsensusSignature(signature.0))
+            .map_err(SigningError::from_source)
     }
 
     /// Signs the final part of a block this node streams.
@@ -231,7 +245,7 @@ impl ConsensusSigner {
         height: Height,
         round: Round,
         block_hash: BlockHash,
-    ) -> ConsensusSignature {
+    ) -> Result<ConsensusSignature, SigningError> {
         self.sign_message(&part_fin_message(
             self.chain_id.as_str(),
             height,
@@ -250,7 +264,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
     ) -> Result<SignedMessage<XinbaoContext, Vote>, SigningError> {
         let message = vote_message(&self.chain_id, &vote)
             .ok_or_else(|| SigningError::from_source("a vote without a round"))?;
-        let signature = self.sign_message(&message);
+        let signature = self.sign_message(&message)?;
         Ok(SignedMessage::new(vote, signature))
     }
 
@@ -258,7 +272,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         &self,
         proposal: Proposal,
     ) -> Result<SignedMessage<XinbaoContext, Proposal>, SigningError> {
-        let signature = self.sign_message(&proposal_message(self.chain_id.as_str(), &proposal));
+        let signature = self.sign_message(&proposal_message(self.chain_id.as_str(), &proposal))?;
         Ok(SignedMessage::new(proposal, signature))
     }
 
@@ -267,7 +281,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         scope: VoteExtensionScope<XinbaoContext>,
         extension: (),
     ) -> Result<SignedMessage<XinbaoContext, ()>, SigningError> {
-        let signature = self.sign_message(&extension_message(self.chain_id.as_str(), &scope));
+        let signature = self.sign_message(&extension_message(self.chain_id.as_str(), &scope))?;
         Ok(SignedMessage::new(extension, signature))
     }
 
@@ -279,7 +293,7 @@ impl Signer<XinbaoContext> for ConsensusSigner {
         let bytes = ValidatorProof::<XinbaoContext>::signing_bytes(&public_key, &peer_id);
         // The proof's bytes are fixed by the engine and carry their own "PoV" prefix; they
         // are signed under the consensus domain like everything else this key signs.
-        let signature = self.sign_message(&bytes);
+        let signature = self.sign_message(&bytes)?;
         Ok(ValidatorProof::new(public_key, peer_id, signature))
     }
 }
