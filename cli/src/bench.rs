@@ -906,6 +906,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "verify_sm2_per_s_one_core": sm2_rate.round(),
         "committed_per_single_verification": ((tx_per_s / single_rate) * 1000.0).round() / 1000.0,
         "committed_per_batch_verification": ((tx_per_s / batch_rate) * 1000.0).round() / 1000.0,
+        "committed_per_sm2_verification": ((tx_per_s / sm2_rate) * 1000.0).round() / 1000.0,
+        "crypto_suite": args.crypto_suite.as_str(),
         "audit": audit,
     });
     if args.json {
@@ -986,11 +988,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "  SM2 verification          {:.0}/s on one core (the sm2-sm3 suite's; no batches)",
         doc["verify_sm2_per_s_one_core"].as_f64().unwrap_or(0.0)
     );
-    println!(
-        "  ratio                     {:.3} committed tx per single verification, {:.3} per batched one",
-        tx_per_s / single_rate,
-        tx_per_s / batch_rate
-    );
+    match args.crypto_suite {
+        Suite::Ed25519Blake3 => println!(
+            "  ratio                     {:.3} committed tx per single verification, {:.3} per batched one",
+            tx_per_s / single_rate,
+            tx_per_s / batch_rate
+        ),
+        Suite::Sm2Sm3 => println!(
+            "  ratio                     {:.3} committed tx per one-core SM2 verification",
+            tx_per_s / sm2_rate
+        ),
+    }
     if let Some(audit) = doc.get("audit").filter(|a| !a.is_null()) {
         println!(
             "  audit verify              {} blocks, {} transactions in {} s: {} tx/s, {} blocks/s",

@@ -487,16 +487,15 @@ pub struct Check<'a> {
 /// Verifies `checks` together; each verdict is the one [`PublicKey::verify`] gives (see
 /// the module notes). The ed25519 signatures are one multi-scalar multiplication; only
 /// when it fails are they checked one by one, to name the bad ones. SM2 signatures are
-/// checked one by one.
+/// checked one by one, spread over the cores when there are many.
 pub fn verify_batch(checks: &[Check<'_>]) -> Vec<Result<(), VerifyError>> {
     let mut verdicts: Vec<Result<(), VerifyError>> = vec![Ok(()); checks.len()];
     let mut batch = ed25519_zebra::batch::Verifier::new();
     let mut queued = Vec::with_capacity(checks.len());
+    let mut others = Vec::new();
     for (i, check) in checks.iter().enumerate() {
         let PublicKey::Ed25519(key) = check.key else {
-            verdicts[i] = check
-                .key
-                .verify(check.domain, check.message, check.signature);
+            others.push(i);
             continue;
         };
         if let Err(e) = check.key.check() {
@@ -511,6 +510,7 @@ pub fn verify_batch(checks: &[Check<'_>]) -> Vec<Result<(), VerifyError>> {
         ));
         queued.push(i);
     }
+    verify_on_all_cores(checks, &others, &mut verdicts);
     // The batch's random coefficients must be unpredictable to whoever made the
     // signatures; a ChaCha20 stream seeded from the operating system per batch is, and
     // costs no system call per signature.
@@ -526,6 +526,45 @@ pub fn verify_batch(checks: &[Check<'_>]) -> Vec<Result<(), VerifyError>> {
             .verify(check.domain, check.message, check.signature);
     }
     verdicts
+}
+
+/// Checks `checks[i]` for each `i` of `indices` one by one (SM2 has no batch equation),
+/// spread over the machine's cores when there are enough to be worth a thread.
+fn verify_on_all_cores(
+    checks: &[Check<'_>],
+    indices: &[usize],
+    verdicts: &mut [Result<(), VerifyError>],
+) {
+    const PER_THREAD_MIN: usize = 16;
+    let one = |i: usize| {
+        let check = &checks[i];
+        check
+            .key
+            .verify(check.domain, check.message, check.signature)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(indices.len() / PER_THREAD_MIN);
+    if threads <= 1 {
+        for &i in indices {
+            verdicts[i] = one(i);
+        }
+        return;
+    }
+    let chunk = indices.len().div_ceil(threads);
+    let results: Vec<Vec<Result<(), VerifyError>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|&i| one(i)).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a verification does not panic"))
+            .collect()
+    });
+    for (&i, verdict) in indices.iter().zip(results.into_iter().flatten()) {
+        verdicts[i] = verdict;
+    }
 }
 
 fn signed_message(domain: &[u8], message: &[u8]) -> Vec<u8> {

@@ -2,13 +2,19 @@
 //!
 //! The crate's own verifier computes `[s]G + [t]P` in constant time, building a lookup
 //! table for the generator at every call. A verifier's inputs are all public (the key,
-//! the message, the signature), so this one computes it in variable time, `[s]G` from the
-//! generator's precomputed table and `[t]P` by wNAF, which is what makes SM2 verification
-//! affordable per transaction. The checks are the standard's, in its order: `r` and `s` in
+//! the message, the signature), so this one computes it in variable time: interleaved
+//! (wNAF) for a key's first verifications, then, once the key has signed
+//! [`TABLE_AFTER_USES`] times, `[s]G` from the generator's precomputed table and `[t]P`
+//! from the key's own table of multiples, built once, which is what makes SM2
+//! verification affordable per transaction for keys that sign all day. The checks are the standard's, in its order: `r` and `s` in
 //! `[1, n-1]` (B1, B2), `e = SM3(Z_A ‖ M)` (B3, B4), `t = r + s ≠ 0` (B5),
 //! `(x₁, y₁) = [s]G + [t]P` not the point at infinity (B6), `r = e + x₁ mod n` (B7). A test
 //! holds every verdict equal to the crate's on random and altered inputs.
 
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use primeorder::{LookupTable, Radix16Decomposition, Radix16Digits};
 use sm2::elliptic_curve::group::Group;
 use sm2::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
 use sm2::elliptic_curve::point::AffineCoordinates;
@@ -42,10 +48,61 @@ const fn nibble(digit: u8) -> u8 {
 }
 
 /// A decoded SM2 public key and its `Z_A` under [`SM2_DISTID`]: what every verification
-/// with the key needs, computed once per key.
+/// with the key needs, computed once per key; and, once the key has signed
+/// [`TABLE_AFTER_USES`] times, its table of multiples (see [`KeyTable`]).
 pub struct Sm2Key {
     point: ProjectivePoint,
     z: [u8; 32],
+    uses: AtomicU32,
+    table: OnceLock<Option<KeyTable>>,
+}
+
+/// A key gets its table at this many verifications: a staff key that signs all day
+/// does, a key seen once does not pay for one.
+pub const TABLE_AFTER_USES: u32 = 8;
+/// Most keys with a table at once (each about 25 KiB): 25 MiB.
+pub const TABLES_MAX: usize = 1_024;
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+/// Multiples of one point for fixed-base multiplication, laid out as the `sm2` crate lays
+/// out the generator's: table `i` holds `±1..8 × 256^i × P`, so `[t]P` is 66 additions from
+/// the table instead of 256 doublings and the additions of a wNAF.
+struct KeyTable([LookupTable<ProjectivePoint>; 33]);
+
+impl KeyTable {
+    fn new(point: ProjectivePoint) -> KeyTable {
+        let mut base = point;
+        KeyTable(std::array::from_fn(|_| {
+            let table = LookupTable::new(base);
+            for _ in 0..8 {
+                base = base.double();
+            }
+            table
+        }))
+    }
+
+    /// `[k]P`, in variable time (`k` is public: a verification's).
+    fn mul_vartime(&self, k: &Scalar) -> ProjectivePoint {
+        let digits = Radix16Decomposition::<Radix16Digits<sm2::Sm2>>::new(k);
+        let mut even = self.0[32].select_vartime(digits[64]);
+        let mut odd = ProjectivePoint::IDENTITY;
+        for i in (0..32).rev() {
+            odd += &self.0[i].select_vartime(digits[i * 2 + 1]);
+            even += &self.0[i].select_vartime(digits[i * 2]);
+        }
+        for _ in 0..4 {
+            odd = odd.double();
+        }
+        even + odd
+    }
+}
+
+impl Drop for Sm2Key {
+    fn drop(&mut self) {
+        if matches!(self.table.get(), Some(Some(_))) {
+            TABLES.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Sm2Key {
@@ -60,7 +117,33 @@ impl Sm2Key {
         Some(Sm2Key {
             point: public.to_projective(),
             z: z_a(bytes),
+            uses: AtomicU32::new(0),
+            table: OnceLock::new(),
         })
+    }
+
+    /// `[s]G + [t]P`: the generator's table for `[s]G`, and the key's own for `[t]P` once
+    /// it has one (else both at once, interleaved, as the crate does).
+    fn combination(&self, s: &Scalar, t: &Scalar) -> ProjectivePoint {
+        let table = match self.table.get() {
+            Some(table) => table.as_ref(),
+            None if self.uses.fetch_add(1, Ordering::Relaxed) + 1 >= TABLE_AFTER_USES => self
+                .table
+                .get_or_init(|| {
+                    (TABLES.fetch_add(1, Ordering::Relaxed) < TABLES_MAX)
+                        .then(|| KeyTable::new(self.point))
+                        .or_else(|| {
+                            TABLES.fetch_sub(1, Ordering::Relaxed);
+                            None
+                        })
+                })
+                .as_ref(),
+            None => None,
+        };
+        match table {
+            Some(table) => ProjectivePoint::mul_by_generator_vartime(s) + table.mul_vartime(t),
+            None => ProjectivePoint::mul_by_generator_and_mul_add_vartime(s, t, &self.point),
+        }
     }
 
     /// Whether `signature` (`r ‖ s`) is this key's SM2 signature of `message`.
@@ -85,7 +168,7 @@ impl Sm2Key {
             return false;
         }
         // B6: (x1, y1) = [s]G + [t]P, not the point at infinity.
-        let point = ProjectivePoint::mul_by_generator_and_mul_add_vartime(&s, &t, &self.point);
+        let point = self.combination(&s, &t);
         if bool::from(point.is_identity()) {
             return false;
         }
@@ -186,8 +269,28 @@ pub fn signature_from_der(der: &[u8]) -> Option<[u8; 64]> {
 }
 
 #[cfg(test)]
-mod der_tests {
+mod tests {
     use super::*;
+
+    #[test]
+    fn a_keys_table_multiplies_as_the_curve_does() {
+        let scalar = |i: u8| {
+            let digest = crate::crypto::sm3(&[i]);
+            <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(digest))
+        };
+        let point = ProjectivePoint::generator() * scalar(255);
+        let table = KeyTable::new(point);
+        let mut scalars = vec![
+            Scalar::ZERO,
+            Scalar::ONE,
+            -Scalar::ONE,
+            Scalar::from(256u64),
+        ];
+        scalars.extend((0..32).map(scalar));
+        for k in scalars {
+            assert_eq!(table.mul_vartime(&k), point * k);
+        }
+    }
 
     #[test]
     fn signatures_round_trip_through_der_and_malformed_der_is_refused() {
