@@ -64,6 +64,10 @@ pub struct ChaosArgs {
     /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
+    /// The chain's crypto suite: ed25519-blake3, or sm2-sm3 (SM2 validators with their
+    /// bound transport keys, SM2 transactions).
+    #[arg(long, value_name = "SUITE", default_value_t = ledger::crypto::Suite::default())]
+    pub crypto_suite: ledger::crypto::Suite,
 }
 
 /// xorshift64*: the run's faults from its seed.
@@ -287,7 +291,7 @@ fn load(
                     expires_at_height,
                     action: Action::RegisterStaffKey(StaffKey {
                         org: org.clone(),
-                        public_key: SecretKey::generate().public_key(),
+                        public_key: SecretKey::generate_for(admin.algorithm()).public_key(),
                     }),
                 });
                 if tx.sign(&admin).is_err() {
@@ -565,6 +569,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             validators: Some(count),
             params,
             hosts: Some(addresses),
+            crypto_suite: args.crypto_suite,
             ..devnet::Founding::new(contracts::upgrade::NEWEST)
         },
     )?;
