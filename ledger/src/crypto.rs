@@ -528,26 +528,21 @@ pub fn verify_batch(checks: &[Check<'_>]) -> Vec<Result<(), VerifyError>> {
     verdicts
 }
 
-/// Checks `checks[i]` for each `i` of `indices` one by one (SM2 has no batch equation),
-/// spread over the machine's cores when there are enough to be worth a thread.
+/// Checks `checks[i]` for each `i` of `indices` (SM2 has no batch equation: one by one,
+/// their last steps together, [`crate::gm::verify_each`]), spread over the machine's cores
+/// when there are enough to be worth a thread.
 fn verify_on_all_cores(
     checks: &[Check<'_>],
     indices: &[usize],
     verdicts: &mut [Result<(), VerifyError>],
 ) {
     const PER_THREAD_MIN: usize = 16;
-    let one = |i: usize| {
-        let check = &checks[i];
-        check
-            .key
-            .verify(check.domain, check.message, check.signature)
-    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(indices.len() / PER_THREAD_MIN);
     if threads <= 1 {
-        for &i in indices {
-            verdicts[i] = one(i);
+        for (&i, verdict) in indices.iter().zip(verify_part(checks, indices)) {
+            verdicts[i] = verdict;
         }
         return;
     }
@@ -555,7 +550,7 @@ fn verify_on_all_cores(
     let results: Vec<Vec<Result<(), VerifyError>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = indices
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|&i| one(i)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || verify_part(checks, part)))
             .collect();
         workers
             .into_iter()
@@ -565,6 +560,46 @@ fn verify_on_all_cores(
     for (&i, verdict) in indices.iter().zip(results.into_iter().flatten()) {
         verdicts[i] = verdict;
     }
+}
+
+/// The verdicts of `checks[i]` for each `i` of `part`, in order: SM2 ones together, any
+/// other one by one.
+fn verify_part(checks: &[Check<'_>], part: &[usize]) -> Vec<Result<(), VerifyError>> {
+    let mut verdicts: Vec<Result<(), VerifyError>> = Vec::with_capacity(part.len());
+    let mut sm2_keys = Vec::new();
+    let mut sm2_at = Vec::new();
+    let mut messages = Vec::new();
+    for &i in part {
+        let check = &checks[i];
+        let PublicKey::Sm2(bytes) = check.key else {
+            verdicts.push(
+                check
+                    .key
+                    .verify(check.domain, check.message, check.signature),
+            );
+            continue;
+        };
+        match sm2_verifying_key(bytes) {
+            Ok(key) => {
+                sm2_at.push(verdicts.len());
+                sm2_keys.push((key, i));
+                messages.push(signed_message(check.domain, check.message));
+                verdicts.push(Err(VerifyError::BadSignature));
+            }
+            Err(e) => verdicts.push(Err(e)),
+        }
+    }
+    let items: Vec<(&crate::gm::Sm2Key, &[u8], &[u8; 64])> = sm2_keys
+        .iter()
+        .zip(&messages)
+        .map(|((key, i), message)| (key.as_ref(), &message[..], &checks[*i].signature.0))
+        .collect();
+    for (at, good) in sm2_at.into_iter().zip(crate::gm::verify_each(&items)) {
+        if good {
+            verdicts[at] = Ok(());
+        }
+    }
+    verdicts
 }
 
 fn signed_message(domain: &[u8], message: &[u8]) -> Vec<u8> {

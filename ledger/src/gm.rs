@@ -18,7 +18,8 @@ use primeorder::{LookupTable, Radix16Decomposition, Radix16Digits};
 use sm2::elliptic_curve::group::Group;
 use sm2::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::{FieldBytes, ProjectivePoint, Scalar};
+use sm2::elliptic_curve::BatchNormalize;
+use sm2::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
 
 use crate::crypto::SM2_DISTID;
 
@@ -148,10 +149,15 @@ impl Sm2Key {
 
     /// Whether `signature` (`r ‖ s`) is this key's SM2 signature of `message`.
     pub fn verifies(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.prepare(message, signature)
+            .is_some_and(|prepared| prepared.holds(&prepared.point.to_affine()))
+    }
+
+    /// Steps B1–B6 of a verification, up to the point `[s]G + [t]P` in projective
+    /// coordinates; None when one of them already refuses the signature.
+    fn prepare(&self, message: &[u8], signature: &[u8; 64]) -> Option<Prepared> {
         // B1, B2: r and s in [1, n-1] (the crate's signature type refuses anything else).
-        let Ok(signature) = sm2::dsa::Signature::from_slice(signature) else {
-            return false;
-        };
+        let signature = sm2::dsa::Signature::from_slice(signature).ok()?;
         let (r, s) = (*signature.r(), *signature.s());
         // B3, B4: e = SM3(Z_A ‖ M).
         let e = {
@@ -165,17 +171,54 @@ impl Sm2Key {
         // B5: t = r + s, not 0.
         let t = r + s;
         if bool::from(t.is_zero()) {
-            return false;
+            return None;
         }
         // B6: (x1, y1) = [s]G + [t]P, not the point at infinity.
         let point = self.combination(&s, &t);
-        if bool::from(point.is_identity()) {
-            return false;
-        }
-        // B7: r = e + x1 mod n.
-        let x = <Scalar as Reduce<FieldBytes>>::reduce(&point.to_affine().x());
-        r == e + x
+        (!bool::from(point.is_identity())).then_some(Prepared { r, e, point })
     }
+}
+
+/// A verification up to its last step: `r`, `e` and the point whose x decides.
+struct Prepared {
+    r: Scalar,
+    e: Scalar,
+    point: ProjectivePoint,
+}
+
+impl Prepared {
+    /// B7: `r = e + x1 mod n`, with `affine` the point in affine coordinates.
+    fn holds(&self, affine: &AffinePoint) -> bool {
+        let x = <Scalar as Reduce<FieldBytes>>::reduce(&affine.x());
+        self.r == self.e + x
+    }
+}
+
+/// Several verifications, each verdict the one [`Sm2Key::verifies`] gives: their points
+/// are brought to affine coordinates together (Montgomery's trick: one field inversion
+/// and three multiplications a point, instead of an inversion each, which is a fifth of a
+/// verification).
+pub fn verify_each(items: &[(&Sm2Key, &[u8], &[u8; 64])]) -> Vec<bool> {
+    let prepared: Vec<Option<Prepared>> = items
+        .iter()
+        .map(|(key, message, signature)| key.prepare(message, signature))
+        .collect();
+    let points: Vec<ProjectivePoint> = prepared.iter().flatten().map(|p| p.point).collect();
+    let mut affine =
+        <ProjectivePoint as BatchNormalize<[ProjectivePoint]>>::batch_normalize(&points)
+            .into_iter();
+    prepared
+        .iter()
+        .map(|prepared| match prepared {
+            Some(prepared) => {
+                let point = affine
+                    .next()
+                    .expect("one affine point for each prepared one");
+                prepared.holds(&point)
+            }
+            None => false,
+        })
+        .collect()
 }
 
 /// `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` of the uncompressed point

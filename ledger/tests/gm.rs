@@ -234,6 +234,52 @@ fn a_batch_of_both_algorithms_gives_each_signature_its_own_verdict() {
     assert_eq!(bad, vec![3, 4]);
 }
 
+/// A large batch of SM2 checks (spread over the cores, their points made affine together)
+/// gives each the verdict it gets alone: good, altered, r = 0, another key's, a malformed
+/// key, keys fresh and keys with their own tables.
+#[test]
+fn a_large_sm2_batch_gives_each_check_the_verdict_it_gets_alone() {
+    let keys: Vec<SecretKey> = (0..5u8)
+        .map(|i| SecretKey::from_seed_for(Algorithm::Sm2, [0x30 + i; 32]))
+        .collect();
+    let publics: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+    let mut off_curve = [0u8; 65];
+    off_curve[0] = 4;
+    off_curve[64] = 1;
+    let malformed = PublicKey::Sm2(off_curve);
+    let messages: Vec<Vec<u8>> = (0..120u32).map(|i| i.to_be_bytes().repeat(3)).collect();
+    let mut signatures = Vec::new();
+    let mut signers = Vec::new();
+    for (i, message) in messages.iter().enumerate() {
+        let k = if i < 100 { i % 5 } else { i % 2 };
+        let mut signature = keys[k].sign(domain::TX, message);
+        match i % 11 {
+            3 => signature.0[(i * 7) % 64] ^= 0x10,
+            5 => signature.0[..32].fill(0),
+            7 => signature = keys[(k + 1) % 5].sign(domain::TX, message),
+            _ => {}
+        }
+        signatures.push(signature);
+        signers.push(if i % 13 == 9 { &malformed } else { &publics[k] });
+    }
+    let checks: Vec<Check<'_>> = (0..messages.len())
+        .map(|i| Check {
+            key: signers[i],
+            domain: domain::TX,
+            message: &messages[i],
+            signature: &signatures[i],
+        })
+        .collect();
+    let alone: Vec<Result<(), VerifyError>> = checks
+        .iter()
+        .map(|c| c.key.verify(c.domain, c.message, c.signature))
+        .collect();
+    assert_eq!(verify_batch(&checks), alone);
+    let good = alone.iter().filter(|v| v.is_ok()).count();
+    assert!(good > 60 && good < 110, "{good} good of {}", alone.len());
+    assert!(alone.contains(&Err(VerifyError::MalformedKey)));
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("xinbao-gm-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
