@@ -265,3 +265,112 @@ fn init_founds_the_chain_at_the_version_asked_for_or_the_scenarios() {
     assert!(err.contains("upgrade_lead_heights"), "{err}");
     assert!(!dir.exists(), "a refused init writes nothing");
 }
+
+/// The founding ceremony of an SM2 chain, without a node: each member's keys are SM2 and
+/// its node has an ed25519 transport key its consensus key binds; the genesis names the
+/// suite, every founder approves it; a member file made for the other suite is refused
+/// with a message that says so.
+#[test]
+fn an_sm2_consortium_is_founded_with_bound_transport_keys() {
+    let root = fresh_dir("sm2-founding");
+    let members = [
+        ("bank-a", "Bank"),
+        ("ins-a", "Insurer"),
+        ("gov-a", "Government"),
+        ("reg", "Regulator"),
+    ];
+    let mut files = Vec::new();
+    for (i, (org, kind)) in members.iter().enumerate() {
+        let dir = root.join(org);
+        let address = format!("/ip4/127.0.0.1/tcp/{}", 27_100 + 2 * i);
+        let out = xinbao(&[
+            "member",
+            "init",
+            "--org",
+            org,
+            "--kind",
+            kind,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--p2p-address",
+            &address,
+            "--crypto-suite",
+            "sm2-sm3",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(mode(&dir.join("transport.key")), 0o600);
+        let config = std::fs::read_to_string(dir.join("node.toml")).unwrap();
+        assert!(
+            config.contains("transport_key = \"transport.key\""),
+            "{config}"
+        );
+        let member =
+            MemberFile::from_json(&std::fs::read(dir.join("member.json")).unwrap()).unwrap();
+        assert_eq!(member.admin_key.algorithm(), ledger::crypto::Algorithm::Sm2);
+        let node = &member.nodes[0];
+        assert_eq!(
+            ledger::validators::TransportKey::check(&node.consensus_key, node.transport.as_ref()),
+            Ok(())
+        );
+        files.push(dir.join("member.json"));
+    }
+    let genesis_path = root.join("genesis.json");
+    let mut assemble = vec![
+        "genesis",
+        "assemble",
+        "--chain-id",
+        "xinbao-sm2",
+        "--crypto-suite",
+        "sm2-sm3",
+        "--out",
+        genesis_path.to_str().unwrap(),
+        "--member",
+    ];
+    assemble.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let out = xinbao(&assemble);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crypto suite sm2-sm3"));
+    for (org, _) in &members {
+        let key = root.join(org).join("admin.secret");
+        let out = xinbao(&[
+            "genesis",
+            "sign",
+            genesis_path.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let file = GenesisFile::load(&genesis_path).unwrap();
+    assert_eq!(file.check_approved(), Ok(()));
+    assert_eq!(file.genesis.crypto_suite, ledger::crypto::Suite::Sm2Sm3);
+    assert!(file
+        .genesis
+        .validators
+        .iter()
+        .all(|v| v.transport.is_some()));
+
+    // The same members, assembled as an ed25519 chain: refused, and the message says why.
+    let other = root.join("ed25519.json");
+    let mut wrong = assemble.clone();
+    wrong[5] = "ed25519-blake3";
+    wrong[7] = other.to_str().unwrap();
+    let out = xinbao(&wrong);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("another crypto suite"), "{error}");
+    assert!(!other.exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
