@@ -57,8 +57,8 @@ fn transport_keypair(
     let Some(transport) = transport_key.as_ref().or(key_file) else {
         anyhow::bail!(
             "the consensus key is in a module, where the p2p transport cannot use it: set \
-             transport_key in {} to the ed25519 key the roster binds to it",
-            "the node's configuration"
+             transport_key in the node's configuration to the ed25519 key the roster binds \
+             to it (xinbao keys bind-transport)"
         );
     };
     if let Some(entry) = own_entry {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::txs::{self, ok, s, Committed};
+use common::txs::{self, export_and_verify, ok, s, Committed};
 use common::{get, scenario_path, serial, text, xinbao, Devnet};
 use ledger::crypto::SecretKey;
 use serde_json::{json, Value};
@@ -317,24 +317,7 @@ fn a_devnet_upgraded_twice_under_load_replays_the_version_3_example() {
     // 6. The chain, exported, verifies from the genesis alone; its report names the three
     // eras and the policies attestations qualified under version 3.
     let chain = net.dir.join("chain.xbc");
-    ok(&[
-        "chain",
-        "export",
-        "--node",
-        &net.urls[0],
-        "--out",
-        s(&chain),
-    ]);
-    let verdict: Value = serde_json::from_str(&ok(&[
-        "audit",
-        "verify",
-        "--genesis",
-        s(&genesis_path),
-        "--chain",
-        s(&chain),
-        "--json",
-    ]))
-    .unwrap();
+    let verdict = export_and_verify(&net.urls[0], &chain, &genesis_path);
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert!(verdict["height"].as_u64().unwrap() >= height, "{verdict}");
     let report: Value = serde_json::from_str(&ok(&[

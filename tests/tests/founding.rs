@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::netns::{Host, Hosts};
-use common::txs::{ok, s};
+use common::txs::{export_and_verify, ok, s};
 use common::{binaries, get, serial, text, xinbao};
 use ledger::action::FlagEnterprise;
 use ledger::crypto::SecretKey;
@@ -691,24 +691,7 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let tip = net.height("bank-e").max(net.height("bank-a"));
     net.wait_height(&["bank-a", "bank-e"], tip);
     let chain = dir.join("chain.xbc");
-    ok(&[
-        "chain",
-        "export",
-        "--node",
-        &net.node("bank-e").url,
-        "--out",
-        s(&chain),
-    ]);
-    let verdict: Value = serde_json::from_str(&ok(&[
-        "audit",
-        "verify",
-        "--genesis",
-        s(&genesis),
-        "--chain",
-        s(&chain),
-        "--json",
-    ]))
-    .unwrap();
+    let verdict = export_and_verify(&net.node("bank-e").url, &chain, &genesis);
     assert_eq!(verdict["verified"], true);
     assert_eq!(verdict["founders_approved"], true);
     assert!(

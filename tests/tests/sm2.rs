@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::txs::{ok, s, sign_and_commit};
+use common::txs::{export_and_verify, ok, s, sign_and_commit};
 use common::{get, post_json, scenario_path, serial, text, tx_file, xinbao, Devnet};
 use serde_json::{json, Value};
 
@@ -240,24 +240,7 @@ fn an_sm2_devnet_commits_a_worked_example_and_interoperates_with_openssl() {
     let committed = net.height(2).unwrap();
     net.wait_height(&[3], committed, Duration::from_secs(30));
     let chain = net.dir.join("chain.xbc");
-    ok(&[
-        "chain",
-        "export",
-        "--node",
-        &net.urls[3],
-        "--out",
-        s(&chain),
-    ]);
-    let verdict: Value = serde_json::from_str(&ok(&[
-        "audit",
-        "verify",
-        "--genesis",
-        s(&genesis_path),
-        "--chain",
-        s(&chain),
-        "--json",
-    ]))
-    .unwrap();
+    let verdict = export_and_verify(&net.urls[3], &chain, &genesis_path);
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert!(
         verdict["height"].as_u64().unwrap() >= flagged.height,

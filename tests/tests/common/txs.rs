@@ -41,6 +41,22 @@ pub fn fetch(url: &str, path: &str) -> Value {
     answer
 }
 
+/// `xinbao chain export` of the node at `url` into `chain`, then `xinbao audit verify` of
+/// it with `genesis` alone, which must succeed; the verdict (`--json`).
+pub fn export_and_verify(url: &str, chain: &Path, genesis: &Path) -> Value {
+    ok(&["chain", "export", "--node", url, "--out", s(chain)]);
+    serde_json::from_str(&ok(&[
+        "audit",
+        "verify",
+        "--genesis",
+        s(genesis),
+        "--chain",
+        s(chain),
+        "--json",
+    ]))
+    .expect("the verdict is JSON")
+}
+
 /// A transaction committed through `xinbao tx submit --wait`.
 #[derive(Debug)]
 pub struct Committed {
