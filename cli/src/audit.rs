@@ -38,6 +38,7 @@ use serde_json::{json, Value};
 
 use crate::chain::{NodeChain, ProgressLine};
 use crate::files;
+use crate::tls::ClientTls;
 
 /// Exit status when the chain or the proof does not verify.
 const EXIT_FAULT: u8 = 1;
@@ -66,6 +67,8 @@ pub struct Source {
     /// A node's HTTP API: its chain is fetched and verified as it arrives.
     #[arg(long)]
     pub node: Option<String>,
+    #[command(flatten)]
+    pub tls: ClientTls,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +108,8 @@ pub struct ProveArgs {
     /// A node's HTTP API to take the transaction from.
     #[arg(long)]
     pub node: Option<String>,
+    #[command(flatten)]
+    pub tls: ClientTls,
     /// The transaction id (hex).
     #[arg(long)]
     pub tx: String,
@@ -160,7 +165,7 @@ fn open_source(
         .node
         .as_deref()
         .expect("clap requires --chain or --node");
-    let node = NodeChain::new(url);
+    let node = NodeChain::new(url, &source.tls)?;
     let target = node.height()?;
     // The node's word is not taken for the genesis: block 1 must follow this one.
     let header = ChainHeader {
@@ -453,7 +458,7 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     let (entry, index, suite) = match (&args.chain, &args.node) {
         (Some(path), _) => find_in_file(path, &id)?,
         (None, Some(url)) => {
-            let node = NodeChain::new(url);
+            let node = NodeChain::new(url, &args.tls)?;
             let (height, index) = node.tx_location(&id)?;
             (node.entry(height)?, index, node.status()?.crypto_suite)
         }
@@ -470,7 +475,7 @@ fn prove(args: &ProveArgs) -> anyhow::Result<ExitCode> {
     let changes = match (&args.chain, &args.node) {
         (Some(path), _) => roster_changes_in_file(suite, path, entry.height())?,
         (None, Some(url)) => {
-            let node = NodeChain::new(url);
+            let node = NodeChain::new(url, &args.tls)?;
             let mut proofs = Vec::new();
             for (height, index) in node.roster_changes_below(entry.height())? {
                 let change_entry = node.entry(height)?;

@@ -42,6 +42,7 @@ use crate::chain::NodeChain;
 use crate::demo::TempDir;
 use crate::devnet::{self, Network};
 use crate::node_client::NodeClient;
+use crate::tls::ClientTls;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -579,7 +580,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     say("starting 4 validators …");
     let mut network = Network::start(&dir, &node_bin, true)?;
     network.wait_ready(READY_TIMEOUT)?;
-    let clients = network.clients();
+    let clients = network.clients()?;
     let date = Date::from_ymd(2025, 3, 3).expect("a date");
     for client in &clients {
         client.set_clock(date.unix_ms_cst_noon() as u64)?;
@@ -746,7 +747,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         clients.len()
     ));
 
-    let watcher_node = NodeChain::new(&manifest.nodes[0].url);
+    let auditor = manifest.client_tls(&manifest.nodes[0].org, "auditor");
+    let watcher_node = NodeChain::new(&manifest.nodes[0].url, &auditor)?;
     let mut seen: BTreeMap<TxId, Instant> = BTreeMap::new();
     let mut twice = 0u64;
     let mut rejected = 0u64;
@@ -845,7 +847,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     let audit = if args.audit {
         say("exporting the chain and verifying it …");
-        Some(audit_figures(&manifest.nodes[0].url, &dir)?)
+        Some(audit_figures(&manifest.nodes[0].url, &auditor, &dir)?)
     } else {
         None
     };
@@ -1055,8 +1057,8 @@ fn rss_bytes_per_tx(from_kib: Option<u64>, to_kib: Option<u64>, committed: u64) 
 }
 
 /// Exports the chain from `url` and times its verification with the genesis alone.
-fn audit_figures(url: &str, dir: &std::path::Path) -> anyhow::Result<Value> {
-    let node = NodeChain::new(url);
+fn audit_figures(url: &str, tls: &ClientTls, dir: &std::path::Path) -> anyhow::Result<Value> {
+    let node = NodeChain::new(url, tls)?;
     let height = node.height()?;
     let genesis = ledger::genesis::Genesis::load(&dir.join("genesis.json"))?;
     let mut entries = Vec::with_capacity(height as usize);

@@ -79,6 +79,14 @@ pub struct MemberInitArgs {
     /// (ed25519-blake3, or sm2-sm3 for SM2 keys).
     #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
     pub crypto_suite: Suite,
+    /// Serve the node's API over HTTPS with client certificates: writes DIR/tls (as
+    /// `xinbao tls init`) and the [tls] section of node.toml. Required when --http-listen
+    /// is not a loopback address.
+    #[arg(long)]
+    pub tls: bool,
+    /// A further DNS name or IP address for the node's server certificate (with --tls).
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    pub tls_names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +233,8 @@ pub struct NodeFiles<'a> {
     pub transport_key: Option<&'a str>,
     pub http_listen: &'a str,
     pub p2p_listen: &'a str,
+    /// The `[tls]` section, when the API is served over HTTPS.
+    pub tls: Option<&'a str>,
 }
 
 /// The text of a node configuration (the format of `xinbao-node --config`).
@@ -240,7 +250,8 @@ pub fn node_config(files: &NodeFiles<'_>) -> String {
          p2p_listen = \"{p2p}\"\n\
          # The transaction gossip listens on the p2p port + 1. A node that joins after the\n\
          # genesis validators have moved on can be given current members to dial:\n\
-         # bootstrap_peers = [\"/ip4/A.B.C.D/tcp/PORT/p2p/PEER_ID\"]\n",
+         # bootstrap_peers = [\"/ip4/A.B.C.D/tcp/PORT/p2p/PEER_ID\"]\n\
+         {tls}",
         comment = files.comment,
         moniker = files.moniker,
         genesis = files.genesis,
@@ -251,6 +262,7 @@ pub fn node_config(files: &NodeFiles<'_>) -> String {
             .unwrap_or_default(),
         http = files.http_listen,
         p2p = files.p2p_listen,
+        tls = files.tls.unwrap_or_default(),
     )
 }
 
@@ -300,24 +312,21 @@ pub fn new_transport_key(
     Ok(Some(TransportKey::bind(consensus, key.public_key())?))
 }
 
-/// One organisation's part of a founding, in `dir` (see the module notes); what both
-/// `member init` and `devnet init` run.
-pub fn new_member(
-    dir: &Path,
+/// One organisation's part of a founding, in `args.dir` (see the module notes).
+fn new_member(
+    args: &MemberInitArgs,
     org: &Id,
     kind: OrgKind,
-    p2p_address: &str,
-    http_listen: &str,
     voting_power: u64,
-    suite: Suite,
 ) -> anyhow::Result<MemberFile> {
+    let (dir, p2p_address, http_listen) = (&args.dir, &args.p2p_address, &args.http_listen);
     let address = P2pAddress::parse(p2p_address)?;
     ensure!(
         kind != OrgKind::Auditor || voting_power == 0,
         "an auditor votes in nothing: use --no-validator"
     );
     ensure_empty_dir(dir)?;
-    let algorithm = suite.algorithm();
+    let algorithm = args.crypto_suite.algorithm();
     let admin = new_key(
         &dir.join("admin.secret"),
         Some(&dir.join("admin.public")),
@@ -335,6 +344,23 @@ pub fn new_member(
     } else {
         format!("The follower node of {org}: it follows the chain and votes in nothing.")
     };
+    let tls = if args.tls {
+        let mut names = vec!["localhost".to_string()];
+        if let Some((host, _)) = http_listen.rsplit_once(':') {
+            names.push(host.trim_matches(['[', ']']).to_string());
+        }
+        names.extend(args.tls_names.iter().cloned());
+        names.dedup();
+        crate::tls::init(&dir.join("tls"), org.as_str(), &names)?;
+        Some(crate::tls::node_tls_section(
+            "tls/server.pem",
+            "tls/server.key",
+            "tls/ca.pem",
+            org.as_str(),
+        ))
+    } else {
+        None
+    };
     let config = node_config(&NodeFiles {
         moniker: org.as_str(),
         comment: &comment,
@@ -343,6 +369,7 @@ pub fn new_member(
         transport_key: transport.map(|_| TRANSPORT_KEY_FILE),
         http_listen,
         p2p_listen: &address.listen(),
+        tls: tls.as_deref(),
     });
     std::fs::write(dir.join("node.toml"), config)?;
     let file = MemberFile {
@@ -353,7 +380,7 @@ pub fn new_member(
         nodes: vec![MemberNode {
             consensus_key: node_key.public_key(),
             voting_power,
-            address: Text::new(p2p_address).context("the p2p address")?,
+            address: Text::new(p2p_address.as_str()).context("the p2p address")?,
             transport,
         }],
     };
@@ -374,15 +401,13 @@ fn member_init(args: &MemberInitArgs) -> anyhow::Result<ExitCode> {
         ensure!(args.voting_power > 0, "--voting-power must be at least 1");
         args.voting_power
     };
-    let file = new_member(
-        &args.dir,
-        &org,
-        kind,
-        &args.p2p_address,
-        &args.http_listen,
-        power,
-        args.crypto_suite,
-    )?;
+    ensure!(
+        args.tls || crate::tls::is_loopback(&args.http_listen),
+        "--http-listen {} is reachable from other machines: add --tls (a node serves plain \
+         HTTP on loopback only)",
+        args.http_listen
+    );
+    let file = new_member(args, &org, kind, power)?;
     let d = args.dir.display();
     println!("member {org} ({kind:?}) in {d}");
     println!("  admin key      {}", file.admin_key);
@@ -402,6 +427,12 @@ fn member_init(args: &MemberInitArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("  p2p address    {}", node.address.as_str());
+    if args.tls {
+        println!(
+            "  HTTPS          {d}/tls: the CA, the node's certificate, a client certificate per \
+             role (keep tls/ca.key off the node)"
+        );
+    }
     println!("send {d}/member.json to the founders; keep every other file here, and secret.");
     println!(
         "when the genesis is assembled: xinbao genesis sign genesis.json --key {d}/admin.secret"

@@ -33,6 +33,7 @@ use ledger::tx::TxId;
 use serde_json::Value;
 
 use crate::node_client::NodeClient;
+use crate::tls::ClientTls;
 
 /// One request may take this long (a block of the largest size, as JSON, included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,6 +65,8 @@ pub struct ExportArgs {
     /// The last height to export (default: the node's committed height).
     #[arg(long)]
     pub to: Option<u64>,
+    #[command(flatten)]
+    pub tls: ClientTls,
 }
 
 pub fn run(command: ChainCommand) -> anyhow::Result<ExitCode> {
@@ -80,12 +83,17 @@ pub struct NodeChain {
 }
 
 impl NodeChain {
-    pub fn new(url: &str) -> NodeChain {
-        let client = NodeClient::with_timeout(url, REQUEST_TIMEOUT);
-        NodeChain {
+    /// The chain of the node at `url`, over TLS when `tls` names certificates.
+    pub fn new(url: &str, tls: &ClientTls) -> anyhow::Result<NodeChain> {
+        let client = if tls.is_set() {
+            NodeClient::with_tls(url, REQUEST_TIMEOUT, tls)?
+        } else {
+            NodeClient::with_timeout(url, REQUEST_TIMEOUT)
+        };
+        Ok(NodeChain {
             base: client.base().to_string(),
             client,
-        }
+        })
     }
 
     fn get(&self, path: &str, limit: u64) -> anyhow::Result<(u16, Vec<u8>)> {
@@ -300,7 +308,7 @@ fn scan_existing(path: &Path) -> anyhow::Result<(ChainHeader, u64, u64)> {
 }
 
 fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let node = NodeChain::new(&args.node);
+    let node = NodeChain::new(&args.node, &args.tls)?;
     let status = node.status()?;
     let target = args.to.unwrap_or(status.height);
     let (chain_id, genesis_hash, crypto_suite) =

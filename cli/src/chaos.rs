@@ -609,12 +609,9 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         nodes.start(&hosts, i)?;
     }
     let checker = Arc::new(Checker {
-        nodes: nodes
-            .manifest
-            .urls()
-            .iter()
-            .map(|url| NodeClient::with_timeout(url, REQUEST_TIME))
-            .collect(),
+        nodes: (0..count)
+            .map(|i| nodes.manifest.client_with_timeout(i, "staff", REQUEST_TIME))
+            .collect::<anyhow::Result<_>>()?,
         seen: Mutex::new(Observed {
             checked: vec![0; count],
             ..Observed::default()

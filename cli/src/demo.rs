@@ -268,7 +268,7 @@ fn one_example(
     let mut network = Network::start(&dir, node_bin, true)?;
     network.wait_ready(READY_TIMEOUT)?;
     eprintln!("committing blocks; replaying {name} …");
-    let node = NodeClient::new(&manifest.nodes[0].url);
+    let node = manifest.client(0, "staff")?;
     let run = crate::replay::run(text, &dir, &node, &mut |note| {
         eprintln!("  {note}");
     })?;
@@ -276,7 +276,7 @@ fn one_example(
     println!("\n{name}: the settlement as the network holds it");
     print!("{}", contracts::scenario::summary(&run.outcome));
 
-    let (height, same_everywhere) = agreement(&network.clients())?;
+    let (height, same_everywhere) = agreement(&network.clients()?)?;
     let offline = contracts::scenario::run(text)?;
     let equals_offline = offline.result == run.outcome.result;
     if equals_offline {

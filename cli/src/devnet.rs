@@ -14,7 +14,16 @@
 //! D/nodes/NAME/config.toml       a validator's node configuration (the node's TOML format)
 //! D/nodes/NAME/data/             its blocks and state, created by the node
 //! D/nodes/NAME/node.log          its log, written while `devnet up` runs it
+//!
+//! with --tls (and always on hosts of their own), the APIs are HTTPS with client certificates:
+//! D/tls/ca.pem, ca.key           the devnet's CA: it signs every server and client certificate
+//! D/tls/ORG-ROLE.pem, .key       a client certificate per organisation and role (staff,
+//!                                auditor, operator, viewer): CN=ORG-ROLE, O=ORG, OU=ROLE
+//! D/nodes/NAME/server.pem, .key  a validator's server certificate (localhost and its address)
 //! ```
+//! A node maps its own organisation's certificates to their roles (`O=ORG, OU=ROLE`); the
+//! commands that use a TLS devnet present the staff certificate of the node's organisation,
+//! or the auditor's to export the chain.
 //!
 //! It is the founding ceremony of `xinbao member init` and `xinbao genesis
 //! assemble|sign` ([`crate::ceremony`]) run by one person for every organisation: member
@@ -45,9 +54,12 @@ use ledger::{Date, Id, OrgKind, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::node_client::NodeClient;
+use crate::tls::ClientTls;
 
 /// The devnet's chain id.
 pub const CHAIN_ID: &str = "xinbao-devnet";
+/// A TLS devnet's certificates, in its directory.
+pub const TLS_DIR: &str = "tls";
 /// The manifest's file name in a devnet directory.
 pub const MANIFEST_FILE: &str = "devnet.json";
 /// Target time between blocks.
@@ -107,6 +119,10 @@ pub struct InitArgs {
     /// signatures and SM3 hashes; each node then has an ed25519 transport key too).
     #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
     pub crypto_suite: Suite,
+    /// Serve the validators' APIs over HTTPS with client certificates (D/tls: a CA, and a
+    /// certificate per organisation and role).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +147,12 @@ pub struct Manifest {
     pub genesis: String,
     pub orgs: Vec<OrgEntry>,
     pub nodes: Vec<NodeEntry>,
+    /// The certificates' folder when the APIs are HTTPS ([`TLS_DIR`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// The devnet's directory (where it was loaded from).
+    #[serde(skip)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,11 +180,51 @@ impl Manifest {
         let path = dir.join(MANIFEST_FILE);
         let bytes = crate::files::read_bounded(&path, 1024 * 1024)
             .with_context(|| format!("{} is not a devnet directory", dir.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{}", path.display()))
+        let mut manifest: Manifest =
+            serde_json::from_slice(&bytes).with_context(|| format!("{}", path.display()))?;
+        manifest.dir = dir.to_owned();
+        Ok(manifest)
     }
 
-    pub fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.url.clone()).collect()
+    /// The client certificate of `org` in `role`, on a TLS devnet (none on a plain one).
+    pub fn client_tls(&self, org: &str, role: &str) -> ClientTls {
+        match &self.tls {
+            Some(tls) => ClientTls::of_devnet(&self.dir.join(tls), org, role),
+            None => ClientTls::default(),
+        }
+    }
+
+    /// A client of validator `index` as its organisation's `role`.
+    pub fn client(&self, index: usize, role: &str) -> anyhow::Result<NodeClient> {
+        self.client_with_timeout(index, role, crate::node_client::REQUEST_TIMEOUT)
+    }
+
+    pub fn client_with_timeout(
+        &self,
+        index: usize,
+        role: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<NodeClient> {
+        let node = &self.nodes[index];
+        let tls = self.client_tls(&node.org, role);
+        if tls.is_set() {
+            NodeClient::with_tls(&node.url, timeout, &tls)
+        } else {
+            Ok(NodeClient::with_timeout(&node.url, timeout))
+        }
+    }
+
+    /// A client of every validator, each as its organisation's staff.
+    pub fn clients(&self) -> anyhow::Result<Vec<NodeClient>> {
+        (0..self.nodes.len())
+            .map(|i| self.client(i, "staff"))
+            .collect()
+    }
+
+    /// The validator at `url`, if it is one of this devnet's.
+    pub fn index_of(&self, url: &str) -> Option<usize> {
+        let url = url.trim_end_matches('/');
+        self.nodes.iter().position(|n| n.url == url)
     }
 
     /// The admin key of organisation `org`, if the devnet has it.
@@ -215,6 +277,7 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<ExitCode> {
                 base_port: args.base_port,
                 params,
                 crypto_suite: args.crypto_suite,
+                tls: args.tls,
                 ..Founding::new(version)
             };
             let manifest = init(&args.dir, &orgs, &founding)?;
@@ -342,8 +405,11 @@ pub struct Founding {
     pub protocol_version: u32,
     pub crypto_suite: Suite,
     /// Validator `i` listens on the address `hosts[i]` (a host or network namespace of
-    /// its own) at [`HOST_HTTP_PORT`] and [`HOST_P2P_PORT`] instead of on loopback ports.
+    /// its own) at [`HOST_HTTP_PORT`] and [`HOST_P2P_PORT`] instead of on loopback ports;
+    /// its API is then served over HTTPS.
     pub hosts: Option<Vec<String>>,
+    /// The nodes serve their APIs over HTTPS with client certificates (see [`TLS_DIR`]).
+    pub tls: bool,
 }
 
 impl Founding {
@@ -356,6 +422,7 @@ impl Founding {
             protocol_version,
             crypto_suite: Suite::default(),
             hosts: None,
+            tls: false,
         }
     }
 }
@@ -424,6 +491,12 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
     for sub in ["keys", "nodes", "members"] {
         std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("{}", dir.display()))?;
     }
+    let tls = founding.tls || hosts.is_some();
+    let ca = if tls {
+        Some(devnet_ca(&dir.join(TLS_DIR), orgs)?)
+    } else {
+        None
+    };
 
     // Each organisation's admin key, as `member init` makes it.
     let mut org_entries = Vec::with_capacity(orgs.len());
@@ -460,6 +533,22 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
             crate::ceremony::new_key(&node_dir.join("consensus.key"), None, suite.algorithm())?;
         let transport = crate::ceremony::new_transport_key(&node_dir, &key)?;
         let http = format!("{ip}:{http_port}");
+        let tls_section = match &ca {
+            Some(ca) => {
+                ca.issue_server(
+                    &node_dir,
+                    "server",
+                    &["localhost".to_string(), ip.to_string()],
+                )?;
+                Some(crate::tls::node_tls_section(
+                    "server.pem",
+                    "server.key",
+                    &format!("../../{TLS_DIR}/ca.pem"),
+                    org.as_str(),
+                ))
+            }
+            None => None,
+        };
         let config = crate::ceremony::node_config(&crate::ceremony::NodeFiles {
             moniker: &name,
             comment: &format!(
@@ -470,12 +559,13 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
             transport_key: transport.map(|_| crate::ceremony::TRANSPORT_KEY_FILE),
             http_listen: &http,
             p2p_listen: &p2p,
+            tls: tls_section.as_deref(),
         });
         let entry = NodeEntry {
             name: name.clone(),
             org: org.to_string(),
             config: format!("nodes/{name}/config.toml"),
-            url: format!("http://{http}"),
+            url: format!("{}://{http}", if tls { "https" } else { "http" }),
             p2p: p2p.clone(),
         };
         std::fs::write(dir.join(&entry.config), config)?;
@@ -532,12 +622,27 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
         genesis: "genesis.json".to_string(),
         orgs: org_entries,
         nodes,
+        tls: tls.then(|| TLS_DIR.to_string()),
+        dir: dir.to_owned(),
     };
     std::fs::write(
         dir.join(MANIFEST_FILE),
         serde_json::to_string_pretty(&manifest)? + "\n",
     )?;
     Ok(manifest)
+}
+
+/// A TLS devnet's CA in `dir`, and a client certificate per organisation and role.
+fn devnet_ca(dir: &Path, orgs: &[(Id, OrgKind)]) -> anyhow::Result<crate::tls::Ca> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let ca = crate::tls::Ca::new(CHAIN_ID)?;
+    ca.write(dir, "ca")?;
+    for (org, _) in orgs {
+        for role in crate::tls::ROLES {
+            ca.issue_client(dir, &format!("{org}-{role}"), org.as_str(), role)?;
+        }
+    }
+    Ok(ca)
 }
 
 /// The `xinbao-node` program: `explicit`, else beside the running `xinbao`, else the PATH.
@@ -603,12 +708,9 @@ impl Network {
         Ok(network)
     }
 
-    pub fn clients(&self) -> Vec<NodeClient> {
-        self.manifest
-            .urls()
-            .iter()
-            .map(|u| NodeClient::new(u))
-            .collect()
+    /// A client of every validator, each as its organisation's staff.
+    pub fn clients(&self) -> anyhow::Result<Vec<NodeClient>> {
+        self.manifest.clients()
     }
 
     /// Starts validator `index` (again), its output appended to its `node.log`, with its
@@ -665,7 +767,7 @@ impl Network {
     /// work for one block; an idle devnet then waits.)
     pub fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let clients = self.clients();
+        let clients = self.clients()?;
         let running: Vec<usize> = (0..clients.len())
             .filter(|i| self.children[*i].is_some())
             .collect();
@@ -804,7 +906,7 @@ fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
     );
     network.wait_ready(READY_TIMEOUT)?;
     let mut out = std::io::stdout().lock();
-    for (node, client) in network.manifest.nodes.iter().zip(network.clients()) {
+    for (node, client) in network.manifest.nodes.iter().zip(network.clients()?) {
         let height = client.status().map(|s| s.height).unwrap_or(0);
         writeln!(out, "{:<16} {}  height {height}", node.name, node.url)?;
     }

@@ -26,6 +26,7 @@ mod query;
 mod replay;
 mod scenario;
 mod stress;
+mod tls;
 mod tx;
 mod tx_new;
 
@@ -79,6 +80,10 @@ enum Command {
     /// model (docs/STRESS.md) through the real rulebook, each party's loss distribution,
     /// the odds that the fund's cap binds and that the programme is suspended.
     Stress(stress::StressArgs),
+    /// An organisation's certificates for its node's HTTPS API: a CA, the server's
+    /// certificate, a client certificate per role.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
 }
 
 /// mimalloc: the commands that run the rulebook on memory (scenarios, `stress`, the audit)
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Chaos(args) => chaos::run(args),
         Command::Stress(args) => stress::run(args),
+        Command::Tls(command) => tls::run(command),
     };
     match result {
         Ok(code) => code,
@@ -113,5 +119,17 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command's options are well formed (no two named alike, every `requires`
+    /// names an option): clap's own checks, which otherwise run only when the command is.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

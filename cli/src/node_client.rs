@@ -1,4 +1,5 @@
-//! The HTTP client of a node's API (plain HTTP, meant for loopback or a trusted network).
+//! The HTTP client of a node's API: HTTPS with a client certificate ([`ClientTls`]), or
+//! plain HTTP to a node on loopback.
 //!
 //! Every call has a timeout and every answer a size limit. Answers the node and this
 //! client share a type for are read with it ([`ledger::api`]: errors, receipts, the
@@ -18,8 +19,10 @@ use ledger::block::{Outcome, Receipt};
 use ledger::tx::{SignedTx, TxId};
 use serde_json::Value;
 
+use crate::tls::ClientTls;
+
 /// One request may take this long (connect, send, answer).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read (a block of the largest size, as JSON, fits).
 const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// How often `wait_committed` asks.
@@ -103,6 +106,25 @@ impl NodeClient {
 
     /// A client whose every request may take `timeout` (connect, send, answer).
     pub fn with_timeout(base: &str, timeout: Duration) -> NodeClient {
+        NodeClient::build(base, timeout, ureq::tls::TlsConfig::default())
+    }
+
+    /// A client of a node's HTTPS API (`https://HOST:PORT`), presenting `tls`'s client
+    /// certificate and trusting its CA.
+    pub fn with_tls(base: &str, timeout: Duration, tls: &ClientTls) -> anyhow::Result<NodeClient> {
+        Ok(NodeClient::build(base, timeout, tls.ureq_config()?))
+    }
+
+    /// A client for the command-line options: over TLS when they name certificates.
+    pub fn connect(base: &str, tls: &ClientTls) -> anyhow::Result<NodeClient> {
+        if tls.is_set() {
+            NodeClient::with_tls(base, REQUEST_TIMEOUT, tls)
+        } else {
+            Ok(NodeClient::new(base))
+        }
+    }
+
+    fn build(base: &str, timeout: Duration, tls: ureq::tls::TlsConfig) -> NodeClient {
         let base = base.trim_end_matches('/');
         let base = if base.contains("://") {
             base.to_string()
@@ -112,6 +134,7 @@ impl NodeClient {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .tls_config(tls)
             .build();
         NodeClient {
             base,

@@ -10,6 +10,7 @@ use ledger::tx::TxId;
 use serde_json::Value;
 
 use crate::node_client::{NodeClient, TxStatus};
+use crate::tls::ClientTls;
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
@@ -26,6 +27,8 @@ pub struct QueryArgs {
     /// Print the node's JSON answer instead of text.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    tls: ClientTls,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +54,7 @@ enum What {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
-    let client = NodeClient::new(&args.node);
+    let client = NodeClient::connect(&args.node, &args.tls)?;
     match args.what {
         What::Status => {
             let raw = client.status_json()?;

@@ -166,7 +166,7 @@ pub fn run(
          devnet of its version with `xinbao devnet init --orgs-from FILE`, or upgrade this one first",
         offline.protocol_version
     );
-    let clients: Vec<NodeClient> = manifest.urls().iter().map(|u| NodeClient::new(u)).collect();
+    let clients: Vec<NodeClient> = manifest.clients()?;
     let chain_id = Id::new(manifest.chain_id.as_str()).context("the devnet's chain id")?;
 
     let state = node.state()?;

@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// $XINBAO_DEVNET_DIR, else `devnet`.
     #[arg(long, value_name = "DIR")]
     pub devnet_dir: Option<std::path::PathBuf>,
+    /// For a node that is not one of the devnet's own (whose certificates are found in
+    /// its directory).
+    #[command(flatten)]
+    pub tls: crate::tls::ClientTls,
 }
 
 pub fn run(command: ScenarioCommand) -> anyhow::Result<ExitCode> {
@@ -77,15 +81,22 @@ fn read_scenario(args: &RunArgs) -> anyhow::Result<String> {
 
 fn run_on_network(args: &RunArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let text = read_scenario(args)?;
-    let url = match &args.node {
-        Some(url) => url.clone(),
-        None => crate::devnet::Manifest::load(dir)?
-            .nodes
-            .first()
-            .map(|n| n.url.clone())
-            .context("the devnet has no validators")?,
+    let manifest = crate::devnet::Manifest::load(dir)?;
+    anyhow::ensure!(!manifest.nodes.is_empty(), "the devnet has no validators");
+    // Through the node named, as its organisation's staff on a TLS devnet; else the first.
+    let (url, node) = match &args.node {
+        Some(url) if manifest.index_of(url).is_none() => (
+            url.clone(),
+            crate::node_client::NodeClient::connect(url, &args.tls)?,
+        ),
+        named => {
+            let i = named
+                .as_deref()
+                .and_then(|url| manifest.index_of(url))
+                .unwrap_or(0);
+            (manifest.nodes[i].url.clone(), manifest.client(i, "staff")?)
+        }
     };
-    let node = crate::node_client::NodeClient::new(&url);
     let run = crate::replay::run(&text, dir, &node, &mut |note| eprintln!("{note}"))
         .with_context(|| format!("{}: replaying through {url}", args.file.display()))?;
     if args.json {

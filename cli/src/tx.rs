@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::files;
 use crate::node_client::{NodeClient, NodeError};
+use crate::tls::{ClientTls, SignerTls};
 
 /// A transaction file is at most this long (its JSON form is larger than its binary one).
 const TX_FILE_BYTES_MAX: u64 = 4 * TX_BYTES_MAX as u64;
@@ -124,14 +125,22 @@ pub enum TxCommand {
     /// 1 refused by the node (bad signature, unregistered key, another chain…) or rejected
     /// by the rulebook (its code is printed), 2 when the file cannot be read or the node
     /// cannot be reached.
-    Submit(SubmitArgs),
+    Submit {
+        #[command(flatten)]
+        submit: SubmitArgs,
+        #[command(flatten)]
+        tls: ClientTls,
+    },
     /// Sign a transaction file with your key (in place, as `tx sign`), then submit it.
+    /// Over HTTPS the client certificate's key is --tls-key, --key being the signer's.
     Send {
         /// Your secret key file (PATH.secret, or its stem), or a `pkcs11:` URI.
         #[arg(long, value_name = "PATH")]
         key: PathBuf,
         #[command(flatten)]
         submit: SubmitArgs,
+        #[command(flatten)]
+        tls: SignerTls,
     },
 }
 
@@ -174,8 +183,12 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
             json,
             crypto_suite,
         } => show(&file, json, crypto_suite),
-        TxCommand::Submit(args) => submit(&args),
-        TxCommand::Send { key, submit: args } => {
+        TxCommand::Submit { submit: args, tls } => submit(&args, &tls),
+        TxCommand::Send {
+            key,
+            submit: args,
+            tls,
+        } => {
             if args.files.iter().any(|file| file.as_os_str() == "-") {
                 bail!("tx send signs files; sign a stream's transactions first, then tx submit -");
             }
@@ -184,7 +197,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
             for file in &args.files {
                 sign_with(file, signer.as_ref())?;
             }
-            submit(&args)
+            submit(&args, &tls.into())
         }
     }
 }
@@ -192,10 +205,10 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
 /// Transactions in one request of `tx submit`.
 const SUBMIT_BATCH_MAX: usize = 1_000;
 
-fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
+fn submit(args: &SubmitArgs, tls: &ClientTls) -> anyhow::Result<ExitCode> {
     match args.files.as_slice() {
-        [file] if file.as_os_str() != "-" => submit_one(args, file),
-        _ => submit_many(args),
+        [file] if file.as_os_str() != "-" => submit_one(args, tls, file),
+        _ => submit_many(args, tls),
     }
 }
 
@@ -225,9 +238,9 @@ fn read_sources(files: &[PathBuf]) -> anyhow::Result<Vec<(String, SignedTx)>> {
     Ok(txs)
 }
 
-fn submit_many(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
+fn submit_many(args: &SubmitArgs, tls: &ClientTls) -> anyhow::Result<ExitCode> {
     let txs = read_sources(&args.files)?;
-    let client = NodeClient::new(&args.node);
+    let client = NodeClient::connect(&args.node, tls)?;
     let mut taken = Vec::new();
     let mut refused = 0usize;
     for chunk in txs.chunks(SUBMIT_BATCH_MAX) {
@@ -277,9 +290,9 @@ fn submit_many(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn submit_one(args: &SubmitArgs, file: &Path) -> anyhow::Result<ExitCode> {
+fn submit_one(args: &SubmitArgs, tls: &ClientTls, file: &Path) -> anyhow::Result<ExitCode> {
     let tx = read_tx_file(file)?;
-    let client = NodeClient::new(&args.node);
+    let client = NodeClient::connect(&args.node, tls)?;
     let submitted = if args.binary {
         client.submit_binary(&tx)
     } else {

@@ -907,7 +907,8 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
         println!(
             "Write a new, unsigned transaction file.\n\n\
              Usage: xinbao tx new TYPE --FIELD VALUE … [--out FILE] \
-             (--node URL | --chain-id ID --expires-at-height H) [--nonce N]\n\n\
+             (--node URL [--cacert PEM --cert PEM --key PEM] | --chain-id ID \
+             --expires-at-height H) [--nonce N]\n\n\
              The fields are checked as the rulebook checks a transaction's form \
              (InvalidField, R9) before anyone signs. Without --out the file is printed.\n"
         );
@@ -920,8 +921,9 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
                 print!("{text}");
                 print!(
                     "\nAnd: --out FILE (the file to write), the chain: --node URL (chain id and \
-                     expiry from the node), or --chain-id ID --expires-at-height H; --nonce N \
-                     (default: random)\n"
+                     expiry from the node, over HTTPS with --cacert, --cert and --key or \
+                     XINBAO_CACERT, XINBAO_CERT and XINBAO_KEY), or --chain-id ID \
+                     --expires-at-height H; --nonce N (default: random)\n"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
@@ -954,6 +956,12 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
     };
     let out = take("out").map(PathBuf::from);
     let node = take("node");
+    let env_tls = crate::tls::ClientTls::from_env();
+    let tls = crate::tls::ClientTls {
+        cacert: take("cacert").map(PathBuf::from).or(env_tls.cacert),
+        cert: take("cert").map(PathBuf::from).or(env_tls.cert),
+        key: take("key").map(PathBuf::from).or(env_tls.key),
+    };
     let chain_id = take("chain-id");
     let expires = take("expires-at-height");
     let nonce = take("nonce");
@@ -961,7 +969,7 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
 
     let (chain_id, expires_at_height) = match (node, chain_id, expires) {
         (Some(url), None, expires) => {
-            let client = NodeClient::new(&url);
+            let client = NodeClient::connect(&url, &tls)?;
             let status = client.status()?;
             upgrade_fits(&action, &status)?;
             let chain = status.chain_id.to_string();

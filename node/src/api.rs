@@ -42,6 +42,7 @@ use ledger::export::ChainEntry;
 use ledger::Action;
 use serde_json::{json, Value};
 
+use crate::access::Gate;
 use crate::intake;
 use crate::shared::Shared;
 use crate::views;
@@ -82,7 +83,7 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The API's routes (served under the limits of [`crate::http`]).
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(shared: Arc<Shared>, gate: Arc<Gate>) -> Router {
     Router::new()
         .route("/v1/tx", post(submit_tx))
         .route(
@@ -119,6 +120,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Around every route and the fallbacks, inside the routing: the route is known.
+        .layer(axum::middleware::from_fn_with_state(
+            gate,
+            crate::access::guard,
+        ))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(shared)
 }

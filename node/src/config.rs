@@ -11,6 +11,19 @@
 //! p2p_listen = "/ip4/0.0.0.0/tcp/27000"  # optional: default, the node's roster address
 //! gossip_listen = "/ip4/0.0.0.0/tcp/27001" # optional: default, the p2p port + 1
 //! bootstrap_peers = ["/ip4/10.0.0.2/tcp/27000/p2p/12D3Koo…"] # optional extra peers
+//!
+//! [tls]                                  # HTTPS with client certificates (see `tls`);
+//! cert = "tls/server.pem"                # required unless http_listen is on loopback
+//! key = "tls/server.key"
+//! client_ca = "tls/ca.pem"
+//! [[tls.clients]]
+//! role = "staff"                         # staff, auditor, operator or viewer
+//! subject = "O=bank, OU=staff"
+//!
+//! [client_limits]                        # optional, per client certificate
+//! requests_per_second = 100
+//! burst = 200
+//! in_flight = 16
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
 //! the node's identity on the network too, unless the roster binds a transport key to it
@@ -24,6 +37,9 @@ use std::sync::Arc;
 
 use ledger::crypto::{SecretKey, Signer};
 use serde::Deserialize;
+
+use crate::access::ClientLimits;
+use crate::tls::TlsConfig;
 
 /// The configuration file is at most this long.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
@@ -51,6 +67,20 @@ pub struct Config {
     pub gossip_listen: Option<String>,
     #[serde(default)]
     pub bootstrap_peers: Vec<String>,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub client_limits: ClientLimits,
+}
+
+/// Whether `listen` (`HOST:PORT`) is an address of this machine only.
+pub fn is_loopback(listen: &str) -> bool {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => listen
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+    }
 }
 
 impl Config {
@@ -87,6 +117,22 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        if let Some(tls) = &mut config.tls {
+            tls.resolve(base);
+        }
+        anyhow::ensure!(
+            config.tls.is_some() || is_loopback(&config.http_listen),
+            "{}: http_listen = {:?} is reachable from other machines, and plain HTTP there \
+             would let anyone who reaches it read every record and call every route; \
+             add a [tls] section with the server certificate and the client CA \
+             (`xinbao tls init` makes them), or listen on 127.0.0.1",
+            path.display(),
+            config.http_listen
+        );
+        config
+            .client_limits
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(config)
     }
 }
@@ -105,6 +151,12 @@ pub fn read_consensus_key(path: &Path) -> anyhow::Result<(Arc<dyn Signer>, Optio
 
 /// Reads a secret key file, refusing one that others can read or write.
 pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
+    check_secret_mode(path)?;
+    Ok(SecretKey::read_file(path)?)
+}
+
+/// Refuses a secret file that others can read or write.
+pub fn check_secret_mode(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -114,10 +166,10 @@ pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
             .mode();
         anyhow::ensure!(
             mode & 0o077 == 0,
-            "{}: mode {:o} lets others read the secret key; use chmod 600",
+            "{}: mode {:o} lets others read the secret; use chmod 600",
             path.display(),
             mode & 0o777
         );
     }
-    Ok(SecretKey::read_file(path)?)
+    Ok(())
 }

@@ -31,6 +31,9 @@ use tokio::sync::Semaphore;
 use tower::{ServiceBuilder, ServiceExt};
 use tracing::debug;
 
+use crate::access::Caller;
+use crate::tls::Tls;
+
 /// Most connections open at once.
 pub const CONNECTIONS_MAX: usize = 512;
 /// Most requests being handled at once.
@@ -108,8 +111,14 @@ async fn json_errors(response: Response) -> Response {
     api_error(status, code_of(status), message)
 }
 
-/// Serves `router` on `listener` under the connection limits, until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves `router` on `listener` under the connection limits, until the task is dropped:
+/// over TLS when `tls` is given (each connection's [`Caller`] is its client certificate's),
+/// else plain HTTP, whose callers are [`Caller::Local`].
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<Tls>>,
+) -> std::io::Result<()> {
     // The layers wrap the whole router, so that their limits are shared by every route.
     let service = ServiceBuilder::new()
         .layer(axum::middleware::map_response(json_errors))
@@ -143,16 +152,58 @@ pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()>
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = service
-            .clone()
-            .map_request(|request: Request<Incoming>| request.map(Body::new));
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let service = service.clone();
+        let http = http.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match tls {
+                None => serve_connection(&http, stream, service, Caller::Local).await,
+                Some(tls) => {
+                    // The handshake has the time of a request's headers.
+                    let accepted =
+                        tokio::time::timeout(HEADER_READ_TIME, tls.acceptor.accept(stream)).await;
+                    match accepted {
+                        Ok(Ok(stream)) => {
+                            let caller = match stream.get_ref().1.peer_certificates() {
+                                Some([leaf, ..]) => tls.roles.identify(leaf),
+                                _ => Caller::Anonymous,
+                            };
+                            serve_connection(&http, stream, service, caller).await
+                        }
+                        Ok(Err(e)) => Err(format!("TLS handshake: {e}").into()),
+                        Err(_) => Err("TLS handshake: timed out".into()),
+                    }
+                }
+            };
+            if let Err(e) = served {
                 debug!(%remote, "HTTP connection ended: {e}");
             }
             drop(permit);
         });
     }
+}
+
+/// Serves one connection, each of its requests marked as `caller`'s.
+async fn serve_connection<S, Io>(
+    http: &hyper::server::conn::http1::Builder,
+    io: Io,
+    service: S,
+    caller: Caller,
+) -> Result<(), BoxError>
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let service = service.map_request(move |request: Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(caller.clone());
+        request
+    });
+    http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+        .await
+        .map_err(Into::into)
 }

@@ -8,6 +8,7 @@
 //! [`api`] to its own organisation's staff. [`run`] wires these together from
 //! the [`config`] file; [`shared`] is what they share.
 
+pub mod access;
 pub mod api;
 #[cfg(feature = "byzantine")]
 pub mod byzantine;
@@ -23,4 +24,5 @@ pub mod mempool;
 pub mod run;
 pub mod shared;
 pub mod store;
+pub mod tls;
 pub mod views;

@@ -95,6 +95,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .with_context(|| format!("{}", config.genesis.display()))?;
     let genesis = file.genesis;
     let (key, key_file) = read_consensus_key(&config.consensus_key)?;
+    let tls = match &config.tls {
+        Some(tls) => Some(Arc::new(crate::tls::Tls::load(tls)?)),
+        None => None,
+    };
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -183,8 +187,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.http_listen)
         .await
         .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
-    info!(addr = %config.http_listen, "HTTP API listening");
-    let api = crate::http::serve(listener, crate::api::router(shared.clone()));
+    info!(addr = %config.http_listen, tls = tls.is_some(), "HTTP API listening");
+    let gate = crate::access::Gate::new(config.client_limits);
+    let api = crate::http::serve(listener, crate::api::router(shared.clone(), gate), tls);
 
     let tag = consensus::protocol_tag(&shared.chain.genesis_hash());
     let gossip = gossip::run(

@@ -317,7 +317,7 @@ fn a_devnet_upgraded_twice_under_load_replays_the_version_3_example() {
     // 6. The chain, exported, verifies from the genesis alone; its report names the three
     // eras and the policies attestations qualified under version 3.
     let chain = net.dir.join("chain.xbc");
-    let verdict = export_and_verify(&net.urls[0], &chain, &genesis_path);
+    let verdict = export_and_verify(&net.urls[0], &[], &chain, &genesis_path);
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert!(verdict["height"].as_u64().unwrap() >= height, "{verdict}");
     let report: Value = serde_json::from_str(&ok(&[

@@ -5,7 +5,8 @@
 //! a consensus key and an admin key are rotated, and a node killed during a change catches
 //! up; changes without enough approvals, or approved by staff keys, are committed with
 //! their codes; the exported chain verifies from the genesis alone and tampering with it
-//! is caught.
+//! is caught. Each node serves its API over HTTPS (`member init --tls`): the test and the
+//! CLI reach it with its organisation's client certificates.
 
 mod common;
 
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::netns::{Host, Hosts};
 use common::txs::{export_and_verify, ok, s};
-use common::{binaries, get, serial, text, xinbao};
+use common::{binaries, get_with, serial, text, xinbao};
 use ledger::action::FlagEnterprise;
 use ledger::crypto::SecretKey;
 use ledger::export::{ChainReader, ChainWriter};
@@ -55,10 +56,41 @@ struct Node {
     dir: PathBuf,
     host: Host,
     url: String,
+    /// A client with the organisation's staff certificate.
+    agent: ureq::Agent,
     child: Option<Child>,
 }
 
 impl Node {
+    /// The node of `org`, made by `member init --tls` in `dir`, at `host`.
+    fn new(org: &str, dir: PathBuf, host: Host) -> Node {
+        let tls = dir.join("tls");
+        let (cert, key) = common::tls_files(&tls, org, "staff");
+        Node {
+            org: org.to_string(),
+            url: format!("https://{}:28000", host.ip),
+            agent: common::tls_agent(&tls.join("ca.pem"), Some((&cert, &key))),
+            dir,
+            host,
+            child: None,
+        }
+    }
+
+    /// The CLI's options for this node's CA and the organisation's certificate of `role`.
+    fn tls(&self, role: &str) -> Vec<String> {
+        let tls = self.dir.join("tls");
+        let (cert, key) = common::tls_files(&tls, &self.org, role);
+        [
+            "--cacert".to_string(),
+            tls.join("ca.pem").to_str().unwrap().to_string(),
+            "--cert".to_string(),
+            cert.to_str().unwrap().to_string(),
+            "--key".to_string(),
+            key.to_str().unwrap().to_string(),
+        ]
+        .into()
+    }
+
     fn log(&self) -> PathBuf {
         self.dir.join("node.log")
     }
@@ -83,7 +115,7 @@ impl Node {
     }
 
     fn status(&self) -> Option<Value> {
-        get(&self.url, "/v1/status").map(|(_, v)| v)
+        get_with(&self.agent, &self.url, "/v1/status").map(|(_, v)| v)
     }
 
     fn height(&self) -> Option<u64> {
@@ -91,7 +123,7 @@ impl Node {
     }
 
     fn block(&self, height: u64) -> Value {
-        let (code, block) = get(&self.url, &format!("/v1/blocks/{height}"))
+        let (code, block) = get_with(&self.agent, &self.url, &format!("/v1/blocks/{height}"))
             .unwrap_or_else(|| panic!("{} does not answer", self.org));
         assert_eq!(code, 200, "{} has no block {height}: {block}", self.org);
         block
@@ -176,15 +208,20 @@ impl Consortium {
         keys: &[PathBuf],
     ) -> (bool, String) {
         let file = self.dir.join(format!("{name}.json"));
-        let url = &self.node("bank-a").url;
+        let bank = self.node("bank-a");
+        let tls = bank.tls("staff");
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
         let mut args = vec!["tx", "new", type_name];
         args.extend_from_slice(fields);
-        args.extend_from_slice(&["--node", url, "--out", s(&file)]);
+        args.extend_from_slice(&["--node", &bank.url, "--out", s(&file)]);
+        args.extend_from_slice(&tls);
         ok(&args);
         for key in keys {
             ok(&["tx", "sign", s(&file), "--key", s(key)]);
         }
-        let out = run(&["tx", "submit", s(&file), "--node", url, "--wait"]);
+        let mut args = vec!["tx", "submit", s(&file), "--node", &bank.url, "--wait"];
+        args.extend_from_slice(&tls);
+        let out = run(&args);
         (out.status.success(), text(&out.stdout) + &text(&out.stderr))
     }
 }
@@ -246,19 +283,14 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
             &format!("/ip4/{}/tcp/27000", host.ip),
             "--http-listen",
             &format!("{}:28000", host.ip),
+            "--tls",
         ]);
         std::fs::copy(
             org_dir.join("member.json"),
             dir.join(format!("shared/{org}.json")),
         )
         .unwrap();
-        net.nodes.push(Node {
-            org: org.to_string(),
-            url: format!("http://{}:28000", host.ip),
-            dir: org_dir,
-            host,
-            child: None,
-        });
+        net.nodes.push(Node::new(org, org_dir, host));
     }
     let params = dir.join("shared/params.json");
     let genesis_ms = std::time::SystemTime::now()
@@ -354,17 +386,24 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let load = {
         let stop = stop.clone();
         let taken = taken.clone();
-        let urls = [
-            net.node("bank-a").url.clone(),
-            net.node("reg-a").url.clone(),
+        let nodes = [
+            (
+                net.node("bank-a").url.clone(),
+                net.node("bank-a").agent.clone(),
+            ),
+            (
+                net.node("reg-a").url.clone(),
+                net.node("reg-a").agent.clone(),
+            ),
         ];
         let key = SecretKey::read_file(&net.admin("ins-a")).unwrap();
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
-                let url = &urls[n as usize % urls.len()];
-                let Some(height) = get(url, "/v1/status").and_then(|(_, s)| s["height"].as_u64())
+                let (url, agent) = &nodes[n as usize % nodes.len()];
+                let Some(height) =
+                    get_with(agent, url, "/v1/status").and_then(|(_, s)| s["height"].as_u64())
                 else {
                     continue;
                 };
@@ -378,8 +417,12 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
                     }),
                 });
                 tx.sign(&key).unwrap();
-                let (code, answer) =
-                    common::post_json(url, "/v1/tx", &serde_json::to_value(&tx).unwrap());
+                let (code, answer) = common::post_json_with(
+                    agent,
+                    url,
+                    "/v1/tx",
+                    &serde_json::to_value(&tx).unwrap(),
+                );
                 if code == 200 {
                     taken
                         .lock()
@@ -408,6 +451,7 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
         &format!("/ip4/{}/tcp/27000", bank_e_host.ip),
         "--http-listen",
         &format!("{}:28000", bank_e_host.ip),
+        "--tls",
     ]);
     let bank_e = member_json(&bank_e_dir);
     let bank_e_admin = bank_e["admin_key"].as_str().unwrap().to_string();
@@ -452,13 +496,8 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
 
     // 5. The fifth organisation's node starts before it is admitted: nobody lets it in.
     std::fs::copy(&genesis, bank_e_dir.join("genesis.json")).unwrap();
-    net.nodes.push(Node {
-        org: "bank-e".into(),
-        url: format!("http://{}:28000", bank_e_host.ip),
-        dir: bank_e_dir.clone(),
-        host: bank_e_host,
-        child: None,
-    });
+    net.nodes
+        .push(Node::new("bank-e", bank_e_dir.clone(), bank_e_host));
     net.start("bank-e");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(net.node("bank-e").height(), Some(0), "a stranger synced");
@@ -555,30 +594,41 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
         .to_string();
     let file = dir.join("rotate-node.json");
     let bank_url = net.node("bank-a").url.clone();
+    let bank_agent = net.node("bank-a").agent.clone();
+    let bank_tls = net.node("bank-a").tls("staff");
+    let bank_tls: Vec<&str> = bank_tls.iter().map(String::as_str).collect();
     ok(&[
-        "tx",
-        "new",
-        "RotateValidatorKey",
-        "--consensus-key",
-        &gov_old,
-        "--new-consensus-key",
-        &gov_new,
-        "--node",
-        &bank_url,
-        "--out",
-        s(&file),
-    ]);
+        &[
+            "tx",
+            "new",
+            "RotateValidatorKey",
+            "--consensus-key",
+            &gov_old,
+            "--new-consensus-key",
+            &gov_new,
+            "--node",
+            &bank_url,
+            "--out",
+            s(&file),
+        ],
+        bank_tls.as_slice(),
+    ]
+    .concat());
     for key in &approvers {
         ok(&["tx", "sign", s(&file), "--key", s(key)]);
     }
-    ok(&["tx", "submit", s(&file), "--node", &bank_url]);
+    ok(&[
+        &["tx", "submit", s(&file), "--node", &bank_url],
+        bank_tls.as_slice(),
+    ]
+    .concat());
     net.node_mut("gov-a").kill();
     let id = ok(&["tx", "show", s(&file), "--json"]);
     let id: Value = serde_json::from_str(&id).unwrap();
     let id = id["tx_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + WAIT;
     let rotated_at = loop {
-        if let Some((200, st)) = get(&bank_url, &format!("/v1/tx/{id}")) {
+        if let Some((200, st)) = get_with(&bank_agent, &bank_url, &format!("/v1/tx/{id}")) {
             if st["status"] == "committed" {
                 assert_eq!(st["receipt"]["outcome"], "Accepted", "{st}");
                 break st["height"].as_u64().unwrap();
@@ -639,20 +689,28 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let flag = |name: &str, key: &Path| {
         let file = dir.join(format!("{name}.json"));
         ok(&[
-            "tx",
-            "new",
-            "FlagEnterprise",
-            "--enterprise",
-            name,
-            "--reason",
-            "check",
-            "--node",
-            &bank_url,
-            "--out",
-            s(&file),
-        ]);
+            &[
+                "tx",
+                "new",
+                "FlagEnterprise",
+                "--enterprise",
+                name,
+                "--reason",
+                "check",
+                "--node",
+                &bank_url,
+                "--out",
+                s(&file),
+            ],
+            bank_tls.as_slice(),
+        ]
+        .concat());
         ok(&["tx", "sign", s(&file), "--key", s(key)]);
-        run(&["tx", "submit", s(&file), "--node", &bank_url, "--wait"])
+        run(&[
+            &["tx", "submit", s(&file), "--node", &bank_url, "--wait"],
+            bank_tls.as_slice(),
+        ]
+        .concat())
     };
     let old = flag("old-admin", &net.admin("bank-a"));
     assert_eq!(old.status.code(), Some(1));
@@ -672,7 +730,7 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let deadline = Instant::now() + WAIT;
     for id in &taken {
         loop {
-            let st = get(&bank_url, &format!("/v1/tx/{id}")).map(|(_, v)| v);
+            let st = get_with(&bank_agent, &bank_url, &format!("/v1/tx/{id}")).map(|(_, v)| v);
             if st.as_ref().is_some_and(|s| s["status"] == "committed") {
                 break;
             }
@@ -691,7 +749,9 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let tip = net.height("bank-e").max(net.height("bank-a"));
     net.wait_height(&["bank-a", "bank-e"], tip);
     let chain = dir.join("chain.xbc");
-    let verdict = export_and_verify(&net.node("bank-e").url, &chain, &genesis);
+    let auditor = net.node("bank-e").tls("auditor");
+    let auditor: Vec<&str> = auditor.iter().map(String::as_str).collect();
+    let verdict = export_and_verify(&net.node("bank-e").url, &auditor, &chain, &genesis);
     assert_eq!(verdict["verified"], true);
     assert_eq!(verdict["founders_approved"], true);
     assert!(
@@ -744,15 +804,19 @@ fn four_organisations_found_a_consortium_across_namespaces_and_change_it_while_t
     let last = taken.last().unwrap();
     let proof = dir.join("proof.json");
     ok(&[
-        "audit",
-        "prove",
-        "--node",
-        &net.node("bank-e").url,
-        "--tx",
-        last,
-        "--out",
-        s(&proof),
-    ]);
+        &[
+            "audit",
+            "prove",
+            "--node",
+            &net.node("bank-e").url,
+            "--tx",
+            last,
+            "--out",
+            s(&proof),
+        ],
+        auditor.as_slice(),
+    ]
+    .concat());
     let checked = ok(&["audit", "check-proof", "--genesis", s(&genesis), s(&proof)]);
     assert!(
         checked.contains("PROVEN") && checked.contains("validator changes"),

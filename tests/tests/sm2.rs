@@ -240,7 +240,7 @@ fn an_sm2_devnet_commits_a_worked_example_and_interoperates_with_openssl() {
     let committed = net.height(2).unwrap();
     net.wait_height(&[3], committed, Duration::from_secs(30));
     let chain = net.dir.join("chain.xbc");
-    let verdict = export_and_verify(&net.urls[3], &chain, &genesis_path);
+    let verdict = export_and_verify(&net.urls[3], &[], &chain, &genesis_path);
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert!(
         verdict["height"].as_u64().unwrap() >= flagged.height,

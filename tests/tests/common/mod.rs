@@ -149,9 +149,35 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// An HTTPS client that trusts the CA `ca` (PEM) and presents the certificate `cert`
+/// with its key `key` (PEM files) when given.
+pub fn tls_agent(ca: &Path, cert: Option<(&Path, &Path)>) -> ureq::Agent {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+    let ca = Certificate::from_pem(&std::fs::read(ca).expect("the CA file")).expect("a PEM CA");
+    let mut tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca]));
+    if let Some((cert, key)) = cert {
+        let cert = Certificate::from_pem(&std::fs::read(cert).expect("a certificate file"))
+            .expect("a PEM certificate");
+        let key =
+            PrivateKey::from_pem(&std::fs::read(key).expect("a key file")).expect("a PEM key");
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
+    }
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .tls_config(tls.build())
+        .build()
+        .into()
+}
+
 /// A GET to a node: the status and the JSON answer, `None` when it does not answer.
 pub fn get(url: &str, path: &str) -> Option<(u16, Value)> {
-    let mut response = agent().get(&format!("{url}{path}")).call().ok()?;
+    get_with(&agent(), url, path)
+}
+
+/// A GET through `agent`.
+pub fn get_with(agent: &ureq::Agent, url: &str, path: &str) -> Option<(u16, Value)> {
+    let mut response = agent.get(&format!("{url}{path}")).call().ok()?;
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().ok()?;
     Some((
@@ -161,7 +187,12 @@ pub fn get(url: &str, path: &str) -> Option<(u16, Value)> {
 }
 
 pub fn post_json(url: &str, path: &str, body: &Value) -> (u16, Value) {
-    let mut response = agent()
+    post_json_with(&agent(), url, path, body)
+}
+
+/// A POST of JSON through `agent`.
+pub fn post_json_with(agent: &ureq::Agent, url: &str, path: &str, body: &Value) -> (u16, Value) {
+    let mut response = agent
         .post(&format!("{url}{path}"))
         .header("Content-Type", "application/json")
         .send(serde_json::to_vec(body).unwrap().as_slice())
@@ -174,10 +205,20 @@ pub fn post_json(url: &str, path: &str, body: &Value) -> (u16, Value) {
     )
 }
 
+/// A TLS devnet's certificate and key of `org` in `role` (in its `tls` folder).
+pub fn tls_files(tls_dir: &Path, org: &str, role: &str) -> (PathBuf, PathBuf) {
+    (
+        tls_dir.join(format!("{org}-{role}.pem")),
+        tls_dir.join(format!("{org}-{role}.key")),
+    )
+}
+
 pub struct Devnet {
     pub dir: PathBuf,
     pub manifest: Value,
     pub urls: Vec<String>,
+    /// A client of each validator: on a TLS devnet, as its organisation's staff.
+    pub agents: Vec<ureq::Agent>,
     children: Vec<Option<Child>>,
     devnet_clock: bool,
 }
@@ -217,10 +258,24 @@ impl Devnet {
             .map(|n| n["url"].as_str().unwrap().to_string())
             .collect();
         let children = urls.iter().map(|_| None).collect();
+        let agents = manifest["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| match manifest["tls"].as_str() {
+                Some(tls) => {
+                    let (cert, key) =
+                        tls_files(&dir.join(tls), n["org"].as_str().unwrap(), "staff");
+                    tls_agent(&dir.join(tls).join("ca.pem"), Some((&cert, &key)))
+                }
+                None => agent(),
+            })
+            .collect();
         Devnet {
             dir,
             manifest,
             urls,
+            agents,
             children,
             devnet_clock,
         }
@@ -286,7 +341,10 @@ impl Devnet {
     }
 
     pub fn height(&self, i: usize) -> Option<u64> {
-        get(&self.urls[i], "/v1/status")?.1.get("height")?.as_u64()
+        get_with(&self.agents[i], &self.urls[i], "/v1/status")?
+            .1
+            .get("height")?
+            .as_u64()
     }
 
     /// Waits until every validator in `nodes` reports at least `height`.
@@ -314,8 +372,12 @@ impl Devnet {
 
     /// The (block id, state root) that validator `i` holds at `height`.
     pub fn block_root(&self, i: usize, height: u64) -> (String, String) {
-        let (status, block) = get(&self.urls[i], &format!("/v1/blocks/{height}"))
-            .unwrap_or_else(|| panic!("validator {i} does not answer"));
+        let (status, block) = get_with(
+            &self.agents[i],
+            &self.urls[i],
+            &format!("/v1/blocks/{height}"),
+        )
+        .unwrap_or_else(|| panic!("validator {i} does not answer"));
         assert_eq!(status, 200, "validator {i} has no block {height}: {block}");
         (
             block["block_id"].as_str().unwrap().to_string(),

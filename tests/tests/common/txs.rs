@@ -43,8 +43,9 @@ pub fn fetch(url: &str, path: &str) -> Value {
 
 /// `xinbao chain export` of the node at `url` into `chain`, then `xinbao audit verify` of
 /// it with `genesis` alone, which must succeed; the verdict (`--json`).
-pub fn export_and_verify(url: &str, chain: &Path, genesis: &Path) -> Value {
-    ok(&["chain", "export", "--node", url, "--out", s(chain)]);
+/// `tls` are the client certificate's options for an HTTPS node (none for plain HTTP).
+pub fn export_and_verify(url: &str, tls: &[&str], chain: &Path, genesis: &Path) -> Value {
+    ok(&[&["chain", "export", "--node", url, "--out", s(chain)], tls].concat());
     serde_json::from_str(&ok(&[
         "audit",
         "verify",
