@@ -119,6 +119,11 @@ pub struct BenchArgs {
     /// an SM2 signature, every hash SM3).
     #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
     crypto_suite: Suite,
+    /// Serve the validators' APIs over HTTPS with client certificates (as `devnet init
+    /// --tls`), so that the figures include TLS; the load is sent with the staff's
+    /// certificates.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Signs `action` with `signers`.
@@ -574,6 +579,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             validators: Some(4),
             params,
             crypto_suite: args.crypto_suite,
+            tls: args.tls,
+            client_limits: Some(crate::tls::ClientLimits::HARNESS),
             ..devnet::Founding::new(args.protocol_version)
         },
     )?;

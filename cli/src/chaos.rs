@@ -570,6 +570,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             params,
             hosts: Some(addresses),
             crypto_suite: args.crypto_suite,
+            client_limits: Some(crate::tls::ClientLimits::HARNESS),
             ..devnet::Founding::new(contracts::upgrade::NEWEST)
         },
     )?;

@@ -70,6 +70,10 @@ pub struct DemoArgs {
     /// (SM2 signatures, SM3 hashes). The rulebook's figures do not depend on it.
     #[arg(long, value_name = "SUITE", default_value_t = Suite::default())]
     crypto_suite: Suite,
+    /// Serve the devnets' APIs over HTTPS with client certificates (as `devnet init
+    /// --tls`); the demo replays each example with the staff's certificates.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// A temporary directory removed when dropped (unless kept).
@@ -141,7 +145,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut running = Vec::new();
     for (index, (name, text)) in examples.iter().enumerate() {
         eprintln!("\n== [{}/{}] {name} ==", index + 1, examples.len());
-        match one_example(&root.path, &node_bin, args.crypto_suite, name, text) {
+        match one_example(&root.path, &node_bin, &args, name, text) {
             Ok((verdict, network)) => {
                 verdicts.push(verdict);
                 running.push((name.clone(), network));
@@ -238,10 +242,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 fn one_example(
     root: &Path,
     node_bin: &Path,
-    suite: Suite,
+    args: &DemoArgs,
     name: &str,
     text: &str,
 ) -> anyhow::Result<(Verdict, Network)> {
+    let (suite, tls) = (args.crypto_suite, args.tls);
     let dir = root.join(name);
     let scenario_path = root.join(format!("{name}.json"));
     std::fs::write(&scenario_path, text)?;
@@ -252,6 +257,7 @@ fn one_example(
         &orgs,
         &devnet::Founding {
             crypto_suite: suite,
+            tls,
             ..devnet::Founding::new(version)
         },
     )?;

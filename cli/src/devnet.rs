@@ -410,6 +410,8 @@ pub struct Founding {
     pub hosts: Option<Vec<String>>,
     /// The nodes serve their APIs over HTTPS with client certificates (see [`TLS_DIR`]).
     pub tls: bool,
+    /// Each client certificate's limits, when not the node's defaults.
+    pub client_limits: Option<crate::tls::ClientLimits>,
 }
 
 impl Founding {
@@ -423,6 +425,7 @@ impl Founding {
             crypto_suite: Suite::default(),
             hosts: None,
             tls: false,
+            client_limits: None,
         }
     }
 }
@@ -540,12 +543,16 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
                     "server",
                     &["localhost".to_string(), ip.to_string()],
                 )?;
-                Some(crate::tls::node_tls_section(
+                let mut section = crate::tls::node_tls_section(
                     "server.pem",
                     "server.key",
                     &format!("../../{TLS_DIR}/ca.pem"),
                     org.as_str(),
-                ))
+                );
+                if let Some(limits) = founding.client_limits {
+                    section.push_str(&limits.section());
+                }
+                Some(section)
             }
             None => None,
         };

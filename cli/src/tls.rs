@@ -180,6 +180,31 @@ pub fn node_tls_section(cert: &str, key: &str, client_ca: &str, org: &str) -> St
     text
 }
 
+/// `[client_limits]` of a node's configuration: what one client certificate may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    pub requests_per_second: u32,
+    pub burst: u32,
+    pub in_flight: u32,
+}
+
+impl ClientLimits {
+    /// For the chaos test and the bench, whose checkers ask every node about every
+    /// transaction as fast as the nodes answer.
+    pub const HARNESS: ClientLimits = ClientLimits {
+        requests_per_second: 100_000,
+        burst: 100_000,
+        in_flight: 256,
+    };
+
+    pub fn section(&self) -> String {
+        format!(
+            "[client_limits]\nrequests_per_second = {}\nburst = {}\nin_flight = {}\n",
+            self.requests_per_second, self.burst, self.in_flight
+        )
+    }
+}
+
 /// An organisation's certificate authority.
 pub struct Ca {
     pub org: String,

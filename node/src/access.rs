@@ -346,6 +346,59 @@ mod tests {
         assert_eq!(open, ["/health"]);
     }
 
+    /// The OpenAPI description names, for each operation, the roles this table gives it;
+    /// every route but the console's pages is described.
+    #[test]
+    fn the_openapi_description_names_the_roles_of_this_table() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["clientCertificate"]["type"],
+            "mutualTLS"
+        );
+        for route in ROUTES {
+            let operation = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+            if route.path == "/" || route.path.starts_with("/console/") {
+                assert!(
+                    operation.is_null(),
+                    "{} is a page, not an operation",
+                    route.path
+                );
+                continue;
+            }
+            let expected: Vec<&str> = if route.open {
+                vec!["anyone"]
+            } else {
+                route.roles.iter().map(|r| r.as_str()).collect()
+            };
+            assert_eq!(
+                operation["x-roles"],
+                serde_json::json!(expected),
+                "{} {}",
+                route.method,
+                route.path
+            );
+            if route.open {
+                assert_eq!(operation["security"], serde_json::json!([]));
+            }
+        }
+        let described: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|ops| ops.as_object().unwrap().len())
+            .sum();
+        let pages = ROUTES
+            .iter()
+            .filter(|r| r.path == "/" || r.path.starts_with("/console/"))
+            .count();
+        assert_eq!(
+            described,
+            ROUTES.len() - pages,
+            "an operation not in the table"
+        );
+    }
+
     #[test]
     fn each_route_appears_once() {
         for (i, a) in ROUTES.iter().enumerate() {

@@ -64,7 +64,16 @@ fn the_api_answers_as_its_openapi_description_says() {
 
     let (status, spec) = get(node, "/v1/openapi.json").unwrap();
     assert_eq!(status, 200);
-    assert_eq!(spec["openapi"], "3.0.3");
+    assert_eq!(spec["openapi"], "3.1.0");
+    // Callers beyond loopback present a client certificate; each operation names its roles.
+    assert_eq!(
+        spec["components"]["securitySchemes"]["clientCertificate"]["type"],
+        "mutualTLS"
+    );
+    assert_eq!(
+        spec["paths"]["/v1/tx"]["post"]["x-roles"],
+        serde_json::json!(["staff"])
+    );
     for path in [
         "/v1/claims/{id}",
         "/v1/programmes/{id}",
