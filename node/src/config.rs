@@ -173,3 +173,52 @@ pub fn check_secret_mode(path: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_count_as_this_machine() {
+        for local in [
+            "127.0.0.1:28000",
+            "[::1]:28000",
+            "localhost:28000",
+            "127.9.9.9:1",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "0.0.0.0:28000",
+            "10.0.0.2:28000",
+            "[::]:28000",
+            "node.example:28000",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn a_configuration_with_plain_http_beyond_loopback_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xinbao-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("node.toml");
+        let base =
+            "moniker = \"n\"\ndata_dir = \"data\"\ngenesis = \"g.json\"\nconsensus_key = \"k\"\n";
+        std::fs::write(&path, format!("{base}http_listen = \"0.0.0.0:28000\"\n")).unwrap();
+        let error = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(error.contains("reachable from other machines"), "{error}");
+        let with_tls = format!(
+            "{base}http_listen = \"0.0.0.0:28000\"\n[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\n\
+             client_ca = \"ca.pem\"\n[[tls.clients]]\nrole = \"auditor\"\nsubject = \"O=x\"\n"
+        );
+        std::fs::write(&path, with_tls).unwrap();
+        let config = Config::load(&path).unwrap();
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.client_ca, dir.join("ca.pem"));
+        assert_eq!(tls.clients[0].role, crate::access::Role::Auditor);
+        std::fs::write(&path, format!("{base}[client_limits]\nburst = 0\n")).unwrap();
+        assert!(Config::load(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
