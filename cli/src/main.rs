@@ -18,6 +18,7 @@ mod chaos;
 mod delay;
 mod demo;
 mod devnet;
+mod events;
 mod files;
 mod keys;
 mod netns;
@@ -64,6 +65,9 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// Ask a node: status, a transaction, a block, the state.
     Query(query::QueryArgs),
+    /// Follow a node's event feed (one event per committed transaction and block) and
+    /// print each as a JSON line; resumes where it stopped after a disconnect.
+    Events(events::EventsArgs),
     /// A consortium of validators on this machine: init, up.
     #[command(subcommand)]
     Devnet(devnet::DevnetCommand),
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Tx(command) => tx::run(command),
         Command::Scenario(command) => scenario::run(command),
         Command::Query(args) => query::run(args),
+        Command::Events(args) => events::run(args),
         Command::Devnet(command) => devnet::run(command),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),

@@ -33,6 +33,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub struct NodeClient {
     base: String,
     agent: ureq::Agent,
+    /// For the long-lived streams, which take no overall timeout.
+    tls: ureq::tls::TlsConfig,
 }
 
 /// A refusal or failure reported by the node (HTTP status ≥ 400).
@@ -134,12 +136,46 @@ impl NodeClient {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
-            .tls_config(tls)
+            .tls_config(tls.clone())
             .build();
         NodeClient {
             base,
             agent: config.into(),
+            tls,
         }
+    }
+
+    /// Opens the event feed (`GET /v1/events?QUERY`) after position `after`, if any (sent
+    /// as `Last-Event-ID`): the stream of server-sent events, which has no end. Connecting
+    /// and the answer's head are bounded by [`REQUEST_TIMEOUT`]; a refusal is a
+    /// [`NodeError`].
+    pub fn open_events(
+        &self,
+        query: &str,
+        after: Option<&str>,
+    ) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(REQUEST_TIMEOUT))
+            .timeout_recv_response(Some(REQUEST_TIMEOUT))
+            .http_status_as_error(false)
+            .tls_config(self.tls.clone())
+            .build()
+            .into();
+        let url = if query.is_empty() {
+            self.url("/v1/events")
+        } else {
+            self.url(&format!("/v1/events?{query}"))
+        };
+        let mut request = agent.get(&url).header("Accept", "text/event-stream");
+        if let Some(after) = after {
+            request = request.header("Last-Event-ID", after);
+        }
+        let response = request.call().with_context(|| format!("GET {url}"))?;
+        if !response.status().is_success() {
+            self.answer("GET /v1/events", response)?;
+            bail!("GET {url}: the node answered without a stream");
+        }
+        Ok(Box::new(response.into_body().into_reader()))
     }
 
     pub fn base(&self) -> &str {

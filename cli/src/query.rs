@@ -286,6 +286,7 @@ pub fn state_summary(doc: &Value, state_root_hex: &str, protocol_version: u32) -
         steps: 0,
         step_types: Vec::new(),
         rejected,
+        decisions: Vec::new(),
         store: ledger::state::MemoryStore::new(),
     };
     contracts::scenario::summary(&outcome)

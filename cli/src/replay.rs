@@ -8,7 +8,8 @@
 //! 1. parsed with [`contracts::scenario::parse_step`]; a step that cannot be encoded as a
 //!    transaction is `InvalidField`, as offline, and is not sent;
 //! 2. dated: the clock of every validator is set to midday (UTC+8) of the step's date, so
-//!    the block that holds it carries that date;
+//!    the block that holds it carries that date (a validator that does not answer, being
+//!    restarted, is waited for);
 //! 3. signed with the admin key of each organisation in its `by` (an organisation the
 //!    devnet does not have signs with a key nobody registered), submitted, and followed
 //!    until committed: its receipt is accepted, or rejected with the rulebook's code.
@@ -120,16 +121,34 @@ fn the_step_code(offline: &Outcome, step: u64) -> Option<Code> {
         .map(|r| r.code)
 }
 
-/// Sets the clock of every validator to midday (UTC+8) of `date`.
+/// How long a validator that cannot be reached (one restarting) is waited for when its
+/// clock is to be set.
+const CLOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Sets the clock of every validator to midday (UTC+8) of `date`. A validator that cannot
+/// be reached is asked again for up to [`CLOCK_WAIT`] (it may be restarting: every block
+/// after this must carry the step's date, whoever proposes it); one that refuses (not
+/// started with `--devnet-clock`) is an error at once.
 fn set_clocks(clients: &[NodeClient], date: Date) -> anyhow::Result<()> {
     let ms = u64::try_from(date.unix_ms_cst_noon()).context("a date before 1970")?;
     for client in clients {
-        client.set_clock(ms).with_context(|| {
-            format!(
-                "setting the devnet clock of {} (was it started with --devnet-clock?)",
-                client.base()
-            )
-        })?;
+        let deadline = Instant::now() + CLOCK_WAIT;
+        loop {
+            match client.set_clock(ms) {
+                Ok(_) => break,
+                Err(e) if e.downcast_ref::<NodeError>().is_none() && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "setting the devnet clock of {} (was it started with --devnet-clock?)",
+                            client.base()
+                        )
+                    })
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -340,6 +359,7 @@ pub fn run(
         steps: offline.steps,
         step_types: offline.step_types.clone(),
         rejected,
+        decisions: Vec::new(),
         store: ledger::state::MemoryStore::new(),
     };
     Ok(NetworkRun {

@@ -39,6 +39,7 @@ use ledger::tx::{SignedTx, TxError, TxId, VerifiedTx};
 use ledger::validators::ValidatorSetError;
 use ledger::{codec, Date, Id};
 
+use crate::decision::{self, Decision};
 use crate::{governance, upgrade, TxContext};
 
 /// The prefix of the state keys that remember committed transaction ids (`txid/<id>`,
@@ -78,6 +79,8 @@ pub struct Executed {
     pub receipts: Vec<Receipt>,
     /// The accepted governance changes, in block order.
     pub changes: Vec<Change>,
+    /// What the accepted transactions decided ([`decision`]), by their index in the block.
+    pub decisions: Vec<(u32, Decision)>,
     pub writes: WriteSet,
     pub tx_root: Hash32,
     pub receipts_root: Hash32,
@@ -257,6 +260,7 @@ pub fn execute_block(
     let mut receipts = Vec::with_capacity(txs.len());
     let mut ids = Vec::with_capacity(txs.len());
     let mut changes = Vec::new();
+    let mut decisions = Vec::new();
     for (index, tx) in txs.iter().enumerate() {
         let id = tx.id();
         check_tx(&overlay, env, index, tx)?;
@@ -280,6 +284,12 @@ pub fn execute_block(
                 };
                 match crate::execute(&overlay, &ctx, action) {
                     Ok(writes) => {
+                        let index_u32 = u32::try_from(index).expect("a block's index fits u32");
+                        decisions.extend(
+                            decision::of(&overlay, &writes)
+                                .into_iter()
+                                .map(|d| (index_u32, d)),
+                        );
                         overlay.apply(writes);
                         if action.is_governance() {
                             changes.push(Change {
@@ -312,6 +322,7 @@ pub fn execute_block(
         state_root: chain_root(env.suite, previous_root, &writes),
         receipts,
         changes,
+        decisions,
         writes,
     })
 }

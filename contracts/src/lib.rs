@@ -53,6 +53,7 @@ pub mod audit;
 pub mod calendar;
 pub mod chain;
 pub mod claim;
+pub mod decision;
 pub mod fund;
 pub mod governance;
 pub mod loan;

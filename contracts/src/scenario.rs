@@ -51,6 +51,8 @@ pub struct Outcome {
     /// Each step's transaction `type` as written (empty when it has none), for readers.
     pub step_types: Vec<String>,
     pub rejected: Vec<Rejected>,
+    /// What the accepted steps decided ([`crate::decision`]), by step number (from 1).
+    pub decisions: Vec<(u64, crate::decision::Decision)>,
     /// The final state, for readers that want more than the result document.
     pub store: MemoryStore,
 }
@@ -177,6 +179,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     let mut root = chain_root(OFFLINE_SUITE, &[0; 32], &genesis);
     let mut ledger_date: Option<Date> = None;
     let mut rejected = Vec::new();
+    let mut decisions = Vec::new();
 
     for (index, step) in steps.iter().enumerate() {
         let number = index as u64 + 1;
@@ -222,6 +225,11 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         };
         match outcome {
             Ok(writes) => {
+                decisions.extend(
+                    crate::decision::of(&store, &writes)
+                        .into_iter()
+                        .map(|d| (number, d)),
+                );
                 store.apply(&writes);
                 root = chain_root(OFFLINE_SUITE, &root, &writes);
             }
@@ -274,6 +282,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
             })
             .collect(),
         rejected,
+        decisions,
         store,
     })
 }

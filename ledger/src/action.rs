@@ -61,6 +61,43 @@ pub enum Action {
     RevokeAttestation(AttestationRef),
 }
 
+/// Every action's `type` name, in the order of [`Action`].
+pub const TYPE_NAMES: &[&str] = &[
+    "FileRate",
+    "CreateFund",
+    "FundTopUp",
+    "CreateProgramme",
+    "ReviewProgramme",
+    "ResumeProgramme",
+    "IssuePolicy",
+    "DisburseLoan",
+    "RecordRepayment",
+    "FlagEnterprise",
+    "UnflagEnterprise",
+    "FileClaim",
+    "RequestDocuments",
+    "SubmitDocuments",
+    "DecideClaim",
+    "ConfirmClaimPayment",
+    "RecordRecovery",
+    "SetCalendar",
+    "RegisterStaffKey",
+    "RevokeStaffKey",
+    "AdmitOrganisation",
+    "RemoveOrganisation",
+    "RotateAdminKey",
+    "AddValidator",
+    "RemoveValidator",
+    "SetVotingPower",
+    "RotateValidatorKey",
+    "SetParams",
+    "SetGovernance",
+    "ScheduleUpgrade",
+    "CancelUpgrade",
+    "Attest",
+    "RevokeAttestation",
+];
+
 impl Action {
     /// The `type` name of the JSON form.
     pub fn type_name(&self) -> &'static str {
@@ -559,6 +596,32 @@ pub struct AttestationRef {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn type_names_are_every_variant_once() {
+        let names: std::collections::BTreeSet<_> = TYPE_NAMES.iter().collect();
+        assert_eq!(names.len(), TYPE_NAMES.len());
+        for name in TYPE_NAMES {
+            // A known variant fails on its missing fields, never as an unknown variant.
+            let e = serde_json::from_value::<Action>(json!({ "type": name }))
+                .expect_err("no fields")
+                .to_string();
+            assert!(!e.contains("unknown variant"), "{name}: {e}");
+        }
+        let e = serde_json::from_value::<Action>(json!({ "type": "NoSuchAction" }))
+            .expect_err("unknown")
+            .to_string();
+        assert!(e.contains("unknown variant"), "{e}");
+        // The parser's list of variants is this list.
+        for name in e
+            .split('`')
+            .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()) && !w.is_empty())
+        {
+            if name != "NoSuchAction" {
+                assert!(TYPE_NAMES.contains(&name), "{name} is not in TYPE_NAMES");
+            }
+        }
+    }
 
     #[test]
     fn json_form_uses_rulebook_names() {

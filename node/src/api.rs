@@ -9,7 +9,7 @@
 //! | `GET /v1/blocks?before=H&limit=N` | committed blocks newest first: height, id, time, transactions, rejected, proposer and its organisation, signers and signing power |
 //! | `GET /v1/blocks/{height}` | block (header hashes in hex), block id, time, state root, certificate, receipts; `signed_by`: the signers with their organisations; each transaction's type and receipt |
 //! | `GET /v1/validators?window=N` | the validators of the next height with the last height each signed, and how many of the last N blocks each signed, proposed and missed |
-//! | `GET /v1/events` | server-sent events: a `block` event per committed block |
+//! | `GET /v1/events` | server-sent events: one per committed transaction and block, filtered and resumable ([`crate::events`]) |
 //! | `GET /v1/search?q=TEXT` | what TEXT names: a transaction, a block (id or height), a programme, policy, loan, claim, fund, organisation, enterprise or attestation |
 //! | `GET /v1/programmes`, `/v1/programmes/{id}` | programmes with terms, thresholds, figures as of the ledger's date and their fund's cap use; one with its figures at every month end |
 //! | `GET /v1/claims?status=open\|overdue\|late\|all&insurer=ID&programme=ID`, `/v1/claims/{id}` | the claims desk, overdue first; one claim with the transactions that moved it |
@@ -83,7 +83,7 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The API's routes (served under the limits of [`crate::http`]).
-pub fn router(shared: Arc<Shared>, gate: Arc<Gate>) -> Router {
+pub fn router(shared: Arc<Shared>, gate: Arc<Gate>, feeds: Arc<crate::events::Feeds>) -> Router {
     Router::new()
         .route("/v1/tx", post(submit_tx))
         .route(
@@ -95,7 +95,7 @@ pub fn router(shared: Arc<Shared>, gate: Arc<Gate>) -> Router {
         .route("/v1/blocks", get(views::blocks))
         .route("/v1/blocks/{height}", get(views::block))
         .route("/v1/validators", get(views::validators))
-        .route("/v1/events", get(views::events))
+        .route("/v1/events", get(crate::events::events))
         .route("/v1/search", get(views::search))
         .route("/v1/programmes", get(views::programmes))
         .route("/v1/programmes/{id}", get(views::programme))
@@ -126,6 +126,7 @@ pub fn router(shared: Arc<Shared>, gate: Arc<Gate>) -> Router {
             crate::access::guard,
         ))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
+        .layer(axum::Extension(feeds))
         .with_state(shared)
 }
 

@@ -44,6 +44,9 @@ pub struct Executed {
     pub writes: WriteSet,
     /// The accepted governance changes (R11), in block order.
     pub changes: Vec<Change>,
+    /// What the accepted transactions decided, by their index in the block: kept with
+    /// the block for the event feed.
+    pub decisions: Vec<(u32, contracts::decision::Decision)>,
     /// The transaction ids, in block order.
     pub ids: Vec<TxId>,
     /// Signatures verified to validate the block (those the mempool did not vouch for).
@@ -355,6 +358,7 @@ impl Chain {
             receipts: executed.receipts,
             writes: executed.writes,
             changes: executed.changes,
+            decisions: executed.decisions,
             ids,
             signatures_verified: 0,
             bytes: Arc::new(bytes),
@@ -410,6 +414,7 @@ impl Chain {
             receipts: executed.receipts,
             writes: executed.writes,
             changes: executed.changes,
+            decisions: executed.decisions,
             ids: txs.iter().map(VerifiedTx::id).collect(),
             signatures_verified,
             bytes: Arc::new(bytes),
@@ -573,6 +578,7 @@ impl Chain {
                 writes: &executed.writes,
                 ids: &executed.ids,
                 changes: &changes,
+                decisions: &executed.decisions,
                 months: &months,
                 filed: &filed,
                 organisations: &organisations,

@@ -24,6 +24,10 @@
 //! requests_per_second = 100
 //! burst = 200
 //! in_flight = 16
+//!
+//! [events]                               # optional: the event feed, GET /v1/events
+//! streams_max = 256                      # streams open at once
+//! stall_seconds = 30                     # a consumer leaving events waiting this long is cut off
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
 //! the node's identity on the network too, unless the roster binds a transport key to it
@@ -71,6 +75,36 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub client_limits: ClientLimits,
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// `[events]`: the limits of the event feed ([`crate::events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    #[serde(default = "EventsConfig::streams_max_default")]
+    pub streams_max: usize,
+    #[serde(default = "EventsConfig::stall_seconds_default")]
+    pub stall_seconds: u64,
+}
+
+impl EventsConfig {
+    fn streams_max_default() -> usize {
+        crate::events::STREAMS_MAX_DEFAULT
+    }
+    fn stall_seconds_default() -> u64 {
+        crate::events::STALL_DEFAULT.as_secs()
+    }
+}
+
+impl Default for EventsConfig {
+    fn default() -> EventsConfig {
+        EventsConfig {
+            streams_max: EventsConfig::streams_max_default(),
+            stall_seconds: EventsConfig::stall_seconds_default(),
+        }
+    }
 }
 
 /// Whether `listen` (`HOST:PORT`) is an address of this machine only.

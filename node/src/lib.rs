@@ -17,6 +17,7 @@ pub mod chain_worker;
 pub mod config;
 pub mod consensus;
 pub mod console;
+pub mod events;
 pub mod gossip;
 pub mod http;
 pub mod intake;

@@ -189,7 +189,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
     info!(addr = %config.http_listen, tls = tls.is_some(), "HTTP API listening");
     let gate = crate::access::Gate::new(config.client_limits);
-    let api = crate::http::serve(listener, crate::api::router(shared.clone(), gate), tls);
+    let feeds = crate::events::Feeds::new(
+        config.events.streams_max,
+        std::time::Duration::from_secs(config.events.stall_seconds),
+    );
+    let api = crate::http::serve(
+        listener,
+        crate::api::router(shared.clone(), gate, feeds),
+        tls,
+    );
 
     let tag = consensus::protocol_tag(&shared.chain.genesis_hash());
     let gossip = gossip::run(

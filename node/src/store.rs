@@ -72,6 +72,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use contracts::chain::TXID_PREFIX;
+use contracts::decision::Decision;
 
 use bincode::{Decode, Encode};
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Outcome, Receipt};
@@ -212,6 +213,8 @@ pub struct Commit<'a> {
     pub ids: &'a [TxId],
     /// Positions of the accepted governance changes in the block.
     pub changes: &'a [usize],
+    /// What the accepted transactions decided, by their index in the block.
+    pub decisions: &'a [(u32, Decision)],
     /// The month ends this block is the first block after, each with the programmes'
     /// figures as of that day (JSON), computed on the state before the block.
     pub months: &'a [(Date, Vec<u8>)],
@@ -349,6 +352,9 @@ const CLAIM_DESK: u8 = b'q';
 const DESK_COUNT: u8 = b'n';
 /// `h` height → the block's outline (header, transaction count, rejected count).
 const OUTLINE: u8 = b'h';
+/// `v` height → what the block's transactions decided (`contracts::decision`), by index;
+/// absent for a block that decided nothing.
+const DECISIONS: u8 = b'v';
 /// The state store's directory, inside the data directory.
 const STATE_DIR: &str = "state";
 /// The block log's directory.
@@ -382,6 +388,9 @@ const META_LAYOUT: &[u8] = b"layout";
 /// Where the block log and the state log end after the tip's records.
 const META_BLOCKS_END: &[u8] = b"blocks-end";
 const META_STATE_LOG_END: &[u8] = b"state-log-end";
+/// The first height whose decisions this store keeps (a store written before it kept
+/// them has none for the heights below).
+const META_DECISIONS_FROM: &[u8] = b"decisions-from";
 const LAYOUT: &[u8] = b"xinbao-store/9";
 
 #[derive(bincode::Encode, bincode::Decode)]
@@ -472,6 +481,13 @@ impl Store {
             store.committed_ids.write().expect("no writer panics").tip = tip.height;
         }
         store.replay_state_log(tip.map(|t| t.height))?;
+        if store.main.get(key(META, META_DECISIONS_FROM))?.is_none() {
+            let from = tip.map_or(1, |t| t.height + 1);
+            store
+                .main
+                .insert(key(META, META_DECISIONS_FROM), &from.to_be_bytes()[..])?;
+            store.db.flush()?;
+        }
         Ok(store)
     }
 
@@ -776,6 +792,12 @@ impl Store {
             state.push((k, (after != 0).then(|| after.to_be_bytes().to_vec())));
         }
         self.file_on_desk(commit.desk, &mut state)?;
+        if !commit.decisions.is_empty() {
+            batch.insert(
+                height_key(DECISIONS, height),
+                codec::encode(&commit.decisions.to_vec()),
+            );
+        }
         for &index in commit.changes {
             batch.insert(
                 key(GOVERNANCE, &change_key(height, index as u32)),
@@ -842,6 +864,25 @@ impl Store {
 
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
         self.read(RECEIPTS, height, |b| codec::decode_own(b, RECORD_BYTES_MAX))
+    }
+
+    /// What the transactions of the block at `height` decided, by their index in it, or
+    /// `None` for a height this store did not keep them for (written by a node before it
+    /// kept them).
+    pub fn decisions(&self, height: u64) -> Result<Option<Vec<(u32, Decision)>>, StoreError> {
+        let from = match self.main.get(key(META, META_DECISIONS_FROM))? {
+            Some(v) => be_number::<8>(&v)? as u64,
+            None => 1,
+        };
+        if height < from {
+            return Ok(None);
+        }
+        match self.main.get(height_key(DECISIONS, height))? {
+            None => Ok(Some(Vec::new())),
+            Some(bytes) => codec::decode_own(&bytes, RECORD_BYTES_MAX)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("height {height}: decisions: {e}"))),
+        }
     }
 
     /// The header of the block at `height`, its number of transactions and how many of
@@ -1671,6 +1712,7 @@ mod tests {
                     writes: &WriteSet::new(),
                     ids: &[],
                     changes: &[],
+                    decisions: &[],
                     months: &[],
                     filed: &[],
                     organisations: &[],
@@ -1823,6 +1865,32 @@ mod tests {
     /// leaves records that no committed height points to: the next open cuts them away,
     /// and the height is written again as if it never was.
     #[test]
+    fn decisions_are_kept_by_height_from_the_first_height_this_store_kept_them() {
+        let (store, dir, _) = one_block("decisions");
+        assert_eq!(store.decisions(1).unwrap(), Some(Vec::new()));
+        let decided = vec![(
+            0u32,
+            Decision::ProgrammeResumed {
+                programme: Id::new("prog-a").unwrap(),
+            },
+        )];
+        commit_next_with(&store, Vec::new(), &[], &WriteSet::new(), &decided);
+        assert_eq!(store.decisions(2).unwrap(), Some(decided.clone()));
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.decisions(2).unwrap(), Some(decided.clone()));
+        // A store written before decisions were kept: they are unknown up to its tip.
+        store.main.remove(key(META, META_DECISIONS_FROM)).unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.decisions(2).unwrap(), None);
+        commit_next(&store, Vec::new(), &[], &WriteSet::new());
+        assert_eq!(store.decisions(3).unwrap(), Some(Vec::new()));
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn records_a_crash_left_after_the_last_committed_height_are_cut_away() {
         let (store, dir, _) = one_block("crash-logs");
         let mut writes = WriteSet::new();
@@ -1917,6 +1985,16 @@ mod tests {
         receipts: &[Receipt],
         writes: &WriteSet,
     ) -> Block {
+        commit_next_with(store, txs, receipts, writes, &[])
+    }
+
+    fn commit_next_with(
+        store: &Store,
+        txs: Vec<ledger::tx::SignedTx>,
+        receipts: &[Receipt],
+        writes: &WriteSet,
+        decisions: &[(u32, Decision)],
+    ) -> Block {
         let tip = store.tip().unwrap().unwrap();
         let previous = store.block(tip.height).unwrap().unwrap();
         let block = Block {
@@ -1958,6 +2036,7 @@ mod tests {
                     writes,
                     ids: &block.tx_ids(SUITE),
                     changes: &[],
+                    decisions,
                     months: &[],
                     filed: &[],
                     organisations: &[],
@@ -2354,6 +2433,7 @@ mod tests {
                     writes: &WriteSet::new(),
                     ids: &ids,
                     changes: &[],
+                    decisions: &[],
                     months: &months,
                     filed: &[
                         (b"rate/i\0p\0aa".to_vec(), Id::new("pol-2").unwrap()),

@@ -8,15 +8,12 @@
 //! the block-id and record indexes and the month ends of [`crate::store`]. Amounts are
 //! fen, ratios basis points, hashes and keys hex, dates `YYYY-MM-DD`, as in DOMAIN.md R10.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
 use ledger::api::{
@@ -167,14 +164,14 @@ fn signatures_of(state: &dyn StateView, tx: &SignedTx) -> Vec<SignatureView> {
 /// organisation at any height; voting power, and who was a validator at all, are only
 /// known for the blocks whose header names this same set (`validator_set_hash`), and are
 /// `null` for the others.
-struct Roster {
+pub(crate) struct Roster {
     by_key: BTreeMap<PublicKey, (Id, u64)>,
     set_hash: ledger::state::Hash32,
     total_power: u64,
 }
 
 impl Roster {
-    fn latest(shared: &Shared) -> Result<Roster, ApiError> {
+    pub(crate) fn latest(shared: &Shared) -> Result<Roster, ApiError> {
         let tip = shared.chain.tip().map_err(internal)?.height;
         let config = shared.chain.config_at(tip.max(1)).map_err(internal)?;
         let by_key: BTreeMap<PublicKey, (Id, u64)> = config
@@ -202,7 +199,7 @@ impl Roster {
 }
 
 /// A committed block in a line: height, id, time, transactions, proposer and signers.
-fn block_summary(
+pub(crate) fn block_summary(
     shared: &Shared,
     roster: &Roster,
     height: u64,
@@ -460,46 +457,6 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
         "validators": list,
     }))
     .into_response())
-}
-
-/// `GET /v1/events`: server-sent events, one `block` event (a block's summary, as in
-/// `GET /v1/blocks`) per committed block from the moment of connection, in height order.
-pub async fn events(State(shared): State<Arc<Shared>>) -> Response {
-    let mut committed = shared.committed.subscribe();
-    let start = *committed.borrow_and_update();
-    let stream = futures_util::stream::unfold(
-        (shared, committed, start, VecDeque::<u64>::new()),
-        |(shared, mut committed, mut sent, mut queue)| async move {
-            loop {
-                if let Some(height) = queue.pop_front() {
-                    let Ok(Some(block)) = shared.chain.store().outline(height) else {
-                        continue;
-                    };
-                    let Ok(doc) = Roster::latest(&shared)
-                        .and_then(|roster| block_summary(&shared, &roster, height, &block))
-                    else {
-                        continue;
-                    };
-                    let Ok(doc) = serde_json::to_string(&doc) else {
-                        continue;
-                    };
-                    let event = Event::default().event("block").data(doc);
-                    return Some((Ok::<_, Infallible>(event), (shared, committed, sent, queue)));
-                }
-                if committed.changed().await.is_err() {
-                    return None;
-                }
-                let now = *committed.borrow_and_update();
-                // A reader that fell far behind gets the latest blocks only.
-                let first = (sent + 1).max(now.saturating_sub(LIST_MAX as u64 - 1));
-                queue.extend(first..=now);
-                sent = now;
-            }
-        },
-    );
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
 }
 
 /// What a string can name: its kind, id and the API path that answers for it.

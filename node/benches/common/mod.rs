@@ -115,6 +115,7 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
                 writes,
                 ids: &[],
                 changes: &[],
+                decisions: &[],
                 months: &[],
                 filed: &[],
                 organisations: &[],

@@ -222,7 +222,7 @@ async function blocksPage(params) {
     h('h2', {}, t('recent_blocks')),
     table(blockHeaders(), data.blocks.map(blockRow), { id: 'blocks' }),
     data.next_before ? h('div', { class: 'pager' }, link('#/blocks?before=' + data.next_before, t('older') + ' →')) : null);
-  const source = new EventSource('/v1/events');
+  const source = new EventSource('/v1/events?type=block');
   source.addEventListener('open', () => { liveState.textContent = t('connected'); });
   source.addEventListener('error', () => { liveState.textContent = t('reconnecting'); });
   source.addEventListener('block', (e) => {
