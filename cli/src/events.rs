@@ -169,64 +169,105 @@ impl EventsArgs {
     }
 }
 
+/// What a reader of the feed does after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
 /// What ended one connection.
 enum Ended {
-    /// Printed as many events as asked.
-    Done,
+    Stopped,
     /// The connection ended or failed: connect again.
     Dropped(String),
 }
 
-pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
-    let client = NodeClient::connect(&args.node, &args.tls)?;
-    let query = args.query();
-    let mut last: Option<String> = args.from.clone();
-    let mut printed = 0u64;
+/// Follows the feed `GET /v1/events?QUERY` of `client` after position `after` (from the
+/// next block when `None`), handing each event to `handle` in order until it says stop.
+/// When the connection drops, the node restarts or ends the stream, it connects again
+/// after the last event handled; it gives up when the node cannot be reached for `retry`.
+/// A refusal (a bad filter, a certificate without the role) is an error at once.
+pub fn follow_feed(
+    client: &NodeClient,
+    query: &str,
+    mut after: Option<String>,
+    retry: Duration,
+    mut handle: impl FnMut(&SseEvent) -> anyhow::Result<Flow>,
+) -> anyhow::Result<()> {
     let mut failing_since: Option<Instant> = None;
     let mut pause = Duration::from_millis(100);
-    let stdout = std::io::stdout();
     loop {
-        let connected = client.open_events(&query, last.as_deref());
-        let ended = match connected {
+        let ended = match client.open_events(query, after.as_deref()) {
             Ok(stream) => {
                 failing_since = None;
                 pause = Duration::from_millis(100);
-                follow(stream, &args, &mut last, &mut printed, &mut stdout.lock())?
+                read_connection(stream, &mut after, &mut handle)?
             }
             Err(e) => match e.downcast_ref::<NodeError>() {
                 Some(refusal) if refusal.http_status != 503 => return Err(e),
                 _ => Ended::Dropped(format!("{e:#}")),
             },
         };
-        match ended {
-            Ended::Done => return Ok(ExitCode::SUCCESS),
-            Ended::Dropped(why) => {
-                let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_secs(args.retry_seconds) {
-                    bail!(
-                        "{}: no events for {} s: {why}",
-                        args.node,
-                        args.retry_seconds
-                    );
-                }
-                eprintln!(
-                    "events: {why}; connecting again after {}",
-                    last.as_deref().unwrap_or("the start")
-                );
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
+        let why = match ended {
+            Ended::Stopped => return Ok(()),
+            Ended::Dropped(why) => why,
+        };
+        let since = *failing_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > retry {
+            bail!(
+                "{}: no events for {} s: {why}",
+                client.base(),
+                retry.as_secs()
+            );
         }
+        eprintln!(
+            "events: {why}; connecting again after {}",
+            after.as_deref().unwrap_or("the start")
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 
-/// Prints the events of one connection until it ends.
-fn follow(
+pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let client = NodeClient::connect(&args.node, &args.tls)?;
+    let mut printed = 0u64;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.count == Some(0) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    follow_feed(
+        &client,
+        &args.query(),
+        args.from.clone(),
+        Duration::from_secs(args.retry_seconds),
+        |event| {
+            let data: Value = serde_json::from_str(&event.data)
+                .with_context(|| format!("an event that is not JSON: {}", event.data))?;
+            writeln!(
+                out,
+                "{}",
+                json!({ "id": event.id, "event": event.event, "data": data })
+            )?;
+            out.flush()?;
+            printed += 1;
+            Ok(if args.count.is_some_and(|n| printed >= n) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hands the events of one connection to `handle` until it ends.
+fn read_connection(
     stream: Box<dyn Read + Send>,
-    args: &EventsArgs,
-    last: &mut Option<String>,
-    printed: &mut u64,
-    out: &mut impl Write,
+    after: &mut Option<String>,
+    handle: &mut impl FnMut(&SseEvent) -> anyhow::Result<Flow>,
 ) -> anyhow::Result<Ended> {
     // Read on a thread of its own, so that a connection gone silent is noticed.
     let (send, events) = mpsc::sync_channel::<anyhow::Result<Option<SseEvent>>>(64);
@@ -241,9 +282,6 @@ fn follow(
         }
     });
     loop {
-        if args.count.is_some_and(|n| *printed >= n) {
-            return Ok(Ended::Done);
-        }
         let event = match events.recv_timeout(IDLE_MAX) {
             Err(_) => return Ok(Ended::Dropped("the node went silent".into())),
             Ok(Err(e)) => return Ok(Ended::Dropped(format!("{e:#}"))),
@@ -256,17 +294,12 @@ fn follow(
                 event.data
             )));
         }
-        let data: Value = serde_json::from_str(&event.data)
-            .with_context(|| format!("an event that is not JSON: {}", event.data))?;
-        writeln!(
-            out,
-            "{}",
-            json!({ "id": event.id, "event": event.event, "data": data })
-        )?;
-        out.flush()?;
-        *printed += 1;
+        let flow = handle(&event)?;
         if event.id.is_some() {
-            *last = event.id;
+            after.clone_from(&event.id);
+        }
+        if flow == Flow::Stop {
+            return Ok(Ended::Stopped);
         }
     }
 }

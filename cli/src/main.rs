@@ -21,6 +21,7 @@ mod devnet;
 mod events;
 mod files;
 mod keys;
+mod mirror;
 mod netns;
 mod node_client;
 mod query;
@@ -68,6 +69,9 @@ enum Command {
     /// Follow a node's event feed (one event per committed transaction and block) and
     /// print each as a JSON line; resumes where it stopped after a disconnect.
     Events(events::EventsArgs),
+    /// Mirror the ledger into PostgreSQL, each block verified and written in one SQL
+    /// transaction; `mirror check` reconciles the database with the node's figures.
+    Mirror(mirror::MirrorArgs),
     /// A consortium of validators on this machine: init, up.
     #[command(subcommand)]
     Devnet(devnet::DevnetCommand),
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Scenario(command) => scenario::run(command),
         Command::Query(args) => query::run(args),
         Command::Events(args) => events::run(args),
+        Command::Mirror(args) => mirror::run(args),
         Command::Devnet(command) => devnet::run(command),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),

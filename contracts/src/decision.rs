@@ -12,6 +12,7 @@
 use bincode::{Decode, Encode};
 use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Fen, Id, Text};
+use serde_json::{json, Value};
 
 use crate::store::{self, keys, ClaimStatus, ProgrammeStatus, Settlement, Warning};
 
@@ -79,6 +80,95 @@ impl Decision {
             Decision::FundCapReached { .. } => "FundCapReached",
         }
     }
+
+    /// As JSON: its `kind` and the figures a consumer acts on (fen, dates), as the event
+    /// feed and the mirror show it.
+    pub fn to_json(&self) -> Value {
+        let kind = self.kind();
+        match self {
+            Decision::ClaimApproved {
+                claim,
+                programme,
+                bank,
+                loss_fen,
+                settlement: s,
+                decided,
+                decision_due,
+                payment_due,
+            } => json!({
+                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
+                "loss_fen": loss_fen.0,
+                "split": {
+                    "bank_retained_fen": s.bank_retained_fen.0,
+                    "insurer_gross_fen": s.insurer_gross_fen.0,
+                    "fund_direct_fen": s.fund_direct_fen.0,
+                    "fund_layer_fen": s.fund_layer_fen.0,
+                    "insurer_pays_bank_fen": s.insurer_pays_bank_fen.0,
+                    "fund_fen": s.fund_fen.0,
+                    "fund_shortfall_fen": s.fund_shortfall_fen.0,
+                    "reinsurer_fen": s.reinsurer_fen.0,
+                    "insurer_retained_fen": s.insurer_retained_fen.0,
+                },
+                "decided": date(*decided),
+                "decision_due": opt_date(*decision_due),
+                "payment_due": opt_date(*payment_due),
+            }),
+            Decision::ClaimRejected {
+                claim,
+                programme,
+                bank,
+                reason,
+                decided,
+            } => json!({
+                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
+                "reason": reason, "decided": date(*decided),
+            }),
+            Decision::ClaimPaid {
+                claim,
+                programme,
+                bank,
+                insurer_pays_bank_fen,
+                paid,
+                payment_due,
+                late,
+            } => json!({
+                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
+                "insurer_pays_bank_fen": insurer_pays_bank_fen.0, "paid": date(*paid),
+                "payment_due": opt_date(*payment_due), "late": late,
+            }),
+            Decision::ProgrammeSuspended {
+                programme,
+                warnings,
+                premium_written_fen,
+                claims_gross_fen,
+            } => json!({
+                "kind": kind, "programme": programme,
+                "warnings": warnings.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+                "premium_written_fen": premium_written_fen.0,
+                "claims_gross_fen": claims_gross_fen.0,
+            }),
+            Decision::ProgrammeResumed { programme } => json!({
+                "kind": kind, "programme": programme,
+            }),
+            Decision::FundCapReached {
+                fund,
+                year,
+                paid_fen,
+                annual_cap_fen,
+            } => json!({
+                "kind": kind, "fund": fund, "year": year, "paid_fen": paid_fen.0,
+                "annual_cap_fen": annual_cap_fen.0,
+            }),
+        }
+    }
+}
+
+fn date(d: Date) -> Value {
+    Value::String(d.to_string())
+}
+
+fn opt_date(d: Option<Date>) -> Value {
+    d.map_or(Value::Null, date)
 }
 
 /// The decisions in `writes`, one transaction's, on `before`, the state just before it:

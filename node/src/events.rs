@@ -39,7 +39,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use contracts::decision::Decision;
 use contracts::store::{self, keys, Fund, Loan, Policy, Programme};
 use ledger::action::Action;
 use ledger::api::OutcomeName;
@@ -283,90 +282,6 @@ fn date(d: Date) -> Value {
     Value::String(d.to_string())
 }
 
-fn opt_date(d: Option<Date>) -> Value {
-    d.map_or(Value::Null, date)
-}
-
-/// A decision as JSON: its `kind` and the figures a consumer acts on (fen, dates).
-pub fn decision_json(decision: &Decision) -> Value {
-    let kind = decision.kind();
-    match decision {
-        Decision::ClaimApproved {
-            claim,
-            programme,
-            bank,
-            loss_fen,
-            settlement: s,
-            decided,
-            decision_due,
-            payment_due,
-        } => json!({
-            "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-            "loss_fen": loss_fen.0,
-            "split": {
-                "bank_retained_fen": s.bank_retained_fen.0,
-                "insurer_gross_fen": s.insurer_gross_fen.0,
-                "fund_direct_fen": s.fund_direct_fen.0,
-                "fund_layer_fen": s.fund_layer_fen.0,
-                "insurer_pays_bank_fen": s.insurer_pays_bank_fen.0,
-                "fund_fen": s.fund_fen.0,
-                "fund_shortfall_fen": s.fund_shortfall_fen.0,
-                "reinsurer_fen": s.reinsurer_fen.0,
-                "insurer_retained_fen": s.insurer_retained_fen.0,
-            },
-            "decided": date(*decided),
-            "decision_due": opt_date(*decision_due),
-            "payment_due": opt_date(*payment_due),
-        }),
-        Decision::ClaimRejected {
-            claim,
-            programme,
-            bank,
-            reason,
-            decided,
-        } => json!({
-            "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-            "reason": reason, "decided": date(*decided),
-        }),
-        Decision::ClaimPaid {
-            claim,
-            programme,
-            bank,
-            insurer_pays_bank_fen,
-            paid,
-            payment_due,
-            late,
-        } => json!({
-            "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-            "insurer_pays_bank_fen": insurer_pays_bank_fen.0, "paid": date(*paid),
-            "payment_due": opt_date(*payment_due), "late": late,
-        }),
-        Decision::ProgrammeSuspended {
-            programme,
-            warnings,
-            premium_written_fen,
-            claims_gross_fen,
-        } => json!({
-            "kind": kind, "programme": programme,
-            "warnings": warnings.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
-            "premium_written_fen": premium_written_fen.0,
-            "claims_gross_fen": claims_gross_fen.0,
-        }),
-        Decision::ProgrammeResumed { programme } => json!({
-            "kind": kind, "programme": programme,
-        }),
-        Decision::FundCapReached {
-            fund,
-            year,
-            paid_fen,
-            annual_cap_fen,
-        } => json!({
-            "kind": kind, "fund": fund, "year": year, "paid_fen": paid_fen.0,
-            "annual_cap_fen": annual_cap_fen.0,
-        }),
-    }
-}
-
 /// One event ready to send: its position, SSE event name and JSON data.
 struct Ready {
     position: Position,
@@ -421,7 +336,7 @@ fn block_events(
             let decided = decisions.as_ref().map(|all| {
                 all.iter()
                     .filter(|(i, _)| *i == index)
-                    .map(|(_, d)| decision_json(d))
+                    .map(|(_, d)| d.to_json())
                     .collect::<Vec<_>>()
             });
             let records: Vec<Value> = action
