@@ -102,6 +102,10 @@ pub struct BenchArgs {
     /// number builds a ledger on which to time the API and the console.
     #[arg(long, value_name = "N", default_value_t = LOANS)]
     loans: usize,
+    /// Also mirror the chain into this PostgreSQL database (empty) with `xinbao mirror`
+    /// following validator 0, and report the mirror's rate and its lag behind the tip.
+    #[arg(long, value_name = "URL")]
+    mirror: Option<String>,
     /// Then export the chain and time `audit verify` of it.
     #[arg(long)]
     audit: bool,
@@ -588,6 +592,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut network = Network::start(&dir, &node_bin, true)?;
     network.wait_ready(READY_TIMEOUT)?;
     let clients = network.clients()?;
+    let mut mirror = match &args.mirror {
+        Some(database) => {
+            say("starting xinbao mirror …");
+            Some(crate::mirror::Probe::start(
+                &manifest.nodes[0].url,
+                &manifest.client_tls(&manifest.nodes[0].org, "auditor"),
+                database,
+                &dir.join("genesis.json"),
+                &root.path.join("mirror.log"),
+            )?)
+        }
+        None => None,
+    };
     let date = Date::from_ymd(2025, 3, 3).expect("a date");
     for client in &clients {
         client.set_clock(date.unix_ms_cst_noon() as u64)?;
@@ -780,6 +797,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Ok(tip)
     };
 
+    let mirror_start = mirror.as_mut().map(|m| m.read()).transpose()?;
     let started = Instant::now();
     let tick = Duration::from_millis(args.batch_ms);
     let mut offered = 0u64;
@@ -829,6 +847,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let load_secs = started.elapsed().as_secs_f64();
     let committed_in_load = seen.len() as u64;
+    let tip_at_load_end = watch(&mut seen)?;
+    let mirror_end = mirror.as_mut().map(|m| m.read()).transpose()?;
     let after = read_nodes(&network, manifest.nodes.len());
     let own_after = cpu_ticks("self");
     let machine_after = machine_ticks();
@@ -850,6 +870,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     drop(load);
     let end_height = node.status()?.height;
+    let mirror_figures = match (mirror.as_mut(), mirror_start, mirror_end) {
+        (Some(probe), Some(start), Some(end)) => {
+            say("waiting for the mirror to reach the tip …");
+            let caught_up = probe.wait_for(end_height, DRAIN_TIMEOUT * 4)?;
+            let secs = end.at.duration_since(start.at).as_secs_f64().max(1e-9);
+            Some(json!({
+                "tx_per_s_during_load": ((end.txs - start.txs) as f64 / secs).round(),
+                "lag_heights_at_load_end": tip_at_load_end.saturating_sub(end.height),
+                "lag_txs_at_load_end": (start.txs + committed_in_load).saturating_sub(end.txs),
+                "caught_up_seconds_after_load": ((caught_up.at.duration_since(end.at).as_secs_f64()) * 10.0).round() / 10.0,
+                "tx_per_s_overall": (caught_up.txs as f64
+                    / caught_up.at.duration_since(start.at).as_secs_f64().max(1e-9)).round(),
+            }))
+        }
+        _ => None,
+    };
+    drop(mirror);
     let disk_after = disk_bytes(&data_dir);
 
     let audit = if args.audit {
@@ -949,6 +986,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "committed_per_grouped_sm2_verification": ((tx_per_s / sm2_grouped_rate) * 1000.0).round() / 1000.0,
         "crypto_suite": args.crypto_suite.as_str(),
         "audit": audit,
+        "mirror": mirror_figures,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -1048,6 +1086,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             audit["seconds"],
             audit["txs_per_s"],
             audit["blocks_per_s"]
+        );
+    }
+    if let Some(m) = doc.get("mirror").filter(|m| !m.is_null()) {
+        println!(
+            "  mirror (PostgreSQL)       {} tx/s written during the load ({} overall); at its end {} heights ({} transactions) behind the tip, caught up {} s later",
+            m["tx_per_s_during_load"],
+            m["tx_per_s_overall"],
+            m["lag_heights_at_load_end"],
+            m["lag_txs_at_load_end"],
+            m["caught_up_seconds_after_load"]
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1263,6 +1263,107 @@ fn check(args: &MirrorArgs, genesis: &Genesis, db: &mut Client) -> anyhow::Resul
     Ok(ExitCode::from(1))
 }
 
+/// A mirror run beside a benchmark: `xinbao mirror` as a process of its own, watched
+/// through its database (what it has written, how far behind the tip it is).
+pub struct Probe {
+    child: std::process::Child,
+    db: Client,
+}
+
+/// What a mirror had written at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub at: Instant,
+    pub height: u64,
+    pub txs: u64,
+}
+
+impl Probe {
+    /// Starts `xinbao mirror` (this program) against `node` into `database`, which must
+    /// be empty or hold this chain.
+    pub fn start(
+        node: &str,
+        tls: &ClientTls,
+        database: &str,
+        genesis: &std::path::Path,
+        log: &std::path::Path,
+    ) -> anyhow::Result<Probe> {
+        let mut command = std::process::Command::new(std::env::current_exe()?);
+        command
+            .args([
+                "mirror",
+                "--node",
+                node,
+                "--database",
+                database,
+                "--genesis",
+            ])
+            .arg(genesis)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log)?);
+        for (flag, path) in [
+            ("--cacert", &tls.cacert),
+            ("--cert", &tls.cert),
+            ("--key", &tls.key),
+        ] {
+            if let Some(path) = path {
+                command.arg(flag).arg(path);
+            }
+        }
+        let child = command.spawn().context("starting xinbao mirror")?;
+        let db = Client::connect(database, NoTls)
+            .with_context(|| format!("connecting to {}", redact(database)))?;
+        Ok(Probe { child, db })
+    }
+
+    pub fn read(&mut self) -> anyhow::Result<Reading> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("the mirror stopped ({status})");
+        }
+        let row = self.db.query_one(
+            "SELECT coalesce((SELECT height FROM mirror_position), 0),
+                    (SELECT count(*) FROM transactions)",
+            &[],
+        );
+        // Before its first migration the tables do not exist yet.
+        let (height, txs): (i64, i64) = match row {
+            Ok(row) => (row.get(0), row.get(1)),
+            Err(_) => (0, 0),
+        };
+        Ok(Reading {
+            at: Instant::now(),
+            height: height as u64,
+            txs: txs as u64,
+        })
+    }
+
+    /// Waits until the mirror holds `height`; the reading then.
+    pub fn wait_for(&mut self, height: u64, timeout: Duration) -> anyhow::Result<Reading> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reading = self.read()?;
+            if reading.height >= height {
+                return Ok(reading);
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the mirror holds height {} of {height} after {} s",
+                reading.height,
+                timeout.as_secs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
