@@ -442,3 +442,159 @@ fn positions_resume_and_filters_select() {
         assert_eq!(answer["error"]["code"], "BadQuery", "{bad}: {answer}");
     }
 }
+
+/// A consumer that stops reading while history waits for it is sent a final `end` event
+/// (`ConsumerTooSlow`) naming the last position it was sent, and disconnected; connecting
+/// again after that position goes on with the next event.
+#[test]
+fn a_consumer_that_stops_reading_is_cut_off_with_where_to_resume() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+
+    let _one = serial();
+    let mut net = Devnet::init("events-slow", &["--heartbeat-ms", "600000"], false);
+    // Validator 0 cuts off a consumer that leaves events waiting for a second.
+    let config = net.config(0);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[events]\nstall_seconds = 1\n");
+    std::fs::write(&config, text).unwrap();
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, START);
+    let url = net.urls[0].clone();
+
+    // More history than the sockets between them hold (loopback's send buffer grows to
+    // 4 MiB): a bank flags twelve thousand enterprises, about 7 MB of events.
+    let chain = ledger::Id::new(net.manifest["chain_id"].as_str().unwrap()).unwrap();
+    let key = ledger::crypto::SecretKey::read_file(&net.admin_key("bank")).unwrap();
+    let height = net.height(0).unwrap();
+    let committed = |id: &str| {
+        get(&url, &format!("/v1/tx/{id}")).map(|(_, t)| t["status"] == "committed") == Some(true)
+    };
+    // In batches of 2,000, each committed before the next goes (the node refuses more
+    // than it can commit soon: `Backlog`).
+    for batch in 0..6u64 {
+        let txs: Vec<ledger::tx::SignedTx> = (0..2_000u64)
+            .map(|i| {
+                let n = batch * 2_000 + i;
+                let mut tx = ledger::tx::SignedTx::unsigned(ledger::tx::TxBody {
+                    chain_id: chain.clone(),
+                    nonce: n,
+                    expires_at_height: height + 500,
+                    action: ledger::Action::FlagEnterprise(ledger::action::FlagEnterprise {
+                        enterprise: ledger::Id::new(format!("slow-{n}")).unwrap(),
+                        reason: ledger::Text::new("a consumer's history").unwrap(),
+                    }),
+                });
+                tx.sign(&key).unwrap();
+                tx
+            })
+            .collect();
+        let (code, answer) = common::post_json(&url, "/v1/txs", &serde_json::json!(txs));
+        assert_eq!(code, 200, "batch {batch}: HTTP {code}");
+        assert_eq!(
+            answer["accepted"],
+            2_000,
+            "batch {batch}: {} refused, the first: {}",
+            answer["refused"],
+            answer["results"]
+                .as_array()
+                .and_then(|r| r.iter().find(|r| r.get("error").is_some()))
+                .cloned()
+                .unwrap_or_default()
+        );
+        let last = answer["results"][1_999]["id"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !committed(&last) {
+            assert!(Instant::now() < deadline, "batch {batch} was not committed");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // A consumer with a small receive buffer asks for the whole history, then stops
+    // reading for longer than the node allows.
+    let address = url.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(address).unwrap();
+    let small: libc::c_int = 4096;
+    // SAFETY: a valid socket and a c_int option of its size.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &small as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0);
+    write!(
+        socket,
+        "GET /v1/events?from=0:0 HTTP/1.1\r\nHost: {address}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 512];
+    let n = socket.read(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_secs(4));
+    // Then reads what was sent, up to the end of the chunked body (the connection itself
+    // stays open for another request).
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !rest.ends_with(b"\r\n0\r\n\r\n") {
+        assert!(Instant::now() < deadline, "the stream did not end");
+        let n = socket.read(&mut chunk).expect("the stream goes on");
+        assert!(
+            n > 0,
+            "the node closed the connection before the stream's end"
+        );
+        rest.extend_from_slice(&chunk[..n]);
+    }
+    let rest = String::from_utf8_lossy(&rest);
+    let mut last_id = None;
+    let mut end = None;
+    let mut event = "";
+    for line in rest.lines() {
+        if let Some(id) = line
+            .strip_prefix("id: ")
+            .or_else(|| line.strip_prefix("id:"))
+        {
+            if event != "end" {
+                last_id = Some(id.to_string());
+            }
+        } else if let Some(name) = line
+            .strip_prefix("event: ")
+            .or_else(|| line.strip_prefix("event:"))
+        {
+            event = if name == "end" { "end" } else { "" };
+        } else if let Some(data) = line
+            .strip_prefix("data: ")
+            .or_else(|| line.strip_prefix("data:"))
+        {
+            if event == "end" {
+                end = Some(serde_json::from_str::<Value>(data).unwrap());
+            }
+        }
+    }
+    let end = end.unwrap_or_else(|| panic!("no end event in {} bytes", rest.len()));
+    assert_eq!(end["code"], "ConsumerTooSlow", "{end}");
+    let resume = end["resume_after"].as_str().unwrap().to_string();
+    assert_eq!(Some(resume.clone()), last_id, "{end}");
+
+    // Connecting again after it gives the event that followed it in the whole feed.
+    let tip = net.height(0).unwrap();
+    let n = chain_positions(&url, tip).len();
+    let whole = read_events(&format!("{url}/v1/events?from=0:0"), None, n);
+    let k = whole
+        .iter()
+        .position(|(id, _, _)| *id == resume)
+        .expect("a position of the feed");
+    let next = read_events(&format!("{url}/v1/events"), Some(&resume), 1);
+    assert_eq!(next[0].0, whole[k + 1].0);
+    assert!(
+        k + 1 < 12_000,
+        "the consumer was cut off before the end ({k})"
+    );
+}
