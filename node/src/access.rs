@@ -211,7 +211,18 @@ pub struct Gate {
     limits: ClientLimits,
     rate: DefaultKeyedRateLimiter<String>,
     in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Requests refused, by code: `Unauthenticated`, `Forbidden`, `RateLimited`,
+    /// `TooManyInFlight` (for `/metrics`).
+    pub refused: [std::sync::atomic::AtomicU64; 4],
 }
+
+/// The codes of [`Gate::refused`], in its order.
+pub const REFUSAL_CODES: [&str; 4] = [
+    "Unauthenticated",
+    "Forbidden",
+    "RateLimited",
+    "TooManyInFlight",
+];
 
 impl Gate {
     pub fn new(limits: ClientLimits) -> Arc<Gate> {
@@ -221,6 +232,7 @@ impl Gate {
             limits,
             rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             in_flight: Mutex::new(HashMap::new()),
+            refused: Default::default(),
         })
     }
 
@@ -237,8 +249,14 @@ impl Gate {
     }
 }
 
-fn refusal(status: StatusCode, code: &str, message: String) -> Response {
-    crate::api::error(status, code, message).into_response()
+impl Gate {
+    /// A refusal with `code` (one of [`REFUSAL_CODES`]), counted.
+    fn refuse(&self, status: StatusCode, code: &str, message: String) -> Response {
+        if let Some(i) = REFUSAL_CODES.iter().position(|c| *c == code) {
+            self.refused[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        crate::api::error(status, code, message).into_response()
+    }
 }
 
 /// The gate as an axum middleware: the caller is the connection's ([`Caller`], set by
@@ -271,7 +289,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
                 }
                 _ => "no client certificate was presented".to_string(),
             };
-            return refusal(
+            return gate.refuse(
                 StatusCode::UNAUTHORIZED,
                 "Unauthenticated",
                 format!("{method} {path} needs a client certificate with a role: {who}"),
@@ -283,7 +301,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
         if route.is_none() {
             return next.run(request).await;
         }
-        return refusal(
+        return gate.refuse(
             StatusCode::FORBIDDEN,
             "Forbidden",
             format!("{method} {path} is open to no role"),
@@ -291,7 +309,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
     };
     if !roles.contains(&client.role) {
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        return refusal(
+        return gate.refuse(
             StatusCode::FORBIDDEN,
             "Forbidden",
             format!(
@@ -303,7 +321,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
         );
     }
     if gate.rate.check_key(&client.fingerprint).is_err() {
-        return refusal(
+        return gate.refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "RateLimited",
             format!(
@@ -313,7 +331,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
         );
     }
     let Ok(_permit) = gate.semaphore(&client.fingerprint).try_acquire_owned() else {
-        return refusal(
+        return gate.refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyInFlight",
             format!(

@@ -122,9 +122,10 @@ pub fn router(shared: Arc<Shared>, gate: Arc<Gate>, feeds: Arc<crate::events::Fe
         .method_not_allowed_fallback(method_not_allowed)
         // Around every route and the fallbacks, inside the routing: the route is known.
         .layer(axum::middleware::from_fn_with_state(
-            gate,
+            gate.clone(),
             crate::access::guard,
         ))
+        .layer(axum::Extension(gate))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .layer(axum::Extension(feeds))
         .with_state(shared)
@@ -492,8 +493,18 @@ async fn health(State(shared): State<Arc<Shared>>) -> ApiResult {
     Ok(Json(json!({ "status": "ok", "height": height })).into_response())
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(gate): axum::Extension<Arc<Gate>>,
+    axum::Extension(feeds): axum::Extension<Arc<crate::events::Feeds>>,
+) -> Response {
     let m = &shared.metrics;
+    let refused = |code: &str| {
+        crate::access::REFUSAL_CODES
+            .iter()
+            .position(|c| *c == code)
+            .map_or(0, |i| gate.refused[i].load(Ordering::Relaxed))
+    };
     let (mempool_txs, mempool_bytes) = {
         let pool = shared.mempool.lock().expect("mempool lock poisoned");
         (pool.len(), pool.bytes())
@@ -654,6 +665,48 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "counter",
             "Gossip batches a peer did not acknowledge.",
             load(&m.gossip_send_failures),
+        ),
+        (
+            "xinbao_api_unauthenticated_total",
+            "counter",
+            "API requests refused for want of a client certificate with a role (401).",
+            refused("Unauthenticated"),
+        ),
+        (
+            "xinbao_api_forbidden_total",
+            "counter",
+            "API requests refused because the caller's role may not call the route (403).",
+            refused("Forbidden"),
+        ),
+        (
+            "xinbao_api_rate_limited_total",
+            "counter",
+            "API requests refused because their client certificate sent too many a second (429).",
+            refused("RateLimited"),
+        ),
+        (
+            "xinbao_api_too_many_in_flight_total",
+            "counter",
+            "API requests refused because their client certificate had too many in flight (429).",
+            refused("TooManyInFlight"),
+        ),
+        (
+            "xinbao_events_streams",
+            "gauge",
+            "Event streams (GET /v1/events) open.",
+            feeds.open() as u64,
+        ),
+        (
+            "xinbao_events_streams_refused_total",
+            "counter",
+            "Event streams refused because as many as allowed were open (503).",
+            feeds.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "xinbao_events_consumers_cut_off_total",
+            "counter",
+            "Event streams ended because their consumer left events waiting too long.",
+            feeds.cut_off.load(Ordering::Relaxed),
         ),
         (
             "xinbao_p2p_messages_refused_total",

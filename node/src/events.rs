@@ -65,6 +65,9 @@ pub struct Feeds {
     pub streams_max: usize,
     pub stall: Duration,
     open: AtomicUsize,
+    /// Streams refused for being one too many, and consumers cut off for being too slow.
+    pub refused: std::sync::atomic::AtomicU64,
+    pub cut_off: std::sync::atomic::AtomicU64,
 }
 
 impl Feeds {
@@ -73,7 +76,14 @@ impl Feeds {
             streams_max,
             stall,
             open: AtomicUsize::new(0),
+            refused: Default::default(),
+            cut_off: Default::default(),
         })
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire).min(self.streams_max)
     }
 
     /// A place for one more stream, given back when the stream ends.
@@ -427,7 +437,7 @@ struct Follow {
     ready: VecDeque<Ready>,
     pace: Pace,
     done: bool,
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl Follow {
@@ -449,6 +459,7 @@ impl Follow {
             return None;
         }
         if self.pace.too_slow(Instant::now()) {
+            self.slot.0.cut_off.fetch_add(1, Ordering::Relaxed);
             let after = self.last.map_or("the start".to_string(), |p| p.to_string());
             return Some(self.end(
                 "ConsumerTooSlow",
@@ -544,6 +555,7 @@ pub async fn events(
         next
     };
     let Some(slot) = feeds.enter() else {
+        feeds.refused.fetch_add(1, Ordering::Relaxed);
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "TooManyStreams",
@@ -562,7 +574,7 @@ pub async fn events(
         ready: VecDeque::new(),
         pace: Pace::new(feeds.stall),
         done: false,
-        _slot: slot,
+        slot,
     };
     let stream = futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.step().await?;

@@ -584,6 +584,14 @@ fn a_consumer_that_stops_reading_is_cut_off_with_where_to_resume() {
     assert_eq!(end["code"], "ConsumerTooSlow", "{end}");
     let resume = end["resume_after"].as_str().unwrap().to_string();
     assert_eq!(Some(resume.clone()), last_id, "{end}");
+    let (_, metrics) = common::get(&url, "/metrics").expect("metrics");
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "xinbao_events_consumers_cut_off_total 1"),
+        "the cut-off is counted"
+    );
 
     // Connecting again after it gives the event that followed it in the whole feed.
     let tip = net.height(0).unwrap();

@@ -270,6 +270,22 @@ fn a_tls_devnet_serves_each_role_its_routes_and_refuses_everyone_else() {
     );
     assert!(text(&by_staff.stdout).contains("accepted"));
     assert!(still_refused > 0);
+    // Every kind of refusal above is counted where the operator looks.
+    let mut metrics = operator.get(&format!("{url}/metrics")).call().unwrap();
+    let metrics = metrics.body_mut().read_to_string().unwrap();
+    let counted = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+    };
+    assert!(counted("xinbao_api_unauthenticated_total") > 0);
+    assert!(counted("xinbao_api_forbidden_total") > 0);
+    assert!(
+        counted("xinbao_api_rate_limited_total") + counted("xinbao_api_too_many_in_flight_total")
+            >= still_refused
+    );
 
     console_over_https(&net, &url, &org);
 
