@@ -319,16 +319,20 @@ fn a_mirror_killed_mid_run_matches_the_node_for_every_worked_example() {
             "{name}: the mirror was killed before the end"
         );
 
-        let check = xinbao(&[
-            "mirror",
-            "check",
-            "--node",
-            &url0,
-            "--database",
-            &url_db,
-            "--genesis",
-            net.dir.join("genesis.json").to_str().unwrap(),
-        ]);
+        let genesis = net.dir.join("genesis.json");
+        let mirror_check = || {
+            xinbao(&[
+                "mirror",
+                "check",
+                "--node",
+                &url0,
+                "--database",
+                &url_db,
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ])
+        };
+        let check = mirror_check();
         assert!(
             check.status.success(),
             "{name}: mirror check: {}{}",
@@ -361,16 +365,7 @@ fn a_mirror_killed_mid_run_matches_the_node_for_every_worked_example() {
                 "UPDATE claims SET fund_fen = fund_fen + 1 WHERE fund_fen IS NOT NULL",
             )
             .unwrap();
-            let check = xinbao(&[
-                "mirror",
-                "check",
-                "--node",
-                &url0,
-                "--database",
-                &url_db,
-                "--genesis",
-                net.dir.join("genesis.json").to_str().unwrap(),
-            ]);
+            let check = mirror_check();
             assert_eq!(check.status.code(), Some(1), "{}", text(&check.stdout));
             assert!(
                 text(&check.stdout).contains("fund_fen is"),
