@@ -42,7 +42,6 @@ use axum::Extension;
 use contracts::store::{self, keys, Fund, Loan, Policy, Programme};
 use ledger::action::Action;
 use ledger::api::OutcomeName;
-use ledger::block::Outcome;
 use ledger::state::StateView;
 use ledger::{Date, Id};
 use serde::Deserialize;
@@ -371,10 +370,6 @@ fn block_events(
                 "orgs": names.orgs,
                 "decisions": decided,
             });
-            debug_assert!(matches!(
-                receipt.outcome,
-                Outcome::Accepted | Outcome::Rejected(_)
-            ));
             ready.push_back(Ready {
                 position,
                 name: "tx",

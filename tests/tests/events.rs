@@ -150,23 +150,7 @@ fn consumers_see_every_event_once_through_a_node_restart() {
     // The example goes in through validator 1; validator 0 is killed once its claim is
     // filed, and started again once the consumers have found it gone. The replay waits
     // for it to set its clock, so the claim is decided while the consumers reconnect.
-    let replay = {
-        let dir = net.dir.to_str().unwrap().to_string();
-        let url1 = net.urls[1].clone();
-        let scenario = scenario.clone();
-        std::thread::spawn(move || {
-            common::xinbao(&[
-                "scenario",
-                "run",
-                &scenario,
-                "--json",
-                "--devnet-dir",
-                &dir,
-                "--node",
-                &url1,
-            ])
-        })
-    };
+    let replay = net.replay_in_background(&scenario, 1);
     all.wait_for("the claim filed", Duration::from_secs(120), |e| {
         e.iter().any(|e| e["data"]["type"] == "FileClaim")
     });

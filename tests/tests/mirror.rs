@@ -282,23 +282,7 @@ fn a_mirror_killed_mid_run_matches_the_node_for_every_worked_example() {
         let taken = Arc::new(Mutex::new(Vec::new()));
         let chain = net.manifest["chain_id"].as_str().unwrap().to_string();
         let load = run_load(net.urls.clone(), &chain, key, stop.clone(), taken.clone());
-        let replay = {
-            let dir = net.dir.to_str().unwrap().to_string();
-            let url1 = net.urls[1].clone();
-            let scenario = scenario.clone();
-            std::thread::spawn(move || {
-                xinbao(&[
-                    "scenario",
-                    "run",
-                    &scenario,
-                    "--json",
-                    "--devnet-dir",
-                    &dir,
-                    "--node",
-                    &url1,
-                ])
-            })
-        };
+        let replay = net.replay_in_background(&scenario, 1);
         // Killed once it has written a few blocks, at whatever instant that is.
         wait_mirrored(&mut db, 4, &mut mirror, &net.dir);
         mirror.kill().unwrap();

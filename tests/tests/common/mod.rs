@@ -284,23 +284,37 @@ impl Devnet {
     /// Replays `scenario` through validator `i` (`xinbao scenario run --devnet-dir`) and
     /// returns the network's result document.
     pub fn replay(&self, scenario: &str, i: usize) -> Value {
-        let dir = self.dir.to_str().unwrap().to_string();
-        let replay = xinbao(&[
-            "scenario",
-            "run",
-            scenario,
-            "--json",
-            "--devnet-dir",
-            &dir,
-            "--node",
-            &self.urls[i],
-        ]);
+        let replay = self.replay_in_background(scenario, i).join().unwrap();
         assert!(
             replay.status.success(),
             "replaying {scenario} failed: {}",
             text(&replay.stderr)
         );
         serde_json::from_slice(&replay.stdout).expect("the result document")
+    }
+
+    /// [`Devnet::replay`] on a thread of its own, for a test that acts meanwhile; the
+    /// thread gives the command's output (its standard output is the result document).
+    pub fn replay_in_background(
+        &self,
+        scenario: &str,
+        i: usize,
+    ) -> std::thread::JoinHandle<Output> {
+        let dir = self.dir.to_str().unwrap().to_string();
+        let url = self.urls[i].clone();
+        let scenario = scenario.to_string();
+        std::thread::spawn(move || {
+            xinbao(&[
+                "scenario",
+                "run",
+                &scenario,
+                "--json",
+                "--devnet-dir",
+                &dir,
+                "--node",
+                &url,
+            ])
+        })
     }
 
     pub fn len(&self) -> usize {
