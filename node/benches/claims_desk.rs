@@ -15,7 +15,7 @@ use common::{args, commit, measure, store_with_programmes, PROGRAMMES};
 use contracts::store::{keys, Claim, ClaimStatus};
 use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Fen, Id};
-use node::store::Desk;
+use node::index::{Desk, Index};
 
 const BLOCK_CLAIMS: usize = 10_000;
 fn main() {
@@ -53,31 +53,33 @@ fn main() {
             .count()
     });
     let open = measure(|| {
-        let ids = store
+        let ids = Index(&store)
             .desk_claims(Desk::Open, None, None, 0, usize::MAX)
             .unwrap();
         read_all(&state, &ids)
     });
     let one_insurer = measure(|| {
-        let ids = store
+        let ids = Index(&store)
             .desk_claims(Desk::Open, Some("ins-1"), None, 0, usize::MAX)
             .unwrap();
         read_all(&state, &ids)
     });
     let deep_page = measure(|| {
-        let ids = store
+        let ids = Index(&store)
             .desk_claims(Desk::Closed, None, None, claims / 2, 200)
             .unwrap();
         read_all(&state, &ids)
     });
     let late_page = measure(|| {
-        let ids = store.desk_claims(Desk::Late, None, None, 0, 200).unwrap();
+        let ids = Index(&store)
+            .desk_claims(Desk::Late, None, None, 0, 200)
+            .unwrap();
         read_all(&state, &ids)
     });
     let counts = measure(|| {
         [Desk::Closed, Desk::Late]
             .iter()
-            .map(|d| store.desk_counts(*d, None, None).unwrap().len())
+            .map(|d| Index(&store).desk_counts(*d, None, None).unwrap().len())
             .sum()
     });
     println!(

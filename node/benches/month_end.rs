@@ -45,7 +45,7 @@ fn main() {
     let month_end: Date = "2026-06-30".parse().unwrap();
     let walked = contracts::report::month_figures(&state, month_end);
     let from_clocks = contracts::report::month_figures_with(&state, |id, programme| {
-        store.programme_figures(id, programme, month_end)
+        node::index::Index(&store).programme_figures(id, programme, month_end)
     })
     .expect("the loan clocks");
     assert_eq!(walked, from_clocks, "the two readings disagree");
@@ -67,7 +67,7 @@ fn main() {
     });
     let clocks = measure(|| {
         contracts::report::month_figures_with(&state, |id, programme| {
-            store.programme_figures(id, programme, month_end)
+            node::index::Index(&store).programme_figures(id, programme, month_end)
         })
         .expect("the loan clocks")
         .as_object()

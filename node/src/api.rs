@@ -516,7 +516,7 @@ async fn metrics(
         .expect("peers lock poisoned")
         .len();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    let state = shared.chain.store().state_stats();
+    let store = shared.chain.store().stats();
     let chain = &shared.chain;
     let tip_height = chain.tip().map(|tip| tip.height).unwrap_or(0);
     let version = |height: u64| chain.version_at(height).map_or(0, u64::from);
@@ -721,58 +721,64 @@ async fn metrics(
             shared.intake.len() as u64,
         ),
         (
-            "xinbao_state_memtable_bytes",
+            "xinbao_store_disk_bytes",
             "gauge",
-            "Bytes of the state store's writes held in memory, not yet in run files.",
-            state.memtable_bytes as u64,
+            "Bytes of the store's journals and tables on disk.",
+            store.disk_bytes,
         ),
         (
-            "xinbao_state_runs",
+            "xinbao_store_journals",
             "gauge",
-            "Run files of the state store.",
-            state.runs as u64,
+            "Journal files of the store (sealed ones wait for their memtables' flush).",
+            store.journals as u64,
         ),
         (
-            "xinbao_state_run_bytes",
+            "xinbao_store_tables",
             "gauge",
-            "Bytes of the state store's run files.",
-            state.run_bytes,
+            "Table files of the store, all keyspaces.",
+            store.tables as u64,
         ),
         (
-            "xinbao_state_run_entries",
+            "xinbao_store_l0_tables_max",
             "gauge",
-            "Entries in the state store's run files (a key in several runs counts in each).",
-            state.run_entries,
+            "The most tables in any keyspace's first level (writes stall from 20).",
+            store.l0_tables_max as u64,
         ),
         (
-            "xinbao_state_run_memory_bytes",
+            "xinbao_store_blob_files",
             "gauge",
-            "Memory the state store's open runs hold (top indexes and Bloom filters).",
-            state.run_memory as u64,
+            "Blob files of the store (where blocks and receipts are kept).",
+            store.blob_files as u64,
         ),
         (
-            "xinbao_state_cache_bytes",
+            "xinbao_store_flushes_queued",
             "gauge",
-            "Bytes of run blocks in the state store's cache.",
-            state.cache_bytes as u64,
+            "Memtables waiting to be written to tables.",
+            store.flushes_queued as u64,
         ),
         (
-            "xinbao_state_merges_total",
+            "xinbao_store_compactions_running",
+            "gauge",
+            "Compactions under way.",
+            store.compactions_running as u64,
+        ),
+        (
+            "xinbao_store_compactions_total",
             "counter",
-            "Merges of run files the state store finished since the node started.",
-            state.merges,
+            "Compactions the store finished since the node started.",
+            store.compactions as u64,
         ),
         (
-            "xinbao_state_merged_bytes_total",
-            "counter",
-            "Bytes of run files those merges read (and about as many written).",
-            state.merged_bytes,
-        ),
-        (
-            "xinbao_state_merges_running",
+            "xinbao_store_cache_bytes",
             "gauge",
-            "Merges of run files under way (each takes a core at a lower priority).",
-            state.merges_running as u64,
+            "Bytes of table blocks in the store's cache.",
+            store.cache_bytes,
+        ),
+        (
+            "xinbao_store_memtable_bytes",
+            "gauge",
+            "Bytes of writes held in the store's memtables, not yet in tables.",
+            store.write_buffer_bytes,
         ),
     ];
     let mut text = String::new();

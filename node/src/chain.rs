@@ -12,24 +12,21 @@
 //! ([`Chain::config_at`], DOMAIN.md R11.5): those of `tip + 1` and `tip + 2` are known
 //! once `tip` is committed, and never change after that, so they are cached.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use contracts::chain::{
     admit, check_execution, check_links, execute_block, genesis_state, height_config, BlockEnv,
     BlockError, Change, Predecessor,
 };
-use contracts::store::{keys, Policy, Programme};
 use contracts::upgrade;
-use ledger::action::Action;
-use ledger::block::Outcome;
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate, Receipt};
 use ledger::crypto::PublicKey;
 use ledger::genesis::{Genesis, Params};
-use ledger::state::{Hash32, Overlay, ReadCache, StateView, WriteSet};
+use ledger::state::{Hash32, ReadCache, WriteSet};
 use ledger::tx::{TxId, VerifiedTx};
 use ledger::validators::{Roster, ValidatorSet, CHANGE_DELAY};
-use ledger::{Bps, Date, Id};
+use ledger::Id;
 
 use crate::store::{Commit, Store, StoreError, Tip};
 
@@ -467,84 +464,6 @@ impl Chain {
         Ok((txs, signatures))
     }
 
-    /// The month ends that fall between the tip's date and the date of a block at
-    /// `time_ms`, each with the programmes' figures as of that day on the committed state
-    /// (the state before the block), as the regulator's monthly view records them.
-    fn month_ends_before(&self, time_ms: u64) -> Result<Vec<(Date, Vec<u8>)>, StoreError> {
-        let tip = self.tip()?;
-        if tip.height == 0 {
-            // As the audit report: month ends count from the first block's month.
-            return Ok(Vec::new());
-        }
-        let (Ok(last), Ok(next)) = (
-            Date::from_unix_ms_cst(tip.time_ms),
-            Date::from_unix_ms_cst(time_ms),
-        ) else {
-            return Ok(Vec::new());
-        };
-        let mut months = Vec::new();
-        let state = self.store.state();
-        let mut end = contracts::report::month_end(last);
-        while end < next {
-            // The loans' figures from the programmes' loan clocks: a read of a few entries
-            // per programme, where reading every loan would stall this commit.
-            let figures = contracts::report::month_figures_with(&state, |id, programme| {
-                self.store.programme_figures(id, programme, end)
-            })?;
-            months.push((end, serde_json::to_vec(&figures).expect("JSON of figures")));
-            match Date::from_days(end.days_since_epoch() + 1) {
-                Ok(following) => end = contracts::report::month_end(following),
-                Err(_) => break,
-            }
-        }
-        Ok(months)
-    }
-
-    /// For each policy the block issues, the state key of the rate filing it was issued
-    /// under (R3.2: the first filing of its insurer for the product that allows its rate
-    /// on its date), read on the state after the block.
-    fn filed_policies(&self, executed: &Executed, after: &dyn StateView) -> Vec<(Vec<u8>, Id)> {
-        let issued: Vec<&Id> = executed
-            .block
-            .txs
-            .iter()
-            .zip(&executed.receipts)
-            .filter_map(|(tx, receipt)| match (&tx.body.action, receipt.outcome) {
-                (Action::IssuePolicy(p), Outcome::Accepted) => Some(&p.id),
-                _ => None,
-            })
-            .collect();
-        // A block's policies share a few programmes, rates and one date: each filing is
-        // looked up (a programme record decoded, the filings scanned) once per block.
-        let mut filings: HashMap<(Id, Bps, Date), Option<Vec<u8>>> = HashMap::new();
-        issued
-            .into_iter()
-            .filter_map(|id| {
-                let policy: Policy = contracts::store::read(after, &keys::policy(id))?;
-                let filing = filings
-                    .entry((
-                        policy.programme.clone(),
-                        policy.premium_rate_bps,
-                        policy.issued,
-                    ))
-                    .or_insert_with(|| {
-                        let programme: Programme =
-                            contracts::store::read(after, &keys::programme(&policy.programme))?;
-                        let (key, _) = contracts::programme::filing_of(
-                            after,
-                            &programme.terms.insurer,
-                            &programme.terms.product,
-                            policy.premium_rate_bps,
-                            policy.issued,
-                        )?;
-                        Some(key)
-                    })
-                    .clone()?;
-                Some((filing, id.clone()))
-            })
-            .collect()
-    }
-
     /// Stores a decided block, its certificate, receipts and state changes in one
     /// durable write, and returns the new tip.
     pub fn commit(
@@ -560,14 +479,15 @@ impl Chain {
             time_ms: header.time_ms,
         };
         let changes: Vec<usize> = executed.changes.iter().map(|c| c.index).collect();
-        let months = self.month_ends_before(header.time_ms)?;
         let stored = self.store.state();
-        let state = ReadCache::new(&stored);
-        let after = Overlay::over(&state, &executed.writes);
-        let filed = self.filed_policies(executed, &after);
-        let organisations = organisation_changes(&state, &after, &executed.writes);
-        let loan_clocks = loan_clock_changes(&state, &executed.writes);
-        let desk = desk_changes(&state, &after, &executed.writes);
+        let index = crate::index::writes(
+            &self.store,
+            self.tip()?,
+            &executed.block,
+            &executed.receipts,
+            &executed.writes,
+            &ReadCache::new(&stored),
+        )?;
         self.store.commit(
             Commit {
                 block: &executed.block,
@@ -579,11 +499,7 @@ impl Chain {
                 ids: &executed.ids,
                 changes: &changes,
                 decisions: &executed.decisions,
-                months: &months,
-                filed: &filed,
-                organisations: &organisations,
-                loan_clocks: &loan_clocks,
-                desk: &desk,
+                index: &index,
             },
             tip,
         )?;
@@ -603,99 +519,6 @@ impl Chain {
         }
         Ok(tip)
     }
-}
-
-/// What `writes` change in the organisations' totals: what each written policy, fund or
-/// claim record added before (on `before`) taken away, what it adds after (on `after`)
-/// added.
-fn organisation_changes(
-    before: &dyn StateView,
-    after: &dyn StateView,
-    writes: &WriteSet,
-) -> Vec<(Id, &'static str, i128)> {
-    let mut changes = Vec::new();
-    for (key, value) in writes.iter() {
-        let record = [keys::POLICY, keys::FUND, keys::CLAIM]
-            .iter()
-            .any(|prefix| key.starts_with(prefix.as_bytes()));
-        if !record {
-            continue;
-        }
-        if let Some(old) = before.get(key) {
-            for (org, column, fen) in
-                contracts::report::organisation_contributions(before, key, &old)
-            {
-                changes.push((org, column, -i128::from(fen)));
-            }
-        }
-        if let Some(new) = value {
-            for (org, column, fen) in contracts::report::organisation_contributions(after, key, new)
-            {
-                changes.push((org, column, i128::from(fen)));
-            }
-        }
-    }
-    changes
-}
-
-/// What `writes` change in the programmes' loan clocks: each written loan record's place
-/// before (on `before`) taken away, its place after added.
-pub fn loan_clock_changes(
-    before: &dyn StateView,
-    writes: &WriteSet,
-) -> Vec<crate::store::LoanClockChange> {
-    let mut changes = Vec::new();
-    for (key, value) in writes.iter() {
-        if !key.starts_with(keys::LOAN.as_bytes()) {
-            continue;
-        }
-        before.read_with(key, &mut |old| {
-            if let Some((programme, late_after, fen)) = crate::store::loan_clock(old) {
-                changes.push((programme, late_after, -i128::from(fen)));
-            }
-        });
-        if let Some((programme, late_after, fen)) =
-            value.as_deref().and_then(crate::store::loan_clock)
-        {
-            changes.push((programme, late_after, i128::from(fen)));
-        }
-    }
-    changes
-}
-
-/// What `writes` change on the claims desk: each written claim record's places before (on
-/// `before`) taken away and its places after (on `after`) given, but for the places it
-/// keeps.
-pub fn desk_changes(
-    before: &dyn StateView,
-    after: &dyn StateView,
-    writes: &WriteSet,
-) -> Vec<crate::store::DeskChange> {
-    let mut changes = Vec::new();
-    for (key, value) in writes.iter() {
-        if !key.starts_with(keys::CLAIM.as_bytes()) {
-            continue;
-        }
-        let old = before
-            .get(key)
-            .map(|old| crate::store::desk_entries(before, key, &old))
-            .unwrap_or_default();
-        let new = value
-            .as_deref()
-            .map(|new| crate::store::desk_entries(after, key, new))
-            .unwrap_or_default();
-        for entry in &old {
-            if !new.contains(entry) {
-                changes.push((entry.clone(), false));
-            }
-        }
-        for entry in new {
-            if !old.contains(&entry) {
-                changes.push((entry, true));
-            }
-        }
-    }
-    changes
 }
 
 #[cfg(test)]

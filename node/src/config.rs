@@ -28,6 +28,11 @@
 //! [events]                               # optional: the event feed, GET /v1/events
 //! streams_max = 256                      # streams open at once
 //! stall_seconds = 30                     # a consumer leaving events waiting this long is cut off
+//!
+//! [storage]                              # optional: the store's engine, set when it is created
+//! memtable_mib = 32                      # a keyspace's writes held in memory before a table is written
+//! table_mib = 64                         # the size of the tables compactions write
+//! cache_mib = 64                         # the block cache, all keyspaces
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
 //! the node's identity on the network too, unless the roster binds a transport key to it
@@ -77,6 +82,55 @@ pub struct Config {
     pub client_limits: ClientLimits,
     #[serde(default)]
     pub events: EventsConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`: the store engine's sizes ([`crate::store::Tuning`]), in MiB. They take
+/// effect when the data directory is created; an existing one keeps those it was made
+/// with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default = "StorageConfig::memtable_default")]
+    pub memtable_mib: u64,
+    #[serde(default = "StorageConfig::table_default")]
+    pub table_mib: u64,
+    #[serde(default = "StorageConfig::cache_default")]
+    pub cache_mib: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl StorageConfig {
+    fn memtable_default() -> u64 {
+        crate::store::Tuning::default().memtable_bytes / MIB
+    }
+    fn table_default() -> u64 {
+        crate::store::Tuning::default().table_bytes / MIB
+    }
+    fn cache_default() -> u64 {
+        crate::store::Tuning::default().cache_bytes / MIB
+    }
+
+    /// The engine's sizes, each at least 1 MiB.
+    pub fn tuning(&self) -> crate::store::Tuning {
+        crate::store::Tuning {
+            memtable_bytes: self.memtable_mib.max(1) * MIB,
+            table_bytes: self.table_mib.max(1) * MIB,
+            cache_bytes: self.cache_mib.max(1) * MIB,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> StorageConfig {
+        StorageConfig {
+            memtable_mib: StorageConfig::memtable_default(),
+            table_mib: StorageConfig::table_default(),
+            cache_mib: StorageConfig::cache_default(),
+        }
+    }
 }
 
 /// `[events]`: the limits of the event feed ([`crate::events`]).

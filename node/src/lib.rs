@@ -1,8 +1,9 @@
 //! `node`: the xinbao validator daemon.
 //!
-//! The only crate that knows tokio, libp2p (through the Malachite engine), sled and axum.
+//! The only crate that knows tokio, libp2p (through the Malachite engine), fjall and axum.
 //! It decides blocks with Malachite ([`consensus`]), executes them with the rulebook
-//! before voting ([`chain`]) on a thread of its own ([`chain_worker`]), stores them on sled ([`store`]), gathers verified
+//! before voting ([`chain`]) on a thread of its own ([`chain_worker`]), stores them with
+//! their readers' indexes ([`index`]) in one embedded engine ([`store`]), gathers verified
 //! transactions in a bounded [`mempool`] through [`intake`], sends them to the other
 //! validators over its own authenticated p2p network ([`gossip`]) and serves the HTTP
 //! [`api`] to its own organisation's staff. [`run`] wires these together from
@@ -20,6 +21,7 @@ pub mod console;
 pub mod events;
 pub mod gossip;
 pub mod http;
+pub mod index;
 pub mod intake;
 pub mod mempool;
 pub mod run;

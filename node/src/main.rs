@@ -1,5 +1,5 @@
 //! `xinbao-node --config FILE [--devnet-clock] [--runtime-threads N]
-//! [--max-protocol-version N]`: a validator of a xinbao consortium.
+//! [--max-protocol-version N] [--rebuild]`: a validator of a xinbao consortium.
 //!
 //! Exit codes: 0 when interrupted, 3 when the protocol version in force at the next height
 //! is one this program does not run (R12.5: install a program that does, and start it
@@ -34,6 +34,12 @@ struct Args {
     /// not been upgraded.
     #[arg(long, value_name = "N")]
     max_protocol_version: Option<u32>,
+    /// Rebuild a damaged data directory from the peers: move its store and consensus WAL
+    /// aside (to `DATA_DIR/damaged-<unix seconds>/`), start from an empty one and sync
+    /// every block from the other validators, checking each. For a node that refuses to
+    /// start because its database is corrupted.
+    #[arg(long)]
+    rebuild: bool,
 }
 
 /// The exit code of a node that stops because the protocol version in force is one it does
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         config: args.config,
         devnet_clock: args.devnet_clock,
         protocol_version_max: args.max_protocol_version,
+        rebuild: args.rebuild,
     }));
     match result {
         Ok(()) => ExitCode::SUCCESS,

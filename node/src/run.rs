@@ -2,7 +2,7 @@
 //! transaction gossip and the HTTP API side by side; the process ends when any of them
 //! stops.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -10,7 +10,7 @@ use ledger::genesis::GenesisFile;
 use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::chain::Chain;
 use crate::config::{read_consensus_key, read_secret_key, Config};
@@ -26,6 +26,34 @@ pub struct Options {
     /// The newest protocol version to run (R12.5): the program's own by default; an
     /// operator or a test may lower it, never raise it.
     pub protocol_version_max: Option<u32>,
+    /// Move the data directory's store and consensus WAL aside first, and start from an
+    /// empty one that syncs the chain from the peers: how a damaged data directory is
+    /// brought back ([`set_aside`]).
+    pub rebuild: bool,
+}
+
+/// Moves the store and the consensus WAL of `data_dir` into `data_dir/damaged-<unix
+/// seconds>/`, kept for the operator to inspect or delete; the node then starts from an
+/// empty store and syncs every block from its peers, checking each as it does.
+pub fn set_aside(data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let parts: Vec<&str> = ["db", "wal"]
+        .into_iter()
+        .filter(|p| data_dir.join(p).exists())
+        .collect();
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = data_dir.join(format!("damaged-{seconds}"));
+    std::fs::create_dir_all(&aside).with_context(|| format!("creating {}", aside.display()))?;
+    for part in parts {
+        std::fs::rename(data_dir.join(part), aside.join(part))
+            .with_context(|| format!("moving {} aside", data_dir.join(part).display()))?;
+    }
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(Some(aside))
 }
 
 /// What a node listens on for an address that peers dial: the same port on every
@@ -102,7 +130,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir.join("db"))?;
+    if options.rebuild {
+        match set_aside(&config.data_dir)? {
+            Some(aside) => warn!(
+                aside = %aside.display(),
+                "--rebuild: the damaged store is moved aside; this node syncs the chain from its peers"
+            ),
+            None => info!("--rebuild: there was no store to move aside"),
+        }
+    }
+    let store = Store::open_with(&config.data_dir.join("db"), config.storage.tuning())?;
     let genesis_time_ms = genesis.genesis_time_ms;
     let chain_id = genesis.chain_id.clone();
     let newest = contracts::upgrade::NEWEST;

@@ -527,7 +527,7 @@ pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
                 record_path("attestation", &id),
             ));
         }
-        if store
+        if crate::index::Index(store)
             .has_subject("enterprise", id.as_str())
             .map_err(internal)?
         {
@@ -553,7 +553,7 @@ fn record_path(kind: &str, id: &Id) -> String {
 fn record_txs(shared: &Shared, kind: &str, id: &Id, query: &ListQuery) -> Result<Value, ApiError> {
     let store = shared.chain.store();
     let limit = query.limit();
-    let locations = store
+    let locations = crate::index::Index(store)
         .subject_txs(kind, id.as_str(), query.before(), limit)
         .map_err(internal)?;
     let mut items = Vec::with_capacity(locations.len());
@@ -598,7 +598,7 @@ fn programme_doc(
     date: Date,
 ) -> Result<Value, ApiError> {
     let terms = &programme.terms;
-    let figures = store
+    let figures = crate::index::Index(store)
         .programme_figures(id, programme, date)
         .map_err(internal)?;
     let mut doc = contracts::report::programme_detail_with(programme, &figures);
@@ -676,7 +676,7 @@ pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>
         return Err(not_found(format!("no programme {id}")));
     };
     let mut months = Vec::new();
-    for (as_of, figures) in store_.month_ends().map_err(internal)? {
+    for (as_of, figures) in crate::index::Index(store_).month_ends().map_err(internal)? {
         let figures: Value = serde_json::from_slice(&figures).map_err(internal)?;
         if let Some(p) = figures.get(id.as_str()) {
             let mut point = p.clone();
@@ -743,7 +743,7 @@ struct DeskFigures {
 /// ones by insurer, programme and id. It reads the open claims and one page of the closed
 /// ones from the store's claims desk, never every claim.
 pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    use crate::store::Desk;
+    use crate::index::Desk;
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
     let status = query.status.as_deref().unwrap_or("open");
@@ -752,8 +752,8 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             "status={status:?}: expected open, overdue, late or all"
         )));
     }
-    let chain = shared.chain.store();
-    let state = chain.state();
+    let state = shared.chain.store().state();
+    let desk_index = crate::index::Index(shared.chain.store());
     let mut insurer = query.insurer.clone();
     let programme = query.programme.as_deref();
     // A programme's claims are filed under its insurer. An unknown programme, or one of
@@ -787,7 +787,7 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     let mut open = Vec::new();
     if !none && status != "late" {
         open = docs(
-            chain
+            desk_index
                 .desk_claims(Desk::Open, insurer, programme, 0, usize::MAX)
                 .map_err(internal)?,
         );
@@ -820,14 +820,14 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     };
     let mut closed_total = 0;
     if let (Some(desk), false) = (closed, none) {
-        for (of, n) in chain
+        for (of, n) in desk_index
             .desk_counts(desk, insurer, programme)
             .map_err(internal)?
         {
             closed_total += n as usize;
             per_insurer.entry(of).or_default().claims += n;
         }
-        for (of, n) in chain
+        for (of, n) in desk_index
             .desk_counts(Desk::Late, insurer, programme)
             .map_err(internal)?
         {
@@ -839,7 +839,7 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     let mut items: Vec<Value> = open.into_iter().skip(offset).take(limit).collect();
     if let (Some(desk), true) = (closed, items.len() < limit && offset + items.len() < total) {
         let from = (offset + items.len()).saturating_sub(total - closed_total);
-        let page = chain
+        let page = desk_index
             .desk_claims(desk, insurer, programme, from, limit - items.len())
             .map_err(internal)?;
         items.extend(docs(page));
@@ -887,7 +887,9 @@ fn filing_doc(shared: &Shared, key: &[u8], value: &[u8], date: Date) -> Option<V
     let mut parts = rest.split('\0');
     let (insurer, product, id) = (parts.next()?, parts.next()?, parts.next()?);
     let filing: contracts::store::RateFiling = store::decode_record(value);
-    let (_, policies) = shared.chain.store().filing_policies(key, 0, 0).ok()?;
+    let (_, policies) = crate::index::Index(shared.chain.store())
+        .filing_policies(key, 0, 0)
+        .ok()?;
     Some(json!({
         "id": id,
         "insurer": insurer,
@@ -949,7 +951,7 @@ pub async fn filing(
     };
     let mut doc = filing_doc(&shared, &key, &value, date)
         .ok_or_else(|| internal("a stored filing is unreadable"))?;
-    let (page, total) = store_
+    let (page, total) = crate::index::Index(store_)
         .filing_policies(&key, query.offset(), query.limit())
         .map_err(internal)?;
     let items: Vec<Value> = page
@@ -984,7 +986,9 @@ pub async fn filing(
 pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let store_ = shared.chain.store();
-    let sums = store_.organisation_sums().map_err(internal)?;
+    let sums = crate::index::Index(store_)
+        .organisation_sums()
+        .map_err(internal)?;
     let totals = contracts::report::organisation_docs(&store_.state(), &sums);
     let items: Vec<Value> = totals
         .as_object()
@@ -1055,9 +1059,7 @@ pub async fn record(
             let attestations = contracts::attest::ids_of_enterprise(&state, &id).len();
             let known = flag.is_some()
                 || attestations > 0
-                || shared
-                    .chain
-                    .store()
+                || crate::index::Index(shared.chain.store())
                     .has_subject("enterprise", id.as_str())
                     .map_err(internal)?;
             known.then(|| {
@@ -1186,9 +1188,7 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok_or_else(|| internal("a stored key names no valid id"))?;
         let mut entry = if section == "programmes" {
             let programme: Programme = store::decode_record(value);
-            let figures = shared
-                .chain
-                .store()
+            let figures = crate::index::Index(shared.chain.store())
                 .programme_figures(&id, &programme, date)
                 .map_err(internal)?;
             contracts::report::programme_json_with(&programme, &figures)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use contracts::store::{keys, Programme, ProgrammeStatus};
 use ledger::block::{Block, BlockHeader, BlockId, CommitCertificate};
-use ledger::state::{Overlay, WriteSet};
+use ledger::state::WriteSet;
 use ledger::{Fen, Id};
 use node::store::{Commit, Store, Tip};
 
@@ -86,11 +86,8 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
         },
         txs: Vec::new(),
     };
-    let state = store.state();
-    let mut after = Overlay::new(&state);
-    after.apply(writes.clone());
-    let desk = node::chain::desk_changes(&state, &after, writes);
-    let loan_clocks = node::chain::loan_clock_changes(&state, writes);
+    let index = node::index::writes(store, tip, &block, &[], writes, &store.state())
+        .expect("the index writes");
     let next = Tip {
         height: block.header.height,
         block_id: block.id(SUITE),
@@ -116,11 +113,7 @@ pub fn commit(store: &Store, tip: Tip, writes: &WriteSet) -> Tip {
                 ids: &[],
                 changes: &[],
                 decisions: &[],
-                months: &[],
-                filed: &[],
-                organisations: &[],
-                loan_clocks: &loan_clocks,
-                desk: &desk,
+                index: &index,
             },
             next,
         )

@@ -4,13 +4,13 @@
 //! passed: `txid/<id>` → expiry height and `txexp/<expiry><id>` → empty, written by the
 //! block that orders it and deleted, a whole expiry bucket at a time, by the block after
 //! the expiry height (`contracts::chain`, module notes). Kept as state keys, that is four
-//! sled writes per transaction, about half of all a block makes, for facts the store holds
+//! writes per transaction, about half of all a block makes, for facts the store holds
 //! already: the transaction index (`x`) has every committed id, and now its expiry height
 //! too, and a block's ids of one expiry height are one record:
 //!
-//! | key                                         | value                        |
-//! |---------------------------------------------|------------------------------|
-//! | `y` expiry height (8 B BE) ‖ height (8 B BE)  | the ids, 32 bytes each      |
+//! | key (keyspace `expiry-buckets`)            | value                        |
+//! |--------------------------------------------|------------------------------|
+//! | expiry height (8 B BE) ‖ height (8 B BE)   | the ids, 32 bytes each       |
 //!
 //! The state read back is the same. `txid/<id>` is present while the id's expiry height is
 //! at least the tip's height: the block after the expiry height deletes it, and heights
@@ -29,9 +29,6 @@ use ledger::state::WriteSet;
 use ledger::tx::TxId;
 
 use super::StoreError;
-
-/// The prefix of the expiry-bucket records.
-pub(super) const BUCKETS: u8 = b'y';
 
 /// A block's replay writes, as the store keeps them.
 #[derive(Debug, Default)]
@@ -172,18 +169,13 @@ pub(super) fn bucket_key(expiry: u64, height: u64) -> Vec<u8> {
 
 /// The prefix of the records of bucket `expiry`.
 pub(super) fn bucket_prefix(expiry: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
-    k.push(BUCKETS);
-    k.extend_from_slice(&expiry.to_be_bytes());
-    k
+    expiry.to_be_bytes().to_vec()
 }
 
 /// The expiry height of a bucket record's key.
 pub(super) fn bucket_expiry(k: &[u8]) -> Result<u64, StoreError> {
     match k {
-        [BUCKETS, rest @ ..] if rest.len() == 16 => Ok(u64::from_be_bytes(
-            rest[..8].try_into().expect("eight bytes"),
-        )),
+        k if k.len() == 16 => Ok(u64::from_be_bytes(k[..8].try_into().expect("eight bytes"))),
         _ => Err(StoreError::Corrupt(format!(
             "an expiry-bucket key of unexpected shape: {}",
             hex::encode(k)
@@ -218,16 +210,16 @@ pub(super) fn entries_of(expiry: u64, id: &[u8; 32]) -> [(Vec<u8>, Vec<u8>); 2] 
     ]
 }
 
-/// The sled key range of the buckets a scan of the state under `prefix` must read: all of
-/// them, or the one expiry height that `prefix` names.
+/// The prefix of the buckets a scan of the state under `prefix` must read: all of them
+/// (empty), or the one expiry height that `prefix` names.
 pub(super) fn buckets_under(prefix: &[u8]) -> Option<Vec<u8>> {
     let reaches = |family: &[u8]| prefix.starts_with(family) || family.starts_with(prefix);
     if !reaches(TXID_PREFIX) && !reaches(TXEXP_PREFIX) {
         return None;
     }
     match prefix.strip_prefix(TXEXP_PREFIX) {
-        Some(rest) if rest.len() >= 8 => Some([&[BUCKETS][..], &rest[..8]].concat()),
-        _ => Some(vec![BUCKETS]),
+        Some(rest) if rest.len() >= 8 => Some(rest[..8].to_vec()),
+        _ => Some(Vec::new()),
     }
 }
 

@@ -1,0 +1,368 @@
+//! The embedded engine under the store: fjall, one database with a keyspace per kind of
+//! record ([`Space`]). Nothing outside this module names fjall; its errors become
+//! [`StoreError`]s here, in the operator's words.
+//!
+//! A height is one [`Batch`] across keyspaces, written to the engine's journal and synced
+//! (one `fsync`) before [`Engine::commit`] returns; fjall applies it to its memtables and
+//! makes it visible to readers at once, whole. Memtables are flushed to tables and tables
+//! compacted (leveled) by the engine's own workers, which sync what they write before the
+//! journal that held it is dropped.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
+
+use super::StoreError;
+
+/// The kinds of record the node keeps, a keyspace each. The names are on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// Metadata: the layout, the genesis hash, the tip.
+    Meta,
+    /// Height → the canonical block.
+    Blocks,
+    /// Height → the block's canonical receipts.
+    Receipts,
+    /// Height → the bounds of each transaction and receipt in those two records.
+    Bounds,
+    /// Height → the block's outline (header, transaction count, rejected count).
+    Outlines,
+    /// Height → the canonical commit certificate.
+    Certificates,
+    /// Block id → height.
+    BlockIds,
+    /// Transaction id → (height, index, expiry height).
+    TxIndex,
+    /// (expiry height, height) → the ids that block remembers until then (`replay`).
+    ExpiryBuckets,
+    /// (height, index) → the accepted governance change's transaction id.
+    Governance,
+    /// Height → what the block's transactions decided.
+    Decisions,
+    /// The rulebook's state: key → value.
+    State,
+    /// (height, validator, digest) → a piece of evidence of equivocation this node saw.
+    Evidence,
+    /// The readers' indexes (`crate::index`): (kind, id, height, index) → empty.
+    Subjects,
+    /// (filing's state key, policy) → empty.
+    FilingPolicies,
+    /// Filing's state key → how many policies.
+    FilingCounts,
+    /// (organisation, column) → running total.
+    OrgTotals,
+    /// (programme, last day not overdue) → outstanding principal.
+    LoanClocks,
+    /// (desk, insurer, programme, claim) → empty.
+    ClaimDesk,
+    /// (desk, insurer, programme) → how many claims.
+    DeskCounts,
+    /// Month-end date → the programmes' figures as of that day.
+    MonthEnds,
+}
+
+impl Space {
+    pub const ALL: [Space; 21] = [
+        Space::Meta,
+        Space::Blocks,
+        Space::Receipts,
+        Space::Bounds,
+        Space::Outlines,
+        Space::Certificates,
+        Space::BlockIds,
+        Space::TxIndex,
+        Space::ExpiryBuckets,
+        Space::Governance,
+        Space::Decisions,
+        Space::State,
+        Space::Evidence,
+        Space::Subjects,
+        Space::FilingPolicies,
+        Space::FilingCounts,
+        Space::OrgTotals,
+        Space::LoanClocks,
+        Space::ClaimDesk,
+        Space::DeskCounts,
+        Space::MonthEnds,
+    ];
+
+    /// The keyspace's name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Meta => "meta",
+            Space::Blocks => "blocks",
+            Space::Receipts => "receipts",
+            Space::Bounds => "bounds",
+            Space::Outlines => "outlines",
+            Space::Certificates => "certificates",
+            Space::BlockIds => "block-ids",
+            Space::TxIndex => "tx-index",
+            Space::ExpiryBuckets => "expiry-buckets",
+            Space::Governance => "governance",
+            Space::Decisions => "decisions",
+            Space::State => "state",
+            Space::Evidence => "evidence",
+            Space::Subjects => "subjects",
+            Space::FilingPolicies => "filing-policies",
+            Space::FilingCounts => "filing-counts",
+            Space::OrgTotals => "org-totals",
+            Space::LoanClocks => "loan-clocks",
+            Space::ClaimDesk => "claim-desk",
+            Space::DeskCounts => "desk-counts",
+            Space::MonthEnds => "month-ends",
+        }
+    }
+
+    /// Whether the keyspace's values are large (blocks and receipts): kept in blob files
+    /// beside the tables, so that compactions move their keys, not their bytes.
+    fn large_values(self) -> bool {
+        matches!(self, Space::Blocks | Space::Receipts)
+    }
+}
+
+/// The engine's sizes, fixed when a keyspace is created (`[storage]` in node.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// A keyspace's memtable is flushed to a table at this size.
+    pub memtable_bytes: u64,
+    /// Compactions write tables of this size.
+    pub table_bytes: u64,
+    /// The block cache, shared by all keyspaces.
+    pub cache_bytes: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            memtable_bytes: 32 * 1024 * 1024,
+            table_bytes: 64 * 1024 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The engine's figures, for the node's metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub disk_bytes: u64,
+    pub journals: usize,
+    pub tables: usize,
+    pub l0_tables_max: usize,
+    pub blob_files: usize,
+    pub flushes_queued: usize,
+    pub compactions_running: usize,
+    pub compactions: usize,
+    pub cache_bytes: u64,
+    pub write_buffer_bytes: u64,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    db: Database,
+    spaces: Vec<Keyspace>,
+}
+
+/// What one kind of engine failure means for the operator.
+fn reason(e: fjall::Error) -> StoreError {
+    match e {
+        fjall::Error::Io(io) => StoreError::Io(io),
+        fjall::Error::Storage(fjall::LsmError::Io(io)) => StoreError::Io(io),
+        fjall::Error::Locked => StoreError::Layout(
+            "the data directory is in use by another process (its `lock` file is held): \
+             stop that node first"
+                .into(),
+        ),
+        fjall::Error::Poisoned => StoreError::Corrupt(
+            "the storage engine stopped after a failed write, flush or compaction (its \
+             reason is in the log above: a full disk, a failing disk or a damaged table)"
+                .into(),
+        ),
+        other => StoreError::Corrupt(format!("the storage engine reports: {other}")),
+    }
+}
+
+impl Engine {
+    pub fn open(path: &Path, tuning: Tuning) -> Result<Engine, StoreError> {
+        let db = Database::builder(path)
+            .cache_size(tuning.cache_bytes)
+            .worker_threads(2)
+            .open()
+            .map_err(reason)?;
+        let mut spaces = Vec::with_capacity(Space::ALL.len());
+        for space in Space::ALL {
+            let options = || {
+                let leveled = fjall::compaction::Leveled::default()
+                    .with_table_target_size(tuning.table_bytes);
+                let options = KeyspaceCreateOptions::default()
+                    .max_memtable_size(tuning.memtable_bytes)
+                    .compaction_strategy(std::sync::Arc::new(leveled));
+                if space.large_values() {
+                    options.with_kv_separation(Some(fjall::KvSeparationOptions::default()))
+                } else {
+                    options
+                }
+            };
+            spaces.push(db.keyspace(space.name(), options).map_err(reason)?);
+        }
+        Ok(Engine { db, spaces })
+    }
+
+    fn space(&self, space: Space) -> &Keyspace {
+        &self.spaces[Space::ALL
+            .iter()
+            .position(|s| *s == space)
+            .expect("every space is opened")]
+    }
+
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .space(space)
+            .get(key)
+            .map_err(reason)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Calls `f` with the value at `key`, if any, without copying it; whether there was one.
+    pub fn read_with(
+        &self,
+        space: Space,
+        key: &[u8],
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, StoreError> {
+        match self.space(space).get(key).map_err(reason)? {
+            Some(v) => {
+                f(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The entries of `space` from `start` (inclusive) to `end` (exclusive; `None` to
+    /// the end), in key order or, `reverse`, from the last, read from one snapshot.
+    pub fn range(
+        &self,
+        space: Space,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + use<> {
+        let bounds = (
+            Bound::Included(start.to_vec()),
+            end.map_or(Bound::Unbounded, |e| Bound::Excluded(e.to_vec())),
+        );
+        let iter = self.db.snapshot().range(self.space(space), bounds);
+        let iter: Box<dyn Iterator<Item = fjall::Guard> + Send> = if reverse {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        iter.map(|guard| {
+            let (k, v) = guard.into_inner().map_err(reason)?;
+            Ok((k.to_vec(), v.to_vec()))
+        })
+    }
+
+    /// The entries of `space` whose keys start with `prefix`, in key order.
+    pub fn scan_prefix(
+        &self,
+        space: Space,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + use<> {
+        let end = prefix_end(prefix);
+        self.range(space, prefix, end.as_deref(), false)
+    }
+
+    /// A new batch of writes, committed whole by [`Engine::commit`].
+    pub fn batch(&self) -> Batch {
+        Batch {
+            inner: self.db.batch().durability(Some(PersistMode::SyncAll)),
+            engine: self.clone(),
+            len: 0,
+        }
+    }
+
+    /// Writes `batch` atomically, and durably before returning (one journal sync).
+    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.len == 0 {
+            return Ok(());
+        }
+        batch.inner.commit().map_err(reason)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            disk_bytes: self.db.disk_space().unwrap_or(0),
+            journals: self.db.journal_count(),
+            flushes_queued: self.db.outstanding_flushes(),
+            compactions_running: self.db.active_compactions(),
+            compactions: self.db.compactions_completed(),
+            cache_bytes: self.db.cache_size(),
+            write_buffer_bytes: self.db.write_buffer_size(),
+            ..Stats::default()
+        };
+        for space in &self.spaces {
+            stats.tables += space.table_count();
+            stats.l0_tables_max = stats.l0_tables_max.max(space.l0_table_count());
+            stats.blob_files += space.blob_file_count();
+        }
+        stats
+    }
+}
+
+#[cfg(test)]
+impl Engine {
+    /// Flushes every keyspace's memtable to a table, and waits for it.
+    pub fn flush_all(&self) {
+        for space in &self.spaces {
+            space.rotate_memtable_and_wait().unwrap();
+        }
+    }
+
+    /// Compacts every keyspace's tables into one level.
+    pub fn compact_all(&self) {
+        for space in &self.spaces {
+            space.major_compact().unwrap();
+        }
+    }
+}
+
+/// Writes across keyspaces, applied whole or not at all.
+pub struct Batch {
+    inner: fjall::OwnedWriteBatch,
+    engine: Engine,
+    len: usize,
+}
+
+impl Batch {
+    pub fn insert(&mut self, space: Space, key: &[u8], value: &[u8]) {
+        self.inner.insert(self.engine.space(space), key, value);
+        self.len += 1;
+    }
+
+    pub fn remove(&mut self, space: Space, key: &[u8]) {
+        self.inner.remove(self.engine.space(space), key);
+        self.len += 1;
+    }
+
+    /// `Some` inserts, `None` removes.
+    pub fn put(&mut self, space: Space, key: &[u8], value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.insert(space, key, v),
+            None => self.remove(space, key),
+        }
+    }
+}
+
+/// The smallest key above every key that starts with `prefix`, if there is one.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
