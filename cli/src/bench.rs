@@ -190,6 +190,71 @@ fn status_kib(pid: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// Bytes a process has caused to be written to storage so far (`/proc/PID/io`).
+fn written_bytes(pid: &str) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The disk under `dir`, measured: sequential writes made durable (MiB/s, 128 MiB in
+/// 1 MiB writes and one sync) and small durable writes (4 KiB, each synced) per second.
+pub fn disk_limits(dir: &std::path::Path) -> Option<(f64, f64)> {
+    use std::io::Write;
+    let path = dir.join("disk-limits.tmp");
+    let mut file = std::fs::File::create(&path).ok()?;
+    let chunk = vec![0x5au8; 1 << 20];
+    let started = Instant::now();
+    for _ in 0..128 {
+        file.write_all(&chunk).ok()?;
+    }
+    file.sync_all().ok()?;
+    let sequential = 128.0 / started.elapsed().as_secs_f64();
+    let small = &chunk[..4096];
+    let started = Instant::now();
+    let mut syncs = 0u32;
+    while syncs < 500 && started.elapsed() < Duration::from_secs(3) {
+        file.write_all(small).ok()?;
+        file.sync_data().ok()?;
+        syncs += 1;
+    }
+    let synced = f64::from(syncs) / started.elapsed().as_secs_f64();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Some((sequential, synced))
+}
+
+/// How many transactions were committed in each whole `width` of the load, by when they
+/// were seen committed.
+fn windows(
+    seen: &BTreeMap<TxId, Instant>,
+    started: Instant,
+    load: Duration,
+    width: Duration,
+) -> Vec<u64> {
+    let count = (load.as_secs_f64() / width.as_secs_f64()) as usize;
+    let mut windows = vec![0u64; count];
+    for at in seen.values() {
+        let i =
+            (at.saturating_duration_since(started).as_secs_f64() / width.as_secs_f64()) as usize;
+        if let Some(w) = windows.get_mut(i) {
+            *w += 1;
+        }
+    }
+    windows
+}
+
+/// The smallest window's share of the median window's count.
+fn window_floor(windows: &[u64]) -> Option<f64> {
+    let mut sorted = windows.to_vec();
+    sorted.sort_unstable();
+    let median = *sorted.get(sorted.len() / 2)?;
+    (median > 0).then(|| sorted[0] as f64 / median as f64)
+}
+
 /// CPU time a process has used so far (user + system), in clock ticks.
 fn cpu_ticks(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -373,6 +438,7 @@ pub fn verify_rates() -> (f64, f64) {
 struct Reading {
     cpu_ticks: Option<u64>,
     rss_kib: Option<u64>,
+    written_bytes: Option<u64>,
 }
 
 fn read_nodes(network: &Network, count: usize) -> Vec<Reading> {
@@ -382,6 +448,7 @@ fn read_nodes(network: &Network, count: usize) -> Vec<Reading> {
             Reading {
                 cpu_ticks: pid.as_deref().and_then(cpu_ticks),
                 rss_kib: pid.as_deref().and_then(|p| status_kib(p, "VmRSS:")),
+                written_bytes: pid.as_deref().and_then(written_bytes),
             }
         })
         .collect()
@@ -900,6 +967,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     drop(network);
     say("timing signature verification on one core …");
     let (single_rate, batch_rate) = verify_rates();
+    say("timing the disk under the data directories …");
+    let disk = disk_limits(&dir);
     // The sm2-sm3 suite's verification, for comparison: SM2 has no batch equation.
     let sm2_rate = single_verify_rate(Algorithm::Sm2);
     let sm2_grouped_rate = sm2_grouped_verify_rate();
@@ -934,6 +1003,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     a.rss_kib,
                     committed_in_load.saturating_sub(committed_at_middle)
                 ),
+                "disk_write_mib_per_s": b.written_bytes.zip(a.written_bytes).map(|(b, a)| {
+                    ((a.saturating_sub(b)) as f64 / load_secs / 1048576.0 * 10.0).round() / 10.0
+                }),
             })
         })
         .collect();
@@ -949,6 +1021,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         });
     let refused = refused.lock().expect("not poisoned").clone();
     let ms = |d: Duration| d.as_millis() as u64;
+    let windows_20s = windows(
+        &seen,
+        started,
+        Duration::from_secs_f64(load_secs),
+        Duration::from_secs(20),
+    );
     let doc = json!({
         "validators": 4,
         "protocol_version": args.protocol_version,
@@ -973,6 +1051,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "blocks": end_height - start_height,
         "heights": [start_height + 1, end_height],
         "disk_bytes_per_tx": disk_after.saturating_sub(disk_before).checked_div(committed_taken).unwrap_or(0),
+        "committed_per_20s_window": windows_20s,
+        "smallest_20s_window_of_median": window_floor(&windows_20s).map(|f| (f * 1000.0).round() / 1000.0),
+        "disk_sequential_mib_per_s_machine": disk.map(|d| d.0.round()),
+        "disk_synced_writes_per_s_machine": disk.map(|d| d.1.round()),
         "nodes": nodes,
         "generator_cpu_percent_of_a_core": generator_cpu,
         "machine_cpu_during_load": machine,
@@ -1036,15 +1118,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         end_height,
         doc["disk_bytes_per_tx"]
     );
+    if !windows_20s.is_empty() {
+        println!(
+            "  committed per 20 s window {:?}: the smallest is {} of the median",
+            windows_20s, doc["smallest_20s_window_of_median"]
+        );
+    }
     for n in &nodes {
         println!(
-            "  {:<22}  CPU {}% of a core, RSS {} → {} (half-way) → {} MiB, {} bytes more per transaction committed in the second half",
+            "  {:<22}  CPU {}% of a core, RSS {} → {} (half-way) → {} MiB, {} bytes more per transaction committed in the second half, writes {} MiB/s to disk",
             n["name"].as_str().unwrap_or(""),
             n["cpu_percent_of_a_core"],
             n["rss_mib_start"],
             n["rss_mib_half_way"],
             n["rss_mib_end"],
-            n["rss_bytes_per_tx_second_half"]
+            n["rss_bytes_per_tx_second_half"],
+            n["disk_write_mib_per_s"]
+        );
+    }
+    if let Some((sequential, synced)) = disk {
+        println!(
+            "  the disk                  {sequential:.0} MiB/s written in sequence and synced, {synced:.0} small writes synced one by one per second"
         );
     }
     println!(
@@ -1148,9 +1242,12 @@ fn audit_figures(url: &str, tls: &ClientTls, dir: &std::path::Path) -> anyhow::R
 mod tests {
     use super::{
         load_expiry_heights_max, machine_shares, parse_machine_ticks, rss_bytes_per_tx,
-        MachineTicks, LOAD_EXPIRY_MARGIN,
+        window_floor, windows, MachineTicks, LOAD_EXPIRY_MARGIN,
     };
     use crate::devnet::TX_EXPIRY_HEIGHTS_MAX;
+    use ledger::tx::TxId;
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn the_genesis_lets_the_whole_load_expire_as_it_was_signed() {
@@ -1196,6 +1293,26 @@ mod tests {
         assert_eq!((old.busy, old.idle, old.stolen), (15, 100, 0));
         assert_eq!(parse_machine_ticks("intr 1 2 3\n"), None);
         assert_eq!(parse_machine_ticks("cpu 1 2\n"), None);
+    }
+
+    #[test]
+    fn commits_are_counted_by_whole_window_and_the_smallest_set_against_the_median() {
+        let started = Instant::now();
+        let mut seen = BTreeMap::new();
+        for (i, secs) in [1u64, 2, 21, 22, 23, 45, 61].into_iter().enumerate() {
+            seen.insert(TxId([i as u8; 32]), started + Duration::from_secs(secs));
+        }
+        // 65 s of load: three whole windows of 20 s; the commit at 61 s is in none.
+        let counted = windows(
+            &seen,
+            started,
+            Duration::from_secs(65),
+            Duration::from_secs(20),
+        );
+        assert_eq!(counted, vec![2, 3, 1]);
+        assert_eq!(window_floor(&counted), Some(0.5));
+        assert_eq!(window_floor(&[]), None);
+        assert_eq!(window_floor(&[0, 0]), None);
     }
 
     #[test]

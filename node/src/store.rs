@@ -1300,6 +1300,191 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A height's block bytes, receipts and certificate, as read.
+    type HeightRecords = (
+        Option<Vec<u8>>,
+        Option<Vec<Receipt>>,
+        Option<CommitCertificate>,
+    );
+
+    /// What a store answers, height by height: the records of each height and the state
+    /// as of the tip.
+    #[derive(Debug, PartialEq)]
+    struct Answers {
+        tip: u64,
+        heights: Vec<HeightRecords>,
+        state: Vec<(Vec<u8>, Vec<u8>)>,
+    }
+
+    /// Every file under `dir`, recursively.
+    fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(files_under(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// A flipped byte in any file the store writes (the engine's journal, tables, blob
+    /// files, manifests and markers, this node's proposals): the store refuses to open,
+    /// saying what to do, or opens at a height it had committed and answers as it did at
+    /// that height, or fails a read; it never answers with other data.
+    #[test]
+    fn a_flipped_byte_in_any_file_is_refused_or_read_as_written_never_otherwise() {
+        let (store, dir, _) = one_block("flipped");
+        let flag = |nonce: u64| {
+            ledger::tx::SignedTx::unsigned(ledger::tx::TxBody {
+                chain_id: Id::new("c").unwrap(),
+                nonce,
+                expires_at_height: 9,
+                action: ledger::Action::FlagEnterprise(ledger::action::FlagEnterprise {
+                    enterprise: Id::new(format!("e{nonce}")).unwrap(),
+                    reason: ledger::Text::new("overdue elsewhere").unwrap(),
+                }),
+            })
+        };
+        // The state after each height, to compare a store reopened at that height with.
+        let mut states = vec![store.state().scan_prefix(b"")];
+        let mut memory = ledger::state::MemoryStore::new();
+        for height in 2..=24u64 {
+            let txs: Vec<_> = (0..12).map(|i| flag(height * 100 + i)).collect();
+            let receipts: Vec<Receipt> = txs
+                .iter()
+                .map(|tx| Receipt {
+                    tx_id: tx.id(SUITE),
+                    outcome: Outcome::Accepted,
+                })
+                .collect();
+            let mut writes = WriteSet::new();
+            for i in 0..30 {
+                let k = format!("rec/{}", (height * 13 + i * 7) % 200).into_bytes();
+                writes.put(k, vec![height as u8; 40 + (i as usize * 37) % 300]);
+            }
+            ledger::state::StateStore::apply(&mut memory, &writes);
+            commit_next(&store, txs, &receipts, &writes);
+            states.push(store.state().scan_prefix(b""));
+            match height {
+                8 | 16 => store.flush_and_compact(),
+                12 | 20 => store.engine.flush_all(),
+                _ => {}
+            }
+        }
+        store
+            .save_proposal(25, 0, &store.block(24).unwrap().unwrap().to_bytes())
+            .unwrap();
+        let answers = |store: &Store| -> Result<Answers, StoreError> {
+            let tip = store.tip()?.map_or(0, |t| t.height);
+            let mut heights = Vec::new();
+            for h in 1..=tip {
+                heights.push((
+                    store.block_bytes(h)?,
+                    store.receipts(h)?,
+                    store.certificate(h)?,
+                ));
+            }
+            let state = store
+                .engine
+                .scan_prefix(Space::State, &[])
+                .collect::<Result<Vec<_>, _>>()?;
+            store.check_tip(SUITE)?;
+            Ok(Answers {
+                tip,
+                heights,
+                state,
+            })
+        };
+        let written = answers(&store).unwrap();
+        assert_eq!(written.tip, 24);
+        drop(store);
+
+        let files: Vec<_> = files_under(&dir)
+            .into_iter()
+            .filter(|f| std::fs::metadata(f).unwrap().len() > 0)
+            .collect();
+        let kinds = |name: &str| {
+            files
+                .iter()
+                .filter(|f| f.to_string_lossy().contains(name))
+                .count()
+        };
+        assert!(
+            kinds(".jnl") > 0 && kinds("/tables/") > 0 && kinds("/blobs/") > 0 && kinds("/v") > 0,
+            "every kind of file is there: {files:?}"
+        );
+        let (mut refused, mut earlier, mut failed_reads, mut same) = (0, 0, 0, 0);
+        for file in &files {
+            let len = std::fs::metadata(file).unwrap().len();
+            for at in [0, len / 2, len - 1] {
+                let trial = dir.with_extension("trial");
+                let _ = std::fs::remove_dir_all(&trial);
+                copy_dir(&dir, &trial);
+                let damaged = trial.join(file.strip_prefix(&dir).unwrap());
+                let mut bytes = std::fs::read(&damaged).unwrap();
+                bytes[at as usize] ^= 0x5a;
+                std::fs::write(&damaged, bytes).unwrap();
+                let what = format!("{} at byte {at}", file.display());
+                let opened = std::panic::catch_unwind(|| Store::open(&trial))
+                    .unwrap_or_else(|_| panic!("{what}: opening panicked"));
+                match opened {
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(
+                            e.contains("--rebuild") || e.contains("start from an empty one"),
+                            "{what}: refused without saying what to do: {e}"
+                        );
+                        refused += 1;
+                    }
+                    Ok(store) => match answers(&store) {
+                        Err(_) => failed_reads += 1,
+                        Ok(read) if read == written => same += 1,
+                        Ok(read) => {
+                            assert!(read.tip < written.tip, "{what}: other data at the tip");
+                            assert_eq!(
+                                read.heights[..],
+                                written.heights[..read.tip as usize],
+                                "{what}: other records"
+                            );
+                            assert_eq!(
+                                read.state,
+                                states[read.tip as usize - 1],
+                                "{what}: another state at height {}",
+                                read.tip
+                            );
+                            earlier += 1;
+                        }
+                    },
+                }
+                let _ = std::fs::remove_dir_all(&trial);
+            }
+        }
+        eprintln!(
+            "{} files, {} flips: {refused} refused, {earlier} opened at an earlier height, \
+             {failed_reads} failed a read, {same} read as written",
+            files.len(),
+            files.len() * 3
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+
     #[test]
     fn one_transaction_and_its_receipt_read_alone_as_from_the_whole_block() {
         let (store, dir, _) = one_block("block-tx");

@@ -1,8 +1,9 @@
 //! Disk faults on a real consortium: a validator whose data directory (a small tmpfs)
 //! fills up stops with a clear message instead of half-writing a decision, and once there
 //! is room again it restarts from what it wrote and catches up; a validator whose
-//! database file is corrupted refuses to start with a clear message, or starts from a
-//! consistent earlier state, and never serves a block that differs from its peers'.
+//! database files are corrupted refuses to start with a clear message, or starts from a
+//! consistent earlier state, and never serves a block that differs from its peers'; the
+//! command the message names (`xinbao-node --rebuild`) brings it back from its peers.
 //!
 //! Mounting a tmpfs needs root, like the namespace tests; `XINBAO_NO_NETNS=1` skips it.
 
@@ -30,6 +31,20 @@ fn fill(dir: &Path) -> std::path::PathBuf {
     while file.write_all(&chunk).is_ok() {}
     let _ = file.sync_all();
     filler
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Waits until node `i`'s process has exited; its exit status.
@@ -102,26 +117,34 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(90));
     net.assert_same_chain(&[0, 1, 2, 3], target);
 
-    // 3. A corrupted database: bytes overwritten in the middle of node 2's files.
+    // 3. A corrupted database: bytes overwritten in the middle of each of node 2's
+    // files (the engine's journal, tables, blob files and manifests).
+    net.submit_staff_keys(0, 0, &mut nonce, 20);
+    net.wait_height(
+        &[0, 1, 2],
+        net.height(0).unwrap() + 2,
+        Duration::from_secs(60),
+    );
     net.kill(2);
     let db = net.node_dir(2).join("data").join("db");
-    let mut corrupted = 0;
-    for entry in std::fs::read_dir(&db).unwrap() {
-        let path = entry.unwrap().path();
+    let mut corrupted = Vec::new();
+    for path in files_under(&db) {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if path.is_file() && len > 4096 {
+        if len > 64 {
             let mut bytes = std::fs::read(&path).unwrap();
             let at = bytes.len() / 2;
-            for b in &mut bytes[at..at + 512] {
+            let end = (at + 512).min(bytes.len());
+            for b in &mut bytes[at..end] {
                 *b ^= 0xa5;
             }
             std::fs::write(&path, bytes).unwrap();
-            corrupted += 1;
+            corrupted.push(path);
         }
     }
+    let named = |part: &str| corrupted.iter().any(|p| p.to_string_lossy().contains(part));
     assert!(
-        corrupted > 0,
-        "no database file to corrupt in {}",
+        named(".jnl") && named("/keyspaces/"),
+        "no journal or keyspace file to corrupt in {}: {corrupted:?}",
         db.display()
     );
     net.start(2);
@@ -132,16 +155,29 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
             let log = net.log(2);
             let tail = &log[log.len().saturating_sub(2000)..];
             assert!(
-                tail.contains("database") || tail.contains("corrupt") || tail.contains("Corrupt"),
+                tail.contains("corrupted") && tail.contains("--rebuild"),
                 "no clear reason: {tail}"
             );
             assert!(!tail.contains("panicked"), "it crashed: {tail}");
-            // Started again from an empty directory, it syncs the chain back.
-            common::remove_dir(&net.node_dir(2).join("data"));
-            net.start(2);
+            eprintln!("node 2 refused its corrupted store");
+            // The one command the message names: it syncs the chain back.
+            net.start_rebuilding(2);
+            let aside = || {
+                std::fs::read_dir(net.node_dir(2).join("data"))
+                    .unwrap()
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("damaged-"))
+                    .count()
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while aside() == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(aside(), 1, "the damaged store is kept aside");
         }
         None => {
             // It started: whatever it holds must be the chain the others hold.
+            eprintln!("node 2 started on its corrupted store");
         }
     }
     net.submit_staff_keys(0, 0, &mut nonce, 5);

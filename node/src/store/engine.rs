@@ -182,13 +182,43 @@ fn reason(e: fjall::Error) -> StoreError {
     }
 }
 
+/// [`reason`], for a failure met reading or writing `space`: corruption names it.
+fn reason_in(space: Space) -> impl Fn(fjall::Error) -> StoreError {
+    move |e| match reason(e) {
+        StoreError::Corrupt(what) => {
+            StoreError::Corrupt(format!("keyspace `{}`: {what}", space.name()))
+        }
+        other => other,
+    }
+}
+
 impl Engine {
     pub fn open(path: &Path, tuning: Tuning) -> Result<Engine, StoreError> {
+        // On open, a file the engine's own records name that is missing or cut short
+        // is damage, not an operating error.
+        let in_path = |e: StoreError| match e {
+            StoreError::Corrupt(what) => StoreError::Corrupt(format!("{}: {what}", path.display())),
+            StoreError::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::UnexpectedEof
+                        | std::io::ErrorKind::InvalidData
+                ) =>
+            {
+                StoreError::Corrupt(format!(
+                    "{}: a file the engine's records name is missing or cut short ({io})",
+                    path.display()
+                ))
+            }
+            other => other,
+        };
         let db = Database::builder(path)
             .cache_size(tuning.cache_bytes)
             .worker_threads(2)
             .open()
-            .map_err(reason)?;
+            .map_err(reason)
+            .map_err(in_path)?;
         let mut spaces = Vec::with_capacity(Space::ALL.len());
         for space in Space::ALL {
             let options = || {
@@ -203,7 +233,11 @@ impl Engine {
                     options
                 }
             };
-            spaces.push(db.keyspace(space.name(), options).map_err(reason)?);
+            spaces.push(
+                db.keyspace(space.name(), options)
+                    .map_err(reason_in(space))
+                    .map_err(in_path)?,
+            );
         }
         Ok(Engine { db, spaces })
     }
@@ -219,7 +253,7 @@ impl Engine {
         Ok(self
             .space(space)
             .get(key)
-            .map_err(reason)?
+            .map_err(reason_in(space))?
             .map(|v| v.to_vec()))
     }
 
@@ -230,7 +264,7 @@ impl Engine {
         key: &[u8],
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, StoreError> {
-        match self.space(space).get(key).map_err(reason)? {
+        match self.space(space).get(key).map_err(reason_in(space))? {
             Some(v) => {
                 f(&v);
                 Ok(true)
@@ -258,8 +292,8 @@ impl Engine {
         } else {
             Box::new(iter)
         };
-        iter.map(|guard| {
-            let (k, v) = guard.into_inner().map_err(reason)?;
+        iter.map(move |guard| {
+            let (k, v) = guard.into_inner().map_err(reason_in(space))?;
             Ok((k.to_vec(), v.to_vec()))
         })
     }

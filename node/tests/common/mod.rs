@@ -183,6 +183,17 @@ impl Devnet {
 
     /// [`Devnet::start`] with extra environment variables for the process.
     pub fn start_with(&mut self, i: usize, env: &[(&str, &Path)]) {
+        self.spawn(i, env, &[]);
+    }
+
+    /// [`Devnet::start`] with `--rebuild`: the node's store is moved aside and the chain
+    /// synced from the others.
+    #[allow(dead_code)]
+    pub fn start_rebuilding(&mut self, i: usize) {
+        self.spawn(i, &[], &["--rebuild"]);
+    }
+
+    fn spawn(&mut self, i: usize, env: &[(&str, &Path)], args: &[&str]) {
         assert!(self.children[i].is_none(), "node {i} is already running");
         let dir = self.node_dir(i);
         let log = std::fs::OpenOptions::new()
@@ -204,6 +215,7 @@ impl Devnet {
         for (key, value) in env {
             command.env(key, value);
         }
+        command.args(args);
         self.children[i] = Some(command.spawn().expect("start xinbao-node"));
     }
 
