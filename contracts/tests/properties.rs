@@ -326,13 +326,13 @@ fn progress(run: &mut Run, i: usize, choice: u8, amount: u64) {
             let c = claim.unwrap();
             match choice % 4 {
                 0 => run.step(&["ins"], json!({"type": "RequestDocuments", "claim": c, "missing": ["m"]})),
-                _ => run.step(&["ins"], decide(&c, choice % 5 != 0)),
+                _ => run.step(&["ins"], decide(&c, !choice.is_multiple_of(5))),
             }
         }
         (_, Some("AwaitingDocuments")) => {
             run.step(&["bank"], json!({"type": "SubmitDocuments", "claim": claim.unwrap(), "documents": ["s"]}));
         }
-        (_, Some("Approved")) if choice % 2 == 0 => {
+        (_, Some("Approved")) if choice.is_multiple_of(2) => {
             run.step(&["ins"], json!({"type": "ConfirmClaimPayment", "claim": claim.unwrap(), "reference": "P"}));
         }
         (_, Some("Approved" | "Paid")) => {

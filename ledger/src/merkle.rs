@@ -112,7 +112,7 @@ pub fn verify(
             let Some(sibling) = siblings.next() else {
                 return false;
             };
-            node = if i % 2 == 0 {
+            node = if i.is_multiple_of(2) {
                 hash_node(suite, &node, sibling)
             } else {
                 hash_node(suite, sibling, &node)

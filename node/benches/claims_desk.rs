@@ -148,7 +148,7 @@ fn claim(i: usize, open: bool) -> Claim {
         decided: (!open).then_some(filed),
         reject_reason: None,
         paid: (status == ClaimStatus::Paid).then_some(due),
-        late: status == ClaimStatus::Paid && i % 7 == 0,
+        late: status == ClaimStatus::Paid && i.is_multiple_of(7),
         recovered_fen: Fen::ZERO,
         recovery: Default::default(),
     }

@@ -330,7 +330,7 @@ impl ractor::Actor for VoteReplay {
                     again,
                 )))?;
             state.sent += 1;
-            if state.sent % 50 == 0 {
+            if state.sent.is_multiple_of(50) {
                 tracing::warn!(replayed = state.sent, "Byzantine: replayed old votes");
             }
         }

@@ -30,9 +30,9 @@
 //! stall_seconds = 30                     # a consumer leaving events waiting this long is cut off
 //!
 //! [storage]                              # optional: the store's engine, set when it is created
-//! memtable_mib = 32                      # a keyspace's writes held in memory before a table is written
-//! table_mib = 64                         # the size of the tables compactions write
-//! cache_mib = 64                         # the block cache, all keyspaces
+//! memtable_kib = 32768                   # a keyspace's writes held in memory before a table is written
+//! table_kib = 65536                      # the size of the tables compactions write
+//! cache_kib = 65536                      # the block cache, all keyspaces
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
 //! the node's identity on the network too, unless the roster binds a transport key to it
@@ -86,39 +86,39 @@ pub struct Config {
     pub storage: StorageConfig,
 }
 
-/// `[storage]`: the store engine's sizes ([`crate::store::Tuning`]), in MiB. They take
-/// effect when the data directory is created; an existing one keeps those it was made
-/// with.
+/// `[storage]`: the store engine's sizes ([`crate::store::Tuning`]), in KiB. The memtable
+/// and table sizes take effect when the data directory is created (an existing one keeps
+/// those it was made with); the cache's at every start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     #[serde(default = "StorageConfig::memtable_default")]
-    pub memtable_mib: u64,
+    pub memtable_kib: u64,
     #[serde(default = "StorageConfig::table_default")]
-    pub table_mib: u64,
+    pub table_kib: u64,
     #[serde(default = "StorageConfig::cache_default")]
-    pub cache_mib: u64,
+    pub cache_kib: u64,
 }
 
-const MIB: u64 = 1024 * 1024;
+const KIB: u64 = 1024;
 
 impl StorageConfig {
     fn memtable_default() -> u64 {
-        crate::store::Tuning::default().memtable_bytes / MIB
+        crate::store::Tuning::default().memtable_bytes / KIB
     }
     fn table_default() -> u64 {
-        crate::store::Tuning::default().table_bytes / MIB
+        crate::store::Tuning::default().table_bytes / KIB
     }
     fn cache_default() -> u64 {
-        crate::store::Tuning::default().cache_bytes / MIB
+        crate::store::Tuning::default().cache_bytes / KIB
     }
 
-    /// The engine's sizes, each at least 1 MiB.
+    /// The engine's sizes, each at least 16 KiB.
     pub fn tuning(&self) -> crate::store::Tuning {
         crate::store::Tuning {
-            memtable_bytes: self.memtable_mib.max(1) * MIB,
-            table_bytes: self.table_mib.max(1) * MIB,
-            cache_bytes: self.cache_mib.max(1) * MIB,
+            memtable_bytes: self.memtable_kib.max(16) * KIB,
+            table_bytes: self.table_kib.max(16) * KIB,
+            cache_bytes: self.cache_kib.max(16) * KIB,
         }
     }
 }
@@ -126,9 +126,9 @@ impl StorageConfig {
 impl Default for StorageConfig {
     fn default() -> StorageConfig {
         StorageConfig {
-            memtable_mib: StorageConfig::memtable_default(),
-            table_mib: StorageConfig::table_default(),
-            cache_mib: StorageConfig::cache_default(),
+            memtable_kib: StorageConfig::memtable_default(),
+            table_kib: StorageConfig::table_default(),
+            cache_kib: StorageConfig::cache_default(),
         }
     }
 }

@@ -203,7 +203,7 @@ fn the_api_holds_under_abuse_and_keeps_committing_other_clients_transactions() {
                     n = n
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    let body = if n % 2 == 0 {
+                    let body = if n.is_multiple_of(2) {
                         duplicate.clone()
                     } else {
                         n.to_le_bytes().repeat(1 + (n >> 60) as usize)

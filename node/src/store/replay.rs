@@ -185,7 +185,7 @@ pub(super) fn bucket_expiry(k: &[u8]) -> Result<u64, StoreError> {
 
 /// The ids of a bucket record's value.
 pub(super) fn bucket_ids(v: &[u8]) -> Result<impl Iterator<Item = [u8; 32]> + '_, StoreError> {
-    if v.len() % 32 != 0 {
+    if !v.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(
             "an expiry-bucket record that is not whole ids".into(),
         ));
