@@ -66,6 +66,12 @@ fn a_full_disk_stops_a_validator_cleanly_and_a_corrupted_one_never_serves_anothe
         return;
     }
     let mut net = Devnet::create_with("disk", 200, 500, false);
+    // Node 3's engine flushes and compacts all the time (32 KiB memtables and tables), so
+    // that the disk fills while it writes tables as well as while it commits.
+    let config = net.node_dir(3).join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[storage]\nmemtable_kib = 32\ntable_kib = 32\n");
+    std::fs::write(&config, text).unwrap();
     let data = net.node_dir(3).join("data");
     std::fs::create_dir_all(&data).unwrap();
     let mounted = Command::new("mount")
