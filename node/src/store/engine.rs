@@ -428,6 +428,18 @@ impl Batch {
     }
 }
 
+/// The smallest key above every key that starts with `prefix`, if there is one.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::Space;
@@ -442,16 +454,4 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Space::ALL.len());
     }
-}
-
-/// The smallest key above every key that starts with `prefix`, if there is one.
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
