@@ -309,4 +309,17 @@ mod tests {
         assert!(Config::load(&path).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn storage_sizes_are_read_in_kib_with_defaults_and_a_floor() {
+        let default: StorageConfig = toml::from_str("").unwrap();
+        assert_eq!(default.tuning(), crate::store::Tuning::default());
+        let small: StorageConfig =
+            toml::from_str("memtable_kib = 32\ntable_kib = 1\ncache_kib = 256\n").unwrap();
+        let tuning = small.tuning();
+        assert_eq!(tuning.memtable_bytes, 32 * 1024);
+        assert_eq!(tuning.table_bytes, 16 * 1024, "no table below 16 KiB");
+        assert_eq!(tuning.cache_bytes, 256 * 1024);
+        assert!(toml::from_str::<StorageConfig>("memtable_mib = 1\n").is_err());
+    }
 }

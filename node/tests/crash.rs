@@ -11,25 +11,12 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::Devnet;
-use serde_json::Value;
+use common::{Devnet, Rng};
 
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
 const KILLS: usize = 4;
-
-/// xorshift64: enough to spread kill instants reproducibly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
@@ -89,44 +76,5 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
 
     let target = net.height(0).unwrap() + 2;
     net.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(60));
-    let nodes = [0usize, 1, 2, 3];
-    // A transaction may wait in the pools of some nodes only (a restarted node's pool is
-    // empty, and gossip is not sent twice) until one of them proposes it in its turn:
-    // wait until none is pending anywhere and every one a survivor took is committed
-    // everywhere, or the time out.
-    let status = |i: usize, id: &str| -> (Value, Value) {
-        let (_, answer) = net
-            .get(i, &format!("/v1/tx/{id}"))
-            .unwrap_or_else(|| panic!("node {i} unreachable"));
-        (answer["status"].clone(), answer["height"].clone())
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let settled = |id: &str, must_commit: bool| {
-        let seen: Vec<Value> = nodes.iter().map(|&i| status(i, id).0).collect();
-        !seen.iter().any(|s| s == "pending")
-            && (!must_commit || seen.iter().all(|s| s == "committed"))
-    };
-    while std::time::Instant::now() < deadline
-        && !acknowledged
-            .iter()
-            .all(|(id, must_commit)| settled(id, *must_commit))
-    {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let top = nodes.iter().map(|&i| net.height(i).unwrap()).min().unwrap();
-    net.assert_same_chain(&nodes, top);
-    // A transaction committed anywhere is committed once, at one height, on every node;
-    // every transaction a surviving node took is committed.
-    for (id, must_commit) in &acknowledged {
-        let seen: Vec<(Value, Value)> = nodes.iter().map(|&i| status(i, id)).collect();
-        let committed = seen.iter().filter(|(s, _)| s == "committed").count();
-        assert!(
-            committed == 0 || committed == nodes.len(),
-            "tx {id}: {seen:?}"
-        );
-        assert!(seen.iter().all(|s| *s == seen[0]), "tx {id}: {seen:?}");
-        if *must_commit {
-            assert_eq!(committed, nodes.len(), "tx {id} was lost: {seen:?}");
-        }
-    }
+    net.assert_settled(&acknowledged, Duration::from_secs(60));
 }

@@ -186,6 +186,27 @@ impl Lazy {
         Ok(buf)
     }
 
+    /// Removes `name` under `parent` from the backing directory with `remove`, and forgets
+    /// it (and what it had not synced).
+    fn remove(
+        &mut self,
+        parent: u64,
+        name: &OsStr,
+        reply: ReplyEmpty,
+        remove: impl FnOnce(&Path) -> io::Result<()>,
+    ) {
+        let Some(path) = self.child(parent, name) else {
+            return reply.error(libc::ENOENT);
+        };
+        match remove(&self.backing.join(&path)) {
+            Ok(()) => {
+                self.forget_path(&path);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
     /// Writes `ino`'s unsynced changes to the backing file and syncs it.
     fn sync(&mut self, ino: u64, data_only: bool) -> io::Result<()> {
         let path = self
@@ -303,29 +324,11 @@ impl Filesystem for Lazy {
     }
 
     fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        let Some(path) = self.child(parent, name) else {
-            return reply.error(libc::ENOENT);
-        };
-        match std::fs::remove_file(self.backing.join(&path)) {
-            Ok(()) => {
-                self.forget_path(&path);
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.remove(parent, name, reply, |path| std::fs::remove_file(path));
     }
 
     fn rmdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        let Some(path) = self.child(parent, name) else {
-            return reply.error(libc::ENOENT);
-        };
-        match std::fs::remove_dir(self.backing.join(&path)) {
-            Ok(()) => {
-                self.forget_path(&path);
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.remove(parent, name, reply, |path| std::fs::remove_dir(path));
     }
 
     fn rename(
