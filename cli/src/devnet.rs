@@ -940,10 +940,8 @@ fn up(args: &UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Async runtime threads for each of `nodes` validators on this machine: its share of the
-/// cores, at least one. On 2 cores, four validators with one thread each committed 10,131
-/// and 10,447 tx/s under `xinbao bench --rate 12000 --seconds 40`, against 9,615 in a run
-/// between them with a thread per core each: the switching among eight busy runtime
-/// threads saved.
+/// cores, at least one: more runtime threads than cores only switch among themselves
+/// (`docs/perf/2026-12-07-constants.md`).
 pub fn runtime_threads(nodes: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / nodes.max(1)).max(1)

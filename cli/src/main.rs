@@ -9,28 +9,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod audit;
-mod bench;
-mod ceremony;
-mod chain;
-mod chaos;
-mod delay;
-mod demo;
-mod devnet;
-mod events;
-mod files;
-mod keys;
-mod mirror;
-mod netns;
-mod node_client;
-mod query;
-mod replay;
-mod scenario;
-mod stress;
-mod tls;
-mod tx;
-mod tx_new;
+use cli::{
+    audit, bench, ceremony, chain, demo, devnet, events, keys, mirror, query, scenario, stress,
+    tls, tx,
+};
 
 /// xinbao: a permissioned ledger for government, bank and insurer risk sharing.
 #[derive(Debug, Parser)]
@@ -80,10 +62,6 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure a 4-validator devnet on this machine: tx/s, commit latency, memory.
     Bench(bench::BenchArgs),
-    /// Faults across a real network: validators in network namespaces under load, killed,
-    /// paused, partitioned, losing packets and with skewed clocks, while no fork, no lost
-    /// committed transaction and recovery after each heal are checked (needs root).
-    Chaos(chaos::ChaosArgs),
     /// A programme's risk before it is signed: thousands of seeded default paths of a
     /// model (docs/STRESS.md) through the real rulebook, each party's loss distribution,
     /// the odds that the fund's cap binds and that the programme is suspended.
@@ -119,7 +97,6 @@ fn main() -> ExitCode {
         Command::Devnet(command) => devnet::run(command),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Chaos(args) => chaos::run(args),
         Command::Stress(args) => stress::run(args),
         Command::Tls(command) => tls::run(command),
     };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use ledger::api::{
-    BatchAnswer, BatchResult, BlockView, ErrorBody, StatusView, Submitted, TxStatusView,
+    BatchAnswer, BatchResult, BlockView, ErrorBody, ErrorCode, StatusView, Submitted, TxStatusView,
 };
 use ledger::block::{Outcome, Receipt};
 use ledger::tx::{SignedTx, TxId};
@@ -42,7 +42,7 @@ pub struct NodeClient {
 pub struct NodeError {
     pub http_status: u16,
     /// The node's stable error code when it gave one (`BadSignature`, `WrongChain`, …).
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     pub message: String,
 }
 

@@ -329,25 +329,61 @@ pub fn kind_name(kind: OrgKind) -> &'static str {
     }
 }
 
-/// The columns of [`organisation_totals`], in order.
-pub const ORGANISATION_COLUMNS: [&str; 9] = [
-    "premiums_written_fen",
-    "premiums_on_loans_fen",
-    "subsidies_paid_fen",
-    "claims_paid_fen",
-    "claims_received_fen",
-    "fund_compensation_fen",
-    "reinsurance_fen",
-    "losses_retained_fen",
-    "recoveries_fen",
-];
+/// A column of [`organisation_totals`]: what an organisation has paid or received, in fen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OrgColumn {
+    PremiumsWritten,
+    PremiumsOnLoans,
+    SubsidiesPaid,
+    ClaimsPaid,
+    ClaimsReceived,
+    FundCompensation,
+    Reinsurance,
+    LossesRetained,
+    Recoveries,
+}
+
+impl OrgColumn {
+    /// The columns, in the order the report gives them.
+    pub const ALL: [OrgColumn; 9] = [
+        OrgColumn::PremiumsWritten,
+        OrgColumn::PremiumsOnLoans,
+        OrgColumn::SubsidiesPaid,
+        OrgColumn::ClaimsPaid,
+        OrgColumn::ClaimsReceived,
+        OrgColumn::FundCompensation,
+        OrgColumn::Reinsurance,
+        OrgColumn::LossesRetained,
+        OrgColumn::Recoveries,
+    ];
+
+    /// The column's field name in the report (and in the API).
+    pub const fn name(self) -> &'static str {
+        match self {
+            OrgColumn::PremiumsWritten => "premiums_written_fen",
+            OrgColumn::PremiumsOnLoans => "premiums_on_loans_fen",
+            OrgColumn::SubsidiesPaid => "subsidies_paid_fen",
+            OrgColumn::ClaimsPaid => "claims_paid_fen",
+            OrgColumn::ClaimsReceived => "claims_received_fen",
+            OrgColumn::FundCompensation => "fund_compensation_fen",
+            OrgColumn::Reinsurance => "reinsurance_fen",
+            OrgColumn::LossesRetained => "losses_retained_fen",
+            OrgColumn::Recoveries => "recoveries_fen",
+        }
+    }
+
+    /// The column of a field name.
+    pub fn from_name(name: &str) -> Option<OrgColumn> {
+        OrgColumn::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
 
 /// Totals per organisation, those removed from the consortium included (R11.4: their
 /// records stay): premiums written (the insurer's) and on loans (the bank's), subsidies
 /// and compensation paid by its fund, claims paid and received, reinsurance, losses
 /// retained and recoveries. Read from the rulebook's own records.
 pub fn organisation_totals(state: &dyn StateView) -> Value {
-    let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
+    let mut totals: BTreeMap<Id, BTreeMap<OrgColumn, u128>> = BTreeMap::new();
     for prefix in [keys::POLICY, keys::FUND, keys::CLAIM] {
         for (key, value) in state.scan_prefix(prefix.as_bytes()) {
             for (org, what, amount) in organisation_contributions(state, &key, &value) {
@@ -368,7 +404,7 @@ pub fn organisation_contributions(
     state: &dyn StateView,
     key: &[u8],
     value: &[u8],
-) -> Vec<(Id, &'static str, u64)> {
+) -> Vec<(Id, OrgColumn, u64)> {
     let mut out = Vec::new();
     let programme = |id: &Id| store::read::<Programme>(state, &keys::programme(id));
     if key.starts_with(keys::POLICY.as_bytes()) {
@@ -376,21 +412,25 @@ pub fn organisation_contributions(
         if let Some(p) = programme(&policy.programme) {
             out.push((
                 p.terms.insurer,
-                "premiums_written_fen",
+                OrgColumn::PremiumsWritten,
                 policy.premium_fen.0,
             ));
-            out.push((policy.bank, "premiums_on_loans_fen", policy.premium_fen.0));
+            out.push((
+                policy.bank,
+                OrgColumn::PremiumsOnLoans,
+                policy.premium_fen.0,
+            ));
         }
     } else if key.starts_with(keys::FUND.as_bytes()) {
         let fund: Fund = store::decode_record(value);
         out.push((
             fund.government.clone(),
-            "subsidies_paid_fen",
+            OrgColumn::SubsidiesPaid,
             fund.subsidies_paid_fen.0,
         ));
         out.push((
             fund.government,
-            "fund_compensation_fen",
+            OrgColumn::FundCompensation,
             fund.compensation_paid_fen.0,
         ));
     } else if key.starts_with(keys::CLAIM.as_bytes()) {
@@ -401,41 +441,41 @@ pub fn organisation_contributions(
         let terms = p.terms;
         out.push((
             terms.insurer.clone(),
-            "claims_paid_fen",
+            OrgColumn::ClaimsPaid,
             s.insurer_pays_bank_fen.0,
         ));
         out.push((
             claim.bank.clone(),
-            "claims_received_fen",
+            OrgColumn::ClaimsReceived,
             s.insurer_pays_bank_fen.0,
         ));
         out.push((
             claim.bank.clone(),
-            "losses_retained_fen",
+            OrgColumn::LossesRetained,
             s.bank_retained_fen.0,
         ));
         out.push((
             terms.insurer.clone(),
-            "losses_retained_fen",
+            OrgColumn::LossesRetained,
             s.insurer_retained_fen.0,
         ));
         if let Some(reinsurer) = &terms.reinsurer {
-            out.push((reinsurer.clone(), "reinsurance_fen", s.reinsurer_fen.0));
+            out.push((reinsurer.clone(), OrgColumn::Reinsurance, s.reinsurer_fen.0));
             out.push((
                 reinsurer.clone(),
-                "recoveries_fen",
+                OrgColumn::Recoveries,
                 claim.recovery.reinsurer_fen.0,
             ));
         }
-        out.push((claim.bank, "recoveries_fen", claim.recovery.bank_fen.0));
+        out.push((claim.bank, OrgColumn::Recoveries, claim.recovery.bank_fen.0));
         out.push((
             terms.insurer,
-            "recoveries_fen",
+            OrgColumn::Recoveries,
             claim.recovery.insurer_fen.0,
         ));
         out.push((
             terms.government,
-            "recoveries_fen",
+            OrgColumn::Recoveries,
             claim.recovery.fund_fen.0,
         ));
     }
@@ -446,9 +486,9 @@ pub fn organisation_contributions(
 /// member, those removed included, and any other organisation a sum names.
 pub fn organisation_docs(
     state: &dyn StateView,
-    sums: &BTreeMap<Id, BTreeMap<&'static str, u128>>,
+    sums: &BTreeMap<Id, BTreeMap<OrgColumn, u128>>,
 ) -> Value {
-    let mut totals: BTreeMap<Id, BTreeMap<&'static str, u128>> = BTreeMap::new();
+    let mut totals: BTreeMap<Id, BTreeMap<OrgColumn, u128>> = BTreeMap::new();
     let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
     let removed = crate::governance::removed_organisations(state);
     for (id, org) in store::scan::<Org>(state, keys::ORG)
@@ -471,10 +511,10 @@ pub fn organisation_docs(
         if removed.iter().any(|(id, _)| id == org) {
             doc.insert("removed".into(), json!(true));
         }
-        for column in ORGANISATION_COLUMNS {
-            let amount = sums.get(column).copied().unwrap_or(0);
+        for column in OrgColumn::ALL {
+            let amount = sums.get(&column).copied().unwrap_or(0);
             doc.insert(
-                column.into(),
+                column.name().into(),
                 json!(u64::try_from(amount).unwrap_or(u64::MAX)),
             );
         }

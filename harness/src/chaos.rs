@@ -1,4 +1,4 @@
-//! `xinbao chaos`: faults across a real network, with the safety invariants checked
+//! `xinbao-chaos`: faults across a real network, with the safety invariants checked
 //! throughout.
 //!
 //! Each validator (4 to 7) runs in a Linux network namespace of its own with its own
@@ -35,9 +35,10 @@ use ledger::{Action, Id};
 use serde_json::json;
 
 use crate::delay::DelayProxy;
-use crate::devnet;
 use crate::netns::Hosts;
-use crate::node_client::{NodeClient, NodeError, TxStatus};
+use crate::rng::Rng;
+use cli::devnet;
+use cli::node_client::{NodeClient, NodeError, TxStatus};
 
 /// How long after a heal every node must agree and commits resume.
 const HEAL_BOUND: Duration = Duration::from_secs(60);
@@ -61,28 +62,13 @@ pub struct ChaosArgs {
     /// Where the devnet and the logs go (default: a new temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// The `xinbao-node` program; default: beside this `xinbao`, else on the PATH.
+    /// The `xinbao-node` program; default: beside this program, else on the PATH.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
     /// The chain's crypto suite: ed25519-blake3, or sm2-sm3 (SM2 validators with their
     /// bound transport keys, SM2 transactions).
     #[arg(long, value_name = "SUITE", default_value_t = ledger::crypto::Suite::default())]
     pub crypto_suite: ledger::crypto::Suite,
-}
-
-/// xorshift64*: the run's faults from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 fn has(program: &str) -> bool {
@@ -502,7 +488,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     });
     let count = args.validators as usize;
     if !has("ip") {
-        eprintln!("xinbao chaos needs iproute2 (`ip`): apt-get install iproute2");
+        eprintln!("xinbao-chaos needs iproute2 (`ip`): apt-get install iproute2");
         return Ok(ExitCode::from(2));
     }
     let pid = std::process::id();
@@ -514,7 +500,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         Ok(hosts) => hosts,
         Err(e) => {
             eprintln!(
-                "xinbao chaos puts each validator in a network namespace, which needs root: {e:#}"
+                "xinbao-chaos puts each validator in a network namespace, which needs root: {e:#}"
             );
             return Ok(ExitCode::from(2));
         }
@@ -570,7 +556,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             params,
             hosts: Some(addresses),
             crypto_suite: args.crypto_suite,
-            client_limits: Some(crate::tls::ClientLimits::HARNESS),
+            client_limits: Some(cli::tls::ClientLimits::HARNESS),
             ..devnet::Founding::new(contracts::upgrade::NEWEST)
         },
     )?;
@@ -643,7 +629,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         stop.clone(),
     );
 
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut log = Vec::new();
     let mut slowest_heal = Duration::ZERO;

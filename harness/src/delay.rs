@@ -1,4 +1,4 @@
-//! Message delay for `xinbao chaos`, which this kernel cannot give (no `netem`): a TCP
+//! Message delay for `xinbao-chaos`, which this kernel cannot give (no `netem`): a TCP
 //! proxy in each validator's network namespace that every connection to or from the
 //! validator crosses, holding the bytes for the delay set at the moment.
 //!

@@ -4,9 +4,7 @@
 //! iptables rules of its own) and not only loopback. Traffic stays inside what was made
 //! here, and everything is removed when the [`Hosts`] is dropped.
 //!
-//! `xinbao chaos` and the end-to-end tests share this file (the tests include it by
-//! path), so it needs nothing but the standard library and libc. Making namespaces needs
-//! root.
+//! `xinbao-chaos` and the end-to-end tests share it. Making namespaces needs root.
 
 use std::ffi::OsStr;
 use std::process::Command;

@@ -18,8 +18,132 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+/// Declares [`ErrorCode`] with each code's HTTP status, so that a code and its status
+/// are written once, side by side.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $code:ident = $status:literal,)*) => {
+        /// The stable code of every error the API answers (`{error: {code, message}}`)
+        /// and of every transaction the intake refuses. On the wire it is its name
+        /// (`"Backlog"`); a code this build does not know reads as [`ErrorCode::Other`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+            /// A code from a newer node.
+            #[serde(other)]
+            Other,
+        }
+
+        impl ErrorCode {
+            /// Every code this build answers with.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)*];
+
+            /// The code as it is written on the wire.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$code => stringify!($code),)*
+                    ErrorCode::Other => "Other",
+                }
+            }
+
+            /// The HTTP status the API answers this code with.
+            pub const fn http_status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$code => $status,)*
+                    ErrorCode::Other => 500,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // A transaction refused at intake (`POST /v1/tx`, or one item of `POST /v1/txs`).
+    /// It does not decode, or its JSON is not a transaction.
+    Malformed = 400,
+    /// Its canonical bytes, or a request's body, are over the limit.
+    TooLarge = 413,
+    /// More transactions in one batch than the limit.
+    TooMany = 413,
+    /// It is already pending here.
+    Duplicate = 409,
+    /// It is already in a committed block.
+    AlreadyCommitted = 409,
+    /// The mempool is full.
+    MempoolFull = 503,
+    /// Its submitter's share of the mempool is full.
+    SubmitterQuota = 429,
+    /// More is pending than the network commits in the backlog's time.
+    Backlog = 503,
+    /// The node is stopping, or cannot check it now.
+    Unavailable = 503,
+    /// A signing key is not a registered key of an organisation.
+    UnregisteredKey = 400,
+    /// Signed for another chain.
+    WrongChain = 400,
+    /// No signature.
+    Unsigned = 400,
+    /// More signatures than a transaction may carry.
+    TooManySignatures = 400,
+    /// One key signed twice.
+    DuplicateSigner = 400,
+    /// A signature does not verify.
+    BadSignature = 400,
+    /// A key or signature of the other crypto suite.
+    WrongAlgorithm = 400,
+    /// Its expiry height has passed.
+    Expired = 400,
+    /// Its expiry height is further ahead than allowed.
+    ExpiryTooFar = 400,
+    // A request refused at the door.
+    /// No client certificate, or one no member's roster names.
+    Unauthenticated = 401,
+    /// The caller's role may not do this.
+    Forbidden = 403,
+    /// The caller sent more requests than its rate.
+    RateLimited = 429,
+    /// The caller has too many requests in flight.
+    TooManyInFlight = 429,
+    /// The node has too many requests in flight.
+    Overloaded = 503,
+    /// The request took too long to arrive or to answer.
+    Timeout = 408,
+    /// The body's type is not one this route reads.
+    UnsupportedMediaType = 415,
+    /// The route does not serve this method.
+    MethodNotAllowed = 405,
+    /// Any other request the HTTP layer refused.
+    BadRequest = 400,
+    // A question the node cannot answer.
+    /// Nothing by that name.
+    NotFound = 404,
+    /// A query parameter is wrong.
+    BadQuery = 400,
+    /// An id is not well formed.
+    BadId = 400,
+    /// A record kind the node does not know.
+    BadKind = 400,
+    /// A height that is not a number above zero.
+    BadHeight = 400,
+    /// A state page asked for more than a page may hold.
+    StateTooLarge = 400,
+    /// Too many event streams are open.
+    TooManyStreams = 503,
+    /// An event stream's consumer fell too far behind (the stream's last event).
+    ConsumerTooSlow = 503,
+    /// The devnet clock is not enabled on this node.
+    DevnetClockOff = 403,
+    /// The node failed; its log says why.
+    Internal = 500,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A receipt: `{tx_id, outcome: "Accepted"}`, or `{tx_id, outcome: "Rejected", code,
@@ -284,6 +408,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_error_code_is_its_name_on_the_wire_and_an_unknown_one_reads_as_other() {
+        let mut names = std::collections::BTreeSet::new();
+        for &code in ErrorCode::ALL {
+            let text = serde_json::to_string(&code).unwrap();
+            assert_eq!(text, format!("\"{}\"", code.name()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&text).unwrap(), code);
+            assert!(names.insert(code.name()), "{code} twice");
+            assert!((400..600).contains(&code.http_status()), "{code}");
+        }
+        let newer: ErrorDetail =
+            serde_json::from_str(r#"{"code": "SomethingNew", "message": "m"}"#).unwrap();
+        assert_eq!(newer.code, ErrorCode::Other);
+    }
+
+    #[test]
     fn receipts_round_trip_and_a_rejection_needs_its_code() {
         let id = TxId([3; 32]);
         for outcome in [Outcome::Accepted, Outcome::Rejected(Code::RateNotFiled)] {
@@ -371,7 +510,7 @@ mod tests {
                 BatchResult::Taken { id: TxId([5; 32]) },
                 BatchResult::Refused {
                     error: ErrorDetail {
-                        code: "Duplicate".into(),
+                        code: ErrorCode::Duplicate,
                         message: "already in the pool".into(),
                     },
                 },

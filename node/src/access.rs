@@ -13,12 +13,13 @@
 //! A node serving plain HTTP does so only on loopback ([`crate::config`]): there every
 //! caller is [`Caller::Local`] and may call everything, as on a devnet.
 
+use ledger::api::ErrorCode;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -217,11 +218,11 @@ pub struct Gate {
 }
 
 /// The codes of [`Gate::refused`], in its order.
-pub const REFUSAL_CODES: [&str; 4] = [
-    "Unauthenticated",
-    "Forbidden",
-    "RateLimited",
-    "TooManyInFlight",
+pub const REFUSAL_CODES: [ErrorCode; 4] = [
+    ErrorCode::Unauthenticated,
+    ErrorCode::Forbidden,
+    ErrorCode::RateLimited,
+    ErrorCode::TooManyInFlight,
 ];
 
 impl Gate {
@@ -251,11 +252,11 @@ impl Gate {
 
 impl Gate {
     /// A refusal with `code` (one of [`REFUSAL_CODES`]), counted.
-    fn refuse(&self, status: StatusCode, code: &str, message: String) -> Response {
+    fn refuse(&self, code: ErrorCode, message: String) -> Response {
         if let Some(i) = REFUSAL_CODES.iter().position(|c| *c == code) {
             self.refused[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        crate::api::error(status, code, message).into_response()
+        crate::reply::error(code, message).into_response()
     }
 }
 
@@ -290,8 +291,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
                 _ => "no client certificate was presented".to_string(),
             };
             return gate.refuse(
-                StatusCode::UNAUTHORIZED,
-                "Unauthenticated",
+                ErrorCode::Unauthenticated,
                 format!("{method} {path} needs a client certificate with a role: {who}"),
             );
         }
@@ -302,16 +302,14 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
             return next.run(request).await;
         }
         return gate.refuse(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
+            ErrorCode::Forbidden,
             format!("{method} {path} is open to no role"),
         );
     };
     if !roles.contains(&client.role) {
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         return gate.refuse(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "role {} may not call {method} {}: it is open to {}",
                 client.role,
@@ -322,8 +320,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
     }
     if gate.rate.check_key(&client.fingerprint).is_err() {
         return gate.refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RateLimited",
+            ErrorCode::RateLimited,
             format!(
                 "{} sent more than {} requests a second (burst {}); slow down",
                 client.subject, gate.limits.requests_per_second, gate.limits.burst
@@ -332,8 +329,7 @@ pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
     }
     let Ok(_permit) = gate.semaphore(&client.fingerprint).try_acquire_owned() else {
         return gate.refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyInFlight",
+            ErrorCode::TooManyInFlight,
             format!(
                 "{} already has {} requests in flight; wait for their answers",
                 client.subject, gate.limits.in_flight

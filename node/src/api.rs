@@ -36,7 +36,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::api::{
-    BatchAnswer, BatchResult, ErrorDetail, RosterEntryView, StatusView, Submitted, UpgradeView,
+    BatchAnswer, BatchResult, ErrorCode, ErrorDetail, RosterEntryView, StatusView, Submitted,
+    UpgradeView,
 };
 use ledger::export::ChainEntry;
 use ledger::Action;
@@ -44,43 +45,10 @@ use serde_json::{json, Value};
 
 use crate::access::Gate;
 use crate::intake;
+use crate::limits::{SUBMIT_BATCH_BYTES_MAX, SUBMIT_REQUEST_BYTES_MAX};
+use crate::reply::{error, internal, parse_height, ApiError, ApiResult};
 use crate::shared::Shared;
 use crate::views;
-
-/// Largest request body of one transaction (its JSON form with room to spare).
-const REQUEST_BYTES_MAX: usize = 1024 * 1024;
-pub use crate::intake::{BATCH_REQUEST_BYTES_MAX, BATCH_TXS_MAX};
-
-pub(crate) type ApiError = (StatusCode, Json<Value>);
-pub(crate) type ApiResult = Result<Response, ApiError>;
-
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-    let body = ledger::api::ErrorBody {
-        error: ledger::api::ErrorDetail {
-            code: code.to_string(),
-            message: message.into(),
-        },
-    };
-    (
-        status,
-        Json(serde_json::to_value(body).expect("JSON of an error")),
-    )
-}
-
-/// A height in a path: a decimal number.
-pub(crate) fn parse_height(text: &str) -> Result<u64, ApiError> {
-    text.parse().map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "BadHeight",
-            format!("{text:?} is not a height (a whole number from 0)"),
-        )
-    })
-}
-
-pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
-    error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string())
-}
 
 /// The API's routes (served under the limits of [`crate::http`]).
 pub fn router(shared: Arc<Shared>, gate: Arc<Gate>, feeds: Arc<crate::events::Feeds>) -> Router {
@@ -88,7 +56,7 @@ pub fn router(shared: Arc<Shared>, gate: Arc<Gate>, feeds: Arc<crate::events::Fe
         .route("/v1/tx", post(submit_tx))
         .route(
             "/v1/txs",
-            post(submit_txs).layer(DefaultBodyLimit::max(BATCH_REQUEST_BYTES_MAX)),
+            post(submit_txs).layer(DefaultBodyLimit::max(SUBMIT_BATCH_BYTES_MAX)),
         )
         .route("/v1/tx/{id}", get(views::tx))
         .route("/v1/status", get(status))
@@ -126,15 +94,14 @@ pub fn router(shared: Arc<Shared>, gate: Arc<Gate>, feeds: Arc<crate::events::Fe
             crate::access::guard,
         ))
         .layer(axum::Extension(gate))
-        .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
+        .layer(DefaultBodyLimit::max(SUBMIT_REQUEST_BYTES_MAX))
         .layer(axum::Extension(feeds))
         .with_state(shared)
 }
 
 async fn not_found(uri: axum::http::Uri) -> (StatusCode, Json<Value>) {
     error(
-        StatusCode::NOT_FOUND,
-        "NotFound",
+        ErrorCode::NotFound,
         format!("no such route: {}", uri.path()),
     )
 }
@@ -144,8 +111,7 @@ async fn method_not_allowed(
     uri: axum::http::Uri,
 ) -> (StatusCode, Json<Value>) {
     error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowed",
+        ErrorCode::MethodNotAllowed,
         format!("{method} is not served on {}", uri.path()),
     )
 }
@@ -161,31 +127,13 @@ async fn submit_tx(
         .is_some_and(|v| v.starts_with("application/json"));
     let tx = intake::parse_one(is_json, &body);
     // Verification is the intake thread's work, not the runtime's that serves HTTP.
-    let result = intake::submit_staff(&shared, vec![tx])
+    let result = intake::submit_staff(&shared.intake, &shared.mempool, vec![tx])
         .await
         .pop()
         .expect("one verdict per transaction");
     match result {
-        Ok(id) => {
-            let bytes = shared
-                .mempool
-                .lock()
-                .expect("mempool lock poisoned")
-                .bytes_of(&id);
-            if let Some(bytes) = bytes {
-                intake::gossip(&shared, bytes);
-            }
-            Ok((StatusCode::OK, Json(Submitted { id })).into_response())
-        }
-        Err(refusal) => {
-            let status = match refusal.code {
-                "MempoolFull" | "Backlog" | "Unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-                "SubmitterQuota" => StatusCode::TOO_MANY_REQUESTS,
-                "Duplicate" | "AlreadyCommitted" => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Err(error(status, refusal.code, refusal.message))
-        }
+        Ok(id) => Ok((StatusCode::OK, Json(Submitted { id })).into_response()),
+        Err(refusal) => Err(error(refusal.code, refusal.message)),
     }
 }
 
@@ -200,34 +148,20 @@ async fn submit_txs(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let txs = intake::parse_batch(is_json, &body).map_err(|refusal| {
-        let status = if refusal.code == "TooMany" {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        error(status, refusal.code, refusal.message)
-    })?;
-    let verdicts = intake::submit_staff(&shared, txs).await;
+    let txs = intake::parse_batch(is_json, &body)
+        .map_err(|refusal| error(refusal.code, refusal.message))?;
+    let verdicts = intake::submit_staff(&shared.intake, &shared.mempool, txs).await;
     let mut accepted = 0;
     let mut results: Vec<BatchResult> = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {
         match verdict {
             Ok(id) => {
                 accepted += 1;
-                let bytes = shared
-                    .mempool
-                    .lock()
-                    .expect("mempool lock poisoned")
-                    .bytes_of(&id);
-                if let Some(bytes) = bytes {
-                    intake::gossip(&shared, bytes);
-                }
                 results.push(BatchResult::Taken { id });
             }
             Err(refusal) => results.push(BatchResult::Refused {
                 error: ErrorDetail {
-                    code: refusal.code.to_string(),
+                    code: refusal.code,
                     message: refusal.message,
                 },
             }),
@@ -266,7 +200,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         .read()
         .expect("peers lock poisoned")
         .clone();
-    let mempool_txs = shared.mempool.lock().expect("mempool lock poisoned").len() as u64;
+    let mempool_txs = shared.mempool.size().0 as u64;
     let pending_upgrade = chain.pending_upgrade().map(|p| UpgradeView {
         version: p.version,
         activation_height: p.activation_height,
@@ -304,8 +238,7 @@ async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<Strin
         store.receipts(height).map_err(internal)?,
     ) else {
         return Err(error(
-            StatusCode::NOT_FOUND,
-            "NotFound",
+            ErrorCode::NotFound,
             format!("no block at height {height}"),
         ));
     };
@@ -442,8 +375,7 @@ fn page(
 ) -> Result<(u64, usize), (StatusCode, Json<Value>)> {
     let axum::extract::Query(query) = query.map_err(|e| {
         error(
-            StatusCode::BAD_REQUEST,
-            "BadQuery",
+            ErrorCode::BadQuery,
             format!(
                 "expected ?from_height=H&limit=N with whole numbers: {}",
                 e.body_text()
@@ -453,8 +385,7 @@ fn page(
     let limit = query.limit.unwrap_or(PAGE_MAX as u32) as usize;
     if limit > PAGE_MAX {
         return Err(error(
-            StatusCode::BAD_REQUEST,
-            "BadQuery",
+            ErrorCode::BadQuery,
             format!("limit is at most {PAGE_MAX}"),
         ));
     }
@@ -465,15 +396,13 @@ async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult 
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some(time_ms) = body.get("time_ms").and_then(Value::as_u64) else {
         return Err(error(
-            StatusCode::BAD_REQUEST,
-            "Malformed",
+            ErrorCode::Malformed,
             "expected {\"time_ms\": milliseconds since the Unix epoch}",
         ));
     };
     if !shared.clock.set_ms(time_ms) {
         return Err(error(
-            StatusCode::FORBIDDEN,
-            "DevnetClockOff",
+            ErrorCode::DevnetClockOff,
             "this node was not started with --devnet-clock",
         ));
     }
@@ -499,16 +428,13 @@ async fn metrics(
     axum::Extension(feeds): axum::Extension<Arc<crate::events::Feeds>>,
 ) -> Response {
     let m = &shared.metrics;
-    let refused = |code: &str| {
+    let refused = |code: ErrorCode| {
         crate::access::REFUSAL_CODES
             .iter()
             .position(|c| *c == code)
             .map_or(0, |i| gate.refused[i].load(Ordering::Relaxed))
     };
-    let (mempool_txs, mempool_bytes) = {
-        let pool = shared.mempool.lock().expect("mempool lock poisoned");
-        (pool.len(), pool.bytes())
-    };
+    let (mempool_txs, mempool_bytes) = shared.mempool.size();
     let peers = shared
         .network
         .peers
@@ -670,25 +596,25 @@ async fn metrics(
             "xinbao_api_unauthenticated_total",
             "counter",
             "API requests refused for want of a client certificate with a role (401).",
-            refused("Unauthenticated"),
+            refused(ErrorCode::Unauthenticated),
         ),
         (
             "xinbao_api_forbidden_total",
             "counter",
             "API requests refused because the caller's role may not call the route (403).",
-            refused("Forbidden"),
+            refused(ErrorCode::Forbidden),
         ),
         (
             "xinbao_api_rate_limited_total",
             "counter",
             "API requests refused because their client certificate sent too many a second (429).",
-            refused("RateLimited"),
+            refused(ErrorCode::RateLimited),
         ),
         (
             "xinbao_api_too_many_in_flight_total",
             "counter",
             "API requests refused because their client certificate had too many in flight (429).",
-            refused("TooManyInFlight"),
+            refused(ErrorCode::TooManyInFlight),
         ),
         (
             "xinbao_events_streams",

@@ -27,24 +27,22 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::chain::{Executed, InvalidBlock};
-use crate::shared::{Metrics, Shared};
+use crate::limits::PROPOSAL_TX_BYTES_MAX;
+use crate::metrics::Metrics;
+use crate::shared::Shared;
 use crate::store::Tip;
 
 /// Requests waiting for the worker.
 pub const REQUESTS_MAX: usize = 64;
 /// Most executed, undecided blocks kept for the current height.
 const CANDIDATES_MAX: usize = 64;
-/// Transaction bytes one proposal draws from the mempool at most.
-const PROPOSAL_TX_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// Most heights served in one sync answer (the engine also trims by bytes).
 const SYNC_HEIGHTS_MAX: u64 = 50;
 /// A proposal is sized so that executing it takes about this long, on this node's
 /// measure of recent blocks: every validator must re-execute it, and the height cannot
 /// end before each has, so a block too large for the machines stalls rounds instead of
-/// speeding them. Measured on four validators sharing two cores, offered 8,000 tx/s more
-/// than they could commit: with a budget of one second the backlog grew blocks to 20,000
-/// transactions, heights to 2-4.5 s and some rounds past their timeouts (5,300-5,500 tx/s
-/// committed); with 400 ms, 7,350 tx/s; with 250 ms the per-height costs dominated (6,870).
+/// speeding them; a budget too small lets the per-height costs (votes, syncs, the store's
+/// batch) dominate. The figures behind 400 ms are in `docs/perf/2026-12-07-constants.md`.
 const PROPOSAL_EXECUTION_BUDGET_US: u64 = 400_000;
 /// The first estimate of one transaction's execution, before any is measured.
 const TX_EXECUTION_US_INITIAL: u64 = 60;
@@ -265,7 +263,7 @@ impl State {
             .map(|tx| tx.id(self.shared.chain.suite()))
             .collect();
         let known = {
-            let pool = self.shared.mempool.lock().expect("mempool lock poisoned");
+            let pool = self.shared.mempool.lock();
             ids.iter().map(|id| pool.verified(id)).collect()
         };
         let started = std::time::Instant::now();
@@ -320,7 +318,6 @@ impl State {
             .shared
             .mempool
             .lock()
-            .expect("mempool lock poisoned")
             .candidates(txs_max, PROPOSAL_TX_BYTES_MAX);
         let time_ms = self.shared.clock.block_time_ms(tip.time_ms);
         let started = std::time::Instant::now();
@@ -417,12 +414,7 @@ impl State {
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Rejected(_)))
             .count();
-        let arrivals = self
-            .shared
-            .mempool
-            .lock()
-            .expect("mempool lock poisoned")
-            .after_commit(&ids, height + 1);
+        let arrivals = self.shared.mempool.lock().after_commit(&ids, height + 1);
         for arrived in arrivals {
             histograms
                 .commit_latency_ms

@@ -31,7 +31,7 @@
 //!
 //! [storage]                              # optional: the store's engine, set when it is created
 //! memtable_kib = 32768                   # a keyspace's writes held in memory before a table is written
-//! table_kib = 65536                      # the size of the tables compactions write
+//! table_kib = 32768                      # the size of the tables compactions write
 //! cache_kib = 65536                      # the block cache, all keyspaces
 //! ```
 //! Relative paths are taken from the configuration file's folder. The consensus key is
@@ -42,9 +42,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use std::sync::Arc;
 
-use ledger::crypto::{SecretKey, Signer};
 use serde::Deserialize;
 
 use crate::access::ClientLimits;
@@ -223,43 +221,6 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(config)
     }
-}
-
-/// The node's consensus key: a key in a cryptographic module when `path` is a `pkcs11:`
-/// URI (it signs every vote there), else a key file; the file's key is also returned, as
-/// the p2p identity of a node without a transport key.
-pub fn read_consensus_key(path: &Path) -> anyhow::Result<(Arc<dyn Signer>, Option<SecretKey>)> {
-    if let Some(uri) = ledger::pkcs11::uri_of(path) {
-        let key = ledger::pkcs11::open(uri).context("the consensus key's module")?;
-        return Ok((Arc::new(key), None));
-    }
-    let key = read_secret_key(path)?;
-    Ok((Arc::new(key.clone()), Some(key)))
-}
-
-/// Reads a secret key file, refusing one that others can read or write.
-pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
-    check_secret_mode(path)?;
-    Ok(SecretKey::read_file(path)?)
-}
-
-/// Refuses a secret file that others can read or write.
-pub fn check_secret_mode(path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .permissions()
-            .mode();
-        anyhow::ensure!(
-            mode & 0o077 == 0,
-            "{}: mode {:o} lets others read the secret; use chmod 600",
-            path.display(),
-            mode & 0o777
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -35,19 +35,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use contracts::store::{self, keys, Fund, Loan, Policy, Programme};
 use ledger::action::Action;
-use ledger::api::OutcomeName;
+use ledger::api::{ErrorCode, OutcomeName};
 use ledger::state::StateView;
 use ledger::{Date, Id};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{error, internal, ApiError};
+use crate::reply::{error, internal, ApiError};
 use crate::shared::Shared;
 use crate::views::{block_summary, Roster};
 
@@ -162,7 +162,7 @@ pub struct Filter {
 }
 
 fn bad_query(message: impl Into<String>) -> ApiError {
-    error(StatusCode::BAD_REQUEST, "BadQuery", message)
+    error(ErrorCode::BadQuery, message)
 }
 
 impl Filter {
@@ -436,7 +436,7 @@ struct Follow {
 }
 
 impl Follow {
-    fn end(&mut self, code: &str, message: String) -> Event {
+    fn end(&mut self, code: ErrorCode, message: String) -> Event {
         self.done = true;
         let resume = self.last.map(|p| p.to_string());
         let data = json!({ "code": code, "message": message, "resume_after": resume });
@@ -457,7 +457,7 @@ impl Follow {
             self.slot.0.cut_off.fetch_add(1, Ordering::Relaxed);
             let after = self.last.map_or("the start".to_string(), |p| p.to_string());
             return Some(self.end(
-                "ConsumerTooSlow",
+                ErrorCode::ConsumerTooSlow,
                 format!(
                     "events waited more than {} s for this consumer: resume after {after}",
                     self.pace.stall.as_secs_f64()
@@ -494,9 +494,9 @@ impl Follow {
                             .as_str()
                             .unwrap_or("the store could not be read")
                             .to_string();
-                        return Some(self.end("Internal", message));
+                        return Some(self.end(ErrorCode::Internal, message));
                     }
-                    Err(e) => return Some(self.end("Internal", e.to_string())),
+                    Err(e) => return Some(self.end(ErrorCode::Internal, e.to_string())),
                 }
                 self.next = Position {
                     height: height + 1,
@@ -552,8 +552,7 @@ pub async fn events(
     let Some(slot) = feeds.enter() else {
         feeds.refused.fetch_add(1, Ordering::Relaxed);
         return Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TooManyStreams",
+            ErrorCode::TooManyStreams,
             format!(
                 "this node serves at most {} event streams at once; try again later",
                 feeds.streams_max

@@ -15,9 +15,9 @@
 //! delivered loses nothing: the transaction stays in the mempool of the node that took
 //! it, which proposes it in its turn.
 //!
-//! Everything is bounded: [`OUTBOX_TXS_MAX`] transactions waiting to be sent (new ones
-//! are dropped and counted beyond it), batches of at most [`BATCH_TXS_MAX`] transactions
-//! and [`BATCH_BYTES_MAX`] bytes, [`INBOX_BATCHES_MAX`] received batches waiting for
+//! Everything is bounded: [`crate::limits::GOSSIP_OUTBOX_TXS_MAX`] transactions waiting to be sent (new ones
+//! are dropped and counted beyond it), batches of at most [`GOSSIP_BATCH_TXS_MAX`] transactions
+//! and [`GOSSIP_BATCH_BYTES_MAX`] bytes, [`GOSSIP_INBOX_BATCHES_MAX`] received batches waiting for
 //! intake (a batch is dropped and counted beyond it).
 
 use std::collections::BTreeSet;
@@ -34,20 +34,15 @@ use libp2p::{allow_block_list, identity::Keypair, Multiaddr, PeerId, StreamProto
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::shared::{Metrics, Shared};
+use crate::limits::{
+    GOSSIP_BATCH_BYTES_MAX, GOSSIP_BATCH_TXS_MAX, GOSSIP_INBOX_BATCHES_MAX,
+    GOSSIP_REQUEST_BYTES_MAX,
+};
+use crate::metrics::Metrics;
+use crate::shared::Shared;
 
-/// Transactions waiting to be sent.
-pub const OUTBOX_TXS_MAX: usize = 16_384;
-/// Most transactions in one batch.
-pub const BATCH_TXS_MAX: usize = 1_024;
-/// Most transaction bytes in one batch.
-pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// Received batches waiting for intake.
-pub const INBOX_BATCHES_MAX: usize = 64;
 /// A batch leaves at the latest this long after its first transaction arrived.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
-/// A request, a whole batch, is at most this long on the wire.
-const REQUEST_BYTES_MAX: usize = BATCH_BYTES_MAX + 64 * 1024;
 const RESPONSE_BYTES_MAX: usize = 64;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections are kept while the peers are in the roster.
@@ -87,34 +82,6 @@ pub fn gossip_address(addr: &Multiaddr) -> Option<Multiaddr> {
     found.then_some(out)
 }
 
-/// The handle the rest of the node sends through.
-#[derive(Clone)]
-pub struct Outbox {
-    queue: mpsc::Sender<Vec<u8>>,
-}
-
-impl Outbox {
-    /// Queues a locally accepted transaction's canonical bytes; `false` when the queue
-    /// is full (the transaction stays in this node's mempool).
-    pub fn send(&self, bytes: Vec<u8>) -> bool {
-        self.queue.try_send(bytes).is_ok()
-    }
-
-    /// Transactions waiting to be sent.
-    pub fn len(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-pub fn outbox() -> (Outbox, mpsc::Receiver<Vec<u8>>) {
-    let (queue, receiver) = mpsc::channel(OUTBOX_TXS_MAX);
-    (Outbox { queue }, receiver)
-}
-
 /// A batch on the wire: the canonical encoding of the transactions' canonical bytes.
 type Batch = Vec<Vec<u8>>;
 
@@ -123,7 +90,7 @@ fn encode_batch(batch: &Batch) -> Vec<u8> {
 }
 
 fn decode_batch(bytes: &[u8]) -> Result<Batch, ledger::codec::CodecError> {
-    ledger::codec::decode(bytes, REQUEST_BYTES_MAX)
+    ledger::codec::decode(bytes, GOSSIP_REQUEST_BYTES_MAX)
 }
 
 /// Length-prefixed frames, as the engine's own request/response protocols use.
@@ -171,7 +138,7 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, REQUEST_BYTES_MAX).await
+        read_frame(io, GOSSIP_REQUEST_BYTES_MAX).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -190,7 +157,7 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &request, REQUEST_BYTES_MAX).await
+        write_frame(io, &request, GOSSIP_REQUEST_BYTES_MAX).await
     }
 
     async fn write_response<T>(
@@ -249,7 +216,7 @@ pub async fn run(
     swarm.listen_on(settings.listen.clone())?;
     info!(addr = %settings.listen, "transaction gossip listening");
 
-    let (inbox_tx, inbox_rx) = mpsc::channel::<Batch>(INBOX_BATCHES_MAX);
+    let (inbox_tx, inbox_rx) = mpsc::channel::<Batch>(GOSSIP_INBOX_BATCHES_MAX);
     tokio::spawn(intake_worker(shared.clone(), inbox_rx));
 
     let mut targets: Vec<(PeerId, Multiaddr)> = Vec::new();
@@ -289,7 +256,7 @@ pub async fn run(
                 let Some(tx) = tx else { anyhow::bail!("the gossip outbox closed") };
                 pending_bytes += tx.len();
                 pending.push(tx);
-                pending.len() >= BATCH_TXS_MAX || pending_bytes >= BATCH_BYTES_MAX
+                pending.len() >= GOSSIP_BATCH_TXS_MAX || pending_bytes >= GOSSIP_BATCH_BYTES_MAX
             }
             _ = flush.tick() => !pending.is_empty(),
             changed = peers.changed() => {
@@ -336,10 +303,10 @@ fn handle_event(
             // Acknowledge at once: the batch is the receiver's to check now.
             let _ = swarm.behaviour_mut().txs.send_response(channel, vec![1]);
             match decode_batch(&request) {
-                Ok(batch) if batch.len() <= BATCH_TXS_MAX => {
+                Ok(batch) if batch.len() <= GOSSIP_BATCH_TXS_MAX => {
                     Metrics::add(&metrics.gossip_txs_received, batch.len() as u64);
                     metrics.gossip_inbox_batches.store(
-                        (INBOX_BATCHES_MAX - inbox.capacity()) as u64,
+                        (GOSSIP_INBOX_BATCHES_MAX - inbox.capacity()) as u64,
                         std::sync::atomic::Ordering::Relaxed,
                     );
                     if inbox.try_send(batch).is_err() {

@@ -14,6 +14,7 @@
 //! the layers and the router (an unknown route, a bad method, a body too large), which
 //! [`json_errors`] rewrites from plain text.
 
+use ledger::api::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,17 +22,17 @@ use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{BoxError, Json, Router};
+use axum::{BoxError, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{ServiceBuilder, ServiceExt};
 use tracing::debug;
 
 use crate::access::Caller;
+pub use crate::limits::HEADER_BYTES_MAX;
 use crate::tls::Tls;
 
 /// Most connections open at once.
@@ -43,8 +44,6 @@ pub const REQUEST_TIME: Duration = Duration::from_secs(30);
 /// Longest time to receive a request's headers, and to wait for the next request on an
 /// idle connection.
 pub const HEADER_READ_TIME: Duration = Duration::from_secs(10);
-/// Largest request line and headers.
-pub const HEADER_BYTES_MAX: usize = 16 * 1024;
 /// Most header fields in one request.
 pub const HEADERS_MAX: usize = 64;
 /// Longest plain-text error body that is carried into the JSON message.
@@ -54,37 +53,33 @@ async fn overloaded(error: BoxError) -> Response {
     if error.is::<tower::load_shed::error::Overloaded>() {
         api_error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Overloaded",
+            ErrorCode::Overloaded,
             format!("more than {REQUESTS_IN_FLIGHT_MAX} requests in flight; retry shortly"),
         )
     } else {
         api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal",
+            ErrorCode::Internal,
             error.to_string(),
         )
     }
 }
 
-fn api_error(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message } })),
-    )
-        .into_response()
+fn api_error(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    crate::reply::error_at(status, code, message).into_response()
 }
 
 /// The stable code of an error answer that came without one.
-fn code_of(status: StatusCode) -> &'static str {
+fn code_of(status: StatusCode) -> ErrorCode {
     match status {
-        StatusCode::NOT_FOUND => "NotFound",
-        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
-        StatusCode::REQUEST_TIMEOUT => "Timeout",
-        StatusCode::PAYLOAD_TOO_LARGE => "TooLarge",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
-        StatusCode::SERVICE_UNAVAILABLE => "Overloaded",
-        s if s.is_server_error() => "Internal",
-        _ => "BadRequest",
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Overloaded,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
     }
 }
 

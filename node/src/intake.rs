@@ -9,7 +9,7 @@
 //!
 //! Everything offered, by the HTTP API and by the gossip, goes through one queue to one
 //! intake thread ([`Queue`]), which joins whatever submissions are waiting into one check
-//! (up to [`JOINED_TXS_MAX`] transactions): a batch of ed25519 signatures verifies in
+//! (up to [`INTAKE_JOINED_TXS_MAX`] transactions): a batch of ed25519 signatures verifies in
 //! about half the time per signature at a thousand as at sixty-four. Under load (the last
 //! check held at least [`LINGER_AFTER_TXS`] transactions) the thread also lingers up to
 //! [`LINGER`] for more to join, until [`LINGER_UNTIL_TXS`] have: measured on one core of
@@ -21,6 +21,7 @@
 //! check; staff submissions meet the backlog bound when they arrive, counting what already
 //! waits in the queue ([`submit_staff`]), and again when checked.
 
+use ledger::api::ErrorCode;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,18 +33,24 @@ use ledger::codec::TX_BYTES_MAX;
 use ledger::crypto::PublicKey;
 use ledger::tx::{SignedTx, TxError, TxId};
 
+use crate::chain::Chain;
+use crate::limits::GOSSIP_OUTBOX_TXS_MAX;
+use crate::limits::{
+    INTAKE_JOINED_TXS_MAX, INTAKE_QUEUE_JOBS_MAX, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_TXS_MAX,
+};
 use crate::mempool::MempoolError;
-use crate::shared::{Metrics, Shared};
+use crate::mempool::Pool;
+use crate::metrics::Metrics;
 
 /// A refusal: a stable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal {
             code,
             message: message.into(),
@@ -51,27 +58,27 @@ impl Refusal {
     }
 }
 
-fn tx_error_code(e: &TxError) -> &'static str {
+fn tx_error_code(e: &TxError) -> ErrorCode {
     match e {
-        TxError::WrongChain { .. } => "WrongChain",
-        TxError::Unsigned => "Unsigned",
-        TxError::TooManySignatures { .. } => "TooManySignatures",
-        TxError::DuplicateSigner(_) => "DuplicateSigner",
-        TxError::BadSignature { .. } => "BadSignature",
-        TxError::WrongAlgorithm { .. } => "WrongAlgorithm",
+        TxError::WrongChain { .. } => ErrorCode::WrongChain,
+        TxError::Unsigned => ErrorCode::Unsigned,
+        TxError::TooManySignatures { .. } => ErrorCode::TooManySignatures,
+        TxError::DuplicateSigner(_) => ErrorCode::DuplicateSigner,
+        TxError::BadSignature { .. } => ErrorCode::BadSignature,
+        TxError::WrongAlgorithm { .. } => ErrorCode::WrongAlgorithm,
         // Only a signer makes this; a node never signs a client's transaction.
-        TxError::Signing(_) => "Malformed",
-        TxError::Codec(_) => "Malformed",
+        TxError::Signing(_) => ErrorCode::Malformed,
+        TxError::Codec(_) => ErrorCode::Malformed,
     }
 }
 
 fn block_error_refusal(e: BlockError) -> Refusal {
     let code = match &e {
         BlockError::BadTransaction { reason, .. } => tx_error_code(reason),
-        BlockError::Expired { .. } => "Expired",
-        BlockError::ExpiryTooFar { .. } => "ExpiryTooFar",
-        BlockError::Duplicate { .. } => "AlreadyCommitted",
-        _ => "Unavailable",
+        BlockError::Expired { .. } => ErrorCode::Expired,
+        BlockError::ExpiryTooFar { .. } => ErrorCode::ExpiryTooFar,
+        BlockError::Duplicate { .. } => ErrorCode::AlreadyCommitted,
+        _ => ErrorCode::Unavailable,
     };
     Refusal::new(code, e.to_string())
 }
@@ -80,23 +87,18 @@ fn block_error_refusal(e: BlockError) -> Refusal {
 pub fn decode(bytes: &[u8]) -> Result<SignedTx, Refusal> {
     if bytes.len() > TX_BYTES_MAX {
         return Err(Refusal::new(
-            "TooLarge",
+            ErrorCode::TooLarge,
             format!("{} bytes, at most {TX_BYTES_MAX}", bytes.len()),
         ));
     }
-    SignedTx::from_bytes(bytes).map_err(|e| Refusal::new("Malformed", e.to_string()))
+    SignedTx::from_bytes(bytes).map_err(|e| Refusal::new(ErrorCode::Malformed, e.to_string()))
 }
-
-/// Largest request body of a batch.
-pub const BATCH_REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
-/// Most transactions in one batch request.
-pub const BATCH_TXS_MAX: usize = 10_000;
 
 /// One transaction from a request body: its JSON file form or its canonical bytes.
 pub fn parse_one(is_json: bool, body: &[u8]) -> Result<SignedTx, Refusal> {
     if is_json {
         serde_json::from_slice::<SignedTx>(body)
-            .map_err(|e| Refusal::new("Malformed", format!("not a transaction file: {e}")))
+            .map_err(|e| Refusal::new(ErrorCode::Malformed, format!("not a transaction file: {e}")))
     } else {
         decode(body)
     }
@@ -108,46 +110,43 @@ pub fn parse_one(is_json: bool, body: &[u8]) -> Result<SignedTx, Refusal> {
 pub fn parse_batch(is_json: bool, body: &[u8]) -> Result<Vec<Result<SignedTx, Refusal>>, Refusal> {
     let too_many = |len: usize| {
         Refusal::new(
-            "TooMany",
-            format!("{len} transactions, at most {BATCH_TXS_MAX} in one request"),
+            ErrorCode::TooMany,
+            format!("{len} transactions, at most {SUBMIT_BATCH_TXS_MAX} in one request"),
         )
     };
     if is_json {
         let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
             Refusal::new(
-                "Malformed",
+                ErrorCode::Malformed,
                 format!("not a JSON array of transaction files: {e}"),
             )
         })?;
-        if items.len() > BATCH_TXS_MAX {
+        if items.len() > SUBMIT_BATCH_TXS_MAX {
             return Err(too_many(items.len()));
         }
         Ok(items
             .into_iter()
             .map(|item| {
-                serde_json::from_value::<SignedTx>(item)
-                    .map_err(|e| Refusal::new("Malformed", format!("not a transaction file: {e}")))
+                serde_json::from_value::<SignedTx>(item).map_err(|e| {
+                    Refusal::new(ErrorCode::Malformed, format!("not a transaction file: {e}"))
+                })
             })
             .collect())
     } else {
         let items: Vec<Vec<u8>> =
-            ledger::codec::decode(body, BATCH_REQUEST_BYTES_MAX).map_err(|e| {
+            ledger::codec::decode(body, SUBMIT_BATCH_BYTES_MAX).map_err(|e| {
                 Refusal::new(
-                    "Malformed",
+                    ErrorCode::Malformed,
                     format!("not a list of canonical transactions: {e}"),
                 )
             })?;
-        if items.len() > BATCH_TXS_MAX {
+        if items.len() > SUBMIT_BATCH_TXS_MAX {
             return Err(too_many(items.len()));
         }
         Ok(items.iter().map(|b| decode(b)).collect())
     }
 }
 
-/// Submissions waiting for the intake thread at most; a submitter beyond it waits.
-pub const QUEUE_JOBS_MAX: usize = 1_024;
-/// Most transactions the intake thread checks together.
-pub const JOINED_TXS_MAX: usize = 4_096;
 /// The intake lingers for more submissions only after a check of at least this many
 /// transactions: a node under load.
 pub const LINGER_AFTER_TXS: usize = 128;
@@ -187,7 +186,7 @@ pub struct Queue {
 
 /// The queue, and its end for [`start`].
 pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
-    let (jobs, receiver) = mpsc::channel(QUEUE_JOBS_MAX);
+    let (jobs, receiver) = mpsc::channel(INTAKE_QUEUE_JOBS_MAX);
     let queue = Queue {
         jobs,
         staff_waiting: Arc::new(AtomicUsize::new(0)),
@@ -201,17 +200,18 @@ pub fn queue() -> (Queue, mpsc::Receiver<Job>) {
 /// submission past the bound would otherwise wait in the queue only to be refused, or be
 /// taken behind a queue it cannot shorten; the bound's promise (no more pending than the
 /// network commits in [`crate::mempool::BACKLOG_MS`]) then holds for what waits in the queue too.
-pub async fn submit_staff(shared: &Shared, txs: Vec<Result<SignedTx, Refusal>>) -> Vec<Verdict> {
-    let waiting = shared.intake.staff_waiting();
+pub async fn submit_staff(
+    queue: &Queue,
+    mempool: &Pool,
+    txs: Vec<Result<SignedTx, Refusal>>,
+) -> Vec<Verdict> {
+    let waiting = queue.staff_waiting();
     let room = {
-        let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        let pool = mempool.lock();
         pool.backlog_txs_max(std::time::Instant::now())
             .saturating_sub(pool.len() + waiting)
     };
-    shared
-        .intake
-        .submit(at_the_door(txs, room), Origin::Staff)
-        .await
+    queue.submit(at_the_door(txs, room), Origin::Staff).await
 }
 
 /// The first `room` transactions of `txs` go on; the others are refused with `Backlog`. An
@@ -234,7 +234,8 @@ fn at_the_door(
 
 impl Queue {
     /// Checks `txs` (an `Err` item keeps its refusal) and puts those that pass in the
-    /// mempool; one verdict each, in order. Does not gossip.
+    /// mempool; one verdict each, in order. Staff transactions taken are handed to the
+    /// gossip; a peer's are not (its sender gossips them).
     pub async fn submit(
         &self,
         txs: Vec<Result<SignedTx, Refusal>>,
@@ -244,7 +245,7 @@ impl Queue {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             (0..count)
-                .map(|_| Err(Refusal::new("Unavailable", "the node is stopping")))
+                .map(|_| Err(Refusal::new(ErrorCode::Unavailable, "the node is stopping")))
                 .collect()
         };
         if !self.enqueue(txs, origin, reply).await {
@@ -311,7 +312,7 @@ impl Queue {
 }
 
 /// Starts the intake thread.
-pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
+pub fn start(checker: Checker, mut jobs: mpsc::Receiver<Job>) -> std::io::Result<()> {
     let timer = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
@@ -322,9 +323,9 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
             while let Some(first) = jobs.blocking_recv() {
                 let linger = under_load.then_some(LINGER);
                 let (mut joined, count) = join(first, &mut jobs, &timer, linger);
-                shared.intake.taken(&joined);
+                checker.queue.taken(&joined);
                 under_load = count >= LINGER_AFTER_TXS;
-                shared
+                checker
                     .metrics
                     .histograms
                     .intake_batch_txs
@@ -339,7 +340,7 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
                             .map(move |tx| (tx, origin))
                     })
                     .collect();
-                let mut verdicts = submit_all(&shared, txs).into_iter();
+                let mut verdicts = submit_all(&checker, txs).into_iter();
                 for (job, len) in joined.into_iter().zip(lengths) {
                     let _ = job.reply.send(verdicts.by_ref().take(len).collect());
                 }
@@ -348,7 +349,7 @@ pub fn start(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) -> std::io::Res
     Ok(())
 }
 
-/// `first` and the submissions that join it: those waiting, up to [`JOINED_TXS_MAX`]
+/// `first` and the submissions that join it: those waiting, up to [`INTAKE_JOINED_TXS_MAX`]
 /// transactions, and with `linger`, those that come within it of `first`'s arrival,
 /// until [`LINGER_UNTIL_TXS`] have joined. Returns them with their transaction count.
 fn join(
@@ -360,7 +361,7 @@ fn join(
     let linger_until = linger.map(|linger| first.arrived + linger);
     let mut count = first.txs.len();
     let mut joined = vec![first];
-    while count < JOINED_TXS_MAX {
+    while count < INTAKE_JOINED_TXS_MAX {
         let job = match jobs.try_recv() {
             Ok(job) => job,
             Err(mpsc::error::TryRecvError::Disconnected) => break,
@@ -401,16 +402,22 @@ fn next_within(
 /// the mempool; one verdict each, in order. An `Err` item (it did not decode) keeps its
 /// refusal.
 fn submit_all(
-    shared: &Shared,
+    checker: &Checker,
     txs: Vec<(Result<SignedTx, Refusal>, Origin)>,
 ) -> Vec<Result<TxId, Refusal>> {
-    Metrics::add(&shared.metrics.txs_received, txs.len() as u64);
+    let Checker {
+        chain,
+        mempool,
+        metrics,
+        ..
+    } = checker;
+    Metrics::add(&metrics.txs_received, txs.len() as u64);
     let mut verdicts: Vec<Option<Result<TxId, Refusal>>> = Vec::with_capacity(txs.len());
     let mut to_verify = Vec::new();
-    let mut sizes = Vec::new();
+    let mut encoded = Vec::new();
     let mut slots = Vec::new();
     {
-        let pool = shared.mempool.lock().expect("mempool lock poisoned");
+        let pool = mempool.lock();
         // What this batch would add, per submitter and in all: a transaction that could
         // not be kept is refused before its signatures are checked, so that a node under
         // more load than it can commit spends nothing on what it would drop. (The
@@ -420,16 +427,17 @@ fn submit_all(
         let backlog_max = pool.backlog_txs_max(std::time::Instant::now());
         for (tx, origin) in txs {
             let checked = tx.and_then(|tx| {
-                let size = tx.to_bytes().len();
+                let bytes = tx.to_bytes();
+                let size = bytes.len();
                 if size > TX_BYTES_MAX {
                     return Err(Refusal::new(
-                        "TooLarge",
+                        ErrorCode::TooLarge,
                         format!("{size} bytes, at most {TX_BYTES_MAX}"),
                     ));
                 }
-                if pool.contains(&tx.id(shared.chain.suite())) {
+                if pool.contains(&tx.id(chain.suite())) {
                     return Err(Refusal::new(
-                        "Duplicate",
+                        ErrorCode::Duplicate,
                         "the transaction is already pending",
                     ));
                 }
@@ -446,23 +454,23 @@ fn submit_all(
                     *mine = more;
                     planned_in_all = in_all;
                 }
-                Ok((tx, size))
+                Ok((tx, bytes))
             });
             match checked {
-                Ok((tx, size)) => {
+                Ok((tx, bytes)) => {
                     slots.push(verdicts.len());
                     verdicts.push(None);
                     to_verify.push(tx);
-                    sizes.push(size);
+                    // A staff transaction taken is gossiped from these bytes.
+                    encoded.push((bytes, origin));
                 }
                 Err(refusal) => verdicts.push(Some(Err(refusal))),
             }
         }
     }
-    let chain = &shared.chain;
-    let verified = SignedTx::verify_all(to_verify, chain.chain_id(), shared.chain.suite());
+    let verified = SignedTx::verify_all(to_verify, chain.chain_id(), chain.suite());
     Metrics::add(
-        &shared.metrics.signatures_verified,
+        &metrics.signatures_verified,
         verified
             .iter()
             .map(|v| v.as_ref().map_or(1, |tx| tx.signers().len() as u64))
@@ -473,7 +481,8 @@ fn submit_all(
     let stored = chain.store().state();
     let state = ledger::state::ReadCache::new(&stored);
     let env = chain.next_env();
-    for ((slot, verdict), size) in slots.into_iter().zip(verified).zip(sizes) {
+    for ((slot, verdict), (bytes, origin)) in slots.into_iter().zip(verified).zip(encoded) {
+        let size = bytes.len();
         let result = verdict
             .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))
             .and_then(|tx| {
@@ -481,19 +490,17 @@ fn submit_all(
                 contracts::chain::admit(&state, &env, &tx).map_err(block_error_refusal)?;
                 contracts::orgs_of_keys(&state, tx.signers()).map_err(|code| {
                     Refusal::new(
-                        "UnregisteredKey",
+                        ErrorCode::UnregisteredKey,
                         format!(
                             "a signing key is not a registered key of an organisation ({code})"
                         ),
                     )
                 })?;
                 let id = tx.id();
-                shared
-                    .mempool
-                    .lock()
-                    .expect("mempool lock poisoned")
-                    .insert(tx, size)
-                    .map_err(mempool_refusal)?;
+                mempool.lock().insert(tx, size).map_err(mempool_refusal)?;
+                if origin == Origin::Staff {
+                    checker.gossip(bytes);
+                }
                 Ok(id)
             });
         verdicts[slot] = Some(result);
@@ -503,28 +510,70 @@ fn submit_all(
         .map(|v| v.expect("every transaction has its verdict"))
         .collect();
     let refused = verdicts.iter().filter(|v| v.is_err()).count();
-    Metrics::add(&shared.metrics.txs_refused, refused as u64);
+    Metrics::add(&metrics.txs_refused, refused as u64);
     verdicts
 }
 
 fn mempool_refusal(e: MempoolError) -> Refusal {
     match e {
-        MempoolError::Duplicate => Refusal::new("Duplicate", e.to_string()),
-        MempoolError::Full => Refusal::new("MempoolFull", e.to_string()),
-        MempoolError::SubmitterFull => Refusal::new("SubmitterQuota", e.to_string()),
-        MempoolError::Backlog => Refusal::new("Backlog", e.to_string()),
+        MempoolError::Duplicate => Refusal::new(ErrorCode::Duplicate, e.to_string()),
+        MempoolError::Full => Refusal::new(ErrorCode::MempoolFull, e.to_string()),
+        MempoolError::SubmitterFull => Refusal::new(ErrorCode::SubmitterQuota, e.to_string()),
+        MempoolError::Backlog => Refusal::new(ErrorCode::Backlog, e.to_string()),
     }
 }
 
-/// Hands a transaction this node's staff submitted to the gossip, if there is room (see
-/// `gossip`); when there is none it stays in this node's mempool, to be proposed here.
-pub fn gossip(shared: &Shared, bytes: Vec<u8>) {
-    if !shared.gossip.send(bytes) {
-        shared
-            .metrics
-            .gossip_outbox_dropped
-            .fetch_add(1, Ordering::Relaxed);
+/// What the intake thread checks with, and where it puts what passes.
+pub struct Checker {
+    pub chain: Arc<Chain>,
+    pub mempool: Arc<Pool>,
+    pub metrics: Arc<Metrics>,
+    /// Staff transactions taken go here, to be gossiped.
+    pub outbox: Outbox,
+    /// The queue the thread serves (to count what it took).
+    pub queue: Queue,
+}
+
+impl Checker {
+    /// Hands a transaction this node's staff submitted to the gossip, if there is room;
+    /// when there is none it stays in this node's mempool, to be proposed here.
+    fn gossip(&self, bytes: Vec<u8>) {
+        if !self.outbox.send(bytes) {
+            self.metrics
+                .gossip_outbox_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
+}
+
+/// Where the intake puts the transactions this node's staff submitted, for the gossip to
+/// send to the other validators (`gossip::run` holds the other end).
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<Vec<u8>>,
+}
+
+impl Outbox {
+    /// Queues a locally accepted transaction's canonical bytes; `false` when the queue
+    /// is full (the transaction stays in this node's mempool).
+    pub fn send(&self, bytes: Vec<u8>) -> bool {
+        self.queue.try_send(bytes).is_ok()
+    }
+
+    /// Transactions waiting to be sent.
+    pub fn len(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The outbox, and its end for the gossip.
+pub fn outbox() -> (Outbox, mpsc::Receiver<Vec<u8>>) {
+    let (queue, receiver) = mpsc::channel(GOSSIP_OUTBOX_TXS_MAX);
+    (Outbox { queue }, receiver)
 }
 
 #[cfg(test)]
@@ -538,7 +587,7 @@ mod tests {
         let (reply, _) = oneshot::channel();
         Job {
             txs: (0..txs)
-                .map(|_| Err(Refusal::new("Malformed", "a stand-in item")))
+                .map(|_| Err(Refusal::new(ErrorCode::Malformed, "a stand-in item")))
                 .collect(),
             origin: Origin::Staff,
             staff: 0,
@@ -561,7 +610,7 @@ mod tests {
 
     #[test]
     fn the_door_lets_through_what_fits_and_refuses_the_rest_as_backlog() {
-        let malformed = Refusal::new("Malformed", "did not decode");
+        let malformed = Refusal::new(ErrorCode::Malformed, "did not decode");
         let txs = vec![Ok(tx(1)), Err(malformed.clone()), Ok(tx(2)), Ok(tx(3))];
         let through = at_the_door(txs, 2);
         assert_eq!(
@@ -573,9 +622,15 @@ mod tests {
             through[2].as_ref().map(|t| t.id(SUITE)),
             Ok(tx(2).id(SUITE))
         );
-        assert_eq!(through[3].as_ref().map_err(|r| r.code), Err("Backlog"));
+        assert_eq!(
+            through[3].as_ref().map_err(|r| r.code),
+            Err(ErrorCode::Backlog)
+        );
         let none = at_the_door(vec![Ok(tx(1))], 0);
-        assert_eq!(none[0].as_ref().map_err(|r| r.code), Err("Backlog"));
+        assert_eq!(
+            none[0].as_ref().map_err(|r| r.code),
+            Err(ErrorCode::Backlog)
+        );
     }
 
     #[test]
@@ -587,7 +642,11 @@ mod tests {
         let pending = runtime.spawn(async move {
             submitter
                 .submit(
-                    vec![Ok(tx(1)), Ok(tx(2)), Err(Refusal::new("Malformed", "x"))],
+                    vec![
+                        Ok(tx(1)),
+                        Ok(tx(2)),
+                        Err(Refusal::new(ErrorCode::Malformed, "x")),
+                    ],
                     Origin::Staff,
                 )
                 .await
@@ -638,10 +697,10 @@ mod tests {
         }
         let first = jobs.try_recv().expect("a job");
         let (joined, count) = join(first, &mut jobs, &timer(), None);
-        // The third would pass JOINED_TXS_MAX only after it joined: joining stops once
+        // The third would pass INTAKE_JOINED_TXS_MAX only after it joined: joining stops once
         // the limit is reached, not before.
         assert_eq!((joined.len(), count), (3, 6_000));
-        assert!(count >= JOINED_TXS_MAX);
+        assert!(count >= INTAKE_JOINED_TXS_MAX);
         queue.jobs.try_send(job(1)).expect("room in the queue");
         let first = jobs.try_recv().expect("a job");
         let (joined, count) = join(first, &mut jobs, &timer(), None);

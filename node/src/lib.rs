@@ -11,8 +11,6 @@
 
 pub mod access;
 pub mod api;
-#[cfg(feature = "byzantine")]
-pub mod byzantine;
 pub mod chain;
 pub mod chain_worker;
 pub mod config;
@@ -23,7 +21,11 @@ pub mod gossip;
 pub mod http;
 pub mod index;
 pub mod intake;
+pub mod keys;
+pub mod limits;
 pub mod mempool;
+pub mod metrics;
+pub mod reply;
 pub mod run;
 pub mod shared;
 pub mod store;

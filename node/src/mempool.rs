@@ -20,15 +20,13 @@
 //! held to it: a peer's intake admitted them under the same bound.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub use crate::limits::{MEMPOOL_BYTES_MAX, MEMPOOL_TXS_MAX};
 use ledger::crypto::PublicKey;
 use ledger::tx::{TxId, VerifiedTx};
 
-/// Most transactions held at once.
-pub const MEMPOOL_TXS_MAX: usize = 100_000;
-/// Most bytes (canonical transaction bytes) held at once.
-pub const MEMPOOL_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// The share of the pool (of its count and of its bytes) one submitter may hold, as a
 /// divisor: a quarter.
 pub const SUBMITTER_SHARE_MAX: usize = 4;
@@ -36,17 +34,44 @@ pub const SUBMITTER_SHARE_MAX: usize = 4;
 /// in this long (see the module notes). A transaction let in at the bound has about this
 /// much of the network's commits ahead of it (the block in flight counted, since it stays
 /// in the pool until committed) and then the height of its own block, so the bound sets
-/// how far past it the commit latency reaches under saturation. On four validators
-/// sharing two cores, offered 12,000 tx/s for 60 s, alternating: 700 ms committed 10,414
-/// and 10,438 tx/s with p99 1.03 and 0.96 s, a second 10,909 and 10,898 with p99 1.17
-/// and 1.20 s. A shallower pool refuses more (9–11 % of that offered load against 8 %)
-/// and, at 500 ms on an older build, made blocks too small to keep the rate.
+/// how far past it the commit latency reaches under saturation: deeper, and a newcomer
+/// waits longer; shallower, and the pool refuses more and its blocks get too small to
+/// keep the rate (the runs behind 700 ms: `docs/perf/2026-12-07-constants.md`).
 pub const BACKLOG_MS: u64 = 700;
 /// ... but never below this many pending transactions, so that a network starting from
 /// idle, whose recent commit rate says nothing yet, has room to show what it can do.
 pub const BACKLOG_TXS_FLOOR: usize = 4_096;
 /// The commit rate is the transactions committed in this last stretch of time.
 const RATE_WINDOW: Duration = Duration::from_secs(2);
+
+/// The node's one mempool, shared by the intake (which fills it) and the chain worker
+/// (which builds blocks from it and empties it of what commits): those two take the lock;
+/// readers (the API's views and metrics) ask it what they need.
+#[derive(Default)]
+pub struct Pool(Mutex<Mempool>);
+
+impl Pool {
+    /// The mempool itself, for the intake and the chain worker.
+    pub fn lock(&self) -> MutexGuard<'_, Mempool> {
+        self.0.lock().expect("mempool lock poisoned")
+    }
+
+    /// Whether `id` is pending.
+    pub fn holds(&self, id: &TxId) -> bool {
+        self.lock().contains(id)
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The transactions pending, and their bytes.
+    pub fn size(&self) -> (usize, usize) {
+        let pool = self.lock();
+        (pool.len(), pool.bytes())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
@@ -112,11 +137,6 @@ impl Mempool {
 
     pub fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// The canonical bytes of a pending transaction (what the gossip sends).
-    pub fn bytes_of(&self, id: &TxId) -> Option<Vec<u8>> {
-        self.txs.get(id).map(|p| p.tx.tx().to_bytes())
     }
 
     pub fn contains(&self, id: &TxId) -> bool {

@@ -3,7 +3,7 @@
 //! stops.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use ledger::genesis::GenesisFile;
@@ -13,11 +13,13 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::chain::Chain;
-use crate::config::{read_consensus_key, read_secret_key, Config};
+use crate::config::Config;
 use crate::consensus::{self, EngineSettings};
 use crate::gossip::{self, GossipPeers, GossipSettings};
-use crate::mempool::Mempool;
-use crate::shared::{Clock, Metrics, NetworkView, Shared};
+use crate::keys::{read_consensus_key, read_secret_key};
+use crate::mempool::Pool;
+use crate::metrics::Metrics;
+use crate::shared::{Clock, NetworkView, Shared};
 use crate::store::Store;
 
 pub struct Options {
@@ -197,16 +199,32 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         })?,
     };
 
-    let metrics = Metrics::default();
+    let metrics = Arc::new(Metrics::default());
     metrics
         .height
         .store(tip.height, std::sync::atomic::Ordering::Relaxed);
-    let (outbox, outbox_rx) = gossip::outbox();
+    // The path of a transaction, one way: the API and the gossip's receiver offer it to
+    // the intake's queue; the intake puts what passes in the mempool and staff
+    // transactions in the outbox; the gossip sends the outbox to the other validators.
+    let (outbox, outbox_rx) = crate::intake::outbox();
     let (intake, intake_rx) = crate::intake::queue();
+    let chain = Arc::new(chain);
+    let mempool = Arc::new(Pool::default());
+    crate::intake::start(
+        crate::intake::Checker {
+            chain: chain.clone(),
+            mempool: mempool.clone(),
+            metrics: metrics.clone(),
+            outbox: outbox.clone(),
+            queue: intake.clone(),
+        },
+        intake_rx,
+    )
+    .context("starting the intake thread")?;
     let (gossip_peers, gossip_peers_rx) = watch::channel(Arc::new(GossipPeers::default()));
     let shared = Arc::new(Shared {
         chain,
-        mempool: Mutex::new(Mempool::new()),
+        mempool,
         clock: if options.devnet_clock {
             Clock::devnet(genesis_time_ms)
         } else {
@@ -220,7 +238,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         committed: watch::channel(tip.height).0,
     });
 
-    crate::intake::start(shared.clone(), intake_rx).context("starting the intake thread")?;
     let listener = tokio::net::TcpListener::bind(&config.http_listen)
         .await
         .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;

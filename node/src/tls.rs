@@ -212,7 +212,7 @@ impl Tls {
     pub fn load(config: &TlsConfig) -> anyhow::Result<Tls> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let chain = read_certs(&config.cert, "[tls] cert")?;
-        crate::config::check_secret_mode(&config.key)?;
+        crate::keys::check_secret_mode(&config.key)?;
         let key = PrivateKeyDer::from_pem_file(&config.key).with_context(|| {
             format!(
                 "[tls] key: {} is not a PEM private key",

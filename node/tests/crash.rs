@@ -31,7 +31,7 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
                 | 1
         });
     eprintln!("crash test seed: {seed} (replay with XINBAO_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
 
     let mut net = Devnet::create("crash", 200, false);
     net.start_all();
@@ -42,7 +42,7 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
     // node killed soon after may be lost with it; one taken by a survivor may not.
     let mut acknowledged: Vec<(String, bool)> = Vec::new();
     for round in 0..KILLS {
-        let victim = (rng.next() % 4) as usize;
+        let victim = (rng.next_u64() % 4) as usize;
         let survivor = (victim + 1) % 4;
         // Submit a burst of transactions to a survivor, then kill the victim after an
         // arbitrary delay (while those are being proposed, executed and written).
@@ -59,10 +59,10 @@ fn a_validator_killed_at_arbitrary_moments_recovers_to_the_same_state() {
             assert_eq!(status, 200, "{answer}");
             submitted.push((tx.id(SUITE).to_hex(), (nonce % 3) as usize));
         }
-        std::thread::sleep(Duration::from_millis(rng.next() % 1_500));
+        std::thread::sleep(Duration::from_millis(rng.next_u64() % 1_500));
         net.kill(victim);
         acknowledged.extend(submitted.into_iter().map(|(id, to)| (id, to != victim)));
-        std::thread::sleep(Duration::from_millis(200 + rng.next() % 1_000));
+        std::thread::sleep(Duration::from_millis(200 + rng.next_u64() % 1_000));
         net.start(victim);
         let target = net.height(survivor).unwrap();
         net.wait_height(&[victim], target, Duration::from_secs(60));

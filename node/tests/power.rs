@@ -165,7 +165,7 @@ fn a_validator_that_loses_power_comes_back_with_every_height_it_committed() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
     eprintln!("power-loss test seed: {seed} (replay with XINBAO_POWER_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
 
     let mut net = Devnet::create("power", 200, false);
     // The victim's engine flushes at 32 KiB and writes 32 KiB tables, so that flushes and
@@ -200,7 +200,7 @@ fn a_validator_that_loses_power_comes_back_with_every_height_it_committed() {
             + if wait_for_work {
                 Duration::from_secs(30)
             } else {
-                Duration::from_millis(500 + rng.next() % 2_000)
+                Duration::from_millis(500 + rng.next_u64() % 2_000)
             };
         let mut busy = false;
         while Instant::now() < until {
@@ -229,7 +229,7 @@ fn a_validator_that_loses_power_comes_back_with_every_height_it_committed() {
         net.kill(VICTIM);
         disk.cut();
         during_work += usize::from(busy);
-        std::thread::sleep(Duration::from_millis(100 + rng.next() % 500));
+        std::thread::sleep(Duration::from_millis(100 + rng.next_u64() % 500));
         disk.mount();
         net.start(VICTIM);
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -123,7 +123,7 @@ fn a_devnet_chain_exports_verifies_and_reports_the_examples_figures() {
     let mut nonzero = 0;
     for item in items {
         let id = item["id"].as_str().unwrap();
-        for column in contracts::report::ORGANISATION_COLUMNS {
+        for column in contracts::report::OrgColumn::ALL.map(|c| c.name()) {
             assert_eq!(item[column], expected[id][column], "{id} {column}");
             nonzero += usize::from(item[column].as_u64() != Some(0));
         }

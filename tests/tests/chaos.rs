@@ -1,13 +1,21 @@
-//! The chaos run, short: four validators in network namespaces of their own under a steady
-//! load, with seeded kills, pauses, partitions, packet loss and clock skew (`xinbao
-//! chaos`). Every invariant must hold: no divergence, no acknowledged transaction lost,
-//! recovery after every heal, on chains of either crypto suite. Needs root, like the founding test; `XINBAO_NO_NETNS=1`
-//! skips it on purpose.
-
+//! The chaos run, short: four validators in network namespaces of their own under a
+//! steady load, with seeded kills, pauses, partitions, packet loss and clock skew
+//! (`xinbao-chaos`). Every invariant must hold: no divergence, no acknowledged transaction
+//! lost, recovery after every heal, on chains of either crypto suite. Needs root, like the
+//! founding test; `XINBAO_NO_NETNS=1` skips it on purpose.
 mod common;
 
-use common::{text, xinbao};
+use common::text;
 use serde_json::Value;
+
+/// Runs `xinbao-chaos ARGS` to completion.
+fn chaos(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(&common::binaries().chaos)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run xinbao-chaos")
+}
 
 #[test]
 fn faults_across_a_real_network_never_fork_the_chain_or_lose_a_committed_transaction() {
@@ -29,8 +37,7 @@ fn faults_across_a_real_network_never_fork_the_chain_or_lose_a_committed_transac
         "ed25519-blake3"
     };
     eprintln!("seed {seed}, crypto suite {suite}");
-    let out = xinbao(&[
-        "chaos",
+    let out = chaos(&[
         "--seconds",
         "30",
         "--seed",

@@ -13,13 +13,11 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
 //! `chromium-driver`, which `.ci/run` installs); without them the test fails and says so.
 
-#[path = "common/browser.rs"]
-mod browser;
 mod common;
 
 use std::time::Duration;
 
-use browser::{Browser, PAGE_TIMEOUT};
+use common::browser::{Browser, PAGE_TIMEOUT};
 use common::*;
 use serde_json::{json, Value};
 

@@ -9,78 +9,58 @@
 //! `tests/fuzz/corpus/`. An input that panics is written to `target/fuzz-smoke/` and named
 //! in the failure.
 
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod targets;
+use xinbao_fuzz_targets as targets;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// xorshift64*: reproducible mutations from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
+use harness::rng::Rng;
 
 /// Bytes of interest for lengths and tags: boundaries of the integer widths.
 const SPECIAL: [u8; 8] = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0x20, 0x40];
 
 fn mutate(rng: &mut Rng, inputs: &[Vec<u8>]) -> Vec<u8> {
-    if inputs.is_empty() || rng.below(16) == 0 {
-        let len = rng.below(256);
-        return (0..len).map(|_| rng.next() as u8).collect();
+    if inputs.is_empty() || rng.index(16) == 0 {
+        let len = rng.index(256);
+        return (0..len).map(|_| rng.next_u64() as u8).collect();
     }
-    let mut data = inputs[rng.below(inputs.len())].clone();
-    for _ in 0..1 + rng.below(4) {
-        match rng.below(7) {
+    let mut data = inputs[rng.index(inputs.len())].clone();
+    for _ in 0..1 + rng.index(4) {
+        match rng.index(7) {
             0 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                data[i] ^= 1 << rng.below(8);
+                let i = rng.index(data.len());
+                data[i] ^= 1 << rng.index(8);
             }
             1 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                data[i] = SPECIAL[rng.below(SPECIAL.len())];
+                let i = rng.index(data.len());
+                data[i] = SPECIAL[rng.index(SPECIAL.len())];
             }
             2 => {
-                let i = rng.below(data.len() + 1);
-                let n = 1 + rng.below(8);
-                let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                let i = rng.index(data.len() + 1);
+                let n = 1 + rng.index(8);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
                 data.splice(i..i, bytes);
             }
             3 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                let n = (1 + rng.below(16)).min(data.len() - i);
+                let i = rng.index(data.len());
+                let n = (1 + rng.index(16)).min(data.len() - i);
                 data.drain(i..i + n);
             }
             4 => {
-                let keep = rng.below(data.len() + 1);
+                let keep = rng.index(data.len() + 1);
                 data.truncate(keep);
             }
             5 => {
-                let other = &inputs[rng.below(inputs.len())];
-                let cut = rng.below(data.len() + 1);
-                let from = rng.below(other.len() + 1);
+                let other = &inputs[rng.index(inputs.len())];
+                let cut = rng.index(data.len() + 1);
+                let from = rng.index(other.len() + 1);
                 data.truncate(cut);
                 data.extend_from_slice(&other[from..]);
             }
             _ if data.len() >= 8 => {
                 // An 8-byte little-endian length or count set to a boundary.
-                let i = rng.below(data.len() - 7);
-                let value: u64 = [0, 1, u32::MAX as u64, u64::MAX, 1 << 40][rng.below(5)];
+                let i = rng.index(data.len() - 7);
+                let value: u64 = [0, 1, u32::MAX as u64, u64::MAX, 1 << 40][rng.index(5)];
                 data[i..i + 8].copy_from_slice(&value.to_le_bytes());
             }
             _ => {}
@@ -140,7 +120,7 @@ fn every_fuzz_target_survives_seeded_random_inputs() {
             *name == "sync_response" || !inputs.is_empty(),
             "{name} has no seeds"
         );
-        let mut rng = Rng(seed ^ blake3::hash(name.as_bytes()).as_bytes()[0] as u64 | 1);
+        let mut rng = Rng::new(seed ^ blake3::hash(name.as_bytes()).as_bytes()[0] as u64);
         let started = Instant::now();
         let mut slowest = Duration::ZERO;
         for i in 0..per_target + inputs.len() {

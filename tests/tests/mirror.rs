@@ -4,8 +4,6 @@
 //! the node's figures, and the queries of `docs/SQL.md` give the node's own figures.
 
 mod common;
-#[path = "common/pg.rs"]
-mod pg;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::pg;
 use common::txs::run_load;
 use common::{binaries, get, serial, text, workspace, xinbao, Devnet};
 use ledger::crypto::SecretKey;

@@ -10,8 +10,6 @@
 //! and without one it does not; a node told to serve plain HTTP beyond loopback refuses to
 //! start and says why.
 
-#[path = "common/browser.rs"]
-mod browser;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use browser::{Browser, PAGE_TIMEOUT};
+use common::browser::{Browser, PAGE_TIMEOUT};
 use common::*;
 use serde_json::{json, Value};
 

@@ -46,7 +46,8 @@ use super::parts::{self, Complete, Init, Streams};
 use super::peers::PeerBook;
 use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
 use crate::chain_worker::{Committed, Worker};
-use crate::shared::{Metrics, Shared};
+use crate::metrics::Metrics;
+use crate::shared::Shared;
 
 /// A block for a later height is held only this many heights ahead: as far as the
 /// validators are known from committed state.
@@ -83,7 +84,7 @@ pub struct App {
     later_seen: bool,
     /// How this node misbehaves, in a test build (`crate::byzantine`).
     #[cfg(feature = "byzantine")]
-    byzantine: Option<Arc<crate::byzantine::Byzantine>>,
+    byzantine: Option<Arc<crate::consensus::byzantine::Byzantine>>,
 }
 
 impl App {
@@ -111,7 +112,10 @@ impl App {
 
     /// Has this node misbehave as `byzantine` says (a test build only).
     #[cfg(feature = "byzantine")]
-    pub fn byzantine(mut self, byzantine: Option<Arc<crate::byzantine::Byzantine>>) -> App {
+    pub fn byzantine(
+        mut self,
+        byzantine: Option<Arc<crate::consensus::byzantine::Byzantine>>,
+    ) -> App {
         self.byzantine = byzantine;
         self
     }
@@ -158,14 +162,7 @@ impl App {
 
     /// Whether the next height should start now (see the module notes).
     fn work_is_due(&self) -> anyhow::Result<bool> {
-        if self.later_seen
-            || !self
-                .shared
-                .mempool
-                .lock()
-                .expect("mempool lock poisoned")
-                .is_empty()
-        {
+        if self.later_seen || !self.shared.mempool.is_empty() {
             return Ok(true);
         }
         let tip = self.shared.chain.tip()?;
@@ -440,7 +437,7 @@ impl App {
         channels: &Channels<XinbaoContext>,
         height: Height,
         round: Round,
-        publish: crate::byzantine::Publish,
+        publish: crate::consensus::byzantine::Publish,
     ) -> anyhow::Result<()> {
         use malachitebft_app_channel::app::streaming::{StreamContent, StreamId};
         let init = Init {

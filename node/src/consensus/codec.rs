@@ -20,10 +20,7 @@ use malachitebft_sync::{RawDecidedValue, Request, Response, Status, ValueRespons
 
 use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
 use super::signing::ConsensusSignature;
-
-/// No message of ours, network or WAL, is larger than this (a sync response carries at
-/// most `max_response_size`, set to the same figure in the engine configuration).
-pub const WIRE_BYTES_MAX: usize = 16 * 1024 * 1024;
+pub use crate::limits::WIRE_BYTES_MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {

@@ -27,7 +27,8 @@ use tracing::warn;
 
 use super::context::XinbaoContext;
 use crate::gossip::GossipPeers;
-use crate::shared::{Metrics, Shared};
+use crate::metrics::Metrics;
+use crate::shared::Shared;
 
 type Event = NetworkEvent<XinbaoContext>;
 

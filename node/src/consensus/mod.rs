@@ -26,6 +26,8 @@
 //! reply until then, so an idle consortium writes almost nothing.
 
 pub mod app;
+#[cfg(feature = "byzantine")]
+pub mod byzantine;
 pub mod codec;
 pub mod context;
 pub mod gate;
@@ -278,7 +280,7 @@ pub async fn start(
     .map_err(|e| anyhow::anyhow!("starting the network: {e}"))?;
     let network = gate::spawn(real, roster, bootstrap_ids, shared.clone()).await?;
     #[cfg(feature = "byzantine")]
-    let byzantine = crate::byzantine::Byzantine::from_env()?.map(Arc::new);
+    let byzantine = crate::consensus::byzantine::Byzantine::from_env()?.map(Arc::new);
     #[cfg(feature = "byzantine")]
     let network = match &byzantine {
         Some(attacks) if attacks.engine.is_active() || attacks.replay_votes > 0 => {
@@ -306,7 +308,8 @@ pub async fn start(
             }
             if attacks.replay_votes > 0 {
                 network =
-                    crate::byzantine::VoteReplay::spawn(network, attacks.replay_votes).await?;
+                    crate::consensus::byzantine::VoteReplay::spawn(network, attacks.replay_votes)
+                        .await?;
             }
             network
         }

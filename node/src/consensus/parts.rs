@@ -4,7 +4,7 @@
 //! with the proposer's signature (k+1), then the engine's end-of-stream marker. Parts may
 //! arrive in any order and through any neighbour; they are grouped by (publisher, stream
 //! id). Everything is bounded: [`STREAMS_MAX`] partial streams (the oldest is dropped) of
-//! at most [`STREAM_BYTES_MAX`] bytes each. Reassembly checks only the shape; the caller
+//! at most [`PROPOSAL_STREAM_BYTES_MAX`] bytes each. Reassembly checks only the shape; the caller
 //! checks the signature and the block.
 
 use std::collections::BTreeMap;
@@ -15,13 +15,10 @@ use malachitebft_app_channel::app::types::core::Round;
 
 use super::context::{Address, BlockHash, Height, ProposalPart};
 use super::signing::ConsensusSignature;
+use crate::limits::{PROPOSAL_CHUNK_BYTES, PROPOSAL_STREAM_BYTES_MAX};
 
-/// Block bytes per `Chunk` part (well under the 4 MiB gossip message limit).
-pub const CHUNK_BYTES: usize = 512 * 1024;
 /// Most partial streams held at once; the oldest is dropped beyond this.
 pub const STREAMS_MAX: usize = 64;
-/// Most bytes one stream may gather: a block's limit.
-pub const STREAM_BYTES_MAX: usize = ledger::codec::BLOCK_BYTES_MAX;
 
 /// The header of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +53,7 @@ pub fn split(
     }];
     parts.extend(
         block_bytes
-            .chunks(CHUNK_BYTES)
+            .chunks(PROPOSAL_CHUNK_BYTES)
             .map(|c| ProposalPart::Chunk(c.to_vec())),
     );
     parts.push(ProposalPart::Fin {
@@ -162,7 +159,7 @@ impl Streams {
                     return None;
                 }
                 stream.bytes += bytes.len();
-                if stream.bytes > STREAM_BYTES_MAX {
+                if stream.bytes > PROPOSAL_STREAM_BYTES_MAX {
                     self.partial.remove(&key);
                     return None;
                 }
@@ -217,7 +214,9 @@ mod tests {
 
     #[test]
     fn a_stream_reassembles_in_any_order() {
-        let bytes: Vec<u8> = (0..(CHUNK_BYTES * 2 + 10)).map(|i| i as u8).collect();
+        let bytes: Vec<u8> = (0..(PROPOSAL_CHUNK_BYTES * 2 + 10))
+            .map(|i| i as u8)
+            .collect();
         let mut messages = split(
             init(3),
             &bytes,
@@ -242,7 +241,7 @@ mod tests {
 
     #[test]
     fn streams_of_different_publishers_do_not_mix_and_gaps_do_not_complete() {
-        let bytes = vec![5u8; CHUNK_BYTES + 1];
+        let bytes = vec![5u8; PROPOSAL_CHUNK_BYTES + 1];
         let messages = split(
             init(4),
             &bytes,

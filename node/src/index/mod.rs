@@ -70,9 +70,7 @@ pub struct DeskEntry {
 /// A place a block gives a claim on the desk (`true`) or takes from it (`false`).
 pub type DeskChange = (DeskEntry, bool);
 
-/// A column of `audit report`'s organisation table
-/// ([`contracts::report::ORGANISATION_COLUMNS`]).
-pub type OrgColumn = &'static str;
+pub use contracts::report::OrgColumn;
 
 /// What one block changes in the readers' indexes, before it is turned into writes.
 #[derive(Debug, Default)]
@@ -168,7 +166,7 @@ impl Index<'_> {
             let k = org_total_key(org, column);
             let before = self.number::<16>(Space::OrgTotals, &k)?;
             let after = u128::try_from(before as i128 + delta).map_err(|_| {
-                StoreError::Corrupt(format!("{org}'s {column} would fall below zero"))
+                StoreError::Corrupt(format!("{org}'s {} would fall below zero", column.name()))
             })?;
             out.push((Space::OrgTotals, k, Some(after.to_be_bytes().to_vec())));
         }
@@ -346,10 +344,7 @@ impl Index<'_> {
             let (k, v) = entry?;
             let text = std::str::from_utf8(&k).map_err(|_| corrupt())?;
             let (org, column) = text.split_once('\0').ok_or_else(corrupt)?;
-            let column = contracts::report::ORGANISATION_COLUMNS
-                .into_iter()
-                .find(|c| *c == column)
-                .ok_or_else(corrupt)?;
+            let column = OrgColumn::from_name(column).ok_or_else(corrupt)?;
             let org = Id::new(org).map_err(|_| corrupt())?;
             sums.entry(org)
                 .or_default()
@@ -608,7 +603,7 @@ pub fn desk_changes(
 
 /// `organisation NUL column`.
 fn org_total_key(org: &str, column: OrgColumn) -> Vec<u8> {
-    [org.as_bytes(), &[0], column.as_bytes()].concat()
+    [org.as_bytes(), &[0], column.name().as_bytes()].concat()
 }
 
 /// A big-endian number of `N` bytes (at most 16) from an index entry.

@@ -4,7 +4,7 @@ use ledger::block::{Block, BlockHeader, CommitCertificate};
 use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Id};
 
-use super::{Changes, Desk, Index};
+use super::{Changes, Desk, Index, OrgColumn};
 use crate::store::testing::*;
 use crate::store::{Commit, Space, Store, Tip, TxLocation};
 use ledger::block::BlockId;
@@ -389,9 +389,9 @@ fn readers_indexes_find_blocks_records_and_month_ends() {
             (b"rate/i\0p\0bb".to_vec(), Id::new("pol-3").unwrap()),
         ],
         organisations: vec![
-            (Id::new("ins").unwrap(), "claims_paid_fen", 500),
-            (Id::new("ins").unwrap(), "claims_paid_fen", -200),
-            (Id::new("bank").unwrap(), "recoveries_fen", 7),
+            (Id::new("ins").unwrap(), OrgColumn::ClaimsPaid, 500),
+            (Id::new("ins").unwrap(), OrgColumn::ClaimsPaid, -200),
+            (Id::new("bank").unwrap(), OrgColumn::Recoveries, 7),
         ],
         ..Changes::default()
     };
@@ -454,8 +454,8 @@ fn readers_indexes_find_blocks_records_and_month_ends() {
         .filing_policies(b"rate/i\0p\0bb", 0, 10)
         .unwrap();
     let sums = Index(&store).organisation_sums().unwrap();
-    assert_eq!(sums[&Id::new("ins").unwrap()]["claims_paid_fen"], 300);
-    assert_eq!(sums[&Id::new("bank").unwrap()]["recoveries_fen"], 7);
+    assert_eq!(sums[&Id::new("ins").unwrap()][&OrgColumn::ClaimsPaid], 300);
+    assert_eq!(sums[&Id::new("bank").unwrap()][&OrgColumn::Recoveries], 7);
     assert_eq!(sums.len(), 2);
     assert_eq!(page, vec!["pol-3".to_string()]);
 

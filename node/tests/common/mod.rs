@@ -470,16 +470,5 @@ pub fn remove_dir(path: &Path) {
     let _ = std::fs::remove_dir_all(path);
 }
 
-/// xorshift64: enough to spread fault instants reproducibly from a seed.
-#[allow(dead_code)]
-pub struct Rng(pub u64);
-
-#[allow(dead_code)]
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[allow(unused_imports)] // used by some of the tests that include this module
+pub use harness::rng::Rng;

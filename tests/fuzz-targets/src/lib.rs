@@ -23,7 +23,8 @@ use malachitebft_engine::util::streaming::StreamMessage;
 use malachitebft_sync::{Request, Response, Status};
 use node::consensus::codec::WireCodec;
 use node::consensus::context::{ProposalPart, XinbaoContext};
-use node::consensus::parts::{Streams, STREAM_BYTES_MAX};
+use node::consensus::parts::Streams;
+use node::limits::PROPOSAL_STREAM_BYTES_MAX;
 
 /// The suite of the chains these tests make.
 const SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
@@ -165,7 +166,7 @@ pub fn proposal_parts(data: &[u8]) {
             continue;
         };
         if let Some(complete) = streams.insert(publisher, message) {
-            assert!(complete.bytes.len() <= STREAM_BYTES_MAX);
+            assert!(complete.bytes.len() <= PROPOSAL_STREAM_BYTES_MAX);
             let _ = Block::from_bytes(&complete.bytes);
         }
         assert!(streams.len() <= node::consensus::parts::STREAMS_MAX);
@@ -231,7 +232,7 @@ pub fn http_body(data: &[u8]) {
     let is_json = kind & 1 == 1;
     let _ = node::intake::parse_one(is_json, body);
     if let Ok(items) = node::intake::parse_batch(is_json, body) {
-        assert!(items.len() <= node::intake::BATCH_TXS_MAX);
+        assert!(items.len() <= node::limits::SUBMIT_BATCH_TXS_MAX);
     }
 }
 

@@ -1,7 +1,7 @@
 //! A devnet of real processes for the end-to-end tests: `xinbao devnet init` writes it,
 //! each validator is its own `xinbao-node` process, and the `xinbao` command talks to it.
 //!
-//! The two programs are built once per test binary by `cargo build -p node -p cli` into
+//! The programs are built once per test binary by `cargo build -p node -p cli -p harness` into
 //! the target directory this test runs from (its `deps/` folder's parent), so that
 //! `cargo test -p tests` alone always tests the current code. Every process is killed when
 //! the [`Devnet`] is dropped, a failing test included, and the kernel kills it anyway if
@@ -10,7 +10,9 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod netns;
+pub mod pg;
 pub mod txs;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub struct Binaries {
     pub xinbao: PathBuf,
     pub node: PathBuf,
+    /// The chaos runner (`harness`).
+    pub chaos: PathBuf,
 }
 
 /// Builds `xinbao` and `xinbao-node` (once per test binary) and returns their paths.
@@ -54,6 +58,8 @@ pub fn binaries() -> &'static Binaries {
                 "node",
                 "-p",
                 "cli",
+                "-p",
+                "harness",
                 // The features `cargo test --workspace` builds the node with (the test-only
                 // Byzantine mode, off unless a test asks for it), so that this build and
                 // the node's own tests share one binary.
@@ -67,10 +73,14 @@ pub fn binaries() -> &'static Binaries {
             command.arg("--release");
         }
         let status = command.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p node -p cli failed");
+        assert!(
+            status.success(),
+            "cargo build -p node -p cli -p harness failed"
+        );
         let binaries = Binaries {
             xinbao: profile_dir.join("xinbao"),
             node: profile_dir.join("xinbao-node"),
+            chaos: profile_dir.join("xinbao-chaos"),
         };
         assert!(
             binaries.xinbao.is_file(),

@@ -1,5 +1,5 @@
-//! Hosts of their own for the end-to-end tests: the network namespaces of `xinbao chaos`
-//! (`cli/src/netns.rs`, included here), so that a consortium really crosses a network and
+//! Hosts of their own for the end-to-end tests: the network namespaces of `xinbao-chaos`
+//! (`harness::netns`), so that a consortium really crosses a network and
 //! not only loopback; everything is removed when the [`Hosts`] is dropped, a failing test
 //! included.
 //!
@@ -12,8 +12,7 @@
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-#[path = "../../../cli/src/netns.rs"]
-mod shared;
+use harness::netns as shared;
 
 pub use shared::Host;
 

@@ -1,0 +1,181 @@
+//! The claims desk: open claims, those closed (and among them those paid late), and one
+//! claim with its settlement.
+
+use super::*;
+
+/// A claim for the desk: its parties, dates, whether it is overdue or was paid late,
+/// and its split (R7).
+pub(super) fn claim_doc(state: &dyn StateView, id: &Id, claim: &Claim, date: Date) -> Value {
+    let mut doc = contracts::report::claim_detail(claim, date);
+    let insurer = store::read::<Programme>(state, &keys::programme(&claim.programme))
+        .map(|p| p.terms.insurer.to_string());
+    doc["id"] = json!(id.as_str());
+    doc["programme"] = json!(claim.programme.as_str());
+    doc["insurer"] = json!(insurer);
+    doc["reject_reason"] = json!(claim.reject_reason.as_ref().map(|r| r.as_str()));
+    doc["missing_documents"] = json!(claim.missing.iter().map(Id::as_str).collect::<Vec<_>>());
+    doc
+}
+
+/// The next date a claim is due at: its decision while undecided, its payment once
+/// approved; none once it is paid or rejected.
+pub(super) fn next_due(claim: &Value) -> Option<String> {
+    let status = claim.get("status").and_then(Value::as_str)?;
+    let field = match status {
+        "Filed" | "AwaitingDocuments" => "decision_due",
+        "Approved" => "payment_due",
+        _ => return None,
+    };
+    claim.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The claims desk's figures for one insurer: claims listed, overdue, paid late.
+#[derive(Default)]
+pub(super) struct DeskFigures {
+    claims: u64,
+    overdue: u64,
+    late: u64,
+}
+
+/// `GET /v1/claims?status=open|overdue|late|all&insurer=ID&programme=ID`: the claims desk
+/// (R7.5), overdue claims first, then by the date the next step is due, then the closed
+/// ones by insurer, programme and id. It reads the open claims and one page of the closed
+/// ones from the store's claims desk, never every claim.
+pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+    use crate::index::Desk;
+    let query = list_query(query)?;
+    let date = ledger_date(&shared)?;
+    let status = query.status.as_deref().unwrap_or("open");
+    if !["open", "overdue", "late", "all"].contains(&status) {
+        return Err(bad_query(format!(
+            "status={status:?}: expected open, overdue, late or all"
+        )));
+    }
+    let state = shared.chain.store().state();
+    let desk_index = crate::index::Index(shared.chain.store());
+    let mut insurer = query.insurer.clone();
+    let programme = query.programme.as_deref();
+    // A programme's claims are filed under its insurer. An unknown programme, or one of
+    // another insurer than the one named, has none.
+    let mut none = false;
+    if let Some(id) = programme {
+        let record = Id::new(id)
+            .ok()
+            .and_then(|id| store::read::<Programme>(&state, &keys::programme(&id)));
+        match record {
+            Some(p)
+                if insurer
+                    .as_deref()
+                    .is_none_or(|i| i == p.terms.insurer.as_str()) =>
+            {
+                insurer = Some(p.terms.insurer.to_string())
+            }
+            _ => none = true,
+        }
+    }
+    let insurer = insurer.as_deref();
+    let docs = |ids: Vec<Id>| -> Vec<Value> {
+        ids.iter()
+            .filter_map(|id| {
+                let claim = store::read::<Claim>(&state, &keys::claim(id))?;
+                Some(claim_doc(&state, id, &claim, date))
+            })
+            .collect()
+    };
+    let is = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let mut open = Vec::new();
+    if !none && status != "late" {
+        open = docs(
+            desk_index
+                .desk_claims(Desk::Open, insurer, programme, 0, usize::MAX)
+                .map_err(internal)?,
+        );
+        if status == "overdue" {
+            open.retain(|c| is(c, "overdue"));
+        }
+        open.sort_by_key(|c| {
+            (
+                !is(c, "overdue"),
+                next_due(c).unwrap_or_default(),
+                c.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        });
+    }
+    let mut per_insurer: BTreeMap<String, DeskFigures> = BTreeMap::new();
+    for c in &open {
+        let of = c.get("insurer").and_then(Value::as_str).unwrap_or("");
+        let figures = per_insurer.entry(of.to_string()).or_default();
+        figures.claims += 1;
+        figures.overdue += u64::from(is(c, "overdue"));
+    }
+    // The closed claims listed after the open ones: all of them, or those paid late.
+    let closed = match status {
+        "all" => Some(Desk::Closed),
+        "late" => Some(Desk::Late),
+        _ => None,
+    };
+    let mut closed_total = 0;
+    if let (Some(desk), false) = (closed, none) {
+        for (of, n) in desk_index
+            .desk_counts(desk, insurer, programme)
+            .map_err(internal)?
+        {
+            closed_total += n as usize;
+            per_insurer.entry(of).or_default().claims += n;
+        }
+        for (of, n) in desk_index
+            .desk_counts(Desk::Late, insurer, programme)
+            .map_err(internal)?
+        {
+            per_insurer.entry(of).or_default().late += n;
+        }
+    }
+    let total = open.len() + closed_total;
+    let (offset, limit) = (query.offset().min(total), query.limit());
+    let mut items: Vec<Value> = open.into_iter().skip(offset).take(limit).collect();
+    if let (Some(desk), true) = (closed, items.len() < limit && offset + items.len() < total) {
+        let from = (offset + items.len()).saturating_sub(total - closed_total);
+        let page = desk_index
+            .desk_claims(desk, insurer, programme, from, limit - items.len())
+            .map_err(internal)?;
+        items.extend(docs(page));
+    }
+    let per_insurer: Vec<Value> = per_insurer
+        .into_iter()
+        .map(|(insurer, f)| {
+            json!({ "insurer": insurer, "claims": f.claims, "overdue": f.overdue, "late": f.late })
+        })
+        .collect();
+    Ok(Json(json!({
+        "items": items,
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "date": date.to_string(),
+        "status": status,
+        "per_insurer": per_insurer,
+    }))
+    .into_response())
+}
+
+/// `GET /v1/claims/{id}`: one claim, with the transactions that moved it.
+pub async fn claim(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: ListQueryResult,
+) -> ApiResult {
+    let query = list_query(query)?;
+    let id = parse_id(&id)?;
+    let date = ledger_date(&shared)?;
+    let state = shared.chain.store().state();
+    let Some(claim) = store::read::<Claim>(&state, &keys::claim(&id)) else {
+        return Err(not_found(format!("no claim {id}")));
+    };
+    let mut doc = claim_doc(&state, &id, &claim, date);
+    doc["date"] = json!(date.to_string());
+    doc["txs"] = record_txs(&shared, "claim", &id, &query)?;
+    Ok(Json(doc).into_response())
+}
