@@ -707,6 +707,18 @@ fn eras_markdown(doc: &Value, s: &mut String) {
 
 fn markdown(doc: &Value) -> String {
     let mut s = String::new();
+    chain_markdown(doc, &mut s);
+    programmes_markdown(doc, &mut s);
+    equivocations_markdown(doc, &mut s);
+    eras_markdown(doc, &mut s);
+    governance_markdown(doc, &mut s);
+    organisations_markdown(doc, &mut s);
+    regulator_markdown(doc, &mut s);
+    s
+}
+
+/// The report's title and what was verified.
+fn chain_markdown(doc: &Value, s: &mut String) {
     let chain = field(doc, "chain");
     let _ = writeln!(
         s,
@@ -725,6 +737,10 @@ fn markdown(doc: &Value) -> String {
         text(field(chain, "accepted")),
         text(field(chain, "state_root")),
     );
+}
+
+/// Each programme: its parties, figures and claims.
+fn programmes_markdown(doc: &Value, s: &mut String) {
     for (id, p) in objects(field(doc, "programmes")) {
         let _ = writeln!(s, "## Programme {id}: {}\n", text(field(&p, "name")));
         let banks: Vec<String> = list(field(&p, "banks")).iter().map(text).collect();
@@ -818,7 +834,10 @@ fn markdown(doc: &Value) -> String {
             let _ = writeln!(s);
         }
     }
+}
 
+/// The equivocation evidence proven from the genesis, if any.
+fn equivocations_markdown(doc: &Value, s: &mut String) {
     let equivocations = list(field(doc, "equivocations"));
     if !equivocations.is_empty() {
         let _ = writeln!(s, "## Equivocation\n");
@@ -854,8 +873,10 @@ fn markdown(doc: &Value) -> String {
         }
         let _ = writeln!(s);
     }
+}
 
-    eras_markdown(doc, &mut s);
+/// R11: the governance transactions, if any.
+fn governance_markdown(doc: &Value, s: &mut String) {
     let governance = list(field(doc, "governance"));
     if !governance.is_empty() {
         let _ = writeln!(s, "## Governance\n");
@@ -890,7 +911,10 @@ fn markdown(doc: &Value) -> String {
         }
         let _ = writeln!(s);
     }
+}
 
+/// The totals per organisation.
+fn organisations_markdown(doc: &Value, s: &mut String) {
     let _ = writeln!(s, "## Totals per organisation\n");
     let _ = writeln!(s, "| organisation | kind | premiums written | premiums on its loans | subsidies paid | claims paid | claims received | fund compensation | reinsurance | losses retained | recoveries |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -914,7 +938,11 @@ fn markdown(doc: &Value) -> String {
             yuan(field(&t, "recoveries_fen")),
         );
     }
+}
 
+/// The regulator's view: policies against filed rates, refusals, late claims, month ends.
+fn regulator_markdown(doc: &Value, s: &mut String) {
+    let chain = field(doc, "chain");
     let regulator = field(doc, "regulator");
     let _ = writeln!(s, "\n## Regulator\n\n### Policies against filed rates\n");
     let _ = writeln!(s, "| policy | programme | insurer | product | issued | premium rate | premium | filed | filing |");
@@ -991,7 +1019,6 @@ fn markdown(doc: &Value) -> String {
             );
         }
     }
-    s
 }
 
 fn csv_cell(text: &str) -> String {

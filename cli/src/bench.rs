@@ -606,166 +606,29 @@ struct Keys {
     regulator: SecretKey,
 }
 
+/// `xinbao bench`: the phases in order — a devnet ([`start_devnet`]), the ledger the load
+/// runs on ([`set_up`]), the load signed ahead, offered ([`offer`]) and drained, the
+/// machine's limits, then the report. What remains long here is the report's assembly:
+/// each figure is taken where its readings are in scope, in the order the report gives
+/// them, so that a figure and its source are read together.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    ensure!(args.rate >= 1, "--rate must be at least 1");
-    ensure!(
-        contracts::upgrade::SUPPORTED.contains(&args.protocol_version),
-        "--protocol-version {}: this program supports protocol versions {}..={}",
-        args.protocol_version,
-        contracts::upgrade::SUPPORTED.start(),
-        contracts::upgrade::SUPPORTED.end()
-    );
-    ensure!(
-        (1..=1_000_000).contains(&args.loans),
-        "--loans between 1 and 1000000"
-    );
-    ensure!(
-        (1..=3_600).contains(&args.seconds),
-        "--seconds between 1 and 3600"
-    );
-    ensure!(
-        args.rate.saturating_mul(args.seconds) <= LOAD_TXS_MAX,
-        "--rate × --seconds is at most {LOAD_TXS_MAX} transactions (each is signed before the load)"
-    );
-    ensure!(
-        (1..=1_000).contains(&args.batch_ms),
-        "--batch-ms between 1 and 1000"
-    );
+    check_args(&args)?;
     let say = |text: &str| {
         if !args.json {
             eprintln!("{text}");
         }
     };
-    let node_bin = devnet::node_binary(args.node_bin.as_deref())?;
-    let root = TempDir::new("xinbao-bench")?;
-    let dir = root.path.join("devnet");
-    let params = Params {
-        block_txs_max: args.block_txs,
-        block_time_ms: args.block_ms,
-        tx_expiry_heights_max: load_expiry_heights_max(args.seconds, args.block_ms),
-        ..devnet::devnet_params()
-    };
-    let manifest = devnet::init(
-        &dir,
-        &devnet::default_orgs(),
-        &devnet::Founding {
-            validators: Some(4),
-            params,
-            crypto_suite: args.crypto_suite,
-            tls: args.tls,
-            client_limits: Some(crate::tls::ClientLimits::HARNESS),
-            ..devnet::Founding::new(args.protocol_version)
-        },
-    )?;
-    say("starting 4 validators …");
-    let mut network = Network::start(&dir, &node_bin, true)?;
-    network.wait_ready(READY_TIMEOUT)?;
-    let clients = network.clients()?;
-    let mut mirror = match &args.mirror {
-        Some(database) => {
-            say("starting xinbao mirror …");
-            Some(crate::mirror::Probe::start(
-                &manifest.nodes[0].url,
-                &manifest.client_tls(&manifest.nodes[0].org, "auditor"),
-                database,
-                &dir.join("genesis.json"),
-                &root.path.join("mirror.log"),
-            )?)
-        }
-        None => None,
-    };
-    let date = Date::from_ymd(2025, 3, 3).expect("a date");
-    for client in &clients {
-        client.set_clock(date.unix_ms_cst_noon() as u64)?;
-    }
-    let key = |org: &str| -> anyhow::Result<SecretKey> {
-        manifest
-            .admin_key(&dir, org)?
-            .with_context(|| format!("no key for {org}"))
-    };
-    let keys = Keys {
-        bank: key("bank")?,
-        insurer: key("insurer")?,
-        gov: key("gov")?,
-        regulator: key("regulator")?,
-    };
+    let Devnet {
+        root: _root,
+        dir,
+        manifest,
+        mut network,
+        clients,
+        mut mirror,
+        keys,
+    } = start_devnet(&args, &say)?;
     let node = &clients[0];
-    let margin = devnet::TX_EXPIRY_HEIGHTS_MAX / 2;
-    let expiry = node.status()?.height + margin;
-
-    say(&format!(
-        "setting up a programme and {} loans …",
-        args.loans
-    ));
-    let setup = [
-        (
-            json!({"type": "FileRate", "insurer": "insurer", "product": "LGI-B", "rates_bps": [200, 250],
-                   "valid_from": "2025-01-01", "valid_to": "2025-12-31", "filing_ref": "F-BENCH"}),
-            vec![&keys.insurer, &keys.regulator],
-        ),
-        (
-            json!({"type": "CreateFund", "id": "fund-b", "government": "gov", "annual_cap_fen": 9_000_000_000_000u64}),
-            vec![&keys.gov],
-        ),
-        (
-            json!({"type": "FundTopUp", "fund": "fund-b", "amount_fen": 9_000_000_000_000u64, "reference": "BUDGET"}),
-            vec![&keys.gov],
-        ),
-        (
-            json!({"type": "CreateProgramme", "id": "prog-b", "name": "Benchmark programme", "product": "LGI-B",
-                   "period_start": "2025-01-01", "period_end": "2025-12-31", "government": "gov", "fund": "fund-b",
-                   "banks": ["bank"], "insurer": "insurer", "reinsurer": null,
-                   "split": {"bank_bps": 3000, "insurer_bps": 7000, "fund_bps": 0}, "cover": "Principal",
-                   "limits": {"max_loan_fen": 300_000_000u64, "max_term_months": 12, "benchmark_rate_bps": 435,
-                              "max_uplift_bps": 3000, "max_premium_rate_bps": 300, "max_all_in_bps": 2400},
-                   "subsidy": {"bps": 5000, "mode": "Upfront"},
-                   "fund_layer": {"kind": "ExcessOfLossRatio", "threshold_bps": 15000, "share_bps": 10000},
-                   "reinsurance_quota_bps": 0,
-                   "triggers": {"suspend_loss_ratio_bps": 15000, "suspend_overdue_bps": 1000, "warn_at_bps": 8000},
-                   "claims": {"interest_dpd": 90, "principal_dpd": 30, "decide_days": 30, "pay_business_days": 10},
-                   "opening": {"premium_written_fen": 0, "claims_gross_fen": 0}}),
-            vec![&keys.gov, &keys.bank, &keys.insurer],
-        ),
-    ];
-    let mut nonce = 0u64;
-    for (action, signers) in setup {
-        nonce += 1;
-        let what = action["type"].as_str().unwrap_or("").to_string();
-        commit_all(node, &[signed(action, &signers, nonce, expiry)?], &what)?;
-    }
-    // Signed a wave at a time, each wave with an expiry from the height it starts at.
-    let in_waves = |what: &str, make: &dyn Fn(usize, u64) -> anyhow::Result<SignedTx>| {
-        for start in (0..args.loans).step_by(SETUP_WAVE) {
-            let expiry = node.status()?.height + margin;
-            let wave: Vec<SignedTx> = (start..(start + SETUP_WAVE).min(args.loans))
-                .map(|i| make(i, expiry))
-                .collect::<anyhow::Result<_>>()?;
-            commit_all(node, &wave, what)?;
-            if args.loans > SETUP_WAVE {
-                say(&format!("  {what}: {} committed", start + wave.len()));
-            }
-        }
-        anyhow::Ok(())
-    };
-    in_waves("IssuePolicy", &|i, expiry| {
-        signed(
-            json!({"type": "IssuePolicy", "id": format!("pol-s{i}"), "programme": "prog-b",
-                   "enterprise": format!("ent-s{i}"), "bank": "bank", "loan_principal_fen": 200_000_000u64,
-                   "loan_rate_bps": 565, "term_months": 12, "premium_rate_bps": 200,
-                   "financing_doc_hash": format!("b3:s{i}")}),
-            &[&keys.insurer],
-            100 + i as u64,
-            expiry,
-        )
-    })?;
-    in_waves("DisburseLoan", &|i, expiry| {
-        signed(
-            json!({"type": "DisburseLoan", "id": format!("loan-s{i}"), "policy": format!("pol-s{i}")}),
-            &[&keys.bank],
-            1_000 + i as u64,
-            expiry,
-        )
-    })?;
+    set_up(node, &keys, args.loans, &say)?;
 
     // The load: signed first, then offered on schedule by senders, while a watcher reads
     // the blocks.
@@ -786,48 +649,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     let submitted: Arc<Mutex<BTreeMap<TxId, Instant>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let refused: Arc<Mutex<BTreeMap<String, u64>>> = Arc::new(Mutex::new(BTreeMap::new()));
-    // Each batch with the moment it was offered, from which its latency counts.
-    let (to_senders, batches) = mpsc::sync_channel::<(usize, Vec<SignedTx>, Instant)>(SENDERS * 4);
-    let batches = Arc::new(Mutex::new(batches));
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|_| {
-            let batches = batches.clone();
-            let submitted = submitted.clone();
-            let refused = refused.clone();
-            let clients = clients.clone();
-            std::thread::spawn(move || loop {
-                let next = batches.lock().expect("not poisoned").recv();
-                let Ok((target, batch, at)) = next else {
-                    return;
-                };
-                match clients[target].submit_many(&batch) {
-                    Ok(results) => {
-                        let mut map = submitted.lock().expect("not poisoned");
-                        let mut refusals = refused.lock().expect("not poisoned");
-                        for result in results {
-                            match result {
-                                Ok(id) => {
-                                    map.insert(id, at);
-                                }
-                                Err(e) => {
-                                    *refusals
-                                        .entry(e.code.map_or(String::new(), |c| c.to_string()))
-                                        .or_insert(0) += 1
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        *refused
-                            .lock()
-                            .expect("not poisoned")
-                            .entry(format!("request failed: {e:#}"))
-                            .or_insert(0) += batch.len() as u64;
-                    }
-                }
-            })
-        })
-        .collect();
+    let (to_senders, senders) = start_senders(&clients, &submitted, &refused);
 
     let data_dir = dir.join(&manifest.nodes[0].config).with_file_name("data");
     let disk_before = disk_bytes(&data_dir);
@@ -843,84 +665,34 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let auditor = manifest.client_tls(&manifest.nodes[0].org, "auditor");
-    let watcher_node = NodeChain::new(&manifest.nodes[0].url, &auditor)?;
-    let mut seen: BTreeMap<TxId, Instant> = BTreeMap::new();
-    let mut twice = 0u64;
-    let mut rejected = 0u64;
-    let mut blocks = 0u64;
-    let mut next_height = start_height + 1;
-    let mut watch = |seen: &mut BTreeMap<TxId, Instant>| -> anyhow::Result<u64> {
-        let tip = node.status()?.height;
-        while next_height <= tip {
-            let entry = watcher_node.entry(next_height)?;
-            let now = Instant::now();
-            blocks += 1;
-            for receipt in &entry.receipts {
-                if seen.insert(receipt.tx_id, now).is_some() {
-                    twice += 1;
-                }
-                if matches!(receipt.outcome, ledger::block::Outcome::Rejected(_)) {
-                    rejected += 1;
-                }
-            }
-            next_height += 1;
-        }
-        Ok(tip)
+    let mut watcher = Watcher {
+        node,
+        chain: NodeChain::new(&manifest.nodes[0].url, &auditor)?,
+        next_height: start_height + 1,
+        seen: BTreeMap::new(),
+        twice: 0,
+        rejected: 0,
     };
 
     let mirror_start = mirror.as_mut().map(|m| m.read()).transpose()?;
-    let started = Instant::now();
-    let speed = probe::Probe::start(started);
-    let tick = Duration::from_millis(args.batch_ms);
-    let mut offered = 0u64;
-    let mut target = 0usize;
-    let mut short = 0u64;
-    let mut last_report = Instant::now();
-    let load_end = started + Duration::from_secs(args.seconds);
-    // Read half-way, so that what memory grows by in the second half (caches full,
-    // start-up done) can be set against the work done in it.
-    let half_way = started + Duration::from_secs(args.seconds) / 2;
-    let mut middle: Option<(Vec<Reading>, u64)> = None;
-    while Instant::now() < load_end {
-        if middle.is_none() && Instant::now() >= half_way {
-            middle = Some((
-                read_nodes(&network, manifest.nodes.len()),
-                seen.len() as u64,
-            ));
-        }
-        let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
-        // Behind by more than the senders can take in one round: the generator, not the
-        // nodes, is what holds the load back.
-        if due - offered > (REQUEST_TXS_MAX * SENDERS) as u64 {
-            short += 1;
-        }
-        while offered < due {
-            let batch: Vec<SignedTx> = load
-                .by_ref()
-                .take(((due - offered) as usize).min(REQUEST_TXS_MAX))
-                .collect();
-            offered += batch.len() as u64;
-            to_senders
-                .send((target % clients.len(), batch, Instant::now()))
-                .context("the senders stopped")?;
-            target += 1;
-        }
-        let tip = watch(&mut seen)?;
-        if last_report.elapsed() >= Duration::from_secs(5) {
-            say(&format!(
-                "  {:>3} s: {} offered, {} committed, height {tip}",
-                started.elapsed().as_secs(),
-                offered,
-                seen.len()
-            ));
-            last_report = Instant::now();
-        }
-        std::thread::sleep(tick.saturating_sub(Duration::from_millis(1)));
-    }
-    let load_secs = started.elapsed().as_secs_f64();
-    let speed = speed.finish();
-    let committed_in_load = seen.len() as u64;
-    let tip_at_load_end = watch(&mut seen)?;
+    let Offered {
+        started,
+        load_secs,
+        offered,
+        short,
+        middle,
+        speed,
+    } = offer(
+        &args,
+        total,
+        &mut load,
+        &to_senders,
+        &network,
+        &mut watcher,
+        &say,
+    )?;
+    let committed_in_load = watcher.seen.len() as u64;
+    let tip_at_load_end = watcher.look()?;
     let mirror_end = mirror.as_mut().map(|m| m.read()).transpose()?;
     let after = read_nodes(&network, manifest.nodes.len());
     let own_after = cpu_ticks("self");
@@ -937,8 +709,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect();
     say("load stopped; waiting for the transactions taken to be committed …");
     let drain_deadline = Instant::now() + DRAIN_TIMEOUT;
-    while taken.iter().any(|id| !seen.contains_key(id)) && Instant::now() < drain_deadline {
-        watch(&mut seen)?;
+    while taken.iter().any(|id| !watcher.seen.contains_key(id)) && Instant::now() < drain_deadline {
+        watcher.look()?;
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(load);
@@ -980,6 +752,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let sm2_grouped_rate = sm2_grouped_verify_rate();
 
     let submitted = submitted.lock().expect("not poisoned");
+    let Watcher {
+        seen,
+        twice,
+        rejected,
+        ..
+    } = watcher;
     let mut latencies: Vec<Duration> = seen
         .iter()
         .filter_map(|(id, at)| submitted.get(id).map(|s| at.saturating_duration_since(*s)))
@@ -988,33 +766,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let committed_taken = taken.iter().filter(|id| seen.contains_key(id)).count() as u64;
     let tx_per_s = committed_in_load as f64 / load_secs;
     let ticks = clock_ticks_per_s();
-    let cpu_share = |b: &Reading, a: &Reading| match (b.cpu_ticks, a.cpu_ticks) {
-        (Some(b), Some(a)) => Some((a - b) as f64 / ticks / load_secs * 100.0),
-        _ => None,
-    };
     let (middle, committed_at_middle) = middle.unwrap_or_else(|| (before.clone(), 0));
-    let nodes: Vec<Value> = manifest
-        .nodes
-        .iter()
-        .zip(before.iter().zip(&after).zip(&middle))
-        .map(|(n, ((b, a), m))| {
-            json!({
-                "name": n.name,
-                "cpu_percent_of_a_core": cpu_share(b, a).map(|c| (c * 10.0).round() / 10.0),
-                "rss_mib_start": b.rss_kib.map(|k| k / 1024),
-                "rss_mib_half_way": m.rss_kib.map(|k| k / 1024),
-                "rss_mib_end": a.rss_kib.map(|k| k / 1024),
-                "rss_bytes_per_tx_second_half": rss_bytes_per_tx(
-                    m.rss_kib,
-                    a.rss_kib,
-                    committed_in_load.saturating_sub(committed_at_middle)
-                ),
-                "disk_write_mib_per_s": b.written_bytes.zip(a.written_bytes).map(|(b, a)| {
-                    ((a.saturating_sub(b)) as f64 / load_secs / 1048576.0 * 10.0).round() / 10.0
-                }),
-            })
-        })
-        .collect();
+    let nodes = node_figures(
+        &manifest,
+        [&before, &middle, &after],
+        load_secs,
+        committed_in_load.saturating_sub(committed_at_middle),
+    );
     let generator_cpu = match (own_before, own_after) {
         (Some(b), Some(a)) => Some(((a - b) as f64 / ticks / load_secs * 1000.0).round() / 10.0),
         _ => None,
@@ -1089,29 +847,333 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     doc["one_core_verify_per_cpu_s_per_20s_window"] = json!(speed_20s);
     doc["slowest_20s_core_of_median"] =
         json!(window_floor(&speed_20s).map(|f| (f * 1000.0).round() / 1000.0));
+    doc["load_seconds"] = json!((load_secs * 10.0).round() / 10.0);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print_load(&doc);
+        print_machine(&doc, args.crypto_suite);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bench's devnet, started, its clocks set, with the founders' keys.
+struct Devnet {
+    root: TempDir,
+    dir: std::path::PathBuf,
+    manifest: devnet::Manifest,
+    network: Network,
+    clients: Vec<NodeClient>,
+    mirror: Option<crate::mirror::Probe>,
+    keys: Keys,
+}
+
+/// Founds a 4-validator devnet for the bench in a temporary directory and starts it
+/// (and the mirror, with `--mirror`).
+fn start_devnet(args: &BenchArgs, say: &dyn Fn(&str)) -> anyhow::Result<Devnet> {
+    let node_bin = devnet::node_binary(args.node_bin.as_deref())?;
+    let root = TempDir::new("xinbao-bench")?;
+    let dir = root.path.join("devnet");
+    let params = Params {
+        block_txs_max: args.block_txs,
+        block_time_ms: args.block_ms,
+        tx_expiry_heights_max: load_expiry_heights_max(args.seconds, args.block_ms),
+        ..devnet::devnet_params()
+    };
+    let manifest = devnet::init(
+        &dir,
+        &devnet::default_orgs(),
+        &devnet::Founding {
+            validators: Some(4),
+            params,
+            crypto_suite: args.crypto_suite,
+            tls: args.tls,
+            client_limits: Some(crate::tls::ClientLimits::HARNESS),
+            ..devnet::Founding::new(args.protocol_version)
+        },
+    )?;
+    say("starting 4 validators …");
+    let mut network = Network::start(&dir, &node_bin, true)?;
+    network.wait_ready(READY_TIMEOUT)?;
+    let clients = network.clients()?;
+    let mirror = match &args.mirror {
+        Some(database) => {
+            say("starting xinbao mirror …");
+            Some(crate::mirror::Probe::start(
+                &manifest.nodes[0].url,
+                &manifest.client_tls(&manifest.nodes[0].org, "auditor"),
+                database,
+                &dir.join("genesis.json"),
+                &root.path.join("mirror.log"),
+            )?)
+        }
+        None => None,
+    };
+    let date = Date::from_ymd(2025, 3, 3).expect("a date");
+    for client in &clients {
+        client.set_clock(date.unix_ms_cst_noon() as u64)?;
+    }
+    let key = |org: &str| -> anyhow::Result<SecretKey> {
+        manifest
+            .admin_key(&dir, org)?
+            .with_context(|| format!("no key for {org}"))
+    };
+    let keys = Keys {
+        bank: key("bank")?,
+        insurer: key("insurer")?,
+        gov: key("gov")?,
+        regulator: key("regulator")?,
+    };
+    Ok(Devnet {
+        root,
+        dir,
+        manifest,
+        network,
+        clients,
+        mirror,
+        keys,
+    })
+}
+
+/// A batch for one validator (by number), with the moment it was offered, from which its
+/// latency counts.
+type Offer = (usize, Vec<SignedTx>, Instant);
+
+/// [`SENDERS`] threads posting the offered batches to the validators, recording what each
+/// took (with when it was offered) and what each refused (by code).
+fn start_senders(
+    clients: &[NodeClient],
+    submitted: &Arc<Mutex<BTreeMap<TxId, Instant>>>,
+    refused: &Arc<Mutex<BTreeMap<String, u64>>>,
+) -> (mpsc::SyncSender<Offer>, Vec<std::thread::JoinHandle<()>>) {
+    let (to_senders, batches) = mpsc::sync_channel::<Offer>(SENDERS * 4);
+    let batches = Arc::new(Mutex::new(batches));
+    let senders = (0..SENDERS)
+        .map(|_| {
+            let batches = batches.clone();
+            let submitted = submitted.clone();
+            let refused = refused.clone();
+            let clients = clients.to_vec();
+            std::thread::spawn(move || loop {
+                let next = batches.lock().expect("not poisoned").recv();
+                let Ok((target, batch, at)) = next else {
+                    return;
+                };
+                match clients[target].submit_many(&batch) {
+                    Ok(results) => {
+                        let mut map = submitted.lock().expect("not poisoned");
+                        let mut refusals = refused.lock().expect("not poisoned");
+                        for result in results {
+                            match result {
+                                Ok(id) => {
+                                    map.insert(id, at);
+                                }
+                                Err(e) => {
+                                    *refusals
+                                        .entry(e.code.map_or(String::new(), |c| c.to_string()))
+                                        .or_insert(0) += 1
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        *refused
+                            .lock()
+                            .expect("not poisoned")
+                            .entry(format!("request failed: {e:#}"))
+                            .or_insert(0) += batch.len() as u64;
+                    }
+                }
+            })
+        })
+        .collect();
+    (to_senders, senders)
+}
+
+/// Each validator's CPU share, memory at the start, half-way and the end, memory grown
+/// per transaction of the second half, and disk writes, from the readings taken then.
+fn node_figures(
+    manifest: &devnet::Manifest,
+    [before, middle, after]: [&[Reading]; 3],
+    load_secs: f64,
+    second_half_txs: u64,
+) -> Vec<Value> {
+    let ticks = clock_ticks_per_s();
+    let cpu_share = |b: &Reading, a: &Reading| match (b.cpu_ticks, a.cpu_ticks) {
+        (Some(b), Some(a)) => Some((a - b) as f64 / ticks / load_secs * 100.0),
+        _ => None,
+    };
+    manifest
+        .nodes
+        .iter()
+        .zip(before.iter().zip(after.iter()).zip(middle.iter()))
+        .map(|(n, ((b, a), m))| {
+            json!({
+                "name": n.name,
+                "cpu_percent_of_a_core": cpu_share(b, a).map(|c| (c * 10.0).round() / 10.0),
+                "rss_mib_start": b.rss_kib.map(|k| k / 1024),
+                "rss_mib_half_way": m.rss_kib.map(|k| k / 1024),
+                "rss_mib_end": a.rss_kib.map(|k| k / 1024),
+                "rss_bytes_per_tx_second_half": rss_bytes_per_tx(
+                    m.rss_kib,
+                    a.rss_kib,
+                    second_half_txs
+                ),
+                "disk_write_mib_per_s": b.written_bytes.zip(a.written_bytes).map(|(b, a)| {
+                    ((a.saturating_sub(b)) as f64 / load_secs / 1048576.0 * 10.0).round() / 10.0
+                }),
+            })
+        })
+        .collect()
+}
+
+/// Reads the committed blocks as they come: when each transaction was seen committed, and
+/// what was committed twice or rejected by the rulebook.
+struct Watcher<'a> {
+    node: &'a NodeClient,
+    chain: NodeChain,
+    next_height: u64,
+    seen: BTreeMap<TxId, Instant>,
+    twice: u64,
+    rejected: u64,
+}
+
+impl Watcher<'_> {
+    /// Reads the blocks committed since the last look; the tip's height.
+    fn look(&mut self) -> anyhow::Result<u64> {
+        let tip = self.node.status()?.height;
+        while self.next_height <= tip {
+            let entry = self.chain.entry(self.next_height)?;
+            let now = Instant::now();
+            for receipt in &entry.receipts {
+                if self.seen.insert(receipt.tx_id, now).is_some() {
+                    self.twice += 1;
+                }
+                if matches!(receipt.outcome, ledger::block::Outcome::Rejected(_)) {
+                    self.rejected += 1;
+                }
+            }
+            self.next_height += 1;
+        }
+        Ok(tip)
+    }
+}
+
+/// What offering the load did: when it started and how long it lasted, what was offered
+/// (and how often the generator fell behind), the readings half-way and the machine's
+/// speed through it.
+struct Offered {
+    started: Instant,
+    load_secs: f64,
+    offered: u64,
+    short: u64,
+    middle: Option<(Vec<Reading>, u64)>,
+    speed: Vec<(Duration, f64)>,
+}
+
+/// Offers the signed `load` at `--rate` for `--seconds` through the senders, in batches
+/// of at most [`REQUEST_TXS_MAX`] spread over the validators, watching the blocks and
+/// reporting every 5 s.
+fn offer(
+    args: &BenchArgs,
+    total: u64,
+    load: &mut std::vec::IntoIter<SignedTx>,
+    to_senders: &mpsc::SyncSender<Offer>,
+    network: &Network,
+    watcher: &mut Watcher,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Offered> {
+    let validators = 4;
+    let started = Instant::now();
+    let speed = probe::Probe::start(started);
+    let tick = Duration::from_millis(args.batch_ms);
+    let mut offered = 0u64;
+    let mut target = 0usize;
+    let mut short = 0u64;
+    let mut last_report = Instant::now();
+    let load_end = started + Duration::from_secs(args.seconds);
+    // Read half-way, so that what memory grows by in the second half (caches full,
+    // start-up done) can be set against the work done in it.
+    let half_way = started + Duration::from_secs(args.seconds) / 2;
+    let mut middle: Option<(Vec<Reading>, u64)> = None;
+    while Instant::now() < load_end {
+        if middle.is_none() && Instant::now() >= half_way {
+            middle = Some((read_nodes(network, validators), watcher.seen.len() as u64));
+        }
+        let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
+        // Behind by more than the senders can take in one round: the generator, not the
+        // nodes, is what holds the load back.
+        if due - offered > (REQUEST_TXS_MAX * SENDERS) as u64 {
+            short += 1;
+        }
+        while offered < due {
+            let batch: Vec<SignedTx> = load
+                .by_ref()
+                .take(((due - offered) as usize).min(REQUEST_TXS_MAX))
+                .collect();
+            offered += batch.len() as u64;
+            to_senders
+                .send((target % validators, batch, Instant::now()))
+                .context("the senders stopped")?;
+            target += 1;
+        }
+        let tip = watcher.look()?;
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            say(&format!(
+                "  {:>3} s: {} offered, {} committed, height {tip}",
+                started.elapsed().as_secs(),
+                offered,
+                watcher.seen.len()
+            ));
+            last_report = Instant::now();
+        }
+        std::thread::sleep(tick.saturating_sub(Duration::from_millis(1)));
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let speed = speed.finish();
+    Ok(Offered {
+        started,
+        load_secs,
+        offered,
+        short,
+        middle,
+        speed,
+    })
+}
+
+/// The load's half of the report: what was offered, taken and committed, how fast, the
+/// windows, the blocks.
+fn print_load(doc: &Value) {
+    let u = |key: &str| doc[key].as_u64().unwrap_or(0);
+    let f = |key: &str| doc[key].as_f64().unwrap_or(0.0);
     println!(
         "xinbao bench: 4 validators on this machine ({} cores), blocks every {} ms of up to {} transactions, protocol version {}",
-        doc["cores"], args.block_ms, args.block_txs, args.protocol_version
+        doc["cores"], doc["block_time_ms"], doc["block_txs_max"], doc["protocol_version"]
     );
+    let late = doc["offered_late_by_the_generator"].as_bool() == Some(true);
     println!(
         "  offered                   {} tx/s for {} s: {} transactions{}",
-        args.rate,
-        args.seconds,
-        offered,
-        if short > 0 {
+        doc["offered_rate"],
+        doc["seconds"],
+        doc["offered"],
+        if late {
             " (the generator fell behind the schedule)"
         } else {
             ""
         }
     );
+    let refused: Vec<(String, u64)> = doc["refused"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(c, n)| (c.clone(), n.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
     println!(
         "  taken by the nodes        {} ({} refused: {})",
-        submitted.len(),
-        refused.values().sum::<u64>(),
+        doc["submitted"],
+        refused.iter().map(|(_, n)| n).sum::<u64>(),
         if refused.is_empty() {
             "none".to_string()
         } else {
@@ -1123,33 +1185,52 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!(
-        "  committed                 {committed_taken} of those taken ({committed_in_load} during the load, {rejected} rejected by the rulebook, {twice} twice)"
+        "  committed                 {} of those taken ({} during the load, {} rejected by the rulebook, {} twice)",
+        u("committed"),
+        u("committed_during_load"),
+        u("rejected_by_the_rulebook"),
+        u("committed_twice")
     );
-    println!("  committed tx/s            {tx_per_s:.0} over the {load_secs:.1} s of load");
+    println!(
+        "  committed tx/s            {:.0} over the {:.1} s of load",
+        f("committed_tx_per_s"),
+        f("load_seconds")
+    );
     println!(
         "  commit latency            p50 {} ms, p99 {} ms, max {} ms",
         doc["latency_p50_ms"], doc["latency_p99_ms"], doc["latency_max_ms"]
     );
     println!(
         "  blocks                    {} (heights {}..={}), {} bytes on disk per transaction",
-        end_height - start_height,
-        start_height + 1,
-        end_height,
-        doc["disk_bytes_per_tx"]
+        doc["blocks"], doc["heights"][0], doc["heights"][1], doc["disk_bytes_per_tx"]
     );
-    if !windows_20s.is_empty() {
+    let windows = |key: &str| -> Vec<u64> {
+        doc[key]
+            .as_array()
+            .map(|w| w.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default()
+    };
+    let committed = windows("committed_per_20s_window");
+    if !committed.is_empty() {
         println!(
             "  committed per 20 s window {:?}: the smallest is {} of the median",
-            windows_20s, doc["smallest_20s_window_of_median"]
+            committed, doc["smallest_20s_window_of_median"]
         );
     }
-    if !speed_20s.is_empty() {
+    let speed = windows("one_core_verify_per_cpu_s_per_20s_window");
+    if !speed.is_empty() {
         println!(
             "  one core's speed per 20 s  {:?} ed25519 verifications a second of its own CPU time: the slowest is {} of the median",
-            speed_20s, doc["slowest_20s_core_of_median"]
+            speed, doc["slowest_20s_core_of_median"]
         );
     }
-    for n in &nodes {
+}
+
+/// The machine's half of the report: each node's CPU, memory and disk, the machine's
+/// limits measured in the same run, the audit and the mirror.
+fn print_machine(doc: &Value, suite: Suite) {
+    let f = |key: &str| doc[key].as_f64().unwrap_or(0.0);
+    for n in doc["nodes"].as_array().into_iter().flatten() {
         println!(
             "  {:<22}  CPU {}% of a core, RSS {} → {} (half-way) → {} MiB, {} bytes more per transaction committed in the second half, writes {} MiB/s to disk",
             n["name"].as_str().unwrap_or(""),
@@ -1161,15 +1242,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             n["disk_write_mib_per_s"]
         );
     }
-    if let Some((sequential, synced)) = disk {
+    if let (Some(sequential), Some(synced)) = (
+        doc["disk_sequential_mib_per_s_machine"].as_f64(),
+        doc["disk_synced_writes_per_s_machine"].as_f64(),
+    ) {
         println!(
             "  the disk                  {sequential:.0} MiB/s written in sequence and synced, {synced:.0} small writes synced one by one per second"
         );
     }
     println!(
-        "  signed ahead              {offered} transactions in {signing_secs:.1} s, before the load"
+        "  signed ahead              {} transactions in {:.1} s, before the load",
+        doc["offered"],
+        f("signing_seconds")
     );
-    if let Some(cpu) = generator_cpu {
+    if let Some(cpu) = doc["generator_cpu_percent_of_a_core"].as_f64() {
         println!("  load generator            CPU {cpu}% of a core (posting and watching)");
     }
     if let Some(m) = doc.get("machine_cpu_during_load").filter(|m| !m.is_null()) {
@@ -1178,23 +1264,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             m["busy_percent"], m["idle_percent"], m["stolen_percent"], doc["cores"]
         );
     }
-    println!(
-        "  signature verification    {single_rate:.0}/s alone, {batch_rate:.0}/s in batches of {VERIFY_BATCH}, on one core"
+    let (single, batch) = (
+        f("verify_single_per_s_one_core"),
+        f("verify_batch_per_s_one_core"),
+    );
+    let (sm2, sm2_grouped) = (
+        f("verify_sm2_per_s_one_core"),
+        f("verify_sm2_grouped_per_s_one_core"),
     );
     println!(
-        "  SM2 verification          {sm2_rate:.0}/s alone, {sm2_grouped_rate:.0}/s in groups of {VERIFY_BATCH} \
+        "  signature verification    {single:.0}/s alone, {batch:.0}/s in batches of {VERIFY_BATCH}, on one core"
+    );
+    println!(
+        "  SM2 verification          {sm2:.0}/s alone, {sm2_grouped:.0}/s in groups of {VERIFY_BATCH} \
          (made affine together), on one core (the sm2-sm3 suite's; no batch equation)"
     );
-    match args.crypto_suite {
+    match suite {
         Suite::Ed25519Blake3 => println!(
             "  ratio                     {:.3} committed tx per single verification, {:.3} per batched one",
-            tx_per_s / single_rate,
-            tx_per_s / batch_rate
+            f("committed_per_single_verification"),
+            f("committed_per_batch_verification")
         ),
         Suite::Sm2Sm3 => println!(
             "  ratio                     {:.3} committed tx per SM2 verification alone, {:.3} per grouped one",
-            tx_per_s / sm2_rate,
-            tx_per_s / sm2_grouped_rate
+            f("committed_per_sm2_verification"),
+            f("committed_per_grouped_sm2_verification")
         ),
     }
     if let Some(audit) = doc.get("audit").filter(|a| !a.is_null()) {
@@ -1217,7 +1311,115 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             m["caught_up_seconds_after_load"]
         );
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The ledger the load runs on: a rate filing, a fund, a programme and `loans` policies
+/// with their loans, committed before the load starts.
+fn set_up(node: &NodeClient, keys: &Keys, loans: usize, say: &dyn Fn(&str)) -> anyhow::Result<()> {
+    let margin = devnet::TX_EXPIRY_HEIGHTS_MAX / 2;
+    let expiry = node.status()?.height + margin;
+
+    say(&format!("setting up a programme and {} loans …", loans));
+    let setup = [
+        (
+            json!({"type": "FileRate", "insurer": "insurer", "product": "LGI-B", "rates_bps": [200, 250],
+                   "valid_from": "2025-01-01", "valid_to": "2025-12-31", "filing_ref": "F-BENCH"}),
+            vec![&keys.insurer, &keys.regulator],
+        ),
+        (
+            json!({"type": "CreateFund", "id": "fund-b", "government": "gov", "annual_cap_fen": 9_000_000_000_000u64}),
+            vec![&keys.gov],
+        ),
+        (
+            json!({"type": "FundTopUp", "fund": "fund-b", "amount_fen": 9_000_000_000_000u64, "reference": "BUDGET"}),
+            vec![&keys.gov],
+        ),
+        (
+            json!({"type": "CreateProgramme", "id": "prog-b", "name": "Benchmark programme", "product": "LGI-B",
+                   "period_start": "2025-01-01", "period_end": "2025-12-31", "government": "gov", "fund": "fund-b",
+                   "banks": ["bank"], "insurer": "insurer", "reinsurer": null,
+                   "split": {"bank_bps": 3000, "insurer_bps": 7000, "fund_bps": 0}, "cover": "Principal",
+                   "limits": {"max_loan_fen": 300_000_000u64, "max_term_months": 12, "benchmark_rate_bps": 435,
+                              "max_uplift_bps": 3000, "max_premium_rate_bps": 300, "max_all_in_bps": 2400},
+                   "subsidy": {"bps": 5000, "mode": "Upfront"},
+                   "fund_layer": {"kind": "ExcessOfLossRatio", "threshold_bps": 15000, "share_bps": 10000},
+                   "reinsurance_quota_bps": 0,
+                   "triggers": {"suspend_loss_ratio_bps": 15000, "suspend_overdue_bps": 1000, "warn_at_bps": 8000},
+                   "claims": {"interest_dpd": 90, "principal_dpd": 30, "decide_days": 30, "pay_business_days": 10},
+                   "opening": {"premium_written_fen": 0, "claims_gross_fen": 0}}),
+            vec![&keys.gov, &keys.bank, &keys.insurer],
+        ),
+    ];
+    let mut nonce = 0u64;
+    for (action, signers) in setup {
+        nonce += 1;
+        let what = action["type"].as_str().unwrap_or("").to_string();
+        commit_all(node, &[signed(action, &signers, nonce, expiry)?], &what)?;
+    }
+    // Signed a wave at a time, each wave with an expiry from the height it starts at.
+    let in_waves = |what: &str, make: &dyn Fn(usize, u64) -> anyhow::Result<SignedTx>| {
+        for start in (0..loans).step_by(SETUP_WAVE) {
+            let expiry = node.status()?.height + margin;
+            let wave: Vec<SignedTx> = (start..(start + SETUP_WAVE).min(loans))
+                .map(|i| make(i, expiry))
+                .collect::<anyhow::Result<_>>()?;
+            commit_all(node, &wave, what)?;
+            if loans > SETUP_WAVE {
+                say(&format!("  {what}: {} committed", start + wave.len()));
+            }
+        }
+        anyhow::Ok(())
+    };
+    in_waves("IssuePolicy", &|i, expiry| {
+        signed(
+            json!({"type": "IssuePolicy", "id": format!("pol-s{i}"), "programme": "prog-b",
+                   "enterprise": format!("ent-s{i}"), "bank": "bank", "loan_principal_fen": 200_000_000u64,
+                   "loan_rate_bps": 565, "term_months": 12, "premium_rate_bps": 200,
+                   "financing_doc_hash": format!("b3:s{i}")}),
+            &[&keys.insurer],
+            100 + i as u64,
+            expiry,
+        )
+    })?;
+    in_waves("DisburseLoan", &|i, expiry| {
+        signed(
+            json!({"type": "DisburseLoan", "id": format!("loan-s{i}"), "policy": format!("pol-s{i}")}),
+            &[&keys.bank],
+            1_000 + i as u64,
+            expiry,
+        )
+    })?;
+
+    Ok(())
+}
+
+/// The bench's arguments within their bounds.
+fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
+    ensure!(args.rate >= 1, "--rate must be at least 1");
+    ensure!(
+        contracts::upgrade::SUPPORTED.contains(&args.protocol_version),
+        "--protocol-version {}: this program supports protocol versions {}..={}",
+        args.protocol_version,
+        contracts::upgrade::SUPPORTED.start(),
+        contracts::upgrade::SUPPORTED.end()
+    );
+    ensure!(
+        (1..=1_000_000).contains(&args.loans),
+        "--loans between 1 and 1000000"
+    );
+    ensure!(
+        (1..=3_600).contains(&args.seconds),
+        "--seconds between 1 and 3600"
+    );
+    ensure!(
+        args.rate.saturating_mul(args.seconds) <= LOAD_TXS_MAX,
+        "--rate × --seconds is at most {LOAD_TXS_MAX} transactions (each is signed before the load)"
+    );
+    ensure!(
+        (1..=1_000).contains(&args.batch_ms),
+        "--batch-ms between 1 and 1000"
+    );
+    Ok(())
 }
 
 /// What resident memory grew by, in bytes, for each of `committed` transactions (negative

@@ -231,7 +231,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
 
 async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let (Some(block), Some(certificate), Some(receipts)) = (
         store.block(height).map_err(internal)?,
         store.certificate(height).map_err(internal)?,
@@ -260,7 +260,7 @@ async fn governance(
     query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let (from_height, limit) = page(query)?;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let changes = store
         .governance_changes(from_height, limit)
         .map_err(internal)?;
@@ -295,7 +295,7 @@ async fn governance(
 fn protocol_view(shared: &Shared) -> Result<Value, ApiError> {
     let chain = &shared.chain;
     let tip = chain.tip().map_err(internal)?;
-    let store = chain.store();
+    let store = chain.history();
     let state = store.state();
     let scheduling_tx = |height: u64, version: u32| -> Result<Option<String>, ApiError> {
         for (location, id) in store.governance_changes(height, 64).map_err(internal)? {
@@ -351,7 +351,7 @@ async fn evidence(
     let (from_height, limit) = page(query)?;
     let evidence = shared
         .chain
-        .store()
+        .history()
         .evidence(from_height, limit)
         .map_err(internal)?;
     Ok(Json(json!({ "evidence": evidence })).into_response())
@@ -427,26 +427,43 @@ async fn metrics(
     axum::Extension(gate): axum::Extension<Arc<Gate>>,
     axum::Extension(feeds): axum::Extension<Arc<crate::events::Feeds>>,
 ) -> Response {
+    let series = [
+        chain_series(&shared),
+        flow_series(&shared),
+        access_series(&shared, &gate, &feeds),
+        store_series(shared.chain.history().stats()),
+    ]
+    .concat();
+    let mut text = String::new();
+    for (name, kind, help, value) in series {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    text.push_str(&histograms(&shared.metrics.histograms));
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// One series of `/metrics`: name, type, help, value.
+type Series = (&'static str, &'static str, &'static str, u64);
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// The chain, its protocol versions, the peers and what consensus saw.
+fn chain_series(shared: &Shared) -> Vec<Series> {
     let m = &shared.metrics;
-    let refused = |code: ErrorCode| {
-        crate::access::REFUSAL_CODES
-            .iter()
-            .position(|c| *c == code)
-            .map_or(0, |i| gate.refused[i].load(Ordering::Relaxed))
-    };
-    let (mempool_txs, mempool_bytes) = shared.mempool.size();
+    let chain = &shared.chain;
     let peers = shared
         .network
         .peers
         .read()
         .expect("peers lock poisoned")
         .len();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    let store = shared.chain.store().stats();
-    let chain = &shared.chain;
     let tip_height = chain.tip().map(|tip| tip.height).unwrap_or(0);
     let version = |height: u64| chain.version_at(height).map_or(0, u64::from);
-    let lines = [
+    vec![
         (
             "xinbao_height",
             "gauge",
@@ -471,43 +488,7 @@ async fn metrics(
             "Newest protocol version this node's program runs.",
             u64::from(*chain.supported_versions().end()),
         ),
-        (
-            "xinbao_mempool_txs",
-            "gauge",
-            "Transactions waiting in the mempool.",
-            mempool_txs as u64,
-        ),
-        (
-            "xinbao_mempool_bytes",
-            "gauge",
-            "Bytes of the transactions in the mempool.",
-            mempool_bytes as u64,
-        ),
         ("xinbao_peers", "gauge", "Connected peers.", peers as u64),
-        (
-            "xinbao_txs_committed_total",
-            "counter",
-            "Transactions committed (accepted or rejected by the rulebook).",
-            load(&m.txs_committed),
-        ),
-        (
-            "xinbao_txs_rejected_total",
-            "counter",
-            "Committed transactions the rulebook rejected.",
-            load(&m.txs_rejected),
-        ),
-        (
-            "xinbao_txs_received_total",
-            "counter",
-            "Transactions submitted to this node.",
-            load(&m.txs_received),
-        ),
-        (
-            "xinbao_txs_refused_total",
-            "counter",
-            "Submitted transactions refused at intake.",
-            load(&m.txs_refused),
-        ),
         (
             "xinbao_proposals_invalid_total",
             "counter",
@@ -536,7 +517,51 @@ async fn metrics(
             "xinbao_evidence",
             "gauge",
             "Pieces of equivocation evidence this node keeps.",
-            shared.chain.store().evidence_count() as u64,
+            chain.history().evidence_count() as u64,
+        ),
+    ]
+}
+
+/// Transactions on their way: intake, the mempool, the gossip, commits.
+fn flow_series(shared: &Shared) -> Vec<Series> {
+    let m = &shared.metrics;
+    let (mempool_txs, mempool_bytes) = shared.mempool.size();
+    vec![
+        (
+            "xinbao_mempool_txs",
+            "gauge",
+            "Transactions waiting in the mempool.",
+            mempool_txs as u64,
+        ),
+        (
+            "xinbao_mempool_bytes",
+            "gauge",
+            "Bytes of the transactions in the mempool.",
+            mempool_bytes as u64,
+        ),
+        (
+            "xinbao_txs_committed_total",
+            "counter",
+            "Transactions committed (accepted or rejected by the rulebook).",
+            load(&m.txs_committed),
+        ),
+        (
+            "xinbao_txs_rejected_total",
+            "counter",
+            "Committed transactions the rulebook rejected.",
+            load(&m.txs_rejected),
+        ),
+        (
+            "xinbao_txs_received_total",
+            "counter",
+            "Transactions submitted to this node.",
+            load(&m.txs_received),
+        ),
+        (
+            "xinbao_txs_refused_total",
+            "counter",
+            "Submitted transactions refused at intake.",
+            load(&m.txs_refused),
         ),
         (
             "xinbao_signatures_verified_total",
@@ -593,6 +618,25 @@ async fn metrics(
             load(&m.gossip_send_failures),
         ),
         (
+            "xinbao_intake_queue_jobs",
+            "gauge",
+            "Submissions (HTTP requests, gossip batches) waiting for the intake thread.",
+            shared.intake.len() as u64,
+        ),
+    ]
+}
+
+/// Who was refused at the doors: the API's gate, the event streams, the p2p roster gate.
+fn access_series(shared: &Shared, gate: &Gate, feeds: &crate::events::Feeds) -> Vec<Series> {
+    let m = &shared.metrics;
+    let refused = |code: ErrorCode| {
+        crate::access::REFUSAL_CODES
+            .iter()
+            .position(|c| *c == code)
+            .map_or(0, |i| gate.refused[i].load(Ordering::Relaxed))
+    };
+    vec![
+        (
             "xinbao_api_unauthenticated_total",
             "counter",
             "API requests refused for want of a client certificate with a role (401).",
@@ -640,12 +684,12 @@ async fn metrics(
             "Consensus-network messages dropped because their node is not in the roster.",
             load(&m.p2p_messages_refused),
         ),
-        (
-            "xinbao_intake_queue_jobs",
-            "gauge",
-            "Submissions (HTTP requests, gossip batches) waiting for the intake thread.",
-            shared.intake.len() as u64,
-        ),
+    ]
+}
+
+/// The store's engine.
+fn store_series(store: crate::store::Stats) -> Vec<Series> {
+    vec![
         (
             "xinbao_store_disk_bytes",
             "gauge",
@@ -706,14 +750,12 @@ async fn metrics(
             "Bytes of writes held in the store's memtables, not yet in tables.",
             store.write_buffer_bytes,
         ),
-    ];
+    ]
+}
+
+/// The histograms, in the exposition format.
+fn histograms(h: &crate::metrics::Histograms) -> String {
     let mut text = String::new();
-    for (name, kind, help, value) in lines {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    }
-    let h = &m.histograms;
     text.push_str(&h.commit_latency_ms.render(
         "xinbao_commit_latency_seconds",
         "From a transaction's arrival in this node's mempool to its commit.",
@@ -739,5 +781,5 @@ async fn metrics(
         "Transactions the intake thread checked together, their signatures in one batch.",
         1,
     ));
-    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+    text
 }

@@ -272,8 +272,46 @@ impl Chain {
         self.genesis.crypto_suite
     }
 
-    pub fn store(&self) -> &Store {
+    /// The store itself, for this module's tests; everything else reads through
+    /// [`Chain::history`] and writes through the chain.
+    #[cfg(test)]
+    fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This node's own proposal of `height` in `round`, kept so that a restarted proposer
+    /// proposes the same block again.
+    pub fn proposal(&self, height: u64, round: u32) -> Result<Option<Block>, StoreError> {
+        self.store.proposal(height, round)
+    }
+
+    /// Keeps this node's proposal of `height` in `round` (its bytes as streamed).
+    pub fn save_proposal(&self, height: u64, round: u32, bytes: &[u8]) -> Result<(), StoreError> {
+        self.store.save_proposal(height, round, bytes)
+    }
+
+    /// This node's proposals of `height`, every round.
+    pub fn proposals_at(&self, height: u64) -> Result<Vec<Block>, StoreError> {
+        self.store.proposals_at(height)
+    }
+
+    /// Forgets this node's proposals below `height`.
+    pub fn prune_proposals(&self, height: u64) -> Result<(), StoreError> {
+        self.store.prune_proposals(height)
+    }
+
+    /// Keeps equivocation evidence; how many pieces were new.
+    pub fn save_evidence(
+        &self,
+        evidence: &[ledger::evidence::DoubleVote],
+    ) -> Result<usize, StoreError> {
+        self.store.save_evidence(evidence)
+    }
+
+    /// The committed chain, read-only: what the API's views, the event feed and the
+    /// metrics read.
+    pub fn history(&self) -> crate::history::History<'_> {
+        crate::history::History(&self.store)
     }
 
     pub fn tip(&self) -> Result<Tip, StoreError> {

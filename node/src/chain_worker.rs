@@ -304,8 +304,7 @@ impl State {
         );
         // R12.5: never propose under rules this program does not run.
         chain.check_supported(height)?;
-        let store = chain.store();
-        if let Some(block) = store.proposal(height, round)? {
+        if let Some(block) = chain.proposal(height, round)? {
             // Proposed before a restart: the same block again, never a second one.
             let executed = self.validate(block, None)?;
             let (block_id, bytes) = self.keep(executed);
@@ -339,7 +338,7 @@ impl State {
             .histograms
             .block_execution_ms
             .observe(started.elapsed().as_millis() as u64);
-        store.save_proposal(height, round, &executed.bytes)?;
+        chain.save_proposal(height, round, &executed.bytes)?;
         let txs = executed.block.txs.len();
         let (block_id, bytes) = self.keep(executed);
         info!(height, round, txs, block = %block_id, "proposing block");
@@ -373,7 +372,7 @@ impl State {
         let chain = &shared.chain;
         let tip = chain.tip()?;
         if height <= tip.height {
-            let stored = chain.store().block(height)?.map(|b| b.id(chain.suite()));
+            let stored = chain.history().block(height)?.map(|b| b.id(chain.suite()));
             anyhow::ensure!(
                 stored == Some(certificate.block_id),
                 "decided block {} at height {height} differs from the stored one",
@@ -383,7 +382,7 @@ impl State {
         }
         if !self.candidates.contains_key(&certificate.block_id) {
             // After a restart the decided block may be one this node proposed earlier.
-            for block in chain.store().proposals_at(height)? {
+            for block in chain.proposals_at(height)? {
                 if block.id(self.shared.chain.suite()) == certificate.block_id {
                     match self.validate(block, None) {
                         Ok(executed) => {
@@ -407,7 +406,7 @@ impl State {
         histograms
             .block_txs
             .observe(executed.block.txs.len() as u64);
-        chain.store().prune_proposals(height)?;
+        chain.prune_proposals(height)?;
         let ids: Vec<_> = executed.ids.clone();
         let rejected = executed
             .receipts
@@ -431,7 +430,7 @@ impl State {
     }
 
     fn decided(&self, start: u64, end: u64) -> anyhow::Result<DecidedValues> {
-        let store = self.shared.chain.store();
+        let store = self.shared.chain.history();
         let tip = self.shared.chain.tip()?.height;
         let start = start.max(1);
         let end = end.min(tip).min(start.saturating_add(SYNC_HEIGHTS_MAX - 1));

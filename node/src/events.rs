@@ -306,7 +306,7 @@ fn block_events(
     height: u64,
     from_index: u32,
 ) -> Result<VecDeque<Ready>, ApiError> {
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let mut ready = VecDeque::new();
     let Some(outline) = store.outline(height).map_err(internal)? else {
         return Err(internal(format!(

@@ -478,7 +478,7 @@ fn submit_all(
     );
     // The signers' key records are read once for the whole batch, not once per
     // transaction; a block committed meanwhile is caught again when the block is built.
-    let stored = chain.store().state();
+    let stored = chain.history().state();
     let state = ledger::state::ReadCache::new(&stored);
     let env = chain.next_env();
     for ((slot, verdict), (bytes, origin)) in slots.into_iter().zip(verified).zip(encoded) {

@@ -18,6 +18,7 @@ pub mod consensus;
 pub mod console;
 pub mod events;
 pub mod gossip;
+pub mod history;
 pub mod http;
 pub mod index;
 pub mod intake;

@@ -37,7 +37,7 @@ use malachitebft_app_channel::app::types::core::{
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
-use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg, Reply};
 use malachitebft_core_consensus::{MisbehaviorEvidence, VoteExtensionError};
 use tracing::{debug, error, info, warn};
 
@@ -207,7 +207,7 @@ impl App {
         let metrics = &self.shared.metrics;
         Metrics::add(&metrics.equivocating_votes, votes.len() as u64);
         Metrics::add(&metrics.equivocating_proposals, proposals as u64);
-        if let Err(e) = self.shared.chain.store().save_evidence(&votes) {
+        if let Err(e) = self.shared.chain.save_evidence(&votes) {
             error!("keeping equivocation evidence: {e}");
         }
     }
@@ -256,37 +256,7 @@ impl App {
                 round,
                 timeout: _,
                 reply,
-            } => {
-                let proposed = self
-                    .worker
-                    .propose(height.0, round.as_u32().unwrap_or(0))
-                    .await?;
-                #[cfg(feature = "byzantine")]
-                if let Some(byzantine) = self.byzantine.clone() {
-                    let block = Block::from_bytes(&proposed.bytes)?;
-                    let turn = byzantine.proposal(
-                        self.shared.chain.suite(),
-                        height.0,
-                        round.as_u32().unwrap_or(0),
-                        &block,
-                    );
-                    if let Some((reported, publish)) = turn {
-                        let _ = reply.send(LocallyProposedValue::new(
-                            height,
-                            round,
-                            BlockHash(reported),
-                        ));
-                        for p in publish {
-                            self.stream_badly(channels, height, round, p).await?;
-                        }
-                        return Ok(());
-                    }
-                }
-                let hash = BlockHash(proposed.block_id.0);
-                let _ = reply.send(LocallyProposedValue::new(height, round, hash));
-                self.stream(channels, height, round, Round::Nil, hash, &proposed.bytes)
-                    .await?;
-            }
+            } => self.get_value(channels, height, round, reply).await?,
 
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);
@@ -347,45 +317,11 @@ impl App {
                 reply,
                 ..
             } => {
-                if !evidence.is_empty() {
-                    self.keep_evidence(&evidence);
-                }
-                let tip = self.tip_height();
-                if tip >= certificate.height.0 {
-                    // The next height begins when there is work (see the module notes).
-                    let next = Next::Start(Height(tip + 1), self.params_at(tip + 1)?);
-                    self.idle = Some((reply, next));
-                    self.later_seen = false;
-                    self.start_if_due()?;
-                } else {
-                    error!(height = %certificate.height, "finalized a height that was not committed; restarting it");
-                    let next =
-                        Next::Restart(certificate.height, self.params_at(certificate.height.0)?);
-                    let _ = reply.send(next);
-                }
-                // The roster of the next heights may have changed with this commit.
-                let chain = &self.shared.chain;
-                let (next, after) = (chain.config_at(tip + 1)?, chain.config_at(tip + 2)?);
-                self.peers
-                    .sync(&[&next, &after], &channels.net_requests)
-                    .await;
+                self.finalized(channels, certificate, evidence, reply)
+                    .await?
             }
 
-            AppMsg::GetDecidedValues { range, reply } => {
-                #[allow(unused_mut)]
-                let mut values = self.worker.decided(range.start().0, range.end().0).await?;
-                #[cfg(feature = "byzantine")]
-                if let Some(byzantine) = &self.byzantine {
-                    byzantine.sync_answer(range.start().0, &mut values);
-                }
-                let values = values
-                    .into_iter()
-                    .map(|(bytes, cert)| {
-                        RawDecidedValue::new(Bytes::from(bytes), engine_certificate(&cert))
-                    })
-                    .collect();
-                let _ = reply.send(values);
-            }
+            AppMsg::GetDecidedValues { range, reply } => self.decided_values(range, reply).await?,
 
             AppMsg::ProcessSyncedValue {
                 height,
@@ -398,6 +334,102 @@ impl App {
                 let _ = reply.send(outcome);
             }
         }
+        Ok(())
+    }
+
+    /// `GetValue`: the worker's block for this height and round (built once), its id
+    /// answered and its parts streamed.
+    async fn get_value(
+        &mut self,
+        channels: &Channels<XinbaoContext>,
+        height: Height,
+        round: Round,
+        reply: Reply<LocallyProposedValue<XinbaoContext>>,
+    ) -> anyhow::Result<()> {
+        let proposed = self
+            .worker
+            .propose(height.0, round.as_u32().unwrap_or(0))
+            .await?;
+        #[cfg(feature = "byzantine")]
+        if let Some(byzantine) = self.byzantine.clone() {
+            let block = Block::from_bytes(&proposed.bytes)?;
+            let turn = byzantine.proposal(
+                self.shared.chain.suite(),
+                height.0,
+                round.as_u32().unwrap_or(0),
+                &block,
+            );
+            if let Some((reported, publish)) = turn {
+                let _ = reply.send(LocallyProposedValue::new(
+                    height,
+                    round,
+                    BlockHash(reported),
+                ));
+                for p in publish {
+                    self.stream_badly(channels, height, round, p).await?;
+                }
+                return Ok(());
+            }
+        }
+        let hash = BlockHash(proposed.block_id.0);
+        let _ = reply.send(LocallyProposedValue::new(height, round, hash));
+        self.stream(channels, height, round, Round::Nil, hash, &proposed.bytes)
+            .await?;
+        Ok(())
+    }
+
+    /// `Finalized`: keeps the evidence, starts the next height when there is work (or
+    /// restarts one not committed), and has the peers follow the next heights' rosters.
+    async fn finalized(
+        &mut self,
+        channels: &Channels<XinbaoContext>,
+        certificate: mc::CommitCertificate<XinbaoContext>,
+        evidence: MisbehaviorEvidence<XinbaoContext>,
+        reply: NextReply,
+    ) -> anyhow::Result<()> {
+        if !evidence.is_empty() {
+            self.keep_evidence(&evidence);
+        }
+        let tip = self.tip_height();
+        if tip >= certificate.height.0 {
+            // The next height begins when there is work (see the module notes).
+            let next = Next::Start(Height(tip + 1), self.params_at(tip + 1)?);
+            self.idle = Some((reply, next));
+            self.later_seen = false;
+            self.start_if_due()?;
+        } else {
+            error!(height = %certificate.height, "finalized a height that was not committed; restarting it");
+            let next = Next::Restart(certificate.height, self.params_at(certificate.height.0)?);
+            let _ = reply.send(next);
+        }
+        // The roster of the next heights may have changed with this commit.
+        let chain = &self.shared.chain;
+        let (next, after) = (chain.config_at(tip + 1)?, chain.config_at(tip + 2)?);
+        self.peers
+            .sync(&[&next, &after], &channels.net_requests)
+            .await;
+        Ok(())
+    }
+
+    /// `GetDecidedValues`: committed blocks with their certificates, for a peer's sync.
+    async fn decided_values(
+        &mut self,
+        range: std::ops::RangeInclusive<Height>,
+        reply: Reply<Vec<RawDecidedValue<XinbaoContext>>>,
+    ) -> anyhow::Result<()> {
+        #[allow(unused_mut)]
+        let mut values = self.worker.decided(range.start().0, range.end().0).await?;
+        #[cfg(feature = "byzantine")]
+        if let Some(byzantine) = &self.byzantine {
+            byzantine.sync_answer(range.start().0, &mut values);
+        }
+        let values = values
+            .into_iter()
+            .map(|(bytes, cert)| {
+                RawDecidedValue::new(Bytes::from(bytes), engine_certificate(&cert))
+            })
+            .collect();
+        let _ = reply.send(values);
         Ok(())
     }
 
@@ -682,7 +714,7 @@ impl App {
             Err(_) => return Ok(SyncedValueOutcome::LocalTransientError),
         };
         let validity = if height.0 <= tip.height {
-            match self.shared.chain.store().block(height.0) {
+            match self.shared.chain.history().block(height.0) {
                 Ok(Some(stored)) => {
                     Validity::from_bool(stored.id(self.shared.chain.suite()).0 == hash.0)
                 }

@@ -50,7 +50,7 @@ pub(crate) fn block_summary(
     height: u64,
     block: &BlockOutline,
 ) -> Result<BlockSummaryView, ApiError> {
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let certificate = store.certificate(height).map_err(internal)?;
     let same_set = roster.decided(&block.header);
     let (round, signers, signing_power) = match &certificate {
@@ -90,7 +90,7 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
         None => tip,
     };
     let limit = query.limit() as u64;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let roster = Roster::latest(&shared)?;
     let mut list = Vec::new();
     let mut height = top;
@@ -110,7 +110,7 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
 /// each transaction's type and receipt.
 pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
     let height = crate::reply::parse_height(&height)?;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let Some(block) = store.block(height).map_err(internal)? else {
         return Err(not_found(format!("no block at height {height}")));
     };
@@ -176,7 +176,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
 pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = TxId::from_hex(&id)
         .map_err(|_| error(ErrorCode::BadId, "a transaction id is 64 hex digits"))?;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     if let Some(location) = store.tx_location(&id).map_err(internal)? {
         let block = store
             .outline(location.height)
@@ -221,7 +221,7 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
     let query = list_query(query)?;
     let window = query.window.unwrap_or(WINDOW_DEFAULT);
     let tip = shared.chain.tip().map_err(internal)?.height;
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     #[derive(Default)]
     struct Seen {
         last_signed: Option<u64>,
@@ -307,7 +307,7 @@ pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     if text.is_empty() {
         return Err(bad_query("search needs ?q=TEXT: an id, a height or a hash"));
     }
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let mut results = Vec::new();
     if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
         let lower = text.to_ascii_lowercase();
@@ -358,7 +358,8 @@ pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
                 record_path("attestation", &id),
             ));
         }
-        if crate::index::Index(store)
+        if store
+            .index()
             .has_subject("enterprise", id.as_str())
             .map_err(internal)?
         {

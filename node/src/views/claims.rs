@@ -51,8 +51,8 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             "status={status:?}: expected open, overdue, late or all"
         )));
     }
-    let state = shared.chain.store().state();
-    let desk_index = crate::index::Index(shared.chain.store());
+    let state = shared.chain.history().state();
+    let desk_index = shared.chain.history().index();
     let mut insurer = query.insurer.clone();
     let programme = query.programme.as_deref();
     // A programme's claims are filed under its insurer. An unknown programme, or one of
@@ -170,7 +170,7 @@ pub async fn claim(
     let query = list_query(query)?;
     let id = parse_id(&id)?;
     let date = ledger_date(&shared)?;
-    let state = shared.chain.store().state();
+    let state = shared.chain.history().state();
     let Some(claim) = store::read::<Claim>(&state, &keys::claim(&id)) else {
         return Err(not_found(format!("no claim {id}")));
     };

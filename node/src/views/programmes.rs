@@ -5,14 +5,15 @@ use super::*;
 
 /// A programme's terms, figures as of `date`, thresholds and its fund's cap usage.
 pub(super) fn programme_doc(
-    store: &crate::store::Store,
+    history: crate::history::History<'_>,
     state: &dyn StateView,
     id: &Id,
     programme: &Programme,
     date: Date,
 ) -> Result<Value, ApiError> {
     let terms = &programme.terms;
-    let figures = crate::index::Index(store)
+    let figures = history
+        .index()
         .programme_figures(id, programme, date)
         .map_err(internal)?;
     let mut doc = contracts::report::programme_detail_with(programme, &figures);
@@ -68,7 +69,7 @@ pub(super) fn fund_doc(fund: &Fund, date: Date) -> Value {
 pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
-    let store_ = shared.chain.store();
+    let store_ = shared.chain.history();
     let state = store_.state();
     let items: Vec<Value> = store::scan::<Programme>(&state, keys::PROGRAMME)
         .iter()
@@ -84,13 +85,13 @@ pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResul
 pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id)?;
     let date = ledger_date(&shared)?;
-    let store_ = shared.chain.store();
+    let store_ = shared.chain.history();
     let state = store_.state();
     let Some(programme) = store::read::<Programme>(&state, &keys::programme(&id)) else {
         return Err(not_found(format!("no programme {id}")));
     };
     let mut months = Vec::new();
-    for (as_of, figures) in crate::index::Index(store_).month_ends().map_err(internal)? {
+    for (as_of, figures) in store_.index().month_ends().map_err(internal)? {
         let figures: Value = serde_json::from_slice(&figures).map_err(internal)?;
         if let Some(p) = figures.get(id.as_str()) {
             let mut point = p.clone();
@@ -124,7 +125,10 @@ pub(super) fn filing_doc(shared: &Shared, key: &[u8], value: &[u8], date: Date) 
     let mut parts = rest.split('\0');
     let (insurer, product, id) = (parts.next()?, parts.next()?, parts.next()?);
     let filing: contracts::store::RateFiling = store::decode_record(value);
-    let (_, policies) = crate::index::Index(shared.chain.store())
+    let (_, policies) = shared
+        .chain
+        .history()
+        .index()
         .filing_policies(key, 0, 0)
         .ok()?;
     Some(json!({
@@ -145,7 +149,7 @@ pub(super) fn filing_doc(shared: &Shared, key: &[u8], value: &[u8], date: Date) 
 pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
-    let state = shared.chain.store().state();
+    let state = shared.chain.history().state();
     let items: Vec<Value> = state
         .scan_prefix(keys::RATE.as_bytes())
         .into_iter()
@@ -177,7 +181,7 @@ pub async fn filing(
         ));
     }
     let date = ledger_date(&shared)?;
-    let store_ = shared.chain.store();
+    let store_ = shared.chain.history();
     let state = store_.state();
     let key = keys::rate(&insurer, &product, &hash);
     let Some(value) = state.get(&key) else {
@@ -187,7 +191,8 @@ pub async fn filing(
     };
     let mut doc = filing_doc(&shared, &key, &value, date)
         .ok_or_else(|| internal("a stored filing is unreadable"))?;
-    let (page, total) = crate::index::Index(store_)
+    let (page, total) = store_
+        .index()
         .filing_policies(&key, query.offset(), query.limit())
         .map_err(internal)?;
     let items: Vec<Value> = page
@@ -221,10 +226,8 @@ pub async fn filing(
 /// from the running totals the store keeps at each commit.
 pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
-    let store_ = shared.chain.store();
-    let sums = crate::index::Index(store_)
-        .organisation_sums()
-        .map_err(internal)?;
+    let store_ = shared.chain.history();
+    let sums = store_.index().organisation_sums().map_err(internal)?;
     let totals = contracts::report::organisation_docs(&store_.state(), &sums);
     let items: Vec<Value> = totals
         .as_object()

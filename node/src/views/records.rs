@@ -18,9 +18,10 @@ pub(super) fn record_txs(
     id: &Id,
     query: &ListQuery,
 ) -> Result<Value, ApiError> {
-    let store = shared.chain.store();
+    let store = shared.chain.history();
     let limit = query.limit();
-    let locations = crate::index::Index(store)
+    let locations = store
+        .index()
         .subject_txs(kind, id.as_str(), query.before(), limit)
         .map_err(internal)?;
     let mut items = Vec::with_capacity(locations.len());
@@ -67,7 +68,7 @@ pub async fn record(
     let query = list_query(query)?;
     let id = parse_id(&id)?;
     let date = ledger_date(&shared)?;
-    let state = shared.chain.store().state();
+    let state = shared.chain.history().state();
     let record = match kind.as_str() {
         "policy" => store::read::<Policy>(&state, &keys::policy(&id)).map(|p| {
             let mut doc = contracts::report::policy_json(&p);
@@ -110,7 +111,10 @@ pub async fn record(
             let attestations = contracts::attest::ids_of_enterprise(&state, &id).len();
             let known = flag.is_some()
                 || attestations > 0
-                || crate::index::Index(shared.chain.store())
+                || shared
+                    .chain
+                    .history()
+                    .index()
                     .has_subject("enterprise", id.as_str())
                     .map_err(internal)?;
             known.then(|| {
@@ -165,7 +169,7 @@ pub async fn enterprise_attestations(
 ) -> ApiResult {
     let query = list_query(query)?;
     let id = parse_id(&id)?;
-    let state = shared.chain.store().state();
+    let state = shared.chain.history().state();
     let ids = contracts::attest::ids_of_enterprise(&state, &id);
     let total = ids.len();
     let items: Vec<Value> = ids
@@ -198,7 +202,7 @@ pub const STATE_WHOLE_MAX: usize = 10_000;
 pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
     let query = list_query(query)?;
     let date = ledger_date(&shared)?;
-    let store_ = shared.chain.store();
+    let store_ = shared.chain.history();
     let state = store_.state();
     let Some(section) = query.section.as_deref() else {
         let records: usize = contracts::report::SECTIONS
@@ -236,7 +240,10 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok_or_else(|| internal("a stored key names no valid id"))?;
         let mut entry = if section == "programmes" {
             let programme: Programme = store::decode_record(value);
-            let figures = crate::index::Index(shared.chain.store())
+            let figures = shared
+                .chain
+                .history()
+                .index()
                 .programme_figures(&id, &programme, date)
                 .map_err(internal)?;
             contracts::report::programme_json_with(&programme, &figures)
