@@ -36,8 +36,9 @@ use ledger::validators::ValidatorSet;
 use ledger::Fen;
 use serde_json::{json, Value};
 
-use crate::chain::{NodeChain, ProgressLine};
+use crate::chain::NodeChain;
 use crate::files;
+use crate::progress::Progress;
 use crate::tls::ClientTls;
 
 /// Exit status when the chain or the proof does not verify.
@@ -197,7 +198,7 @@ fn replay_with_sets(
 ) -> anyhow::Result<(Result<Verdict, AuditFailure>, f64)> {
     let (header, entries, target) = open_source(source, genesis)?;
     let started = Instant::now();
-    let mut progress = ProgressLine::new("verified");
+    let mut progress = Progress::new("verified", "blocks", target);
     let result = (|| {
         let mut auditor = Auditor::new(genesis, &header)?;
         // Signatures are verified ahead on a second thread while blocks execute here.
@@ -216,7 +217,7 @@ fn replay_with_sets(
                         .ok();
                 }
             },
-            |p| progress.tick(p.height, target, p.txs),
+            |p| progress.set(p.height, || format!("{} transactions", p.txs)),
         )?;
         auditor.finish()
     })();

@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -33,14 +33,13 @@ use ledger::tx::TxId;
 use serde_json::Value;
 
 use crate::node_client::NodeClient;
+use crate::progress::Progress;
 use crate::tls::ClientTls;
 
 /// One request may take this long (a block of the largest size, as JSON, included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JSON answer is at most this long.
 const JSON_BYTES_MAX: u64 = 1024 * 1024;
-/// Progress is shown at most this often on long work.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
@@ -242,38 +241,6 @@ impl NodeChain {
     }
 }
 
-/// Shows progress on standard error at most once per [`PROGRESS_EVERY`].
-pub struct ProgressLine {
-    what: &'static str,
-    started: Instant,
-    last: Instant,
-}
-
-impl ProgressLine {
-    pub fn new(what: &'static str) -> ProgressLine {
-        let now = Instant::now();
-        ProgressLine {
-            what,
-            started: now,
-            last: now,
-        }
-    }
-
-    pub fn tick(&mut self, height: u64, target: Option<u64>, txs: u64) {
-        if self.last.elapsed() < PROGRESS_EVERY {
-            return;
-        }
-        self.last = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
-        let of = target.map_or(String::new(), |t| format!(" of {t}"));
-        eprintln!(
-            "{} height {height}{of}, {txs} transactions, {:.0} blocks/s",
-            self.what,
-            height as f64 / seconds
-        );
-    }
-}
-
 /// Reads an existing chain file to its last whole entry: its header, the last height
 /// and the byte where that entry ends.
 fn scan_existing(path: &Path) -> anyhow::Result<(ChainHeader, u64, u64)> {
@@ -363,7 +330,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     };
 
     let first_new = writer.next_height();
-    let mut progress = ProgressLine::new("exported");
+    let mut progress = Progress::new("exported", "blocks", Some(target));
     let mut txs = 0u64;
     for height in first_new..=target {
         let (entry, bytes) = node.entry_bytes(height)?;
@@ -377,7 +344,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         }
         writer.append_bytes(height, &bytes)?;
         txs += entry.block.txs.len() as u64;
-        progress.tick(height, Some(target), txs);
+        progress.set(height, || format!("{txs} transactions"));
     }
     writer.flush()?;
     let file = writer

@@ -13,6 +13,7 @@ pub mod files;
 pub mod keys;
 pub mod mirror;
 pub mod node_client;
+pub mod progress;
 pub mod query;
 pub mod replay;
 pub mod scenario;

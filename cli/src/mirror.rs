@@ -41,9 +41,10 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 use serde_json::{json, Value};
 
-use crate::chain::{NodeChain, ProgressLine};
+use crate::chain::NodeChain;
 use crate::events::{follow_feed, Flow};
 use crate::node_client::NodeClient;
+use crate::progress::Progress;
 use crate::tls::ClientTls;
 
 /// The schema, in order: (version, name, SQL).
@@ -204,10 +205,10 @@ fn verify_up_to(
     mut observe: impl FnMut(&MemoryStore, &BlockDone<'_>),
 ) -> anyhow::Result<Auditor> {
     let mut auditor = Auditor::new(genesis, &chain_header(genesis))?;
-    let mut progress = ProgressLine::new("verified");
+    let mut progress = Progress::new("verified", "blocks", Some(height));
     let entries = (1..=height).map(|h| chain.entry(h).map_err(|e| format!("{e:#}")));
     contracts::audit::replay(&mut auditor, entries, &mut observe, |p| {
-        progress.tick(p.height, Some(height), p.txs)
+        progress.set(p.height, || format!("{} transactions", p.txs))
     })?;
     Ok(auditor)
 }

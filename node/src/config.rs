@@ -41,12 +41,22 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use serde::Deserialize;
 
 use crate::access::ClientLimits;
 use crate::tls::TlsConfig;
+
+/// Why a node's configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+}
 
 /// The configuration file is at most this long.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
@@ -170,23 +180,26 @@ pub fn is_loopback(listen: &str) -> bool {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let len = std::fs::metadata(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .len();
-        anyhow::ensure!(
-            len <= CONFIG_BYTES_MAX,
-            "{}: {len} bytes, at most {CONFIG_BYTES_MAX}",
-            path.display()
-        );
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut config: Config =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        anyhow::ensure!(
-            config.bootstrap_peers.len() <= BOOTSTRAP_PEERS_MAX,
-            "at most {BOOTSTRAP_PEERS_MAX} bootstrap peers"
-        );
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let unreadable = |source| ConfigError::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let len = std::fs::metadata(path).map_err(unreadable)?.len();
+        if len > CONFIG_BYTES_MAX {
+            return Err(invalid(format!("{len} bytes, at most {CONFIG_BYTES_MAX}")));
+        }
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if config.bootstrap_peers.len() > BOOTSTRAP_PEERS_MAX {
+            return Err(invalid(format!(
+                "at most {BOOTSTRAP_PEERS_MAX} bootstrap peers"
+            )));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let consensus_key = (ledger::pkcs11::uri_of(&config.consensus_key).is_none())
             .then_some(&mut config.consensus_key);
@@ -206,19 +219,19 @@ impl Config {
         if let Some(tls) = &mut config.tls {
             tls.resolve(base);
         }
-        anyhow::ensure!(
-            config.tls.is_some() || is_loopback(&config.http_listen),
-            "{}: http_listen = {:?} is reachable from other machines, and plain HTTP there \
-             would let anyone who reaches it read every record and call every route; \
-             add a [tls] section with the server certificate and the client CA \
-             (`xinbao tls init` makes them), or listen on 127.0.0.1",
-            path.display(),
-            config.http_listen
-        );
+        if config.tls.is_none() && !is_loopback(&config.http_listen) {
+            return Err(invalid(format!(
+                "http_listen = {:?} is reachable from other machines, and plain HTTP there \
+                 would let anyone who reaches it read every record and call every route; \
+                 add a [tls] section with the server certificate and the client CA \
+                 (`xinbao tls init` makes them), or listen on 127.0.0.1",
+                config.http_listen
+            )));
+        }
         config
             .client_limits
             .check()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }
 }

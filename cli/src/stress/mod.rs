@@ -206,19 +206,14 @@ pub fn run_design(
     }
 }
 
-/// Print a progress line every two seconds while `total` paths run.
+/// Shows the paths done (out of `total`) while they run.
 fn watch(done: &AtomicU64, total: u64, started: Instant, finished: &std::sync::atomic::AtomicBool) {
-    let mut last = Instant::now();
+    let mut progress = crate::progress::Progress::new("stress", "paths", Some(total));
     while !finished.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        if last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            eprintln!(
-                "stress: {}/{total} paths, {:.0} s",
-                done.load(Ordering::Relaxed),
-                started.elapsed().as_secs_f64()
-            );
-        }
+        progress.set(done.load(Ordering::Relaxed), || {
+            format!("{:.0} s", started.elapsed().as_secs_f64())
+        });
     }
 }
 

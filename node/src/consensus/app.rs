@@ -223,6 +223,9 @@ impl App {
         Ok(())
     }
 
+    /// Answers one engine message: one arm per message, in the order a height sends them,
+    /// the long answers (proposing, finalizing, serving sync) methods of their own, so
+    /// that this reads as the table of what each message does; its length is that table.
     async fn handle(
         &mut self,
         msg: AppMsg<XinbaoContext>,
