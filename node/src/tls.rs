@@ -26,7 +26,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, ensure, Context};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -90,55 +89,78 @@ pub struct Roles {
     by_subject: Vec<(Vec<(&'static str, String)>, Role)>,
 }
 
+/// Why the API's TLS could not be set up from `[tls]`: the part of the configuration and
+/// what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("[tls] key: {0}")]
+    Key(#[from] crate::keys::KeyFileError),
+}
+
+fn invalid(what: impl Into<String>, reason: impl std::fmt::Display) -> TlsError {
+    TlsError::Invalid {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}
+
 /// `sha256:HEX` of a certificate's DER.
 pub fn fingerprint(der: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(der)))
 }
 
-fn parse_subject(text: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+/// The attributes a rule's subject names; what is wrong with it otherwise.
+fn parse_subject(text: &str) -> Result<Vec<(&'static str, String)>, String> {
     let mut pairs = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, value)) = part.split_once('=') else {
-            bail!("subject {text:?}: {part:?} is not NAME=VALUE");
+            return Err(format!("subject {text:?}: {part:?} is not NAME=VALUE"));
         };
         let Some(&(name, _)) = ATTRIBUTES.iter().find(|(n, _)| *n == name.trim()) else {
             let known: Vec<&str> = ATTRIBUTES.iter().map(|(n, _)| *n).collect();
-            bail!(
+            return Err(format!(
                 "subject {text:?}: unknown attribute {name:?} (known: {})",
                 known.join(", ")
-            );
+            ));
         };
         pairs.push((name, value.trim().to_string()));
     }
-    ensure!(!pairs.is_empty(), "subject {text:?} names no attribute");
+    if pairs.is_empty() {
+        return Err(format!("subject {text:?} names no attribute"));
+    }
     Ok(pairs)
 }
 
 impl Roles {
-    pub fn new(rules: &[ClientRule]) -> anyhow::Result<Roles> {
+    pub fn new(rules: &[ClientRule]) -> Result<Roles, TlsError> {
         let mut roles = Roles::default();
         for (i, rule) in rules.iter().enumerate() {
+            let what = || format!("[[tls.clients]] rule {}", i + 1);
             match (&rule.fingerprint, &rule.subject) {
                 (Some(f), None) => {
                     let hex_part = f.strip_prefix("sha256:").unwrap_or(f).to_ascii_lowercase();
-                    ensure!(
-                        hex_part.len() == 64 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()),
-                        "[[tls.clients]] rule {}: fingerprint {f:?} is not sha256: and 64 hex digits",
-                        i + 1
-                    );
+                    if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(invalid(
+                            what(),
+                            format!("fingerprint {f:?} is not sha256: and 64 hex digits"),
+                        ));
+                    }
                     roles
                         .by_fingerprint
                         .push((format!("sha256:{hex_part}"), rule.role));
                 }
                 (None, Some(s)) => {
-                    let pairs = parse_subject(s)
-                        .with_context(|| format!("[[tls.clients]] rule {}", i + 1))?;
+                    let pairs = parse_subject(s).map_err(|reason| invalid(what(), reason))?;
                     roles.by_subject.push((pairs, rule.role));
                 }
-                _ => bail!(
-                    "[[tls.clients]] rule {}: name the certificate by one of fingerprint or subject",
-                    i + 1
-                ),
+                _ => {
+                    return Err(invalid(
+                        what(),
+                        "name the certificate by one of fingerprint or subject",
+                    ))
+                }
             }
         }
         Ok(roles)
@@ -194,48 +216,62 @@ pub struct Tls {
     pub roles: Roles,
 }
 
-fn read_certs(path: &Path, what: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("{what}: reading {}", path.display()))?
+        .map_err(|e| invalid(what, format!("reading {}: {e}", path.display())))?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("{what}: {} is not PEM certificates", path.display()))?;
-    ensure!(
-        !certs.is_empty(),
-        "{what}: {} holds no certificate",
-        path.display()
-    );
+        .map_err(|e| {
+            invalid(
+                what,
+                format!("{} is not PEM certificates: {e}", path.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(invalid(
+            what,
+            format!("{} holds no certificate", path.display()),
+        ));
+    }
     Ok(certs)
 }
 
 impl Tls {
     /// Reads `[tls]`'s files and rules.
-    pub fn load(config: &TlsConfig) -> anyhow::Result<Tls> {
+    pub fn load(config: &TlsConfig) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let chain = read_certs(&config.cert, "[tls] cert")?;
         crate::keys::check_secret_mode(&config.key)?;
-        let key = PrivateKeyDer::from_pem_file(&config.key).with_context(|| {
-            format!(
-                "[tls] key: {} is not a PEM private key",
-                config.key.display()
+        let key = PrivateKeyDer::from_pem_file(&config.key).map_err(|e| {
+            invalid(
+                "[tls] key",
+                format!("{} is not a PEM private key: {e}", config.key.display()),
             )
         })?;
         let mut roots = RootCertStore::empty();
         for ca in read_certs(&config.client_ca, "[tls] client_ca")? {
-            roots
-                .add(ca)
-                .with_context(|| format!("[tls] client_ca: {}", config.client_ca.display()))?;
+            roots.add(ca).map_err(|e| {
+                invalid(
+                    "[tls] client_ca",
+                    format!("{}: {e}", config.client_ca.display()),
+                )
+            })?;
         }
         let verifier =
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .allow_unauthenticated()
                 .build()
-                .context("[tls] client_ca")?;
+                .map_err(|e| invalid("[tls] client_ca", e))?;
         let mut server = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .context("TLS 1.3")?
+            .map_err(|e| invalid("TLS 1.3", e))?
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
-            .context("[tls] cert and key do not make a server identity")?;
+            .map_err(|e| {
+                invalid(
+                    "[tls] cert and key",
+                    format!("they do not make a server identity: {e}"),
+                )
+            })?;
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
