@@ -28,11 +28,6 @@ impl Rng {
     pub fn index(&mut self, n: usize) -> usize {
         self.below(n as u64) as usize
     }
-
-    /// Fills `bytes` with random bytes.
-    pub fn fill(&mut self, bytes: &mut [u8]) {
-        self.0.fill_bytes(bytes);
-    }
 }
 
 #[cfg(test)]

@@ -34,9 +34,9 @@ use ledger::crypto::PublicKey;
 use ledger::tx::{SignedTx, TxError, TxId};
 
 use crate::chain::Chain;
-use crate::limits::GOSSIP_OUTBOX_TXS_MAX;
 use crate::limits::{
-    INTAKE_JOINED_TXS_MAX, INTAKE_QUEUE_JOBS_MAX, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_TXS_MAX,
+    GOSSIP_OUTBOX_TXS_MAX, INTAKE_JOINED_TXS_MAX, INTAKE_QUEUE_JOBS_MAX, SUBMIT_BATCH_BYTES_MAX,
+    SUBMIT_BATCH_TXS_MAX,
 };
 use crate::mempool::MempoolError;
 use crate::mempool::Pool;
