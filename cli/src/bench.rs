@@ -22,7 +22,9 @@
 //! spent the load (busy, idle, stolen by the hypervisor), blocks and bytes per
 //! transaction on disk, and, measured once the nodes have stopped, how many signatures
 //! one core verifies per second alone and in batches, with the ratio of the committed
-//! rate to each, and how many SM2 signatures (the `sm2-sm3` suite's) one core verifies. `--audit` exports the chain and times `audit verify` of it. `--json`
+//! rate to each, and how many SM2 signatures (the `sm2-sm3` suite's) one core verifies. `--audit` exports the chain while the nodes run and, once they have stopped, times
+//! `audit verify` of it: transactions and signatures a second, the latter as a multiple of
+//! the suite's one-core verification rate. `--json`
 //! prints one object. Nothing here passes or fails on speed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use clap::Args;
 use ledger::crypto::{verify_batch, Algorithm, Check, PublicKey, SecretKey, Signature, Suite};
+use ledger::export::ChainEntry;
 use ledger::genesis::Params;
 use ledger::tx::{SignedTx, TxBody, TxId};
 use ledger::{Action, Date, Id};
@@ -106,7 +109,7 @@ pub struct BenchArgs {
     /// following validator 0, and report the mirror's rate and its lag behind the tip.
     #[arg(long, value_name = "URL")]
     mirror: Option<String>,
-    /// Then export the chain and time `audit verify` of it.
+    /// Then export the chain and, once the nodes have stopped, time `audit verify` of it.
     #[arg(long)]
     audit: bool,
     /// Print the figures as one JSON object.
@@ -734,9 +737,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     drop(mirror);
     let disk_after = disk_bytes(&data_dir);
 
-    let audit = if args.audit {
-        say("exporting the chain and verifying it …");
-        Some(audit_figures(&manifest.nodes[0].url, &auditor, &dir)?)
+    // The chain is exported while the nodes run; it is verified once they have stopped,
+    // as an auditor's machine would, with the cores to itself.
+    let exported = if args.audit {
+        say("exporting the chain …");
+        Some(export_chain(&manifest.nodes[0].url, &auditor)?)
     } else {
         None
     };
@@ -750,6 +755,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     // The sm2-sm3 suite's verification, for comparison: SM2 has no batch equation.
     let sm2_rate = single_verify_rate(Algorithm::Sm2);
     let sm2_grouped_rate = sm2_grouped_verify_rate();
+    let audit = match exported {
+        Some(entries) => {
+            say("verifying the exported chain …");
+            let one_core = match args.crypto_suite {
+                Suite::Ed25519Blake3 => single_rate,
+                Suite::Sm2Sm3 => sm2_rate,
+            };
+            Some(audit_figures(&dir, entries, one_core)?)
+        }
+        None => None,
+    };
 
     let submitted = submitted.lock().expect("not poisoned");
     let Watcher {
@@ -1300,6 +1316,10 @@ fn print_machine(doc: &Value, suite: Suite) {
             audit["txs_per_s"],
             audit["blocks_per_s"]
         );
+        println!(
+            "                            {} signatures: {} a second, {} × one core's rate (the nodes stopped)",
+            audit["signatures"], audit["signatures_per_s"], audit["signatures_per_s_of_one_core"]
+        );
     }
     if let Some(m) = doc.get("mirror").filter(|m| !m.is_null()) {
         println!(
@@ -1433,20 +1453,40 @@ fn rss_bytes_per_tx(from_kib: Option<u64>, to_kib: Option<u64>, committed: u64) 
 }
 
 /// Exports the chain from `url` and times its verification with the genesis alone.
-fn audit_figures(url: &str, tls: &ClientTls, dir: &std::path::Path) -> anyhow::Result<Value> {
+/// Every entry of the chain `url` serves, from height 1 to its tip.
+fn export_chain(url: &str, tls: &ClientTls) -> anyhow::Result<Vec<ChainEntry>> {
     let node = NodeChain::new(url, tls)?;
     let height = node.height()?;
+    (1..=height).map(|h| node.entry(h)).collect()
+}
+
+/// Times `audit verify` of `entries` against the devnet's genesis in `dir`: blocks,
+/// transactions and signatures (the transactions' and the certificates') a second, and
+/// the signatures' rate as a multiple of `one_core`, the chain's suite's one-core
+/// verification rate measured in the same run.
+fn audit_figures(
+    dir: &std::path::Path,
+    entries: Vec<ChainEntry>,
+    one_core: f64,
+) -> anyhow::Result<Value> {
     let genesis = ledger::genesis::Genesis::load(&dir.join("genesis.json"))?;
-    let mut entries = Vec::with_capacity(height as usize);
-    for h in 1..=height {
-        entries.push(node.entry(h)?);
-    }
     let header = ledger::export::ChainHeader {
         chain_id: genesis.chain_id.clone(),
         crypto_suite: genesis.crypto_suite,
         genesis_hash: genesis.hash(),
         first_height: 1,
     };
+    let signatures: usize = entries
+        .iter()
+        .map(|e| {
+            e.certificate.signatures.len()
+                + e.block
+                    .txs
+                    .iter()
+                    .map(|t| t.signatures.len())
+                    .sum::<usize>()
+        })
+        .sum();
     let started = Instant::now();
     let verdict = contracts::audit::verify_chain(
         &genesis,
@@ -1456,12 +1496,16 @@ fn audit_figures(url: &str, tls: &ClientTls, dir: &std::path::Path) -> anyhow::R
     )
     .map_err(|e| anyhow::anyhow!("the exported chain does not verify: {e}"))?;
     let seconds = started.elapsed().as_secs_f64();
+    let signatures_per_s = signatures as f64 / seconds;
     Ok(json!({
         "blocks": verdict.blocks,
         "txs": verdict.txs,
+        "signatures": signatures,
         "seconds": (seconds * 1000.0).round() / 1000.0,
-        "txs_per_s": (verdict.txs as f64 / seconds).round(),
-        "blocks_per_s": (verdict.blocks as f64 / seconds).round(),
+        "txs_per_s": (verdict.txs as f64 / seconds).round() as u64,
+        "blocks_per_s": (verdict.blocks as f64 / seconds).round() as u64,
+        "signatures_per_s": signatures_per_s.round() as u64,
+        "signatures_per_s_of_one_core": ((signatures_per_s / one_core) * 100.0).round() / 100.0,
     }))
 }
 
