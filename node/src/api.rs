@@ -46,6 +46,7 @@ use serde_json::{json, Value};
 use crate::access::Gate;
 use crate::intake;
 use crate::limits::{SUBMIT_BATCH_BYTES_MAX, SUBMIT_REQUEST_BYTES_MAX};
+use crate::metrics::{Kind, Series};
 use crate::reply::{error, internal, parse_height, ApiError, ApiResult};
 use crate::shared::Shared;
 use crate::views;
@@ -434,18 +435,9 @@ async fn metrics(
         store_series(shared.chain.history().stats()),
     ]
     .concat();
-    let mut text = String::new();
-    for (name, kind, help, value) in series {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    }
-    text.push_str(&histograms(&shared.metrics.histograms));
-    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+    let text = crate::metrics::exposition(&series, &shared.metrics.histograms);
+    ([("content-type", crate::metrics::EXPOSITION_TYPE)], text).into_response()
 }
-
-/// One series of `/metrics`: name, type, help, value.
-type Series = (&'static str, &'static str, &'static str, u64);
 
 fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
@@ -466,56 +458,56 @@ fn chain_series(shared: &Shared) -> Vec<Series> {
     vec![
         (
             "xinbao_height",
-            "gauge",
+            Kind::Gauge,
             "Height of the latest committed block.",
             load(&m.height),
         ),
         (
             "xinbao_protocol_version",
-            "gauge",
+            Kind::Gauge,
             "Protocol version in force at the latest committed block.",
             version(tip_height),
         ),
         (
             "xinbao_protocol_version_next",
-            "gauge",
+            Kind::Gauge,
             "Protocol version in force at the next height (a scheduled upgrade's from its activation height).",
             version(tip_height + 1),
         ),
         (
             "xinbao_protocol_version_supported_max",
-            "gauge",
+            Kind::Gauge,
             "Newest protocol version this node's program runs.",
             u64::from(*chain.supported_versions().end()),
         ),
-        ("xinbao_peers", "gauge", "Connected peers.", peers as u64),
+        ("xinbao_peers", Kind::Gauge, "Connected peers.", peers as u64),
         (
             "xinbao_proposals_invalid_total",
-            "counter",
+            Kind::Counter,
             "Proposals that did not re-execute to their header.",
             load(&m.proposals_invalid),
         ),
         (
             "xinbao_blocks_synced_total",
-            "counter",
+            Kind::Counter,
             "Blocks taken from peers by sync.",
             load(&m.blocks_synced),
         ),
         (
             "xinbao_equivocating_votes_total",
-            "counter",
+            Kind::Counter,
             "Double votes by a validator that the engine reported (kept as evidence: GET /v1/evidence).",
             load(&m.equivocating_votes),
         ),
         (
             "xinbao_equivocating_proposals_total",
-            "counter",
+            Kind::Counter,
             "Double proposals by a proposer that the engine reported.",
             load(&m.equivocating_proposals),
         ),
         (
             "xinbao_evidence",
-            "gauge",
+            Kind::Gauge,
             "Pieces of equivocation evidence this node keeps.",
             chain.history().evidence_count() as u64,
         ),
@@ -529,97 +521,97 @@ fn flow_series(shared: &Shared) -> Vec<Series> {
     vec![
         (
             "xinbao_mempool_txs",
-            "gauge",
+            Kind::Gauge,
             "Transactions waiting in the mempool.",
             mempool_txs as u64,
         ),
         (
             "xinbao_mempool_bytes",
-            "gauge",
+            Kind::Gauge,
             "Bytes of the transactions in the mempool.",
             mempool_bytes as u64,
         ),
         (
             "xinbao_txs_committed_total",
-            "counter",
+            Kind::Counter,
             "Transactions committed (accepted or rejected by the rulebook).",
             load(&m.txs_committed),
         ),
         (
             "xinbao_txs_rejected_total",
-            "counter",
+            Kind::Counter,
             "Committed transactions the rulebook rejected.",
             load(&m.txs_rejected),
         ),
         (
             "xinbao_txs_received_total",
-            "counter",
+            Kind::Counter,
             "Transactions submitted to this node.",
             load(&m.txs_received),
         ),
         (
             "xinbao_txs_refused_total",
-            "counter",
+            Kind::Counter,
             "Submitted transactions refused at intake.",
             load(&m.txs_refused),
         ),
         (
             "xinbao_signatures_verified_total",
-            "counter",
+            Kind::Counter,
             "Transaction signatures this node verified (each once: the validators reuse intake's verdicts).",
             load(&m.signatures_verified),
         ),
         (
             "xinbao_gossip_outbox_txs",
-            "gauge",
+            Kind::Gauge,
             "Submitted transactions waiting to be gossiped.",
             shared.gossip.len() as u64,
         ),
         (
             "xinbao_gossip_inbox_batches",
-            "gauge",
+            Kind::Gauge,
             "Received gossip batches waiting for intake.",
             load(&m.gossip_inbox_batches),
         ),
         (
             "xinbao_gossip_outbox_dropped_total",
-            "counter",
+            Kind::Counter,
             "Submitted transactions not gossiped because the gossip queue was full.",
             load(&m.gossip_outbox_dropped),
         ),
         (
             "xinbao_gossip_batches_sent_total",
-            "counter",
+            Kind::Counter,
             "Transaction batches sent to the validators.",
             load(&m.gossip_batches_sent),
         ),
         (
             "xinbao_gossip_txs_sent_total",
-            "counter",
+            Kind::Counter,
             "Transactions sent in gossip batches (once per batch, whatever the number of peers).",
             load(&m.gossip_txs_sent),
         ),
         (
             "xinbao_gossip_txs_received_total",
-            "counter",
+            Kind::Counter,
             "Transactions received from peers by gossip.",
             load(&m.gossip_txs_received),
         ),
         (
             "xinbao_gossip_batches_dropped_total",
-            "counter",
+            Kind::Counter,
             "Received gossip batches dropped because intake was behind.",
             load(&m.gossip_batches_dropped),
         ),
         (
             "xinbao_gossip_send_failures_total",
-            "counter",
+            Kind::Counter,
             "Gossip batches a peer did not acknowledge.",
             load(&m.gossip_send_failures),
         ),
         (
             "xinbao_intake_queue_jobs",
-            "gauge",
+            Kind::Gauge,
             "Submissions (HTTP requests, gossip batches) waiting for the intake thread.",
             shared.intake.len() as u64,
         ),
@@ -638,49 +630,49 @@ fn access_series(shared: &Shared, gate: &Gate, feeds: &crate::events::Feeds) -> 
     vec![
         (
             "xinbao_api_unauthenticated_total",
-            "counter",
+            Kind::Counter,
             "API requests refused for want of a client certificate with a role (401).",
             refused(ErrorCode::Unauthenticated),
         ),
         (
             "xinbao_api_forbidden_total",
-            "counter",
+            Kind::Counter,
             "API requests refused because the caller's role may not call the route (403).",
             refused(ErrorCode::Forbidden),
         ),
         (
             "xinbao_api_rate_limited_total",
-            "counter",
+            Kind::Counter,
             "API requests refused because their client certificate sent too many a second (429).",
             refused(ErrorCode::RateLimited),
         ),
         (
             "xinbao_api_too_many_in_flight_total",
-            "counter",
+            Kind::Counter,
             "API requests refused because their client certificate had too many in flight (429).",
             refused(ErrorCode::TooManyInFlight),
         ),
         (
             "xinbao_events_streams",
-            "gauge",
+            Kind::Gauge,
             "Event streams (GET /v1/events) open.",
             feeds.open() as u64,
         ),
         (
             "xinbao_events_streams_refused_total",
-            "counter",
+            Kind::Counter,
             "Event streams refused because as many as allowed were open (503).",
             feeds.refused.load(Ordering::Relaxed),
         ),
         (
             "xinbao_events_consumers_cut_off_total",
-            "counter",
+            Kind::Counter,
             "Event streams ended because their consumer left events waiting too long.",
             feeds.cut_off.load(Ordering::Relaxed),
         ),
         (
             "xinbao_p2p_messages_refused_total",
-            "counter",
+            Kind::Counter,
             "Consensus-network messages dropped because their node is not in the roster.",
             load(&m.p2p_messages_refused),
         ),
@@ -692,94 +684,63 @@ fn store_series(store: crate::store::Stats) -> Vec<Series> {
     vec![
         (
             "xinbao_store_disk_bytes",
-            "gauge",
+            Kind::Gauge,
             "Bytes of the store's journals and tables on disk.",
             store.disk_bytes,
         ),
         (
             "xinbao_store_journals",
-            "gauge",
+            Kind::Gauge,
             "Journal files of the store (sealed ones wait for their memtables' flush).",
             store.journals as u64,
         ),
         (
             "xinbao_store_tables",
-            "gauge",
+            Kind::Gauge,
             "Table files of the store, all keyspaces.",
             store.tables as u64,
         ),
         (
             "xinbao_store_l0_tables_max",
-            "gauge",
+            Kind::Gauge,
             "The most tables in any keyspace's first level (writes stall from 20).",
             store.l0_tables_max as u64,
         ),
         (
             "xinbao_store_blob_files",
-            "gauge",
+            Kind::Gauge,
             "Blob files of the store (where blocks and receipts are kept).",
             store.blob_files as u64,
         ),
         (
             "xinbao_store_flushes_queued",
-            "gauge",
+            Kind::Gauge,
             "Memtables waiting to be written to tables.",
             store.flushes_queued as u64,
         ),
         (
             "xinbao_store_compactions_running",
-            "gauge",
+            Kind::Gauge,
             "Compactions under way.",
             store.compactions_running as u64,
         ),
         (
             "xinbao_store_compactions_total",
-            "counter",
+            Kind::Counter,
             "Compactions the store finished since the node started.",
             store.compactions as u64,
         ),
         (
             "xinbao_store_cache_bytes",
-            "gauge",
+            Kind::Gauge,
             "Bytes of table blocks in the store's cache.",
             store.cache_bytes,
         ),
         (
             "xinbao_store_memtable_bytes",
-            "gauge",
+            Kind::Gauge,
             "Bytes of writes held in the store's memtables, not yet in tables.",
             store.write_buffer_bytes,
         ),
     ]
-}
-
-/// The histograms, in the exposition format.
-fn histograms(h: &crate::metrics::Histograms) -> String {
-    let mut text = String::new();
-    text.push_str(&h.commit_latency_ms.render(
-        "xinbao_commit_latency_seconds",
-        "From a transaction's arrival in this node's mempool to its commit.",
-        1_000,
-    ));
-    text.push_str(&h.block_execution_ms.render(
-        "xinbao_block_execution_seconds",
-        "Executing a block to propose or validate it.",
-        1_000,
-    ));
-    text.push_str(&h.block_commit_ms.render(
-        "xinbao_block_commit_seconds",
-        "Writing a decided block durably.",
-        1_000,
-    ));
-    text.push_str(&h.block_txs.render(
-        "xinbao_block_txs",
-        "Transactions in each committed block.",
-        1,
-    ));
-    text.push_str(&h.intake_batch_txs.render(
-        "xinbao_intake_batch_txs",
-        "Transactions the intake thread checked together, their signatures in one batch.",
-        1,
-    ));
-    text
 }
