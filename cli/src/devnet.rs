@@ -448,95 +448,143 @@ pub const HOST_P2P_PORT: u16 = 27000;
 
 /// Writes a new devnet into `dir` (see the module notes).
 pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::Result<Manifest> {
-    let hosts = founding.hosts.as_deref();
-    let suite = founding.crypto_suite;
-    ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
-        ensure!(
-            entries.next().is_none(),
-            "{} is not empty; choose a new directory (keys are never overwritten)",
-            dir.display()
-        );
-    }
-    let runners: Vec<&(Id, OrgKind)> = orgs
-        .iter()
-        .filter(|(_, k)| *k != OrgKind::Auditor)
-        .collect();
-    ensure!(
-        !runners.is_empty(),
-        "every organisation is an auditor: nobody runs a validator"
-    );
-    let count = founding
-        .validators
-        .unwrap_or(runners.len().max(VALIDATORS_MIN));
-    ensure!(
-        count >= runners.len(),
-        "{count} validators are too few: each of the {} non-auditor organisations runs one",
-        runners.len()
-    );
-    ensure!(
-        (VALIDATORS_MIN..=VALIDATORS_MAX).contains(&count),
-        "a devnet has between {VALIDATORS_MIN} and {VALIDATORS_MAX} validators"
-    );
-    if let Some(hosts) = hosts {
-        ensure!(
-            hosts.len() == count,
-            "{count} validators need {count} hosts"
-        );
-    }
-    // Per validator: an HTTP port, then a p2p port and the gossip port after it.
-    let base = match hosts {
-        Some(_) => 0,
-        None => free_ports(3 * count, founding.base_port)?,
-    };
-
+    let layout = Layout::plan(dir, orgs, founding)?;
     for sub in ["keys", "nodes", "members"] {
         std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("{}", dir.display()))?;
     }
-    let tls = founding.tls || hosts.is_some();
-    let ca = if tls {
+    let ca = if layout.tls {
         Some(devnet_ca(&dir.join(TLS_DIR), orgs)?)
     } else {
         None
     };
+    let (org_entries, admins) = admin_keys(dir, orgs, founding.crypto_suite)?;
+    // Each validator's key and configuration; the member files list them.
+    let mut nodes = Vec::with_capacity(layout.count);
+    let mut member_nodes: Vec<Vec<MemberNode>> = orgs.iter().map(|_| Vec::new()).collect();
+    for i in 0..layout.count {
+        let (entry, member_node) = layout.validator(dir, i, founding, ca.as_ref())?;
+        let at = orgs
+            .iter()
+            .position(|(id, _)| id.as_str() == entry.org)
+            .expect("a runner is an org");
+        member_nodes[at].push(member_node);
+        nodes.push(entry);
+    }
+    let members = write_members(dir, orgs, &admins, member_nodes)?;
+    write_genesis(dir, founding, &members, &admins)?;
+    let manifest = Manifest {
+        chain_id: CHAIN_ID.to_string(),
+        genesis: "genesis.json".to_string(),
+        orgs: org_entries,
+        nodes,
+        tls: layout.tls.then(|| TLS_DIR.to_string()),
+        dir: dir.to_owned(),
+    };
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    Ok(manifest)
+}
 
-    // Each organisation's admin key, as `member init` makes it.
-    let mut org_entries = Vec::with_capacity(orgs.len());
-    let mut admins = Vec::with_capacity(orgs.len());
-    for (id, kind) in orgs {
-        let secret = format!("keys/{id}.secret");
-        let key = crate::ceremony::new_key(
-            &dir.join(&secret),
-            Some(&dir.join(format!("keys/{id}.public"))),
-            suite.algorithm(),
-        )?;
-        admins.push(key);
-        org_entries.push(OrgEntry {
-            id: id.to_string(),
-            kind: *kind,
-            admin_key: secret,
-        });
+/// Where a devnet's validators run: how many, which organisations run them, and on which
+/// addresses and ports.
+struct Layout<'a> {
+    /// The organisations that run validators (all but auditors), in turn.
+    runners: Vec<&'a (Id, OrgKind)>,
+    count: usize,
+    hosts: Option<&'a [String]>,
+    /// On loopback: validator `i`'s HTTP port is `base + i`, its p2p port
+    /// `base + count + 2i` and its gossip port the one after.
+    base: u16,
+    tls: bool,
+}
+
+impl<'a> Layout<'a> {
+    /// Checks the founding's numbers against `orgs` and an empty `dir`, and finds ports.
+    fn plan(
+        dir: &Path,
+        orgs: &'a [(Id, OrgKind)],
+        founding: &'a Founding,
+    ) -> anyhow::Result<Layout<'a>> {
+        let hosts = founding.hosts.as_deref();
+        ensure!(!orgs.is_empty(), "a devnet needs at least one organisation");
+        if dir.exists() {
+            let mut entries =
+                std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
+            ensure!(
+                entries.next().is_none(),
+                "{} is not empty; choose a new directory (keys are never overwritten)",
+                dir.display()
+            );
+        }
+        let runners: Vec<&(Id, OrgKind)> = orgs
+            .iter()
+            .filter(|(_, k)| *k != OrgKind::Auditor)
+            .collect();
+        ensure!(
+            !runners.is_empty(),
+            "every organisation is an auditor: nobody runs a validator"
+        );
+        let count = founding
+            .validators
+            .unwrap_or(runners.len().max(VALIDATORS_MIN));
+        ensure!(
+            count >= runners.len(),
+            "{count} validators are too few: each of the {} non-auditor organisations runs one",
+            runners.len()
+        );
+        ensure!(
+            (VALIDATORS_MIN..=VALIDATORS_MAX).contains(&count),
+            "a devnet has between {VALIDATORS_MIN} and {VALIDATORS_MAX} validators"
+        );
+        if let Some(hosts) = hosts {
+            ensure!(
+                hosts.len() == count,
+                "{count} validators need {count} hosts"
+            );
+        }
+        // Per validator: an HTTP port, then a p2p port and the gossip port after it.
+        let base = match hosts {
+            Some(_) => 0,
+            None => free_ports(3 * count, founding.base_port)?,
+        };
+        Ok(Layout {
+            runners,
+            count,
+            hosts,
+            base,
+            tls: founding.tls || hosts.is_some(),
+        })
     }
 
-    // Each validator's key and configuration; the member files list them.
-    let mut nodes = Vec::with_capacity(count);
-    let mut member_nodes: Vec<Vec<MemberNode>> = orgs.iter().map(|_| Vec::new()).collect();
-    for i in 0..count {
-        let (org, _) = runners[i % runners.len()];
+    /// Validator `i`'s keys, certificate and configuration, written under `dir`: its
+    /// manifest entry and its line in its organisation's member file.
+    fn validator(
+        &self,
+        dir: &Path,
+        i: usize,
+        founding: &Founding,
+        ca: Option<&crate::tls::Ca>,
+    ) -> anyhow::Result<(NodeEntry, MemberNode)> {
+        let (base, count) = (self.base, self.count);
+        let (org, _) = self.runners[i % self.runners.len()];
         let name = format!("node{i}-{org}");
-        let (ip, http_port, p2p_port) = match hosts {
+        let (ip, http_port, p2p_port) = match self.hosts {
             Some(hosts) => (hosts[i].as_str(), HOST_HTTP_PORT, HOST_P2P_PORT),
             None => ("127.0.0.1", base + i as u16, base + (count + 2 * i) as u16),
         };
         let p2p = format!("/ip4/{ip}/tcp/{p2p_port}");
         let node_dir = dir.join("nodes").join(&name);
         std::fs::create_dir_all(&node_dir)?;
-        let key =
-            crate::ceremony::new_key(&node_dir.join("consensus.key"), None, suite.algorithm())?;
+        let key = crate::ceremony::new_key(
+            &node_dir.join("consensus.key"),
+            None,
+            founding.crypto_suite.algorithm(),
+        )?;
         let transport = crate::ceremony::new_transport_key(&node_dir, &key)?;
         let http = format!("{ip}:{http_port}");
-        let tls_section = match &ca {
+        let tls_section = match ca {
             Some(ca) => {
                 ca.issue_server(
                     &node_dir,
@@ -572,24 +620,55 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
             name: name.clone(),
             org: org.to_string(),
             config: format!("nodes/{name}/config.toml"),
-            url: format!("{}://{http}", if tls { "https" } else { "http" }),
+            url: format!("{}://{http}", if self.tls { "https" } else { "http" }),
             p2p: p2p.clone(),
         };
         std::fs::write(dir.join(&entry.config), config)?;
-        let at = orgs
-            .iter()
-            .position(|(id, _)| id == org)
-            .expect("a runner is an org");
-        member_nodes[at].push(MemberNode {
+        let member_node = MemberNode {
             consensus_key: key.public_key(),
             voting_power: 1,
             address: Text::new(&p2p).context("a p2p address")?,
             transport,
-        });
-        nodes.push(entry);
+        };
+        Ok((entry, member_node))
     }
+}
+
+/// Each organisation's admin key, as `member init` makes it: the manifest's entries and
+/// the secret keys.
+fn admin_keys(
+    dir: &Path,
+    orgs: &[(Id, OrgKind)],
+    suite: Suite,
+) -> anyhow::Result<(Vec<OrgEntry>, Vec<SecretKey>)> {
+    let mut org_entries = Vec::with_capacity(orgs.len());
+    let mut admins = Vec::with_capacity(orgs.len());
+    for (id, kind) in orgs {
+        let secret = format!("keys/{id}.secret");
+        let key = crate::ceremony::new_key(
+            &dir.join(&secret),
+            Some(&dir.join(format!("keys/{id}.public"))),
+            suite.algorithm(),
+        )?;
+        admins.push(key);
+        org_entries.push(OrgEntry {
+            id: id.to_string(),
+            kind: *kind,
+            admin_key: secret,
+        });
+    }
+    Ok((org_entries, admins))
+}
+
+/// The member files, one per organisation, with its admin key and its validators.
+fn write_members(
+    dir: &Path,
+    orgs: &[(Id, OrgKind)],
+    admins: &[SecretKey],
+    member_nodes: Vec<Vec<MemberNode>>,
+) -> anyhow::Result<Vec<MemberFile>> {
     let mut members = Vec::with_capacity(orgs.len());
-    for (((id, kind), admin), nodes) in orgs.iter().zip(&admins).zip(member_nodes) {
+    for (((id, kind), admin), nodes) in orgs.iter().zip(admins).zip(member_nodes) {
         let member = MemberFile {
             format: MEMBER_FORMAT.to_string(),
             org: id.clone(),
@@ -603,14 +682,23 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
         )?;
         members.push(member);
     }
+    Ok(members)
+}
 
+/// The genesis of `members`, approved by every admin key, written to `genesis.json`.
+fn write_genesis(
+    dir: &Path,
+    founding: &Founding,
+    members: &[MemberFile],
+    admins: &[SecretKey],
+) -> anyhow::Result<()> {
     // Before the earliest worked example, so that a devnet clock can replay any of them.
     let genesis_time_ms = Date::from_ymd(2024, 1, 1)
         .expect("a date")
         .unix_ms_cst_noon() as u64;
     let settings = GenesisSettings {
         protocol_version: founding.protocol_version,
-        crypto_suite: suite,
+        crypto_suite: founding.crypto_suite,
         genesis_time_ms,
         params: crate::ceremony::params_of_version(
             founding.params.clone(),
@@ -620,23 +708,10 @@ pub fn init(dir: &Path, orgs: &[(Id, OrgKind)], founding: &Founding) -> anyhow::
     };
     let chain_id = Id::new(CHAIN_ID).expect("a valid chain id");
     let admin_refs: Vec<&SecretKey> = admins.iter().collect();
-    let file = crate::ceremony::assemble_and_approve(&chain_id, &members, &settings, &admin_refs)
+    let file = crate::ceremony::assemble_and_approve(&chain_id, members, &settings, &admin_refs)
         .context("the devnet's genesis")?;
     std::fs::write(dir.join("genesis.json"), file.to_json() + "\n")?;
-
-    let manifest = Manifest {
-        chain_id: CHAIN_ID.to_string(),
-        genesis: "genesis.json".to_string(),
-        orgs: org_entries,
-        nodes,
-        tls: tls.then(|| TLS_DIR.to_string()),
-        dir: dir.to_owned(),
-    };
-    std::fs::write(
-        dir.join(MANIFEST_FILE),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
-    Ok(manifest)
+    Ok(())
 }
 
 /// A TLS devnet's CA in `dir`, and a client certificate per organisation and role.

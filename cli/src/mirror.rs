@@ -812,124 +812,151 @@ impl Writer {
                 text(header.proposer.to_string()),
             ],
         );
-        for (index, (tx, receipt)) in entry.block.txs.iter().zip(&executed.receipts).enumerate() {
-            let (outcome, code) = match receipt.outcome {
-                Outcome::Accepted => ("Accepted", V::N),
-                Outcome::Rejected(code) => ("Rejected", text(code.as_str())),
-            };
-            let action = &tx.body.action;
-            rows.push(
-                &TRANSACTIONS,
-                vec![
-                    int(height),
-                    int(index),
-                    text(receipt.tx_id.to_string()),
-                    text(action.type_name()),
-                    text(&date),
-                    text(outcome),
-                    code,
-                ],
-            );
-            if receipt.outcome != Outcome::Accepted {
-                continue;
-            }
-            match action {
-                Action::RecordRepayment(a) => rows.push(
-                    &REPAYMENTS,
-                    vec![
-                        int(height),
-                        int(index),
-                        text(&a.loan),
-                        text(&date),
-                        fen(a.amount_fen),
-                        text(&a.reference),
-                    ],
-                ),
-                Action::RecordRecovery(a) => rows.push(
-                    &RECOVERIES,
-                    vec![
-                        int(height),
-                        int(index),
-                        text(&a.claim),
-                        text(&date),
-                        fen(a.amount_fen),
-                        text(&a.reference),
-                    ],
-                ),
-                _ => {}
-            }
-        }
-        let mut seq: BTreeMap<u32, i64> = BTreeMap::new();
-        for (index, decision) in &executed.decisions {
-            let n = seq.entry(*index).or_default();
-            let figures = decision.to_json();
-            let field = |name: &str| opt(figures[name].as_str(), text);
-            rows.push(
-                &DECISIONS,
-                vec![
-                    int(height),
-                    int(*index),
-                    V::I(*n),
-                    text(decision.kind()),
-                    field("claim"),
-                    field("programme"),
-                    field("fund"),
-                    text(figures.to_string()),
-                ],
-            );
-            *n += 1;
-        }
-        for change in &executed.changes {
-            let type_name = entry.block.txs[change.index].body.action.type_name();
-            let approvers: Vec<&str> = change.approvers.iter().map(Id::as_str).collect();
-            rows.push(
-                &GOVERNANCE,
-                vec![
-                    int(height),
-                    int(change.index),
-                    text(type_name),
-                    text(json!(approvers).to_string()),
-                ],
-            );
-        }
+        tx_rows(&mut rows, done, &date);
+        decision_rows(&mut rows, done);
         for (key, value) in executed.writes.iter() {
             let Some(value) = value else { continue };
             record_rows(&mut rows, before, &after, key, value, height, &date);
         }
         // The month ends between the previous block and this one, on the state before it.
         if let Some(last) = self.last_date {
-            let mut end = contracts::report::month_end(last);
-            while end < done.date {
-                let figures = contracts::report::month_figures(before, end);
-                for (programme, f) in figures.as_object().into_iter().flatten() {
-                    let n = |k: &str| f[k].as_i64().map_or(V::N, V::I);
-                    rows.push(
-                        &PROGRAMME_MONTHS,
-                        vec![
-                            text(programme),
-                            text(end),
-                            opt(f["status"].as_str(), text),
-                            n("premium_written_fen"),
-                            n("claims_gross_fen"),
-                            n("loss_ratio_bps"),
-                            n("outstanding_principal_fen"),
-                            n("overdue_principal_fen"),
-                            n("overdue_ratio_bps"),
-                        ],
-                    );
-                }
-                match Date::from_days(end.days_since_epoch() + 1) {
-                    Ok(next) => end = contracts::report::month_end(next),
-                    Err(_) => break,
-                }
-            }
+            month_rows(&mut rows, before, last, done.date);
         }
         self.last_date = Some(done.date);
         rows
     }
 }
 
-/// The rows of one record the block wrote (`after` is the state after the block).
+/// The rows of a block's transactions, and of the repayments and recoveries it accepted.
+fn tx_rows(rows: &mut Rows, done: &BlockDone<'_>, date: &str) {
+    let height = done.entry.block.header.height;
+    for (index, (tx, receipt)) in done
+        .entry
+        .block
+        .txs
+        .iter()
+        .zip(&done.executed.receipts)
+        .enumerate()
+    {
+        let (outcome, code) = match receipt.outcome {
+            Outcome::Accepted => ("Accepted", V::N),
+            Outcome::Rejected(code) => ("Rejected", text(code.as_str())),
+        };
+        let action = &tx.body.action;
+        rows.push(
+            &TRANSACTIONS,
+            vec![
+                int(height),
+                int(index),
+                text(receipt.tx_id.to_string()),
+                text(action.type_name()),
+                text(date),
+                text(outcome),
+                code,
+            ],
+        );
+        if receipt.outcome != Outcome::Accepted {
+            continue;
+        }
+        match action {
+            Action::RecordRepayment(a) => rows.push(
+                &REPAYMENTS,
+                vec![
+                    int(height),
+                    int(index),
+                    text(&a.loan),
+                    text(date),
+                    fen(a.amount_fen),
+                    text(&a.reference),
+                ],
+            ),
+            Action::RecordRecovery(a) => rows.push(
+                &RECOVERIES,
+                vec![
+                    int(height),
+                    int(index),
+                    text(&a.claim),
+                    text(date),
+                    fen(a.amount_fen),
+                    text(&a.reference),
+                ],
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// The rows of what a block's transactions decided and of the governance changes it
+/// accepted.
+fn decision_rows(rows: &mut Rows, done: &BlockDone<'_>) {
+    let height = done.entry.block.header.height;
+    let mut seq: BTreeMap<u32, i64> = BTreeMap::new();
+    for (index, decision) in &done.executed.decisions {
+        let n = seq.entry(*index).or_default();
+        let figures = decision.to_json();
+        let field = |name: &str| opt(figures[name].as_str(), text);
+        rows.push(
+            &DECISIONS,
+            vec![
+                int(height),
+                int(*index),
+                V::I(*n),
+                text(decision.kind()),
+                field("claim"),
+                field("programme"),
+                field("fund"),
+                text(figures.to_string()),
+            ],
+        );
+        *n += 1;
+    }
+    for change in &done.executed.changes {
+        let type_name = done.entry.block.txs[change.index].body.action.type_name();
+        let approvers: Vec<&str> = change.approvers.iter().map(Id::as_str).collect();
+        rows.push(
+            &GOVERNANCE,
+            vec![
+                int(height),
+                int(change.index),
+                text(type_name),
+                text(json!(approvers).to_string()),
+            ],
+        );
+    }
+}
+
+/// The programmes' figures at each month end from `last`'s to the one before `date`,
+/// read from `before`, the state before the block dated `date`.
+fn month_rows(rows: &mut Rows, before: &MemoryStore, last: Date, date: Date) {
+    let mut end = contracts::report::month_end(last);
+    while end < date {
+        let figures = contracts::report::month_figures(before, end);
+        for (programme, f) in figures.as_object().into_iter().flatten() {
+            let n = |k: &str| f[k].as_i64().map_or(V::N, V::I);
+            rows.push(
+                &PROGRAMME_MONTHS,
+                vec![
+                    text(programme),
+                    text(end),
+                    opt(f["status"].as_str(), text),
+                    n("premium_written_fen"),
+                    n("claims_gross_fen"),
+                    n("loss_ratio_bps"),
+                    n("outstanding_principal_fen"),
+                    n("overdue_principal_fen"),
+                    n("overdue_ratio_bps"),
+                ],
+            );
+        }
+        match Date::from_days(end.days_since_epoch() + 1) {
+            Ok(next) => end = contracts::report::month_end(next),
+            Err(_) => break,
+        }
+    }
+}
+
+/// The rows of one record the block wrote (`before` and `after` are the states before
+/// and after the block), by the kind of record its key names.
 fn record_rows(
     rows: &mut Rows,
     before: &dyn StateView,
@@ -951,185 +978,208 @@ fn record_rows(
             vec![text(&id), text(contracts::report::kind_name(org.kind))],
         );
     } else if let Some(id) = id_after(keys::FUND) {
-        let fund: Fund = store::decode_record(value);
         let old: Option<Fund> = store::read(before, key);
-        rows.push(
-            &FUNDS,
-            vec![
-                text(&id),
-                text(&fund.government),
-                fen(fund.annual_cap_fen),
-                fen(fund.balance_fen),
-                fen(fund.subsidies_paid_fen),
-                fen(fund.compensation_paid_fen),
-            ],
-        );
-        for (year, paid) in &fund.paid_by_year {
-            rows.push(&FUND_YEARS, vec![text(&id), int(*year), fen(*paid)]);
-        }
-        let was = |f: fn(&Fund) -> Fen| old.as_ref().map_or(0, |o| f(o).0 as i64);
-        rows.push(
-            &FUND_MOVEMENTS,
-            vec![
-                int(height),
-                text(&id),
-                text(date),
-                int(was(|f| f.balance_fen)),
-                fen(fund.balance_fen),
-                int(fund.subsidies_paid_fen.0 as i64 - was(|f| f.subsidies_paid_fen)),
-                int(fund.compensation_paid_fen.0 as i64 - was(|f| f.compensation_paid_fen)),
-            ],
-        );
-    } else if key.starts_with(keys::RATE.as_bytes()) {
-        let filing: RateFiling = store::decode_record(value);
-        let rest = &key[keys::RATE.len()..];
-        let parts: Vec<&[u8]> = rest.split(|b| *b == 0).collect();
-        if let [insurer, product, hash] = parts[..] {
-            rows.push(
-                &FILINGS,
-                vec![
-                    text(String::from_utf8_lossy(hash)),
-                    text(String::from_utf8_lossy(insurer)),
-                    text(String::from_utf8_lossy(product)),
-                    text(json!(filing.rates_bps).to_string()),
-                    text(filing.valid_from),
-                    text(filing.valid_to),
-                    text(&filing.filing_ref),
-                ],
-            );
-        }
+        fund_rows(rows, &id, store::decode_record(value), old, height, date);
+    } else if let Some(rest) = key.strip_prefix(keys::RATE.as_bytes()) {
+        filing_rows(rows, rest, store::decode_record(value));
     } else if let Some(id) = id_after(keys::PROGRAMME) {
-        let p: Programme = store::decode_record(value);
-        let t = &p.terms;
-        let warnings: Vec<&str> = p.warnings.iter().map(|w| w.as_str()).collect();
-        rows.push(
-            &PROGRAMMES,
-            vec![
-                text(&id),
-                text(&t.name),
-                text(&t.product),
-                text(&t.government),
-                text(&t.fund),
-                text(&t.insurer),
-                opt(t.reinsurer.as_ref(), text),
-                text(t.period_start),
-                text(t.period_end),
-                int(t.split.bank_bps),
-                int(t.split.insurer_bps),
-                int(t.split.fund_bps),
-                int(t.reinsurance_quota_bps),
-                text(p.status.as_str()),
-                fen(p.premium_written_fen),
-                fen(p.claims_gross_fen),
-                int(contracts::arith::ratio_bps(
-                    p.claims_gross_fen,
-                    p.premium_written_fen,
-                )),
-                text(json!(warnings).to_string()),
-                text(serde_json::to_string(t).expect("JSON of a programme's terms")),
-            ],
-        );
-        for bank in &t.banks {
-            rows.push(&PROGRAMME_BANKS, vec![text(&id), text(bank)]);
-        }
+        programme_rows(rows, &id, store::decode_record(value));
     } else if let Some(id) = id_after(keys::POLICY) {
-        let p: Policy = store::decode_record(value);
-        let filing =
-            store::read::<Programme>(after, &keys::programme(&p.programme)).and_then(|programme| {
-                contracts::programme::filing_of(
-                    after,
-                    &programme.terms.insurer,
-                    &programme.terms.product,
-                    p.premium_rate_bps,
-                    p.issued,
-                )
-            });
-        let filing_hash = filing.and_then(|(key, _)| {
-            key.rsplit(|b| *b == 0)
-                .next()
-                .map(|h| String::from_utf8_lossy(h).to_string())
-        });
-        rows.push(
-            &POLICIES,
-            vec![
-                text(&id),
-                text(&p.programme),
-                text(&p.enterprise),
-                text(&p.bank),
-                fen(p.loan_principal_fen),
-                int(p.loan_rate_bps),
-                int(p.term_months),
-                int(p.premium_rate_bps),
-                opt(p.financing_doc_hash.as_ref(), text),
-                text(p.issued),
-                fen(p.premium_fen),
-                fen(p.subsidy_fen),
-                fen(p.insured_amount_fen),
-                opt(p.loan.as_ref(), text),
-                opt(filing_hash, text),
-            ],
-        );
+        policy_rows(rows, after, &id, store::decode_record(value));
     } else if let Some(id) = id_after(keys::LOAN) {
-        let l: Loan = store::decode_record(value);
-        rows.push(
-            &LOANS,
-            vec![
-                text(&id),
-                text(&l.policy),
-                text(&l.programme),
-                text(&l.bank),
-                text(&l.enterprise),
-                int(l.rate_bps),
-                int(l.term_months),
-                text(l.start),
-                text(l.maturity),
-                text(l.status.as_str()),
-                fen(l.outstanding_principal_fen),
-                opt(l.claim.as_ref(), text),
-            ],
-        );
+        loan_rows(rows, &id, store::decode_record(value));
     } else if let Some(id) = id_after(keys::CLAIM) {
-        let c: Claim = store::decode_record(value);
-        let insurer = store::read::<Programme>(after, &keys::programme(&c.programme))
-            .map(|p| p.terms.insurer.to_string())
-            .unwrap_or_default();
-        let s = c.settlement;
-        let part = |f: fn(&store::Settlement) -> Fen| opt(s.as_ref().map(f), fen);
+        claim_rows(rows, after, &id, store::decode_record(value));
+    }
+}
+
+/// A fund's row, its years' and its movement in this block (`old`: the fund before it).
+fn fund_rows(rows: &mut Rows, id: &Id, fund: Fund, old: Option<Fund>, height: u64, date: &str) {
+    rows.push(
+        &FUNDS,
+        vec![
+            text(id),
+            text(&fund.government),
+            fen(fund.annual_cap_fen),
+            fen(fund.balance_fen),
+            fen(fund.subsidies_paid_fen),
+            fen(fund.compensation_paid_fen),
+        ],
+    );
+    for (year, paid) in &fund.paid_by_year {
+        rows.push(&FUND_YEARS, vec![text(id), int(*year), fen(*paid)]);
+    }
+    let was = |f: fn(&Fund) -> Fen| old.as_ref().map_or(0, |o| f(o).0 as i64);
+    rows.push(
+        &FUND_MOVEMENTS,
+        vec![
+            int(height),
+            text(id),
+            text(date),
+            int(was(|f| f.balance_fen)),
+            fen(fund.balance_fen),
+            int(fund.subsidies_paid_fen.0 as i64 - was(|f| f.subsidies_paid_fen)),
+            int(fund.compensation_paid_fen.0 as i64 - was(|f| f.compensation_paid_fen)),
+        ],
+    );
+}
+
+/// A rate filing's row; `rest` is its key after the prefix: insurer, product and hash.
+fn filing_rows(rows: &mut Rows, rest: &[u8], filing: RateFiling) {
+    let parts: Vec<&[u8]> = rest.split(|b| *b == 0).collect();
+    if let [insurer, product, hash] = parts[..] {
         rows.push(
-            &CLAIMS,
+            &FILINGS,
             vec![
-                text(&id),
-                text(&c.loan),
-                text(&c.programme),
-                text(&c.bank),
-                text(insurer),
-                text(c.status.as_str()),
-                text(c.filed),
-                opt(c.completed, text),
-                opt(c.decision_due, text),
-                opt(c.payment_due, text),
-                opt(c.decided, text),
-                opt(c.paid, text),
-                V::B(c.late),
-                fen(c.loss_fen),
-                part(|s| s.bank_retained_fen),
-                part(|s| s.insurer_gross_fen),
-                part(|s| s.fund_direct_fen),
-                part(|s| s.fund_layer_fen),
-                part(|s| s.insurer_pays_bank_fen),
-                part(|s| s.fund_fen),
-                part(|s| s.fund_shortfall_fen),
-                part(|s| s.reinsurer_fen),
-                part(|s| s.insurer_retained_fen),
-                opt(c.reject_reason.as_ref(), text),
-                fen(c.recovered_fen),
-                fen(c.recovery.bank_fen),
-                fen(c.recovery.insurer_fen),
-                fen(c.recovery.fund_fen),
-                fen(c.recovery.reinsurer_fen),
+                text(String::from_utf8_lossy(hash)),
+                text(String::from_utf8_lossy(insurer)),
+                text(String::from_utf8_lossy(product)),
+                text(json!(filing.rates_bps).to_string()),
+                text(filing.valid_from),
+                text(filing.valid_to),
+                text(&filing.filing_ref),
             ],
         );
     }
+}
+
+/// A programme's row and its banks'.
+fn programme_rows(rows: &mut Rows, id: &Id, p: Programme) {
+    let t = &p.terms;
+    let warnings: Vec<&str> = p.warnings.iter().map(|w| w.as_str()).collect();
+    rows.push(
+        &PROGRAMMES,
+        vec![
+            text(id),
+            text(&t.name),
+            text(&t.product),
+            text(&t.government),
+            text(&t.fund),
+            text(&t.insurer),
+            opt(t.reinsurer.as_ref(), text),
+            text(t.period_start),
+            text(t.period_end),
+            int(t.split.bank_bps),
+            int(t.split.insurer_bps),
+            int(t.split.fund_bps),
+            int(t.reinsurance_quota_bps),
+            text(p.status.as_str()),
+            fen(p.premium_written_fen),
+            fen(p.claims_gross_fen),
+            int(contracts::arith::ratio_bps(
+                p.claims_gross_fen,
+                p.premium_written_fen,
+            )),
+            text(json!(warnings).to_string()),
+            text(serde_json::to_string(t).expect("JSON of a programme's terms")),
+        ],
+    );
+    for bank in &t.banks {
+        rows.push(&PROGRAMME_BANKS, vec![text(id), text(bank)]);
+    }
+}
+
+/// A policy's row, with the hash of the filing its premium rate was taken from.
+fn policy_rows(rows: &mut Rows, after: &dyn StateView, id: &Id, p: Policy) {
+    let filing =
+        store::read::<Programme>(after, &keys::programme(&p.programme)).and_then(|programme| {
+            contracts::programme::filing_of(
+                after,
+                &programme.terms.insurer,
+                &programme.terms.product,
+                p.premium_rate_bps,
+                p.issued,
+            )
+        });
+    let filing_hash = filing.and_then(|(key, _)| {
+        key.rsplit(|b| *b == 0)
+            .next()
+            .map(|h| String::from_utf8_lossy(h).to_string())
+    });
+    rows.push(
+        &POLICIES,
+        vec![
+            text(id),
+            text(&p.programme),
+            text(&p.enterprise),
+            text(&p.bank),
+            fen(p.loan_principal_fen),
+            int(p.loan_rate_bps),
+            int(p.term_months),
+            int(p.premium_rate_bps),
+            opt(p.financing_doc_hash.as_ref(), text),
+            text(p.issued),
+            fen(p.premium_fen),
+            fen(p.subsidy_fen),
+            fen(p.insured_amount_fen),
+            opt(p.loan.as_ref(), text),
+            opt(filing_hash, text),
+        ],
+    );
+}
+
+/// A loan's row.
+fn loan_rows(rows: &mut Rows, id: &Id, l: Loan) {
+    rows.push(
+        &LOANS,
+        vec![
+            text(id),
+            text(&l.policy),
+            text(&l.programme),
+            text(&l.bank),
+            text(&l.enterprise),
+            int(l.rate_bps),
+            int(l.term_months),
+            text(l.start),
+            text(l.maturity),
+            text(l.status.as_str()),
+            fen(l.outstanding_principal_fen),
+            opt(l.claim.as_ref(), text),
+        ],
+    );
+}
+
+/// A claim's row, with its programme's insurer and its settlement's parts.
+fn claim_rows(rows: &mut Rows, after: &dyn StateView, id: &Id, c: Claim) {
+    let insurer = store::read::<Programme>(after, &keys::programme(&c.programme))
+        .map(|p| p.terms.insurer.to_string())
+        .unwrap_or_default();
+    let s = c.settlement;
+    let part = |f: fn(&store::Settlement) -> Fen| opt(s.as_ref().map(f), fen);
+    rows.push(
+        &CLAIMS,
+        vec![
+            text(id),
+            text(&c.loan),
+            text(&c.programme),
+            text(&c.bank),
+            text(insurer),
+            text(c.status.as_str()),
+            text(c.filed),
+            opt(c.completed, text),
+            opt(c.decision_due, text),
+            opt(c.payment_due, text),
+            opt(c.decided, text),
+            opt(c.paid, text),
+            V::B(c.late),
+            fen(c.loss_fen),
+            part(|s| s.bank_retained_fen),
+            part(|s| s.insurer_gross_fen),
+            part(|s| s.fund_direct_fen),
+            part(|s| s.fund_layer_fen),
+            part(|s| s.insurer_pays_bank_fen),
+            part(|s| s.fund_fen),
+            part(|s| s.fund_shortfall_fen),
+            part(|s| s.reinsurer_fen),
+            part(|s| s.insurer_retained_fen),
+            opt(c.reject_reason.as_ref(), text),
+            fen(c.recovered_fen),
+            fen(c.recovery.bank_fen),
+            fen(c.recovery.insurer_fen),
+            fen(c.recovery.fund_fen),
+            fen(c.recovery.reinsurer_fen),
+        ],
+    );
 }
 
 /// The fields `mirror check` compares, by section of the R10 document, with the query

@@ -175,125 +175,197 @@ pub fn run(
         .get("steps")
         .and_then(Value::as_array)
         .context("no `steps` array")?;
-    let manifest = Manifest::load(devnet_dir)?;
-    check_members(&doc, &manifest)?;
-    // R13.4: the steps run under the scenario's version, so the network must be in it.
-    let in_force = node.status()?.next_protocol_version;
-    ensure!(
-        in_force == offline.protocol_version,
-        "the scenario is of protocol version {}, and the network runs version {in_force}: make a \
-         devnet of its version with `xinbao devnet init --orgs-from FILE`, or upgrade this one first",
-        offline.protocol_version
-    );
-    let clients: Vec<NodeClient> = manifest.clients()?;
-    let chain_id = Id::new(manifest.chain_id.as_str()).context("the devnet's chain id")?;
-
-    let state = node.state()?;
-    for table in ["programmes", "funds", "policies", "loans", "claims"] {
-        ensure!(
-            state
-                .get(table)
-                .and_then(Value::as_object)
-                .is_none_or(|t| t.is_empty()),
-            "the network already holds {table}: a scenario is replayed on a fresh devnet"
-        );
-    }
-
-    let algorithm = node.status()?.crypto_suite.algorithm();
-    let mut keys: Vec<(String, SecretKey)> = Vec::new();
-    for org in &manifest.orgs {
-        if let Some(key) = manifest.admin_key(devnet_dir, &org.id)? {
-            keys.push((org.id.clone(), key));
-        }
-    }
-    // Distinct nonces on every run, so that a step's id is never one already seen.
-    let nonce_base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-        .saturating_mul(1_000);
-
+    let mut replay = Replay::new(&doc, &offline, devnet_dir, node)?;
     let total = steps.len() as u64;
-    let mut ledger_date: Option<Date> = None;
-    let mut clock_date: Option<Date> = None;
-    let mut rejected: Vec<Rejected> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let number = index as u64 + 1;
-        let kind = offline.step_types.get(index).map_or("", String::as_str);
-        let latest_before = ledger_date;
+        let latest_before = replay.ledger_date;
         if let Ok(date) = scenario::parse_date(step.get("date").unwrap_or(&Value::Null)) {
             if latest_before.is_none_or(|latest| date > latest) {
-                ledger_date = Some(date);
+                replay.ledger_date = Some(date);
             }
         }
-        let (date, signers, action) = match scenario::parse_step(step, latest_before) {
-            Ok(parsed) => parsed,
+        match scenario::parse_step(step, latest_before) {
+            Ok((date, signers, action)) => {
+                replay.advance_clocks(number, date)?;
+                let kind = offline.step_types.get(index).map_or("", String::as_str);
+                let note = replay.send(number, &signers, action)?;
+                progress(note.with(number, total, kind));
+            }
             Err(code) => {
-                rejected.push(Rejected { step: number, code });
+                replay.rejected.push(Rejected { step: number, code });
                 progress(StepNote::NotSent {
                     step: number,
                     of: total,
                     code,
                 });
-                continue;
             }
-        };
-        if clock_date.is_none_or(|d| date > d) {
-            if let Some(block_date) = latest_date(node)? {
-                ensure!(
-                    block_date <= date,
-                    "step {number} is dated {date}, but the network's blocks are already dated {block_date}: replay on a fresh devnet started with --devnet-clock"
-                );
-            }
-            set_clocks(&clients, date)?;
-            clock_date = Some(date);
         }
-        let height = node.status()?.height;
+    }
+    replay.reach_last_date()?;
+    replay.finish(&doc)
+}
+
+/// A replay under way: the network, the members' keys, and what the steps so far gave.
+struct Replay<'a> {
+    node: &'a NodeClient,
+    offline: &'a Outcome,
+    clients: Vec<NodeClient>,
+    chain_id: Id,
+    /// Of the chain's suite: the key a step signed by no member is signed with.
+    algorithm: ledger::crypto::Algorithm,
+    keys: Vec<(String, SecretKey)>,
+    /// Distinct nonces on every run, so that a step's id is never one already seen.
+    nonce_base: u64,
+    /// The latest well-formed date of the steps so far.
+    ledger_date: Option<Date>,
+    /// The date the validators' clocks were last set to.
+    clock_date: Option<Date>,
+    rejected: Vec<Rejected>,
+}
+
+/// A sent step's fate, told as a [`StepNote`] once its number and kind are added.
+enum Sent {
+    Committed { height: u64, code: Option<Code> },
+    Refused { refusal: String, code: Code },
+}
+
+impl Sent {
+    fn with(self, step: u64, of: u64, kind: &str) -> StepNote<'_> {
+        match self {
+            Sent::Committed { height, code } => StepNote::Committed {
+                step,
+                of,
+                kind,
+                height,
+                code,
+            },
+            Sent::Refused { refusal, code } => StepNote::Refused {
+                step,
+                of,
+                kind,
+                refusal,
+                code,
+            },
+        }
+    }
+}
+
+impl<'a> Replay<'a> {
+    /// Checks that the network can replay the scenario `doc` (its members, its protocol
+    /// version, a fresh ledger) and gathers the members' keys.
+    fn new(
+        doc: &Value,
+        offline: &'a Outcome,
+        devnet_dir: &Path,
+        node: &'a NodeClient,
+    ) -> anyhow::Result<Replay<'a>> {
+        let manifest = Manifest::load(devnet_dir)?;
+        check_members(doc, &manifest)?;
+        // R13.4: the steps run under the scenario's version, so the network must be in it.
+        let in_force = node.status()?.next_protocol_version;
+        ensure!(
+            in_force == offline.protocol_version,
+            "the scenario is of protocol version {}, and the network runs version {in_force}: make a \
+             devnet of its version with `xinbao devnet init --orgs-from FILE`, or upgrade this one first",
+            offline.protocol_version
+        );
+        let state = node.state()?;
+        for table in ["programmes", "funds", "policies", "loans", "claims"] {
+            ensure!(
+                state
+                    .get(table)
+                    .and_then(Value::as_object)
+                    .is_none_or(|t| t.is_empty()),
+                "the network already holds {table}: a scenario is replayed on a fresh devnet"
+            );
+        }
+        let mut keys: Vec<(String, SecretKey)> = Vec::new();
+        for org in &manifest.orgs {
+            if let Some(key) = manifest.admin_key(devnet_dir, &org.id)? {
+                keys.push((org.id.clone(), key));
+            }
+        }
+        Ok(Replay {
+            node,
+            offline,
+            clients: manifest.clients()?,
+            chain_id: Id::new(manifest.chain_id.as_str()).context("the devnet's chain id")?,
+            algorithm: node.status()?.crypto_suite.algorithm(),
+            keys,
+            nonce_base: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0)
+                .saturating_mul(1_000),
+            ledger_date: None,
+            clock_date: None,
+            rejected: Vec::new(),
+        })
+    }
+
+    /// Sets the validators' clocks to step `number`'s `date` when it is later than theirs;
+    /// an error when the network's blocks are already dated after it.
+    fn advance_clocks(&mut self, number: u64, date: Date) -> anyhow::Result<()> {
+        if self.clock_date.is_some_and(|d| date <= d) {
+            return Ok(());
+        }
+        if let Some(block_date) = latest_date(self.node)? {
+            ensure!(
+                block_date <= date,
+                "step {number} is dated {date}, but the network's blocks are already dated {block_date}: replay on a fresh devnet started with --devnet-clock"
+            );
+        }
+        set_clocks(&self.clients, date)?;
+        self.clock_date = Some(date);
+        Ok(())
+    }
+
+    /// Signs step `number` (by the members' keys; by a key nobody registered when a signer
+    /// is not a member or there is none), submits it and waits for its fate.
+    fn send(
+        &mut self,
+        number: u64,
+        signers: &[Id],
+        action: ledger::Action,
+    ) -> anyhow::Result<Sent> {
+        let height = self.node.status()?.height;
         let mut tx = SignedTx::unsigned(TxBody {
-            chain_id: chain_id.clone(),
-            nonce: nonce_base + number,
+            chain_id: self.chain_id.clone(),
+            nonce: self.nonce_base + number,
             expires_at_height: height + EXPIRY_HEIGHTS,
             action,
         });
         // Unsigned, or signed by a key nobody registered: the node refuses it at the door.
         let mut unregistered = signers.is_empty();
-        for signer in &signers {
-            match keys.iter().find(|(org, _)| org == signer.as_str()) {
+        for signer in signers {
+            match self.keys.iter().find(|(org, _)| org == signer.as_str()) {
                 Some((_, key)) => {
                     tx.sign(key)?;
                 }
                 None => {
                     unregistered = true;
-                    tx.sign(&SecretKey::generate_for(algorithm))?;
+                    tx.sign(&SecretKey::generate_for(self.algorithm))?;
                 }
             }
         }
-        match node.submit(&tx) {
+        let sent = match self.node.submit(&tx) {
             Ok(id) => {
                 ensure!(
                     !unregistered,
                     "step {number}: the node accepted a signature by a key nobody registered"
                 );
-                let (height, code) = node
+                let (height, code) = self
+                    .node
                     .wait_committed(&id, COMMIT_TIMEOUT)
                     .with_context(|| format!("step {number}"))?;
-                let code = match code {
-                    None => None,
-                    Some(text) => Some(
+                let code = code
+                    .map(|text| {
                         text.parse::<Code>()
-                            .map_err(|()| anyhow::anyhow!("step {number}: unknown code {text}"))?,
-                    ),
-                };
-                if let Some(code) = code {
-                    rejected.push(Rejected { step: number, code });
-                }
-                progress(StepNote::Committed {
-                    step: number,
-                    of: total,
-                    kind,
-                    height,
-                    code,
-                });
+                            .map_err(|()| anyhow::anyhow!("step {number}: unknown code {text}"))
+                    })
+                    .transpose()?;
+                Sent::Committed { height, code }
             }
             Err(error) => {
                 let Some(refusal) = error.downcast_ref::<NodeError>() else {
@@ -302,30 +374,41 @@ pub fn run(
                 if !unregistered {
                     bail!("step {number}: {refusal}");
                 }
-                let Some(code) = the_step_code(&offline, number) else {
+                let Some(code) = the_step_code(self.offline, number) else {
                     bail!(
                         "step {number}: the node refused it ({refusal}), but the rulebook accepts it offline"
                     );
                 };
-                rejected.push(Rejected { step: number, code });
-                progress(StepNote::Refused {
-                    step: number,
-                    of: total,
-                    kind,
+                Sent::Refused {
                     refusal: refusal.to_string(),
                     code,
-                });
+                }
             }
+        };
+        if let Sent::Committed {
+            code: Some(code), ..
         }
+        | Sent::Refused { code, .. } = &sent
+        {
+            self.rejected.push(Rejected {
+                step: number,
+                code: *code,
+            });
+        }
+        Ok(sent)
     }
 
-    // The result is as of the last step's date, on the network as offline.
-    if let Some(last) = ledger_date {
-        if clock_date.is_none_or(|d| last > d) {
-            set_clocks(&clients, last)?;
+    /// The result is as of the last step's date, on the network as offline: the clocks
+    /// are set to it and a block of that date waited for.
+    fn reach_last_date(&self) -> anyhow::Result<()> {
+        let Some(last) = self.ledger_date else {
+            return Ok(());
+        };
+        if self.clock_date.is_none_or(|d| last > d) {
+            set_clocks(&self.clients, last)?;
         }
         let deadline = Instant::now() + DATE_TIMEOUT;
-        while latest_date(node)? != Some(last) {
+        while latest_date(self.node)? != Some(last) {
             ensure!(
                 Instant::now() < deadline,
                 "the network did not commit a block dated {last} within {} s",
@@ -333,40 +416,46 @@ pub fn run(
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        Ok(())
     }
-    let mut result = node.state()?;
-    let status = node.status()?;
-    rejected.sort_by_key(|r| r.step);
-    result["rejected"] = Value::Array(
-        rejected
-            .iter()
-            .map(|r| serde_json::json!({"code": r.code.as_str(), "step": r.step}))
-            .collect(),
-    );
-    let mut mismatches = Vec::new();
-    if let Some(expect) = doc.get("expect") {
-        scenario::compare("", expect, &result, &mut mismatches);
+
+    /// The network's document, in the offline runner's shape, compared with the
+    /// scenario's `expect`.
+    fn finish(mut self, doc: &Value) -> anyhow::Result<NetworkRun> {
+        let mut result = self.node.state()?;
+        let status = self.node.status()?;
+        self.rejected.sort_by_key(|r| r.step);
+        result["rejected"] = Value::Array(
+            self.rejected
+                .iter()
+                .map(|r| serde_json::json!({"code": r.code.as_str(), "step": r.step}))
+                .collect(),
+        );
+        let mut mismatches = Vec::new();
+        if let Some(expect) = doc.get("expect") {
+            scenario::compare("", expect, &result, &mut mismatches);
+        }
+        let offline = self.offline;
+        let outcome = Outcome {
+            result,
+            mismatches,
+            has_expect: offline.has_expect,
+            protocol_version: offline.protocol_version,
+            state_root: status.state_root,
+            description: offline.description.clone(),
+            date: self.ledger_date,
+            steps: offline.steps,
+            step_types: offline.step_types.clone(),
+            rejected: self.rejected,
+            decisions: Vec::new(),
+            store: ledger::state::MemoryStore::new(),
+        };
+        Ok(NetworkRun {
+            outcome,
+            height: status.height,
+            state_root: hex::encode(status.state_root),
+        })
     }
-    let root = status.state_root;
-    let outcome = Outcome {
-        result,
-        mismatches,
-        has_expect: offline.has_expect,
-        protocol_version: offline.protocol_version,
-        state_root: root,
-        description: offline.description.clone(),
-        date: ledger_date,
-        steps: offline.steps,
-        step_types: offline.step_types.clone(),
-        rejected,
-        decisions: Vec::new(),
-        store: ledger::state::MemoryStore::new(),
-    };
-    Ok(NetworkRun {
-        outcome,
-        height: status.height,
-        state_root: hex::encode(status.state_root),
-    })
 }
 
 /// The devnet's organisations must be exactly the scenario's, kinds included: the
