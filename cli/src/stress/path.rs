@@ -68,6 +68,70 @@ fn text(text: &str) -> Text {
     Text::new(text).expect("generated references are short and printable")
 }
 
+/// The model's organisations with their kinds; an error when one plays two parts.
+fn model_orgs(model: &Model) -> anyhow::Result<Vec<(Id, OrgKind)>> {
+    let terms = &model.programme;
+    let mut orgs: Vec<(Id, OrgKind)> = vec![(terms.government.clone(), OrgKind::Government)];
+    orgs.extend(terms.banks.iter().map(|b| (b.clone(), OrgKind::Bank)));
+    orgs.push((terms.insurer.clone(), OrgKind::Insurer));
+    if let Some(r) = &terms.reinsurer {
+        orgs.push((r.clone(), OrgKind::Reinsurer));
+    }
+    orgs.push((model.regulator.clone(), OrgKind::Regulator));
+    for (i, (org, _)) in orgs.iter().enumerate() {
+        if orgs[..i].iter().any(|(o, _)| o == org) {
+            bail!("the organisation {org} has two roles in the model; each party needs its own id");
+        }
+    }
+    Ok(orgs)
+}
+
+/// The transactions that set the model's programme up: its rate filings, its fund (and
+/// the fund's opening balance) and the programme, each with its signers.
+fn setup_steps(model: &Model) -> anyhow::Result<Vec<(Vec<Id>, Action)>> {
+    let terms = &model.programme;
+    let gov = vec![terms.government.clone()];
+    let mut steps: Vec<(Vec<Id>, Action)> = Vec::new();
+    for filing in &model.filings {
+        steps.push((
+            vec![terms.insurer.clone(), model.regulator.clone()],
+            Action::FileRate(FileRate {
+                insurer: terms.insurer.clone(),
+                product: terms.product.clone(),
+                rates_bps: filing.rates_bps.clone(),
+                valid_from: filing.valid_from,
+                valid_to: filing.valid_to,
+                filing_ref: Text::new(filing.filing_ref.clone())
+                    .map_err(|e| anyhow::anyhow!("filings: filing_ref: {e}"))?,
+            }),
+        ));
+    }
+    steps.push((
+        gov.clone(),
+        Action::CreateFund(CreateFund {
+            id: terms.fund.clone(),
+            government: terms.government.clone(),
+            annual_cap_fen: model.fund.annual_cap_fen,
+        }),
+    ));
+    if !model.fund.opening_balance_fen.is_zero() {
+        steps.push((
+            gov.clone(),
+            Action::FundTopUp(FundTopUp {
+                fund: terms.fund.clone(),
+                amount_fen: model.fund.opening_balance_fen,
+                reference: text("opening balance"),
+            }),
+        ));
+    }
+    let mut signers = gov.clone();
+    signers.extend(terms.banks.iter().cloned());
+    signers.push(terms.insurer.clone());
+    signers.extend(terms.reinsurer.iter().cloned());
+    steps.push((signers, Action::CreateProgramme(Box::new(terms.clone()))));
+    Ok(steps)
+}
+
 impl Base {
     /// Set the programme up on a fresh ledger. Any set-up transaction the rulebook refuses,
     /// and any segment whose smallest or largest loan it would refuse, is an error with its
@@ -80,18 +144,7 @@ impl Base {
             contracts::upgrade::SUPPORTED.end()
         );
         let terms = &model.programme;
-        let mut orgs: Vec<(Id, OrgKind)> = vec![(terms.government.clone(), OrgKind::Government)];
-        orgs.extend(terms.banks.iter().map(|b| (b.clone(), OrgKind::Bank)));
-        orgs.push((terms.insurer.clone(), OrgKind::Insurer));
-        if let Some(r) = &terms.reinsurer {
-            orgs.push((r.clone(), OrgKind::Reinsurer));
-        }
-        orgs.push((model.regulator.clone(), OrgKind::Regulator));
-        for (i, (org, _)) in orgs.iter().enumerate() {
-            if orgs[..i].iter().any(|(o, _)| o == org) {
-                bail!("the organisation {org} has two roles in the model; each party needs its own id");
-            }
-        }
+        let orgs = model_orgs(model)?;
         let parties = Parties {
             government: terms.government.clone(),
             banks: terms.banks.clone(),
@@ -109,57 +162,25 @@ impl Base {
             programme: terms.id.clone(),
             fund: terms.fund.clone(),
         };
-        let start = model.start;
-        let gov = vec![terms.government.clone()];
-        let mut steps: Vec<(Vec<Id>, Action)> = Vec::new();
-        for filing in &model.filings {
-            steps.push((
-                vec![terms.insurer.clone(), model.regulator.clone()],
-                Action::FileRate(FileRate {
-                    insurer: terms.insurer.clone(),
-                    product: terms.product.clone(),
-                    rates_bps: filing.rates_bps.clone(),
-                    valid_from: filing.valid_from,
-                    valid_to: filing.valid_to,
-                    filing_ref: Text::new(filing.filing_ref.clone())
-                        .map_err(|e| anyhow::anyhow!("filings: filing_ref: {e}"))?,
-                }),
-            ));
-        }
-        steps.push((
-            gov.clone(),
-            Action::CreateFund(CreateFund {
-                id: terms.fund.clone(),
-                government: terms.government.clone(),
-                annual_cap_fen: model.fund.annual_cap_fen,
-            }),
-        ));
-        if !model.fund.opening_balance_fen.is_zero() {
-            steps.push((
-                gov.clone(),
-                Action::FundTopUp(FundTopUp {
-                    fund: terms.fund.clone(),
-                    amount_fen: model.fund.opening_balance_fen,
-                    reference: text("opening balance"),
-                }),
-            ));
-        }
-        let mut signers = gov.clone();
-        signers.extend(terms.banks.iter().cloned());
-        signers.push(terms.insurer.clone());
-        signers.extend(terms.reinsurer.iter().cloned());
-        steps.push((signers, Action::CreateProgramme(Box::new(terms.clone()))));
+        base.set_up(model.start, setup_steps(model)?)?;
+        base.check_segments(model)?;
+        Ok(base)
+    }
+
+    /// Executes the set-up `steps` on `start`, keeping each as a step of the path.
+    fn set_up(&mut self, start: Date, steps: Vec<(Vec<Id>, Action)>) -> anyhow::Result<()> {
+        let version = self.version;
         for (by, action) in steps {
             let ctx = TxContext {
                 date: start,
                 signers: by.clone(),
                 approvers: Vec::new(),
-                height: base.setup.len() as u64 + 1,
+                height: self.setup.len() as u64 + 1,
                 version,
                 suite: OFFLINE_SUITE,
             };
-            match execute(&base.store, &ctx, &action) {
-                Ok(writes) => base.store.apply(&writes),
+            match execute(&self.store, &ctx, &action) {
+                Ok(writes) => self.store.apply(&writes),
                 Err(code) => bail!(
                     "the model's {} on {start} is refused by the rulebook: {} ({})",
                     action.type_name(),
@@ -167,13 +188,18 @@ impl Base {
                     code.meaning()
                 ),
             }
-            base.setup.push(Step {
+            self.setup.push(Step {
                 date: start,
                 by,
                 action,
             });
         }
-        // Each segment's smallest and largest loan must be one the programme accepts.
+        Ok(())
+    }
+
+    /// Each segment's smallest and largest loan must be one the programme accepts.
+    fn check_segments(&self, model: &Model) -> anyhow::Result<()> {
+        let (terms, start, version) = (&model.programme, model.start, self.version);
         for segment in &model.portfolio.segments {
             let (low_p, high_p) = segment.principal_fen.bounds();
             let (low_t, high_t) = segment.term_months.bounds();
@@ -201,7 +227,7 @@ impl Base {
                     version,
                     suite: OFFLINE_SUITE,
                 };
-                if let Err(code) = execute(&base.store, &ctx, &Action::IssuePolicy(probe)) {
+                if let Err(code) = execute(&self.store, &ctx, &Action::IssuePolicy(probe)) {
                     bail!(
                         "segment {:?}: a policy of {principal} fen for {term} months at {} bps \
                          (loan rate {} bps) is refused by the programme on {start}: {} ({})",
@@ -214,7 +240,7 @@ impl Base {
                 }
             }
         }
-        Ok(base)
+        Ok(())
     }
 
     /// The members, as a scenario's `orgs`.

@@ -88,34 +88,17 @@ fn share(count: usize, of: usize) -> f64 {
 /// The report of one design's paths.
 pub fn build(model: &Model, results: &[PathResult], seed: u64, protocol_version: u32) -> Value {
     let n = results.len();
-    let col = |f: &dyn Fn(&PathResult) -> u64| -> Vec<u64> { results.iter().map(f).collect() };
+    let col = |f: &dyn Fn(&PathResult) -> u64| column(results, f);
     let mut losses = Map::new();
     for (i, party) in PARTIES.iter().enumerate() {
         losses.insert((*party).into(), distribution(&col(&|r| r.losses[i])));
     }
-    let first_year = model.start.year();
-    let years = results.first().map_or(0, |r| r.fund_paid_by_year.len());
-    let cap = model.fund.annual_cap_fen.0;
-    let by_year: Vec<Value> = (0..years)
-        .map(|y| {
-            let mut paid = col(&|r| r.fund_paid_by_year[y]);
-            paid.sort_unstable();
-            json!({
-                "year": first_year + y as i32,
-                "subsidies_mean_fen": mean(&col(&|r| r.subsidies_by_year[y])),
-                "compensation_mean_fen": mean(&col(&|r| r.compensation_by_year[y])),
-                "paid_mean_fen": mean(&paid),
-                "paid_p95_fen": percentile(&paid, 95),
-                "paid_p99_fen": percentile(&paid, 99),
-                "cap_binds_probability": share(results.iter().filter(|r| r.cap_bound_by_year[y]).count(), n),
-            })
-        })
-        .collect();
     let cap_binds = results
         .iter()
         .filter(|r| r.cap_bound_by_year.iter().any(|b| *b))
         .count();
     let principal = mean(&col(&|r| r.principal_fen));
+    let premium = mean(&col(&|r| r.premium_fen));
     let fund_money = mean(&col(&|r| {
         let paid: u64 =
             r.subsidies_by_year.iter().sum::<u64>() + r.compensation_by_year.iter().sum::<u64>();
@@ -126,66 +109,10 @@ pub fn build(model: &Model, results: &[PathResult], seed: u64, protocol_version:
     } else {
         json!(round(principal as f64 / fund_money as f64, 2))
     };
-
-    // Suspension.
-    let mut first: Vec<u64> = results.iter().filter_map(|r| r.suspended_month).collect();
-    first.sort_unstable();
-    let suspension = json!({
-        "probability": share(first.len(), n),
-        "first_month_earliest": first.first(),
-        "first_month_p50": (!first.is_empty()).then(|| percentile(&first, 50)),
-        "first_month_mean": (!first.is_empty()).then(|| round(first.iter().sum::<u64>() as f64 / first.len() as f64, 1)),
-    });
-
-    // The loss ratio's fan over the month ends.
-    let months = results.first().map_or(0, |r| r.loss_ratio_by_month.len());
-    let fan: Vec<Value> = (0..months)
-        .map(|m| {
-            let mut at = col(&|r| r.loss_ratio_by_month[m]);
-            at.sort_unstable();
-            let as_of = model
-                .start
-                .checked_add_months(m as u64)
-                .map(contracts::report::month_end)
-                .map(|d| d.min(model.end()).to_string());
-            json!({
-                "month": m,
-                "as_of": as_of,
-                "p5_bps": percentile(&at, 5),
-                "p25_bps": percentile(&at, 25),
-                "p50_bps": percentile(&at, 50),
-                "p75_bps": percentile(&at, 75),
-                "p95_bps": percentile(&at, 95),
-            })
-        })
-        .collect();
     let t = model.programme.triggers;
     let warn = |threshold: u64| {
         u64::try_from(contracts::arith::bps_of(threshold, t.warn_at_bps)).unwrap_or(u64::MAX)
     };
-
-    // Break-even: the factor on every segment's premium rate at which the insurer's mean
-    // retained loss equals its mean premium net of the reinsurer's quota, the losses held
-    // as they are at the model's rates.
-    let retained = mean(&col(&|r| r.losses[1]));
-    let premium = mean(&col(&|r| r.premium_fen));
-    let net_premium = u128::from(premium)
-        * u128::from(10_000 - model.programme.reinsurance_quota_bps.min(10_000))
-        / 10_000;
-    let factor = (net_premium > 0).then(|| retained as f64 / net_premium as f64);
-    let segments: Vec<Value> = model
-        .portfolio
-        .segments
-        .iter()
-        .map(|s| {
-            json!({
-                "segment": s.name,
-                "premium_rate_bps": s.premium_rate_bps,
-                "break_even_rate_bps": factor.map(|f| round(s.premium_rate_bps as f64 * f, 1)),
-            })
-        })
-        .collect();
-
     let mut refused: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for r in results {
         for (code, count) in &r.refused {
@@ -211,25 +138,115 @@ pub fn build(model: &Model, results: &[PathResult], seed: u64, protocol_version:
         },
         "losses": losses,
         "fund": {
-            "annual_cap_fen": cap,
+            "annual_cap_fen": model.fund.annual_cap_fen.0,
             "cap_binds_probability": share(cap_binds, n),
             "shortfall_to_insurer": distribution(&col(&|r| r.fund_shortfall_fen)),
-            "by_year": by_year,
+            "by_year": fund_by_year(model, results),
             "credit_per_yuan": credit_per_yuan,
         },
-        "suspension": suspension,
+        "suspension": suspension(results),
         "loss_ratio": {
             "warn_bps": warn(t.suspend_loss_ratio_bps),
             "suspend_bps": t.suspend_loss_ratio_bps,
-            "by_month": fan,
+            "by_month": loss_ratio_fan(model, results),
         },
-        "break_even": {
-            "insurer_retained_mean_fen": retained,
-            "net_premium_mean_fen": net_premium as u64,
-            "factor": factor.map(|f| round(f, 4)),
-            "segments": segments,
-        },
+        "break_even": break_even(model, results, premium),
         "refused": refused,
+    })
+}
+
+/// One figure of every path.
+fn column(results: &[PathResult], f: &dyn Fn(&PathResult) -> u64) -> Vec<u64> {
+    results.iter().map(f).collect()
+}
+
+/// The fund's payments in each year of the horizon: means, tail percentiles, and how
+/// often its annual cap binds.
+fn fund_by_year(model: &Model, results: &[PathResult]) -> Vec<Value> {
+    let n = results.len();
+    let col = |f: &dyn Fn(&PathResult) -> u64| column(results, f);
+    let first_year = model.start.year();
+    let years = results.first().map_or(0, |r| r.fund_paid_by_year.len());
+    (0..years)
+        .map(|y| {
+            let mut paid = col(&|r| r.fund_paid_by_year[y]);
+            paid.sort_unstable();
+            json!({
+                "year": first_year + y as i32,
+                "subsidies_mean_fen": mean(&col(&|r| r.subsidies_by_year[y])),
+                "compensation_mean_fen": mean(&col(&|r| r.compensation_by_year[y])),
+                "paid_mean_fen": mean(&paid),
+                "paid_p95_fen": percentile(&paid, 95),
+                "paid_p99_fen": percentile(&paid, 99),
+                "cap_binds_probability": share(results.iter().filter(|r| r.cap_bound_by_year[y]).count(), n),
+            })
+        })
+        .collect()
+}
+
+/// How often the programme is suspended, and in which month first.
+fn suspension(results: &[PathResult]) -> Value {
+    let mut first: Vec<u64> = results.iter().filter_map(|r| r.suspended_month).collect();
+    first.sort_unstable();
+    json!({
+        "probability": share(first.len(), results.len()),
+        "first_month_earliest": first.first(),
+        "first_month_p50": (!first.is_empty()).then(|| percentile(&first, 50)),
+        "first_month_mean": (!first.is_empty()).then(|| round(first.iter().sum::<u64>() as f64 / first.len() as f64, 1)),
+    })
+}
+
+/// The loss ratio's fan over the month ends: its percentiles at each.
+fn loss_ratio_fan(model: &Model, results: &[PathResult]) -> Vec<Value> {
+    let months = results.first().map_or(0, |r| r.loss_ratio_by_month.len());
+    (0..months)
+        .map(|m| {
+            let mut at = column(results, &|r| r.loss_ratio_by_month[m]);
+            at.sort_unstable();
+            let as_of = model
+                .start
+                .checked_add_months(m as u64)
+                .map(contracts::report::month_end)
+                .map(|d| d.min(model.end()).to_string());
+            json!({
+                "month": m,
+                "as_of": as_of,
+                "p5_bps": percentile(&at, 5),
+                "p25_bps": percentile(&at, 25),
+                "p50_bps": percentile(&at, 50),
+                "p75_bps": percentile(&at, 75),
+                "p95_bps": percentile(&at, 95),
+            })
+        })
+        .collect()
+}
+
+/// Break-even: the factor on every segment's premium rate at which the insurer's mean
+/// retained loss equals its mean premium (`premium`) net of the reinsurer's quota, the
+/// losses held as they are at the model's rates.
+fn break_even(model: &Model, results: &[PathResult], premium: u64) -> Value {
+    let retained = mean(&column(results, &|r| r.losses[1]));
+    let net_premium = u128::from(premium)
+        * u128::from(10_000 - model.programme.reinsurance_quota_bps.min(10_000))
+        / 10_000;
+    let factor = (net_premium > 0).then(|| retained as f64 / net_premium as f64);
+    let segments: Vec<Value> = model
+        .portfolio
+        .segments
+        .iter()
+        .map(|s| {
+            json!({
+                "segment": s.name,
+                "premium_rate_bps": s.premium_rate_bps,
+                "break_even_rate_bps": factor.map(|f| round(s.premium_rate_bps as f64 * f, 1)),
+            })
+        })
+        .collect();
+    json!({
+        "insurer_retained_mean_fen": retained,
+        "net_premium_mean_fen": net_premium as u64,
+        "factor": factor.map(|f| round(f, 4)),
+        "segments": segments,
     })
 }
 
@@ -264,7 +281,8 @@ fn plain(x: &Value) -> String {
     }
 }
 
-/// The rows of the side-by-side table: (label, one cell per report).
+/// The rows of the side-by-side table: (label, one cell per report). One `row` call per
+/// line of the table, in its order: the function is as long as the table.
 pub fn rows(reports: &[&Value]) -> Vec<(String, Vec<String>)> {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |label: &str, cell: &dyn Fn(&Value) -> String| {
