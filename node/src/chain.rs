@@ -119,6 +119,16 @@ pub enum ChainError {
     Genesis(String),
 }
 
+impl ChainError {
+    /// The protocol version this program does not run, when that is the error (R12.5).
+    pub fn unsupported_version(&self) -> Option<&UnsupportedVersion> {
+        match self {
+            ChainError::Unsupported(version) => Some(version),
+            _ => None,
+        }
+    }
+}
+
 impl Chain {
     /// Opens the chain on `store`, writing the genesis state if the store is new.
     pub fn open(genesis: Genesis, store: Store) -> Result<Chain, ChainError> {

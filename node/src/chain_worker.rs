@@ -26,11 +26,11 @@ use ledger::crypto::PublicKey;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::chain::{Executed, InvalidBlock};
+use crate::chain::{ChainError, Executed, InvalidBlock, UnsupportedVersion};
 use crate::limits::PROPOSAL_TX_BYTES_MAX;
 use crate::metrics::Metrics;
 use crate::shared::Shared;
-use crate::store::Tip;
+use crate::store::{StoreError, Tip};
 
 /// Requests waiting for the worker.
 pub const REQUESTS_MAX: usize = 64;
@@ -73,20 +73,63 @@ pub enum Committed {
 /// Decided heights as a syncing peer is served them: block bytes and certificate.
 pub type DecidedValues = Vec<(Vec<u8>, CommitCertificate)>;
 
+/// Why the worker could not serve a request. Any of these stops consensus: a block that
+/// is merely invalid is a verdict ([`Worker::check`]), not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The worker's thread has ended, so requests go unanswered.
+    #[error("the chain worker stopped")]
+    Stopped,
+    /// Our proposal of a (height, round) was asked for again but is no longer among the
+    /// executed blocks.
+    #[error("our proposal {0} is no longer held")]
+    ProposalGone(BlockId),
+    /// The engine asked for a proposal of a height other than the one after the tip.
+    #[error("asked to propose height {asked} on tip {tip}")]
+    NotNextHeight { asked: u64, tip: u64 },
+    /// A height already stored was decided with another block: this node's chain and the
+    /// consortium's have diverged.
+    #[error("decided block {decided} at height {height} differs from the stored one")]
+    Diverged { height: u64, decided: BlockId },
+    /// The worker's thread could not be started.
+    #[error(transparent)]
+    Thread(#[from] std::io::Error),
+    /// The chain refused the height (R12.5: a protocol version this program does not run).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// Reading or writing the chain's storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A block this node built or recorded does not validate.
+    #[error(transparent)]
+    Invalid(#[from] InvalidBlock),
+}
+
+impl WorkerError {
+    /// The protocol version this program does not run, when that is why the worker
+    /// stopped (R12.5).
+    pub fn unsupported_version(&self) -> Option<&UnsupportedVersion> {
+        match self {
+            WorkerError::Chain(e) => e.unsupported_version(),
+            _ => None,
+        }
+    }
+}
+
 pub enum Request {
     Propose {
         height: u64,
         round: u32,
-        reply: oneshot::Sender<anyhow::Result<Proposed>>,
+        reply: oneshot::Sender<Result<Proposed, WorkerError>>,
     },
     Check {
         block: Box<Block>,
         drift_reference_ms: Option<u64>,
-        reply: oneshot::Sender<anyhow::Result<Result<(), String>>>,
+        reply: oneshot::Sender<Result<Result<(), String>, WorkerError>>,
     },
     Commit {
         certificate: CommitCertificate,
-        reply: oneshot::Sender<anyhow::Result<Committed>>,
+        reply: oneshot::Sender<Result<Committed, WorkerError>>,
     },
     Held {
         block_id: BlockId,
@@ -95,7 +138,7 @@ pub enum Request {
     Decided {
         start: u64,
         end: u64,
-        reply: oneshot::Sender<anyhow::Result<DecidedValues>>,
+        reply: oneshot::Sender<Result<DecidedValues, WorkerError>>,
     },
 }
 
@@ -107,7 +150,7 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the worker thread for this node (`proposer`: its consensus key).
-    pub fn start(shared: Arc<Shared>, proposer: PublicKey) -> anyhow::Result<Worker> {
+    pub fn start(shared: Arc<Shared>, proposer: PublicKey) -> Result<Worker, WorkerError> {
         let (requests, receiver) = mpsc::channel(REQUESTS_MAX);
         let state = State {
             shared,
@@ -122,18 +165,19 @@ impl Worker {
         Ok(Worker { requests })
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> anyhow::Result<T> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, WorkerError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(make(reply))
             .await
-            .map_err(|_| anyhow::anyhow!("the chain worker stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the chain worker stopped"))
+            .map_err(|_| WorkerError::Stopped)?;
+        answer.await.map_err(|_| WorkerError::Stopped)
     }
 
-    pub async fn propose(&self, height: u64, round: u32) -> anyhow::Result<Proposed> {
+    pub async fn propose(&self, height: u64, round: u32) -> Result<Proposed, WorkerError> {
         self.ask(|reply| Request::Propose {
             height,
             round,
@@ -149,7 +193,7 @@ impl Worker {
         &self,
         block: Block,
         drift_reference_ms: Option<u64>,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> Result<Result<(), String>, WorkerError> {
         self.ask(|reply| Request::Check {
             block: Box::new(block),
             drift_reference_ms,
@@ -158,16 +202,16 @@ impl Worker {
         .await?
     }
 
-    pub async fn commit(&self, certificate: CommitCertificate) -> anyhow::Result<Committed> {
+    pub async fn commit(&self, certificate: CommitCertificate) -> Result<Committed, WorkerError> {
         self.ask(|reply| Request::Commit { certificate, reply })
             .await?
     }
 
-    pub async fn held(&self, block_id: BlockId) -> anyhow::Result<Option<Arc<Vec<u8>>>> {
+    pub async fn held(&self, block_id: BlockId) -> Result<Option<Arc<Vec<u8>>>, WorkerError> {
         self.ask(|reply| Request::Held { block_id, reply }).await
     }
 
-    pub async fn decided(&self, start: u64, end: u64) -> anyhow::Result<DecidedValues> {
+    pub async fn decided(&self, start: u64, end: u64) -> Result<DecidedValues, WorkerError> {
         self.ask(|reply| Request::Decided { start, end, reply })
             .await?
     }
@@ -282,14 +326,14 @@ impl State {
         Ok(executed)
     }
 
-    fn propose(&mut self, height: u64, round: u32) -> anyhow::Result<Proposed> {
+    fn propose(&mut self, height: u64, round: u32) -> Result<Proposed, WorkerError> {
         let shared = self.shared.clone();
         if let Some(id) = self.built.get(&(height, round)) {
             let bytes = self
                 .candidates
                 .get(id)
                 .map(|c| c.bytes.clone())
-                .ok_or_else(|| anyhow::anyhow!("our proposal {id} is no longer held"))?;
+                .ok_or(WorkerError::ProposalGone(*id))?;
             return Ok(Proposed {
                 block_id: *id,
                 bytes,
@@ -297,11 +341,12 @@ impl State {
         }
         let chain = &shared.chain;
         let tip = chain.tip()?;
-        anyhow::ensure!(
-            tip.height + 1 == height,
-            "asked to propose height {height} on tip {}",
-            tip.height
-        );
+        if tip.height + 1 != height {
+            return Err(WorkerError::NotNextHeight {
+                asked: height,
+                tip: tip.height,
+            });
+        }
         // R12.5: never propose under rules this program does not run.
         chain.check_supported(height)?;
         if let Some(block) = chain.proposal(height, round)? {
@@ -346,7 +391,11 @@ impl State {
         Ok(Proposed { block_id, bytes })
     }
 
-    fn check(&mut self, block: Block, now_ms: Option<u64>) -> anyhow::Result<Result<(), String>> {
+    fn check(
+        &mut self,
+        block: Block,
+        now_ms: Option<u64>,
+    ) -> Result<Result<(), String>, WorkerError> {
         let id = block.id(self.shared.chain.suite());
         if self.candidates.contains_key(&id) {
             return Ok(Ok(()));
@@ -366,18 +415,19 @@ impl State {
         })
     }
 
-    fn commit(&mut self, certificate: &CommitCertificate) -> anyhow::Result<Committed> {
+    fn commit(&mut self, certificate: &CommitCertificate) -> Result<Committed, WorkerError> {
         let height = certificate.height;
         let shared = self.shared.clone();
         let chain = &shared.chain;
         let tip = chain.tip()?;
         if height <= tip.height {
             let stored = chain.history().block(height)?.map(|b| b.id(chain.suite()));
-            anyhow::ensure!(
-                stored == Some(certificate.block_id),
-                "decided block {} at height {height} differs from the stored one",
-                certificate.block_id
-            );
+            if stored != Some(certificate.block_id) {
+                return Err(WorkerError::Diverged {
+                    height,
+                    decided: certificate.block_id,
+                });
+            }
             return Ok(Committed::AlreadyStored);
         }
         if !self.candidates.contains_key(&certificate.block_id) {
@@ -429,7 +479,7 @@ impl State {
         })
     }
 
-    fn decided(&self, start: u64, end: u64) -> anyhow::Result<DecidedValues> {
+    fn decided(&self, start: u64, end: u64) -> Result<DecidedValues, WorkerError> {
         let store = self.shared.chain.history();
         let tip = self.shared.chain.tip()?.height;
         let start = start.max(1);

@@ -48,6 +48,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections are kept while the peers are in the roster.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(3_600);
 
+/// Why the gossip could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GossipError {
+    /// The gossip's protocol name is not one libp2p accepts.
+    #[error(transparent)]
+    Protocol(#[from] libp2p::swarm::InvalidProtocol),
+    /// The transport's Noise authentication could not be set up with the node's key.
+    #[error(transparent)]
+    Transport(#[from] libp2p::noise::Error),
+    /// The transport's name resolution could not be set up (the system's DNS
+    /// configuration).
+    #[error(transparent)]
+    Dns(#[from] io::Error),
+    /// The gossip's address could not be listened on.
+    #[error(transparent)]
+    Listen(#[from] libp2p::TransportError<io::Error>),
+    /// The intake's outbox of transactions to send closed.
+    #[error("the gossip outbox closed")]
+    OutboxClosed,
+    /// Consensus's list of the roster's nodes closed.
+    #[error("the peer list closed")]
+    PeersClosed,
+}
+
 /// One node the gossip may talk to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipPeer {
@@ -193,7 +217,7 @@ pub async fn run(
     settings: GossipSettings,
     mut outbox: mpsc::Receiver<Vec<u8>>,
     mut peers: watch::Receiver<Arc<GossipPeers>>,
-) -> anyhow::Result<()> {
+) -> Result<(), GossipError> {
     let protocol = StreamProtocol::try_from_owned(settings.protocol)?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(settings.keypair)
         .with_tokio()
@@ -210,7 +234,9 @@ pub async fn run(
                 [(protocol, ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
             ),
-        })?
+        })
+        // A behaviour given as it is cannot fail to be built.
+        .unwrap_or_else(|never| match never {})
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
     swarm.listen_on(settings.listen.clone())?;
@@ -253,7 +279,7 @@ pub async fn run(
                 false
             }
             tx = outbox.recv() => {
-                let Some(tx) = tx else { anyhow::bail!("the gossip outbox closed") };
+                let Some(tx) = tx else { return Err(GossipError::OutboxClosed) };
                 pending_bytes += tx.len();
                 pending.push(tx);
                 pending.len() >= GOSSIP_BATCH_TXS_MAX || pending_bytes >= GOSSIP_BATCH_BYTES_MAX
@@ -261,7 +287,7 @@ pub async fn run(
             _ = flush.tick() => !pending.is_empty(),
             changed = peers.changed() => {
                 if changed.is_err() {
-                    anyhow::bail!("the peer list closed");
+                    return Err(GossipError::PeersClosed);
                 }
                 apply_peers(&mut swarm, &mut targets, &peers.borrow_and_update());
                 false

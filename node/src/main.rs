@@ -84,14 +84,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let unsupported = e.unsupported_version().is_some();
+            // The error and its causes, each after a colon.
+            let e = anyhow::Error::from(e);
             eprintln!("xinbao-node: {e:#}");
-            let unsupported =
-                e.chain().any(
-                    |cause| match cause.downcast_ref::<node::chain::ChainError>() {
-                        Some(node::chain::ChainError::Unsupported(_)) => true,
-                        _ => cause.is::<node::chain::UnsupportedVersion>(),
-                    },
-                );
             if unsupported {
                 ExitCode::from(EXIT_UNSUPPORTED_VERSION)
             } else {

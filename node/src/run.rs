@@ -5,22 +5,24 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
-use ledger::genesis::GenesisFile;
+use ledger::crypto::PublicKey;
+use ledger::genesis::{ApprovalError, GenesisFile, GenesisLoadError};
+use ledger::Id;
 use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::chain::Chain;
-use crate::config::Config;
-use crate::consensus::{self, EngineSettings};
-use crate::gossip::{self, GossipPeers, GossipSettings};
-use crate::keys::{read_consensus_key, read_secret_key};
+use crate::chain::{Chain, ChainError, UnsupportedVersion};
+use crate::config::{Config, ConfigError};
+use crate::consensus::{self, ConsensusError, EngineSettings};
+use crate::gossip::{self, GossipError, GossipPeers, GossipSettings};
+use crate::keys::{read_consensus_key, read_secret_key, KeyFileError};
 use crate::mempool::Pool;
 use crate::metrics::Metrics;
 use crate::shared::{Clock, NetworkView, Shared};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::tls::TlsError;
 
 pub struct Options {
     pub config: PathBuf,
@@ -34,10 +36,164 @@ pub struct Options {
     pub rebuild: bool,
 }
 
+/// Why a node could not start, or stopped: each part it starts, and what it checks first.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `XINBAO_BYZANTINE` asks a build without the `byzantine` feature to misbehave.
+    #[error(
+        "XINBAO_BYZANTINE is set, but this xinbao-node was built without the `byzantine` \
+         feature (a test-only build): refusing to start"
+    )]
+    ByzantineUnavailable,
+    /// The node's configuration file was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The genesis file could not be loaded.
+    #[error(transparent)]
+    Genesis(#[from] GenesisLoadError),
+    /// R11.1: a founder has not approved the genesis (`path`: the genesis file).
+    #[error("{}", path.display())]
+    NotApproved {
+        path: PathBuf,
+        source: ApprovalError,
+    },
+    /// A key file (the consensus key, the transport key) was refused.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// The API's TLS could not be set up from `[tls]`.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A directory could not be created.
+    #[error("creating {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `--rebuild`: a part of the data directory could not be moved aside.
+    #[error("moving {} aside", path.display())]
+    MoveAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `--max-protocol-version` is not a version this program runs.
+    #[error(
+        "--max-protocol-version {asked}: this program supports protocol versions 1 to {newest}"
+    )]
+    VersionMax { asked: u32, newest: u32 },
+    /// The chain could not be opened, or its next height is of a protocol version this
+    /// program does not run (R12.5).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// Reading or writing the chain's storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The consensus key is in a module and no transport key is configured.
+    #[error(
+        "the consensus key is in a module, where the p2p transport cannot use it: set \
+         transport_key in the node's configuration to the ed25519 key the roster binds to \
+         it (xinbao keys bind-transport)"
+    )]
+    NoTransportKey,
+    /// The roster pins this node by another key than its p2p identity's
+    /// (`transport_key`: the configuration's, if any). The keys are boxed to keep the
+    /// error small.
+    #[error(
+        "the roster pins this node by the key {pinned}, but its {} is {actual}: {}",
+        identity_named(.transport_key),
+        identity_advice(.transport_key)
+    )]
+    TransportKeyMismatch {
+        pinned: Box<PublicKey>,
+        actual: Box<PublicKey>,
+        transport_key: Option<PathBuf>,
+    },
+    /// The node's p2p identity could not be made from its key.
+    #[error(transparent)]
+    Identity(ConsensusError),
+    /// An address (`what`: the setting or the roster entry it comes from) is not a
+    /// multiaddr.
+    #[error("{what} {address}")]
+    Address {
+        what: &'static str,
+        address: String,
+        source: libp2p::multiaddr::Error,
+    },
+    /// The node is not in the roster and no `p2p_listen` says where to listen (`config`:
+    /// the configuration file).
+    #[error(
+        "the consensus key {key} is not in the roster of chain {chain_id}, so its address \
+         is not known: set p2p_listen in {}",
+        config.display()
+    )]
+    NotInRoster {
+        key: PublicKey,
+        chain_id: Id,
+        config: PathBuf,
+    },
+    /// The gossip's address cannot be derived from the consensus address.
+    #[error("p2p_listen {p2p_listen} has no TCP port: set gossip_listen")]
+    NoGossipPort { p2p_listen: Multiaddr },
+    /// The intake's thread could not be started.
+    #[error("starting the intake thread")]
+    IntakeThread(#[source] std::io::Error),
+    /// The HTTP API's address could not be bound.
+    #[error("binding the HTTP API to {address}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    /// One of the node's tasks (`what`) panicked or was cancelled.
+    #[error("{what}")]
+    Task {
+        what: &'static str,
+        source: tokio::task::JoinError,
+    },
+    /// Consensus stopped, or did not start.
+    #[error("consensus")]
+    Consensus(#[source] ConsensusError),
+    /// The HTTP API stopped.
+    #[error("HTTP API")]
+    Api(#[source] std::io::Error),
+    /// The transaction gossip stopped, or did not start.
+    #[error("transaction gossip")]
+    Gossip(#[source] GossipError),
+    /// Another I/O failure (`--rebuild`: making the moves aside durable).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// How [`RunError::TransportKeyMismatch`] names the key of the node's p2p identity.
+fn identity_named(transport_key: &Option<PathBuf>) -> &'static str {
+    match transport_key {
+        Some(_) => "transport_key",
+        None => "consensus key (no transport_key is set)",
+    }
+}
+
+/// What [`RunError::TransportKeyMismatch`] advises.
+fn identity_advice(transport_key: &Option<PathBuf>) -> String {
+    match transport_key {
+        Some(path) => format!("check {}", path.display()),
+        None => "set transport_key to the key the roster binds".to_string(),
+    }
+}
+
+impl RunError {
+    /// The protocol version this program does not run, when that is why the node stopped
+    /// (R12.5): `xinbao-node` then exits with its own code.
+    pub fn unsupported_version(&self) -> Option<&UnsupportedVersion> {
+        match self {
+            RunError::Chain(e) => e.unsupported_version(),
+            RunError::Consensus(e) | RunError::Identity(e) => e.unsupported_version(),
+            _ => None,
+        }
+    }
+}
+
 /// Moves the store and the consensus WAL of `data_dir` into `data_dir/damaged-<unix
 /// seconds>/`, kept for the operator to inspect or delete; the node then starts from an
 /// empty store and syncs every block from its peers, checking each as it does.
-pub fn set_aside(data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+pub fn set_aside(data_dir: &Path) -> Result<Option<PathBuf>, RunError> {
     let parts: Vec<&str> = ["db", "wal"]
         .into_iter()
         .filter(|p| data_dir.join(p).exists())
@@ -49,10 +205,17 @@ pub fn set_aside(data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let aside = data_dir.join(format!("damaged-{seconds}"));
-    std::fs::create_dir_all(&aside).with_context(|| format!("creating {}", aside.display()))?;
+    std::fs::create_dir_all(&aside).map_err(|source| RunError::CreateDir {
+        path: aside.clone(),
+        source,
+    })?;
     for part in parts {
-        std::fs::rename(data_dir.join(part), aside.join(part))
-            .with_context(|| format!("moving {} aside", data_dir.join(part).display()))?;
+        std::fs::rename(data_dir.join(part), aside.join(part)).map_err(|source| {
+            RunError::MoveAside {
+                path: data_dir.join(part),
+                source,
+            }
+        })?;
     }
     std::fs::File::open(data_dir)?.sync_all()?;
     Ok(Some(aside))
@@ -78,51 +241,41 @@ fn transport_keypair(
     config: &Config,
     key_file: Option<&ledger::crypto::SecretKey>,
     own_entry: Option<&ledger::validators::RosterEntry>,
-) -> anyhow::Result<libp2p::identity::Keypair> {
+) -> Result<libp2p::identity::Keypair, RunError> {
     let transport_key = config
         .transport_key
         .as_deref()
         .map(read_secret_key)
         .transpose()?;
     let Some(transport) = transport_key.as_ref().or(key_file) else {
-        anyhow::bail!(
-            "the consensus key is in a module, where the p2p transport cannot use it: set \
-             transport_key in the node's configuration to the ed25519 key the roster binds \
-             to it (xinbao keys bind-transport)"
-        );
+        return Err(RunError::NoTransportKey);
     };
     if let Some(entry) = own_entry {
         let pinned = entry.network_key();
-        anyhow::ensure!(
-            pinned == transport.public_key(),
-            "the roster pins this node by the key {pinned}, but its {} is {}: {}",
-            if transport_key.is_some() {
-                "transport_key"
-            } else {
-                "consensus key (no transport_key is set)"
-            },
-            transport.public_key(),
-            match &config.transport_key {
-                Some(path) => format!("check {}", path.display()),
-                None => "set transport_key to the key the roster binds".to_string(),
-            }
-        );
+        if pinned != transport.public_key() {
+            return Err(RunError::TransportKeyMismatch {
+                pinned: Box::new(pinned),
+                actual: Box::new(transport.public_key()),
+                transport_key: config.transport_key.clone(),
+            });
+        }
     }
-    consensus::libp2p_keypair(transport)
+    consensus::libp2p_keypair(transport).map_err(RunError::Identity)
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+pub async fn run(options: Options) -> Result<(), RunError> {
     #[cfg(not(feature = "byzantine"))]
-    anyhow::ensure!(
-        std::env::var_os("XINBAO_BYZANTINE").is_none(),
-        "XINBAO_BYZANTINE is set, but this xinbao-node was built without the `byzantine` \
-         feature (a test-only build): refusing to start"
-    );
+    if std::env::var_os("XINBAO_BYZANTINE").is_some() {
+        return Err(RunError::ByzantineUnavailable);
+    }
     let config = Config::load(&options.config)?;
     let file = GenesisFile::load(&config.genesis)?;
     // R11.1: no node starts on a genesis that a founder has not approved.
     file.check_approved()
-        .with_context(|| format!("{}", config.genesis.display()))?;
+        .map_err(|source| RunError::NotApproved {
+            path: config.genesis.clone(),
+            source,
+        })?;
     let genesis = file.genesis;
     let (key, key_file) = read_consensus_key(&config.consensus_key)?;
     let tls = match &config.tls {
@@ -130,8 +283,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         None => None,
     };
 
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::CreateDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
     if options.rebuild {
         match set_aside(&config.data_dir)? {
             Some(aside) => warn!(
@@ -146,10 +301,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let chain_id = genesis.chain_id.clone();
     let newest = contracts::upgrade::NEWEST;
     let version_max = options.protocol_version_max.unwrap_or(newest);
-    anyhow::ensure!(
-        (1..=newest).contains(&version_max),
-        "--max-protocol-version {version_max}: this program supports protocol versions 1 to {newest}"
-    );
+    if !(1..=newest).contains(&version_max) {
+        return Err(RunError::VersionMax {
+            asked: version_max,
+            newest,
+        });
+    }
     let chain = Chain::open_supporting(genesis, store, version_max)?;
     let tip = chain.tip()?;
     info!(
@@ -175,27 +332,20 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .map(|node| node.address.as_str().to_string());
     let transport = transport_keypair(&config, key_file.as_ref(), own_entry.as_ref())?;
     let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
-        (Some(listen), _) => listen
-            .parse()
-            .with_context(|| format!("p2p_listen {listen}"))?,
-        (None, Some(address)) => listen_of(
-            &address
-                .parse()
-                .with_context(|| format!("the roster address {address}"))?,
-        ),
-        (None, None) => anyhow::bail!(
-            "the consensus key {} is not in the roster of chain {chain_id}, so its address is \
-             not known: set p2p_listen in {}",
-            key.public_key(),
-            options.config.display()
-        ),
+        (Some(listen), _) => parse_address("p2p_listen", listen)?,
+        (None, Some(address)) => listen_of(&parse_address("the roster address", address)?),
+        (None, None) => {
+            return Err(RunError::NotInRoster {
+                key: key.public_key(),
+                chain_id,
+                config: options.config,
+            })
+        }
     };
     let gossip_listen: Multiaddr = match &config.gossip_listen {
-        Some(listen) => listen
-            .parse()
-            .with_context(|| format!("gossip_listen {listen}"))?,
-        None => gossip::gossip_address(&p2p_listen).with_context(|| {
-            format!("p2p_listen {p2p_listen} has no TCP port: set gossip_listen")
+        Some(listen) => parse_address("gossip_listen", listen)?,
+        None => gossip::gossip_address(&p2p_listen).ok_or_else(|| RunError::NoGossipPort {
+            p2p_listen: p2p_listen.clone(),
         })?,
     };
 
@@ -220,7 +370,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         },
         intake_rx,
     )
-    .context("starting the intake thread")?;
+    .map_err(RunError::IntakeThread)?;
     let (gossip_peers, gossip_peers_rx) = watch::channel(Arc::new(GossipPeers::default()));
     let shared = Arc::new(Shared {
         chain,
@@ -240,7 +390,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(&config.http_listen)
         .await
-        .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
+        .map_err(|source| RunError::Bind {
+            address: config.http_listen.clone(),
+            source,
+        })?;
     info!(addr = %config.http_listen, tls = tls.is_some(), "HTTP API listening");
     let gate = crate::access::Gate::new(config.client_limits);
     let feeds = crate::events::Feeds::new(
@@ -290,11 +443,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         gossip.abort_handle(),
     ]);
     let ended = tokio::select! {
-        result = &mut engine => return result.context("consensus task")?.context("consensus"),
-        result = &mut api => result.context("HTTP API task").and_then(|r| r.context("HTTP API")),
-        result = &mut gossip => {
-            result.context("gossip task").and_then(|r| r.context("transaction gossip"))
-        }
+        result = &mut engine => return joined(result, "consensus task", RunError::Consensus),
+        result = &mut api => joined(result, "HTTP API task", RunError::Api),
+        result = &mut gossip => joined(result, "gossip task", RunError::Gossip),
         _ = tokio::signal::ctrl_c() => {
             info!("interrupted; stopping");
             return Ok(());
@@ -304,10 +455,31 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // when consensus stops (a full disk, say) the gossip can notice before the engine's
     // own task is seen to end: consensus's reason, if it gives one at once, is the one
     // to report.
-    if let Ok(joined) = tokio::time::timeout(ENGINE_REASON_WAIT, &mut engine).await {
-        joined.context("consensus task")?.context("consensus")?;
+    if let Ok(result) = tokio::time::timeout(ENGINE_REASON_WAIT, &mut engine).await {
+        joined(result, "consensus task", RunError::Consensus)?;
     }
     ended
+}
+
+/// An address of the configuration or the roster (`what`: which), parsed.
+fn parse_address(what: &'static str, address: &str) -> Result<Multiaddr, RunError> {
+    address.parse().map_err(|source| RunError::Address {
+        what,
+        address: address.to_string(),
+        source,
+    })
+}
+
+/// How the task `what` ended: its panic or cancellation, else its own error as `failed`
+/// says.
+fn joined<E>(
+    result: Result<Result<(), E>, tokio::task::JoinError>,
+    what: &'static str,
+    failed: impl FnOnce(E) -> RunError,
+) -> Result<(), RunError> {
+    result
+        .map_err(|source| RunError::Task { what, source })?
+        .map_err(failed)
 }
 
 /// How long a node whose API or gossip ended waits for consensus's reason, if any.
@@ -332,5 +504,25 @@ mod tests {
         assert_eq!(listen_of(&dns).to_string(), "/ip4/0.0.0.0/tcp/27000");
         let ip: Multiaddr = "/ip4/10.0.0.1/tcp/27000".parse().unwrap();
         assert_eq!(listen_of(&ip), ip);
+    }
+
+    #[test]
+    fn a_version_this_program_does_not_run_is_found_wherever_it_stops_the_node() {
+        let version = UnsupportedVersion {
+            version: 3,
+            height: 10,
+            supported: 2,
+        };
+        let refused = || ChainError::Unsupported(version.clone());
+        let worker = crate::chain_worker::WorkerError::Chain(refused());
+        for stopped in [
+            RunError::Chain(refused()),
+            RunError::Consensus(ConsensusError::Chain(refused())),
+            RunError::Consensus(ConsensusError::Worker(worker)),
+        ] {
+            assert_eq!(stopped.unsupported_version(), Some(&version), "{stopped}");
+        }
+        let other = RunError::Consensus(ConsensusError::EngineStopped);
+        assert_eq!(other.unsupported_version(), None);
     }
 }

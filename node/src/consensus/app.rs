@@ -45,6 +45,7 @@ use super::context::{Address, BlockHash, Height, ProposalPart, XinbaoContext};
 use super::parts::{self, Complete, Init, Streams};
 use super::peers::PeerBook;
 use super::signing::{part_fin_message, verify_message, ConsensusPublicKey, ConsensusSigner};
+use super::ConsensusError;
 use crate::chain_worker::{Committed, Worker};
 use crate::metrics::Metrics;
 use crate::shared::Shared;
@@ -122,7 +123,7 @@ impl App {
 
     /// The engine's parameters of `height` (at most two above the tip), from committed
     /// state.
-    fn params_at(&self, height: u64) -> anyhow::Result<HeightParams<XinbaoContext>> {
+    fn params_at(&self, height: u64) -> Result<HeightParams<XinbaoContext>, ConsensusError> {
         let config = self.shared.chain.config_at(height)?;
         Ok(super::height_params(&config))
     }
@@ -135,7 +136,10 @@ impl App {
             .height
     }
 
-    pub async fn run(mut self, mut channels: Channels<XinbaoContext>) -> anyhow::Result<()> {
+    pub async fn run(
+        mut self,
+        mut channels: Channels<XinbaoContext>,
+    ) -> Result<(), ConsensusError> {
         let mut events = channels.events.subscribe();
         let mut tick = tokio::time::interval(IDLE_CHECK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -157,11 +161,11 @@ impl App {
             }
             self.start_if_due()?;
         }
-        anyhow::bail!("the consensus engine stopped")
+        Err(ConsensusError::EngineStopped)
     }
 
     /// Whether the next height should start now (see the module notes).
-    fn work_is_due(&self) -> anyhow::Result<bool> {
+    fn work_is_due(&self) -> Result<bool, ConsensusError> {
         if self.later_seen || !self.shared.mempool.is_empty() {
             return Ok(true);
         }
@@ -213,7 +217,7 @@ impl App {
     }
 
     /// Sends the held `Finalized` reply when work is due.
-    fn start_if_due(&mut self) -> anyhow::Result<()> {
+    fn start_if_due(&mut self) -> Result<(), ConsensusError> {
         if self.idle.is_some() && self.work_is_due()? {
             let (reply, next) = self.idle.take().expect("checked above");
             self.later_seen = false;
@@ -230,7 +234,7 @@ impl App {
         &mut self,
         msg: AppMsg<XinbaoContext>,
         channels: &Channels<XinbaoContext>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let next = Height(self.tip_height() + 1);
@@ -348,7 +352,7 @@ impl App {
         height: Height,
         round: Round,
         reply: Reply<LocallyProposedValue<XinbaoContext>>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         let proposed = self
             .worker
             .propose(height.0, round.as_u32().unwrap_or(0))
@@ -389,7 +393,7 @@ impl App {
         certificate: mc::CommitCertificate<XinbaoContext>,
         evidence: MisbehaviorEvidence<XinbaoContext>,
         reply: NextReply,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         if !evidence.is_empty() {
             self.keep_evidence(&evidence);
         }
@@ -419,7 +423,7 @@ impl App {
         &mut self,
         range: std::ops::RangeInclusive<Height>,
         reply: Reply<Vec<RawDecidedValue<XinbaoContext>>>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         #[allow(unused_mut)]
         let mut values = self.worker.decided(range.start().0, range.end().0).await?;
         #[cfg(feature = "byzantine")]
@@ -445,7 +449,7 @@ impl App {
         pol_round: Round,
         hash: BlockHash,
         bytes: &[u8],
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         let init = Init {
             height,
             round,
@@ -455,12 +459,13 @@ impl App {
         let signature = self
             .signer
             .sign_part_fin(height, round, hash)
-            .map_err(|e| anyhow::anyhow!("signing the proposal's final part: {e}"))?;
+            .map_err(ConsensusError::signing("the proposal's final part"))?;
         for message in parts::split(init, bytes, hash, signature) {
             channels
                 .network
                 .send(NetworkMsg::PublishProposalPart(message))
-                .await?;
+                .await
+                .map_err(|_| ConsensusError::NetworkClosed)?;
         }
         Ok(())
     }
@@ -473,7 +478,7 @@ impl App {
         height: Height,
         round: Round,
         publish: crate::consensus::byzantine::Publish,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         use malachitebft_app_channel::app::streaming::{StreamContent, StreamId};
         let init = Init {
             height,
@@ -485,7 +490,7 @@ impl App {
         let signature = self
             .signer
             .sign_part_fin(height, round, hash)
-            .map_err(|e| anyhow::anyhow!("signing the proposal's final part: {e}"))?;
+            .map_err(ConsensusError::signing("the proposal's final part"))?;
         let mut messages = parts::split(init, &publish.bytes, hash, signature);
         if publish.truncated {
             // Without the last chunk, the final part and the end of the stream.
@@ -504,7 +509,8 @@ impl App {
             channels
                 .network
                 .send(NetworkMsg::PublishProposalPart(message))
-                .await?;
+                .await
+                .map_err(|_| ConsensusError::NetworkClosed)?;
         }
         Ok(())
     }
@@ -590,7 +596,10 @@ impl App {
 
     /// Has the worker re-execute an assembled block of the next height; the engine's
     /// verdict.
-    async fn check(&mut self, a: Assembled) -> anyhow::Result<ProposedValue<XinbaoContext>> {
+    async fn check(
+        &mut self,
+        a: Assembled,
+    ) -> Result<ProposedValue<XinbaoContext>, ConsensusError> {
         let hash = BlockHash(a.block.id(self.shared.chain.suite()).0);
         // A fresh proposal (no proof-of-lock round) must name its own publisher as the
         // proposer in the header, so no one can attribute a block to another validator; a
@@ -628,7 +637,7 @@ impl App {
         &mut self,
         height: Height,
         round: Round,
-    ) -> anyhow::Result<Vec<ProposedValue<XinbaoContext>>> {
+    ) -> Result<Vec<ProposedValue<XinbaoContext>>, ConsensusError> {
         let tip = self.tip_height();
         self.future.retain(|a| a.height.0 > tip);
         let (now, later): (Vec<Assembled>, Vec<Assembled>) = std::mem::take(&mut self.future)
@@ -645,7 +654,7 @@ impl App {
     async fn decided(
         &mut self,
         certificate: mc::CommitCertificate<XinbaoContext>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ConsensusError> {
         let height = certificate.height.0;
         let ours = CommitCertificate {
             height,
@@ -704,7 +713,7 @@ impl App {
         round: Round,
         proposer: Address,
         bytes: &[u8],
-    ) -> anyhow::Result<SyncedValueOutcome<XinbaoContext>> {
+    ) -> Result<SyncedValueOutcome<XinbaoContext>, ConsensusError> {
         let Ok(block) = Block::from_bytes(bytes) else {
             return Ok(SyncedValueOutcome::PeerFault);
         };

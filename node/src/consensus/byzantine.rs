@@ -24,12 +24,13 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use ledger::block::{Block, CommitCertificate};
 use ledger::crypto::SecretKey;
 use ledger::tx::{SignedTx, TxBody};
 use ledger::{Action, Id};
 use serde::Deserialize;
+
+use super::ConsensusError;
 
 /// The environment variable naming the behaviour file.
 pub const ENV: &str = "XINBAO_BYZANTINE";
@@ -98,19 +99,29 @@ pub struct Publish {
 
 impl Byzantine {
     /// The behaviour named by [`ENV`], if any.
-    pub fn from_env() -> anyhow::Result<Option<Byzantine>> {
+    pub fn from_env() -> Result<Option<Byzantine>, ConsensusError> {
         let Some(path) = std::env::var_os(ENV) else {
             return Ok(None);
         };
         let path = Path::new(&path);
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            ConsensusError::ByzantineUnreadable {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
         let byzantine: Byzantine =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            toml::from_str(&text).map_err(|source| ConsensusError::ByzantineInvalid {
+                path: path.to_owned(),
+                source,
+            })?;
         byzantine
             .engine
             .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| ConsensusError::ByzantineAttacks {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
         Ok(Some(byzantine))
     }
 
@@ -280,12 +291,13 @@ impl VoteReplay {
     pub async fn spawn(
         network: malachitebft_engine::network::NetworkRef<crate::consensus::context::XinbaoContext>,
         per_vote: usize,
-    ) -> anyhow::Result<
+    ) -> Result<
         malachitebft_engine::network::NetworkRef<crate::consensus::context::XinbaoContext>,
+        ConsensusError,
     > {
         let (actor, _) = ractor::Actor::spawn(None, VoteReplay { network, per_vote }, ())
             .await
-            .map_err(|e| anyhow::anyhow!("starting the vote replay: {e}"))?;
+            .map_err(ConsensusError::start("the vote replay"))?;
         Ok(actor)
     }
 }

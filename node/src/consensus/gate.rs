@@ -41,7 +41,7 @@ pub async fn spawn(
     roster: watch::Receiver<Arc<GossipPeers>>,
     bootstrap: Vec<libp2p::PeerId>,
     shared: Arc<Shared>,
-) -> anyhow::Result<NetworkRef<XinbaoContext>> {
+) -> Result<NetworkRef<XinbaoContext>, super::ConsensusError> {
     let gate = Gate {
         network,
         roster,
@@ -50,7 +50,7 @@ pub async fn spawn(
     };
     let (actor, _) = Actor::spawn(None, gate, ())
         .await
-        .map_err(|e| anyhow::anyhow!("starting the roster gate: {e}"))?;
+        .map_err(super::ConsensusError::start("the roster gate"))?;
     Ok(actor)
 }
 

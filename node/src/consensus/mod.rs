@@ -30,6 +30,7 @@ pub mod app;
 pub mod byzantine;
 pub mod codec;
 pub mod context;
+pub mod error;
 pub mod gate;
 pub mod parts;
 pub mod peers;
@@ -56,6 +57,7 @@ use tracing::info;
 
 use self::codec::WireCodec;
 use self::context::XinbaoContext;
+pub use self::error::ConsensusError;
 use self::peers::PeerBook;
 use self::signing::{ConsensusSigner, ConsensusVerifier};
 use crate::chain::HeightConfig;
@@ -117,24 +119,22 @@ impl malachitebft_app_channel::app::config::NodeConfig for EngineConfig {
 
 /// The libp2p identity of an ed25519 key: the node's transport key, or its consensus key
 /// when it has none.
-pub fn libp2p_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
+pub fn libp2p_keypair(key: &SecretKey) -> Result<Keypair, ConsensusError> {
     let SecretKey::Ed25519(signing) = key else {
-        anyhow::bail!(
-            "a {} key cannot be a libp2p identity; only ed25519 keys can (a node whose \
-             consensus key is {} has an ed25519 transport key: transport_key in its \
-             configuration)",
-            key.algorithm(),
-            key.algorithm()
-        );
+        return Err(ConsensusError::NotAnIdentity {
+            algorithm: key.algorithm(),
+        });
     };
     Ok(Keypair::ed25519_from_bytes(signing.to_bytes())?)
 }
 
 /// The libp2p peer id of an ed25519 key (a roster entry's
 /// [`network_key`](ledger::validators::RosterEntry::network_key)).
-pub fn peer_id_of(key: &ledger::crypto::PublicKey) -> anyhow::Result<String> {
+pub fn peer_id_of(key: &ledger::crypto::PublicKey) -> Result<String, ConsensusError> {
     let ledger::crypto::PublicKey::Ed25519(bytes) = key else {
-        anyhow::bail!("a {} key has no libp2p peer id", key.algorithm());
+        return Err(ConsensusError::NoPeerId {
+            algorithm: key.algorithm(),
+        });
     };
     let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(bytes)?;
     Ok(libp2p::identity::PublicKey::from(public)
@@ -173,7 +173,7 @@ pub async fn start(
     shared: Arc<Shared>,
     key: Arc<dyn ledger::crypto::Signer>,
     settings: EngineSettings,
-) -> anyhow::Result<()> {
+) -> Result<(), ConsensusError> {
     let chain_id = shared.chain.chain_id().clone();
     let own_key = key.public_key();
     let tip = shared.chain.tip()?.height;
@@ -192,9 +192,12 @@ pub async fn start(
         .iter()
         .map(|a| {
             a.parse::<Multiaddr>()
-                .map_err(|e| anyhow::anyhow!("bootstrap peer {a}: {e}"))
+                .map_err(|e| ConsensusError::Bootstrap {
+                    address: a.clone(),
+                    reason: e.to_string(),
+                })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let bootstrap_ids: Vec<libp2p::PeerId> = bootstrap
         .iter()
         .filter_map(|addr| {
@@ -260,7 +263,7 @@ pub async fn start(
     let proof = signer
         .sign_validator_proof(ledger::codec::encode(&own_key), peer_id.to_bytes())
         .await
-        .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
+        .map_err(ConsensusError::signing("the validator proof"))?;
     let proof_bytes = malachitebft_codec::Codec::encode(&WireCodec, &proof)?;
     let address = signer.address();
     let identity =
@@ -277,7 +280,7 @@ pub async fn start(
         WireCodec,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("starting the network: {e}"))?;
+    .map_err(ConsensusError::start("the network"))?;
     let network = gate::spawn(real, roster, bootstrap_ids, shared.clone()).await?;
     #[cfg(feature = "byzantine")]
     let byzantine = crate::consensus::byzantine::Byzantine::from_env()?.map(Arc::new);
@@ -304,7 +307,7 @@ pub async fn start(
                     })),
                 )
                 .await
-                .map_err(|e| anyhow::anyhow!("starting the Byzantine network: {e}"))?;
+                .map_err(ConsensusError::start("the Byzantine network"))?;
             }
             if attacks.replay_votes > 0 {
                 network =
@@ -327,7 +330,7 @@ pub async fn start(
         .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
         .build()
         .await
-        .map_err(|e| anyhow::anyhow!("starting the engine: {e}"))?;
+        .map_err(ConsensusError::start("the engine"))?;
 
     // Keep the peer list for the status endpoint.
     let net_requests = channels.net_requests.clone();

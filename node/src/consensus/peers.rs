@@ -19,6 +19,7 @@ use malachitebft_app_channel::NetworkRequest;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use super::ConsensusError;
 use crate::chain::HeightConfig;
 use crate::gossip::{GossipPeer, GossipPeers};
 
@@ -34,7 +35,10 @@ pub struct Peer {
 
 /// The pinned multiaddr of a roster address: `ADDRESS/p2p/PEER_ID`, the peer id that of
 /// the node's network key.
-pub fn pinned(address: &str, key: &PublicKey) -> anyhow::Result<(Multiaddr, libp2p::PeerId)> {
+pub fn pinned(
+    address: &str,
+    key: &PublicKey,
+) -> Result<(Multiaddr, libp2p::PeerId), ConsensusError> {
     let peer_id = super::peer_id_of(key)?.parse::<libp2p::PeerId>()?;
     let addr = format!("{}/p2p/{peer_id}", address.trim_end_matches('/')).parse::<Multiaddr>()?;
     Ok((addr, peer_id))
