@@ -118,23 +118,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let node_bin = devnet::node_binary(args.node_bin.as_deref())?;
     // Ctrl-C ends this command at once; the kernel then stops the nodes (see
     // `devnet::detach_and_bind`).
-    let examples: Vec<(String, String)> = if args.scenario.is_empty() {
-        WORKED_EXAMPLES
-            .iter()
-            .map(|(name, text)| (name.to_string(), text.to_string()))
-            .collect()
-    } else {
-        args.scenario
-            .iter()
-            .map(|path| {
-                let bytes = crate::files::read_bounded(path, 16 * 1024 * 1024)?;
-                let name = path
-                    .file_stem()
-                    .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
-                Ok((name, String::from_utf8(bytes).context("not UTF-8")?))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
+    let examples = examples(&args)?;
     let mut root = TempDir::new("xinbao-demo")?;
     root.keep = args.keep;
     if args.keep {
@@ -165,8 +149,38 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let all_good = print_summary(&verdicts, started.elapsed());
+    print_consoles_and_wait(&mut running, &root.path, args.keep);
+    Ok(if all_good {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
 
-    println!("\nSummary ({} s)", started.elapsed().as_secs());
+/// The examples to run, (name, text): `--scenario` files, else the worked examples.
+fn examples(args: &DemoArgs) -> anyhow::Result<Vec<(String, String)>> {
+    if args.scenario.is_empty() {
+        return Ok(WORKED_EXAMPLES
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect());
+    }
+    args.scenario
+        .iter()
+        .map(|path| {
+            let bytes = crate::files::read_bounded(path, 16 * 1024 * 1024)?;
+            let name = path
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+            Ok((name, String::from_utf8(bytes).context("not UTF-8")?))
+        })
+        .collect()
+}
+
+/// Prints the table of verdicts; whether every example passed.
+fn print_summary(verdicts: &[Verdict], elapsed: Duration) -> bool {
+    println!("\nSummary ({} s)", elapsed.as_secs());
     println!(
         "  {:<20} {:>5} {:>8} {:>10} {:>7} {:>15} {:>16} {:>10}",
         "scenario",
@@ -179,7 +193,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "expect"
     );
     let yes = |b: bool| if b { "yes" } else { "NO" };
-    for v in &verdicts {
+    for v in verdicts {
         println!(
             "  {:<20} {:>5} {:>8} {:>10} {:>7} {:>15} {:>16} {:>10}",
             v.name,
@@ -202,8 +216,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("DIFFERENCES FOUND (see above)");
     }
+    all_good
+}
+
+/// Prints each devnet's console address; with `keep`, leaves the devnets running until
+/// Ctrl-C (their directories in `root`), reporting any validator that stops.
+fn print_consoles_and_wait(running: &mut [(String, Network)], root: &Path, keep: bool) {
     println!("\nThe consoles (open in a browser):");
-    for (name, network) in &running {
+    for (name, network) in running.iter() {
         let url = network
             .manifest
             .nodes
@@ -211,10 +231,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .map_or("", |n| n.url.as_str());
         println!("  {name:<20} {}/console/", url.trim_end_matches('/'));
     }
-    if args.keep {
+    if keep {
         println!(
             "the devnets keep running, with their directories in {}; Ctrl-C stops them",
-            root.path.display()
+            root.display()
         );
         while !devnet::stop_requested() {
             for (name, network) in running.iter_mut() {
@@ -231,11 +251,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("(stopped; `xinbao demo --keep` keeps them running until Ctrl-C)");
     }
-    Ok(if all_good {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
 /// Runs one example on its own devnet, and hands the devnet back still running.

@@ -224,30 +224,8 @@ fn follow(args: &MirrorArgs, genesis: &Genesis, db: &mut Client) -> anyhow::Resu
     let client = NodeClient::connect(&args.node, &args.tls)?;
     let suite = genesis.crypto_suite;
 
-    // The state the next block executes on: the chain verified again up to where the
-    // database stands (it keeps the rows, not the rulebook's state).
     let mut writer = Writer::default();
-    let mut auditor = match &from {
-        Some(at) => {
-            eprintln!(
-                "mirror: the database holds height {}; verifying the chain up to it",
-                at.height
-            );
-            let auditor = verify_up_to(&chain, genesis, at.height, |_, done| {
-                writer.last_date = Some(done.date)
-            })?;
-            let entry = chain.entry(at.height)?;
-            let id = hex::encode(entry.block.header.id(suite).0);
-            ensure!(
-                id == at.block_id,
-                "the node's block {} is {id}, the database's is {}: they are not the same chain",
-                at.height,
-                at.block_id
-            );
-            auditor
-        }
-        None => Auditor::new(genesis, &chain_header(genesis))?,
-    };
+    let mut auditor = resume(&chain, genesis, from.as_ref(), &mut writer)?;
     if args
         .until_height
         .is_some_and(|h| from.as_ref().is_some_and(|f| f.height >= h))
@@ -319,6 +297,41 @@ fn follow(args: &MirrorArgs, genesis: &Genesis, db: &mut Client) -> anyhow::Resu
         written.1 as f64 / seconds.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The auditor the next block is verified by: the chain verified again up to where the
+/// database stands (`from`; it keeps the rows, not the rulebook's state), which must be
+/// the node's chain; `writer` learns the date of the last block mirrored.
+fn resume(
+    chain: &NodeChain,
+    genesis: &Genesis,
+    from: Option<&Mirrored>,
+    writer: &mut Writer,
+) -> anyhow::Result<Auditor> {
+    let suite = genesis.crypto_suite;
+    // The state the next block executes on: the chain verified again up to where the
+    // database stands (it keeps the rows, not the rulebook's state).
+    Ok(match from {
+        Some(at) => {
+            eprintln!(
+                "mirror: the database holds height {}; verifying the chain up to it",
+                at.height
+            );
+            let auditor = verify_up_to(chain, genesis, at.height, |_, done| {
+                writer.last_date = Some(done.date)
+            })?;
+            let entry = chain.entry(at.height)?;
+            let id = hex::encode(entry.block.header.id(suite).0);
+            ensure!(
+                id == at.block_id,
+                "the node's block {} is {id}, the database's is {}: they are not the same chain",
+                at.height,
+                at.block_id
+            );
+            auditor
+        }
+        None => Auditor::new(genesis, &chain_header(genesis))?,
+    })
 }
 
 /// A column's SQL type; values go in as arrays of bigint, text or boolean.

@@ -70,17 +70,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&raw)?;
             } else {
-                match TxStatus::from_json(&raw)? {
-                    TxStatus::Pending => println!("{id}: pending"),
-                    TxStatus::Unknown => println!("{id}: unknown to this node"),
-                    TxStatus::Committed { height, code: None } => {
-                        println!("{id}: committed at height {height}, accepted")
-                    }
-                    TxStatus::Committed {
-                        height,
-                        code: Some(code),
-                    } => println!("{id}: committed at height {height}, rejected ({code})"),
-                }
+                print_tx(&id, &raw)?;
             }
         }
         What::Block { height } => {
@@ -96,28 +86,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&doc)?;
             } else {
-                let status = client.status()?;
-                println!(
-                    "State of {} at height {} (as of {}), state root {}",
-                    client.base(),
-                    status.height,
-                    shown(doc.get("date")),
-                    hex::encode(status.state_root)
-                );
-                let summary = state_summary(
-                    &doc,
-                    &hex::encode(status.state_root),
-                    status.protocol_version,
-                );
-                // The figures only: the run's header and its rejected steps are a
-                // scenario's, not a node's.
-                let figures = summary
-                    .split_once("\nProgrammes")
-                    .map_or(summary.as_str(), |(_, rest)| rest);
-                let figures = figures
-                    .split_once("\nRejected steps")
-                    .map_or(figures, |(head, _)| head);
-                print!("\nProgrammes{figures}");
+                print_state(&client, &doc)?;
             }
         }
         What::Evidence => {
@@ -125,24 +94,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&raw)?;
             } else {
-                let list = raw["evidence"].as_array().cloned().unwrap_or_default();
-                println!(
-                    "{}: {} pieces of equivocation evidence",
-                    client.base(),
-                    list.len()
-                );
-                for e in &list {
-                    let value = |v: &Value| v.as_str().unwrap_or("nil").to_string();
-                    println!(
-                        "  height {} round {} {}: validator {} voted {} and {}",
-                        e["first"]["height"],
-                        e["first"]["round"],
-                        e["first"]["kind"].as_str().unwrap_or("?"),
-                        e["first"]["voter"].as_str().unwrap_or("?"),
-                        value(&e["first"]["block_id"]),
-                        value(&e["second"]["block_id"]),
-                    );
-                }
+                print_evidence(&client, &raw);
             }
         }
         What::Metrics => print!("{}", client.metrics()?),
@@ -156,6 +108,71 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A transaction's status, in a line.
+fn print_tx(id: &TxId, raw: &Value) -> anyhow::Result<()> {
+    match TxStatus::from_json(raw)? {
+        TxStatus::Pending => println!("{id}: pending"),
+        TxStatus::Unknown => println!("{id}: unknown to this node"),
+        TxStatus::Committed { height, code: None } => {
+            println!("{id}: committed at height {height}, accepted")
+        }
+        TxStatus::Committed {
+            height,
+            code: Some(code),
+        } => println!("{id}: committed at height {height}, rejected ({code})"),
+    }
+    Ok(())
+}
+
+/// The node's state document in figures, as a scenario's summary gives them.
+fn print_state(client: &NodeClient, doc: &Value) -> anyhow::Result<()> {
+    let status = client.status()?;
+    println!(
+        "State of {} at height {} (as of {}), state root {}",
+        client.base(),
+        status.height,
+        shown(doc.get("date")),
+        hex::encode(status.state_root)
+    );
+    let summary = state_summary(
+        doc,
+        &hex::encode(status.state_root),
+        status.protocol_version,
+    );
+    // The figures only: the run's header and its rejected steps are a
+    // scenario's, not a node's.
+    let figures = summary
+        .split_once("\nProgrammes")
+        .map_or(summary.as_str(), |(_, rest)| rest);
+    let figures = figures
+        .split_once("\nRejected steps")
+        .map_or(figures, |(head, _)| head);
+    print!("\nProgrammes{figures}");
+    Ok(())
+}
+
+/// The equivocation evidence the node keeps, a line a piece.
+fn print_evidence(client: &NodeClient, raw: &Value) {
+    let list = raw["evidence"].as_array().cloned().unwrap_or_default();
+    println!(
+        "{}: {} pieces of equivocation evidence",
+        client.base(),
+        list.len()
+    );
+    for e in &list {
+        let value = |v: &Value| v.as_str().unwrap_or("nil").to_string();
+        println!(
+            "  height {} round {} {}: validator {} voted {} and {}",
+            e["first"]["height"],
+            e["first"]["round"],
+            e["first"]["kind"].as_str().unwrap_or("?"),
+            e["first"]["voter"].as_str().unwrap_or("?"),
+            value(&e["first"]["block_id"]),
+            value(&e["second"]["block_id"]),
+        );
+    }
 }
 
 fn print_json(value: &Value) -> anyhow::Result<()> {

@@ -796,39 +796,12 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
     })?;
     // R12.3: whether an upgrade's version and height fit depends on the chain (the version
     // in force, the lead); here only what is wrong on any chain.
-    match &action {
-        Action::ScheduleUpgrade(tx) => {
-            ensure!(
-                tx.version >= 2,
-                "the rulebook would reject this {type_name}: InvalidField (R12.3): version 1 is \
-                 where every chain starts; an upgrade names the version in force plus one"
-            );
-            if !contracts::upgrade::SUPPORTED.contains(&tx.version) {
-                eprintln!(
-                    "warning: this program runs protocol versions up to {}; every node must run \
-                     a program that supports version {} before height {}, or it stops there",
-                    contracts::upgrade::NEWEST,
-                    tx.version,
-                    tx.activation_height
-                );
-            }
-            return Ok(action);
-        }
-        Action::CancelUpgrade(tx) => {
-            ensure!(
-                tx.version >= 1,
-                "the rulebook would reject this {type_name}: InvalidField (R12.3): versions \
-                 count from 1"
-            );
-            ensure!(
-                tx.version >= 2,
-                "the rulebook would reject this {type_name}: UnknownUpgrade (R12.3): no upgrade \
-                 to version {} can be pending",
-                tx.version
-            );
-            return Ok(action);
-        }
-        _ => {}
+    if matches!(
+        action,
+        Action::ScheduleUpgrade(_) | Action::CancelUpgrade(_)
+    ) {
+        check_upgrade_form(type_name, &action)?;
+        return Ok(action);
     }
     // R2.4 (1) on an empty ledger: a malformed field fails before anything else can.
     let ctx = contracts::TxContext {
@@ -848,6 +821,44 @@ pub fn build_action(type_name: &str, pairs: &[(String, String)]) -> anyhow::Resu
         ),
         _ => Ok(action),
     }
+}
+
+/// R12.3 for an upgrade's scheduling or cancelling, on any chain: the versions that can
+/// never be right; a warning when this program would not run the version scheduled.
+fn check_upgrade_form(type_name: &str, action: &Action) -> anyhow::Result<()> {
+    match action {
+        Action::ScheduleUpgrade(tx) => {
+            ensure!(
+                tx.version >= 2,
+                "the rulebook would reject this {type_name}: InvalidField (R12.3): version 1 is \
+                 where every chain starts; an upgrade names the version in force plus one"
+            );
+            if !contracts::upgrade::SUPPORTED.contains(&tx.version) {
+                eprintln!(
+                    "warning: this program runs protocol versions up to {}; every node must run \
+                     a program that supports version {} before height {}, or it stops there",
+                    contracts::upgrade::NEWEST,
+                    tx.version,
+                    tx.activation_height
+                );
+            }
+        }
+        Action::CancelUpgrade(tx) => {
+            ensure!(
+                tx.version >= 1,
+                "the rulebook would reject this {type_name}: InvalidField (R12.3): versions \
+                 count from 1"
+            );
+            ensure!(
+                tx.version >= 2,
+                "the rulebook would reject this {type_name}: UnknownUpgrade (R12.3): no upgrade \
+                 to version {} can be pending",
+                tx.version
+            );
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// R12.3, against the chain a node describes: an upgrade names the version in force plus
@@ -903,6 +914,44 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
         print!("{}", types_help());
         return Ok(ExitCode::SUCCESS);
     };
+    if print_help(&type_name, &args)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut pairs = field_pairs(&args)?;
+    let mut take = |key: &str| -> Option<String> {
+        let at = pairs.iter().position(|(n, _)| n == key)?;
+        Some(pairs.remove(at).1)
+    };
+    let out = take("out").map(PathBuf::from);
+    let node = take("node");
+    let env_tls = crate::tls::ClientTls::from_env();
+    let tls = crate::tls::ClientTls {
+        cacert: take("cacert").map(PathBuf::from).or(env_tls.cacert),
+        cert: take("cert").map(PathBuf::from).or(env_tls.cert),
+        key: take("key").map(PathBuf::from).or(env_tls.key),
+    };
+    let chain_id = take("chain-id");
+    let expires = take("expires-at-height");
+    let nonce = take("nonce");
+    let action = build_action(&type_name, &pairs)?;
+    let (chain_id, expires_at_height) = chain_and_expiry(&action, node, &tls, chain_id, expires)?;
+    let nonce: u64 = match nonce {
+        Some(n) => n.parse().context("--nonce")?,
+        None => rand_core::RngCore::next_u64(&mut rand_core::OsRng),
+    };
+    let tx = SignedTx::unsigned(TxBody {
+        chain_id: Id::new(chain_id.as_str()).map_err(|e| anyhow::anyhow!("the chain id: {e}"))?,
+        nonce,
+        expires_at_height,
+        action,
+    });
+    write_tx(&tx, &type_name, out.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the help `--help` asks for, of the command or of transaction type `type_name`;
+/// whether it did.
+fn print_help(type_name: &str, args: &[String]) -> anyhow::Result<bool> {
     if type_name == "--help" || type_name == "-h" {
         println!(
             "Write a new, unsigned transaction file.\n\n\
@@ -913,23 +962,28 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
              (InvalidField, R9) before anyone signs. Without --out the file is printed.\n"
         );
         print!("{}", types_help());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(true);
     }
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        match type_help(&type_name) {
-            Some(text) => {
-                print!("{text}");
-                print!(
-                    "\nAnd: --out FILE (the file to write), the chain: --node URL (chain id and \
-                     expiry from the node, over HTTPS with --cacert, --cert and --key or \
-                     XINBAO_CACERT, XINBAO_CERT and XINBAO_KEY), or --chain-id ID \
-                     --expires-at-height H; --nonce N (default: random)\n"
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            None => bail!("no transaction type {type_name:?}\n{}", types_help()),
+    if !args.iter().any(|a| a == "--help" || a == "-h") {
+        return Ok(false);
+    }
+    match type_help(type_name) {
+        Some(text) => {
+            print!("{text}");
+            print!(
+                "\nAnd: --out FILE (the file to write), the chain: --node URL (chain id and \
+                 expiry from the node, over HTTPS with --cacert, --cert and --key or \
+                 XINBAO_CACERT, XINBAO_CERT and XINBAO_KEY), or --chain-id ID \
+                 --expires-at-height H; --nonce N (default: random)\n"
+            );
+            Ok(true)
         }
+        None => bail!("no transaction type {type_name:?}\n{}", types_help()),
     }
+}
+
+/// The `--FIELD VALUE` (or `--FIELD=VALUE`) pairs of `args`, in order.
+fn field_pairs(args: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     let mut pairs = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -950,28 +1004,23 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
         pairs.push((name, value));
         i += 1;
     }
-    let mut take = |key: &str| -> Option<String> {
-        let at = pairs.iter().position(|(n, _)| n == key)?;
-        Some(pairs.remove(at).1)
-    };
-    let out = take("out").map(PathBuf::from);
-    let node = take("node");
-    let env_tls = crate::tls::ClientTls::from_env();
-    let tls = crate::tls::ClientTls {
-        cacert: take("cacert").map(PathBuf::from).or(env_tls.cacert),
-        cert: take("cert").map(PathBuf::from).or(env_tls.cert),
-        key: take("key").map(PathBuf::from).or(env_tls.key),
-    };
-    let chain_id = take("chain-id");
-    let expires = take("expires-at-height");
-    let nonce = take("nonce");
-    let action = build_action(&type_name, &pairs)?;
+    Ok(pairs)
+}
 
-    let (chain_id, expires_at_height) = match (node, chain_id, expires) {
+/// The chain id and expiry height of a new transaction: from the node at `node` (its
+/// expiry bound from the tip, unless `expires` is given), or both given.
+fn chain_and_expiry(
+    action: &Action,
+    node: Option<String>,
+    tls: &crate::tls::ClientTls,
+    chain_id: Option<String>,
+    expires: Option<String>,
+) -> anyhow::Result<(String, u64)> {
+    Ok(match (node, chain_id, expires) {
         (Some(url), None, expires) => {
-            let client = NodeClient::connect(&url, &tls)?;
+            let client = NodeClient::connect(&url, tls)?;
             let status = client.status()?;
-            upgrade_fits(&action, &status)?;
+            upgrade_fits(action, &status)?;
             let chain = status.chain_id.to_string();
             let expires = match expires {
                 Some(h) => h.parse().context("--expires-at-height")?,
@@ -983,18 +1032,12 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
             (chain, expires.parse().context("--expires-at-height")?)
         }
         _ => bail!("name the chain: --node URL, or --chain-id ID with --expires-at-height H"),
-    };
-    let nonce: u64 = match nonce {
-        Some(n) => n.parse().context("--nonce")?,
-        None => rand_core::RngCore::next_u64(&mut rand_core::OsRng),
-    };
-    let tx = SignedTx::unsigned(TxBody {
-        chain_id: Id::new(chain_id.as_str()).map_err(|e| anyhow::anyhow!("the chain id: {e}"))?,
-        nonce,
-        expires_at_height,
-        action,
-    });
-    let text = serde_json::to_string_pretty(&tx)? + "\n";
+    })
+}
+
+/// Writes the unsigned `tx` to `out` (never over a file), or prints it.
+fn write_tx(tx: &SignedTx, type_name: &str, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(tx)? + "\n";
     match out {
         Some(path) => {
             ensure!(
@@ -1002,7 +1045,7 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
                 "{} exists; a transaction file is never overwritten",
                 path.display()
             );
-            std::fs::write(&path, text).with_context(|| format!("{}", path.display()))?;
+            std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
             let suite = suite_of(&tx.body.action);
             println!(
                 "{}: {} {} (its id on an {suite} chain), unsigned",
@@ -1017,7 +1060,7 @@ pub fn run(type_name: Option<String>, args: Vec<String>) -> anyhow::Result<ExitC
         }
         None => print!("{text}"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[cfg(test)]
