@@ -450,10 +450,27 @@ impl Auditor {
         on_block: impl FnOnce(&MemoryStore, &BlockDone<'_>),
     ) -> Result<(), AuditFailure> {
         let height = self.next_height();
-        let header = &entry.block.header;
         if height == 1 {
             self.check_genesis_identity(Some(entry))?;
         }
+        self.check_certified(entry, height)?;
+        let executed = self.re_execute(entry, height, verified)?;
+        on_block(
+            &self.state,
+            &BlockDone {
+                entry,
+                date: executed.date,
+                executed: &executed,
+            },
+        );
+        self.take(entry, height, &executed);
+        Ok(())
+    }
+
+    /// Checks 1 to 4 of a block at `height`: the next height, its links, the protocol
+    /// version in force, its certificate and its transactions' root.
+    fn check_certified(&self, entry: &ChainEntry, height: u64) -> Result<(), AuditFailure> {
+        let header = &entry.block.header;
         // 1. The next height.
         if header.height != height {
             return Err(AuditFailure::OutOfSequence {
@@ -518,6 +535,19 @@ impl Auditor {
                 body: hex(&body_root),
             });
         }
+        Ok(())
+    }
+
+    /// Checks 5 and 6: the block re-executed from the state before it (`verified`: its
+    /// transactions with their signatures checked) gives its receipts and roots.
+    fn re_execute(
+        &self,
+        entry: &ChainEntry,
+        height: u64,
+        verified: Result<Vec<VerifiedTx>, BlockError>,
+    ) -> Result<Executed, AuditFailure> {
+        let header = &entry.block.header;
+        let suite = self.genesis.crypto_suite;
         // 5. Re-execute.
         let env = BlockEnv {
             chain_id: self.genesis.chain_id.clone(),
@@ -555,15 +585,13 @@ impl Auditor {
                 error: Box::new(error),
             },
         })?;
+        Ok(executed)
+    }
 
-        on_block(
-            &self.state,
-            &BlockDone {
-                entry,
-                date: executed.date,
-                executed: &executed,
-            },
-        );
+    /// Takes a verified block: its counts, its state, and the validators and parameters
+    /// of the next height.
+    fn take(&mut self, entry: &ChainEntry, height: u64, executed: &Executed) {
+        let header = &entry.block.header;
         for (index, receipt) in executed.receipts.iter().enumerate() {
             self.txs += 1;
             match receipt.outcome {
@@ -600,7 +628,6 @@ impl Auditor {
         self.tx_expiry_heights_max = next.params.tx_expiry_heights_max;
         let suite = self.genesis.crypto_suite;
         self.before = Predecessor::following(suite, header, self.validators.hash(suite));
-        Ok(())
     }
 
     /// [`Auditor::push_with`] without a reader.
@@ -692,26 +719,12 @@ pub fn replay<E: fmt::Display>(
         .clamp(1, VERIFIERS_MAX);
     std::thread::scope(|scope| {
         // Chunk k goes to verifier k mod n and comes back from it, so they return in order.
-        let mut lanes = Vec::with_capacity(verifiers);
-        for _ in 0..verifiers {
-            let (to_verifier, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
-            let (to_executor, verified) = std::sync::mpsc::sync_channel::<VerifiedChunk>(1);
-            scope.spawn(move || {
-                for chunk in chunks {
-                    let done: VerifiedChunk = chunk
-                        .into_iter()
-                        .map(|entry| {
-                            let txs = chain::verify_txs(chain_id, suite, &entry.block.txs);
-                            (entry, txs)
-                        })
-                        .collect();
-                    if to_executor.send(done).is_err() {
-                        return;
-                    }
-                }
-            });
-            lanes.push((Some(to_verifier), verified));
-        }
+        let mut lanes: Vec<_> = (0..verifiers)
+            .map(|_| {
+                let (to_verifier, verified) = verifier(scope, chain_id, suite);
+                (Some(to_verifier), verified)
+            })
+            .collect();
         let mut execute = |chunk: VerifiedChunk, auditor: &mut Auditor| {
             for (entry, txs) in chunk {
                 auditor.push_verified(&entry, txs, &mut on_block)?;
@@ -785,6 +798,35 @@ pub fn replay<E: fmt::Display>(
             None => Ok(()),
         }
     })
+}
+
+/// A verifier thread of [`replay`] in `scope`: it verifies the transaction signatures of
+/// each chunk of entries sent to it and sends the chunk back with the verdicts, in order.
+fn verifier<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    chain_id: &'scope Id,
+    suite: ledger::crypto::Suite,
+) -> (
+    std::sync::mpsc::SyncSender<Chunk>,
+    std::sync::mpsc::Receiver<VerifiedChunk>,
+) {
+    let (to_verifier, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    let (to_executor, verified) = std::sync::mpsc::sync_channel::<VerifiedChunk>(1);
+    scope.spawn(move || {
+        for chunk in chunks {
+            let done: VerifiedChunk = chunk
+                .into_iter()
+                .map(|entry| {
+                    let txs = chain::verify_txs(chain_id, suite, &entry.block.txs);
+                    (entry, txs)
+                })
+                .collect();
+            if to_executor.send(done).is_err() {
+                return;
+            }
+        }
+    });
+    (to_verifier, verified)
 }
 
 /// Verifies a whole chain: `file` is the chain file's header, `entries` its entries in

@@ -229,7 +229,51 @@ pub fn execute_block(
 ) -> Result<Executed, BlockError> {
     let date = Date::from_unix_ms_cst(env.time_ms).map_err(|_| BlockError::BadTime(env.time_ms))?;
     let mut overlay = Overlay::new(state);
+    let version = begin_height(&mut overlay, env)?;
+    let mut block = BlockWork {
+        date,
+        version,
+        env,
+        receipts: Vec::with_capacity(txs.len()),
+        changes: Vec::new(),
+        decisions: Vec::new(),
+    };
+    let mut ids = Vec::with_capacity(txs.len());
+    for (index, tx) in txs.iter().enumerate() {
+        let id = tx.id();
+        check_tx(&overlay, env, index, tx)?;
+        let outcome = block.execute(&mut overlay, index, tx);
+        remember(&mut overlay, tx);
+        block.receipts.push(Receipt { tx_id: id, outcome });
+        ids.push(id);
+    }
+    let writes = overlay.into_writes();
+    let BlockWork {
+        receipts,
+        changes,
+        decisions,
+        ..
+    } = block;
+    Ok(Executed {
+        date,
+        protocol_version: version,
+        tx_root: tx_root(env.suite, &ids),
+        receipts_root: receipts_root(env.suite, &receipts),
+        state_root: chain_root(env.suite, previous_root, &writes),
+        receipts,
+        changes,
+        decisions,
+        writes,
+    })
+}
 
+/// The start of block `env.height`, before its transactions: the ids that expired at the
+/// previous height are forgotten, and the configuration and any upgrade scheduled for it
+/// take over. The protocol version in force, which this program must run.
+fn begin_height<S: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, S>,
+    env: &BlockEnv,
+) -> Result<u32, BlockError> {
     // Forget the ids that expired at the previous height.
     if env.height > 0 {
         let mut forget = WriteSet::new();
@@ -243,12 +287,12 @@ pub fn execute_block(
         overlay.apply(forget);
     }
     // R11.5: the configuration scheduled for this height takes over.
-    let promoted = governance::promote(&overlay, env.height);
+    let promoted = governance::promote(&*overlay, env.height);
     overlay.apply(promoted);
     // R12.3–R12.4: so does an upgrade that activates here, with its migration.
-    let activated = upgrade::activate(&overlay, env.height);
+    let activated = upgrade::activate(&*overlay, env.height);
     overlay.apply(activated);
-    let version = upgrade::recorded(&overlay)
+    let version = upgrade::recorded(&*overlay)
         .expect("a network's state records its protocol version from the genesis on");
     if !upgrade::SUPPORTED.contains(&version) {
         return Err(BlockError::UnsupportedVersion {
@@ -256,43 +300,57 @@ pub fn execute_block(
             height: env.height,
         });
     }
+    Ok(version)
+}
 
-    let mut receipts = Vec::with_capacity(txs.len());
-    let mut ids = Vec::with_capacity(txs.len());
-    let mut changes = Vec::new();
-    let mut decisions = Vec::new();
-    for (index, tx) in txs.iter().enumerate() {
-        let id = tx.id();
-        check_tx(&overlay, env, index, tx)?;
+/// A block's transactions under way: what they gave so far.
+struct BlockWork<'e> {
+    date: Date,
+    version: u32,
+    env: &'e BlockEnv,
+    receipts: Vec<Receipt>,
+    changes: Vec<Change>,
+    decisions: Vec<(u32, Decision)>,
+}
+
+impl BlockWork<'_> {
+    /// Executes transaction `index` of the block on `overlay` (its writes applied when it
+    /// is accepted); its outcome.
+    fn execute<S: StateView + ?Sized>(
+        &mut self,
+        overlay: &mut Overlay<'_, S>,
+        index: usize,
+        tx: &VerifiedTx,
+    ) -> Outcome {
         let keys = tx.signers();
         let action = &tx.body().action;
-        let outcome = match crate::orgs_of_keys(&overlay, keys) {
+        match crate::orgs_of_keys(&*overlay, keys) {
             Err(code) => Outcome::Rejected(code),
             Ok(signers) => {
                 let approvers = if action.is_governance() {
-                    governance::approvers_of_keys(&overlay, keys)
+                    governance::approvers_of_keys(&*overlay, keys)
                 } else {
                     Vec::new()
                 };
                 let ctx = TxContext {
-                    date,
+                    date: self.date,
                     signers,
                     approvers,
-                    height: env.height,
-                    version,
-                    suite: env.suite,
+                    height: self.env.height,
+                    version: self.version,
+                    suite: self.env.suite,
                 };
-                match crate::execute(&overlay, &ctx, action) {
+                match crate::execute(&*overlay, &ctx, action) {
                     Ok(writes) => {
                         let index_u32 = u32::try_from(index).expect("a block's index fits u32");
-                        decisions.extend(
-                            decision::of(&overlay, &writes)
+                        self.decisions.extend(
+                            decision::of(&*overlay, &writes)
                                 .into_iter()
                                 .map(|d| (index_u32, d)),
                         );
                         overlay.apply(writes);
                         if action.is_governance() {
-                            changes.push(Change {
+                            self.changes.push(Change {
                                 index,
                                 approvers: ctx.approvers,
                             });
@@ -302,29 +360,20 @@ pub fn execute_block(
                     Err(code) => Outcome::Rejected(code),
                 }
             }
-        };
-        let mut remember = WriteSet::new();
-        remember.put(txid_key(&id), codec::encode(&tx.body().expires_at_height));
-        let mut index_key = txexp_bucket(tx.body().expires_at_height);
-        index_key.extend_from_slice(&id.0);
-        remember.put(index_key, Vec::new());
-        overlay.apply(remember);
-        receipts.push(Receipt { tx_id: id, outcome });
-        ids.push(id);
+        }
     }
+}
 
-    let writes = overlay.into_writes();
-    Ok(Executed {
-        date,
-        protocol_version: version,
-        tx_root: tx_root(env.suite, &ids),
-        receipts_root: receipts_root(env.suite, &receipts),
-        state_root: chain_root(env.suite, previous_root, &writes),
-        receipts,
-        changes,
-        decisions,
-        writes,
-    })
+/// Remembers `tx`'s id until its expiry height (`txid/…`, `txexp/…`), so that it is never
+/// committed twice.
+fn remember<S: StateView + ?Sized>(overlay: &mut Overlay<'_, S>, tx: &VerifiedTx) {
+    let id = tx.id();
+    let mut remember = WriteSet::new();
+    remember.put(txid_key(&id), codec::encode(&tx.body().expires_at_height));
+    let mut index_key = txexp_bucket(tx.body().expires_at_height);
+    index_key.extend_from_slice(&id.0);
+    remember.put(index_key, Vec::new());
+    overlay.apply(remember);
 }
 
 /// The consensus configuration (roster, validator set, parameters) of block `height`,

@@ -1,7 +1,8 @@
 //! R6.1–R6.3 and R6.7: issuing policies, disbursing loans, flagging enterprises.
 
 use ledger::action::{
-    Cover, DisburseLoan, FlagEnterprise, IssuePolicy, SubsidyMode, UnflagEnterprise,
+    Cover, CreateProgramme, DisburseLoan, FlagEnterprise, IssuePolicy, SubsidyMode,
+    UnflagEnterprise,
 };
 use ledger::{Code, Fen, OrgKind, BPS_WHOLE};
 
@@ -26,73 +27,9 @@ pub fn issue_policy(work: &mut Work, tx: &IssuePolicy) -> Result<(), Code> {
     ensure(!work.exists(&keys::policy(&tx.id)), Code::DuplicateId)?;
     // (5) R6.1's checks, in its order.
     let date = work.date;
-    ensure(
-        programme::is_active_on(&programme, date),
-        Code::ProgrammeNotActive,
-    )?;
-    ensure(terms.banks.contains(&tx.bank), Code::UnknownParty)?;
-    ensure(
-        !work.exists(&keys::flag(&tx.enterprise)),
-        Code::EnterpriseFlagged,
-    )?;
-    // R14.4: from version 3, right after EnterpriseFlagged, the eligibility is met.
-    let qualified = if work.version >= crate::upgrade::ATTESTATIONS {
-        crate::attest::find_qualifying(work, &terms, &tx.enterprise, date)?
-    } else {
-        Vec::new()
-    };
-    let limits = terms.limits;
-    ensure(
-        tx.loan_principal_fen <= limits.max_loan_fen,
-        Code::LoanAboveCap,
-    )?;
-    ensure(tx.term_months <= limits.max_term_months, Code::TermTooLong)?;
-    // R5: the loan-rate cap is floor(benchmark × (10000 + uplift) / 10000).
-    let rate_cap = arith::bps_of(limits.benchmark_rate_bps, BPS_WHOLE + limits.max_uplift_bps);
-    ensure(u128::from(tx.loan_rate_bps) <= rate_cap, Code::RateAboveCap)?;
-    ensure(
-        tx.premium_rate_bps <= limits.max_premium_rate_bps
-            && programme::rate_is_filed(
-                work.view(),
-                &terms.insurer,
-                &terms.product,
-                tx.premium_rate_bps,
-                date,
-            ),
-        Code::RateNotFiled,
-    )?;
-    let all_in = u128::from(tx.loan_rate_bps) + u128::from(tx.premium_rate_bps);
-    ensure(
-        all_in <= u128::from(limits.max_all_in_bps),
-        Code::AllInCostAboveCap,
-    )?;
-    // R13.2: from version 2, the single-obligor limit.
-    if work.version >= crate::upgrade::OBLIGOR_LIMIT {
-        crate::obligor::check(work, &terms, &tx.enterprise, tx.loan_principal_fen)?;
-    }
-    if let Some(hash) = &tx.financing_doc_hash {
-        ensure(
-            !work.exists(&keys::document(hash)),
-            Code::DocumentAlreadyFinanced,
-        )?;
-    }
+    let qualified = eligible(work, tx, &programme, date)?;
     // R6.2: premium, insured amount and subsidy.
-    let premium = arith::rate_amount(tx.loan_principal_fen, tx.premium_rate_bps, tx.term_months)?;
-    let insured = match terms.cover {
-        Cover::Principal => tx.loan_principal_fen,
-        Cover::PrincipalAndInterest => {
-            let interest =
-                arith::rate_amount(tx.loan_principal_fen, tx.loan_rate_bps, tx.term_months)?;
-            arith::add(tx.loan_principal_fen, interest)?
-        }
-    };
-    let subsidy = match terms.subsidy.mode {
-        SubsidyMode::None => Fen::ZERO,
-        SubsidyMode::Upfront | SubsidyMode::OnRepayment => {
-            // R1.3: the premium split [fund: subsidy.bps, enterprise: 10000 − subsidy.bps].
-            arith::split(premium, &[terms.subsidy.bps, BPS_WHOLE - terms.subsidy.bps])[0]
-        }
-    };
+    let (premium, insured, subsidy) = amounts(tx, &terms)?;
     programme.premium_written_fen = arith::add(programme.premium_written_fen, premium)?;
     if terms.subsidy.mode == SubsidyMode::Upfront {
         // R6.2: the fund pays all of it now, or the policy is refused.
@@ -123,6 +60,89 @@ pub fn issue_policy(work: &mut Work, tx: &IssuePolicy) -> Result<(), Code> {
     work.put(keys::programme(&tx.programme), &programme);
     crate::attest::record_qualified(work, &tx.id, &qualified);
     Ok(())
+}
+
+/// R6.1 (5): the policy's checks against its programme on `date`, in R6.1's order; the
+/// attestations that qualify its enterprise (from version 3, R14.4).
+fn eligible(
+    work: &Work,
+    tx: &IssuePolicy,
+    programme: &Programme,
+    date: ledger::Date,
+) -> Result<crate::attest::Qualified, Code> {
+    let terms = &programme.terms;
+    ensure(
+        programme::is_active_on(programme, date),
+        Code::ProgrammeNotActive,
+    )?;
+    ensure(terms.banks.contains(&tx.bank), Code::UnknownParty)?;
+    ensure(
+        !work.exists(&keys::flag(&tx.enterprise)),
+        Code::EnterpriseFlagged,
+    )?;
+    // R14.4: from version 3, right after EnterpriseFlagged, the eligibility is met.
+    let qualified = if work.version >= crate::upgrade::ATTESTATIONS {
+        crate::attest::find_qualifying(work, terms, &tx.enterprise, date)?
+    } else {
+        Vec::new()
+    };
+    let limits = terms.limits;
+    ensure(
+        tx.loan_principal_fen <= limits.max_loan_fen,
+        Code::LoanAboveCap,
+    )?;
+    ensure(tx.term_months <= limits.max_term_months, Code::TermTooLong)?;
+    // R5: the loan-rate cap is floor(benchmark × (10000 + uplift) / 10000).
+    let rate_cap = arith::bps_of(limits.benchmark_rate_bps, BPS_WHOLE + limits.max_uplift_bps);
+    ensure(u128::from(tx.loan_rate_bps) <= rate_cap, Code::RateAboveCap)?;
+    ensure(
+        tx.premium_rate_bps <= limits.max_premium_rate_bps
+            && programme::rate_is_filed(
+                work.view(),
+                &terms.insurer,
+                &terms.product,
+                tx.premium_rate_bps,
+                date,
+            ),
+        Code::RateNotFiled,
+    )?;
+    let all_in = u128::from(tx.loan_rate_bps) + u128::from(tx.premium_rate_bps);
+    ensure(
+        all_in <= u128::from(limits.max_all_in_bps),
+        Code::AllInCostAboveCap,
+    )?;
+    // R13.2: from version 2, the single-obligor limit.
+    if work.version >= crate::upgrade::OBLIGOR_LIMIT {
+        crate::obligor::check(work, terms, &tx.enterprise, tx.loan_principal_fen)?;
+    }
+    if let Some(hash) = &tx.financing_doc_hash {
+        ensure(
+            !work.exists(&keys::document(hash)),
+            Code::DocumentAlreadyFinanced,
+        )?;
+    }
+    Ok(qualified)
+}
+
+/// R6.2: the policy's premium, insured amount and subsidy, in fen.
+fn amounts(tx: &IssuePolicy, terms: &CreateProgramme) -> Result<(Fen, Fen, Fen), Code> {
+    let premium = arith::rate_amount(tx.loan_principal_fen, tx.premium_rate_bps, tx.term_months)?;
+    let insured = match terms.cover {
+        Cover::Principal => tx.loan_principal_fen,
+        Cover::PrincipalAndInterest => {
+            let interest =
+                arith::rate_amount(tx.loan_principal_fen, tx.loan_rate_bps, tx.term_months)?;
+            arith::add(tx.loan_principal_fen, interest)?
+        }
+    };
+    let subsidy = match terms.subsidy.mode {
+        SubsidyMode::None => Fen::ZERO,
+        SubsidyMode::Upfront | SubsidyMode::OnRepayment => {
+            // R1.3: the premium split [fund: subsidy.bps, enterprise: 10000 − subsidy.bps].
+            arith::split(premium, &[terms.subsidy.bps, BPS_WHOLE - terms.subsidy.bps])[0]
+        }
+    };
+    Ok((premium, insured, subsidy))
 }
 
 /// R6.3 `DisburseLoan`: signed by the policy's bank; one loan per policy.

@@ -172,70 +172,17 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         .get("steps")
         .and_then(Value::as_array)
         .ok_or_else(|| ScenarioError::NotAScenario("no `steps` array".to_string()))?;
-
-    let mut store = MemoryStore::new();
-    let genesis = members_writes(&orgs);
-    store.apply(&genesis);
-    let mut root = chain_root(OFFLINE_SUITE, &[0; 32], &genesis);
-    let mut ledger_date: Option<Date> = None;
-    let mut rejected = Vec::new();
-    let mut decisions = Vec::new();
-
+    let mut ledger = Offline::new(&orgs);
     for (index, step) in steps.iter().enumerate() {
-        let number = index as u64 + 1;
-        let start = step_start(&store, number);
-        if !start.is_empty() {
-            store.apply(&start);
-            root = chain_root(OFFLINE_SUITE, &root, &start);
-        }
-        let version = upgrade::recorded(&store).unwrap_or(file_version);
-        // R12.5: a program that lacks the version in force refuses to go on, as a node
-        // and an auditor do.
-        if !upgrade::SUPPORTED.contains(&version) {
-            return Err(ScenarioError::NotAScenario(format!(
-                "protocol version {version} takes effect at step {number}; this program \
-                 supports versions {}..={}",
-                upgrade::SUPPORTED.start(),
-                upgrade::SUPPORTED.end()
-            )));
-        }
-        let latest_before = ledger_date;
-        // The ledger date moves to any later well-formed date, accepted step or not.
-        if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {
-            if latest_before.is_none_or(|latest| date > latest) {
-                ledger_date = Some(date);
-            }
-        }
-        let outcome = match parse_step(step, latest_before) {
-            // Offline, an organisation named in `by` signs as the organisation itself, so it
-            // approves a change as its admin key would (R11.2); the step number stands for
-            // the height.
-            Ok((date, signers, action)) => {
-                let ctx = TxContext {
-                    date,
-                    approvers: signers.clone(),
-                    signers,
-                    height: number,
-                    version,
-                    suite: OFFLINE_SUITE,
-                };
-                execute(&store, &ctx, &action)
-            }
-            Err(code) => Err(code),
-        };
-        match outcome {
-            Ok(writes) => {
-                decisions.extend(
-                    crate::decision::of(&store, &writes)
-                        .into_iter()
-                        .map(|d| (number, d)),
-                );
-                store.apply(&writes);
-                root = chain_root(OFFLINE_SUITE, &root, &writes);
-            }
-            Err(code) => rejected.push(Rejected { step: number, code }),
-        }
+        ledger.step(index as u64 + 1, step, file_version)?;
     }
+    let Offline {
+        store,
+        root,
+        ledger_date,
+        rejected,
+        decisions,
+    } = ledger;
 
     // The document as the version in force at the end shapes it (R14.6).
     let version = upgrade::recorded(&store).unwrap_or(file_version);
@@ -285,6 +232,93 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         decisions,
         store,
     })
+}
+
+/// The offline ledger a scenario's steps run on, and what they gave so far.
+struct Offline {
+    store: MemoryStore,
+    /// The chain root over every write so far, as blocks of one step each would give.
+    root: Hash32,
+    /// The latest well-formed date of the steps so far.
+    ledger_date: Option<Date>,
+    rejected: Vec<Rejected>,
+    /// What each accepted step decided, with its step number.
+    decisions: Vec<(u64, crate::decision::Decision)>,
+}
+
+impl Offline {
+    /// A ledger holding `orgs` as its members.
+    fn new(orgs: &[(Id, OrgKind)]) -> Offline {
+        let mut store = MemoryStore::new();
+        let genesis = members_writes(orgs);
+        store.apply(&genesis);
+        Offline {
+            root: chain_root(OFFLINE_SUITE, &[0; 32], &genesis),
+            store,
+            ledger_date: None,
+            rejected: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
+
+    /// Runs step `number` under the protocol version in force (`file_version` until an
+    /// upgrade takes effect): its height's start, then its transaction.
+    fn step(&mut self, number: u64, step: &Value, file_version: u32) -> Result<(), ScenarioError> {
+        let (store, root, ledger_date) = (&mut self.store, &mut self.root, &mut self.ledger_date);
+        let start = step_start(store, number);
+        if !start.is_empty() {
+            store.apply(&start);
+            *root = chain_root(OFFLINE_SUITE, root, &start);
+        }
+        let version = upgrade::recorded(store).unwrap_or(file_version);
+        // R12.5: a program that lacks the version in force refuses to go on, as a node
+        // and an auditor do.
+        if !upgrade::SUPPORTED.contains(&version) {
+            return Err(ScenarioError::NotAScenario(format!(
+                "protocol version {version} takes effect at step {number}; this program \
+                 supports versions {}..={}",
+                upgrade::SUPPORTED.start(),
+                upgrade::SUPPORTED.end()
+            )));
+        }
+        let latest_before = *ledger_date;
+        // The ledger date moves to any later well-formed date, accepted step or not.
+        if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {
+            if latest_before.is_none_or(|latest| date > latest) {
+                *ledger_date = Some(date);
+            }
+        }
+        let outcome = match parse_step(step, latest_before) {
+            // Offline, an organisation named in `by` signs as the organisation itself, so it
+            // approves a change as its admin key would (R11.2); the step number stands for
+            // the height.
+            Ok((date, signers, action)) => {
+                let ctx = TxContext {
+                    date,
+                    approvers: signers.clone(),
+                    signers,
+                    height: number,
+                    version,
+                    suite: OFFLINE_SUITE,
+                };
+                execute(store, &ctx, &action)
+            }
+            Err(code) => Err(code),
+        };
+        match outcome {
+            Ok(writes) => {
+                self.decisions.extend(
+                    crate::decision::of(store, &writes)
+                        .into_iter()
+                        .map(|d| (number, d)),
+                );
+                store.apply(&writes);
+                *root = chain_root(OFFLINE_SUITE, root, &writes);
+            }
+            Err(code) => self.rejected.push(Rejected { step: number, code }),
+        }
+        Ok(())
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -364,7 +398,67 @@ pub fn summary(outcome: &Outcome) -> String {
 
     let objects = |key: &str| field(r, key).as_object().cloned().unwrap_or_default();
     let _ = writeln!(s, "\nProgrammes");
-    for (id, p) in objects("programmes") {
+    programmes_summary(&mut s, objects("programmes"));
+    let _ = writeln!(s, "\nFunds");
+    for (id, f) in objects("funds") {
+        let _ = writeln!(s, "  {id}: balance {}", yuan(field(&f, "balance_fen")));
+        let _ = writeln!(
+            s,
+            "    subsidies paid    {}",
+            yuan(field(&f, "subsidies_paid_fen"))
+        );
+        let _ = writeln!(
+            s,
+            "    compensation paid {}",
+            yuan(field(&f, "compensation_paid_fen"))
+        );
+    }
+    let _ = writeln!(s, "\nPolicies");
+    for (id, p) in objects("policies") {
+        let _ = writeln!(
+            s,
+            "  {id}: premium {}, subsidy {}, insured {}",
+            yuan(field(&p, "premium_fen")),
+            yuan(field(&p, "subsidy_fen")),
+            yuan(field(&p, "insured_amount_fen"))
+        );
+    }
+    let _ = writeln!(s, "\nLoans");
+    for (id, l) in objects("loans") {
+        let _ = writeln!(
+            s,
+            "  {id}: {}, outstanding {}, unpaid interest {}, {} days past due on interest, {} on principal, on time: {}",
+            text(field(&l, "status")),
+            yuan(field(&l, "outstanding_principal_fen")),
+            yuan(field(&l, "unpaid_interest_fen")),
+            text(field(&l, "interest_dpd")),
+            text(field(&l, "principal_dpd")),
+            text(field(&l, "on_time")),
+        );
+    }
+    let _ = writeln!(s, "\nClaims");
+    claims_summary(&mut s, outcome, objects("claims"));
+    let overdue: Vec<String> = field(r, "overdue_claims")
+        .as_array()
+        .map(|a| a.iter().map(text).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "\nOverdue claims: {}",
+        if overdue.is_empty() {
+            "none".to_string()
+        } else {
+            overdue.join(", ")
+        }
+    );
+    steps_summary(&mut s, outcome);
+    s
+}
+
+/// The summary's lines of each programme: status and figures.
+fn programmes_summary(s: &mut String, programmes: serde_json::Map<String, Value>) {
+    use std::fmt::Write;
+    for (id, p) in programmes {
         let warnings: Vec<String> = field(&p, "warnings")
             .as_array()
             .map(|w| w.iter().map(text).collect())
@@ -406,45 +500,12 @@ pub fn summary(outcome: &Outcome) -> String {
             }
         );
     }
-    let _ = writeln!(s, "\nFunds");
-    for (id, f) in objects("funds") {
-        let _ = writeln!(s, "  {id}: balance {}", yuan(field(&f, "balance_fen")));
-        let _ = writeln!(
-            s,
-            "    subsidies paid    {}",
-            yuan(field(&f, "subsidies_paid_fen"))
-        );
-        let _ = writeln!(
-            s,
-            "    compensation paid {}",
-            yuan(field(&f, "compensation_paid_fen"))
-        );
-    }
-    let _ = writeln!(s, "\nPolicies");
-    for (id, p) in objects("policies") {
-        let _ = writeln!(
-            s,
-            "  {id}: premium {}, subsidy {}, insured {}",
-            yuan(field(&p, "premium_fen")),
-            yuan(field(&p, "subsidy_fen")),
-            yuan(field(&p, "insured_amount_fen"))
-        );
-    }
-    let _ = writeln!(s, "\nLoans");
-    for (id, l) in objects("loans") {
-        let _ = writeln!(
-            s,
-            "  {id}: {}, outstanding {}, unpaid interest {}, {} days past due on interest, {} on principal, on time: {}",
-            text(field(&l, "status")),
-            yuan(field(&l, "outstanding_principal_fen")),
-            yuan(field(&l, "unpaid_interest_fen")),
-            text(field(&l, "interest_dpd")),
-            text(field(&l, "principal_dpd")),
-            text(field(&l, "on_time")),
-        );
-    }
-    let _ = writeln!(s, "\nClaims");
-    for (id, c) in objects("claims") {
+}
+
+/// The summary's lines of each claim: its figures, its dates and its recoveries.
+fn claims_summary(s: &mut String, outcome: &Outcome, claims: serde_json::Map<String, Value>) {
+    use std::fmt::Write;
+    for (id, c) in claims {
         let _ = writeln!(
             s,
             "  {id}: {}, loss {}",
@@ -495,19 +556,11 @@ pub fn summary(outcome: &Outcome) -> String {
             yuan(field(rec, "reinsurer_fen")),
         );
     }
-    let overdue: Vec<String> = field(r, "overdue_claims")
-        .as_array()
-        .map(|a| a.iter().map(text).collect())
-        .unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "\nOverdue claims: {}",
-        if overdue.is_empty() {
-            "none".to_string()
-        } else {
-            overdue.join(", ")
-        }
-    );
+}
+
+/// The summary's rejected steps and its verdict on the expectations.
+fn steps_summary(s: &mut String, outcome: &Outcome) {
+    use std::fmt::Write;
     let _ = writeln!(s, "\nRejected steps");
     if outcome.rejected.is_empty() {
         let _ = writeln!(s, "  none");
@@ -530,5 +583,4 @@ pub fn summary(outcome: &Outcome) -> String {
             }
         }
     }
-    s
 }

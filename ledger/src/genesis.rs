@@ -324,6 +324,41 @@ impl Genesis {
 
     /// Checks everything a chain needs of its genesis (see [`GenesisError`]).
     pub fn validate(&self) -> Result<(), GenesisError> {
+        self.check_sizes()?;
+        let mut org_ids = BTreeSet::new();
+        for org in &self.organisations {
+            if !org_ids.insert(&org.id) {
+                return Err(GenesisError::DuplicateOrganisation(org.id.clone()));
+            }
+        }
+        let mut keys = KeyCheck {
+            algorithm: self.crypto_suite.algorithm(),
+            seen: BTreeSet::new(),
+        };
+        for org in &self.organisations {
+            keys.check(&org.admin_key, || {
+                format!("organisation {} (admin)", org.id)
+            })?;
+        }
+        for staff in &self.staff_keys {
+            keys.check(&staff.public_key, || format!("staff of {}", staff.org))?;
+            self.check_staff_org(staff)?;
+        }
+        for v in &self.validators {
+            keys.check(&v.consensus_key, || format!("validator of {}", v.org))?;
+            self.check_validator(v)?;
+        }
+        self.validator_set().map_err(|e| match e {
+            ValidatorSetError::Empty => GenesisError::NoValidators,
+            e => GenesisError::ValidatorSet(e),
+        })?;
+        self.params.validate()?;
+        self.governance.validate()
+    }
+
+    /// A protocol version, and the organisations, validators and staff keys within
+    /// their bounds.
+    fn check_sizes(&self) -> Result<(), GenesisError> {
         if self.protocol_version == 0 {
             return Err(GenesisError::NoProtocolVersion);
         }
@@ -348,95 +383,97 @@ impl Genesis {
                 count: self.staff_keys.len(),
             });
         }
-
-        let mut org_ids = BTreeSet::new();
-        for org in &self.organisations {
-            if !org_ids.insert(&org.id) {
-                return Err(GenesisError::DuplicateOrganisation(org.id.clone()));
-            }
-        }
-        let kind_of = |id: &Id| {
-            self.organisations
-                .iter()
-                .find(|o| &o.id == id)
-                .map(|o| o.kind)
-        };
-
-        let mut keys = BTreeSet::new();
-        let mut check_key = |key: &PublicKey, owner: String| {
-            if key.algorithm() != self.crypto_suite.algorithm() {
-                return Err(GenesisError::WrongAlgorithm {
-                    owner,
-                    key: *key,
-                    expected: self.crypto_suite.algorithm(),
-                });
-            }
-            key.check().map_err(|reason| GenesisError::BadKey {
-                owner,
-                key: *key,
-                reason,
-            })?;
-            if !keys.insert(*key) {
-                return Err(GenesisError::DuplicateKey(*key));
-            }
-            Ok(())
-        };
-        for org in &self.organisations {
-            check_key(&org.admin_key, format!("organisation {} (admin)", org.id))?;
-        }
-        for staff in &self.staff_keys {
-            check_key(&staff.public_key, format!("staff of {}", staff.org))?;
-            match kind_of(&staff.org) {
-                None => {
-                    return Err(GenesisError::UnknownStaffOrg {
-                        key: staff.public_key,
-                        org: staff.org.clone(),
-                    })
-                }
-                Some(OrgKind::Auditor) => {
-                    return Err(GenesisError::AuditorStaffKey {
-                        key: staff.public_key,
-                        org: staff.org.clone(),
-                    })
-                }
-                Some(_) => {}
-            }
-        }
-        for v in &self.validators {
-            check_key(&v.consensus_key, format!("validator of {}", v.org))?;
-            match kind_of(&v.org) {
-                None => {
-                    return Err(GenesisError::UnknownValidatorOrg {
-                        key: v.consensus_key,
-                        org: v.org.clone(),
-                    })
-                }
-                Some(OrgKind::Auditor) if v.voting_power > 0 => {
-                    return Err(GenesisError::AuditorValidator {
-                        key: v.consensus_key,
-                        org: v.org.clone(),
-                    })
-                }
-                Some(_) => {}
-            }
-            if v.address.as_str().trim().is_empty() {
-                return Err(GenesisError::EmptyAddress(v.consensus_key));
-            }
-            TransportKey::check(&v.consensus_key, v.transport.as_ref()).map_err(|reason| {
-                GenesisError::BadTransport {
-                    key: v.consensus_key,
-                    reason,
-                }
-            })?;
-        }
-        self.validator_set().map_err(|e| match e {
-            ValidatorSetError::Empty => GenesisError::NoValidators,
-            e => GenesisError::ValidatorSet(e),
-        })?;
-        self.params.validate()?;
-        self.governance.validate()
+        Ok(())
     }
 
+    fn kind_of(&self, id: &Id) -> Option<OrgKind> {
+        self.organisations
+            .iter()
+            .find(|o| &o.id == id)
+            .map(|o| o.kind)
+    }
+
+    /// A staff key's organisation is a member, not an auditor.
+    fn check_staff_org(&self, staff: &GenesisStaffKey) -> Result<(), GenesisError> {
+        match self.kind_of(&staff.org) {
+            None => {
+                return Err(GenesisError::UnknownStaffOrg {
+                    key: staff.public_key,
+                    org: staff.org.clone(),
+                })
+            }
+            Some(OrgKind::Auditor) => {
+                return Err(GenesisError::AuditorStaffKey {
+                    key: staff.public_key,
+                    org: staff.org.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// A validator's organisation is a member (an auditor's node only follows), its
+    /// address is not empty and its transport key is bound to its consensus key.
+    fn check_validator(&self, v: &GenesisValidator) -> Result<(), GenesisError> {
+        match self.kind_of(&v.org) {
+            None => {
+                return Err(GenesisError::UnknownValidatorOrg {
+                    key: v.consensus_key,
+                    org: v.org.clone(),
+                })
+            }
+            Some(OrgKind::Auditor) if v.voting_power > 0 => {
+                return Err(GenesisError::AuditorValidator {
+                    key: v.consensus_key,
+                    org: v.org.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+        if v.address.as_str().trim().is_empty() {
+            return Err(GenesisError::EmptyAddress(v.consensus_key));
+        }
+        TransportKey::check(&v.consensus_key, v.transport.as_ref()).map_err(|reason| {
+            GenesisError::BadTransport {
+                key: v.consensus_key,
+                reason,
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// The keys of a genesis checked one by one: each of the chain's algorithm, a point that
+/// can verify, and used once.
+struct KeyCheck {
+    algorithm: crate::crypto::Algorithm,
+    seen: BTreeSet<PublicKey>,
+}
+
+impl KeyCheck {
+    /// Checks `key`, which `owner` names in an error.
+    fn check(&mut self, key: &PublicKey, owner: impl Fn() -> String) -> Result<(), GenesisError> {
+        if key.algorithm() != self.algorithm {
+            return Err(GenesisError::WrongAlgorithm {
+                owner: owner(),
+                key: *key,
+                expected: self.algorithm,
+            });
+        }
+        key.check().map_err(|reason| GenesisError::BadKey {
+            owner: owner(),
+            key: *key,
+            reason,
+        })?;
+        if !self.seen.insert(*key) {
+            return Err(GenesisError::DuplicateKey(*key));
+        }
+        Ok(())
+    }
+}
+
+impl Genesis {
     /// Every node of the genesis: validators and followers.
     pub fn roster(&self) -> Result<Roster, RosterError> {
         Roster::new(self.validators.clone())

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use ledger::action::Action;
-use ledger::block::Outcome;
+use ledger::block::{Outcome, Receipt};
 use ledger::state::{MemoryStore, Overlay, StateView};
 use ledger::{Code, Date, Fen, Id};
 use serde_json::{json, Map, Value};
@@ -101,12 +101,39 @@ impl History {
 
     /// Takes in one verified block; `before` is the state before it.
     pub fn observe(&mut self, before: &MemoryStore, done: &BlockDone<'_>) {
-        // Month ends passed before this block: the state is as of each of them.
+        self.pass_month_ends(before, done.date);
+        let block = &done.entry.block;
+        let height = block.header.height;
+        let mut after: Option<Overlay<'_, MemoryStore>> = None;
+        for (index, (tx, receipt)) in block.txs.iter().zip(&done.executed.receipts).enumerate() {
+            let action = &tx.body.action;
+            if action.is_governance() {
+                self.observe_governance(done, height, index, action, receipt);
+            }
+            let attestation_event = matches!(
+                action,
+                Action::IssuePolicy(_) | Action::RevokeAttestation(_)
+            ) && block.header.protocol_version
+                >= crate::upgrade::ATTESTATIONS;
+            if attestation_event && receipt.outcome == Outcome::Accepted {
+                let view = state_after(&mut after, before, done);
+                self.observe_attestations(done, height, action, receipt, view);
+            }
+            self.observe_rate_refusal(done, height, action, receipt);
+            if let Some(claim) = claim_id(action) {
+                let event = claim_event(done, height, action, receipt, claim, before, &mut after);
+                self.events.entry(claim.clone()).or_default().push(event);
+            }
+        }
+    }
+
+    /// Month ends passed before a block dated `date`: the state `before` it is as of each.
+    fn pass_month_ends(&mut self, before: &MemoryStore, date: Date) {
         let next = *self
             .next_month_end
-            .get_or_insert_with(|| crate::report::month_end(done.date));
+            .get_or_insert_with(|| crate::report::month_end(date));
         let mut next = next;
-        while next < done.date {
+        while next < date {
             self.months.push(month_view(before, next));
             let following = Date::from_days(next.days_since_epoch() + 1)
                 .map(crate::report::month_end)
@@ -117,96 +144,54 @@ impl History {
             next = following;
         }
         self.next_month_end = Some(next);
+    }
 
-        let block = &done.entry.block;
-        let height = block.header.height;
-        let mut after: Option<Overlay<'_, MemoryStore>> = None;
-        for (index, (tx, receipt)) in block.txs.iter().zip(&done.executed.receipts).enumerate() {
-            let action = &tx.body.action;
-            if action.is_governance() {
-                let event = governance_event(done, height, index, action, receipt);
-                if receipt.outcome == Outcome::Accepted {
-                    match action {
-                        Action::ScheduleUpgrade(tx) => {
-                            self.upgrades.insert(tx.version, event.clone());
-                        }
-                        Action::CancelUpgrade(tx) => {
-                            self.upgrades.remove(&tx.version);
-                        }
-                        _ => {}
-                    }
+    /// A governance transaction's event; an accepted upgrade's scheduling or cancelling.
+    fn observe_governance(
+        &mut self,
+        done: &BlockDone<'_>,
+        height: u64,
+        index: usize,
+        action: &Action,
+        receipt: &Receipt,
+    ) {
+        let event = governance_event(done, height, index, action, receipt);
+        if receipt.outcome == Outcome::Accepted {
+            match action {
+                Action::ScheduleUpgrade(tx) => {
+                    self.upgrades.insert(tx.version, event.clone());
                 }
-                self.governance.push(event);
-            }
-            let attestation_event = matches!(
-                action,
-                Action::IssuePolicy(_) | Action::RevokeAttestation(_)
-            ) && block.header.protocol_version
-                >= crate::upgrade::ATTESTATIONS;
-            if attestation_event && receipt.outcome == Outcome::Accepted {
-                let view = after.get_or_insert_with(|| {
-                    let mut overlay = Overlay::new(before);
-                    overlay.apply(done.executed.writes.clone());
-                    overlay
-                });
-                self.observe_attestations(done, height, action, receipt, view);
-            }
-            if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) =
-                receipt.outcome
-            {
-                if let Action::IssuePolicy(p) = action {
-                    self.rate_refusals.push(json!({
-                        "code": code.as_str(),
-                        "date": done.date.to_string(),
-                        "height": height,
-                        "policy": p.id.as_str(),
-                        "premium_rate_bps": p.premium_rate_bps,
-                        "loan_rate_bps": p.loan_rate_bps,
-                        "programme": p.programme.as_str(),
-                        "tx": receipt.tx_id.to_string(),
-                    }));
+                Action::CancelUpgrade(tx) => {
+                    self.upgrades.remove(&tx.version);
                 }
+                _ => {}
             }
-            let Some(claim) = claim_id(action) else {
-                continue;
-            };
-            let outcome = match receipt.outcome {
-                Outcome::Accepted => "accepted".to_string(),
-                Outcome::Rejected(code) => format!("rejected {code}"),
-            };
-            let mut detail = json!({"outcome": outcome});
-            if let (Action::RecordRecovery(r), Outcome::Accepted) = (action, receipt.outcome) {
-                // The split of this recovery: the claim's recovery totals after the block
-                // less those before it (two recoveries of one claim in one block each
-                // show the block's combined split).
-                let view = after.get_or_insert_with(|| {
-                    let mut overlay = Overlay::new(before);
-                    overlay.apply(done.executed.writes.clone());
-                    overlay
-                });
-                let was: Option<Claim> = store::read(before, &keys::claim(claim));
-                let now: Option<Claim> = store::read(view, &keys::claim(claim));
-                if let (Some(was), Some(now)) = (was, now) {
-                    let part = |a: Fen, b: Fen| fen(a.saturating_sub(b));
-                    detail["recovery"] = json!({
-                        "bank_fen": part(now.recovery.bank_fen, was.recovery.bank_fen),
-                        "fund_fen": part(now.recovery.fund_fen, was.recovery.fund_fen),
-                        "insurer_fen": part(now.recovery.insurer_fen, was.recovery.insurer_fen),
-                        "reinsurer_fen": part(now.recovery.reinsurer_fen, was.recovery.reinsurer_fen),
-                    });
-                }
-                detail["amount_fen"] = fen(r.amount_fen);
+        }
+        self.governance.push(event);
+    }
+
+    /// A policy refused for its premium rate (R6.1), for the regulator's view.
+    fn observe_rate_refusal(
+        &mut self,
+        done: &BlockDone<'_>,
+        height: u64,
+        action: &Action,
+        receipt: &Receipt,
+    ) {
+        if let Outcome::Rejected(code @ (Code::RateNotFiled | Code::RateAboveCap)) = receipt.outcome
+        {
+            if let Action::IssuePolicy(p) = action {
+                self.rate_refusals.push(json!({
+                    "code": code.as_str(),
+                    "date": done.date.to_string(),
+                    "height": height,
+                    "policy": p.id.as_str(),
+                    "premium_rate_bps": p.premium_rate_bps,
+                    "loan_rate_bps": p.loan_rate_bps,
+                    "programme": p.programme.as_str(),
+                    "tx": receipt.tx_id.to_string(),
+                }));
             }
-            if let Action::DecideClaim(d) = action {
-                detail["approve"] = json!(d.approve);
-            }
-            self.events.entry(claim.clone()).or_default().push(Event {
-                date: done.date,
-                height,
-                tx: receipt.tx_id.to_string(),
-                what: action.type_name().to_string(),
-                detail,
-            });
         }
     }
 
@@ -280,88 +265,14 @@ impl History {
             .date
             .unwrap_or_else(|| Date::from_days(0).expect("the epoch is a date"));
 
-        // Programmes, with their claims' histories.
-        let mut programmes_doc = Map::new();
-        for (id, programme) in &programmes {
-            let mut claims_doc = Map::new();
-            for (claim_id, claim) in claims.iter().filter(|(_, c)| &c.programme == id) {
-                let mut doc = crate::report::claim_detail(claim, date);
-                let events: Vec<Value> = self
-                    .events
-                    .remove(claim_id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|e| {
-                        let mut v = json!({
-                            "date": e.date.to_string(),
-                            "height": e.height,
-                            "tx": e.tx,
-                            "type": e.what,
-                        });
-                        if let (Value::Object(v), Value::Object(d)) = (&mut v, e.detail) {
-                            v.extend(d);
-                        }
-                        v
-                    })
-                    .collect();
-                doc["events"] = Value::Array(events);
-                claims_doc.insert(claim_id.to_string(), doc);
-            }
-            let mut doc = crate::report::programme_detail(state, id, programme, date);
-            doc["claims"] = Value::Object(claims_doc);
-            programmes_doc.insert(id.to_string(), doc);
-        }
+        let programmes_doc = self.programmes_doc(state, &programmes, &claims, date);
 
         let organisations = crate::report::organisation_totals(state);
-        let programme_of: BTreeMap<&Id, &Programme> =
-            programmes.iter().map(|(i, p)| (i, p)).collect();
-
-        // The regulator's views.
-        let mut policy_rows = Vec::new();
-        for (id, policy) in &policies {
-            let Some(p) = programme_of.get(&policy.programme) else {
-                continue;
-            };
-            let insurer = &p.terms.insurer;
-            let product = &p.terms.product;
-            let filing = crate::programme::filing_of(
-                state,
-                insurer,
-                product,
-                policy.premium_rate_bps,
-                policy.issued,
-            )
-            .map(|(_, f)| f);
-            policy_rows.push(json!({
-                "filed": filing.is_some(),
-                "filing_ref": filing.as_ref().map_or(Value::Null, |f| json!(f.filing_ref.as_str())),
-                "insurer": insurer.as_str(),
-                "issued": policy.issued.to_string(),
-                "policy": id.as_str(),
-                "premium_fen": policy.premium_fen.0,
-                "premium_rate_bps": policy.premium_rate_bps,
-                "loan_rate_bps": policy.loan_rate_bps,
-                "product": product.as_str(),
-                "programme": policy.programme.as_str(),
-            }));
-        }
+        let policy_rows = policy_rows(state, &policies, &programmes);
         let late: Vec<&str> = claims
             .iter()
             .filter(|(_, c)| c.late)
             .map(|(id, _)| id.as_str())
-            .collect();
-        let monthly: Vec<Value> = self
-            .months
-            .iter()
-            .map(|m| {
-                let (y, mo, _) = m.date.ymd();
-                json!({
-                    "month": format!("{y:04}-{mo:02}"),
-                    "as_of": m.date.to_string(),
-                    "overdue_claims": m.overdue_claims,
-                    "programmes": m.programmes,
-                })
-            })
             .collect();
         let rejected_by_code: Map<String, Value> = verdict
             .rejected_by_code
@@ -392,13 +303,169 @@ impl History {
             "programmes": programmes_doc,
             "regulator": {
                 "late_claims": late,
-                "monthly": monthly,
+                "monthly": self.monthly(),
                 "overdue_claims": crate::report::overdue_claims(state, date).iter().map(Id::to_string).collect::<Vec<_>>(),
                 "policies": policy_rows,
                 "rate_refusals": self.rate_refusals,
             },
             "result": verdict.report(),
         })
+    }
+
+    /// Each programme's detail with its claims', each claim with its history (taken from
+    /// the events gathered).
+    fn programmes_doc(
+        &mut self,
+        state: &MemoryStore,
+        programmes: &[(Id, Programme)],
+        claims: &[(Id, Claim)],
+        date: Date,
+    ) -> Map<String, Value> {
+        let mut programmes_doc = Map::new();
+        for (id, programme) in programmes {
+            let mut claims_doc = Map::new();
+            for (claim_id, claim) in claims.iter().filter(|(_, c)| &c.programme == id) {
+                let mut doc = crate::report::claim_detail(claim, date);
+                let events: Vec<Value> = self
+                    .events
+                    .remove(claim_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| {
+                        let mut v = json!({
+                            "date": e.date.to_string(),
+                            "height": e.height,
+                            "tx": e.tx,
+                            "type": e.what,
+                        });
+                        if let (Value::Object(v), Value::Object(d)) = (&mut v, e.detail) {
+                            v.extend(d);
+                        }
+                        v
+                    })
+                    .collect();
+                doc["events"] = Value::Array(events);
+                claims_doc.insert(claim_id.to_string(), doc);
+            }
+            let mut doc = crate::report::programme_detail(state, id, programme, date);
+            doc["claims"] = Value::Object(claims_doc);
+            programmes_doc.insert(id.to_string(), doc);
+        }
+        programmes_doc
+    }
+
+    /// The regulator's month ends: the overdue claims and the programmes' figures.
+    fn monthly(&self) -> Vec<Value> {
+        self.months
+            .iter()
+            .map(|m| {
+                let (y, mo, _) = m.date.ymd();
+                json!({
+                    "month": format!("{y:04}-{mo:02}"),
+                    "as_of": m.date.to_string(),
+                    "overdue_claims": m.overdue_claims,
+                    "programmes": m.programmes,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The regulator's view of every policy: whether its premium rate was filed, and its
+/// terms.
+fn policy_rows(
+    state: &MemoryStore,
+    policies: &[(Id, Policy)],
+    programmes: &[(Id, Programme)],
+) -> Vec<Value> {
+    let programme_of: BTreeMap<&Id, &Programme> = programmes.iter().map(|(i, p)| (i, p)).collect();
+    let mut policy_rows = Vec::new();
+    for (id, policy) in policies {
+        let Some(p) = programme_of.get(&policy.programme) else {
+            continue;
+        };
+        let insurer = &p.terms.insurer;
+        let product = &p.terms.product;
+        let filing = crate::programme::filing_of(
+            state,
+            insurer,
+            product,
+            policy.premium_rate_bps,
+            policy.issued,
+        )
+        .map(|(_, f)| f);
+        policy_rows.push(json!({
+            "filed": filing.is_some(),
+            "filing_ref": filing.as_ref().map_or(Value::Null, |f| json!(f.filing_ref.as_str())),
+            "insurer": insurer.as_str(),
+            "issued": policy.issued.to_string(),
+            "policy": id.as_str(),
+            "premium_fen": policy.premium_fen.0,
+            "premium_rate_bps": policy.premium_rate_bps,
+            "loan_rate_bps": policy.loan_rate_bps,
+            "product": product.as_str(),
+            "programme": policy.programme.as_str(),
+        }));
+    }
+    policy_rows
+}
+
+/// The state after the block, over `before`: made the first time it is asked for.
+fn state_after<'s, 'a>(
+    after: &'a mut Option<Overlay<'s, MemoryStore>>,
+    before: &'s MemoryStore,
+    done: &BlockDone<'_>,
+) -> &'a Overlay<'s, MemoryStore> {
+    after.get_or_insert_with(|| {
+        let mut overlay = Overlay::new(before);
+        overlay.apply(done.executed.writes.clone());
+        overlay
+    })
+}
+
+/// A claim's event: the transaction that named it and its outcome, with an accepted
+/// recovery's split and a decision's verdict.
+fn claim_event<'s>(
+    done: &BlockDone<'_>,
+    height: u64,
+    action: &Action,
+    receipt: &Receipt,
+    claim: &Id,
+    before: &'s MemoryStore,
+    after: &mut Option<Overlay<'s, MemoryStore>>,
+) -> Event {
+    let outcome = match receipt.outcome {
+        Outcome::Accepted => "accepted".to_string(),
+        Outcome::Rejected(code) => format!("rejected {code}"),
+    };
+    let mut detail = json!({"outcome": outcome});
+    if let (Action::RecordRecovery(r), Outcome::Accepted) = (action, receipt.outcome) {
+        // The split of this recovery: the claim's recovery totals after the block
+        // less those before it (two recoveries of one claim in one block each
+        // show the block's combined split).
+        let view = state_after(after, before, done);
+        let was: Option<Claim> = store::read(before, &keys::claim(claim));
+        let now: Option<Claim> = store::read(view, &keys::claim(claim));
+        if let (Some(was), Some(now)) = (was, now) {
+            let part = |a: Fen, b: Fen| fen(a.saturating_sub(b));
+            detail["recovery"] = json!({
+                "bank_fen": part(now.recovery.bank_fen, was.recovery.bank_fen),
+                "fund_fen": part(now.recovery.fund_fen, was.recovery.fund_fen),
+                "insurer_fen": part(now.recovery.insurer_fen, was.recovery.insurer_fen),
+                "reinsurer_fen": part(now.recovery.reinsurer_fen, was.recovery.reinsurer_fen),
+            });
+        }
+        detail["amount_fen"] = fen(r.amount_fen);
+    }
+    if let Action::DecideClaim(d) = action {
+        detail["approve"] = json!(d.approve);
+    }
+    Event {
+        date: done.date,
+        height,
+        tx: receipt.tx_id.to_string(),
+        what: action.type_name().to_string(),
+        detail,
     }
 }
 
