@@ -514,7 +514,8 @@ fn chain_series(shared: &Shared) -> Vec<Series> {
     ]
 }
 
-/// Transactions on their way: intake, the mempool, the gossip, commits.
+/// Transactions on their way: intake, the mempool, the gossip, commits. One entry per
+/// series, as `/metrics` lists them: the function is as long as the list.
 fn flow_series(shared: &Shared) -> Vec<Series> {
     let m = &shared.metrics;
     let (mempool_txs, mempool_bytes) = shared.mempool.size();

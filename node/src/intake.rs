@@ -412,16 +412,66 @@ fn submit_all(
         ..
     } = checker;
     Metrics::add(&metrics.txs_received, txs.len() as u64);
+    let Taken {
+        mut verdicts,
+        to_verify,
+        encoded,
+        slots,
+    } = take(chain, &mempool.lock(), txs);
+    let verified = SignedTx::verify_all(to_verify, chain.chain_id(), chain.suite());
+    Metrics::add(
+        &metrics.signatures_verified,
+        verified
+            .iter()
+            .map(|v| v.as_ref().map_or(1, |tx| tx.signers().len() as u64))
+            .sum(),
+    );
+    // The signers' key records are read once for the whole batch, not once per
+    // transaction; a block committed meanwhile is caught again when the block is built.
+    let stored = chain.history().state();
+    let state = ledger::state::ReadCache::new(&stored);
+    let env = chain.next_env();
+    for ((slot, verdict), (bytes, origin)) in slots.into_iter().zip(verified).zip(encoded) {
+        let result = verdict
+            .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))
+            .and_then(|tx| admit(checker, &state, &env, tx, bytes, origin));
+        verdicts[slot] = Some(result);
+    }
+    let verdicts: Vec<Result<TxId, Refusal>> = verdicts
+        .into_iter()
+        .map(|v| v.expect("every transaction has its verdict"))
+        .collect();
+    let refused = verdicts.iter().filter(|v| v.is_err()).count();
+    Metrics::add(&metrics.txs_refused, refused as u64);
+    verdicts
+}
+
+/// A batch's transactions sorted before their signatures are checked: the refusals
+/// already known (by place), and the others to verify with their bytes and origin.
+struct Taken {
+    verdicts: Vec<Option<Result<TxId, Refusal>>>,
+    to_verify: Vec<SignedTx>,
+    encoded: Vec<(Vec<u8>, Origin)>,
+    /// The place in `verdicts` of each transaction of `to_verify`.
+    slots: Vec<usize>,
+}
+
+/// Sorts `txs` under the mempool's lock (`pool`): a transaction that is too large,
+/// already pending, or that could not be kept (its submitter's room, the pool's room, the
+/// backlog for staff transactions) is refused before its signatures are checked, so that
+/// a node under more load than it can commit spends nothing on what it would drop. (The
+/// submitter is read unverified here; that only ever refuses.)
+fn take(
+    chain: &Chain,
+    pool: &crate::mempool::Mempool,
+    txs: Vec<(Result<SignedTx, Refusal>, Origin)>,
+) -> Taken {
     let mut verdicts: Vec<Option<Result<TxId, Refusal>>> = Vec::with_capacity(txs.len());
     let mut to_verify = Vec::new();
     let mut encoded = Vec::new();
     let mut slots = Vec::new();
     {
-        let pool = mempool.lock();
-        // What this batch would add, per submitter and in all: a transaction that could
-        // not be kept is refused before its signatures are checked, so that a node under
-        // more load than it can commit spends nothing on what it would drop. (The
-        // submitter is read unverified here; that only ever refuses.)
+        // What this batch would add, per submitter and in all.
         let mut planned: BTreeMap<PublicKey, (usize, usize)> = BTreeMap::new();
         let mut planned_in_all = (0, 0);
         let backlog_max = pool.backlog_txs_max(std::time::Instant::now());
@@ -468,50 +518,44 @@ fn submit_all(
             }
         }
     }
-    let verified = SignedTx::verify_all(to_verify, chain.chain_id(), chain.suite());
-    Metrics::add(
-        &metrics.signatures_verified,
-        verified
-            .iter()
-            .map(|v| v.as_ref().map_or(1, |tx| tx.signers().len() as u64))
-            .sum(),
-    );
-    // The signers' key records are read once for the whole batch, not once per
-    // transaction; a block committed meanwhile is caught again when the block is built.
-    let stored = chain.history().state();
-    let state = ledger::state::ReadCache::new(&stored);
-    let env = chain.next_env();
-    for ((slot, verdict), (bytes, origin)) in slots.into_iter().zip(verified).zip(encoded) {
-        let size = bytes.len();
-        let result = verdict
-            .map_err(|e| Refusal::new(tx_error_code(&e), e.to_string()))
-            .and_then(|tx| {
-                let env = env.clone().map_err(block_error_refusal)?;
-                contracts::chain::admit(&state, &env, &tx).map_err(block_error_refusal)?;
-                contracts::orgs_of_keys(&state, tx.signers()).map_err(|code| {
-                    Refusal::new(
-                        ErrorCode::UnregisteredKey,
-                        format!(
-                            "a signing key is not a registered key of an organisation ({code})"
-                        ),
-                    )
-                })?;
-                let id = tx.id();
-                mempool.lock().insert(tx, size).map_err(mempool_refusal)?;
-                if origin == Origin::Staff {
-                    checker.gossip(bytes);
-                }
-                Ok(id)
-            });
-        verdicts[slot] = Some(result);
+    Taken {
+        verdicts,
+        to_verify,
+        encoded,
+        slots,
     }
-    let verdicts: Vec<Result<TxId, Refusal>> = verdicts
-        .into_iter()
-        .map(|v| v.expect("every transaction has its verdict"))
-        .collect();
-    let refused = verdicts.iter().filter(|v| v.is_err()).count();
-    Metrics::add(&metrics.txs_refused, refused as u64);
-    verdicts
+}
+
+/// Admits a transaction whose signatures verified, checked as a block would check it on
+/// `state` at `env` (its signers registered), to the mempool; a staff transaction is
+/// then gossiped from `bytes`.
+fn admit(
+    checker: &Checker,
+    state: &dyn ledger::state::StateView,
+    env: &Result<contracts::chain::BlockEnv, BlockError>,
+    tx: ledger::tx::VerifiedTx,
+    bytes: Vec<u8>,
+    origin: Origin,
+) -> Result<TxId, Refusal> {
+    let size = bytes.len();
+    let env = env.clone().map_err(block_error_refusal)?;
+    contracts::chain::admit(state, &env, &tx).map_err(block_error_refusal)?;
+    contracts::orgs_of_keys(state, tx.signers()).map_err(|code| {
+        Refusal::new(
+            ErrorCode::UnregisteredKey,
+            format!("a signing key is not a registered key of an organisation ({code})"),
+        )
+    })?;
+    let id = tx.id();
+    checker
+        .mempool
+        .lock()
+        .insert(tx, size)
+        .map_err(mempool_refusal)?;
+    if origin == Origin::Staff {
+        checker.gossip(bytes);
+    }
+    Ok(id)
 }
 
 fn mempool_refusal(e: MempoolError) -> Refusal {

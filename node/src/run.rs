@@ -268,86 +268,23 @@ pub async fn run(options: Options) -> Result<(), RunError> {
     if std::env::var_os("XINBAO_BYZANTINE").is_some() {
         return Err(RunError::ByzantineUnavailable);
     }
-    let config = Config::load(&options.config)?;
-    let file = GenesisFile::load(&config.genesis)?;
-    // R11.1: no node starts on a genesis that a founder has not approved.
-    file.check_approved()
-        .map_err(|source| RunError::NotApproved {
-            path: config.genesis.clone(),
-            source,
-        })?;
-    let genesis = file.genesis;
-    let (key, key_file) = read_consensus_key(&config.consensus_key)?;
-    let tls = match &config.tls {
-        Some(tls) => Some(Arc::new(crate::tls::Tls::load(tls)?)),
-        None => None,
-    };
-
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::CreateDir {
-        path: config.data_dir.clone(),
-        source,
-    })?;
-    if options.rebuild {
-        match set_aside(&config.data_dir)? {
-            Some(aside) => warn!(
-                aside = %aside.display(),
-                "--rebuild: the damaged store is moved aside; this node syncs the chain from its peers"
-            ),
-            None => info!("--rebuild: there was no store to move aside"),
-        }
-    }
-    let store = Store::open_with(&config.data_dir.join("db"), config.storage.tuning())?;
-    let genesis_time_ms = genesis.genesis_time_ms;
-    let chain_id = genesis.chain_id.clone();
-    let newest = contracts::upgrade::NEWEST;
-    let version_max = options.protocol_version_max.unwrap_or(newest);
-    if !(1..=newest).contains(&version_max) {
-        return Err(RunError::VersionMax {
-            asked: version_max,
-            newest,
-        });
-    }
-    let chain = Chain::open_supporting(genesis, store, version_max)?;
-    let tip = chain.tip()?;
-    info!(
-        chain_id = %chain.chain_id(),
-        height = tip.height,
-        state_root = %hex::encode(tip.state_root),
-        protocol_version = chain.version_at(tip.height)?,
-        protocol_versions_supported = ?chain.supported_versions(),
-        "chain opened"
-    );
-    // R12.5: a node restarted on a program that still lacks the version in force stops
-    // again at once, before anything starts.
-    chain.check_supported(tip.height + 1)?;
-
-    // Where to listen: the configuration's addresses, else this node's roster address.
-    let own_entry = chain
-        .config_at(tip.height + 1)?
-        .roster
-        .get(&key.public_key())
-        .cloned();
-    let own_address = own_entry
-        .as_ref()
-        .map(|node| node.address.as_str().to_string());
-    let transport = transport_keypair(&config, key_file.as_ref(), own_entry.as_ref())?;
-    let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
-        (Some(listen), _) => parse_address("p2p_listen", listen)?,
-        (None, Some(address)) => listen_of(&parse_address("the roster address", address)?),
-        (None, None) => {
-            return Err(RunError::NotInRoster {
-                key: key.public_key(),
-                chain_id,
-                config: options.config,
-            })
-        }
-    };
-    let gossip_listen: Multiaddr = match &config.gossip_listen {
-        Some(listen) => parse_address("gossip_listen", listen)?,
-        None => gossip::gossip_address(&p2p_listen).ok_or_else(|| RunError::NoGossipPort {
-            p2p_listen: p2p_listen.clone(),
-        })?,
-    };
+    let Opened {
+        config,
+        key,
+        key_file,
+        tls,
+        chain,
+        tip,
+        genesis_time_ms,
+    } = open(&options)?;
+    let (transport, p2p_listen, gossip_listen) = addresses(
+        &options,
+        &config,
+        &chain,
+        tip.height,
+        &key,
+        key_file.as_ref(),
+    )?;
 
     let metrics = Arc::new(Metrics::default());
     metrics
@@ -430,6 +367,135 @@ pub async fn run(options: Options) -> Result<(), RunError> {
         },
     );
 
+    until_one_ends(engine, api, gossip).await
+}
+
+/// What a node opens before it starts anything: its configuration, keys, TLS and chain.
+struct Opened {
+    config: Config,
+    key: Arc<dyn ledger::crypto::Signer>,
+    /// The consensus key's secret, when it is in a file (not in a module).
+    key_file: Option<ledger::crypto::SecretKey>,
+    tls: Option<Arc<crate::tls::Tls>>,
+    chain: Chain,
+    tip: crate::store::Tip,
+    genesis_time_ms: u64,
+}
+
+/// Loads the configuration, the approved genesis, the keys and TLS, and opens the chain
+/// (after `--rebuild` moved a damaged store aside), which must be able to go on under
+/// the protocol version in force (R12.5).
+fn open(options: &Options) -> Result<Opened, RunError> {
+    let config = Config::load(&options.config)?;
+    let file = GenesisFile::load(&config.genesis)?;
+    // R11.1: no node starts on a genesis that a founder has not approved.
+    file.check_approved()
+        .map_err(|source| RunError::NotApproved {
+            path: config.genesis.clone(),
+            source,
+        })?;
+    let genesis = file.genesis;
+    let (key, key_file) = read_consensus_key(&config.consensus_key)?;
+    let tls = match &config.tls {
+        Some(tls) => Some(Arc::new(crate::tls::Tls::load(tls)?)),
+        None => None,
+    };
+
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::CreateDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    if options.rebuild {
+        match set_aside(&config.data_dir)? {
+            Some(aside) => warn!(
+                aside = %aside.display(),
+                "--rebuild: the damaged store is moved aside; this node syncs the chain from its peers"
+            ),
+            None => info!("--rebuild: there was no store to move aside"),
+        }
+    }
+    let store = Store::open_with(&config.data_dir.join("db"), config.storage.tuning())?;
+    let genesis_time_ms = genesis.genesis_time_ms;
+    let newest = contracts::upgrade::NEWEST;
+    let version_max = options.protocol_version_max.unwrap_or(newest);
+    if !(1..=newest).contains(&version_max) {
+        return Err(RunError::VersionMax {
+            asked: version_max,
+            newest,
+        });
+    }
+    let chain = Chain::open_supporting(genesis, store, version_max)?;
+    let tip = chain.tip()?;
+    info!(
+        chain_id = %chain.chain_id(),
+        height = tip.height,
+        state_root = %hex::encode(tip.state_root),
+        protocol_version = chain.version_at(tip.height)?,
+        protocol_versions_supported = ?chain.supported_versions(),
+        "chain opened"
+    );
+    // R12.5: a node restarted on a program that still lacks the version in force stops
+    // again at once, before anything starts.
+    chain.check_supported(tip.height + 1)?;
+
+    Ok(Opened {
+        config,
+        key,
+        key_file,
+        tls,
+        chain,
+        tip,
+        genesis_time_ms,
+    })
+}
+
+/// The node's p2p identity (its transport key, or its consensus key) and where it
+/// listens for consensus and for the gossip: the configuration's addresses, else its
+/// roster address at the next height.
+fn addresses(
+    options: &Options,
+    config: &Config,
+    chain: &Chain,
+    tip_height: u64,
+    key: &Arc<dyn ledger::crypto::Signer>,
+    key_file: Option<&ledger::crypto::SecretKey>,
+) -> Result<(libp2p::identity::Keypair, Multiaddr, Multiaddr), RunError> {
+    let own_entry = chain
+        .config_at(tip_height + 1)?
+        .roster
+        .get(&key.public_key())
+        .cloned();
+    let own_address = own_entry
+        .as_ref()
+        .map(|node| node.address.as_str().to_string());
+    let transport = transport_keypair(config, key_file, own_entry.as_ref())?;
+    let p2p_listen: Multiaddr = match (&config.p2p_listen, &own_address) {
+        (Some(listen), _) => parse_address("p2p_listen", listen)?,
+        (None, Some(address)) => listen_of(&parse_address("the roster address", address)?),
+        (None, None) => {
+            return Err(RunError::NotInRoster {
+                key: key.public_key(),
+                chain_id: chain.chain_id().clone(),
+                config: options.config.clone(),
+            })
+        }
+    };
+    let gossip_listen: Multiaddr = match &config.gossip_listen {
+        Some(listen) => parse_address("gossip_listen", listen)?,
+        None => gossip::gossip_address(&p2p_listen).ok_or_else(|| RunError::NoGossipPort {
+            p2p_listen: p2p_listen.clone(),
+        })?,
+    };
+    Ok((transport, p2p_listen, gossip_listen))
+}
+
+/// Runs consensus, the API and the gossip until one of them ends (or Ctrl-C), then
+/// stops the others.
+async fn until_one_ends(
+    engine: impl std::future::Future<Output = Result<(), ConsensusError>> + Send + 'static,
+    api: impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    gossip: impl std::future::Future<Output = Result<(), GossipError>> + Send + 'static,
+) -> Result<(), RunError> {
     // Each on the runtime's worker threads, not on the thread that called `block_on`,
     // where every message woke that thread across threads: polled there, the four bench
     // validators used about 4 % more CPU at 6,000 tx/s. Whichever ends first ends the

@@ -187,8 +187,84 @@ pub async fn start(
             tip + 1
         );
     }
-    let bootstrap = settings
-        .bootstrap
+    let (bootstrap, bootstrap_ids) = bootstrap_peers(&settings.bootstrap)?;
+    let roster = settings.gossip_peers.subscribe();
+    let book = PeerBook::new(
+        own_key,
+        peers::wanted(&[&next, &after], &own_key),
+        bootstrap,
+        settings.gossip_peers,
+    );
+    let config = engine_config(
+        &protocol_tag(&shared.chain.genesis_hash()),
+        &settings.listen_addr,
+        book.engine_peers(),
+        settings.moniker.clone(),
+    )?;
+
+    let signer = Arc::new(ConsensusSigner::new(key.clone(), chain_id.clone()));
+    let verifier = ConsensusVerifier::new(chain_id.clone());
+    let keypair = settings.transport;
+    let peer_id = keypair.public().to_peer_id();
+    let proof = signer
+        .sign_validator_proof(ledger::codec::encode(&own_key), peer_id.to_bytes())
+        .await
+        .map_err(ConsensusError::signing("the validator proof"))?;
+    let proof_bytes = malachitebft_codec::Codec::encode(&WireCodec, &proof)?;
+    let address = signer.address();
+    let identity =
+        NetworkIdentity::new_validator(settings.moniker, keypair, address.to_string(), proof_bytes);
+
+    info!(%peer_id, %address, "starting consensus engine");
+    let registry = malachitebft_app_channel::app::metrics::SharedRegistry::global()
+        .with_moniker(&config.moniker);
+    let (real, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
+        identity,
+        &config.consensus,
+        &config.value_sync,
+        &registry,
+        WireCodec,
+    )
+    .await
+    .map_err(ConsensusError::start("the network"))?;
+    let network = gate::spawn(real, roster, bootstrap_ids, shared.clone()).await?;
+    #[cfg(feature = "byzantine")]
+    let byzantine = crate::consensus::byzantine::Byzantine::from_env()?.map(Arc::new);
+    #[cfg(feature = "byzantine")]
+    let network = match &byzantine {
+        Some(attacks) => {
+            byzantine_network(network, attacks, &key, &chain_id, address, &config.moniker).await?
+        }
+        None => network,
+    };
+    let (channels, _engine) = malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
+        .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
+        .with_custom_network(network, tx_network)
+        .with_default_sync(SyncContext::new(WireCodec))
+        .with_default_consensus(ConsensusContext::new_validator(
+            address,
+            Box::new(verifier),
+            Box::new(ConsensusSigner::new(key, chain_id)),
+        ))
+        .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
+        .build()
+        .await
+        .map_err(ConsensusError::start("the engine"))?;
+
+    keep_peer_list(channels.net_requests.clone(), shared.clone());
+
+    let worker = crate::chain_worker::Worker::start(shared.clone(), own_key)?;
+    let app = app::App::new(shared, signer, worker, book);
+    #[cfg(feature = "byzantine")]
+    let app = app.byzantine(byzantine);
+    app.run(channels).await
+}
+
+/// The bootstrap peers' addresses, and the peer ids some of them name.
+fn bootstrap_peers(
+    addresses: &[String],
+) -> Result<(Vec<Multiaddr>, Vec<libp2p::PeerId>), ConsensusError> {
+    let bootstrap = addresses
         .iter()
         .map(|a| {
             a.parse::<Multiaddr>()
@@ -207,17 +283,20 @@ pub async fn start(
             })
         })
         .collect();
-    let roster = settings.gossip_peers.subscribe();
-    let book = PeerBook::new(
-        own_key,
-        peers::wanted(&[&next, &after], &own_key),
-        bootstrap,
-        settings.gossip_peers,
-    );
-    let tag = protocol_tag(&shared.chain.genesis_hash());
+    Ok((bootstrap, bootstrap_ids))
+}
+
+/// The engine's configuration: consensus over the roster's peers only (`peers`), its
+/// protocols and channels named by the chain's tag `tag`, value sync on.
+fn engine_config(
+    tag: &str,
+    listen_addr: &str,
+    peers: Vec<Multiaddr>,
+    moniker: String,
+) -> Result<EngineConfig, ConsensusError> {
     let p2p = P2pConfig {
-        listen_addr: settings.listen_addr.parse()?,
-        persistent_peers: book.engine_peers(),
+        listen_addr: listen_addr.parse()?,
+        persistent_peers: peers,
         persistent_peers_only: true,
         discovery: DiscoveryConfig {
             max_connections_per_ip: CONNECTIONS_PER_IP_MAX,
@@ -250,105 +329,67 @@ pub async fn start(
         status_update_interval: Duration::from_secs(1),
         ..ValueSyncConfig::default()
     };
-    let config = EngineConfig {
-        moniker: settings.moniker.clone(),
+    Ok(EngineConfig {
+        moniker,
         consensus,
         value_sync,
-    };
+    })
+}
 
-    let signer = Arc::new(ConsensusSigner::new(key.clone(), chain_id.clone()));
-    let verifier = ConsensusVerifier::new(chain_id.clone());
-    let keypair = settings.transport;
-    let peer_id = keypair.public().to_peer_id();
-    let proof = signer
-        .sign_validator_proof(ledger::codec::encode(&own_key), peer_id.to_bytes())
-        .await
-        .map_err(ConsensusError::signing("the validator proof"))?;
-    let proof_bytes = malachitebft_codec::Codec::encode(&WireCodec, &proof)?;
-    let address = signer.address();
-    let identity =
-        NetworkIdentity::new_validator(settings.moniker, keypair, address.to_string(), proof_bytes);
-
-    info!(%peer_id, %address, "starting consensus engine");
-    let registry = malachitebft_app_channel::app::metrics::SharedRegistry::global()
-        .with_moniker(&config.moniker);
-    let (real, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
-        identity,
-        &config.consensus,
-        &config.value_sync,
-        &registry,
-        WireCodec,
-    )
-    .await
-    .map_err(ConsensusError::start("the network"))?;
-    let network = gate::spawn(real, roster, bootstrap_ids, shared.clone()).await?;
-    #[cfg(feature = "byzantine")]
-    let byzantine = crate::consensus::byzantine::Byzantine::from_env()?.map(Arc::new);
-    #[cfg(feature = "byzantine")]
-    let network = match &byzantine {
-        Some(attacks) if attacks.engine.is_active() || attacks.replay_votes > 0 => {
-            tracing::warn!(?attacks, "Byzantine: the engine misbehaves");
-            let mut network = network;
-            if attacks.engine.is_active() {
-                let flip = |mut bytes: [u8; 32]| {
-                    bytes[31] ^= 1;
-                    context::BlockHash(bytes)
-                };
-                network = malachitebft_engine_byzantine::ByzantineNetworkProxy::spawn(
-                    attacks.engine.clone(),
-                    network,
-                    Box::new(ConsensusSigner::new(key.clone(), chain_id.clone())),
-                    XinbaoContext,
-                    address,
-                    tracing::error_span!("node", moniker = %config.moniker),
-                    Some(Box::new(move |v: &context::BlockHash| flip(v.0))),
-                    Some(Box::new(move |v: Option<&context::BlockHash>| {
-                        flip(v.map(|h| h.0).unwrap_or([0; 32]))
-                    })),
-                )
-                .await
-                .map_err(ConsensusError::start("the Byzantine network"))?;
-            }
-            if attacks.replay_votes > 0 {
-                network =
-                    crate::consensus::byzantine::VoteReplay::spawn(network, attacks.replay_votes)
-                        .await?;
-            }
-            network
-        }
-        _ => network,
-    };
-    let (channels, _engine) = malachitebft_app_channel::EngineBuilder::new(XinbaoContext, config)
-        .with_default_wal(WalContext::new(settings.wal_path, WireCodec))
-        .with_custom_network(network, tx_network)
-        .with_default_sync(SyncContext::new(WireCodec))
-        .with_default_consensus(ConsensusContext::new_validator(
-            address,
-            Box::new(verifier),
-            Box::new(ConsensusSigner::new(key, chain_id)),
-        ))
-        .with_default_request(RequestContext::new(ENGINE_REQUESTS_MAX))
-        .build()
-        .await
-        .map_err(ConsensusError::start("the engine"))?;
-
-    // Keep the peer list for the status endpoint.
-    let net_requests = channels.net_requests.clone();
-    let view = shared.clone();
+/// Keeps the peer list of the status endpoint, asking the engine every
+/// [`PEER_POLL_INTERVAL`].
+fn keep_peer_list(net_requests: tokio::sync::mpsc::Sender<NetworkRequest>, shared: Arc<Shared>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(PEER_POLL_INTERVAL).await;
             if let Ok(Some(dump)) = NetworkRequest::dump_state(&net_requests).await {
                 let mut peers: Vec<String> = dump.peers.keys().map(|p| p.to_base58()).collect();
                 peers.sort();
-                *view.network.peers.write().expect("peers lock poisoned") = peers;
+                *shared.network.peers.write().expect("peers lock poisoned") = peers;
             }
         }
     });
+}
 
-    let worker = crate::chain_worker::Worker::start(shared.clone(), own_key)?;
-    let app = app::App::new(shared, signer, worker, book);
-    #[cfg(feature = "byzantine")]
-    let app = app.byzantine(byzantine);
-    app.run(channels).await
+/// The network as a Byzantine validator's engine sees it (tests only): votes for a flipped
+/// block id, or old votes replayed, as `attacks` says.
+#[cfg(feature = "byzantine")]
+async fn byzantine_network(
+    network: malachitebft_engine::network::NetworkRef<XinbaoContext>,
+    attacks: &crate::consensus::byzantine::Byzantine,
+    key: &Arc<dyn ledger::crypto::Signer>,
+    chain_id: &ledger::Id,
+    address: context::Address,
+    moniker: &str,
+) -> Result<malachitebft_engine::network::NetworkRef<XinbaoContext>, ConsensusError> {
+    if !(attacks.engine.is_active() || attacks.replay_votes > 0) {
+        return Ok(network);
+    }
+    tracing::warn!(?attacks, "Byzantine: the engine misbehaves");
+    let mut network = network;
+    if attacks.engine.is_active() {
+        let flip = |mut bytes: [u8; 32]| {
+            bytes[31] ^= 1;
+            context::BlockHash(bytes)
+        };
+        network = malachitebft_engine_byzantine::ByzantineNetworkProxy::spawn(
+            attacks.engine.clone(),
+            network,
+            Box::new(ConsensusSigner::new(key.clone(), chain_id.clone())),
+            XinbaoContext,
+            address,
+            tracing::error_span!("node", moniker = %moniker),
+            Some(Box::new(move |v: &context::BlockHash| flip(v.0))),
+            Some(Box::new(move |v: Option<&context::BlockHash>| {
+                flip(v.map(|h| h.0).unwrap_or([0; 32]))
+            })),
+        )
+        .await
+        .map_err(ConsensusError::start("the Byzantine network"))?;
+    }
+    if attacks.replay_votes > 0 {
+        network =
+            crate::consensus::byzantine::VoteReplay::spawn(network, attacks.replay_votes).await?;
+    }
+    Ok(network)
 }

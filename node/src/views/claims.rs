@@ -53,26 +53,13 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     }
     let state = shared.chain.history().state();
     let desk_index = shared.chain.history().index();
-    let mut insurer = query.insurer.clone();
     let programme = query.programme.as_deref();
     // A programme's claims are filed under its insurer. An unknown programme, or one of
     // another insurer than the one named, has none.
-    let mut none = false;
-    if let Some(id) = programme {
-        let record = Id::new(id)
-            .ok()
-            .and_then(|id| store::read::<Programme>(&state, &keys::programme(&id)));
-        match record {
-            Some(p)
-                if insurer
-                    .as_deref()
-                    .is_none_or(|i| i == p.terms.insurer.as_str()) =>
-            {
-                insurer = Some(p.terms.insurer.to_string())
-            }
-            _ => none = true,
-        }
-    }
+    let (insurer, none) = match desk_insurer(&state, query.insurer.clone(), programme) {
+        Some(insurer) => (insurer, false),
+        None => (None, true),
+    };
     let insurer = insurer.as_deref();
     let docs = |ids: Vec<Id>| -> Vec<Value> {
         ids.iter()
@@ -104,35 +91,18 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             )
         });
     }
-    let mut per_insurer: BTreeMap<String, DeskFigures> = BTreeMap::new();
-    for c in &open {
-        let of = c.get("insurer").and_then(Value::as_str).unwrap_or("");
-        let figures = per_insurer.entry(of.to_string()).or_default();
-        figures.claims += 1;
-        figures.overdue += u64::from(is(c, "overdue"));
-    }
     // The closed claims listed after the open ones: all of them, or those paid late.
     let closed = match status {
         "all" => Some(Desk::Closed),
         "late" => Some(Desk::Late),
         _ => None,
     };
-    let mut closed_total = 0;
-    if let (Some(desk), false) = (closed, none) {
-        for (of, n) in desk_index
-            .desk_counts(desk, insurer, programme)
-            .map_err(internal)?
-        {
-            closed_total += n as usize;
-            per_insurer.entry(of).or_default().claims += n;
-        }
-        for (of, n) in desk_index
-            .desk_counts(Desk::Late, insurer, programme)
-            .map_err(internal)?
-        {
-            per_insurer.entry(of).or_default().late += n;
-        }
-    }
+    let (per_insurer, closed_total) = if none {
+        (desk_figures(&open, BTreeMap::new()), 0)
+    } else {
+        let counted = closed_counts(&desk_index, closed, insurer, programme)?;
+        (desk_figures(&open, counted.0), counted.1)
+    };
     let total = open.len() + closed_total;
     let (offset, limit) = (query.offset().min(total), query.limit());
     let mut items: Vec<Value> = open.into_iter().skip(offset).take(limit).collect();
@@ -143,12 +113,6 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             .map_err(internal)?;
         items.extend(docs(page));
     }
-    let per_insurer: Vec<Value> = per_insurer
-        .into_iter()
-        .map(|(insurer, f)| {
-            json!({ "insurer": insurer, "claims": f.claims, "overdue": f.overdue, "late": f.late })
-        })
-        .collect();
     Ok(Json(json!({
         "items": items,
         "offset": offset,
@@ -159,6 +123,70 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
         "per_insurer": per_insurer,
     }))
     .into_response())
+}
+
+/// The insurer whose desk is listed: `insurer`, or the programme's; `None` when the
+/// programme is unknown or is another insurer's (its desk is then empty).
+fn desk_insurer(
+    state: &dyn ledger::state::StateView,
+    insurer: Option<String>,
+    programme: Option<&str>,
+) -> Option<Option<String>> {
+    let Some(id) = programme else {
+        return Some(insurer);
+    };
+    let record = Id::new(id)
+        .ok()
+        .and_then(|id| store::read::<Programme>(state, &keys::programme(&id)))?;
+    insurer
+        .as_deref()
+        .is_none_or(|i| i == record.terms.insurer.as_str())
+        .then(|| Some(record.terms.insurer.to_string()))
+}
+
+/// The closed claims of `desk` counted per insurer, and those paid late; their total.
+fn closed_counts(
+    desk_index: &crate::index::Index<'_>,
+    desk: Option<crate::index::Desk>,
+    insurer: Option<&str>,
+    programme: Option<&str>,
+) -> Result<(BTreeMap<String, DeskFigures>, usize), ApiError> {
+    let mut per_insurer: BTreeMap<String, DeskFigures> = BTreeMap::new();
+    let mut closed_total = 0;
+    let Some(desk) = desk else {
+        return Ok((per_insurer, 0));
+    };
+    for (of, n) in desk_index
+        .desk_counts(desk, insurer, programme)
+        .map_err(internal)?
+    {
+        closed_total += n as usize;
+        per_insurer.entry(of).or_default().claims += n;
+    }
+    for (of, n) in desk_index
+        .desk_counts(crate::index::Desk::Late, insurer, programme)
+        .map_err(internal)?
+    {
+        per_insurer.entry(of).or_default().late += n;
+    }
+    Ok((per_insurer, closed_total))
+}
+
+/// `per_insurer` with the open claims listed (`open`) counted in, and those overdue.
+fn desk_figures(open: &[Value], mut per_insurer: BTreeMap<String, DeskFigures>) -> Vec<Value> {
+    let is = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
+    for c in open {
+        let of = c.get("insurer").and_then(Value::as_str).unwrap_or("");
+        let figures = per_insurer.entry(of.to_string()).or_default();
+        figures.claims += 1;
+        figures.overdue += u64::from(is(c, "overdue"));
+    }
+    per_insurer
+        .into_iter()
+        .map(|(insurer, f)| {
+            json!({ "insurer": insurer, "claims": f.claims, "overdue": f.overdue, "late": f.late })
+        })
+        .collect()
 }
 
 /// `GET /v1/claims/{id}`: one claim, with the transactions that moved it.
