@@ -5,23 +5,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::txs::{fetch, ok, s, sign_and_commit};
 use common::{binaries, free_port_pair, serial, text, Devnet};
+use harness::softhsm::Token;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const START: Duration = Duration::from_secs(60);
 const VOTES: Duration = Duration::from_secs(90);
 
-/// `xinbao ARGS` with the SoftHSM2 configuration `conf`.
-fn xinbao_hsm(conf: &Path, args: &[&str]) -> Output {
-    Command::new(&binaries().xinbao)
-        .env("SOFTHSM2_CONF", conf)
-        .env_remove("XINBAO_PKCS11_PIN")
-        .env_remove("XINBAO_PKCS11_MODULE")
+/// `xinbao ARGS` beside the SoftHSM2 token `token`.
+fn xinbao_hsm(token: &Token, args: &[&str]) -> Output {
+    token
+        .command(&binaries().xinbao)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -56,38 +54,9 @@ fn a_validator_whose_consensus_key_is_in_softhsm2_certifies_blocks() {
     net.wait_height(&all, 1, START);
 
     // A SoftHSM2 token of its own, and an ed25519 key made inside it.
-    let hsm = net.dir.join("hsm");
-    std::fs::create_dir_all(hsm.join("tokens")).unwrap();
-    let conf = hsm.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            hsm.join("tokens").display()
-        ),
-    )
-    .unwrap();
-    let init = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "validator",
-            "--pin",
-            "1234",
-            "--so-pin",
-            "5678",
-        ])
-        .output()
-        .expect("softhsm2-util runs (Debian's softhsm2)");
-    assert!(init.status.success(), "{}", text(&init.stderr));
-    std::fs::write(hsm.join("pin"), "1234\n").unwrap();
-    let uri = format!(
-        "pkcs11:token=validator;object=consensus?module-path={MODULE}&pin-source={}",
-        hsm.join("pin").display()
-    );
-    let public = must(xinbao_hsm(&conf, &["keys", "new", "--out", &uri]))
+    let token = Token::init(&net.dir.join("hsm"), "validator");
+    let uri = token.uri("consensus");
+    let public = must(xinbao_hsm(&token, &["keys", "new", "--out", &uri]))
         .trim()
         .to_string();
     assert!(public.starts_with("ed25519:"), "{public}");
@@ -98,7 +67,7 @@ fn a_validator_whose_consensus_key_is_in_softhsm2_certifies_blocks() {
     let transport = node_dir.join("transport.key");
     let binding = node_dir.join("transport.json");
     must(xinbao_hsm(
-        &conf,
+        &token,
         &[
             "keys",
             "bind-transport",
@@ -167,7 +136,7 @@ fn a_validator_whose_consensus_key_is_in_softhsm2_certifies_blocks() {
     let log = std::fs::File::create(node_dir.join("node.log")).unwrap();
     let node = KillOnDrop(
         Command::new(&binaries().node)
-            .env("SOFTHSM2_CONF", &conf)
+            .env("SOFTHSM2_CONF", &token.conf)
             .args(["--config", s(&config)])
             .stdout(log.try_clone().unwrap())
             .stderr(log)

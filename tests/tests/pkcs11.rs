@@ -3,12 +3,14 @@
 //! approval with it through a `pkcs11:` URI. Every refusal (a wrong PIN, a key not on the
 //! token, a URI naming no key) is a clear error with nothing written.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::binaries;
+use harness::softhsm::{Token, MODULE};
 use serde_json::Value;
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -18,58 +20,27 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A fresh SoftHSM2 with one initialised token (`xinbao`, user PIN 1234) in `dir`.
+/// A fresh SoftHSM2 token (`xinbao`) for one test, and `xinbao` run beside it.
 struct Hsm {
+    token: Token,
     dir: PathBuf,
-    conf: PathBuf,
 }
 
 impl Hsm {
     fn new(name: &str) -> Hsm {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pkcs11-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("tokens")).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.join("tokens").display()
-            ),
-        )
-        .unwrap();
-        let init = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                "xinbao",
-                "--pin",
-                "1234",
-                "--so-pin",
-                "5678",
-            ])
-            .output()
-            .expect("softhsm2-util runs (Debian's softhsm2)");
-        assert!(init.status.success(), "{}", stderr(&init));
-        std::fs::write(dir.join("pin"), "1234\n").unwrap();
-        Hsm { dir, conf }
+        let token = Token::init(&dir, "xinbao");
+        Hsm { token, dir }
     }
 
     fn uri(&self, object: &str) -> String {
-        format!(
-            "pkcs11:token=xinbao;object={object}?module-path={MODULE}&pin-source={}",
-            self.dir.join("pin").display()
-        )
+        self.token.uri(object)
     }
 
     fn xinbao(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xinbao"))
+        self.token
+            .command(&binaries().xinbao)
             .current_dir(&self.dir)
-            .env("SOFTHSM2_CONF", &self.conf)
-            .env_remove("XINBAO_PKCS11_PIN")
-            .env_remove("XINBAO_PKCS11_MODULE")
             .args(args)
             .output()
             .expect("the xinbao binary runs")
@@ -186,9 +157,9 @@ fn wrong_pins_missing_keys_and_bad_uris_are_clear_errors() {
     }
     // The PIN and the module may come from the environment instead.
     let bare = "pkcs11:token=xinbao;object=bank-a-alice";
-    let out = Command::new(env!("CARGO_BIN_EXE_xinbao"))
+    let out = std::process::Command::new(&binaries().xinbao)
         .current_dir(&hsm.dir)
-        .env("SOFTHSM2_CONF", &hsm.conf)
+        .env("SOFTHSM2_CONF", &hsm.token.conf)
         .env("XINBAO_PKCS11_MODULE", MODULE)
         .env("XINBAO_PKCS11_PIN", "1234")
         .args(["keys", "show", bare])
