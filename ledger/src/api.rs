@@ -266,6 +266,59 @@ pub struct BlockSummaryView {
     pub total_power: Option<u64>,
 }
 
+/// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first, and where the next
+/// page starts (`None` at height 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlocksPage {
+    pub blocks: Vec<BlockSummaryView>,
+    pub next_before: Option<u64>,
+    pub tip: u64,
+}
+
+/// `GET /v1/validators?window=N`: the validators of the next height, with what the last
+/// `window` committed blocks (from `from_height` to `height`) show of each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    pub from_height: u64,
+    pub height: u64,
+    pub validators: Vec<ValidatorActivity>,
+    pub window: u64,
+}
+
+/// One validator of [`ValidatorsView`]: its roster entry, the last height it signed and
+/// proposed in the window, how many it signed, proposed and missed (a missed block is one
+/// its validator set decided without its signature), and which it missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorActivity {
+    pub address: String,
+    pub consensus_key: PublicKey,
+    pub last_proposed: Option<u64>,
+    pub last_signed: Option<u64>,
+    pub missed: u64,
+    pub missed_heights: Vec<u64>,
+    pub org: Id,
+    pub proposed: u64,
+    pub signed: u64,
+    pub voting_power: u64,
+}
+
+/// `GET /v1/search?q=TEXT`: what `q` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchView {
+    pub q: String,
+    pub results: Vec<SearchHit>,
+}
+
+/// One thing a search names: its kind (`tx`, `block`, `programme`, `policy`, `loan`,
+/// `claim`, `fund`, `org`, `attestation`, `enterprise`), its id and the API path that
+/// answers for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub kind: String,
+    pub path: String,
+}
+
 /// `GET /v1/blocks/{height}`: the summary, the block with its header, its commit
 /// certificate with each signer's organisation, and every transaction's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

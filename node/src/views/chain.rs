@@ -101,7 +101,12 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
         height -= 1;
     }
     let next_before = (height >= 1).then_some(height + 1);
-    Ok(Json(json!({ "blocks": list, "tip": tip, "next_before": next_before })).into_response())
+    Ok(Json(BlocksPage {
+        blocks: list,
+        next_before,
+        tip,
+    })
+    .into_response())
 }
 
 /// `GET /v1/blocks/{height}`: a block (its header's hashes in hex) with its commit
@@ -265,38 +270,42 @@ pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResul
     // The roster of the next height, each with what the window's blocks show of it (the
     // answer reads `window` blocks, never more).
     let config = shared.chain.config_at(tip + 1).map_err(internal)?;
-    let list: Vec<Value> = config
+    let list: Vec<ValidatorActivity> = config
         .roster
         .entries()
         .iter()
         .map(|v| {
             let s = seen.remove(&v.consensus_key).unwrap_or_default();
-            json!({
-                "org": v.org.as_str(),
-                "consensus_key": v.consensus_key.to_string(),
-                "voting_power": v.voting_power,
-                "address": v.address.as_str(),
-                "last_signed": s.last_signed,
-                "last_proposed": s.last_proposed,
-                "signed": s.signed,
-                "proposed": s.proposed,
-                "missed": s.missed,
-                "missed_heights": s.missed_heights,
-            })
+            ValidatorActivity {
+                address: v.address.as_str().to_string(),
+                consensus_key: v.consensus_key,
+                last_proposed: s.last_proposed,
+                last_signed: s.last_signed,
+                missed: s.missed,
+                missed_heights: s.missed_heights,
+                org: v.org.clone(),
+                proposed: s.proposed,
+                signed: s.signed,
+                voting_power: v.voting_power,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "height": tip,
-        "window": window,
-        "from_height": from,
-        "validators": list,
-    }))
+    Ok(Json(ValidatorsView {
+        from_height: from,
+        height: tip,
+        validators: list,
+        window,
+    })
     .into_response())
 }
 
 /// What a string can name: its kind, id and the API path that answers for it.
-pub(super) fn hit(kind: &str, id: &str, path: String) -> Value {
-    json!({ "kind": kind, "id": id, "path": path })
+pub(super) fn hit(kind: &str, id: &str, path: String) -> SearchHit {
+    SearchHit {
+        id: id.to_string(),
+        kind: kind.to_string(),
+        path,
+    }
 }
 
 /// `GET /v1/search?q=TEXT`: what TEXT names — a transaction or block id, a height, or a
@@ -370,5 +379,5 @@ pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             ));
         }
     }
-    Ok(Json(json!({ "q": text, "results": results })).into_response())
+    Ok(Json(SearchView { q: text, results }).into_response())
 }

@@ -27,8 +27,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
 use ledger::api::{
-    BlockSummaryView, BlockTxView, BlockView, ErrorCode, ErrorDetail, ReceiptView, SignatureView,
-    SignerView, TxStatusView,
+    BlockSummaryView, BlockTxView, BlockView, BlocksPage, ErrorCode, ErrorDetail, ReceiptView,
+    SearchHit, SearchView, SignatureView, SignerView, TxStatusView, ValidatorActivity,
+    ValidatorsView,
 };
 use ledger::block::{BlockHeader, BlockId, Receipt};
 use ledger::crypto::PublicKey;
