@@ -264,13 +264,12 @@ impl Offline {
     /// Runs step `number` under the protocol version in force (`file_version` until an
     /// upgrade takes effect): its height's start, then its transaction.
     fn step(&mut self, number: u64, step: &Value, file_version: u32) -> Result<(), ScenarioError> {
-        let (store, root, ledger_date) = (&mut self.store, &mut self.root, &mut self.ledger_date);
-        let start = step_start(store, number);
+        let start = step_start(&self.store, number);
         if !start.is_empty() {
-            store.apply(&start);
-            *root = chain_root(OFFLINE_SUITE, root, &start);
+            self.store.apply(&start);
+            self.root = chain_root(OFFLINE_SUITE, &self.root, &start);
         }
-        let version = upgrade::recorded(store).unwrap_or(file_version);
+        let version = upgrade::recorded(&self.store).unwrap_or(file_version);
         // R12.5: a program that lacks the version in force refuses to go on, as a node
         // and an auditor do.
         if !upgrade::SUPPORTED.contains(&version) {
@@ -281,11 +280,11 @@ impl Offline {
                 upgrade::SUPPORTED.end()
             )));
         }
-        let latest_before = *ledger_date;
+        let latest_before = self.ledger_date;
         // The ledger date moves to any later well-formed date, accepted step or not.
         if let Ok(date) = parse_date(step.get("date").unwrap_or(&Value::Null)) {
             if latest_before.is_none_or(|latest| date > latest) {
-                *ledger_date = Some(date);
+                self.ledger_date = Some(date);
             }
         }
         let outcome = match parse_step(step, latest_before) {
@@ -301,19 +300,19 @@ impl Offline {
                     version,
                     suite: OFFLINE_SUITE,
                 };
-                execute(store, &ctx, &action)
+                execute(&self.store, &ctx, &action)
             }
             Err(code) => Err(code),
         };
         match outcome {
             Ok(writes) => {
                 self.decisions.extend(
-                    crate::decision::of(store, &writes)
+                    crate::decision::of(&self.store, &writes)
                         .into_iter()
                         .map(|d| (number, d)),
                 );
-                store.apply(&writes);
-                *root = chain_root(OFFLINE_SUITE, root, &writes);
+                self.store.apply(&writes);
+                self.root = chain_root(OFFLINE_SUITE, &self.root, &writes);
             }
             Err(code) => self.rejected.push(Rejected { step: number, code }),
         }
