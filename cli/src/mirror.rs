@@ -944,20 +944,20 @@ fn month_rows(rows: &mut Rows, before: &MemoryStore, last: Date, date: Date) {
     let mut end = contracts::report::month_end(last);
     while end < date {
         let figures = contracts::report::month_figures(before, end);
-        for (programme, f) in figures.as_object().into_iter().flatten() {
-            let n = |k: &str| f[k].as_i64().map_or(V::N, V::I);
+        for (programme, f) in &figures {
+            let n = |v: u64| i64::try_from(v).map_or(V::N, V::I);
             rows.push(
                 &PROGRAMME_MONTHS,
                 vec![
                     text(programme),
                     text(end),
-                    opt(f["status"].as_str(), text),
-                    n("premium_written_fen"),
-                    n("claims_gross_fen"),
-                    n("loss_ratio_bps"),
-                    n("outstanding_principal_fen"),
-                    n("overdue_principal_fen"),
-                    n("overdue_ratio_bps"),
+                    text(&f.status),
+                    n(f.premium_written_fen.0),
+                    n(f.claims_gross_fen.0),
+                    n(f.loss_ratio_bps),
+                    n(f.outstanding_principal_fen.0),
+                    n(f.overdue_principal_fen.0),
+                    n(f.overdue_ratio_bps),
                 ],
             );
         }
@@ -1306,7 +1306,8 @@ fn check(args: &MirrorArgs, genesis: &Genesis, db: &mut Client) -> anyhow::Resul
         .date()
         .context("a chain of at least one block has a date")?;
     let version = contracts::upgrade::recorded(state).unwrap_or(genesis.protocol_version);
-    let document = contracts::report::report_under(state, date, &[], version);
+    let document =
+        serde_json::to_value(contracts::report::report_under(state, date, &[], version))?;
     let (found, compared) = differences(db, &document)?;
     if found.is_empty() {
         println!(

@@ -250,12 +250,14 @@ impl Verdict {
             .collect()
     }
 
-    /// The R10 result document of the verified state, as of the last block's date.
+    /// The R10 result document of the verified state, as of the last block's date, as
+    /// the JSON value the worked examples' expectations are compared with.
     pub fn report(&self) -> serde_json::Value {
         let date = self
             .date
             .unwrap_or_else(|| Date::from_days(0).expect("the epoch is a date"));
-        crate::report(&self.state, date, &self.rejected_steps())
+        serde_json::to_value(crate::report(&self.state, date, &self.rejected_steps()))
+            .expect("the R10 document is JSON")
     }
 }
 

@@ -2,13 +2,17 @@
 //!
 //! Figures that move with time (instalments fallen due, days past due, the programmes'
 //! outstanding and overdue figures, the overdue claims) are computed as of the date asked
-//! for; everything else is as the last transaction left it. Keys of every object are
-//! inserted in sorted order, so the document's bytes do not depend on how `serde_json`
-//! orders its maps.
+//! for; everything else is as the last transaction left it. The document's types are
+//! `ledger::api::report`'s, shared with the API and the CLI.
 
+use ledger::api::records::ReportEntry;
+use ledger::api::report::{
+    AttestationFigures, ClaimDetail, ClaimFigures, FundFigures, LoanFigures, MonthFigures,
+    OrganisationTotals, PolicyFigures, ProgrammeDetail, ProgrammeFigures, RecoveryFigures,
+    RejectedStep, Report,
+};
 use ledger::state::StateView;
-use ledger::{Date, Fen, Id};
-use serde_json::{json, Map, Value};
+use ledger::{Date, Id};
 
 use std::collections::BTreeMap;
 
@@ -20,96 +24,104 @@ use crate::programme;
 use crate::store::{self, keys, Claim, Fund, Loan, Org, Policy, Programme, Recovery, Settlement};
 use crate::Rejected;
 
-fn amount(fen: Fen) -> Value {
-    Value::from(fen.0)
+fn by_id<T, V>(records: Vec<(Id, T)>, render: impl Fn(&Id, &T) -> V) -> BTreeMap<Id, V> {
+    records
+        .iter()
+        .map(|(id, record)| (id.clone(), render(id, record)))
+        .collect()
 }
 
-fn date_or_null(date: Option<Date>) -> Value {
-    date.map_or(Value::Null, |d| Value::from(d.to_string()))
-}
-
-fn by_id<T>(records: Vec<(Id, T)>, render: impl Fn(&Id, &T) -> Value) -> Value {
-    let mut map = Map::new();
-    for (id, record) in &records {
-        map.insert(id.to_string(), render(id, record));
-    }
-    Value::Object(map)
-}
-
-pub fn programme_json(state: &dyn StateView, id: &Id, programme: &Programme, date: Date) -> Value {
+pub fn programme_json(
+    state: &dyn StateView,
+    id: &Id,
+    programme: &Programme,
+    date: Date,
+) -> ProgrammeFigures {
     programme_json_with(programme, &programme::figures(state, id, programme, date))
 }
 
 /// [`programme_json`] with the programme's R5 figures already known.
-pub fn programme_json_with(programme: &Programme, figures: &programme::Figures) -> Value {
-    let warnings: Vec<&str> = programme.warnings.iter().map(|w| w.as_str()).collect();
-    json!({
-        "claims_gross_fen": amount(programme.claims_gross_fen),
-        "loss_ratio_bps": figures.loss_ratio_bps,
-        "outstanding_principal_fen": amount(figures.outstanding_principal_fen),
-        "overdue_principal_fen": amount(figures.overdue_principal_fen),
-        "overdue_ratio_bps": figures.overdue_ratio_bps,
-        "premium_written_fen": amount(programme.premium_written_fen),
-        "status": programme.status.as_str(),
-        "warnings": warnings,
-    })
+pub fn programme_json_with(
+    programme: &Programme,
+    figures: &programme::Figures,
+) -> ProgrammeFigures {
+    ProgrammeFigures {
+        figures: month_figures_of(programme, figures),
+        warnings: programme
+            .warnings
+            .iter()
+            .map(|w| w.as_str().to_string())
+            .collect(),
+    }
 }
 
-pub fn fund_json(fund: &Fund) -> Value {
-    json!({
-        "balance_fen": amount(fund.balance_fen),
-        "compensation_paid_fen": amount(fund.compensation_paid_fen),
-        "subsidies_paid_fen": amount(fund.subsidies_paid_fen),
-    })
+/// A programme's R5 figures as the month ends keep them.
+fn month_figures_of(programme: &Programme, figures: &programme::Figures) -> MonthFigures {
+    MonthFigures {
+        claims_gross_fen: programme.claims_gross_fen,
+        loss_ratio_bps: figures.loss_ratio_bps,
+        outstanding_principal_fen: figures.outstanding_principal_fen,
+        overdue_principal_fen: figures.overdue_principal_fen,
+        overdue_ratio_bps: figures.overdue_ratio_bps,
+        premium_written_fen: programme.premium_written_fen,
+        status: programme.status.as_str().to_string(),
+    }
 }
 
-pub fn policy_json(policy: &Policy) -> Value {
-    json!({
-        "insured_amount_fen": amount(policy.insured_amount_fen),
-        "premium_fen": amount(policy.premium_fen),
-        "subsidy_fen": amount(policy.subsidy_fen),
-    })
+pub fn fund_json(fund: &Fund) -> FundFigures {
+    FundFigures {
+        balance_fen: fund.balance_fen,
+        compensation_paid_fen: fund.compensation_paid_fen,
+        subsidies_paid_fen: fund.subsidies_paid_fen,
+    }
 }
 
-pub fn loan_json(stored: &Loan, date: Date) -> Value {
+pub fn policy_json(policy: &Policy) -> PolicyFigures {
+    PolicyFigures {
+        insured_amount_fen: policy.insured_amount_fen,
+        premium_fen: policy.premium_fen,
+        subsidy_fen: policy.subsidy_fen,
+    }
+}
+
+pub fn loan_json(stored: &Loan, date: Date) -> LoanFigures {
     let loan = loan::as_of(stored, date);
-    // A figure beyond the largest amount saturates in the report; the rules themselves
-    // hold it in 128 bits.
-    let unpaid = u64::try_from(loan::unpaid_interest(&loan)).unwrap_or(u64::MAX);
-    json!({
-        "interest_dpd": loan::interest_dpd(&loan, date),
-        "on_time": loan.on_time,
-        "outstanding_principal_fen": amount(loan.outstanding_principal_fen),
-        "principal_dpd": loan::principal_dpd(&loan, date),
-        "status": loan.status.as_str(),
-        "unpaid_interest_fen": unpaid,
-    })
+    LoanFigures {
+        interest_dpd: loan::interest_dpd(&loan, date),
+        on_time: loan.on_time,
+        outstanding_principal_fen: loan.outstanding_principal_fen,
+        principal_dpd: loan::principal_dpd(&loan, date),
+        status: loan.status.as_str().to_string(),
+        // A figure beyond the largest amount saturates in the report; the rules
+        // themselves hold it in 128 bits.
+        unpaid_interest_fen: u64::try_from(loan::unpaid_interest(&loan)).unwrap_or(u64::MAX),
+    }
 }
 
-pub fn claim_json(claim: &Claim) -> Value {
+pub fn claim_json(claim: &Claim) -> ClaimFigures {
     let s: Settlement = claim.settlement.unwrap_or_default();
     let r: Recovery = claim.recovery;
-    json!({
-        "bank_retained_fen": amount(s.bank_retained_fen),
-        "decision_due": date_or_null(claim.decision_due),
-        "fund_fen": amount(s.fund_fen),
-        "fund_shortfall_fen": amount(s.fund_shortfall_fen),
-        "insurer_gross_fen": amount(s.insurer_gross_fen),
-        "insurer_pays_bank_fen": amount(s.insurer_pays_bank_fen),
-        "insurer_retained_fen": amount(s.insurer_retained_fen),
-        "late": claim.late,
-        "loss_fen": amount(claim.loss_fen),
-        "payment_due": date_or_null(claim.payment_due),
-        "recovered_fen": amount(claim.recovered_fen),
-        "recovery": {
-            "bank_fen": amount(r.bank_fen),
-            "fund_fen": amount(r.fund_fen),
-            "insurer_fen": amount(r.insurer_fen),
-            "reinsurer_fen": amount(r.reinsurer_fen),
+    ClaimFigures {
+        bank_retained_fen: s.bank_retained_fen,
+        decision_due: claim.decision_due,
+        fund_fen: s.fund_fen,
+        fund_shortfall_fen: s.fund_shortfall_fen,
+        insurer_gross_fen: s.insurer_gross_fen,
+        insurer_pays_bank_fen: s.insurer_pays_bank_fen,
+        insurer_retained_fen: s.insurer_retained_fen,
+        late: claim.late,
+        loss_fen: claim.loss_fen,
+        payment_due: claim.payment_due,
+        recovered_fen: claim.recovered_fen,
+        recovery: RecoveryFigures {
+            bank_fen: r.bank_fen,
+            fund_fen: r.fund_fen,
+            insurer_fen: r.insurer_fen,
+            reinsurer_fen: r.reinsurer_fen,
         },
-        "reinsurer_fen": amount(s.reinsurer_fen),
-        "status": claim.status.as_str(),
-    })
+        reinsurer_fen: s.reinsurer_fen,
+        status: claim.status.as_str().to_string(),
+    }
 }
 
 /// A programme's R10 figures as of `date` with its terms' parties and split: what the
@@ -119,41 +131,42 @@ pub fn programme_detail(
     id: &Id,
     programme: &Programme,
     date: Date,
-) -> Value {
+) -> ProgrammeDetail {
     programme_detail_with(programme, &programme::figures(state, id, programme, date))
 }
 
 /// [`programme_detail`] with the programme's R5 figures already known.
-pub fn programme_detail_with(programme: &Programme, figures: &programme::Figures) -> Value {
+pub fn programme_detail_with(
+    programme: &Programme,
+    figures: &programme::Figures,
+) -> ProgrammeDetail {
     let terms = &programme.terms;
-    let mut doc = programme_json_with(programme, figures);
-    doc["name"] = json!(terms.name.as_str());
-    doc["product"] = json!(terms.product.as_str());
-    doc["government"] = json!(terms.government.as_str());
-    doc["fund"] = json!(terms.fund.as_str());
-    doc["insurer"] = json!(terms.insurer.as_str());
-    doc["banks"] = json!(terms.banks.iter().map(Id::as_str).collect::<Vec<_>>());
-    doc["reinsurer"] = json!(terms.reinsurer.as_ref().map(Id::as_str));
-    doc["split"] = json!({
-        "bank_bps": terms.split.bank_bps,
-        "fund_bps": terms.split.fund_bps,
-        "insurer_bps": terms.split.insurer_bps,
-    });
-    doc
+    ProgrammeDetail {
+        banks: terms.banks.clone(),
+        figures: programme_json_with(programme, figures),
+        fund: terms.fund.clone(),
+        government: terms.government.clone(),
+        insurer: terms.insurer.clone(),
+        name: terms.name.clone(),
+        product: terms.product.clone(),
+        reinsurer: terms.reinsurer.clone(),
+        split: terms.split,
+    }
 }
 
 /// A claim's R10 figures with its loan, bank and service-level dates (R7.5), and whether
 /// it is overdue on `date`: what the audit report and the node's read views both show.
-pub fn claim_detail(claim: &Claim, date: Date) -> Value {
-    let mut doc = claim_json(claim);
-    doc["loan"] = json!(claim.loan.as_str());
-    doc["bank"] = json!(claim.bank.as_str());
-    doc["filed"] = json!(claim.filed.to_string());
-    doc["documents_complete"] = date_or_null(claim.completed);
-    doc["decided"] = date_or_null(claim.decided);
-    doc["paid"] = date_or_null(claim.paid);
-    doc["overdue"] = json!(claim::is_overdue(claim, date));
-    doc
+pub fn claim_detail(claim: &Claim, date: Date) -> ClaimDetail {
+    ClaimDetail {
+        bank: claim.bank.clone(),
+        decided: claim.decided,
+        documents_complete: claim.completed,
+        figures: claim_json(claim),
+        filed: claim.filed,
+        loan: claim.loan.clone(),
+        overdue: claim::is_overdue(claim, date),
+        paid: claim.paid,
+    }
 }
 
 /// R7.5: the claims overdue on `date`, by id.
@@ -166,7 +179,7 @@ pub fn overdue_claims(state: &dyn StateView, date: Date) -> Vec<Id> {
 }
 
 /// The R10 document (see the module notes).
-pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Value {
+pub fn report(state: &dyn StateView, date: Date, rejected: &[Rejected]) -> Report {
     let version = crate::upgrade::recorded(state).unwrap_or(1);
     report_under(state, date, rejected, version)
 }
@@ -178,61 +191,52 @@ pub fn report_under(
     date: Date,
     rejected: &[Rejected],
     version: u32,
-) -> Value {
-    let programmes = by_id(store::scan::<Programme>(state, keys::PROGRAMME), |id, p| {
-        programme_json(state, id, p, date)
-    });
-    let funds = by_id(store::scan::<Fund>(state, keys::FUND), |_, f| fund_json(f));
-    let policies = by_id(store::scan::<Policy>(state, keys::POLICY), |_, p| {
-        policy_json(p)
-    });
-    let loans = by_id(store::scan::<Loan>(state, keys::LOAN), |_, l| {
-        loan_json(l, date)
-    });
-    let claims = by_id(store::scan::<Claim>(state, keys::CLAIM), |_, c| {
-        claim_json(c)
-    });
-    let overdue: Vec<String> = overdue_claims(state, date)
-        .iter()
-        .map(Id::to_string)
-        .collect();
-    let rejected: Vec<Value> = rejected
-        .iter()
-        .map(|r| json!({"code": r.code.as_str(), "step": r.step}))
-        .collect();
-    let mut doc = json!({
-        "claims": claims,
-        "date": date.to_string(),
-        "funds": funds,
-        "loans": loans,
-        "overdue_claims": overdue,
-        "policies": policies,
-        "programmes": programmes,
-        "rejected": rejected,
-    });
+) -> Report {
     // R14.6: from version 3.
-    if version >= crate::upgrade::ATTESTATIONS {
-        doc["attestations"] = Value::Object(
-            crate::attest::all(state)
-                .into_iter()
-                .map(|(id, a)| (id.to_string(), attestation_json(&a)))
-                .collect(),
-        );
+    let attestations = (version >= crate::upgrade::ATTESTATIONS).then(|| {
+        crate::attest::all(state)
+            .into_iter()
+            .map(|(id, a)| (id, attestation_json(&a)))
+            .collect()
+    });
+    Report {
+        attestations,
+        claims: by_id(store::scan::<Claim>(state, keys::CLAIM), |_, c| {
+            claim_json(c)
+        }),
+        date,
+        funds: by_id(store::scan::<Fund>(state, keys::FUND), |_, f| fund_json(f)),
+        loans: by_id(store::scan::<Loan>(state, keys::LOAN), |_, l| {
+            loan_json(l, date)
+        }),
+        overdue_claims: overdue_claims(state, date),
+        policies: by_id(store::scan::<Policy>(state, keys::POLICY), |_, p| {
+            policy_json(p)
+        }),
+        programmes: by_id(store::scan::<Programme>(state, keys::PROGRAMME), |id, p| {
+            programme_json(state, id, p, date)
+        }),
+        rejected: rejected
+            .iter()
+            .map(|r| RejectedStep {
+                code: r.code,
+                step: r.step,
+            })
+            .collect(),
     }
-    doc
 }
 
 /// R14.6: one attestation in the R10 document.
-pub fn attestation_json(a: &crate::attest::Attestation) -> Value {
-    json!({
-        "issuer": a.issuer.as_str(),
-        "enterprise": a.enterprise.as_str(),
-        "kind": a.kind.as_str(),
-        "grade": a.grade.as_str(),
-        "valid_from": a.valid_from.to_string(),
-        "valid_to": a.valid_to.to_string(),
-        "revoked": a.revoked_on.is_some(),
-    })
+pub fn attestation_json(a: &crate::attest::Attestation) -> AttestationFigures {
+    AttestationFigures {
+        enterprise: a.enterprise.clone(),
+        grade: a.grade.clone(),
+        issuer: a.issuer.clone(),
+        kind: a.kind.clone(),
+        revoked: a.revoked_on.is_some(),
+        valid_from: a.valid_from,
+        valid_to: a.valid_to,
+    }
 }
 
 /// The sections of [`report`] that hold one entry per record, each with the state prefix
@@ -255,14 +259,19 @@ pub fn section_entry(
     section: &str,
     id: &Id,
     value: &[u8],
-) -> Option<Value> {
+) -> Option<ReportEntry> {
     Some(match section {
-        "attestations" => attestation_json(&store::decode_record(value)),
-        "claims" => claim_json(&store::decode_record(value)),
-        "funds" => fund_json(&store::decode_record(value)),
-        "loans" => loan_json(&store::decode_record(value), date),
-        "policies" => policy_json(&store::decode_record(value)),
-        "programmes" => programme_json(state, id, &store::decode_record(value), date),
+        "attestations" => ReportEntry::Attestation(attestation_json(&store::decode_record(value))),
+        "claims" => ReportEntry::Claim(claim_json(&store::decode_record(value))),
+        "funds" => ReportEntry::Fund(fund_json(&store::decode_record(value))),
+        "loans" => ReportEntry::Loan(loan_json(&store::decode_record(value), date)),
+        "policies" => ReportEntry::Policy(policy_json(&store::decode_record(value))),
+        "programmes" => ReportEntry::Programme(programme_json(
+            state,
+            id,
+            &store::decode_record(value),
+            date,
+        )),
         _ => return None,
     })
 }
@@ -277,10 +286,13 @@ pub fn month_end(date: Date) -> Date {
         .unwrap_or(date)
 }
 
+/// What the month ends keep: each programme's figures, by id.
+pub type MonthEnd = BTreeMap<Id, MonthFigures>;
+
 /// Each programme's figures as of `date`, by id: what the regulator's monthly view keeps
 /// of every month end (premium written, claims gross, the loss and overdue ratios, the
 /// outstanding and overdue principal, the status).
-pub fn month_figures(state: &dyn StateView, date: Date) -> Value {
+pub fn month_figures(state: &dyn StateView, date: Date) -> MonthEnd {
     let figures = |id: &Id, programme: &Programme| {
         Ok::<_, std::convert::Infallible>(programme::figures(state, id, programme, date))
     };
@@ -296,25 +308,13 @@ pub fn month_figures(state: &dyn StateView, date: Date) -> Value {
 pub fn month_figures_with<E>(
     state: &dyn StateView,
     mut figures: impl FnMut(&Id, &Programme) -> Result<programme::Figures, E>,
-) -> Result<Value, E> {
-    let mut programmes = Map::new();
+) -> Result<MonthEnd, E> {
+    let mut programmes = MonthEnd::new();
     for (id, programme) in store::scan::<Programme>(state, keys::PROGRAMME) {
-        let figures = programme_json_with(&programme, &figures(&id, &programme)?);
-        let pick = |key: &str| figures.get(key).cloned().unwrap_or(Value::Null);
-        programmes.insert(
-            id.to_string(),
-            json!({
-                "claims_gross_fen": pick("claims_gross_fen"),
-                "loss_ratio_bps": pick("loss_ratio_bps"),
-                "outstanding_principal_fen": pick("outstanding_principal_fen"),
-                "overdue_principal_fen": pick("overdue_principal_fen"),
-                "overdue_ratio_bps": pick("overdue_ratio_bps"),
-                "premium_written_fen": pick("premium_written_fen"),
-                "status": pick("status"),
-            }),
-        );
+        let figures = month_figures_of(&programme, &figures(&id, &programme)?);
+        programmes.insert(id, figures);
     }
-    Ok(Value::Object(programmes))
+    Ok(programmes)
 }
 
 /// An organisation kind's name, as in the genesis file.
@@ -376,13 +376,28 @@ impl OrgColumn {
     pub fn from_name(name: &str) -> Option<OrgColumn> {
         OrgColumn::ALL.into_iter().find(|c| c.name() == name)
     }
+
+    /// The column's field in an organisation's totals.
+    pub fn of(self, totals: &mut OrganisationTotals) -> &mut u64 {
+        match self {
+            OrgColumn::PremiumsWritten => &mut totals.premiums_written_fen,
+            OrgColumn::PremiumsOnLoans => &mut totals.premiums_on_loans_fen,
+            OrgColumn::SubsidiesPaid => &mut totals.subsidies_paid_fen,
+            OrgColumn::ClaimsPaid => &mut totals.claims_paid_fen,
+            OrgColumn::ClaimsReceived => &mut totals.claims_received_fen,
+            OrgColumn::FundCompensation => &mut totals.fund_compensation_fen,
+            OrgColumn::Reinsurance => &mut totals.reinsurance_fen,
+            OrgColumn::LossesRetained => &mut totals.losses_retained_fen,
+            OrgColumn::Recoveries => &mut totals.recoveries_fen,
+        }
+    }
 }
 
 /// Totals per organisation, those removed from the consortium included (R11.4: their
 /// records stay): premiums written (the insurer's) and on loans (the bank's), subsidies
 /// and compensation paid by its fund, claims paid and received, reinsurance, losses
 /// retained and recoveries. Read from the rulebook's own records.
-pub fn organisation_totals(state: &dyn StateView) -> Value {
+pub fn organisation_totals(state: &dyn StateView) -> BTreeMap<Id, OrganisationTotals> {
     let mut totals: BTreeMap<Id, BTreeMap<OrgColumn, u128>> = BTreeMap::new();
     for prefix in [keys::POLICY, keys::FUND, keys::CLAIM] {
         for (key, value) in state.scan_prefix(prefix.as_bytes()) {
@@ -487,7 +502,7 @@ pub fn organisation_contributions(
 pub fn organisation_docs(
     state: &dyn StateView,
     sums: &BTreeMap<Id, BTreeMap<OrgColumn, u128>>,
-) -> Value {
+) -> BTreeMap<Id, OrganisationTotals> {
     let mut totals: BTreeMap<Id, BTreeMap<OrgColumn, u128>> = BTreeMap::new();
     let mut kinds: BTreeMap<Id, OrgKind> = BTreeMap::new();
     let removed = crate::governance::removed_organisations(state);
@@ -501,24 +516,22 @@ pub fn organisation_docs(
     for (org, columns) in sums {
         totals.entry(org.clone()).or_default().extend(columns);
     }
-    let mut organisations = Map::new();
-    for (org, sums) in &totals {
-        let mut doc = Map::new();
-        doc.insert(
-            "kind".into(),
-            json!(kinds.get(org).map_or("unknown", |k| kind_name(*k))),
-        );
-        if removed.iter().any(|(id, _)| id == org) {
-            doc.insert("removed".into(), json!(true));
-        }
-        for column in OrgColumn::ALL {
-            let amount = sums.get(&column).copied().unwrap_or(0);
-            doc.insert(
-                column.name().into(),
-                json!(u64::try_from(amount).unwrap_or(u64::MAX)),
-            );
-        }
-        organisations.insert(org.to_string(), Value::Object(doc));
-    }
-    Value::Object(organisations)
+    totals
+        .iter()
+        .map(|(org, sums)| {
+            let mut doc = OrganisationTotals {
+                kind: kinds
+                    .get(org)
+                    .map_or("unknown", |k| kind_name(*k))
+                    .to_string(),
+                removed: removed.iter().any(|(id, _)| id == org),
+                ..OrganisationTotals::default()
+            };
+            for column in OrgColumn::ALL {
+                let amount = sums.get(&column).copied().unwrap_or(0);
+                *column.of(&mut doc) = u64::try_from(amount).unwrap_or(u64::MAX);
+            }
+            (org.clone(), doc)
+        })
+        .collect()
 }

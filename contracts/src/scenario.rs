@@ -163,6 +163,11 @@ fn step_start(store: &MemoryStore, height: u64) -> ledger::state::WriteSet {
 /// own fingerprint of the state (the rulebook does not depend on the suite).
 const OFFLINE_SUITE: ledger::crypto::Suite = ledger::crypto::Suite::Ed25519Blake3;
 
+/// The R10 document as the JSON value a scenario's expectations are compared with.
+fn to_document(report: ledger::api::report::Report) -> Value {
+    serde_json::to_value(report).expect("the R10 document is JSON")
+}
+
 pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     let doc: Value =
         serde_json::from_str(text).map_err(|e| ScenarioError::NotJson(e.to_string()))?;
@@ -187,14 +192,14 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
     // The document as the version in force at the end shapes it (R14.6).
     let version = upgrade::recorded(&store).unwrap_or(file_version);
     let result = match ledger_date {
-        Some(date) => report::report_under(&store, date, &rejected, version),
+        Some(date) => to_document(report::report_under(&store, date, &rejected, version)),
         None => {
-            let mut doc = report::report_under(
+            let mut doc = to_document(report::report_under(
                 &store,
                 Date::from_days(0).expect("the epoch is a date"),
                 &rejected,
                 version,
-            );
+            ));
             doc["date"] = Value::Null;
             doc
         }

@@ -2,6 +2,9 @@
 //! them with these same types, so neither guesses the other's field names. Hashes and
 //! keys are hex, as everywhere in the API (DOMAIN.md R10 field names).
 
+pub mod records;
+pub mod report;
+
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, BlockHeader, CommitCertificate, Outcome, Receipt};

@@ -49,29 +49,19 @@ fn main() {
     })
     .expect("the loan clocks");
     assert_eq!(walked, from_clocks, "the two readings disagree");
-    let overdue: u64 = walked
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["overdue_principal_fen"].as_u64().unwrap())
-        .sum();
+    let overdue: u64 = walked.values().map(|p| p.overdue_principal_fen.0).sum();
     println!(
         "figures of {} programmes as of {month_end}, the same both ways; {} fen overdue",
-        walked.as_object().unwrap().len(),
+        walked.len(),
         overdue
     );
-    let walk = measure(|| {
-        contracts::report::month_figures(&state, month_end)
-            .as_object()
-            .map_or(0, |p| p.len())
-    });
+    let walk = measure(|| contracts::report::month_figures(&state, month_end).len());
     let clocks = measure(|| {
         contracts::report::month_figures_with(&state, |id, programme| {
             node::index::Index(&store).programme_figures(id, programme, month_end)
         })
         .expect("the loan clocks")
-        .as_object()
-        .map_or(0, |p| p.len())
+        .len()
     });
     println!("reading every loan (the rulebook's report):  {walk}");
     println!("from the loan clocks (what a node records):  {clocks}");

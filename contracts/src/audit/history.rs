@@ -46,7 +46,7 @@ struct Event {
 #[derive(Debug, Clone)]
 struct MonthEnd {
     date: Date,
-    programmes: Value,
+    programmes: crate::report::MonthEnd,
     overdue_claims: Vec<String>,
 }
 
@@ -325,7 +325,7 @@ impl History {
         for (id, programme) in programmes {
             let mut claims_doc = Map::new();
             for (claim_id, claim) in claims.iter().filter(|(_, c)| &c.programme == id) {
-                let mut doc = crate::report::claim_detail(claim, date);
+                let mut doc = document(crate::report::claim_detail(claim, date));
                 let events: Vec<Value> = self
                     .events
                     .remove(claim_id)
@@ -347,7 +347,7 @@ impl History {
                 doc["events"] = Value::Array(events);
                 claims_doc.insert(claim_id.to_string(), doc);
             }
-            let mut doc = crate::report::programme_detail(state, id, programme, date);
+            let mut doc = document(crate::report::programme_detail(state, id, programme, date));
             doc["claims"] = Value::Object(claims_doc);
             programmes_doc.insert(id.to_string(), doc);
         }
@@ -557,4 +557,10 @@ pub fn verify_with_history<E: std::fmt::Display>(
     let verdict = auditor.finish()?;
     let doc = history.finish(&verdict);
     Ok((verdict, doc))
+}
+
+/// A typed part of the history as a JSON value, its keys sorted, for the history to add
+/// its own fields to.
+fn document(part: impl serde::Serialize) -> Value {
+    serde_json::to_value(part).expect("the report's types serialize to JSON")
 }

@@ -108,7 +108,13 @@ impl Ledger {
     }
 
     pub fn report(&self, date: &str) -> Value {
-        contracts::report::report_under(&self.store, d(date), &[], self.version)
+        serde_json::to_value(contracts::report::report_under(
+            &self.store,
+            d(date),
+            &[],
+            self.version,
+        ))
+        .expect("a report is JSON")
     }
 }
 

@@ -5,36 +5,28 @@ use super::*;
 
 /// A claim for the desk: its parties, dates, whether it is overdue or was paid late,
 /// and its split (R7).
-pub(super) fn claim_doc(state: &dyn StateView, id: &Id, claim: &Claim, date: Date) -> Value {
-    let mut doc = contracts::report::claim_detail(claim, date);
+pub(super) fn claim_doc(state: &dyn StateView, id: &Id, claim: &Claim, date: Date) -> ClaimView {
     let insurer = store::read::<Programme>(state, &keys::programme(&claim.programme))
-        .map(|p| p.terms.insurer.to_string());
-    doc["id"] = json!(id.as_str());
-    doc["programme"] = json!(claim.programme.as_str());
-    doc["insurer"] = json!(insurer);
-    doc["reject_reason"] = json!(claim.reject_reason.as_ref().map(|r| r.as_str()));
-    doc["missing_documents"] = json!(claim.missing.iter().map(Id::as_str).collect::<Vec<_>>());
-    doc
+        .map(|p| p.terms.insurer);
+    ClaimView {
+        detail: contracts::report::claim_detail(claim, date),
+        id: id.clone(),
+        insurer,
+        missing_documents: claim.missing.clone(),
+        programme: claim.programme.clone(),
+        reject_reason: claim.reject_reason.clone(),
+    }
 }
 
 /// The next date a claim is due at: its decision while undecided, its payment once
 /// approved; none once it is paid or rejected.
-pub(super) fn next_due(claim: &Value) -> Option<String> {
-    let status = claim.get("status").and_then(Value::as_str)?;
-    let field = match status {
-        "Filed" | "AwaitingDocuments" => "decision_due",
-        "Approved" => "payment_due",
-        _ => return None,
-    };
-    claim.get(field).and_then(Value::as_str).map(str::to_string)
-}
-
-/// The claims desk's figures for one insurer: claims listed, overdue, paid late.
-#[derive(Default)]
-pub(super) struct DeskFigures {
-    claims: u64,
-    overdue: u64,
-    late: u64,
+pub(super) fn next_due(claim: &ClaimView) -> Option<Date> {
+    let figures = &claim.detail.figures;
+    match figures.status.as_str() {
+        "Filed" | "AwaitingDocuments" => figures.decision_due,
+        "Approved" => figures.payment_due,
+        _ => None,
+    }
 }
 
 /// `GET /v1/claims?status=open|overdue|late|all&insurer=ID&programme=ID`: the claims desk
@@ -61,7 +53,7 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
         None => (None, true),
     };
     let insurer = insurer.as_deref();
-    let docs = |ids: Vec<Id>| -> Vec<Value> {
+    let docs = |ids: Vec<Id>| -> Vec<ClaimView> {
         ids.iter()
             .filter_map(|id| {
                 let claim = store::read::<Claim>(&state, &keys::claim(id))?;
@@ -69,7 +61,6 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             })
             .collect()
     };
-    let is = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
     let mut open = Vec::new();
     if !none && status != "late" {
         open = docs(
@@ -78,17 +69,11 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
                 .map_err(internal)?,
         );
         if status == "overdue" {
-            open.retain(|c| is(c, "overdue"));
+            open.retain(|c| c.detail.overdue);
         }
-        open.sort_by_key(|c| {
-            (
-                !is(c, "overdue"),
-                next_due(c).unwrap_or_default(),
-                c.get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            )
+        // Overdue first, then by the date the next step is due (none before any), then id.
+        open.sort_by(|a, b| {
+            (!a.detail.overdue, next_due(a), &a.id).cmp(&(!b.detail.overdue, next_due(b), &b.id))
         });
     }
     // The closed claims listed after the open ones: all of them, or those paid late.
@@ -105,7 +90,7 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     };
     let total = open.len() + closed_total;
     let (offset, limit) = (query.offset().min(total), query.limit());
-    let mut items: Vec<Value> = open.into_iter().skip(offset).take(limit).collect();
+    let mut items: Vec<ClaimView> = open.into_iter().skip(offset).take(limit).collect();
     if let (Some(desk), true) = (closed, items.len() < limit && offset + items.len() < total) {
         let from = (offset + items.len()).saturating_sub(total - closed_total);
         let page = desk_index
@@ -113,15 +98,17 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             .map_err(internal)?;
         items.extend(docs(page));
     }
-    Ok(Json(json!({
-        "items": items,
-        "offset": offset,
-        "limit": limit,
-        "total": total,
-        "date": date.to_string(),
-        "status": status,
-        "per_insurer": per_insurer,
-    }))
+    Ok(Json(ClaimsDeskView {
+        page: Page {
+            date: Some(date),
+            items,
+            limit,
+            offset,
+            total,
+        },
+        per_insurer,
+        status: status.to_string(),
+    })
     .into_response())
 }
 
@@ -173,19 +160,19 @@ fn closed_counts(
 }
 
 /// `per_insurer` with the open claims listed (`open`) counted in, and those overdue.
-fn desk_figures(open: &[Value], mut per_insurer: BTreeMap<String, DeskFigures>) -> Vec<Value> {
-    let is = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(false);
+fn desk_figures(
+    open: &[ClaimView],
+    mut per_insurer: BTreeMap<String, DeskFigures>,
+) -> Vec<DeskFigures> {
     for c in open {
-        let of = c.get("insurer").and_then(Value::as_str).unwrap_or("");
+        let of = c.insurer.as_ref().map_or("", Id::as_str);
         let figures = per_insurer.entry(of.to_string()).or_default();
         figures.claims += 1;
-        figures.overdue += u64::from(is(c, "overdue"));
+        figures.overdue += u64::from(c.detail.overdue);
     }
     per_insurer
         .into_iter()
-        .map(|(insurer, f)| {
-            json!({ "insurer": insurer, "claims": f.claims, "overdue": f.overdue, "late": f.late })
-        })
+        .map(|(insurer, f)| DeskFigures { insurer, ..f })
         .collect()
 }
 
@@ -202,8 +189,10 @@ pub async fn claim(
     let Some(claim) = store::read::<Claim>(&state, &keys::claim(&id)) else {
         return Err(not_found(format!("no claim {id}")));
     };
-    let mut doc = claim_doc(&state, &id, &claim, date);
-    doc["date"] = json!(date.to_string());
-    doc["txs"] = record_txs(&shared, "claim", &id, &query)?;
-    Ok(Json(doc).into_response())
+    Ok(Json(ClaimRecordView {
+        claim: claim_doc(&state, &id, &claim, date),
+        date,
+        txs: record_txs(&shared, "claim", &id, &query)?,
+    })
+    .into_response())
 }

@@ -26,18 +26,24 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use contracts::store::{self, keys, Claim, Fund, KeyRecord, Loan, Org, Policy, Programme};
+use ledger::api::records::{
+    AttestationView, ClaimRecordView, ClaimView, ClaimsDeskView, DeskFigures,
+    EnterpriseAttestationsView, EnterpriseView, FiguresAsOf, FiledPolicy, FilingDetailView,
+    FilingView, FundView, LoanView, NextPage, OrgView, OrganisationView, Page, PolicyView,
+    ProgrammeHistoryView, ProgrammeView, QualifyingAttestation, Record, RecordTx, RecordTxs,
+    RecordView, ReportEntry, SectionEntry, StateSectionView, Thresholds,
+};
 use ledger::api::{
     BlockSummaryView, BlockTxView, BlockView, BlocksPage, ErrorCode, ErrorDetail, ReceiptView,
     SearchHit, SearchView, SignatureView, SignerView, TxStatusView, ValidatorActivity,
     ValidatorsView,
 };
-use ledger::block::{BlockHeader, BlockId, Receipt};
+use ledger::block::{BlockHeader, BlockId};
 use ledger::crypto::PublicKey;
 use ledger::state::StateView;
 use ledger::tx::{SignedTx, TxId};
-use ledger::{Date, Id};
+use ledger::{Date, Fen, Id};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
 
 use crate::reply::{error, internal, ApiError, ApiResult};
 use crate::shared::Shared;
@@ -119,13 +125,19 @@ impl ListQuery {
     }
 }
 
-/// One page of `items`: `{items, offset, limit, total}`.
-fn paged(items: Vec<Value>, query: &ListQuery) -> Value {
+/// The page of `items` the query asks for, with the ledger's `date` where their figures
+/// depend on it.
+fn paged<T>(items: Vec<T>, query: &ListQuery, date: Option<Date>) -> Page<T> {
     let total = items.len();
     let offset = query.offset().min(total);
     let limit = query.limit();
-    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-    json!({ "items": page, "offset": offset, "limit": limit, "total": total })
+    Page {
+        date,
+        items: items.into_iter().skip(offset).take(limit).collect(),
+        limit,
+        offset,
+        total,
+    }
 }
 
 fn not_found(what: impl Into<String>) -> ApiError {
@@ -140,12 +152,6 @@ fn parse_id(text: &str) -> Result<Id, ApiError> {
 fn ledger_date(shared: &Shared) -> Result<Date, ApiError> {
     let tip = shared.chain.tip().map_err(internal)?;
     Date::from_unix_ms_cst(tip.time_ms).map_err(internal)
-}
-
-/// A receipt: `{tx_id, outcome}` and, when rejected, `code` and its `meaning`
-/// ([`ledger::api::ReceiptView`]).
-pub fn receipt_json(receipt: &Receipt) -> Value {
-    serde_json::to_value(ReceiptView::from(receipt)).expect("JSON of a receipt")
 }
 
 /// Each signature of a transaction with the organisation its key counts for.

@@ -11,13 +11,13 @@ pub(super) fn record_path(kind: &str, id: &Id) -> String {
     }
 }
 
-/// The transactions that name a record, newest first: `{items, next}`.
+/// The transactions that name a record, newest first, and where the next page starts.
 pub(super) fn record_txs(
     shared: &Shared,
     kind: &str,
     id: &Id,
     query: &ListQuery,
-) -> Result<Value, ApiError> {
+) -> Result<RecordTxs, ApiError> {
     let store = shared.chain.history();
     let limit = query.limit();
     let locations = store
@@ -38,23 +38,24 @@ pub(super) fn record_txs(
         let Some((tx, receipt)) = store.block_tx(at.height, at.index).map_err(internal)? else {
             continue;
         };
-        let date = Date::from_unix_ms_cst(block.header.time_ms)
-            .map(|d| d.to_string())
-            .ok();
-        let mut doc = receipt_json(&receipt);
-        doc["height"] = json!(at.height);
-        doc["index"] = json!(at.index);
-        doc["date"] = json!(date);
-        doc["type"] = json!(tx.body.action.type_name());
-        doc["action"] = serde_json::to_value(&tx.body.action).map_err(internal)?;
-        items.push(doc);
+        items.push(RecordTx {
+            date: Date::from_unix_ms_cst(block.header.time_ms).ok(),
+            height: at.height,
+            index: at.index,
+            receipt: ReceiptView::from(&receipt),
+            type_name: tx.body.action.type_name().to_string(),
+            action: tx.body.action,
+        });
     }
     // The next page: `?before=H&before_index=I` of the last item of this one.
     let next = locations
         .last()
         .filter(|_| locations.len() == limit)
-        .map(|at| json!({ "before": at.height, "before_index": at.index }));
-    Ok(json!({ "items": items, "next": next }))
+        .map(|at| NextPage {
+            before: at.height,
+            before_index: at.index,
+        });
+    Ok(RecordTxs { items, next })
 }
 
 /// `GET /v1/records/{kind}/{id}`: a policy, loan, fund, organisation or enterprise with
@@ -70,62 +71,26 @@ pub async fn record(
     let date = ledger_date(&shared)?;
     let state = shared.chain.history().state();
     let record = match kind.as_str() {
-        "policy" => store::read::<Policy>(&state, &keys::policy(&id)).map(|p| {
-            let mut doc = contracts::report::policy_json(&p);
-            doc["programme"] = json!(p.programme.as_str());
-            doc["enterprise"] = json!(p.enterprise.as_str());
-            doc["bank"] = json!(p.bank.as_str());
-            doc["loan_principal_fen"] = json!(p.loan_principal_fen.0);
-            doc["loan_rate_bps"] = json!(p.loan_rate_bps);
-            doc["premium_rate_bps"] = json!(p.premium_rate_bps);
-            doc["term_months"] = json!(p.term_months);
-            doc["issued"] = json!(p.issued.to_string());
-            doc["loan"] = json!(p.loan.as_ref().map(Id::as_str));
-            // R14.4: the attestations that met the programme's eligibility on its issue date.
-            doc["qualified_by"] = json!(contracts::attest::qualified(&state, &id)
-                .unwrap_or_default()
-                .iter()
-                .map(|(kind, attestation)| {
-                    let mut entry = contracts::attest::get(&state, attestation)
-                        .map(|a| contracts::report::attestation_json(&a))
-                        .unwrap_or_else(|| json!({}));
-                    entry["kind"] = json!(kind.as_str());
-                    entry["id"] = json!(attestation.as_str());
-                    entry
-                })
-                .collect::<Vec<_>>());
-            doc
-        }),
-        "attestation" => contracts::attest::get(&state, &id).map(|a| attestation_doc(&id, &a)),
+        "policy" => store::read::<Policy>(&state, &keys::policy(&id))
+            .map(|p| Record::Policy(policy_doc(&state, &id, p))),
+        "attestation" => contracts::attest::get(&state, &id)
+            .map(|a| Record::Attestation(attestation_doc(&id, &a))),
         "loan" => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
-            let mut doc = contracts::report::loan_json(&l, date);
-            doc["policy"] = json!(l.policy.as_str());
-            doc["programme"] = json!(l.programme.as_str());
-            doc
-        }),
-        "fund" => store::read::<Fund>(&state, &keys::fund(&id)).map(|f| fund_doc(&f, date)),
-        "org" => store::read::<Org>(&state, &keys::org(&id))
-            .map(|o| json!({ "kind": contracts::report::kind_name(o.kind) })),
-        "enterprise" => {
-            let flag = store::read::<contracts::store::Flag>(&state, &keys::flag(&id));
-            let attestations = contracts::attest::ids_of_enterprise(&state, &id).len();
-            let known = flag.is_some()
-                || attestations > 0
-                || shared
-                    .chain
-                    .history()
-                    .index()
-                    .has_subject("enterprise", id.as_str())
-                    .map_err(internal)?;
-            known.then(|| {
-                json!({
-                    "flagged": flag.is_some(),
-                    "flag_reason": flag.as_ref().map(|f| f.reason.as_str()),
-                    "flagged_since": flag.as_ref().map(|f| f.since.to_string()),
-                    "attestations": attestations,
-                })
+            Record::Loan(LoanView {
+                figures: contracts::report::loan_json(&l, date),
+                policy: l.policy,
+                programme: l.programme,
             })
+        }),
+        "fund" => {
+            store::read::<Fund>(&state, &keys::fund(&id)).map(|f| Record::Fund(fund_doc(&f, date)))
         }
+        "org" => store::read::<Org>(&state, &keys::org(&id)).map(|o| {
+            Record::Org(OrgView {
+                kind: contracts::report::kind_name(o.kind).to_string(),
+            })
+        }),
+        "enterprise" => enterprise_doc(&shared, &state, &id)?.map(Record::Enterprise),
         "programme" | "claim" => {
             return Err(error(
                 ErrorCode::BadKind,
@@ -139,24 +104,83 @@ pub async fn record(
             ))
         }
     };
-    let Some(mut doc) = record else {
+    let Some(record) = record else {
         return Err(not_found(format!("no {kind} {id}")));
     };
-    doc["id"] = json!(id.as_str());
-    doc["record_kind"] = json!(kind);
-    doc["date"] = json!(date.to_string());
-    doc["txs"] = record_txs(&shared, &kind, &id, &query)?;
-    Ok(Json(doc).into_response())
+    let txs = record_txs(&shared, &kind, &id, &query)?;
+    Ok(Json(RecordView {
+        date,
+        id,
+        record,
+        record_kind: kind,
+        txs,
+    })
+    .into_response())
+}
+
+/// A policy with its terms and the attestations that qualified it (R14.4: those that
+/// met the programme's eligibility on its issue date).
+fn policy_doc(state: &dyn StateView, id: &Id, p: Policy) -> PolicyView {
+    let qualified_by = contracts::attest::qualified(state, id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, attestation)| {
+            // Attestations are revoked, never removed, so one a policy names is there.
+            let a = contracts::attest::get(state, &attestation)?;
+            Some(QualifyingAttestation {
+                attestation: contracts::report::attestation_json(&a),
+                id: attestation,
+            })
+        })
+        .collect();
+    PolicyView {
+        bank: p.bank.clone(),
+        enterprise: p.enterprise.clone(),
+        figures: contracts::report::policy_json(&p),
+        issued: p.issued,
+        loan: p.loan,
+        loan_principal_fen: p.loan_principal_fen,
+        loan_rate_bps: p.loan_rate_bps,
+        premium_rate_bps: p.premium_rate_bps,
+        programme: p.programme,
+        qualified_by,
+        term_months: p.term_months,
+    }
+}
+
+/// An enterprise, if the ledger knows it: flagged, attested, or named by a transaction.
+fn enterprise_doc(
+    shared: &Shared,
+    state: &dyn StateView,
+    id: &Id,
+) -> Result<Option<EnterpriseView>, ApiError> {
+    let flag = store::read::<contracts::store::Flag>(state, &keys::flag(id));
+    let attestations = contracts::attest::ids_of_enterprise(state, id).len();
+    let known = flag.is_some()
+        || attestations > 0
+        || shared
+            .chain
+            .history()
+            .index()
+            .has_subject("enterprise", id.as_str())
+            .map_err(internal)?;
+    Ok(known.then(|| EnterpriseView {
+        attestations,
+        flag_reason: flag.as_ref().map(|f| f.reason.clone()),
+        flagged: flag.is_some(),
+        flagged_since: flag.as_ref().map(|f| f.since),
+    }))
 }
 
 /// An attestation as the R10 document shows it, with its id, facts hash and revocation
 /// date.
-pub(super) fn attestation_doc(id: &Id, a: &contracts::attest::Attestation) -> Value {
-    let mut doc = contracts::report::attestation_json(a);
-    doc["id"] = json!(id.as_str());
-    doc["facts_hash"] = json!(a.facts_hash.as_str());
-    doc["revoked_on"] = json!(a.revoked_on.map(|d| d.to_string()));
-    doc
+pub(super) fn attestation_doc(id: &Id, a: &contracts::attest::Attestation) -> AttestationView {
+    AttestationView {
+        attestation: contracts::report::attestation_json(a),
+        facts_hash: a.facts_hash.clone(),
+        id: id.clone(),
+        revoked_on: a.revoked_on,
+    }
 }
 
 /// `GET /v1/enterprises/{id}/attestations` (R14): the enterprise's attestations in (kind,
@@ -172,7 +196,7 @@ pub async fn enterprise_attestations(
     let state = shared.chain.history().state();
     let ids = contracts::attest::ids_of_enterprise(&state, &id);
     let total = ids.len();
-    let items: Vec<Value> = ids
+    let items: Vec<AttestationView> = ids
         .iter()
         .skip(query.offset())
         .take(query.limit())
@@ -181,12 +205,12 @@ pub async fn enterprise_attestations(
             Some(attestation_doc(attestation, &a))
         })
         .collect();
-    Ok(Json(json!({
-        "enterprise": id.as_str(),
-        "total": total,
-        "offset": query.offset(),
-        "items": items,
-    }))
+    Ok(Json(EnterpriseAttestationsView {
+        enterprise: id,
+        items,
+        offset: query.offset(),
+        total,
+    })
     .into_response())
 }
 
@@ -238,7 +262,7 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
             .ok()
             .and_then(|s| Id::new(s).ok())
             .ok_or_else(|| internal("a stored key names no valid id"))?;
-        let mut entry = if section == "programmes" {
+        let entry = if section == "programmes" {
             let programme: Programme = store::decode_record(value);
             let figures = shared
                 .chain
@@ -246,24 +270,23 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
                 .index()
                 .programme_figures(&id, &programme, date)
                 .map_err(internal)?;
-            contracts::report::programme_json_with(&programme, &figures)
+            ReportEntry::Programme(contracts::report::programme_json_with(&programme, &figures))
         } else {
             contracts::report::section_entry(&state, date, section, &id, value)
                 .ok_or_else(|| internal("a section without entries"))?
         };
-        entry["id"] = json!(id.as_str());
-        items.push(entry);
+        items.push(SectionEntry { entry, id });
     }
     let next = if more {
-        items.last().map(|item| item["id"].clone())
+        items.last().map(|item| item.id.clone())
     } else {
         None
     };
-    Ok(Json(json!({
-        "date": date.to_string(),
-        "section": section,
-        "items": items,
-        "next": next,
-    }))
+    Ok(Json(StateSectionView {
+        date,
+        items,
+        next,
+        section: section.to_string(),
+    })
     .into_response())
 }
