@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use ledger::api::{BlockView, StatusView, TxStatusView};
+use ledger::api::{BlockView, GovernanceView, StatusView, TxStatusView};
 use ledger::block::Receipt;
 use ledger::export::{ChainEntry, ChainHeader, ChainReader, ChainWriter, ENTRY_BYTES_MAX};
 use ledger::tx::TxId;
@@ -207,24 +207,19 @@ impl NodeChain {
                     String::from_utf8_lossy(&bytes)
                 );
             }
-            let doc: Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}/v1/governance: not JSON", self.base))?;
-            let changes = doc["changes"].as_array().cloned().unwrap_or_default();
-            if changes.is_empty() {
+            let doc: GovernanceView = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}/v1/governance: not its answer", self.base))?;
+            if doc.changes.is_empty() {
                 return Ok(found);
             }
-            for change in &changes {
-                let (Some(h), Some(i)) = (change["height"].as_u64(), change["index"].as_u64())
-                else {
-                    bail!("{}/v1/governance: a change without a height", self.base);
-                };
-                if h >= height {
+            for change in &doc.changes {
+                if change.height >= height {
                     return Ok(found);
                 }
-                if change["changes_validators"] == Value::Bool(true) {
-                    found.push((h, i as usize));
+                if change.changes_validators {
+                    found.push((change.height, change.index as usize));
                 }
-                from = h + 1;
+                from = change.height + 1;
             }
         }
     }

@@ -906,7 +906,8 @@ fn decision_rows(rows: &mut Rows, done: &BlockDone<'_>) {
     let mut seq: BTreeMap<u32, i64> = BTreeMap::new();
     for (index, decision) in &done.executed.decisions {
         let n = seq.entry(*index).or_default();
-        let figures = decision.to_json();
+        // As the event feed shows it; its text with the keys in order, as JSON values hold them.
+        let figures = serde_json::to_value(decision.view()).expect("a decision is JSON");
         let field = |name: &str| opt(figures[name].as_str(), text);
         rows.push(
             &DECISIONS,

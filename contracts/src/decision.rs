@@ -10,9 +10,9 @@
 //! read from is.
 
 use bincode::{Decode, Encode};
+use ledger::api::events::{DecisionView, SplitView};
 use ledger::state::{StateView, WriteSet};
 use ledger::{Date, Fen, Id, Text};
-use serde_json::{json, Value};
 
 use crate::store::{self, keys, ClaimStatus, ProgrammeStatus, Settlement, Warning};
 
@@ -81,11 +81,10 @@ impl Decision {
         }
     }
 
-    /// As JSON: its `kind` and the figures a consumer acts on (fen, dates), as the event
-    /// feed and the mirror show it.
-    pub fn to_json(&self) -> Value {
-        let kind = self.kind();
-        match self {
+    /// As the event feed shows it: its `kind` and the figures a consumer acts on (fen,
+    /// dates).
+    pub fn view(&self) -> DecisionView {
+        match self.clone() {
             Decision::ClaimApproved {
                 claim,
                 programme,
@@ -95,34 +94,39 @@ impl Decision {
                 decided,
                 decision_due,
                 payment_due,
-            } => json!({
-                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-                "loss_fen": loss_fen.0,
-                "split": {
-                    "bank_retained_fen": s.bank_retained_fen.0,
-                    "insurer_gross_fen": s.insurer_gross_fen.0,
-                    "fund_direct_fen": s.fund_direct_fen.0,
-                    "fund_layer_fen": s.fund_layer_fen.0,
-                    "insurer_pays_bank_fen": s.insurer_pays_bank_fen.0,
-                    "fund_fen": s.fund_fen.0,
-                    "fund_shortfall_fen": s.fund_shortfall_fen.0,
-                    "reinsurer_fen": s.reinsurer_fen.0,
-                    "insurer_retained_fen": s.insurer_retained_fen.0,
+            } => DecisionView::ClaimApproved {
+                bank,
+                claim,
+                decided,
+                decision_due,
+                loss_fen,
+                payment_due,
+                programme,
+                split: SplitView {
+                    bank_retained_fen: s.bank_retained_fen,
+                    fund_direct_fen: s.fund_direct_fen,
+                    fund_fen: s.fund_fen,
+                    fund_layer_fen: s.fund_layer_fen,
+                    fund_shortfall_fen: s.fund_shortfall_fen,
+                    insurer_gross_fen: s.insurer_gross_fen,
+                    insurer_pays_bank_fen: s.insurer_pays_bank_fen,
+                    insurer_retained_fen: s.insurer_retained_fen,
+                    reinsurer_fen: s.reinsurer_fen,
                 },
-                "decided": date(*decided),
-                "decision_due": opt_date(*decision_due),
-                "payment_due": opt_date(*payment_due),
-            }),
+            },
             Decision::ClaimRejected {
                 claim,
                 programme,
                 bank,
                 reason,
                 decided,
-            } => json!({
-                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-                "reason": reason, "decided": date(*decided),
-            }),
+            } => DecisionView::ClaimRejected {
+                bank,
+                claim,
+                decided,
+                programme,
+                reason,
+            },
             Decision::ClaimPaid {
                 claim,
                 programme,
@@ -131,44 +135,42 @@ impl Decision {
                 paid,
                 payment_due,
                 late,
-            } => json!({
-                "kind": kind, "claim": claim, "programme": programme, "bank": bank,
-                "insurer_pays_bank_fen": insurer_pays_bank_fen.0, "paid": date(*paid),
-                "payment_due": opt_date(*payment_due), "late": late,
-            }),
+            } => DecisionView::ClaimPaid {
+                bank,
+                claim,
+                insurer_pays_bank_fen,
+                late,
+                paid,
+                payment_due,
+                programme,
+            },
             Decision::ProgrammeSuspended {
                 programme,
                 warnings,
                 premium_written_fen,
                 claims_gross_fen,
-            } => json!({
-                "kind": kind, "programme": programme,
-                "warnings": warnings.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
-                "premium_written_fen": premium_written_fen.0,
-                "claims_gross_fen": claims_gross_fen.0,
-            }),
-            Decision::ProgrammeResumed { programme } => json!({
-                "kind": kind, "programme": programme,
-            }),
+            } => DecisionView::ProgrammeSuspended {
+                claims_gross_fen,
+                premium_written_fen,
+                programme,
+                warnings: warnings.iter().map(|w| w.as_str().to_string()).collect(),
+            },
+            Decision::ProgrammeResumed { programme } => {
+                DecisionView::ProgrammeResumed { programme }
+            }
             Decision::FundCapReached {
                 fund,
                 year,
                 paid_fen,
                 annual_cap_fen,
-            } => json!({
-                "kind": kind, "fund": fund, "year": year, "paid_fen": paid_fen.0,
-                "annual_cap_fen": annual_cap_fen.0,
-            }),
+            } => DecisionView::FundCapReached {
+                annual_cap_fen,
+                fund,
+                paid_fen,
+                year,
+            },
         }
     }
-}
-
-fn date(d: Date) -> Value {
-    Value::String(d.to_string())
-}
-
-fn opt_date(d: Option<Date>) -> Value {
-    d.map_or(Value::Null, date)
 }
 
 /// The decisions in `writes`, one transaction's, on `before`, the state just before it:

@@ -303,14 +303,16 @@ pub struct CreateProgramme {
 
 /// R14.3: one condition of a programme: an attestation of `kind`, graded one of `grades`,
 /// issued by one of `issuers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema)]
 pub struct Eligibility {
     pub kind: Id,
     pub grades: Vec<Id>,
     pub issuers: Vec<Id>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema,
+)]
 pub struct Split {
     pub bank_bps: Bps,
     pub insurer_bps: Bps,
@@ -354,14 +356,18 @@ pub enum FundLayer {
     InsurerCap { cap_bps: Bps },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema,
+)]
 pub struct Triggers {
     pub suspend_loss_ratio_bps: Bps,
     pub suspend_overdue_bps: Bps,
     pub warn_at_bps: Bps,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema,
+)]
 pub struct ClaimTerms {
     pub interest_dpd: u64,
     pub principal_dpd: u64,

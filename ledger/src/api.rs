@@ -2,8 +2,10 @@
 //! them with these same types, so neither guesses the other's field names. Hashes and
 //! keys are hex, as everywhere in the API (DOMAIN.md R10 field names).
 
+pub mod events;
 pub mod records;
 pub mod report;
+mod schema;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +16,12 @@ use crate::tx::{SignedTx, TxId};
 use crate::{Code, Id};
 
 /// Every refusal: `{error: {code, message}}`, the code stable, the message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -32,7 +34,7 @@ macro_rules! error_codes {
         /// The stable code of every error the API answers (`{error: {code, message}}`)
         /// and of every transaction the intake refuses. On the wire it is its name
         /// (`"Backlog"`); a code this build does not know reads as [`ErrorCode::Other`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum ErrorCode {
             $($(#[$doc])* $code,)*
             /// A code from a newer node.
@@ -151,7 +153,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// A receipt: `{tx_id, outcome: "Accepted"}`, or `{tx_id, outcome: "Rejected", code,
 /// meaning}` with the rulebook's code (R9) and what it means.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptView {
     pub tx_id: TxId,
@@ -162,7 +164,7 @@ pub struct ReceiptView {
     pub meaning: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum OutcomeName {
     Accepted,
     Rejected,
@@ -211,7 +213,7 @@ impl TryFrom<ReceiptView> for Receipt {
 
 /// One signature of a committed transaction and the organisation its key counts for
 /// (R2.3); `org` is `None` for a key the ledger does not know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignatureView {
     pub public_key: PublicKey,
     pub org: Option<Id>,
@@ -219,7 +221,7 @@ pub struct SignatureView {
 }
 
 /// `GET /v1/tx/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum TxStatusView {
     Pending {
@@ -234,6 +236,7 @@ pub enum TxStatusView {
         #[serde(rename = "type")]
         type_name: String,
         receipt: ReceiptView,
+        #[schema(value_type = Object)]
         tx: Box<SignedTx>,
         signatures: Vec<SignatureView>,
     },
@@ -246,13 +249,14 @@ pub enum TxStatusView {
 
 /// A committed block in a line (`GET /v1/blocks`, the live feed of `GET /v1/events`): its
 /// height, id, time, transactions (and how many were rejected), proposer and signers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockSummaryView {
     pub height: u64,
     /// The protocol version the block was executed under (R12.1).
     #[serde(default = "version_one")]
     pub protocol_version: u32,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub block_id: [u8; 32],
     pub time_ms: u64,
     pub txs: u64,
@@ -271,7 +275,7 @@ pub struct BlockSummaryView {
 
 /// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first, and where the next
 /// page starts (`None` at height 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlocksPage {
     pub blocks: Vec<BlockSummaryView>,
     pub next_before: Option<u64>,
@@ -280,7 +284,7 @@ pub struct BlocksPage {
 
 /// `GET /v1/validators?window=N`: the validators of the next height, with what the last
 /// `window` committed blocks (from `from_height` to `height`) show of each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidatorsView {
     pub from_height: u64,
     pub height: u64,
@@ -291,7 +295,7 @@ pub struct ValidatorsView {
 /// One validator of [`ValidatorsView`]: its roster entry, the last height it signed and
 /// proposed in the window, how many it signed, proposed and missed (a missed block is one
 /// its validator set decided without its signature), and which it missed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidatorActivity {
     pub address: String,
     pub consensus_key: PublicKey,
@@ -306,7 +310,7 @@ pub struct ValidatorActivity {
 }
 
 /// `GET /v1/search?q=TEXT`: what `q` names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchView {
     pub q: String,
     pub results: Vec<SearchHit>,
@@ -315,7 +319,7 @@ pub struct SearchView {
 /// One thing a search names: its kind (`tx`, `block`, `programme`, `policy`, `loan`,
 /// `claim`, `fund`, `org`, `attestation`, `enterprise`), its id and the API path that
 /// answers for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub id: String,
     pub kind: String,
@@ -324,14 +328,17 @@ pub struct SearchHit {
 
 /// `GET /v1/blocks/{height}`: the summary, the block with its header, its commit
 /// certificate with each signer's organisation, and every transaction's receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockView {
     #[serde(flatten)]
     pub summary: BlockSummaryView,
     pub header: BlockHeader,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub state_root: [u8; 32],
+    #[schema(value_type = Object)]
     pub block: Block,
+    #[schema(value_type = Option<Object>)]
     pub certificate: Option<CommitCertificate>,
     pub signed_by: Vec<SignerView>,
     /// The transactions in block order, each with its type and receipt.
@@ -341,7 +348,7 @@ pub struct BlockView {
 
 /// One signature of a commit certificate: the validator, its organisation and voting
 /// power in the latest roster (power `None` for a block of an earlier set).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignerView {
     pub validator: PublicKey,
     pub org: Option<Id>,
@@ -350,7 +357,7 @@ pub struct SignerView {
 }
 
 /// One transaction of [`BlockView`]: its place, type and receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlockTxView {
     pub index: u32,
     #[serde(rename = "type")]
@@ -367,27 +374,32 @@ pub struct BlockTxView {
 /// the parameters in force, and what the node itself sees (peers, mempool).
 ///
 /// Readers take fields they do not know, so that a node may add some.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub chain_id: Id,
     /// The chain's crypto suite (its genesis's).
     #[serde(default)]
     pub crypto_suite: crate::crypto::Suite,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub genesis_hash: [u8; 32],
     /// The last committed height.
     pub height: u64,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub latest_block_id: [u8; 32],
     /// The latest block's time, Unix milliseconds.
     pub latest_time_ms: u64,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub state_root: [u8; 32],
     /// This node's libp2p peer id.
     pub peer_id: String,
     pub validators: Vec<RosterEntryView>,
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub validator_set_hash: [u8; 32],
+    #[schema(value_type = Object)]
     pub params: Params,
     /// The peer ids this node is connected to.
     pub peers: Vec<String>,
@@ -417,7 +429,7 @@ fn version_one() -> u32 {
 
 /// R12.3: an approved upgrade: the version, the height it governs from, and the block that
 /// scheduled it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpgradeView {
     pub version: u32,
     pub activation_height: u64,
@@ -425,7 +437,7 @@ pub struct UpgradeView {
 }
 
 /// One member of the roster in [`StatusView`]: a validator, or a follower (power 0).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RosterEntryView {
     pub org: Id,
     pub consensus_key: PublicKey,
@@ -438,13 +450,13 @@ pub struct RosterEntryView {
 }
 
 /// `POST /v1/tx`: the id of the transaction taken into the pool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submitted {
     pub id: TxId,
 }
 
 /// `POST /v1/txs`: one result per transaction, in the order sent, and how many of each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchAnswer {
     pub results: Vec<BatchResult>,
     pub accepted: u64,
@@ -452,11 +464,90 @@ pub struct BatchAnswer {
 }
 
 /// One transaction of a batch: taken into the pool (`{id}`), or refused (`{error}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
     Taken { id: TxId },
     Refused { error: ErrorDetail },
+}
+
+/// `GET /v1/governance?from_height=H&limit=N`: the consortium's accepted changes (R11) in
+/// chain order, and the protocol's eras (R12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GovernanceView {
+    pub changes: Vec<GovernanceChange>,
+    pub protocol: ProtocolView,
+}
+
+/// One accepted governance change: where it is, its type, whether it changed the roster
+/// of validators, and for an upgrade its version (and when it schedules one, the height
+/// it governs from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GovernanceChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_height: Option<u64>,
+    pub changes_validators: bool,
+    pub height: u64,
+    pub index: u32,
+    pub tx_id: TxId,
+    /// `None` when the node no longer holds the block.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// R12: the version in force at the latest block and at the next height, the versions
+/// this node's program runs, the upgrade pending and every era.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProtocolView {
+    pub eras: Vec<EraView>,
+    pub next_version: u32,
+    pub pending: Option<PendingUpgradeView>,
+    pub supported_versions: Vec<u32>,
+    pub version: u32,
+}
+
+/// An era of the protocol: its version from its first height, and the accepted
+/// `ScheduleUpgrade` that began it (none for the genesis's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EraView {
+    pub first_height: u64,
+    pub scheduled_by_tx: Option<TxId>,
+    pub scheduled_height: Option<u64>,
+    pub version: u32,
+}
+
+/// The approved upgrade not yet in force, with the transaction that scheduled it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PendingUpgradeView {
+    pub activation_height: u64,
+    pub scheduled_by_tx: Option<TxId>,
+    pub scheduled_height: u64,
+    pub version: u32,
+}
+
+/// `GET /v1/evidence?from_height=H&limit=N`: the double votes this node saw, in height
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EvidenceView {
+    #[schema(value_type = Vec<Object>)]
+    pub evidence: Vec<crate::evidence::DoubleVote>,
+}
+
+/// `POST /v1/devnet/clock`: the time the node's devnet clock was set to, Unix
+/// milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClockView {
+    pub time_ms: u64,
+}
+
+/// `GET /health`: the node answers, at this committed height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HealthView {
+    pub height: u64,
+    /// Always `ok`.
+    pub status: String,
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::{Code, Id};
 #[serde(try_from = "String", into = "String")]
 pub struct BlockId(pub [u8; 32]);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema)]
 pub struct BlockHeader {
     pub chain_id: Id,
     pub height: u64,
@@ -46,15 +46,19 @@ pub struct BlockHeader {
     pub previous: BlockId,
     /// Merkle root of the transaction ids, in block order.
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub tx_root: Hash32,
     /// Merkle root of the receipts, in block order.
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub receipts_root: Hash32,
     /// The state root after executing this block.
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub state_root: Hash32,
     /// Hash of the validator set that decides this height.
     #[serde(with = "crate::codec::hex32")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub validator_set_hash: Hash32,
     /// Consensus key of the proposer.
     pub proposer: PublicKey,

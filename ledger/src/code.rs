@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! codes {
     ($($name:ident),* $(,)?) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode, utoipa::ToSchema)]
         pub enum Code { $($name),* }
 
         impl Code {

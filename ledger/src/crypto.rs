@@ -73,6 +73,7 @@ pub const SM2_DISTID: &str = "1234567812345678";
     Deserialize,
     Encode,
     Decode,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Suite {

@@ -17,7 +17,7 @@
 //! | `GET /v1/organisations` | the members' totals |
 //! | `GET /v1/records/{kind}/{id}` | a policy (with the attestations that qualified it, R14.4), loan, fund, organisation, enterprise or attestation with the transactions that name it |
 //! | `GET /v1/enterprises/{id}/attestations?offset=N&limit=N` | an enterprise's attestations (R14), paged |
-//! | `GET /v1/openapi.json` | the OpenAPI description of all of this (`openapi.json`) |
+//! | `GET /v1/openapi.json` | the OpenAPI description of all of this ([`crate::openapi`]) |
 //! | `GET /`, `/console/` | the console ([`crate::console`]) |
 //! | `GET /v1/chain/{height}` | the same as canonical `ChainEntry` bytes (what `chain export` reads) |
 //! | `GET /v1/state` | the rulebook's report (R10) as of the latest block's date, whole or `?section=S&after=ID&limit=N` a page at a time |
@@ -36,12 +36,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::api::{
-    BatchAnswer, BatchResult, ErrorCode, ErrorDetail, RosterEntryView, StatusView, Submitted,
-    UpgradeView,
+    BatchAnswer, BatchResult, ClockView, EraView, ErrorBody, ErrorCode, ErrorDetail, EvidenceView,
+    GovernanceChange, GovernanceView, HealthView, PendingUpgradeView, ProtocolView,
+    RosterEntryView, StatusView, Submitted, UpgradeView,
 };
 use ledger::export::ChainEntry;
+use ledger::tx::TxId;
 use ledger::Action;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::access::Gate;
 use crate::intake;
@@ -117,6 +119,17 @@ async fn method_not_allowed(
     )
 }
 
+#[utoipa::path(
+    post, path = "/v1/tx",
+    request_body(description = "one transaction: its JSON file form, or its canonical bytes", content(
+        (Object = "application/json"),
+        (Vec<u8> = "application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "taken into the pool", body = Submitted),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 409, description = "already pending or committed", body = ErrorBody), (status = 413, description = "too large, or too many transactions", body = ErrorBody), (status = 415, description = "neither JSON nor canonical bytes", body = ErrorBody), (status = 429, description = "the submitter's quota of pending transactions is used up", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+    )
+)]
 async fn submit_tx(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -140,6 +153,17 @@ async fn submit_tx(
 
 /// `POST /v1/txs`: each transaction checked (their signatures in one batch) and answered
 /// on its own, in order.
+#[utoipa::path(
+    post, path = "/v1/txs",
+    request_body(description = "many transactions: a JSON array of file forms, or the canonical encoding of a list of canonical transactions", content(
+        (Vec<serde_json::Value> = "application/json"),
+        (Vec<u8> = "application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "each transaction's result, in the order sent", body = BatchAnswer),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 413, description = "too large, or too many transactions", body = ErrorBody), (status = 415, description = "neither JSON nor canonical bytes", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+    )
+)]
 async fn submit_txs(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -177,6 +201,10 @@ async fn submit_txs(
     .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/status",
+    responses((status = 200, description = "the chain's tip, the roster and parameters of the next height, peers", body = StatusView))
+)]
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let chain = &shared.chain;
     let tip = chain.tip().map_err(internal)?;
@@ -230,6 +258,14 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/chain/{height}",
+    params(("height" = u64, Path, description = "a committed height")),
+    responses(
+        (status = 200, description = "the height's canonical chain entry (block, certificate, receipts), as `xinbao chain export` reads it", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody),
+    )
+)]
 async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
     let store = shared.chain.history();
@@ -256,9 +292,16 @@ async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<Strin
 }
 
 /// The accepted changes of the consortium (R11) in chain order, from `from_height`.
+#[utoipa::path(
+    get, path = "/v1/governance", params(FromHeight),
+    responses(
+        (status = 200, description = "the accepted changes and the protocol's eras", body = GovernanceView),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+    )
+)]
 async fn governance(
     State(shared): State<Arc<Shared>>,
-    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<FromHeight>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let (from_height, limit) = page(query)?;
     let store = shared.chain.history();
@@ -271,34 +314,36 @@ async fn governance(
             .block_tx(location.height, location.index)
             .map_err(internal)?
             .map(|(tx, _)| tx.body.action);
-        let mut change = json!({
-            "height": location.height,
-            "index": location.index,
-            "tx_id": id.to_hex(),
-            "type": action.as_ref().map(|a| a.type_name()),
-            "changes_validators": action.as_ref().is_some_and(|a| a.roster_change().is_some()),
+        let (version, activation_height) = match &action {
+            Some(Action::ScheduleUpgrade(tx)) => (Some(tx.version), Some(tx.activation_height)),
+            Some(Action::CancelUpgrade(tx)) => (Some(tx.version), None),
+            _ => (None, None),
+        };
+        list.push(GovernanceChange {
+            activation_height,
+            changes_validators: action.as_ref().is_some_and(|a| a.roster_change().is_some()),
+            height: location.height,
+            index: location.index,
+            tx_id: id,
+            type_name: action.as_ref().map(|a| a.type_name().to_string()),
+            version,
         });
-        match &action {
-            Some(Action::ScheduleUpgrade(tx)) => {
-                change["version"] = json!(tx.version);
-                change["activation_height"] = json!(tx.activation_height);
-            }
-            Some(Action::CancelUpgrade(tx)) => change["version"] = json!(tx.version),
-            _ => {}
-        }
-        list.push(change);
     }
-    Ok(Json(json!({ "changes": list, "protocol": protocol_view(&shared)? })).into_response())
+    Ok(Json(GovernanceView {
+        changes: list,
+        protocol: protocol_view(&shared)?,
+    })
+    .into_response())
 }
 
 /// R12: the version in force, the upgrade pending, and every era with the accepted
 /// `ScheduleUpgrade` that began it (none for the genesis's).
-fn protocol_view(shared: &Shared) -> Result<Value, ApiError> {
+fn protocol_view(shared: &Shared) -> Result<ProtocolView, ApiError> {
     let chain = &shared.chain;
     let tip = chain.tip().map_err(internal)?;
     let store = chain.history();
     let state = store.state();
-    let scheduling_tx = |height: u64, version: u32| -> Result<Option<String>, ApiError> {
+    let scheduling_tx = |height: u64, version: u32| -> Result<Option<TxId>, ApiError> {
         for (location, id) in store.governance_changes(height, 64).map_err(internal)? {
             if location.height != height {
                 break;
@@ -308,46 +353,53 @@ fn protocol_view(shared: &Shared) -> Result<Value, ApiError> {
                 .map_err(internal)?
                 .map(|(tx, _)| tx.body.action);
             if matches!(action, Some(Action::ScheduleUpgrade(tx)) if tx.version == version) {
-                return Ok(Some(id.to_hex()));
+                return Ok(Some(id));
             }
         }
         Ok(None)
     };
     let mut eras = Vec::new();
     for era in contracts::upgrade::eras(&state) {
-        let tx = match era.scheduled_height {
+        let scheduled_by_tx = match era.scheduled_height {
             Some(height) => scheduling_tx(height, era.version)?,
             None => None,
         };
-        eras.push(json!({
-            "version": era.version,
-            "first_height": era.first_height,
-            "scheduled_height": era.scheduled_height,
-            "scheduled_by_tx": tx,
-        }));
+        eras.push(EraView {
+            first_height: era.first_height,
+            scheduled_by_tx,
+            scheduled_height: era.scheduled_height,
+            version: era.version,
+        });
     }
     let pending = match chain.pending_upgrade() {
-        Some(p) => json!({
-            "version": p.version,
-            "activation_height": p.activation_height,
-            "scheduled_height": p.scheduled_height,
-            "scheduled_by_tx": scheduling_tx(p.scheduled_height, p.version)?,
+        Some(p) => Some(PendingUpgradeView {
+            activation_height: p.activation_height,
+            scheduled_by_tx: scheduling_tx(p.scheduled_height, p.version)?,
+            scheduled_height: p.scheduled_height,
+            version: p.version,
         }),
-        None => Value::Null,
+        None => None,
     };
-    Ok(json!({
-        "version": chain.version_at(tip.height).map_err(internal)?,
-        "next_version": chain.version_at(tip.height + 1).map_err(internal)?,
-        "supported_versions": chain.supported_versions().collect::<Vec<u32>>(),
-        "pending": pending,
-        "eras": eras,
-    }))
+    Ok(ProtocolView {
+        eras,
+        next_version: chain.version_at(tip.height + 1).map_err(internal)?,
+        pending,
+        supported_versions: chain.supported_versions().collect(),
+        version: chain.version_at(tip.height).map_err(internal)?,
+    })
 }
 
 /// Equivocation this node saw, in height order from `from_height`.
+#[utoipa::path(
+    get, path = "/v1/evidence", params(FromHeight),
+    responses(
+        (status = 200, description = "the double votes this node saw", body = EvidenceView),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+    )
+)]
 async fn evidence(
     State(shared): State<Arc<Shared>>,
-    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<FromHeight>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let (from_height, limit) = page(query)?;
     let evidence = shared
@@ -355,24 +407,29 @@ async fn evidence(
         .history()
         .evidence(from_height, limit)
         .map_err(internal)?;
-    Ok(Json(json!({ "evidence": evidence })).into_response())
+    Ok(Json(EvidenceView { evidence }).into_response())
 }
 
 /// Most items in one answer of `GET /v1/governance` or `GET /v1/evidence`.
 const PAGE_MAX: usize = 1_000;
 
-/// `?from_height=H&limit=N` of the paged lists.
-#[derive(serde::Deserialize)]
+/// `?from_height=H&limit=N` of the lists in height order that are read a page at a time.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+#[into_params(parameter_in = Query)]
+pub struct FromHeight {
+    /// The first height (default 0).
+    #[param(maximum = 18446744073709551615_u64)]
     from_height: Option<u64>,
+    /// Items in a page (default and at most 1000).
+    #[param(maximum = 1000)]
     limit: Option<u32>,
 }
 
 /// The page a query asks for: its first height and its length (at most [`PAGE_MAX`];
 /// more is refused, not clamped).
 fn page(
-    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<FromHeight>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(u64, usize), (StatusCode, Json<Value>)> {
     let axum::extract::Query(query) = query.map_err(|e| {
         error(
@@ -393,9 +450,16 @@ fn page(
     Ok((query.from_height.unwrap_or(0), limit))
 }
 
+#[utoipa::path(
+    post, path = "/v1/devnet/clock",
+    request_body(content = ClockView, description = "the time to set, Unix milliseconds"),
+    responses(
+        (status = 200, description = "the devnet clock was set", body = ClockView),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 403, description = "the node was not started with --devnet-clock", body = ErrorBody),
+    )
+)]
 async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(time_ms) = body.get("time_ms").and_then(Value::as_u64) else {
+    let Ok(ClockView { time_ms }) = serde_json::from_slice(&body) else {
         return Err(error(
             ErrorCode::Malformed,
             "expected {\"time_ms\": milliseconds since the Unix epoch}",
@@ -407,22 +471,38 @@ async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult 
             "this node was not started with --devnet-clock",
         ));
     }
-    Ok(Json(json!({ "time_ms": time_ms })).into_response())
+    Ok(Json(ClockView { time_ms }).into_response())
 }
 
-/// The API's OpenAPI description (`node/src/openapi.json`), checked against the real
-/// answers in the tests.
-const OPENAPI_JSON: &str = include_str!("openapi.json");
-
+#[utoipa::path(
+    get, path = "/v1/openapi.json",
+    responses((status = 200, description = "this description", body = Object))
+)]
 async fn openapi() -> Response {
-    ([("content-type", "application/json")], OPENAPI_JSON).into_response()
+    (
+        [("content-type", "application/json")],
+        crate::openapi::json(),
+    )
+        .into_response()
 }
 
+#[utoipa::path(
+    get, path = "/health",
+    responses((status = 200, description = "the node answers", body = HealthView))
+)]
 async fn health(State(shared): State<Arc<Shared>>) -> ApiResult {
     let height = shared.metrics.height.load(Ordering::Relaxed);
-    Ok(Json(json!({ "status": "ok", "height": height })).into_response())
+    Ok(Json(HealthView {
+        height,
+        status: "ok".into(),
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/metrics",
+    responses((status = 200, description = "the node's metrics in Prometheus' text format 0.0.4", content_type = "text/plain", body = String))
+)]
 async fn metrics(
     State(shared): State<Arc<Shared>>,
     axum::Extension(gate): axum::Extension<Arc<Gate>>,

@@ -41,13 +41,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use contracts::store::{self, keys, Fund, Loan, Policy, Programme};
 use ledger::action::Action;
-use ledger::api::{ErrorCode, OutcomeName};
+use ledger::api::events::{BlockEvent, RecordRef, StreamEnd, TxEvent};
+use ledger::api::{ErrorBody, ErrorCode, OutcomeName};
 use ledger::state::StateView;
 use ledger::{Date, Id};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use crate::reply::{error, internal, ApiError};
+use crate::reply::{bad_query, error, internal, ApiError};
 use crate::shared::Shared;
 use crate::views::{block_summary, Roster};
 
@@ -139,14 +139,21 @@ impl Position {
 }
 
 /// `GET /v1/events?from=…&type=…&programme=…&org=…&outcome=…`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// Resume after this position, `HEIGHT:INDEX` (without it, from the next block).
     from: Option<String>,
+    /// Only these action types, comma-separated (`block` for block events).
     #[serde(rename = "type")]
+    #[param(rename = "type")]
     types: Option<String>,
+    /// Only transactions that name this programme.
     programme: Option<String>,
+    /// Only transactions that name this organisation.
     org: Option<String>,
+    /// Only `Accepted` or `Rejected` transactions.
     outcome: Option<String>,
 }
 
@@ -159,10 +166,6 @@ pub struct Filter {
     programme: Option<Id>,
     org: Option<Id>,
     outcome: Option<OutcomeName>,
-}
-
-fn bad_query(message: impl Into<String>) -> ApiError {
-    error(ErrorCode::BadQuery, message)
 }
 
 impl Filter {
@@ -287,10 +290,6 @@ pub fn names(state: &dyn StateView, action: &Action) -> Names {
     names
 }
 
-fn date(d: Date) -> Value {
-    Value::String(d.to_string())
-}
-
 /// One event ready to send: its position, SSE event name and JSON data.
 struct Ready {
     position: Position,
@@ -325,7 +324,7 @@ fn block_events(
             .ok_or_else(|| internal(format!("block {height}'s receipts are not stored")))?;
         let decisions = store.decisions(height).map_err(internal)?;
         let state = store.state();
-        let block_id = hex::encode(outline.header.id(shared.chain.suite()).0);
+        let block_id = outline.header.id(shared.chain.suite());
         let day = Date::from_unix_ms_cst(outline.header.time_ms).ok();
         for (index, (tx, receipt)) in block.txs.iter().zip(&receipts).enumerate() {
             let index = index as u32;
@@ -342,38 +341,41 @@ fn block_events(
                 continue;
             }
             let position = Position { height, index };
-            let decided = decisions.as_ref().map(|all| {
+            let decisions = decisions.as_ref().map(|all| {
                 all.iter()
                     .filter(|(i, _)| *i == index)
-                    .map(|(_, d)| d.to_json())
+                    .map(|(_, d)| d.view())
                     .collect::<Vec<_>>()
             });
-            let records: Vec<Value> = action
+            let records = action
                 .subjects()
                 .into_iter()
-                .map(|(kind, id)| json!({ "kind": kind, "id": id }))
+                .map(|(kind, id)| RecordRef {
+                    id: id.clone(),
+                    kind: kind.to_string(),
+                })
                 .collect();
-            let data = json!({
-                "position": position.to_string(),
-                "height": height,
-                "index": index,
-                "block_id": block_id,
-                "time_ms": outline.header.time_ms,
-                "date": day.map_or(Value::Null, date),
-                "tx_id": receipt.tx_id.to_string(),
-                "type": action.type_name(),
-                "outcome": view.outcome,
-                "code": view.code,
-                "meaning": view.meaning,
-                "records": records,
-                "programme": names.programme,
-                "orgs": names.orgs,
-                "decisions": decided,
-            });
+            let event = TxEvent {
+                block_id,
+                code: view.code,
+                date: day,
+                decisions,
+                height,
+                index,
+                meaning: view.meaning,
+                orgs: names.orgs.into_iter().collect(),
+                outcome: view.outcome,
+                position: position.to_string(),
+                programme: names.programme,
+                records,
+                time_ms: outline.header.time_ms,
+                tx_id: receipt.tx_id,
+                type_name: action.type_name().to_string(),
+            };
             ready.push_back(Ready {
                 position,
                 name: "tx",
-                data: data.to_string(),
+                data: serde_json::to_string(&event).map_err(internal)?,
             });
         }
     }
@@ -384,12 +386,14 @@ fn block_events(
             height,
             index: count,
         };
-        let mut data = serde_json::to_value(summary).map_err(internal)?;
-        data["position"] = Value::String(position.to_string());
+        let event = BlockEvent {
+            summary,
+            position: position.to_string(),
+        };
         ready.push_back(Ready {
             position,
             name: "block",
-            data: data.to_string(),
+            data: serde_json::to_string(&event).map_err(internal)?,
         });
     }
     Ok(ready)
@@ -439,8 +443,13 @@ impl Follow {
     fn end(&mut self, code: ErrorCode, message: String) -> Event {
         self.done = true;
         let resume = self.last.map(|p| p.to_string());
-        let data = json!({ "code": code, "message": message, "resume_after": resume });
-        let mut event = Event::default().event("end").data(data.to_string());
+        let end = StreamEnd {
+            code,
+            message,
+            resume_after: resume.clone(),
+        };
+        let data = serde_json::to_string(&end).expect("the end of a stream is JSON");
+        let mut event = Event::default().event("end").data(data);
         if let Some(p) = resume {
             event = event.id(p);
         }
@@ -513,6 +522,13 @@ impl Follow {
 }
 
 /// `GET /v1/events`: see the module notes.
+#[utoipa::path(
+    get, path = "/v1/events", params(EventQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this position (`HEIGHT:INDEX`), as `from` does")),
+    responses(
+        (status = 200, description = "server-sent events: `tx` (a TxEvent) for each committed transaction, `block` (a BlockSummaryView with its position) for each block, and `end` (a StreamEnd) when the node ends the stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+    )
+)]
 pub async fn events(
     State(shared): State<Arc<Shared>>,
     Extension(feeds): Extension<Arc<Feeds>>,

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod limits;
 pub mod mempool;
 pub mod metrics;
+pub mod openapi;
 pub mod reply;
 pub mod run;
 pub mod shared;

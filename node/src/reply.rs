@@ -43,6 +43,11 @@ pub fn parse_height(text: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// A query the route does not take, or a value of it out of range.
+pub fn bad_query(message: impl Into<String>) -> ApiError {
+    error(ErrorCode::BadQuery, message)
+}
+
 pub fn internal(e: impl std::fmt::Display) -> ApiError {
     error(ErrorCode::Internal, e.to_string())
 }

@@ -11,14 +11,13 @@ use super::report::{
     AttestationFigures, ClaimDetail, ClaimFigures, FundFigures, LoanFigures, MonthFigures,
     OrganisationTotals, PolicyFigures, ProgrammeDetail, ProgrammeFigures,
 };
-use super::ReceiptView;
 use crate::action::{Action, ClaimTerms, Eligibility, Triggers};
 use crate::money::{Bps, Fen};
 use crate::{Date, Id, Text};
 
 /// One page of a list: `items` from `offset`, at most `limit` of them, of `total`; with
 /// the ledger's date where the items' figures depend on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<Date>,
@@ -30,7 +29,7 @@ pub struct Page<T> {
 
 /// `GET /v1/programmes` (an item) and `GET /v1/programmes/{id}`: a programme's terms,
 /// figures as of the ledger's date, thresholds and its fund's cap usage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgrammeView {
     #[serde(flatten)]
     pub detail: ProgrammeDetail,
@@ -49,7 +48,7 @@ pub struct ProgrammeView {
 }
 
 /// R5.1: the ratios at which a programme is warned and suspended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Thresholds {
     pub loss_ratio_suspend_bps: Bps,
     pub loss_ratio_warn_bps: Bps,
@@ -59,7 +58,7 @@ pub struct Thresholds {
 
 /// `GET /v1/programmes/{id}`: the programme, its figures at every month end the ledger
 /// has passed and as of the ledger's date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgrammeHistoryView {
     #[serde(flatten)]
     pub programme: ProgrammeView,
@@ -69,7 +68,7 @@ pub struct ProgrammeHistoryView {
 }
 
 /// A programme's figures as of a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FiguresAsOf {
     pub as_of: Date,
     #[serde(flatten)]
@@ -77,7 +76,7 @@ pub struct FiguresAsOf {
 }
 
 /// A fund: its R10 figures, and this year's payments against its annual cap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FundView {
     pub annual_cap_fen: Fen,
     pub cap_used_bps: Bps,
@@ -90,7 +89,7 @@ pub struct FundView {
 
 /// `GET /v1/filings` (an item): a rate filing (R3), whether it is in force on the
 /// ledger's date and how many policies were issued under it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FilingView {
     pub filing_ref: Text,
     /// The filing's hash, hex.
@@ -106,7 +105,7 @@ pub struct FilingView {
 
 /// `GET /v1/filings/{insurer}/{product}/{id}`: a filing with a page of the policies
 /// issued under it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FilingDetailView {
     #[serde(flatten)]
     pub filing: FilingView,
@@ -115,7 +114,7 @@ pub struct FilingDetailView {
 }
 
 /// A policy issued under a filing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FiledPolicy {
     pub bank: Id,
     pub enterprise: Id,
@@ -128,7 +127,7 @@ pub struct FiledPolicy {
 }
 
 /// `GET /v1/organisations` (an item): a member's totals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrganisationView {
     pub id: Id,
     #[serde(flatten)]
@@ -137,7 +136,7 @@ pub struct OrganisationView {
 
 /// A claim on the claims desk (R7.5): its detail, programme and insurer, and why it was
 /// rejected or what documents it waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimView {
     #[serde(flatten)]
     pub detail: ClaimDetail,
@@ -150,7 +149,7 @@ pub struct ClaimView {
 }
 
 /// `GET /v1/claims`: a page of the claims desk and its figures per insurer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimsDeskView {
     #[serde(flatten)]
     pub page: Page<ClaimView>,
@@ -160,7 +159,7 @@ pub struct ClaimsDeskView {
 }
 
 /// The claims desk's figures for one insurer: claims listed, overdue, paid late.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeskFigures {
     pub claims: u64,
     pub insurer: String,
@@ -169,7 +168,7 @@ pub struct DeskFigures {
 }
 
 /// `GET /v1/claims/{id}`: one claim with the transactions that moved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimRecordView {
     #[serde(flatten)]
     pub claim: ClaimView,
@@ -178,48 +177,53 @@ pub struct ClaimRecordView {
 }
 
 /// The transactions that name a record, newest first, and where the next page starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordTxs {
     pub items: Vec<RecordTx>,
     pub next: Option<NextPage>,
 }
 
 /// `?before=H&before_index=I`: the page after one in height order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NextPage {
     pub before: u64,
     pub before_index: u32,
 }
 
-/// A transaction that names a record: where it is, its block's date, its receipt and its
-/// action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A transaction that names a record: where it is, its block's date, its receipt (as
+/// [`super::ReceiptView`]) and its action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordTx {
+    #[schema(value_type = Object)]
     pub action: Action,
+    /// The rulebook's code of a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::Code>,
     pub date: Option<Date>,
     pub height: u64,
     pub index: u32,
-    #[serde(flatten)]
-    pub receipt: ReceiptView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<String>,
+    pub outcome: super::OutcomeName,
+    pub tx_id: crate::tx::TxId,
     #[serde(rename = "type")]
     pub type_name: String,
 }
 
 /// `GET /v1/records/{kind}/{id}`: a record with the transactions that name it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordView {
     pub date: Date,
     pub id: Id,
     #[serde(flatten)]
     pub record: Record,
-    /// `policy`, `loan`, `fund`, `org`, `enterprise` or `attestation`.
-    pub record_kind: String,
     pub txs: RecordTxs,
 }
 
-/// What [`RecordView`] shows of each kind of record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// What [`RecordView`] shows of each kind of record, named by its `record_kind`:
+/// `policy`, `attestation`, `loan`, `fund`, `org` or `enterprise`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "record_kind", rename_all = "lowercase")]
 pub enum Record {
     Policy(PolicyView),
     Attestation(AttestationView),
@@ -230,7 +234,7 @@ pub enum Record {
 }
 
 /// A policy: its R10 figures and terms, and the attestations that qualified it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyView {
     pub bank: Id,
     pub enterprise: Id,
@@ -248,7 +252,7 @@ pub struct PolicyView {
 }
 
 /// An attestation that met one of a programme's eligibility entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QualifyingAttestation {
     #[serde(flatten)]
     pub attestation: AttestationFigures,
@@ -257,7 +261,7 @@ pub struct QualifyingAttestation {
 
 /// An attestation as the R10 document shows it, with its id, facts hash and revocation
 /// date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttestationView {
     #[serde(flatten)]
     pub attestation: AttestationFigures,
@@ -267,7 +271,7 @@ pub struct AttestationView {
 }
 
 /// A loan: its R10 figures as of the ledger's date, its policy and programme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoanView {
     #[serde(flatten)]
     pub figures: LoanFigures,
@@ -276,13 +280,13 @@ pub struct LoanView {
 }
 
 /// An organisation: its kind, as in the genesis file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrgView {
     pub kind: String,
 }
 
 /// An enterprise: whether it is flagged (R6.7) and how many attestations it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnterpriseView {
     pub attestations: usize,
     pub flag_reason: Option<Text>,
@@ -291,7 +295,7 @@ pub struct EnterpriseView {
 }
 
 /// `GET /v1/enterprises/{id}/attestations`: a page of an enterprise's attestations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnterpriseAttestationsView {
     pub enterprise: Id,
     pub items: Vec<AttestationView>,
@@ -301,7 +305,7 @@ pub struct EnterpriseAttestationsView {
 
 /// `GET /v1/state?section=S`: a page of one section of the R10 document, in id order, and
 /// the id to ask after for the next page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateSectionView {
     pub date: Date,
     pub items: Vec<SectionEntry>,
@@ -309,8 +313,16 @@ pub struct StateSectionView {
     pub section: String,
 }
 
+/// `GET /v1/state`: the whole R10 document, or a page of one of its sections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum StateAnswer {
+    Whole(super::report::Report),
+    Section(StateSectionView),
+}
+
 /// One record of a section of the R10 document, with its id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SectionEntry {
     #[serde(flatten)]
     pub entry: ReportEntry,
@@ -318,7 +330,7 @@ pub struct SectionEntry {
 }
 
 /// A record as one section of the R10 document shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ReportEntry {
     Attestation(AttestationFigures),

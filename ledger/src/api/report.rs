@@ -15,7 +15,7 @@ use crate::money::{Bps, Fen};
 use crate::{Code, Date, Id};
 
 /// The R10 document of a ledger's state as of `date`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     /// R14.6: from protocol version 3; absent before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,14 +31,14 @@ pub struct Report {
 }
 
 /// A step of a scenario the rulebook rejected, with its code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedStep {
     pub code: Code,
     pub step: u64,
 }
 
 /// A programme's R5 figures: what the regulator's month ends keep of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonthFigures {
     pub claims_gross_fen: Fen,
     pub loss_ratio_bps: Bps,
@@ -51,7 +51,7 @@ pub struct MonthFigures {
 }
 
 /// A programme in the R10 document: its [`MonthFigures`] and the warnings it has had.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgrammeFigures {
     #[serde(flatten)]
     pub figures: MonthFigures,
@@ -59,7 +59,7 @@ pub struct ProgrammeFigures {
 }
 
 /// A fund in the R10 document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FundFigures {
     pub balance_fen: Fen,
     pub compensation_paid_fen: Fen,
@@ -67,7 +67,7 @@ pub struct FundFigures {
 }
 
 /// A policy in the R10 document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyFigures {
     pub insured_amount_fen: Fen,
     pub premium_fen: Fen,
@@ -75,7 +75,7 @@ pub struct PolicyFigures {
 }
 
 /// A loan in the R10 document, as of the document's date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoanFigures {
     pub interest_dpd: u64,
     pub on_time: bool,
@@ -88,7 +88,7 @@ pub struct LoanFigures {
 
 /// A claim in the R10 document: its loss, its settlement's split (zero until settled),
 /// its recoveries and its service-level dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimFigures {
     pub bank_retained_fen: Fen,
     pub decision_due: Option<Date>,
@@ -107,7 +107,7 @@ pub struct ClaimFigures {
 }
 
 /// What a claim's recoveries returned to each party (R8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecoveryFigures {
     pub bank_fen: Fen,
     pub fund_fen: Fen,
@@ -116,7 +116,7 @@ pub struct RecoveryFigures {
 }
 
 /// R14.6: an attestation in the R10 document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttestationFigures {
     pub enterprise: Id,
     pub grade: Id,
@@ -129,7 +129,7 @@ pub struct AttestationFigures {
 
 /// A programme with its terms' parties and split beside its figures: what the audit
 /// report and the API show of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgrammeDetail {
     pub banks: Vec<Id>,
     #[serde(flatten)]
@@ -145,7 +145,7 @@ pub struct ProgrammeDetail {
 
 /// A claim with its loan, bank and service-level dates (R7.5), and whether it is overdue
 /// on the date asked for: what the audit report and the API show of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimDetail {
     pub bank: Id,
     pub decided: Option<Date>,
@@ -160,7 +160,7 @@ pub struct ClaimDetail {
 
 /// An organisation's totals: what it has paid or received, in fen, its kind, and whether
 /// it was removed from the consortium (R11.4: its records stay).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrganisationTotals {
     pub claims_paid_fen: u64,
     pub claims_received_fen: u64,
@@ -297,6 +297,9 @@ mod tests {
         };
         let value = serde_json::to_value(&report).unwrap();
         assert!(value.get("attestations").is_none(), "{value}");
-        assert_eq!(value["claims"]["clm-1"]["payment_due"], serde_json::Value::Null);
+        assert_eq!(
+            value["claims"]["clm-1"]["payment_due"],
+            serde_json::Value::Null
+        );
     }
 }

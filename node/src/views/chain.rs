@@ -82,8 +82,12 @@ pub(crate) fn block_summary(
 }
 
 /// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first.
-pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/blocks", params(Before),
+    responses((status = 200, description = "committed blocks, newest first", body = BlocksPage), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn blocks(State(shared): State<Arc<Shared>>, query: ParamsResult<Before>) -> ApiResult {
+    let query = params(query)?;
     let tip = shared.chain.tip().map_err(internal)?.height;
     let top = match query.before {
         Some(height) => height.saturating_sub(1).min(tip),
@@ -113,6 +117,11 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
 /// certificate and receipts — what `xinbao chain export` rebuilds the entry from — and,
 /// for readers, the certificate's signers with their organisations and voting power and
 /// each transaction's type and receipt.
+#[utoipa::path(
+    get, path = "/v1/blocks/{height}",
+    params(("height" = u64, Path, description = "a committed height")),
+    responses((status = 200, description = "the block", body = BlockView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+)]
 pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
     let height = crate::reply::parse_height(&height)?;
     let store = shared.chain.history();
@@ -178,6 +187,15 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
 
 /// `GET /v1/tx/{id}`: pending, or committed with its block, its JSON form, each
 /// signature's organisation and the receipt (a rejection's code with its meaning).
+#[utoipa::path(
+    get, path = "/v1/tx/{id}",
+    params(("id" = String, Path, description = "a transaction id: 64 hex digits", pattern = "^[0-9a-fA-F]{64}$")),
+    responses(
+        (status = 200, description = "pending, or committed with its receipt", body = TxStatusView),
+        (status = 404, description = "neither pending nor committed", body = TxStatusView),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+    )
+)]
 pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = TxId::from_hex(&id)
         .map_err(|_| error(ErrorCode::BadId, "a transaction id is 64 hex digits"))?;
@@ -222,8 +240,15 @@ pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
 /// N committed blocks, the last height each signed and how many it signed, proposed and
 /// missed (a missed block is one its validator set decided without its signature in the
 /// certificate; see [`Roster`]).
-pub async fn validators(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/validators", params(Window),
+    responses((status = 200, description = "the validators and what the window shows of each", body = ValidatorsView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn validators(
+    State(shared): State<Arc<Shared>>,
+    query: ParamsResult<Window>,
+) -> ApiResult {
+    let query = params(query)?;
     let window = query.window.unwrap_or(WINDOW_DEFAULT);
     let tip = shared.chain.tip().map_err(internal)?.height;
     let store = shared.chain.history();
@@ -310,9 +335,13 @@ pub(super) fn hit(kind: &str, id: &str, path: String) -> SearchHit {
 
 /// `GET /v1/search?q=TEXT`: what TEXT names — a transaction or block id, a height, or a
 /// programme, policy, loan, claim, fund, organisation, enterprise or attestation id.
-pub async fn search(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
-    let text = query.q.clone().unwrap_or_default();
+#[utoipa::path(
+    get, path = "/v1/search", params(Search),
+    responses((status = 200, description = "what the text names", body = SearchView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn search(State(shared): State<Arc<Shared>>, query: ParamsResult<Search>) -> ApiResult {
+    let query = params(query)?;
+    let text = query.q.clone();
     if text.is_empty() {
         return Err(bad_query("search needs ?q=TEXT: an id, a height or a hash"));
     }

@@ -33,16 +33,18 @@ pub(super) fn next_due(claim: &ClaimView) -> Option<Date> {
 /// (R7.5), overdue claims first, then by the date the next step is due, then the closed
 /// ones by insurer, programme and id. It reads the open claims and one page of the closed
 /// ones from the store's claims desk, never every claim.
-pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
+#[utoipa::path(
+    get, path = "/v1/claims", params(DeskQuery),
+    responses((status = 200, description = "a page of the claims desk", body = ClaimsDeskView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn claims(
+    State(shared): State<Arc<Shared>>,
+    query: ParamsResult<DeskQuery>,
+) -> ApiResult {
     use crate::index::Desk;
-    let query = list_query(query)?;
+    let query = params(query)?;
     let date = ledger_date(&shared)?;
-    let status = query.status.as_deref().unwrap_or("open");
-    if !["open", "overdue", "late", "all"].contains(&status) {
-        return Err(bad_query(format!(
-            "status={status:?}: expected open, overdue, late or all"
-        )));
-    }
+    let status = query.status.unwrap_or_default();
     let state = shared.chain.history().state();
     let desk_index = shared.chain.history().index();
     let programme = query.programme.as_deref();
@@ -62,13 +64,13 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             .collect()
     };
     let mut open = Vec::new();
-    if !none && status != "late" {
+    if !none && status != DeskStatus::Late {
         open = docs(
             desk_index
                 .desk_claims(Desk::Open, insurer, programme, 0, usize::MAX)
                 .map_err(internal)?,
         );
-        if status == "overdue" {
+        if status == DeskStatus::Overdue {
             open.retain(|c| c.detail.overdue);
         }
         // Overdue first, then by the date the next step is due (none before any), then id.
@@ -78,9 +80,9 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
     }
     // The closed claims listed after the open ones: all of them, or those paid late.
     let closed = match status {
-        "all" => Some(Desk::Closed),
-        "late" => Some(Desk::Late),
-        _ => None,
+        DeskStatus::All => Some(Desk::Closed),
+        DeskStatus::Late => Some(Desk::Late),
+        DeskStatus::Open | DeskStatus::Overdue => None,
     };
     let (per_insurer, closed_total) = if none {
         (desk_figures(&open, BTreeMap::new()), 0)
@@ -89,7 +91,8 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
         (desk_figures(&open, counted.0), counted.1)
     };
     let total = open.len() + closed_total;
-    let (offset, limit) = (query.offset().min(total), query.limit());
+    let (offset, limit) = (query.offset.unwrap_or(0) as usize, query.limit());
+    let offset = offset.min(total);
     let mut items: Vec<ClaimView> = open.into_iter().skip(offset).take(limit).collect();
     if let (Some(desk), true) = (closed, items.len() < limit && offset + items.len() < total) {
         let from = (offset + items.len()).saturating_sub(total - closed_total);
@@ -107,7 +110,7 @@ pub async fn claims(State(shared): State<Arc<Shared>>, query: ListQueryResult) -
             total,
         },
         per_insurer,
-        status: status.to_string(),
+        status: status.as_str().to_string(),
     })
     .into_response())
 }
@@ -177,12 +180,17 @@ fn desk_figures(
 }
 
 /// `GET /v1/claims/{id}`: one claim, with the transactions that moved it.
+#[utoipa::path(
+    get, path = "/v1/claims/{id}",
+    params(("id" = String, Path, description = "a claim's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"), Before),
+    responses((status = 200, description = "the claim with the transactions that moved it", body = ClaimRecordView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+)]
 pub async fn claim(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: ListQueryResult,
+    query: ParamsResult<Before>,
 ) -> ApiResult {
-    let query = list_query(query)?;
+    let query = params(query)?;
     let id = parse_id(&id)?;
     let date = ledger_date(&shared)?;
     let state = shared.chain.history().state();

@@ -67,8 +67,15 @@ pub(super) fn fund_doc(fund: &Fund, date: Date) -> FundView {
 }
 
 /// `GET /v1/programmes`: every programme with its figures as of the ledger's date.
-pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/programmes", params(Paging),
+    responses((status = 200, description = "a page of the programmes", body = Page<ProgrammeView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn programmes(
+    State(shared): State<Arc<Shared>>,
+    query: ParamsResult<Paging>,
+) -> ApiResult {
+    let query = params(query)?;
     let date = ledger_date(&shared)?;
     let store_ = shared.chain.history();
     let state = store_.state();
@@ -81,6 +88,11 @@ pub async fn programmes(State(shared): State<Arc<Shared>>, query: ListQueryResul
 
 /// `GET /v1/programmes/{id}`: one programme, with its figures at every month end the
 /// ledger has passed (as `audit report` computes them) and as of the ledger's date.
+#[utoipa::path(
+    get, path = "/v1/programmes/{id}",
+    params(("id" = String, Path, description = "a programme's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$")),
+    responses((status = 200, description = "the programme with its month ends", body = ProgrammeHistoryView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+)]
 pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id)?;
     let date = ledger_date(&shared)?;
@@ -143,8 +155,12 @@ pub(super) fn filing_doc(
 
 /// `GET /v1/filings`: the rate filings (R3), each with whether it is in force on the
 /// ledger's date and how many policies were issued under it.
-pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/filings", params(Paging),
+    responses((status = 200, description = "a page of the rate filings", body = Page<FilingView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn filings(State(shared): State<Arc<Shared>>, query: ParamsResult<Paging>) -> ApiResult {
+    let query = params(query)?;
     let date = ledger_date(&shared)?;
     let state = shared.chain.history().state();
     let items: Vec<FilingView> = state
@@ -158,12 +174,22 @@ pub async fn filings(State(shared): State<Arc<Shared>>, query: ListQueryResult) 
 /// `GET /v1/filings/{insurer}/{product}/{id}`: one filing with a page of the policies
 /// issued under it (R3.2: its insurer's, for its product, at one of its rates, on a date
 /// it was valid).
+#[utoipa::path(
+    get, path = "/v1/filings/{insurer}/{product}/{id}",
+    params(
+        ("insurer" = String, Path, description = "the filing insurer's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"),
+        ("product" = String, Path, description = "the product's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"),
+        ("id" = String, Path, description = "the filing's hash: 64 lowercase hex digits", pattern = "^[0-9a-f]{64}$"),
+        Paging,
+    ),
+    responses((status = 200, description = "the filing with a page of its policies", body = FilingDetailView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+)]
 pub async fn filing(
     State(shared): State<Arc<Shared>>,
     Path((insurer, product, id)): Path<(String, String, String)>,
-    query: ListQueryResult,
+    query: ParamsResult<Paging>,
 ) -> ApiResult {
-    let query = list_query(query)?;
+    let query = params(query)?;
     let (insurer, product) = (parse_id(&insurer)?, parse_id(&product)?);
     let mut hash = [0u8; 32];
     let lowercase = id
@@ -223,8 +249,15 @@ pub async fn filing(
 
 /// `GET /v1/organisations`: the members with their totals, as `audit report` has them,
 /// from the running totals the store keeps at each commit.
-pub async fn organisations(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/organisations", params(Paging),
+    responses((status = 200, description = "a page of the members' totals", body = Page<OrganisationView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
+pub async fn organisations(
+    State(shared): State<Arc<Shared>>,
+    query: ParamsResult<Paging>,
+) -> ApiResult {
+    let query = params(query)?;
     let store_ = shared.chain.history();
     let sums = store_.index().organisation_sums().map_err(internal)?;
     let items: Vec<OrganisationView> = contracts::report::organisation_docs(&store_.state(), &sums)

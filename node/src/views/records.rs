@@ -16,13 +16,13 @@ pub(super) fn record_txs(
     shared: &Shared,
     kind: &str,
     id: &Id,
-    query: &ListQuery,
+    query: &Before,
 ) -> Result<RecordTxs, ApiError> {
     let store = shared.chain.history();
     let limit = query.limit();
     let locations = store
         .index()
-        .subject_txs(kind, id.as_str(), query.before(), limit)
+        .subject_txs(kind, id.as_str(), query.location(), limit)
         .map_err(internal)?;
     let mut items = Vec::with_capacity(locations.len());
     let mut blocks: BTreeMap<u64, BlockOutline> = BTreeMap::new();
@@ -38,11 +38,15 @@ pub(super) fn record_txs(
         let Some((tx, receipt)) = store.block_tx(at.height, at.index).map_err(internal)? else {
             continue;
         };
+        let receipt = ReceiptView::from(&receipt);
         items.push(RecordTx {
+            code: receipt.code,
             date: Date::from_unix_ms_cst(block.header.time_ms).ok(),
             height: at.height,
             index: at.index,
-            receipt: ReceiptView::from(&receipt),
+            meaning: receipt.meaning,
+            outcome: receipt.outcome,
+            tx_id: receipt.tx_id,
             type_name: tx.body.action.type_name().to_string(),
             action: tx.body.action,
         });
@@ -61,58 +65,66 @@ pub(super) fn record_txs(
 /// `GET /v1/records/{kind}/{id}`: a policy, loan, fund, organisation or enterprise with
 /// the transactions that name it, newest first (`?before=H&before_index=I&limit=N` pages
 /// them).
+#[utoipa::path(
+    get, path = "/v1/records/{kind}/{id}",
+    params(
+        ("kind" = inline(RecordKind), Path, description = "the record's kind"),
+        ("id" = String, Path, description = "the record's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"),
+        Before,
+    ),
+    responses((status = 200, description = "the record with the transactions that name it", body = RecordView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+)]
 pub async fn record(
     State(shared): State<Arc<Shared>>,
     Path((kind, id)): Path<(String, String)>,
-    query: ListQueryResult,
+    query: ParamsResult<Before>,
 ) -> ApiResult {
-    let query = list_query(query)?;
+    let query = params(query)?;
     let id = parse_id(&id)?;
+    let Some(kind) = RecordKind::parse(&kind) else {
+        return Err(match kind.as_str() {
+            "programme" | "claim" => error(
+                ErrorCode::BadKind,
+                format!("a {kind} is at {}", record_path(&kind, &id)),
+            ),
+            _ => error(
+                ErrorCode::BadKind,
+                format!("{kind:?}: expected policy, loan, fund, org, enterprise or attestation"),
+            ),
+        });
+    };
     let date = ledger_date(&shared)?;
     let state = shared.chain.history().state();
-    let record = match kind.as_str() {
-        "policy" => store::read::<Policy>(&state, &keys::policy(&id))
+    let record = match kind {
+        RecordKind::Policy => store::read::<Policy>(&state, &keys::policy(&id))
             .map(|p| Record::Policy(policy_doc(&state, &id, p))),
-        "attestation" => contracts::attest::get(&state, &id)
+        RecordKind::Attestation => contracts::attest::get(&state, &id)
             .map(|a| Record::Attestation(attestation_doc(&id, &a))),
-        "loan" => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
+        RecordKind::Loan => store::read::<Loan>(&state, &keys::loan(&id)).map(|l| {
             Record::Loan(LoanView {
                 figures: contracts::report::loan_json(&l, date),
                 policy: l.policy,
                 programme: l.programme,
             })
         }),
-        "fund" => {
+        RecordKind::Fund => {
             store::read::<Fund>(&state, &keys::fund(&id)).map(|f| Record::Fund(fund_doc(&f, date)))
         }
-        "org" => store::read::<Org>(&state, &keys::org(&id)).map(|o| {
+        RecordKind::Org => store::read::<Org>(&state, &keys::org(&id)).map(|o| {
             Record::Org(OrgView {
                 kind: contracts::report::kind_name(o.kind).to_string(),
             })
         }),
-        "enterprise" => enterprise_doc(&shared, &state, &id)?.map(Record::Enterprise),
-        "programme" | "claim" => {
-            return Err(error(
-                ErrorCode::BadKind,
-                format!("a {kind} is at {}", record_path(&kind, &id)),
-            ))
-        }
-        _ => {
-            return Err(error(
-                ErrorCode::BadKind,
-                format!("{kind:?}: expected policy, loan, fund, org, enterprise or attestation"),
-            ))
-        }
+        RecordKind::Enterprise => enterprise_doc(&shared, &state, &id)?.map(Record::Enterprise),
     };
     let Some(record) = record else {
-        return Err(not_found(format!("no {kind} {id}")));
+        return Err(not_found(format!("no {} {id}", kind.as_str())));
     };
-    let txs = record_txs(&shared, &kind, &id, &query)?;
+    let txs = record_txs(&shared, kind.as_str(), &id, &query)?;
     Ok(Json(RecordView {
         date,
         id,
         record,
-        record_kind: kind,
         txs,
     })
     .into_response())
@@ -186,12 +198,17 @@ pub(super) fn attestation_doc(id: &Id, a: &contracts::attest::Attestation) -> At
 /// `GET /v1/enterprises/{id}/attestations` (R14): the enterprise's attestations in (kind,
 /// id) order, a page at a time (`offset`, `limit`), each as the R10 document shows it with
 /// its id, facts hash and revocation date.
+#[utoipa::path(
+    get, path = "/v1/enterprises/{id}/attestations",
+    params(("id" = String, Path, description = "an enterprise's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"), Paging),
+    responses((status = 200, description = "a page of the enterprise's attestations", body = EnterpriseAttestationsView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+)]
 pub async fn enterprise_attestations(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: ListQueryResult,
+    query: ParamsResult<Paging>,
 ) -> ApiResult {
-    let query = list_query(query)?;
+    let query = params(query)?;
     let id = parse_id(&id)?;
     let state = shared.chain.history().state();
     let ids = contracts::attest::ids_of_enterprise(&state, &id);
@@ -223,12 +240,19 @@ pub const STATE_WHOLE_MAX: usize = 10_000;
 /// `contracts::report::SECTIONS`) gives a page of one section instead, in id order,
 /// `&after=ID` the page after that id, with `next` the id to ask after for the next page
 /// (`after` and `limit` page sections only; without `section` they change nothing).
-pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) -> ApiResult {
-    let query = list_query(query)?;
+#[utoipa::path(
+    get, path = "/v1/state", params(Section),
+    responses(
+        (status = 200, description = "the R10 document, or a page of one of its sections", body = StateAnswer),
+        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+    )
+)]
+pub async fn state(State(shared): State<Arc<Shared>>, query: ParamsResult<Section>) -> ApiResult {
+    let query = params(query)?;
     let date = ledger_date(&shared)?;
     let store_ = shared.chain.history();
     let state = store_.state();
-    let Some(section) = query.section.as_deref() else {
+    let Some(section) = query.section.map(SectionName::as_str) else {
         let records: usize = contracts::report::SECTIONS
             .iter()
             .map(|(_, prefix)| state.count_up_to(prefix.as_bytes(), STATE_WHOLE_MAX + 1))
@@ -242,17 +266,14 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
                 ),
             ));
         }
-        return Ok(Json(contracts::report(&state, date, &[])).into_response());
+        return Ok(Json(StateAnswer::Whole(contracts::report(&state, date, &[]))).into_response());
     };
-    let names: Vec<&str> = contracts::report::SECTIONS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect();
+    // Each name is one of the sections (a test says so).
     let Some((_, prefix)) = contracts::report::SECTIONS
         .iter()
         .find(|(name, _)| *name == section)
     else {
-        return Err(bad_query(format!("section is one of {}", names.join(", "))));
+        return Err(internal(format!("no section {section} in the report")));
     };
     let after = query.after.as_deref().unwrap_or_default();
     let (entries, more) = state.page(prefix.as_bytes(), after.as_bytes(), query.limit());
@@ -282,11 +303,11 @@ pub async fn state(State(shared): State<Arc<Shared>>, query: ListQueryResult) ->
     } else {
         None
     };
-    Ok(Json(StateSectionView {
+    Ok(Json(StateAnswer::Section(StateSectionView {
         date,
         items,
         next,
         section: section.to_string(),
-    })
+    }))
     .into_response())
 }
