@@ -495,15 +495,29 @@ fn serve_with(
                     for (i, (tx, r)) in e.block.txs.iter().zip(&e.receipts).enumerate() {
                         let action = &tx.body.action;
                         if action.is_governance() && r.outcome == ledger::block::Outcome::Accepted {
-                            changes.push(serde_json::json!({
-                                "height": e.height(), "index": i, "tx_id": tx.id(SUITE).to_string(),
-                                "type": action.type_name(),
-                                "changes_validators": action.roster_change().is_some(),
-                            }));
+                            changes.push(ledger::api::GovernanceChange {
+                                activation_height: None,
+                                changes_validators: action.roster_change().is_some(),
+                                height: e.height(),
+                                index: i as u32,
+                                tx_id: tx.id(SUITE),
+                                type_name: Some(action.type_name().to_string()),
+                                version: None,
+                            });
                         }
                     }
                 }
-                json(serde_json::json!({ "changes": changes }))
+                let view = ledger::api::GovernanceView {
+                    changes,
+                    protocol: ledger::api::ProtocolView {
+                        eras: Vec::new(),
+                        next_version: 1,
+                        pending: None,
+                        supported_versions: vec![1],
+                        version: 1,
+                    },
+                };
+                json(serde_json::to_value(view).unwrap())
             } else if let Some(id) = path.strip_prefix("/v1/tx/") {
                 let found = entries.iter().find_map(|e| {
                     let i = e

@@ -36,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger::api::{
-    BatchAnswer, BatchResult, ClockView, EraView, ErrorBody, ErrorCode, ErrorDetail, EvidenceView,
+    BatchAnswer, BatchResult, ClockView, EraView, ErrorCode, ErrorDetail, EvidenceView,
     GovernanceChange, GovernanceView, HealthView, PendingUpgradeView, ProtocolView,
     RosterEntryView, StatusView, Submitted, UpgradeView,
 };
@@ -49,6 +49,9 @@ use crate::access::Gate;
 use crate::intake;
 use crate::limits::{SUBMIT_BATCH_BYTES_MAX, SUBMIT_REQUEST_BYTES_MAX};
 use crate::metrics::{Kind, Series};
+use crate::openapi::{
+    BadRequest, Busy, ClockOff, Conflict, NotFound, QuotaUsed, TooLarge, UnsupportedMedia,
+};
 use crate::reply::{error, internal, parse_height, ApiError, ApiResult};
 use crate::shared::Shared;
 use crate::views;
@@ -127,7 +130,7 @@ async fn method_not_allowed(
     )),
     responses(
         (status = 200, description = "taken into the pool", body = Submitted),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 409, description = "already pending or committed", body = ErrorBody), (status = 413, description = "too large, or too many transactions", body = ErrorBody), (status = 415, description = "neither JSON nor canonical bytes", body = ErrorBody), (status = 429, description = "the submitter's quota of pending transactions is used up", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict), (status = 413, response = TooLarge), (status = 415, response = UnsupportedMedia), (status = 429, response = QuotaUsed), (status = 503, response = Busy),
     )
 )]
 async fn submit_tx(
@@ -161,7 +164,7 @@ async fn submit_tx(
     )),
     responses(
         (status = 200, description = "each transaction's result, in the order sent", body = BatchAnswer),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 413, description = "too large, or too many transactions", body = ErrorBody), (status = 415, description = "neither JSON nor canonical bytes", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+        (status = 400, response = BadRequest), (status = 413, response = TooLarge), (status = 415, response = UnsupportedMedia), (status = 503, response = Busy),
     )
 )]
 async fn submit_txs(
@@ -263,7 +266,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     params(("height" = u64, Path, description = "a committed height")),
     responses(
         (status = 200, description = "the height's canonical chain entry (block, certificate, receipts), as `xinbao chain export` reads it", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody),
+        (status = 400, response = BadRequest), (status = 404, response = NotFound),
     )
 )]
 async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
@@ -296,7 +299,7 @@ async fn chain_entry(State(shared): State<Arc<Shared>>, Path(height): Path<Strin
     get, path = "/v1/governance", params(FromHeight),
     responses(
         (status = 200, description = "the accepted changes and the protocol's eras", body = GovernanceView),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+        (status = 400, response = BadRequest),
     )
 )]
 async fn governance(
@@ -394,7 +397,7 @@ fn protocol_view(shared: &Shared) -> Result<ProtocolView, ApiError> {
     get, path = "/v1/evidence", params(FromHeight),
     responses(
         (status = 200, description = "the double votes this node saw", body = EvidenceView),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+        (status = 400, response = BadRequest),
     )
 )]
 async fn evidence(
@@ -455,7 +458,7 @@ fn page(
     request_body(content = ClockView, description = "the time to set, Unix milliseconds"),
     responses(
         (status = 200, description = "the devnet clock was set", body = ClockView),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 403, description = "the node was not started with --devnet-clock", body = ErrorBody),
+        (status = 400, response = BadRequest), (status = 403, response = ClockOff),
     )
 )]
 async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {

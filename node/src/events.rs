@@ -42,11 +42,12 @@ use axum::Extension;
 use contracts::store::{self, keys, Fund, Loan, Policy, Programme};
 use ledger::action::Action;
 use ledger::api::events::{BlockEvent, RecordRef, StreamEnd, TxEvent};
-use ledger::api::{ErrorBody, ErrorCode, OutcomeName};
+use ledger::api::{ErrorCode, OutcomeName};
 use ledger::state::StateView;
 use ledger::{Date, Id};
 use serde::Deserialize;
 
+use crate::openapi::{BadRequest, Busy};
 use crate::reply::{bad_query, error, internal, ApiError};
 use crate::shared::Shared;
 use crate::views::{block_summary, Roster};
@@ -526,7 +527,7 @@ impl Follow {
     get, path = "/v1/events", params(EventQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this position (`HEIGHT:INDEX`), as `from` does")),
     responses(
         (status = 200, description = "server-sent events: `tx` (a TxEvent) for each committed transaction, `block` (a BlockSummaryView with its position) for each block, and `end` (a StreamEnd) when the node ends the stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 503, description = "the node cannot take more now (its pool or intake is full): retry later", body = ErrorBody),
+        (status = 400, response = BadRequest), (status = 503, response = Busy),
     )
 )]
 pub async fn events(

@@ -59,7 +59,9 @@ use crate::access::{Route, ROUTES};
         crate::api::health,
         crate::api::metrics,
     ),
-    components(schemas(
+    components(
+        responses(BadRequest, NotFound, Conflict, TooLarge, UnsupportedMedia, QuotaUsed, Busy, ClockOff),
+        schemas(
         ledger::api::ErrorBody,
         ledger::api::events::TxEvent,
         ledger::api::events::BlockEvent,
@@ -68,6 +70,49 @@ use crate::access::{Route, ROUTES};
     modifiers(&Access)
 )]
 struct ApiDoc;
+
+pub use refusals::*;
+
+/// The refusals the operations answer with, each `{error: {code, message}}`, as reusable
+/// responses of the description. They describe what `crate::reply::error` builds; nothing
+/// builds them.
+#[allow(dead_code)]
+mod refusals {
+    use ledger::api::ErrorBody;
+
+    /// A request it cannot take: a malformed query, id or body.
+    #[derive(utoipa::ToResponse)]
+    pub struct BadRequest(ErrorBody);
+
+    /// Nothing of that name.
+    #[derive(utoipa::ToResponse)]
+    pub struct NotFound(ErrorBody);
+
+    /// Already pending or committed.
+    #[derive(utoipa::ToResponse)]
+    pub struct Conflict(ErrorBody);
+
+    /// Too large, or too many transactions.
+    #[derive(utoipa::ToResponse)]
+    pub struct TooLarge(ErrorBody);
+
+    /// Neither JSON nor canonical bytes.
+    #[derive(utoipa::ToResponse)]
+    pub struct UnsupportedMedia(ErrorBody);
+
+    /// The submitter's quota of pending transactions is used up.
+    #[derive(utoipa::ToResponse)]
+    pub struct QuotaUsed(ErrorBody);
+
+    /// The node cannot take more now (its pool or intake is full, or it serves too many
+    /// streams): retry later.
+    #[derive(utoipa::ToResponse)]
+    pub struct Busy(ErrorBody);
+
+    /// The node was not started with `--devnet-clock`.
+    #[derive(utoipa::ToResponse)]
+    pub struct ClockOff(ErrorBody);
+}
 
 /// The description as JSON, built once.
 pub fn json() -> &'static str {
@@ -234,19 +279,27 @@ mod tests {
     }
 
     #[test]
-    fn every_schema_referred_to_is_in_the_description() {
+    fn every_schema_and_response_referred_to_is_in_the_description() {
         let doc = document();
-        let schemas = doc["components"]["schemas"].as_object().unwrap();
         let text = doc.to_string();
-        let prefix = "\"#/components/schemas/";
-        for (at, _) in text.match_indices(prefix) {
-            let rest = &text[at + prefix.len()..];
-            let name = &rest[..rest.find('"').unwrap()];
-            assert!(
-                schemas.contains_key(name),
-                "{name} is referred to, not described"
-            );
+        for kind in ["schemas", "responses"] {
+            let described = doc["components"][kind].as_object().unwrap();
+            let prefix = format!("\"#/components/{kind}/");
+            for (at, _) in text.match_indices(&prefix) {
+                let rest = &text[at + prefix.len()..];
+                let name = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    described.contains_key(name),
+                    "{kind}/{name} is referred to, not described"
+                );
+            }
         }
+        // Every refusal an operation lists is a response of its own or of the description.
+        assert!(
+            doc["paths"]["/v1/claims"]["get"]["responses"]["400"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("/BadRequest"))
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub(crate) fn block_summary(
 /// `GET /v1/blocks?before=H&limit=N`: committed blocks, newest first.
 #[utoipa::path(
     get, path = "/v1/blocks", params(Before),
-    responses((status = 200, description = "committed blocks, newest first", body = BlocksPage), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "committed blocks, newest first", body = BlocksPage), (status = 400, response = BadRequest))
 )]
 pub async fn blocks(State(shared): State<Arc<Shared>>, query: ParamsResult<Before>) -> ApiResult {
     let query = params(query)?;
@@ -120,7 +120,7 @@ pub async fn blocks(State(shared): State<Arc<Shared>>, query: ParamsResult<Befor
 #[utoipa::path(
     get, path = "/v1/blocks/{height}",
     params(("height" = u64, Path, description = "a committed height")),
-    responses((status = 200, description = "the block", body = BlockView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+    responses((status = 200, description = "the block", body = BlockView), (status = 400, response = BadRequest), (status = 404, response = NotFound))
 )]
 pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
     let height = crate::reply::parse_height(&height)?;
@@ -193,7 +193,7 @@ pub async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
     responses(
         (status = 200, description = "pending, or committed with its receipt", body = TxStatusView),
         (status = 404, description = "neither pending nor committed", body = TxStatusView),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+        (status = 400, response = BadRequest),
     )
 )]
 pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
@@ -242,7 +242,7 @@ pub async fn tx(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ap
 /// certificate; see [`Roster`]).
 #[utoipa::path(
     get, path = "/v1/validators", params(Window),
-    responses((status = 200, description = "the validators and what the window shows of each", body = ValidatorsView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "the validators and what the window shows of each", body = ValidatorsView), (status = 400, response = BadRequest))
 )]
 pub async fn validators(
     State(shared): State<Arc<Shared>>,
@@ -337,7 +337,7 @@ pub(super) fn hit(kind: &str, id: &str, path: String) -> SearchHit {
 /// programme, policy, loan, claim, fund, organisation, enterprise or attestation id.
 #[utoipa::path(
     get, path = "/v1/search", params(Search),
-    responses((status = 200, description = "what the text names", body = SearchView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "what the text names", body = SearchView), (status = 400, response = BadRequest))
 )]
 pub async fn search(State(shared): State<Arc<Shared>>, query: ParamsResult<Search>) -> ApiResult {
     let query = params(query)?;

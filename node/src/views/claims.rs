@@ -35,7 +35,7 @@ pub(super) fn next_due(claim: &ClaimView) -> Option<Date> {
 /// ones from the store's claims desk, never every claim.
 #[utoipa::path(
     get, path = "/v1/claims", params(DeskQuery),
-    responses((status = 200, description = "a page of the claims desk", body = ClaimsDeskView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "a page of the claims desk", body = ClaimsDeskView), (status = 400, response = BadRequest))
 )]
 pub async fn claims(
     State(shared): State<Arc<Shared>>,
@@ -183,7 +183,7 @@ fn desk_figures(
 #[utoipa::path(
     get, path = "/v1/claims/{id}",
     params(("id" = String, Path, description = "a claim's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"), Before),
-    responses((status = 200, description = "the claim with the transactions that moved it", body = ClaimRecordView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+    responses((status = 200, description = "the claim with the transactions that moved it", body = ClaimRecordView), (status = 400, response = BadRequest), (status = 404, response = NotFound))
 )]
 pub async fn claim(
     State(shared): State<Arc<Shared>>,

@@ -34,8 +34,8 @@ use ledger::api::records::{
     RecordView, ReportEntry, SectionEntry, StateAnswer, StateSectionView, Thresholds,
 };
 use ledger::api::{
-    BlockSummaryView, BlockTxView, BlockView, BlocksPage, ErrorBody, ErrorCode, ErrorDetail,
-    ReceiptView, SearchHit, SearchView, SignatureView, SignerView, TxStatusView, ValidatorActivity,
+    BlockSummaryView, BlockTxView, BlockView, BlocksPage, ErrorCode, ErrorDetail, ReceiptView,
+    SearchHit, SearchView, SignatureView, SignerView, TxStatusView, ValidatorActivity,
     ValidatorsView,
 };
 use ledger::block::{BlockHeader, BlockId};
@@ -45,6 +45,7 @@ use ledger::tx::{SignedTx, TxId};
 use ledger::{Date, Fen, Id};
 use serde::Deserialize;
 
+use crate::openapi::{BadRequest, NotFound};
 use crate::reply::{bad_query, error, internal, ApiError, ApiResult};
 use crate::shared::Shared;
 use crate::store::{BlockOutline, TxLocation};

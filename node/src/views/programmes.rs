@@ -69,7 +69,7 @@ pub(super) fn fund_doc(fund: &Fund, date: Date) -> FundView {
 /// `GET /v1/programmes`: every programme with its figures as of the ledger's date.
 #[utoipa::path(
     get, path = "/v1/programmes", params(Paging),
-    responses((status = 200, description = "a page of the programmes", body = Page<ProgrammeView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "a page of the programmes", body = Page<ProgrammeView>), (status = 400, response = BadRequest))
 )]
 pub async fn programmes(
     State(shared): State<Arc<Shared>>,
@@ -91,7 +91,7 @@ pub async fn programmes(
 #[utoipa::path(
     get, path = "/v1/programmes/{id}",
     params(("id" = String, Path, description = "a programme's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$")),
-    responses((status = 200, description = "the programme with its month ends", body = ProgrammeHistoryView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+    responses((status = 200, description = "the programme with its month ends", body = ProgrammeHistoryView), (status = 400, response = BadRequest), (status = 404, response = NotFound))
 )]
 pub async fn programme(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id)?;
@@ -157,7 +157,7 @@ pub(super) fn filing_doc(
 /// ledger's date and how many policies were issued under it.
 #[utoipa::path(
     get, path = "/v1/filings", params(Paging),
-    responses((status = 200, description = "a page of the rate filings", body = Page<FilingView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "a page of the rate filings", body = Page<FilingView>), (status = 400, response = BadRequest))
 )]
 pub async fn filings(State(shared): State<Arc<Shared>>, query: ParamsResult<Paging>) -> ApiResult {
     let query = params(query)?;
@@ -182,7 +182,7 @@ pub async fn filings(State(shared): State<Arc<Shared>>, query: ParamsResult<Pagi
         ("id" = String, Path, description = "the filing's hash: 64 lowercase hex digits", pattern = "^[0-9a-f]{64}$"),
         Paging,
     ),
-    responses((status = 200, description = "the filing with a page of its policies", body = FilingDetailView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+    responses((status = 200, description = "the filing with a page of its policies", body = FilingDetailView), (status = 400, response = BadRequest), (status = 404, response = NotFound))
 )]
 pub async fn filing(
     State(shared): State<Arc<Shared>>,
@@ -251,7 +251,7 @@ pub async fn filing(
 /// from the running totals the store keeps at each commit.
 #[utoipa::path(
     get, path = "/v1/organisations", params(Paging),
-    responses((status = 200, description = "a page of the members' totals", body = Page<OrganisationView>), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "a page of the members' totals", body = Page<OrganisationView>), (status = 400, response = BadRequest))
 )]
 pub async fn organisations(
     State(shared): State<Arc<Shared>>,

@@ -72,7 +72,7 @@ pub(super) fn record_txs(
         ("id" = String, Path, description = "the record's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"),
         Before,
     ),
-    responses((status = 200, description = "the record with the transactions that name it", body = RecordView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody), (status = 404, description = "nothing of that name", body = ErrorBody))
+    responses((status = 200, description = "the record with the transactions that name it", body = RecordView), (status = 400, response = BadRequest), (status = 404, response = NotFound))
 )]
 pub async fn record(
     State(shared): State<Arc<Shared>>,
@@ -201,7 +201,7 @@ pub(super) fn attestation_doc(id: &Id, a: &contracts::attest::Attestation) -> At
 #[utoipa::path(
     get, path = "/v1/enterprises/{id}/attestations",
     params(("id" = String, Path, description = "an enterprise's id: 1 to 128 bytes of UTF-8 without control characters (the pattern describes the shorter ones)", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,32}$"), Paging),
-    responses((status = 200, description = "a page of the enterprise's attestations", body = EnterpriseAttestationsView), (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody))
+    responses((status = 200, description = "a page of the enterprise's attestations", body = EnterpriseAttestationsView), (status = 400, response = BadRequest))
 )]
 pub async fn enterprise_attestations(
     State(shared): State<Arc<Shared>>,
@@ -244,7 +244,7 @@ pub const STATE_WHOLE_MAX: usize = 10_000;
     get, path = "/v1/state", params(Section),
     responses(
         (status = 200, description = "the R10 document, or a page of one of its sections", body = StateAnswer),
-        (status = 400, description = "a request it cannot take: a malformed query or id", body = ErrorBody),
+        (status = 400, response = BadRequest),
     )
 )]
 pub async fn state(State(shared): State<Arc<Shared>>, query: ParamsResult<Section>) -> ApiResult {
