@@ -132,20 +132,28 @@ pub struct Tuning {
     pub cache_bytes: u64,
 }
 
+/// Small sizes keep each compaction short. Most of the node's keys (transaction ids above
+/// all) are spread over the whole key range, so every merge of the first level rewrites
+/// the whole second level: its size ([`L0_TABLES`] tables) and the first level's (as many
+/// memtables) bound how long one merge takes, and with it how long the commit path shares
+/// its cores with that merge. With 32 MiB memtables and tables, merges grew with the data
+/// to whole-keyspace rewrites of 350 MB and more; at these sizes a merge rewrites the
+/// first level's eight small tables and a second level of 64 MiB, more often
+/// (`docs/perf/2026-12-08-store-small-tables.md`).
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            memtable_bytes: 32 * 1024 * 1024,
-            table_bytes: 32 * 1024 * 1024,
+            memtable_bytes: 16 * 1024 * 1024,
+            table_bytes: 8 * 1024 * 1024,
             cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
 
-/// Tables a keyspace's first level gathers before they are merged into the second. Most
-/// of the node's keys (transaction ids above all) are spread over the whole key range,
-/// so each such merge rewrites the whole second level: gathering eight instead of the
-/// engine's four rewrites it half as often. The second level's size is this many tables.
+/// Tables a keyspace's first level gathers before they are merged into the second. Each
+/// such merge rewrites the whole second level (see [`Tuning`]'s sizes): gathering eight
+/// instead of the engine's four rewrites it half as often. The second level's size is
+/// this many tables.
 const L0_TABLES: u8 = 8;
 
 /// The engine's figures, for the node's metrics.
