@@ -193,6 +193,7 @@ fn key_text_and_files_name_their_algorithm() {
         SecretKey::read_file(&bare).unwrap().public_key(),
         SecretKey::from_seed([9; 32]).public_key()
     );
+    std::fs::remove_dir_all(&dir).unwrap();
     for bad in [
         "rsa:00",
         "sm2:0409",
